@@ -1,0 +1,6 @@
+//! strata-bootloader-cfg: turns generations (bootspec documents) into systemd-boot and
+//! GRUB files and an install plan for an ESP or /boot.
+//!
+//! Must not: touch disks itself beyond executing its plan.
+//!
+//! Status: not yet written; it arrives with its own issue.

@@ -1,0 +1,81 @@
+use super::*;
+
+fn store() -> (tempfile::TempDir, LocalStore) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = LocalStore::open(dir.path().join("root"), StoreDir::default()).expect("open");
+    (dir, s)
+}
+
+#[test]
+fn add_text_and_query() {
+    let (_d, mut s) = store();
+    let a = s.add_text("a.txt", b"hello", &BTreeSet::new()).expect("add");
+    let body = format!("see {}", s.print(&a.path));
+    let refs: BTreeSet<_> = [a.path.clone()].into_iter().collect();
+    let b = s.add_text("b.txt", body.as_bytes(), &refs).expect("add");
+    assert_eq!(b.references, refs);
+    assert_eq!(s.closure(&[b.path.clone()]).expect("closure").len(), 2);
+    assert_eq!(s.referrers(&a.path).expect("referrers"), [b.path.clone()].into_iter().collect());
+    let md = fs::symlink_metadata(s.real_path(&a.path)).expect("stat");
+    assert_eq!(md.mode() & 0o7777, 0o444);
+    assert_eq!(md.mtime(), 1);
+    assert!(s.verify(None).expect("verify").problems.is_empty());
+}
+
+#[test]
+fn missing_reference_is_refused_and_nothing_registered() {
+    let (_d, mut s) = store();
+    let ghost = StorePath::from_base_name("00000000000000000000000000000000-ghost").expect("path");
+    let refs: BTreeSet<_> = [ghost].into_iter().collect();
+    let e = s.add_text("x", b"x", &refs).expect_err("must fail");
+    assert!(matches!(e, StoreError::MissingReference { .. }), "{e}");
+    assert!(s.valid_paths().expect("list").is_empty());
+    let leftovers: Vec<_> = fs::read_dir(s.real_store_dir()).expect("ls").collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn verify_reports_corruption() {
+    let (d, mut s) = store();
+    let src = d.path().join("tree");
+    fs::create_dir(&src).expect("mkdir");
+    fs::write(src.join("f"), b"original").expect("write");
+    let info = s.add_path(&src, None).expect("add");
+    let f = s.real_path(&info.path).join("f");
+    fs::set_permissions(&f, fs::Permissions::from_mode(0o644)).expect("chmod");
+    fs::write(&f, b"tampered").expect("write");
+    let report = s.verify(None).expect("verify");
+    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+    assert!(report.problems[0].contains("modified"));
+}
+
+#[test]
+fn gc_keeps_rooted_closure_only() {
+    let (_d, mut s) = store();
+    let a = s.add_text("a", b"a", &BTreeSet::new()).expect("add").path;
+    let b = s.add_text("b", b"b", &[a.clone()].into_iter().collect()).expect("add").path;
+    let c = s.add_text("c", b"c", &BTreeSet::new()).expect("add").path;
+    let root = s.state_dir().join("gcroots/r");
+    std::os::unix::fs::symlink(s.print(&b), &root).expect("root");
+    let res = s.gc(&GcOptions { dry_run: true, ..Default::default() }).expect("gc");
+    assert_eq!(res.deleted, vec![s.print(&c)]);
+    assert!(s.is_valid(&c).expect("valid"));
+    let res = s.gc(&GcOptions::default()).expect("gc");
+    assert_eq!(res.deleted, vec![s.print(&c)]);
+    assert!(!s.is_valid(&c).expect("valid"));
+    assert!(!s.real_path(&c).exists());
+    assert!(s.is_valid(&a).expect("valid") && s.is_valid(&b).expect("valid"));
+    let e = s.gc(&GcOptions { only: Some(vec![a.clone()]), ..Default::default() }).expect_err("alive");
+    assert!(e.to_string().contains("alive"), "{e}");
+}
+
+#[test]
+fn topo_order_puts_references_first() {
+    let p = |c: char| StorePath::from_base_name(&format!("{}-{c}", c.to_string().repeat(32))).expect("p");
+    let (a, b, c) = (p('a'), p('b'), p('c'));
+    let mut g = BTreeMap::new();
+    g.insert(a.clone(), [b.clone(), a.clone()].into_iter().collect());
+    g.insert(b.clone(), [c.clone()].into_iter().collect());
+    g.insert(c.clone(), BTreeSet::new());
+    assert_eq!(topo_order(&g), vec![c, b, a]);
+}
