@@ -27,11 +27,18 @@ impl LocalStore {
     /// path's NAR is re-hashed on the way and checked against the database, so a corrupt path
     /// is never exported.
     pub fn export(&self, paths: &[StorePath], out: &mut impl Write) -> Result<(), StoreError> {
-        let w = |e: io::Error| StoreError::Io { context: "cannot write the export stream to", path: "output".into(), source: e };
+        let w = |e: io::Error| StoreError::Io {
+            context: "cannot write the export stream to",
+            path: "output".into(),
+            source: e,
+        };
         for p in paths {
             let info = self.require_info(p)?;
             wire::write_u64(out, 1).map_err(w)?;
-            let mut tee = TeeHasher { out: &mut *out, hasher: nar::CountingHasher::new(HashAlgo::Sha256) };
+            let mut tee = TeeHasher {
+                out: &mut *out,
+                hasher: nar::CountingHasher::new(HashAlgo::Sha256),
+            };
             nar::dump(&self.real_path(p), &mut tee)?;
             let (hash, _) = tee.hasher.finish();
             if hash != info.nar_hash {
@@ -47,7 +54,11 @@ impl LocalStore {
             for r in &info.references {
                 wire::write_bytes(out, self.print(r).as_bytes()).map_err(w)?;
             }
-            let deriver = info.deriver.as_ref().map(|d| self.print(d)).unwrap_or_default();
+            let deriver = info
+                .deriver
+                .as_ref()
+                .map(|d| self.print(d))
+                .unwrap_or_default();
             wire::write_bytes(out, deriver.as_bytes()).map_err(w)?;
             wire::write_u64(out, 0).map_err(w)?;
         }
@@ -60,7 +71,10 @@ impl LocalStore {
     /// stream has trailing bytes, nothing is registered and the store is as it was.
     pub fn import(&mut self, input: impl Read) -> Result<Vec<StorePath>, StoreError> {
         let _gc = self.gc_lock(false)?;
-        let mut r = Counting { inner: io::BufReader::with_capacity(256 * 1024, input), offset: 0 };
+        let mut r = Counting {
+            inner: io::BufReader::with_capacity(256 * 1024, input),
+            offset: 0,
+        };
         let mut stages = Vec::new();
         let result = self.read_stream(&mut r, &mut stages).and_then(|staged| {
             let paths = staged.iter().map(|s| s.new.path.clone()).collect();
@@ -75,7 +89,11 @@ impl LocalStore {
 
     /// Reads every record, restoring each archive to a staging tree whose path is pushed to
     /// `stages` first, so the caller can clean up whatever happens.
-    fn read_stream<R: BufRead>(&self, r: &mut Counting<R>, stages: &mut Vec<std::path::PathBuf>) -> Result<Vec<Staged>, StoreError> {
+    fn read_stream<R: BufRead>(
+        &self,
+        r: &mut Counting<R>,
+        stages: &mut Vec<std::path::PathBuf>,
+    ) -> Result<Vec<Staged>, StoreError> {
         let mut staged = Vec::new();
         let mut seen: BTreeSet<StorePath> = BTreeSet::new();
         loop {
@@ -95,7 +113,12 @@ impl LocalStore {
             let at = r.offset;
             let magic = read_u64(r, "export magic")?;
             if magic != EXPORT_MAGIC {
-                return bad(at, format!("expected the export magic 0x4558494e after the archive, found {magic:#x}"));
+                return bad(
+                    at,
+                    format!(
+                        "expected the export magic 0x4558494e after the archive, found {magic:#x}"
+                    ),
+                );
             }
             let path = self.read_path(r, "path")?;
             let at = r.offset;
@@ -119,8 +142,18 @@ impl LocalStore {
             let deriver = if deriver.is_empty() {
                 None
             } else {
-                let s = String::from_utf8(deriver).map_err(|_| StoreError::BadExport { offset: at, problem: "deriver is not UTF-8".into() })?;
-                Some(self.store_dir().parse(&s).map_err(|e| StoreError::BadExport { offset: at, problem: format!("bad deriver: {e}") })?)
+                let s = String::from_utf8(deriver).map_err(|_| StoreError::BadExport {
+                    offset: at,
+                    problem: "deriver is not UTF-8".into(),
+                })?;
+                Some(
+                    self.store_dir()
+                        .parse(&s)
+                        .map_err(|e| StoreError::BadExport {
+                            offset: at,
+                            problem: format!("bad deriver: {e}"),
+                        })?,
+                )
             };
             let at = r.offset;
             match read_u64(r, "signature flag")? {
@@ -131,24 +164,55 @@ impl LocalStore {
                 n => return bad(at, format!("expected signature flag 0 or 1, found {n}")),
             }
             if !seen.insert(path.clone()) {
-                return bad(at, format!("path '{}' appears twice in the stream", self.print(&path)));
+                return bad(
+                    at,
+                    format!("path '{}' appears twice in the stream", self.print(&path)),
+                );
             }
-            let new = NewPath { path, references, deriver, ca: None, ultimate: false };
-            staged.push(Staged { stage, new, nar_hash, nar_size });
+            let new = NewPath {
+                path,
+                references,
+                deriver,
+                ca: None,
+                ultimate: false,
+            };
+            staged.push(Staged {
+                stage,
+                new,
+                nar_hash,
+                nar_size,
+            });
         }
         let at = r.offset;
         let mut probe = [0u8; 1];
-        if r.read(&mut probe).map_err(|e| StoreError::Io { context: "cannot read the import stream", path: "input".into(), source: e })? != 0 {
+        if r.read(&mut probe).map_err(|e| StoreError::Io {
+            context: "cannot read the import stream",
+            path: "input".into(),
+            source: e,
+        })? != 0
+        {
             return bad(at, "trailing data after the end of the stream".to_owned());
         }
         Ok(staged)
     }
 
-    fn read_path<R: BufRead>(&self, r: &mut Counting<R>, what: &str) -> Result<StorePath, StoreError> {
+    fn read_path<R: BufRead>(
+        &self,
+        r: &mut Counting<R>,
+        what: &str,
+    ) -> Result<StorePath, StoreError> {
         let at = r.offset;
         let s = read_string(r, MAX_PATH_LEN, what)?;
-        let s = String::from_utf8(s).map_err(|_| StoreError::BadExport { offset: at, problem: format!("{what} is not UTF-8") })?;
-        self.store_dir().parse(&s).map_err(|e| StoreError::BadExport { offset: at, problem: format!("bad {what}: {e}") })
+        let s = String::from_utf8(s).map_err(|_| StoreError::BadExport {
+            offset: at,
+            problem: format!("{what} is not UTF-8"),
+        })?;
+        self.store_dir()
+            .parse(&s)
+            .map_err(|e| StoreError::BadExport {
+                offset: at,
+                problem: format!("bad {what}: {e}"),
+            })
     }
 }
 
@@ -163,21 +227,40 @@ fn read_u64<R: Read>(r: &mut Counting<R>, what: &str) -> Result<u64, StoreError>
     Ok(u64::from_le_bytes(b))
 }
 
-fn read_exact<R: Read>(r: &mut Counting<R>, buf: &mut [u8], at: u64, what: &str) -> Result<(), StoreError> {
+fn read_exact<R: Read>(
+    r: &mut Counting<R>,
+    buf: &mut [u8],
+    at: u64,
+    what: &str,
+) -> Result<(), StoreError> {
     r.read_exact(buf).map_err(|e| {
         if e.kind() == io::ErrorKind::UnexpectedEof {
-            StoreError::BadExport { offset: at, problem: format!("stream ends early while reading the {what}") }
+            StoreError::BadExport {
+                offset: at,
+                problem: format!("stream ends early while reading the {what}"),
+            }
         } else {
-            StoreError::Io { context: "cannot read the import stream", path: "input".into(), source: e }
+            StoreError::Io {
+                context: "cannot read the import stream",
+                path: "input".into(),
+                source: e,
+            }
         }
     })
 }
 
-fn read_string<R: Read>(r: &mut Counting<R>, max: usize, what: &str) -> Result<Vec<u8>, StoreError> {
+fn read_string<R: Read>(
+    r: &mut Counting<R>,
+    max: usize,
+    what: &str,
+) -> Result<Vec<u8>, StoreError> {
     let at = r.offset;
     let len = read_u64(r, what)?;
     if len > max as u64 {
-        return bad(at, format!("{what} has length {len}, more than the {max} bytes allowed"));
+        return bad(
+            at,
+            format!("{what} has length {len}, more than the {max} bytes allowed"),
+        );
     }
     let mut s = vec![0u8; len as usize];
     read_exact(r, &mut s, at, what)?;

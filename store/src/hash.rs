@@ -38,7 +38,12 @@ impl HashAlgo {
         }
     }
 
-    const ALL: [HashAlgo; 4] = [HashAlgo::Md5, HashAlgo::Sha1, HashAlgo::Sha256, HashAlgo::Sha512];
+    const ALL: [HashAlgo; 4] = [
+        HashAlgo::Md5,
+        HashAlgo::Sha1,
+        HashAlgo::Sha256,
+        HashAlgo::Sha512,
+    ];
 }
 
 impl fmt::Display for HashAlgo {
@@ -84,16 +89,29 @@ pub enum HashParseError {
     UnknownAlgo(String),
     #[error("hash '{0}' does not name its algorithm and none was given")]
     MissingAlgo(String),
-    #[error("hash '{hash}' has length {len}, which is not a {algo} hash in base-16, nix32 or base-64")]
-    BadLength { hash: String, algo: HashAlgo, len: usize },
+    #[error(
+        "hash '{hash}' has length {len}, which is not a {algo} hash in base-16, nix32 or base-64"
+    )]
+    BadLength {
+        hash: String,
+        algo: HashAlgo,
+        len: usize,
+    },
     #[error("hash '{0}' is not valid base-16")]
     BadBase16(String),
     #[error("hash '{hash}' is not valid nix32: {source}")]
-    BadNix32 { hash: String, source: nix32::DecodeError },
+    BadNix32 {
+        hash: String,
+        source: nix32::DecodeError,
+    },
     #[error("hash '{0}' is not valid base-64")]
     BadBase64(String),
     #[error("hash '{hash}' is a {found} hash, but {expected} was expected")]
-    WrongAlgo { hash: String, found: HashAlgo, expected: HashAlgo },
+    WrongAlgo {
+        hash: String,
+        found: HashAlgo,
+        expected: HashAlgo,
+    },
 }
 
 impl Hash {
@@ -169,7 +187,11 @@ impl Hash {
         };
         if let Some(expected) = default_algo {
             if expected != algo {
-                return Err(HashParseError::WrongAlgo { hash: s.to_owned(), found: algo, expected });
+                return Err(HashParseError::WrongAlgo {
+                    hash: s.to_owned(),
+                    found: algo,
+                    expected,
+                });
             }
         }
         let size = algo.size();
@@ -178,12 +200,18 @@ impl Hash {
         } else if body.len() == size * 2 {
             from_hex(body).ok_or_else(|| HashParseError::BadBase16(s.to_owned()))?
         } else if body.len() == nix32::encoded_len(size) {
-            nix32::decode(body)
-                .map_err(|source| HashParseError::BadNix32 { hash: s.to_owned(), source })?
+            nix32::decode(body).map_err(|source| HashParseError::BadNix32 {
+                hash: s.to_owned(),
+                source,
+            })?
         } else if body.len() == size.div_ceil(3) * 4 {
             decode_base64(body, size).ok_or_else(|| HashParseError::BadBase64(s.to_owned()))?
         } else {
-            return Err(HashParseError::BadLength { hash: s.to_owned(), algo, len: body.len() });
+            return Err(HashParseError::BadLength {
+                hash: s.to_owned(),
+                algo,
+                len: body.len(),
+            });
         };
         Hash::from_digest(algo, &digest).ok_or_else(|| HashParseError::BadBase64(s.to_owned()))
     }
@@ -229,7 +257,10 @@ pub fn from_hex(s: &str) -> Option<Vec<u8>> {
         b'A'..=b'F' => Some(c - b'A' + 10),
         _ => None,
     };
-    s.as_bytes().chunks(2).map(|p| Some(nibble(p[0])? << 4 | nibble(p[1])?)).collect()
+    s.as_bytes()
+        .chunks(2)
+        .map(|p| Some(nibble(p[0])? << 4 | nibble(p[1])?))
+        .collect()
 }
 
 /// An incremental hasher for any [`HashAlgo`].
@@ -315,8 +346,14 @@ mod tests {
     #[test]
     fn formats_of_sha256_of_abc() {
         let h = Hash::of(HashAlgo::Sha256, b"abc");
-        assert_eq!(h.to_base16(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-        assert_eq!(h.to_sri(), "sha256-ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=");
+        assert_eq!(
+            h.to_base16(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(
+            h.to_sri(),
+            "sha256-ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0="
+        );
         for s in [
             h.to_string_as(HashFormat::Base16, true),
             h.to_string_as(HashFormat::Nix32, true),
@@ -325,16 +362,31 @@ mod tests {
         ] {
             assert_eq!(Hash::parse(&s, None).ok(), Some(h.clone()), "{s}");
         }
-        assert_eq!(Hash::parse(&h.to_nix32(), Some(HashAlgo::Sha256)).ok(), Some(h.clone()));
+        assert_eq!(
+            Hash::parse(&h.to_nix32(), Some(HashAlgo::Sha256)).ok(),
+            Some(h.clone())
+        );
     }
 
     #[test]
     fn parse_errors_say_what_is_wrong() {
-        assert!(matches!(Hash::parse("sha257:00", None), Err(HashParseError::UnknownAlgo(_))));
-        assert!(matches!(Hash::parse("abcd", None), Err(HashParseError::MissingAlgo(_))));
-        assert!(matches!(Hash::parse("sha256:abcd", None), Err(HashParseError::BadLength { .. })));
         assert!(matches!(
-            Hash::parse("sha1:0000000000000000000000000000000000000000", Some(HashAlgo::Sha256)),
+            Hash::parse("sha257:00", None),
+            Err(HashParseError::UnknownAlgo(_))
+        ));
+        assert!(matches!(
+            Hash::parse("abcd", None),
+            Err(HashParseError::MissingAlgo(_))
+        ));
+        assert!(matches!(
+            Hash::parse("sha256:abcd", None),
+            Err(HashParseError::BadLength { .. })
+        ));
+        assert!(matches!(
+            Hash::parse(
+                "sha1:0000000000000000000000000000000000000000",
+                Some(HashAlgo::Sha256)
+            ),
             Err(HashParseError::WrongAlgo { .. })
         ));
     }

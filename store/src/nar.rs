@@ -37,7 +37,9 @@ const BUF_SIZE: usize = 256 * 1024;
 pub enum DumpError {
     #[error("cannot read '{path}': {source}")]
     Io { path: PathBuf, source: io::Error },
-    #[error("'{0}' is a {1}, which a NAR cannot hold (only regular files, directories and symlinks)")]
+    #[error(
+        "'{0}' is a {1}, which a NAR cannot hold (only regular files, directories and symlinks)"
+    )]
     Unsupported(PathBuf, &'static str),
     #[error("'{path}' changed size while it was being read (expected {expected} bytes)")]
     Changed { path: PathBuf, expected: u64 },
@@ -47,7 +49,11 @@ pub enum DumpError {
 
 /// Writes the NAR of the tree at `path` to `out`.
 pub fn dump(path: &Path, out: &mut impl Write) -> Result<(), DumpError> {
-    let mut d = Dumper { out, copy: None, buf: vec![0u8; BUF_SIZE] };
+    let mut d = Dumper {
+        out,
+        copy: None,
+        buf: vec![0u8; BUF_SIZE],
+    };
     d.out.write_all(&framed(MAGIC)).map_err(DumpError::Write)?;
     d.node(path, None)
 }
@@ -55,7 +61,11 @@ pub fn dump(path: &Path, out: &mut impl Write) -> Result<(), DumpError> {
 /// Writes the NAR of `src` to `out` and, in the same walk, copies the tree to `dest` (which
 /// must not exist), so a tree is read once to be both hashed and copied.
 pub fn dump_and_copy(src: &Path, out: &mut impl Write, dest: &Path) -> Result<(), DumpError> {
-    let mut d = Dumper { out, copy: Some(()), buf: vec![0u8; BUF_SIZE] };
+    let mut d = Dumper {
+        out,
+        copy: Some(()),
+        buf: vec![0u8; BUF_SIZE],
+    };
     d.out.write_all(&framed(MAGIC)).map_err(DumpError::Write)?;
     d.node(src, Some(dest))
 }
@@ -76,7 +86,10 @@ pub struct CountingHasher {
 
 impl CountingHasher {
     pub fn new(algo: HashAlgo) -> Self {
-        CountingHasher { hasher: Hasher::new(algo), count: 0 }
+        CountingHasher {
+            hasher: Hasher::new(algo),
+            count: 0,
+        }
     }
     pub fn finish(self) -> (Hash, u64) {
         (self.hasher.finish(), self.count)
@@ -109,7 +122,10 @@ impl<W: Write> Dumper<'_, W> {
     }
 
     fn node(&mut self, path: &Path, dest: Option<&Path>) -> Result<(), DumpError> {
-        let io = |source| DumpError::Io { path: path.to_owned(), source };
+        let io = |source| DumpError::Io {
+            path: path.to_owned(),
+            source,
+        };
         let md = fs::symlink_metadata(path).map_err(io)?;
         let ft = md.file_type();
         if ft.is_file() {
@@ -129,40 +145,71 @@ impl<W: Write> Dumper<'_, W> {
                         .create_new(true)
                         .mode(if executable { 0o755 } else { 0o644 })
                         .open(d)
-                        .map_err(|source| DumpError::Io { path: d.to_owned(), source })?,
+                        .map_err(|source| DumpError::Io {
+                            path: d.to_owned(),
+                            source,
+                        })?,
                 ),
                 _ => None,
             };
             let mut left = size;
             while left > 0 {
-                let want = self.buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+                let want = self
+                    .buf
+                    .len()
+                    .min(usize::try_from(left).unwrap_or(usize::MAX));
                 let n = f.read(&mut self.buf[..want]).map_err(io)?;
                 if n == 0 {
-                    return Err(DumpError::Changed { path: path.to_owned(), expected: size });
+                    return Err(DumpError::Changed {
+                        path: path.to_owned(),
+                        expected: size,
+                    });
                 }
-                self.out.write_all(&self.buf[..n]).map_err(DumpError::Write)?;
+                self.out
+                    .write_all(&self.buf[..n])
+                    .map_err(DumpError::Write)?;
                 if let (Some(c), Some(d)) = (copy.as_mut(), dest) {
                     c.write_all(&self.buf[..n])
-                        .map_err(|source| DumpError::Io { path: d.to_owned(), source })?;
+                        .map_err(|source| DumpError::Io {
+                            path: d.to_owned(),
+                            source,
+                        })?;
                 }
                 left -= n as u64;
             }
             // A file that grew while we read it would give an archive that lies about it.
             if f.read(&mut self.buf[..1]).map_err(io)? != 0 {
-                return Err(DumpError::Changed { path: path.to_owned(), expected: size });
+                return Err(DumpError::Changed {
+                    path: path.to_owned(),
+                    expected: size,
+                });
             }
-            self.out.write_all(&[0u8; 8][..padding(size)]).map_err(DumpError::Write)?;
+            self.out
+                .write_all(&[0u8; 8][..padding(size)])
+                .map_err(DumpError::Write)?;
             self.put(&[b")"])
         } else if ft.is_symlink() {
             let target = fs::read_link(path).map_err(io)?;
             if let Some(d) = dest {
-                std::os::unix::fs::symlink(&target, d)
-                    .map_err(|source| DumpError::Io { path: d.to_owned(), source })?;
+                std::os::unix::fs::symlink(&target, d).map_err(|source| DumpError::Io {
+                    path: d.to_owned(),
+                    source,
+                })?;
             }
-            self.put(&[b"(", b"type", b"symlink", b"target", target.as_os_str().as_bytes(), b")"])
+            self.put(&[
+                b"(",
+                b"type",
+                b"symlink",
+                b"target",
+                target.as_os_str().as_bytes(),
+                b")",
+            ])
         } else if ft.is_dir() {
             if let Some(d) = dest {
-                fs::create_dir(d).map_err(|source| DumpError::Io { path: d.to_owned(), source })?;
+                fs::create_dir(d).map_err(|source| DumpError::Io {
+                    path: d.to_owned(),
+                    source,
+                })?;
             }
             self.put(&[b"(", b"type", b"directory"])?;
             let mut names: Vec<std::ffi::OsString> = fs::read_dir(path)
@@ -221,7 +268,9 @@ impl NarError {
     /// The byte offset the error refers to, when it is about the archive itself.
     pub fn offset(&self) -> Option<u64> {
         match self {
-            NarError::Malformed { offset, .. } | NarError::Truncated { offset, .. } => Some(*offset),
+            NarError::Malformed { offset, .. } | NarError::Truncated { offset, .. } => {
+                Some(*offset)
+            }
             _ => None,
         }
     }
@@ -270,7 +319,10 @@ pub struct NarParser<R: Read> {
 
 enum Frame {
     /// Inside a directory: the path of the directory and the last entry name seen.
-    Dir { path: Vec<u8>, last: Option<Vec<u8>> },
+    Dir {
+        path: Vec<u8>,
+        last: Option<Vec<u8>>,
+    },
 }
 
 impl<R: Read> NarParser<R> {
@@ -280,7 +332,11 @@ impl<R: Read> NarParser<R> {
 
     /// A parser whose error offsets count from `base`, for an archive inside a larger stream.
     pub fn at_offset(r: R, base: u64) -> Self {
-        NarParser { r, offset: base, buf: vec![0u8; BUF_SIZE] }
+        NarParser {
+            r,
+            offset: base,
+            buf: vec![0u8; BUF_SIZE],
+        }
     }
 
     /// Bytes consumed so far.
@@ -293,7 +349,10 @@ impl<R: Read> NarParser<R> {
     }
 
     fn malformed<T>(&self, at: u64, problem: impl Into<String>) -> Result<T, NarError> {
-        Err(NarError::Malformed { offset: at, problem: problem.into() })
+        Err(NarError::Malformed {
+            offset: at,
+            problem: problem.into(),
+        })
     }
 
     fn read_exact(&mut self, n: usize, context: &str) -> Result<(), NarError> {
@@ -372,10 +431,12 @@ impl<R: Read> NarParser<R> {
     /// Reads one whole archive, calling `v` for every node.
     pub fn parse(&mut self, v: &mut impl NarVisitor) -> Result<(), NarError> {
         let at = self.offset;
-        let magic = self.read_string(MAGIC.len(), "the archive magic").or_else(|e| match e {
-            NarError::Malformed { .. } => self.malformed(at, "not a NAR: bad magic"),
-            e => Err(e),
-        })?;
+        let magic = self
+            .read_string(MAGIC.len(), "the archive magic")
+            .or_else(|e| match e {
+                NarError::Malformed { .. } => self.malformed(at, "not a NAR: bad magic"),
+                e => Err(e),
+            })?;
         if magic != MAGIC {
             return self.malformed(at, "not a NAR: bad magic");
         }
@@ -412,11 +473,15 @@ impl<R: Read> NarParser<R> {
                         );
                     }
                     let size = self.read_u64("file size")?;
-                    v.file_start(&path, executable, size).map_err(|e| map_io(&path, e))?;
+                    v.file_start(&path, executable, size)
+                        .map_err(|e| map_io(&path, e))?;
                     let mut left = size;
                     let ctx = format!("contents of '{}'", String::from_utf8_lossy(&path));
                     while left > 0 {
-                        let n = self.buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+                        let n = self
+                            .buf
+                            .len()
+                            .min(usize::try_from(left).unwrap_or(usize::MAX));
                         self.read_exact(n, &ctx)?;
                         v.file_chunk(&self.buf[..n]).map_err(|e| map_io(&path, e))?;
                         left -= n as u64;
@@ -446,7 +511,10 @@ impl<R: Read> NarParser<R> {
                         );
                     }
                     v.directory(&path).map_err(|e| map_io(&path, e))?;
-                    stack.push(Frame::Dir { path: path.clone(), last: None });
+                    stack.push(Frame::Dir {
+                        path: path.clone(),
+                        last: None,
+                    });
                 }
                 other => {
                     return self.malformed(
@@ -498,7 +566,8 @@ impl<R: Read> NarParser<R> {
                     return self.malformed(at, format!("empty entry name in directory '{dshown}'"));
                 }
                 if name == b"." || name == b".." {
-                    return self.malformed(at, format!("entry name '{shown}' in directory '{dshown}'"));
+                    return self
+                        .malformed(at, format!("entry name '{shown}' in directory '{dshown}'"));
                 }
                 if name.contains(&b'/') {
                     return self.malformed(at, format!("entry name '{shown}' contains '/'"));
@@ -508,7 +577,10 @@ impl<R: Read> NarParser<R> {
                 }
                 if let Some(prev) = &prev {
                     if name == *prev {
-                        return self.malformed(at, format!("duplicate entry '{shown}' in directory '{dshown}'"));
+                        return self.malformed(
+                            at,
+                            format!("duplicate entry '{shown}' in directory '{dshown}'"),
+                        );
                     }
                     if name < *prev {
                         return self.malformed(
@@ -552,7 +624,11 @@ pub struct HashingReader<R> {
 
 impl<R: Read> HashingReader<R> {
     pub fn new(inner: R, algo: HashAlgo) -> Self {
-        HashingReader { inner, hasher: Hasher::new(algo), count: 0 }
+        HashingReader {
+            inner,
+            hasher: Hasher::new(algo),
+            count: 0,
+        }
     }
     pub fn finish(self) -> (Hash, u64) {
         (self.hasher.finish(), self.count)
@@ -580,7 +656,10 @@ pub struct Restorer {
 
 impl Restorer {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Restorer { root: root.into(), file: None }
+        Restorer {
+            root: root.into(),
+            file: None,
+        }
     }
 
     fn target(&self, path: &[u8]) -> PathBuf {

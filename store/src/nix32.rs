@@ -47,7 +47,11 @@ pub fn encode(bytes: &[u8]) -> String {
         let i = b / 8;
         let j = b % 8;
         let lo = u16::from(bytes[i]) >> j;
-        let hi = if i + 1 < bytes.len() { u16::from(bytes[i + 1]) << (8 - j) } else { 0 };
+        let hi = if i + 1 < bytes.len() {
+            u16::from(bytes[i + 1]) << (8 - j)
+        } else {
+            0
+        };
         out.push(char::from(ALPHABET[usize::from((lo | hi) & 0x1f)]));
     }
     out
@@ -76,7 +80,10 @@ pub fn decode(s: &str) -> Result<Vec<u8>, DecodeError> {
     }
     let mut out = vec![0u8; len];
     for (pos, &c) in chars.iter().enumerate() {
-        let digit = digit_value(c).ok_or(DecodeError::InvalidChar { ch: char::from(c), pos })?;
+        let digit = digit_value(c).ok_or(DecodeError::InvalidChar {
+            ch: char::from(c),
+            pos,
+        })?;
         let n = chars.len() - 1 - pos;
         let b = n * 5;
         let i = b / 8;
@@ -114,8 +121,14 @@ mod tests {
             0xb9, 0x24, 0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b,
             0x78, 0x52, 0xb8, 0x55,
         ];
-        assert_eq!(encode(&empty), "0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c73");
-        assert_eq!(decode("0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c73").ok(), Some(empty.to_vec()));
+        assert_eq!(
+            encode(&empty),
+            "0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c73"
+        );
+        assert_eq!(
+            decode("0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c73").ok(),
+            Some(empty.to_vec())
+        );
         assert_eq!(encode(&[]), "");
         assert_eq!(encoded_len(20), 32);
         assert_eq!(encoded_len(32), 52);
@@ -123,7 +136,10 @@ mod tests {
 
     #[test]
     fn rejects_bad_input() {
-        assert!(matches!(decode("0e"), Err(DecodeError::InvalidChar { .. }) | Err(DecodeError::BadLength(_))));
+        assert!(matches!(
+            decode("0e"),
+            Err(DecodeError::InvalidChar { .. }) | Err(DecodeError::BadLength(_))
+        ));
         assert!(matches!(decode("zz"), Err(DecodeError::NonZeroPadding)));
         assert!(matches!(decode("000"), Err(DecodeError::BadLength(3))));
     }

@@ -24,9 +24,13 @@ pub enum PathError {
     BadNameChar { name: String, ch: char, pos: usize },
     #[error("path '{path}' is not in the store directory '{store_dir}'")]
     NotInStore { path: String, store_dir: String },
-    #[error("'{0}' is not a store path base name (expected 32 nix32 characters, a dash and a name)")]
+    #[error(
+        "'{0}' is not a store path base name (expected 32 nix32 characters, a dash and a name)"
+    )]
     BadBaseName(String),
-    #[error("store directory '{0}' must be an absolute path without a trailing slash, '.' or '..'")]
+    #[error(
+        "store directory '{0}' must be an absolute path without a trailing slash, '.' or '..'"
+    )]
     BadStoreDir(String),
 }
 
@@ -43,7 +47,11 @@ pub fn validate_name(name: &str) -> Result<(), PathError> {
     }
     for (pos, ch) in name.char_indices() {
         if !(ch.is_ascii_alphanumeric() || "+-._?=".contains(ch)) {
-            return Err(PathError::BadNameChar { name: name.to_owned(), ch, pos });
+            return Err(PathError::BadNameChar {
+                name: name.to_owned(),
+                ch,
+                pos,
+            });
         }
     }
     Ok(())
@@ -60,7 +68,9 @@ impl StorePath {
     /// Builds a store path from its digest and a validated name.
     pub fn from_parts(digest: &[u8; 20], name: &str) -> Result<StorePath, PathError> {
         validate_name(name)?;
-        Ok(StorePath { base: format!("{}-{}", nix32::encode(digest), name) })
+        Ok(StorePath {
+            base: format!("{}-{}", nix32::encode(digest), name),
+        })
     }
 
     /// Parses `<hash>-<name>`.
@@ -69,12 +79,17 @@ impl StorePath {
         if base.len() < HASH_CHARS + 2 || base.as_bytes()[HASH_CHARS] != b'-' {
             return Err(bad());
         }
-        if !base.as_bytes()[..HASH_CHARS].iter().all(|&c| nix32::is_digit(c)) {
+        if !base.as_bytes()[..HASH_CHARS]
+            .iter()
+            .all(|&c| nix32::is_digit(c))
+        {
             return Err(bad());
         }
         nix32::decode(&base[..HASH_CHARS]).map_err(|_| bad())?;
         validate_name(&base[HASH_CHARS + 1..])?;
-        Ok(StorePath { base: base.to_owned() })
+        Ok(StorePath {
+            base: base.to_owned(),
+        })
     }
 
     /// The nix32 digest part.
@@ -130,7 +145,10 @@ impl StoreDir {
         let ok = dir.starts_with('/')
             && dir.len() > 1
             && !dir.ends_with('/')
-            && dir.split('/').skip(1).all(|c| !c.is_empty() && c != "." && c != "..");
+            && dir
+                .split('/')
+                .skip(1)
+                .all(|c| !c.is_empty() && c != "." && c != "..");
         if !ok {
             return Err(PathError::BadStoreDir(dir.to_owned()));
         }
@@ -148,7 +166,10 @@ impl StoreDir {
 
     /// Parses an absolute path that must lie directly in this store directory.
     pub fn parse(&self, abs: &str) -> Result<StorePath, PathError> {
-        let not_in = || PathError::NotInStore { path: abs.to_owned(), store_dir: self.0.clone() };
+        let not_in = || PathError::NotInStore {
+            path: abs.to_owned(),
+            store_dir: self.0.clone(),
+        };
         let rest = abs.strip_prefix(&self.0).ok_or_else(not_in)?;
         let base = rest.strip_prefix('/').ok_or_else(not_in)?;
         let base = base.trim_end_matches('/');
@@ -161,7 +182,10 @@ impl StoreDir {
     /// Like [`parse`](Self::parse), but also accepts a path below a store path and returns the
     /// store path that contains it.
     pub fn parse_containing(&self, abs: &str) -> Result<StorePath, PathError> {
-        let not_in = || PathError::NotInStore { path: abs.to_owned(), store_dir: self.0.clone() };
+        let not_in = || PathError::NotInStore {
+            path: abs.to_owned(),
+            store_dir: self.0.clone(),
+        };
         let rest = abs.strip_prefix(&self.0).ok_or_else(not_in)?;
         let rest = rest.strip_prefix('/').ok_or_else(not_in)?;
         let base = rest.split('/').next().unwrap_or_default();
@@ -170,9 +194,21 @@ impl StoreDir {
 
     /// Nix's `makeStorePath`: the store path for a content description `ty` (e.g. `source`,
     /// `text:/nix/store/..`, `output:out`), an inner hash and a name.
-    pub fn make_store_path(&self, ty: &str, inner: &Hash, name: &str) -> Result<StorePath, PathError> {
+    pub fn make_store_path(
+        &self,
+        ty: &str,
+        inner: &Hash,
+        name: &str,
+    ) -> Result<StorePath, PathError> {
         validate_name(name)?;
-        let s = format!("{}:{}:{}:{}:{}", ty, inner.algo(), inner.to_base16(), self.0, name);
+        let s = format!(
+            "{}:{}:{}:{}:{}",
+            ty,
+            inner.algo(),
+            inner.to_base16(),
+            self.0,
+            name
+        );
         let outer = Hash::of(HashAlgo::Sha256, s.as_bytes());
         let c = hash::compress(outer.digest(), 20);
         let mut digest = [0u8; 20];
@@ -245,11 +281,23 @@ mod tests {
         assert!(validate_name("hello-2.12.1").is_ok());
         assert!(validate_name("a+b=c?d_e.f").is_ok());
         assert_eq!(validate_name(""), Err(PathError::EmptyName));
-        assert!(matches!(validate_name(".hidden"), Err(PathError::NameStartsWithDot(_))));
-        assert!(matches!(validate_name("a b"), Err(PathError::BadNameChar { pos: 1, .. })));
-        assert!(matches!(validate_name("é"), Err(PathError::BadNameChar { .. })));
+        assert!(matches!(
+            validate_name(".hidden"),
+            Err(PathError::NameStartsWithDot(_))
+        ));
+        assert!(matches!(
+            validate_name("a b"),
+            Err(PathError::BadNameChar { pos: 1, .. })
+        ));
+        assert!(matches!(
+            validate_name("é"),
+            Err(PathError::BadNameChar { .. })
+        ));
         assert!(validate_name(&"x".repeat(211)).is_ok());
-        assert!(matches!(validate_name(&"x".repeat(212)), Err(PathError::NameTooLong(_))));
+        assert!(matches!(
+            validate_name(&"x".repeat(212)),
+            Err(PathError::NameTooLong(_))
+        ));
     }
 
     #[test]
@@ -259,18 +307,32 @@ mod tests {
         let sp = sd.parse(p).expect("valid path");
         assert_eq!(sp.name(), "hello");
         assert_eq!(sd.display(&sp), p);
-        assert!(sd.parse("/nix/stor/00000000000000000000000000000000-hello").is_err());
-        assert!(sd.parse("/nix/store/0000000000000000000000000000000e-hello").is_err());
-        assert!(sd.parse("/nix/store/00000000000000000000000000000000-hello/bin").is_err());
+        assert!(sd
+            .parse("/nix/stor/00000000000000000000000000000000-hello")
+            .is_err());
+        assert!(sd
+            .parse("/nix/store/0000000000000000000000000000000e-hello")
+            .is_err());
+        assert!(sd
+            .parse("/nix/store/00000000000000000000000000000000-hello/bin")
+            .is_err());
         assert_eq!(
-            sd.parse_containing("/nix/store/00000000000000000000000000000000-hello/bin/x").ok(),
+            sd.parse_containing("/nix/store/00000000000000000000000000000000-hello/bin/x")
+                .ok(),
             Some(sp)
         );
     }
 
     #[test]
     fn bad_store_dirs() {
-        for d in ["", "/", "nix/store", "/nix/store/", "/nix/../store", "/nix//store"] {
+        for d in [
+            "",
+            "/",
+            "nix/store",
+            "/nix/store/",
+            "/nix/../store",
+            "/nix//store",
+        ] {
             assert!(StoreDir::new(d).is_err(), "{d:?}");
         }
     }

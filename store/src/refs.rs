@@ -29,7 +29,11 @@ impl RefScanner {
                 (k, p.clone())
             })
             .collect();
-        RefScanner { candidates, found: BTreeSet::new(), tail: Vec::with_capacity(2 * HASH_CHARS) }
+        RefScanner {
+            candidates,
+            found: BTreeSet::new(),
+            tail: Vec::with_capacity(2 * HASH_CHARS),
+        }
     }
 
     /// The candidates seen so far.
@@ -105,13 +109,21 @@ mod tests {
         let a = p('a', "a");
         let b = p('b', "b");
         let c = p('c', "c");
-        let text = format!("xx/nix/store/{}-a/bin and {} end", a.hash_part(), b.hash_part());
+        let text = format!(
+            "xx/nix/store/{}-a/bin and {} end",
+            a.hash_part(),
+            b.hash_part()
+        );
         for chunk in [1usize, 3, 7, 31, 32, 33, 1000] {
             let mut s = RefScanner::new([&a, &b, &c]);
             for part in text.as_bytes().chunks(chunk) {
                 s.write_all(part).expect("write");
             }
-            assert_eq!(s.into_found(), [a.clone(), b.clone()].into_iter().collect(), "chunk {chunk}");
+            assert_eq!(
+                s.into_found(),
+                [a.clone(), b.clone()].into_iter().collect(),
+                "chunk {chunk}"
+            );
         }
     }
 

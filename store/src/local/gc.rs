@@ -83,7 +83,9 @@ impl LocalStore {
                                 roots.insert(target, p);
                             }
                         }
-                        Err(_) if fs::symlink_metadata(&target).is_err() && path.starts_with(auto) => {
+                        Err(_)
+                            if fs::symlink_metadata(&target).is_err() && path.starts_with(auto) =>
+                        {
                             // The user removed the link; the indirect root is stale.
                             tracing::debug!(root = %path.display(), "removing stale indirect root");
                             let _ = fs::remove_file(&path);
@@ -102,7 +104,11 @@ impl LocalStore {
         let roots = self.roots()?;
         let graph = self.graph()?;
         let mut live: BTreeSet<StorePath> = BTreeSet::new();
-        let mut todo: Vec<StorePath> = roots.values().filter(|p| graph.contains_key(*p)).cloned().collect();
+        let mut todo: Vec<StorePath> = roots
+            .values()
+            .filter(|p| graph.contains_key(*p))
+            .cloned()
+            .collect();
         while let Some(p) = todo.pop() {
             if !live.insert(p.clone()) {
                 continue;
@@ -148,9 +154,17 @@ impl LocalStore {
                 }
                 set.into_iter().collect()
             }
-            None => graph.keys().filter(|p| !live.contains(*p)).cloned().collect(),
+            None => graph
+                .keys()
+                .filter(|p| !live.contains(*p))
+                .cloned()
+                .collect(),
         };
-        let mut result = GcResult { roots: roots.len(), live: live.len(), ..GcResult::default() };
+        let mut result = GcResult {
+            roots: roots.len(),
+            live: live.len(),
+            ..GcResult::default()
+        };
         if let Some(limit) = opts.max_freed {
             // Referrers before references, so a partial run never strands a reference.
             dead = order_referrers_first(&graph, &dead);
@@ -177,13 +191,15 @@ impl LocalStore {
             .db
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db_err("starting the GC transaction"))?;
-        tx.pragma_update(None, "defer_foreign_keys", "on").map_err(db_err("deferring foreign keys"))?;
+        tx.pragma_update(None, "defer_foreign_keys", "on")
+            .map_err(db_err("deferring foreign keys"))?;
         {
             let mut del = tx
                 .prepare("delete from ValidPaths where path = ?1")
                 .map_err(db_err("unregistering dead paths"))?;
             for p in &dead {
-                del.execute([store_dir.display(p)]).map_err(db_err("unregistering dead paths"))?;
+                del.execute([store_dir.display(p)])
+                    .map_err(db_err("unregistering dead paths"))?;
             }
         }
         tx.commit().map_err(db_err("committing the GC"))?;
@@ -215,7 +231,9 @@ impl LocalStore {
             if name == ".links" {
                 continue;
             }
-            let valid = StorePath::from_base_name(name).map(|p| graph.contains_key(&p)).unwrap_or(false);
+            let valid = StorePath::from_base_name(name)
+                .map(|p| graph.contains_key(&p))
+                .unwrap_or(false);
             if !valid {
                 let path = e.path();
                 result.bytes_freed += disk_usage(&path);
@@ -253,7 +271,9 @@ fn order_referrers_first(
     let sub: BTreeMap<StorePath, BTreeSet<StorePath>> = dead
         .iter()
         .map(|p| {
-            let refs = graph.get(p).map(|r| r.iter().filter(|x| set.contains(x)).cloned().collect());
+            let refs = graph
+                .get(p)
+                .map(|r| r.iter().filter(|x| set.contains(x)).cloned().collect());
             (p.clone(), refs.unwrap_or_default())
         })
         .collect();
@@ -264,7 +284,9 @@ fn order_referrers_first(
 
 /// Bytes a tree occupies that deleting it would free (files with no other hard links).
 fn disk_usage(path: &Path) -> u64 {
-    let Ok(md) = fs::symlink_metadata(path) else { return 0 };
+    let Ok(md) = fs::symlink_metadata(path) else {
+        return 0;
+    };
     if md.is_dir() {
         let mut total = md.blocks() * 512;
         if let Ok(rd) = fs::read_dir(path) {

@@ -81,9 +81,16 @@ create index if not exists IndexDerivationOutputs on DerivationOutputs(path);
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{context} '{}': {source}", path.display())]
-    Io { context: &'static str, path: PathBuf, source: io::Error },
+    Io {
+        context: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
     #[error("store database error while {context}: {source}")]
-    Db { context: &'static str, source: rusqlite::Error },
+    Db {
+        context: &'static str,
+        source: rusqlite::Error,
+    },
     #[error(transparent)]
     Path(#[from] PathError),
     #[error(transparent)]
@@ -94,8 +101,14 @@ pub enum StoreError {
     NotValid(String),
     #[error("path '{path}' refers to '{reference}', which is not valid in the store")]
     MissingReference { path: String, reference: String },
-    #[error("path '{path}' is corrupt: its NAR hash is {actual}, but the database records {expected}")]
-    HashMismatch { path: String, expected: String, actual: String },
+    #[error(
+        "path '{path}' is corrupt: its NAR hash is {actual}, but the database records {expected}"
+    )]
+    HashMismatch {
+        path: String,
+        expected: String,
+        actual: String,
+    },
     #[error("malformed export stream at byte {offset}: {problem}")]
     BadExport { offset: u64, problem: String },
     #[error("the store database at '{}' has schema version {found}, but strata knows version {SCHEMA_VERSION}", path.display())]
@@ -104,9 +117,16 @@ pub enum StoreError {
     CannotDelete { path: String, reason: String },
 }
 
-pub(crate) fn io_err(context: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> StoreError {
+pub(crate) fn io_err(
+    context: &'static str,
+    path: impl Into<PathBuf>,
+) -> impl FnOnce(io::Error) -> StoreError {
     let path = path.into();
-    move |source| StoreError::Io { context, path, source }
+    move |source| StoreError::Io {
+        context,
+        path,
+        source,
+    }
 }
 
 pub(crate) fn db_err(context: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
@@ -222,21 +242,37 @@ impl LocalStore {
         let schema_file = state_dir.join("db/schema");
         match fs::read_to_string(&schema_file) {
             Ok(s) if s.trim() == SCHEMA_VERSION.to_string() => {}
-            Ok(s) => return Err(StoreError::Schema { path: schema_file, found: s.trim().to_owned() }),
+            Ok(s) => {
+                return Err(StoreError::Schema {
+                    path: schema_file,
+                    found: s.trim().to_owned(),
+                })
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(io_err("cannot read", &schema_file)(e)),
         }
         let db_path = state_dir.join("db/db.sqlite");
         let db = Connection::open(&db_path).map_err(db_err("opening the database"))?;
-        db.busy_timeout(std::time::Duration::from_secs(600)).map_err(db_err("setting the busy timeout"))?;
-        db.pragma_update(None, "journal_mode", "wal").map_err(db_err("enabling WAL"))?;
-        db.pragma_update(None, "synchronous", "normal").map_err(db_err("setting synchronous"))?;
-        db.pragma_update(None, "foreign_keys", "on").map_err(db_err("enabling foreign keys"))?;
-        db.execute_batch(SCHEMA).map_err(db_err("creating the schema"))?;
+        db.busy_timeout(std::time::Duration::from_secs(600))
+            .map_err(db_err("setting the busy timeout"))?;
+        db.pragma_update(None, "journal_mode", "wal")
+            .map_err(db_err("enabling WAL"))?;
+        db.pragma_update(None, "synchronous", "normal")
+            .map_err(db_err("setting synchronous"))?;
+        db.pragma_update(None, "foreign_keys", "on")
+            .map_err(db_err("enabling foreign keys"))?;
+        db.execute_batch(SCHEMA)
+            .map_err(db_err("creating the schema"))?;
         if !schema_file.exists() {
             write_atomic(&schema_file, SCHEMA_VERSION.to_string().as_bytes())?;
         }
-        Ok(LocalStore { root, store_dir, real_store, state_dir, db })
+        Ok(LocalStore {
+            root,
+            store_dir,
+            real_store,
+            state_dir,
+            db,
+        })
     }
 
     pub fn store_dir(&self) -> &StoreDir {
@@ -274,7 +310,11 @@ impl LocalStore {
         if let Ok(p) = self.store_dir.parse_containing(s) {
             return Ok(p);
         }
-        if let Some(rest) = Path::new(s).strip_prefix(&self.real_store).ok().and_then(|r| r.to_str()) {
+        if let Some(rest) = Path::new(s)
+            .strip_prefix(&self.real_store)
+            .ok()
+            .and_then(|r| r.to_str())
+        {
             let base = rest.split('/').next().unwrap_or_default();
             return StorePath::from_base_name(base);
         }
@@ -288,8 +328,12 @@ impl LocalStore {
     /// A fresh name in the store directory for staging a path before it is registered.
     pub(crate) fn temp_path(&self, what: &str) -> PathBuf {
         let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-        self.real_store.join(format!(".tmp-{what}-{}-{n}-{nanos}", std::process::id()))
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        self.real_store
+            .join(format!(".tmp-{what}-{}-{n}-{nanos}", std::process::id()))
     }
 
     // -----------------------------------------------------------------------------------------
@@ -308,7 +352,10 @@ impl LocalStore {
 
     /// All valid paths.
     pub fn valid_paths(&self) -> Result<BTreeSet<StorePath>, StoreError> {
-        let mut stmt = self.db.prepare_cached("select path from ValidPaths").map_err(db_err("listing paths"))?;
+        let mut stmt = self
+            .db
+            .prepare_cached("select path from ValidPaths")
+            .map_err(db_err("listing paths"))?;
         let rows = stmt
             .query_map([], |r| r.get::<_, String>(0))
             .map_err(db_err("listing paths"))?
@@ -346,24 +393,33 @@ impl LocalStore {
         };
         let nar_hash = Hash::parse(&hash, Some(HashAlgo::Sha256)).map_err(|e| StoreError::Db {
             context: "reading a NAR hash",
-            source: rusqlite::Error::InvalidColumnType(1, e.to_string(), rusqlite::types::Type::Text),
+            source: rusqlite::Error::InvalidColumnType(
+                1,
+                e.to_string(),
+                rusqlite::types::Type::Text,
+            ),
         })?;
         Ok(Some(PathInfo {
             path: path.clone(),
             nar_hash,
             nar_size: size.unwrap_or(0).max(0) as u64,
             references: self.references_of(id)?,
-            deriver: deriver.filter(|d| !d.is_empty()).and_then(|d| self.store_dir.parse(&d).ok()),
+            deriver: deriver
+                .filter(|d| !d.is_empty())
+                .and_then(|d| self.store_dir.parse(&d).ok()),
             registration_time: time,
             ultimate: ultimate.unwrap_or(0) != 0,
-            sigs: sigs.map(|s| s.split_whitespace().map(str::to_owned).collect()).unwrap_or_default(),
+            sigs: sigs
+                .map(|s| s.split_whitespace().map(str::to_owned).collect())
+                .unwrap_or_default(),
             ca: ca.filter(|c| !c.is_empty()),
         }))
     }
 
     /// Like [`path_info`](Self::path_info) but an error when the path is not valid.
     pub fn require_info(&self, path: &StorePath) -> Result<PathInfo, StoreError> {
-        self.path_info(path)?.ok_or_else(|| StoreError::NotValid(self.print(path)))
+        self.path_info(path)?
+            .ok_or_else(|| StoreError::NotValid(self.print(path)))
     }
 
     fn references_of(&self, id: i64) -> Result<BTreeSet<StorePath>, StoreError> {
@@ -399,7 +455,10 @@ impl LocalStore {
     /// The whole reference graph: every valid path with its references.
     pub(crate) fn graph(&self) -> Result<BTreeMap<StorePath, BTreeSet<StorePath>>, StoreError> {
         let mut ids: HashMap<i64, StorePath> = HashMap::new();
-        let mut stmt = self.db.prepare("select id, path from ValidPaths").map_err(db_err("reading the graph"))?;
+        let mut stmt = self
+            .db
+            .prepare("select id, path from ValidPaths")
+            .map_err(db_err("reading the graph"))?;
         let mut rows = stmt.query([]).map_err(db_err("reading the graph"))?;
         while let Some(r) = rows.next().map_err(db_err("reading the graph"))? {
             let id: i64 = r.get(0).map_err(db_err("reading the graph"))?;
@@ -408,7 +467,10 @@ impl LocalStore {
         }
         let mut g: BTreeMap<StorePath, BTreeSet<StorePath>> =
             ids.values().map(|p| (p.clone(), BTreeSet::new())).collect();
-        let mut stmt = self.db.prepare("select referrer, reference from Refs").map_err(db_err("reading the graph"))?;
+        let mut stmt = self
+            .db
+            .prepare("select referrer, reference from Refs")
+            .map_err(db_err("reading the graph"))?;
         let mut rows = stmt.query([]).map_err(db_err("reading the graph"))?;
         while let Some(r) = rows.next().map_err(db_err("reading the graph"))? {
             let a: i64 = r.get(0).map_err(db_err("reading the graph"))?;
@@ -430,7 +492,9 @@ impl LocalStore {
             if seen.contains(&p) {
                 continue;
             }
-            let id = self.path_id(&p)?.ok_or_else(|| StoreError::NotValid(self.print(&p)))?;
+            let id = self
+                .path_id(&p)?
+                .ok_or_else(|| StoreError::NotValid(self.print(&p)))?;
             for r in self.references_of(id)? {
                 if !seen.contains(&r) {
                     todo.push(r);
@@ -475,7 +539,9 @@ impl LocalStore {
             return Err(e.into());
         }
         let (nar_hash, nar_size) = hasher.finish();
-        let path = self.store_dir.make_source_path(&name, &nar_hash, &BTreeSet::new(), false)?;
+        let path = self
+            .store_dir
+            .make_source_path(&name, &nar_hash, &BTreeSet::new(), false)?;
         let new = NewPath {
             path: path.clone(),
             references: BTreeSet::new(),
@@ -483,7 +549,12 @@ impl LocalStore {
             ca: Some(format!("fixed:r:{}", nar_hash)),
             ultimate: true,
         };
-        self.install(vec![Staged { stage, new, nar_hash, nar_size }])?;
+        self.install(vec![Staged {
+            stage,
+            new,
+            nar_hash,
+            nar_size,
+        }])?;
         self.require_info(&path)
     }
 
@@ -516,7 +587,12 @@ impl LocalStore {
             ca: Some(format!("text:{sha}")),
             ultimate: true,
         };
-        self.install(vec![Staged { stage, new, nar_hash, nar_size }])?;
+        self.install(vec![Staged {
+            stage,
+            new,
+            nar_hash,
+            nar_size,
+        }])?;
         self.require_info(&path)
     }
 
@@ -537,7 +613,10 @@ impl LocalStore {
         for s in staged {
             canonicalise(&s.stage)?;
         }
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
         let store_dir = self.store_dir.clone();
         let real_store = self.real_store.clone();
         let tx = self
@@ -550,7 +629,9 @@ impl LocalStore {
             for s in staged {
                 let abs = store_dir.display(&s.new.path);
                 let exists: Option<i64> = tx
-                    .query_row("select id from ValidPaths where path = ?1", [&abs], |r| r.get(0))
+                    .query_row("select id from ValidPaths where path = ?1", [&abs], |r| {
+                        r.get(0)
+                    })
                     .optional()
                     .map_err(db_err("looking up a path"))?;
                 if exists.is_some() {
@@ -561,11 +642,18 @@ impl LocalStore {
                         continue;
                     }
                     let ok: Option<i64> = tx
-                        .query_row("select id from ValidPaths where path = ?1", [store_dir.display(r)], |x| x.get(0))
+                        .query_row(
+                            "select id from ValidPaths where path = ?1",
+                            [store_dir.display(r)],
+                            |x| x.get(0),
+                        )
                         .optional()
                         .map_err(db_err("looking up a reference"))?;
                     if ok.is_none() {
-                        return Err(StoreError::MissingReference { path: abs, reference: store_dir.display(r) });
+                        return Err(StoreError::MissingReference {
+                            path: abs,
+                            reference: store_dir.display(r),
+                        });
                     }
                 }
                 let dest = real_store.join(s.new.path.base_name());
@@ -640,12 +728,17 @@ impl LocalStore {
         for p in paths {
             report.checked += 1;
             let Some(info) = self.path_info(&p)? else {
-                report.problems.push(format!("'{}' is not valid in the store", self.print(&p)));
+                report
+                    .problems
+                    .push(format!("'{}' is not valid in the store", self.print(&p)));
                 continue;
             };
             let real = self.real_path(&p);
             if fs::symlink_metadata(&real).is_err() {
-                report.problems.push(format!("'{}' is registered but missing on disk", self.print(&p)));
+                report.problems.push(format!(
+                    "'{}' is registered but missing on disk",
+                    self.print(&p)
+                ));
                 continue;
             }
             match nar::hash_path(&real, HashAlgo::Sha256) {
@@ -665,7 +758,9 @@ impl LocalStore {
                         ));
                     }
                 }
-                Err(e) => report.problems.push(format!("'{}' cannot be read: {e}", self.print(&p))),
+                Err(e) => report
+                    .problems
+                    .push(format!("'{}' cannot be read: {e}", self.print(&p))),
             }
             for r in &info.references {
                 if fs::symlink_metadata(self.real_path(r)).is_err() {
@@ -705,10 +800,14 @@ impl LocalStore {
             std::process::id()
         ));
         let _ = fs::remove_file(&tmp);
-        std::os::unix::fs::symlink(self.print(path), &tmp).map_err(io_err("cannot create", &tmp))?;
+        std::os::unix::fs::symlink(self.print(path), &tmp)
+            .map_err(io_err("cannot create", &tmp))?;
         fs::rename(&tmp, &link).map_err(io_err("cannot create", &link))?;
         let key = Hash::of(HashAlgo::Sha256, link.as_os_str().as_encoded_bytes());
-        let auto = self.state_dir.join("gcroots/auto").join(&key.to_nix32()[..32]);
+        let auto = self
+            .state_dir
+            .join("gcroots/auto")
+            .join(&key.to_nix32()[..32]);
         let tmp = auto.with_extension("tmp");
         let _ = fs::remove_file(&tmp);
         std::os::unix::fs::symlink(&link, &tmp).map_err(io_err("cannot create", &tmp))?;
@@ -736,12 +835,18 @@ pub(crate) fn topo_order(refs: &BTreeMap<StorePath, BTreeSet<StorePath>>) -> Vec
             continue;
         }
         // Iterative depth-first post-order.
-        let mut stack: Vec<(&StorePath, Vec<&StorePath>)> = vec![(start, refs[start].iter().collect())];
+        let mut stack: Vec<(&StorePath, Vec<&StorePath>)> =
+            vec![(start, refs[start].iter().collect())];
         on_stack.insert(start);
         while let Some((node, children)) = stack.last_mut() {
             let node = *node;
             match children.pop() {
-                Some(c) if c != node && refs.contains_key(c) && !done.contains(c) && !on_stack.contains(c) => {
+                Some(c)
+                    if c != node
+                        && refs.contains_key(c)
+                        && !done.contains(c)
+                        && !on_stack.contains(c) =>
+                {
                     on_stack.insert(c);
                     stack.push((c, refs[c].iter().collect()));
                 }
@@ -770,28 +875,55 @@ pub fn canonicalise(path: &Path) -> Result<(), StoreError> {
     }
     if !md.file_type().is_symlink() {
         let mode = md.mode() & 0o7777;
-        let want = if md.is_dir() || mode & 0o100 != 0 { 0o555 } else { 0o444 };
+        let want = if md.is_dir() || mode & 0o100 != 0 {
+            0o555
+        } else {
+            0o444
+        };
         if mode != want {
-            fs::set_permissions(path, fs::Permissions::from_mode(want)).map_err(io_err("cannot chmod", path))?;
+            fs::set_permissions(path, fs::Permissions::from_mode(want))
+                .map_err(io_err("cannot chmod", path))?;
         }
     }
     if md.mtime() != 1 || md.mtime_nsec() != 0 {
-        let one = rustix::fs::Timespec { tv_sec: 1, tv_nsec: 0 };
-        let times = rustix::fs::Timestamps { last_access: one, last_modification: one };
-        rustix::fs::utimensat(rustix::fs::CWD, path, &times, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
-            .map_err(|e| io::Error::from_raw_os_error(e.raw_os_error()))
-            .map_err(io_err("cannot set the times of", path))?;
+        let one = rustix::fs::Timespec {
+            tv_sec: 1,
+            tv_nsec: 0,
+        };
+        let times = rustix::fs::Timestamps {
+            last_access: one,
+            last_modification: one,
+        };
+        rustix::fs::utimensat(
+            rustix::fs::CWD,
+            path,
+            &times,
+            rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| io::Error::from_raw_os_error(e.raw_os_error()))
+        .map_err(io_err("cannot set the times of", path))?;
     }
     Ok(())
 }
 
 /// Sets a single inode's times to the canonical mtime 1, without touching anything below it.
 pub(crate) fn canonicalise_times_only(path: &Path) -> Result<(), StoreError> {
-    let one = rustix::fs::Timespec { tv_sec: 1, tv_nsec: 0 };
-    let times = rustix::fs::Timestamps { last_access: one, last_modification: one };
-    rustix::fs::utimensat(rustix::fs::CWD, path, &times, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
-        .map_err(|e| io::Error::from_raw_os_error(e.raw_os_error()))
-        .map_err(io_err("cannot set the times of", path))
+    let one = rustix::fs::Timespec {
+        tv_sec: 1,
+        tv_nsec: 0,
+    };
+    let times = rustix::fs::Timestamps {
+        last_access: one,
+        last_modification: one,
+    };
+    rustix::fs::utimensat(
+        rustix::fs::CWD,
+        path,
+        &times,
+        rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+    )
+    .map_err(|e| io::Error::from_raw_os_error(e.raw_os_error()))
+    .map_err(io_err("cannot set the times of", path))
 }
 
 /// Deletes a tree that may be read-only (as store paths are).
@@ -803,7 +935,8 @@ pub fn delete_tree(path: &Path) -> Result<(), StoreError> {
     };
     if md.is_dir() {
         if md.mode() & 0o700 != 0o700 {
-            fs::set_permissions(path, fs::Permissions::from_mode(0o755)).map_err(io_err("cannot chmod", path))?;
+            fs::set_permissions(path, fs::Permissions::from_mode(0o755))
+                .map_err(io_err("cannot chmod", path))?;
         }
         for e in fs::read_dir(path).map_err(io_err("cannot read directory", path))? {
             let e = e.map_err(io_err("cannot read directory", path))?;

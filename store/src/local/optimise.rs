@@ -32,7 +32,12 @@ impl LocalStore {
         Ok(stats)
     }
 
-    fn optimise_tree(&self, path: &Path, links: &Path, stats: &mut OptimiseStats) -> Result<(), StoreError> {
+    fn optimise_tree(
+        &self,
+        path: &Path,
+        links: &Path,
+        stats: &mut OptimiseStats,
+    ) -> Result<(), StoreError> {
         let md = match fs::symlink_metadata(path) {
             Ok(m) => m,
             Err(_) => return Ok(()),
@@ -71,7 +76,9 @@ impl LocalStore {
         }
         // Replace the file by a link to the shared inode: link to a temporary name in the same
         // directory, then rename over the file, so the file is never absent.
-        let Some(parent) = path.parent() else { return Ok(()) };
+        let Some(parent) = path.parent() else {
+            return Ok(());
+        };
         let tmp = parent.join(format!(".tmp-link-{}", std::process::id()));
         let parent_md = fs::metadata(parent).map_err(io_err("cannot stat", parent))?;
         let parent_mode = parent_md.mode() & 0o7777;

@@ -9,13 +9,18 @@ fn store() -> (tempfile::TempDir, LocalStore) {
 #[test]
 fn add_text_and_query() {
     let (_d, mut s) = store();
-    let a = s.add_text("a.txt", b"hello", &BTreeSet::new()).expect("add");
+    let a = s
+        .add_text("a.txt", b"hello", &BTreeSet::new())
+        .expect("add");
     let body = format!("see {}", s.print(&a.path));
     let refs: BTreeSet<_> = [a.path.clone()].into_iter().collect();
     let b = s.add_text("b.txt", body.as_bytes(), &refs).expect("add");
     assert_eq!(b.references, refs);
     assert_eq!(s.closure(&[b.path.clone()]).expect("closure").len(), 2);
-    assert_eq!(s.referrers(&a.path).expect("referrers"), [b.path.clone()].into_iter().collect());
+    assert_eq!(
+        s.referrers(&a.path).expect("referrers"),
+        [b.path.clone()].into_iter().collect()
+    );
     let md = fs::symlink_metadata(s.real_path(&a.path)).expect("stat");
     assert_eq!(md.mode() & 0o7777, 0o444);
     assert_eq!(md.mtime(), 1);
@@ -53,11 +58,19 @@ fn verify_reports_corruption() {
 fn gc_keeps_rooted_closure_only() {
     let (_d, mut s) = store();
     let a = s.add_text("a", b"a", &BTreeSet::new()).expect("add").path;
-    let b = s.add_text("b", b"b", &[a.clone()].into_iter().collect()).expect("add").path;
+    let b = s
+        .add_text("b", b"b", &[a.clone()].into_iter().collect())
+        .expect("add")
+        .path;
     let c = s.add_text("c", b"c", &BTreeSet::new()).expect("add").path;
     let root = s.state_dir().join("gcroots/r");
     std::os::unix::fs::symlink(s.print(&b), &root).expect("root");
-    let res = s.gc(&GcOptions { dry_run: true, ..Default::default() }).expect("gc");
+    let res = s
+        .gc(&GcOptions {
+            dry_run: true,
+            ..Default::default()
+        })
+        .expect("gc");
     assert_eq!(res.deleted, vec![s.print(&c)]);
     assert!(s.is_valid(&c).expect("valid"));
     let res = s.gc(&GcOptions::default()).expect("gc");
@@ -65,13 +78,20 @@ fn gc_keeps_rooted_closure_only() {
     assert!(!s.is_valid(&c).expect("valid"));
     assert!(!s.real_path(&c).exists());
     assert!(s.is_valid(&a).expect("valid") && s.is_valid(&b).expect("valid"));
-    let e = s.gc(&GcOptions { only: Some(vec![a.clone()]), ..Default::default() }).expect_err("alive");
+    let e = s
+        .gc(&GcOptions {
+            only: Some(vec![a.clone()]),
+            ..Default::default()
+        })
+        .expect_err("alive");
     assert!(e.to_string().contains("alive"), "{e}");
 }
 
 #[test]
 fn topo_order_puts_references_first() {
-    let p = |c: char| StorePath::from_base_name(&format!("{}-{c}", c.to_string().repeat(32))).expect("p");
+    let p = |c: char| {
+        StorePath::from_base_name(&format!("{}-{c}", c.to_string().repeat(32))).expect("p")
+    };
     let (a, b, c) = (p('a'), p('b'), p('c'));
     let mut g = BTreeMap::new();
     g.insert(a.clone(), [b.clone(), a.clone()].into_iter().collect());

@@ -30,7 +30,10 @@ fn dump_restore_round_trip() {
     let mut again = Vec::new();
     dump(&dest, &mut again).expect("dump");
     assert_eq!(bytes, again);
-    assert_eq!(fs::read_link(dest.join("sub/link")).expect("link").to_str(), Some("../a"));
+    assert_eq!(
+        fs::read_link(dest.join("sub/link")).expect("link").to_str(),
+        Some("../a")
+    );
     assert!(fs::metadata(dest.join("sub/exe")).expect("exe").mode() & 0o111 != 0);
 }
 
@@ -58,7 +61,10 @@ fn parse_err(bytes: &[u8]) -> NarError {
 fn dir_with(names: &[&[u8]]) -> Vec<u8> {
     let mut v = nar(&[MAGIC, b"(", b"type", b"directory"]);
     for n in names {
-        v.extend(nar(&[b"entry", b"(", b"name", n, b"node", b"(", b"type", b"symlink", b"target", b"x", b")", b")"]));
+        v.extend(nar(&[
+            b"entry", b"(", b"name", n, b"node", b"(", b"type", b"symlink", b"target", b"x", b")",
+            b")",
+        ]));
     }
     tok(&mut v, b")");
     v
@@ -67,7 +73,9 @@ fn dir_with(names: &[&[u8]]) -> Vec<u8> {
 #[test]
 fn well_formed_directory_parses() {
     let bytes = dir_with(&[b"a", b"b"]);
-    NarParser::new(&bytes[..]).parse(&mut Validate).expect("valid");
+    NarParser::new(&bytes[..])
+        .parse(&mut Validate)
+        .expect("valid");
 }
 
 #[test]
@@ -123,7 +131,16 @@ fn rejects_bad_magic_padding_truncation_and_lengths() {
 fn rejects_excessive_depth() {
     let mut v = nar(&[MAGIC]);
     for _ in 0..=MAX_DEPTH {
-        v.extend(nar(&[b"(", b"type", b"directory", b"entry", b"(", b"name", b"d", b"node"]));
+        v.extend(nar(&[
+            b"(",
+            b"type",
+            b"directory",
+            b"entry",
+            b"(",
+            b"name",
+            b"d",
+            b"node",
+        ]));
     }
     let e = parse_err(&v);
     assert!(e.to_string().contains("nested more than"), "{e}");
@@ -139,16 +156,25 @@ fn every_truncation_of_a_valid_archive_is_an_error() {
     let mut bytes = Vec::new();
     dump(&src, &mut bytes).expect("dump");
     for cut in 0..bytes.len() {
-        assert!(NarParser::new(&bytes[..cut]).parse(&mut Validate).is_err(), "cut at {cut}");
+        assert!(
+            NarParser::new(&bytes[..cut]).parse(&mut Validate).is_err(),
+            "cut at {cut}"
+        );
     }
-    NarParser::new(&bytes[..]).parse(&mut Validate).expect("whole archive");
+    NarParser::new(&bytes[..])
+        .parse(&mut Validate)
+        .expect("whole archive");
 }
 
 #[test]
 fn symlink_target_must_be_sane() {
-    let e = parse_err(&nar(&[MAGIC, b"(", b"type", b"symlink", b"target", b"", b")"]));
+    let e = parse_err(&nar(&[
+        MAGIC, b"(", b"type", b"symlink", b"target", b"", b")",
+    ]));
     assert!(e.to_string().contains("empty"), "{e}");
-    let e = parse_err(&nar(&[MAGIC, b"(", b"type", b"symlink", b"target", b"a\0b", b")"]));
+    let e = parse_err(&nar(&[
+        MAGIC, b"(", b"type", b"symlink", b"target", b"a\0b", b")",
+    ]));
     assert!(e.to_string().contains("NUL"), "{e}");
 }
 

@@ -1,0 +1,98 @@
+//! strata-cli: the `strata` command line: argument parsing, output formats and exit codes.
+//!
+//! Must not: hold logic that a library should own. Every command here parses its arguments,
+//! calls one library operation and prints the result.
+
+mod store_cmd;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
+use clap::{Parser, Subcommand};
+use strata_store::{LocalStore, StoreDir};
+
+/// Declarative, reproducible Linux machines that can roll back.
+#[derive(Debug, Parser)]
+#[command(name = "strata", version, about)]
+pub struct Cli {
+    /// Physical directory the store lives under [env: STRATA_STORE_ROOT] [default: a per-user
+    /// data directory, or / on a strata-built machine].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub store_root: Option<PathBuf>,
+
+    /// Logical store directory; part of every store path's hash.
+    #[arg(long, global = true, value_name = "DIR", default_value = "/nix/store")]
+    pub store_dir: String,
+
+    /// More log output (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Work with the store: add, query, verify, export, import, collect garbage.
+    #[command(subcommand)]
+    Store(store_cmd::StoreCommand),
+    /// Hash a file or a tree as Nix does.
+    #[command(subcommand)]
+    Hash(store_cmd::HashCommand),
+}
+
+/// Installs the log subscriber: warnings by default, `-v` for info, `-vv` for debug;
+/// `STRATA_LOG` overrides with a filter directive.
+pub fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("STRATA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// The store root: the flag, then `STRATA_STORE_ROOT`, then `/` on a strata-built machine
+/// (marked by `/etc/strata/machine`), then `$XDG_DATA_HOME/strata/root` or
+/// `~/.local/share/strata/root`.
+pub fn store_root(flag: Option<PathBuf>) -> Result<PathBuf> {
+    if let Some(r) = flag {
+        return Ok(r);
+    }
+    if let Some(r) = std::env::var_os("STRATA_STORE_ROOT").filter(|r| !r.is_empty()) {
+        return Ok(PathBuf::from(r));
+    }
+    if std::path::Path::new("/etc/strata/machine").exists() {
+        return Ok(PathBuf::from("/"));
+    }
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(d).join("strata/root"));
+    }
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .context("cannot choose a store root: set --store-root, STRATA_STORE_ROOT or HOME")?;
+    Ok(PathBuf::from(home).join(".local/share/strata/root"))
+}
+
+/// Opens the store the global options name.
+pub fn open_store(cli_root: Option<PathBuf>, store_dir: &str) -> Result<LocalStore> {
+    let root = store_root(cli_root)?;
+    let dir = StoreDir::new(store_dir)?;
+    LocalStore::open(&root, dir)
+        .with_context(|| format!("failed to open the store under '{}'", root.display()))
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Store(cmd) => store_cmd::run_store(cmd, cli.store_root, &cli.store_dir),
+        Command::Hash(cmd) => store_cmd::run_hash(cmd),
+    }
+}
