@@ -16,7 +16,7 @@ fn add_text_and_query() {
     let refs: BTreeSet<_> = [a.path.clone()].into_iter().collect();
     let b = s.add_text("b.txt", body.as_bytes(), &refs).expect("add");
     assert_eq!(b.references, refs);
-    assert_eq!(s.closure(&[b.path.clone()]).expect("closure").len(), 2);
+    assert_eq!(s.closure(std::slice::from_ref(&b.path)).expect("closure").len(), 2);
     assert_eq!(
         s.referrers(&a.path).expect("referrers"),
         [b.path.clone()].into_iter().collect()
