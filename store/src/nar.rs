@@ -72,9 +72,91 @@ pub fn dump_and_copy(src: &Path, out: &mut impl Write, dest: &Path) -> Result<()
 
 /// The NAR hash and size of the tree at `path`.
 pub fn hash_path(path: &Path, algo: HashAlgo) -> Result<(Hash, u64), DumpError> {
-    let mut h = CountingHasher::new(algo);
-    dump(path, &mut h)?;
-    Ok(h.finish())
+    hash_pipelined(algo, |out| dump(path, out))
+}
+
+/// Runs `produce` (which writes a NAR) on a second thread and hashes what it writes on this
+/// one. Hashing is the bottleneck of NAR work and cannot itself be split, so the win is that
+/// walking the tree, the system calls and the copying all happen while the hasher runs.
+pub fn hash_pipelined<E, F>(algo: HashAlgo, produce: F) -> Result<(Hash, u64), E>
+where
+    E: Send,
+    F: FnOnce(&mut PipeWriter) -> Result<(), E> + Send,
+{
+    const DEPTH: usize = 4;
+    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(DEPTH);
+    let (empty_tx, empty_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(DEPTH + 2);
+    for _ in 0..DEPTH + 1 {
+        // Never blocks: the channel has room for every buffer.
+        let _ = empty_tx.send(Vec::with_capacity(PIPE_CHUNK));
+    }
+    std::thread::scope(|scope| {
+        let producer = scope.spawn(move || {
+            let mut w = PipeWriter {
+                cur: Vec::with_capacity(PIPE_CHUNK),
+                full: full_tx,
+                empty: empty_rx,
+            };
+            let r = produce(&mut w);
+            w.send_current();
+            r
+        });
+        let mut h = CountingHasher::new(algo);
+        for buf in full_rx.iter() {
+            let _ = h.write_all(&buf);
+            // The producer may have finished and dropped its receiver; then nobody wants it.
+            let _ = empty_tx.send(buf);
+        }
+        match producer.join() {
+            Ok(r) => r.map(|()| h.finish()),
+            Err(p) => std::panic::resume_unwind(p),
+        }
+    })
+}
+
+const PIPE_CHUNK: usize = 1 << 20;
+
+/// The writing end of [`hash_pipelined`]: collects bytes into 1 MiB blocks for the hasher.
+#[derive(Debug)]
+pub struct PipeWriter {
+    cur: Vec<u8>,
+    full: std::sync::mpsc::SyncSender<Vec<u8>>,
+    empty: std::sync::mpsc::Receiver<Vec<u8>>,
+}
+
+impl PipeWriter {
+    fn send_current(&mut self) {
+        if self.cur.is_empty() {
+            return;
+        }
+        let next = self
+            .empty
+            .recv()
+            .unwrap_or_else(|_| Vec::with_capacity(PIPE_CHUNK));
+        let full = std::mem::replace(&mut self.cur, next);
+        // The hasher only stops receiving when this writer is gone.
+        let _ = self.full.send(full);
+        self.cur.clear();
+    }
+}
+
+impl Write for PipeWriter {
+    fn write(&mut self, mut buf: &[u8]) -> io::Result<usize> {
+        let n = buf.len();
+        while !buf.is_empty() {
+            let room = PIPE_CHUNK - self.cur.len();
+            let take = room.min(buf.len());
+            self.cur.extend_from_slice(&buf[..take]);
+            buf = &buf[take..];
+            if self.cur.len() == PIPE_CHUNK {
+                self.send_current();
+            }
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A writer that hashes and counts what passes through it.

@@ -532,13 +532,14 @@ impl LocalStore {
         crate::path::validate_name(&name)?;
         let _gc = self.gc_lock(false)?;
         let stage = self.temp_path("add");
-        let mut hasher = nar::CountingHasher::new(HashAlgo::Sha256);
-        let res = nar::dump_and_copy(src, &mut hasher, &stage);
-        if let Err(e) = res {
-            remove_tree(&stage);
-            return Err(e.into());
-        }
-        let (nar_hash, nar_size) = hasher.finish();
+        let res = nar::hash_pipelined(HashAlgo::Sha256, |out| nar::dump_and_copy(src, out, &stage));
+        let (nar_hash, nar_size) = match res {
+            Ok(h) => h,
+            Err(e) => {
+                remove_tree(&stage);
+                return Err(e.into());
+            }
+        };
         let path = self
             .store_dir
             .make_source_path(&name, &nar_hash, &BTreeSet::new(), false)?;

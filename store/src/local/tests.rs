@@ -16,7 +16,12 @@ fn add_text_and_query() {
     let refs: BTreeSet<_> = [a.path.clone()].into_iter().collect();
     let b = s.add_text("b.txt", body.as_bytes(), &refs).expect("add");
     assert_eq!(b.references, refs);
-    assert_eq!(s.closure(std::slice::from_ref(&b.path)).expect("closure").len(), 2);
+    assert_eq!(
+        s.closure(std::slice::from_ref(&b.path))
+            .expect("closure")
+            .len(),
+        2
+    );
     assert_eq!(
         s.referrers(&a.path).expect("referrers"),
         [b.path.clone()].into_iter().collect()
@@ -98,4 +103,42 @@ fn topo_order_puts_references_first() {
     g.insert(b.clone(), [c.clone()].into_iter().collect());
     g.insert(c.clone(), BTreeSet::new());
     assert_eq!(topo_order(&g), vec![c, b, a]);
+}
+
+#[test]
+fn optimise_links_identical_files_and_keeps_hashes() {
+    let (d, mut s) = store();
+    let mk = |name: &str| {
+        let t = d.path().join(name);
+        fs::create_dir_all(t.join("sub")).expect("mkdir");
+        fs::write(t.join("sub/same"), b"shared contents").expect("write");
+        fs::write(t.join("own"), name.as_bytes()).expect("write");
+        t
+    };
+    let a = s.add_path(&mk("one"), None).expect("add").path;
+    let b = s.add_path(&mk("two"), None).expect("add").path;
+    let stats = s.optimise().expect("optimise");
+    assert_eq!(stats.files_linked, 1, "{stats:?}");
+    let ia = fs::metadata(s.real_path(&a).join("sub/same"))
+        .expect("stat")
+        .ino();
+    let ib = fs::metadata(s.real_path(&b).join("sub/same"))
+        .expect("stat")
+        .ino();
+    assert_eq!(ia, ib);
+    let dir_md = fs::symlink_metadata(s.real_path(&b).join("sub")).expect("stat");
+    assert_eq!((dir_md.mode() & 0o7777, dir_md.mtime()), (0o555, 1));
+    assert!(s.verify(None).expect("verify").problems.is_empty());
+    // Running it again finds nothing more to do.
+    assert_eq!(s.optimise().expect("optimise").files_linked, 0);
+    // GC of one path keeps the other's shared file intact.
+    s.gc(&GcOptions {
+        only: Some(vec![a]),
+        ..Default::default()
+    })
+    .expect("gc");
+    assert_eq!(
+        fs::read(s.real_path(&b).join("sub/same")).expect("read"),
+        b"shared contents"
+    );
 }
