@@ -27,6 +27,20 @@ pub enum StoreCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Add a file or tree addressed by its content hash (like `nix-store --add-fixed`).
+    AddFixed {
+        /// Hash algorithm: md5, sha1, sha256 or sha512.
+        algo: String,
+        path: PathBuf,
+        /// Hash the NAR serialisation instead of the file's contents.
+        #[arg(short, long)]
+        recursive: bool,
+        /// Name of the store path [default: the base name of PATH].
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Add a text file (like `builtins.toFile`) read from FILE or standard input.
     AddText {
         name: String,
@@ -228,6 +242,23 @@ fn run_with_store(store: &mut LocalStore, cmd: StoreCommand) -> Result<ExitCode>
                     .add_indirect_root(&link, &info.path)
                     .context("failed to add the GC root")?;
             }
+            if json {
+                print_json(&store.info_json(&info))?;
+            } else {
+                println!("{}", store.print(&info.path));
+            }
+        }
+        StoreCommand::AddFixed {
+            algo,
+            path,
+            recursive,
+            name,
+            json,
+        } => {
+            let algo: HashAlgo = algo.parse()?;
+            let info = store
+                .add_fixed(&path, name.as_deref(), algo, recursive)
+                .with_context(|| format!("failed to add '{}' to the store", path.display()))?;
             if json {
                 print_json(&store.info_json(&info))?;
             } else {

@@ -113,6 +113,8 @@ pub enum StoreError {
     BadExport { offset: u64, problem: String },
     #[error("the store database at '{}' has schema version {found}, but strata knows version {SCHEMA_VERSION}", path.display())]
     Schema { path: PathBuf, found: String },
+    #[error("'{}' is not a regular file, and a flat fixed-output path must be one (use --recursive for a tree)", .0.display())]
+    NotRegularFile(PathBuf),
     #[error("cannot delete '{path}': {reason}")]
     CannotDelete { path: String, reason: String },
 }
@@ -548,6 +550,85 @@ impl LocalStore {
             references: BTreeSet::new(),
             deriver: None,
             ca: Some(format!("fixed:r:{}", nar_hash)),
+            ultimate: true,
+        };
+        self.install(vec![Staged {
+            stage,
+            new,
+            nar_hash,
+            nar_size,
+        }])?;
+        self.require_info(&path)
+    }
+
+    /// `nix-store --add-fixed [--recursive] ALGO PATH`: adds `src` as a fixed-output path,
+    /// addressed by the `algo` hash of its contents (flat: `src` must be a regular file) or of
+    /// its NAR serialisation (`recursive`). This is how fetched sources enter the store.
+    pub fn add_fixed(
+        &mut self,
+        src: &Path,
+        name: Option<&str>,
+        algo: HashAlgo,
+        recursive: bool,
+    ) -> Result<PathInfo, StoreError> {
+        let name = match name {
+            Some(n) => n.to_owned(),
+            None => src
+                .file_name()
+                .and_then(|n| n.to_str())
+                .ok_or_else(|| PathError::BadBaseName(src.display().to_string()))?
+                .to_owned(),
+        };
+        crate::path::validate_name(&name)?;
+        if !recursive {
+            let md = fs::symlink_metadata(src).map_err(io_err("cannot stat", src))?;
+            if !md.is_file() {
+                return Err(StoreError::NotRegularFile(src.to_owned()));
+            }
+        }
+        let _gc = self.gc_lock(false)?;
+        let stage = self.temp_path("fixed");
+        let res = nar::hash_pipelined(HashAlgo::Sha256, |out| nar::dump_and_copy(src, out, &stage));
+        let (nar_hash, nar_size) = match res {
+            Ok(h) => h,
+            Err(e) => {
+                remove_tree(&stage);
+                return Err(e.into());
+            }
+        };
+        let content_hash = if recursive {
+            if algo == HashAlgo::Sha256 {
+                Ok(nar_hash.clone())
+            } else {
+                nar::hash_path(&stage, algo)
+                    .map(|(h, _)| h)
+                    .map_err(StoreError::from)
+            }
+        } else {
+            let mut h = crate::hash::Hasher::new(algo);
+            fs::File::open(&stage)
+                .and_then(|mut f| io::copy(&mut f, &mut h))
+                .map(|_| h.finish())
+                .map_err(io_err("cannot read", &stage))
+        };
+        let content_hash = match content_hash {
+            Ok(h) => h,
+            Err(e) => {
+                remove_tree(&stage);
+                return Err(e);
+            }
+        };
+        let path = self
+            .store_dir
+            .make_fixed_output_path(&name, recursive, &content_hash)?;
+        let new = NewPath {
+            path: path.clone(),
+            references: BTreeSet::new(),
+            deriver: None,
+            ca: Some(format!(
+                "fixed:{}{content_hash}",
+                if recursive { "r:" } else { "" }
+            )),
             ultimate: true,
         };
         self.install(vec![Staged {

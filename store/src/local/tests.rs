@@ -142,3 +142,63 @@ fn optimise_links_identical_files_and_keeps_hashes() {
         b"shared contents"
     );
 }
+
+/// Paths that Nix 2.8 printed for `nix-store --add-fixed [--recursive] ALGO fixed.txt` where
+/// fixed.txt holds "hello world\n".
+#[test]
+fn fixed_output_paths_match_nix() {
+    let cases = [
+        (
+            HashAlgo::Sha256,
+            false,
+            "fwvwssklc32wnkykmxbz03zw9x5l10jv-fixed.txt",
+        ),
+        (
+            HashAlgo::Sha256,
+            true,
+            "adqpfcpz4vq80jk0m1rks39kjhh0h800-fixed.txt",
+        ),
+        (
+            HashAlgo::Sha1,
+            false,
+            "3cw1cg8gpcarv92kvmy93wd0sz9w1y2p-fixed.txt",
+        ),
+        (
+            HashAlgo::Sha1,
+            true,
+            "4x50zih6zryawsbx0q6jhsz5p2mxg0c3-fixed.txt",
+        ),
+        (
+            HashAlgo::Md5,
+            false,
+            "7dw69dbp8bv985rqfjgy41m1qj4560j3-fixed.txt",
+        ),
+        (
+            HashAlgo::Md5,
+            true,
+            "3jfcq5ifabnl23v21lhcx31n7nbccdjm-fixed.txt",
+        ),
+        (
+            HashAlgo::Sha512,
+            false,
+            "zhdvn1wvwn3w0xz5r7qsh5s3add8v7fs-fixed.txt",
+        ),
+        (
+            HashAlgo::Sha512,
+            true,
+            "qn56wr0m2pfgkf7d2qx8ly84j3qkg2iz-fixed.txt",
+        ),
+    ];
+    let (d, mut s) = store();
+    let f = d.path().join("fixed.txt");
+    fs::write(&f, b"hello world\n").expect("write");
+    for (algo, recursive, want) in cases {
+        let info = s.add_fixed(&f, None, algo, recursive).expect("add");
+        assert_eq!(info.path.base_name(), want, "{algo} recursive={recursive}");
+    }
+    assert!(s.verify(None).expect("verify").problems.is_empty());
+    let e = s
+        .add_fixed(d.path(), Some("dir"), HashAlgo::Sha256, false)
+        .expect_err("flat dir");
+    assert!(e.to_string().contains("regular file"), "{e}");
+}
