@@ -3,6 +3,7 @@
 //! Must not: hold logic that a library should own. Every command here parses its arguments,
 //! calls one library operation and prints the result.
 
+mod eval_cmd;
 mod store_cmd;
 
 use std::path::PathBuf;
@@ -41,6 +42,8 @@ pub enum Command {
     /// Hash a file or a tree as Nix does.
     #[command(subcommand)]
     Hash(store_cmd::HashCommand),
+    /// Evaluate a Nix expression and print its value (like `nix-instantiate --eval`).
+    Eval(eval_cmd::EvalArgs),
 }
 
 /// Installs the log subscriber: warnings by default, `-v` for info, `-vv` for debug;
@@ -94,5 +97,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Store(cmd) => store_cmd::run_store(cmd, cli.store_root, &cli.store_dir),
         Command::Hash(cmd) => store_cmd::run_hash(cmd),
+        Command::Eval(args) => eval_cmd::run(args, &cli.store_dir),
     }
 }

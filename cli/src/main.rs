@@ -10,7 +10,17 @@ fn main() -> ExitCode {
     match strata_cli::run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Like `{e:#}`, but without repeating a cause that an error already quotes (many
+            // I/O errors name their source in their own message).
+            let mut msg = e.to_string();
+            for cause in e.chain().skip(1) {
+                let cause = cause.to_string();
+                if !msg.ends_with(&cause) {
+                    msg.push_str(": ");
+                    msg.push_str(&cause);
+                }
+            }
+            eprintln!("error: {msg}");
             ExitCode::FAILURE
         }
     }

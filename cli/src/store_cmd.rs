@@ -372,14 +372,24 @@ fn run_with_store(store: &mut LocalStore, cmd: StoreCommand) -> Result<ExitCode>
             let sorted = store.topo_sort(&set)?;
             match output {
                 Some(f) => {
-                    let tmp = f.with_extension("partial");
+                    // FILE.partial, not a replaced extension: `a.x` and `a.y` must not share it.
+                    let mut tmp = f.clone().into_os_string();
+                    tmp.push(".partial");
+                    let tmp = PathBuf::from(tmp);
                     let file = fs::File::create(&tmp)
                         .with_context(|| format!("failed to create '{}'", tmp.display()))?;
-                    let mut w = BufWriter::with_capacity(1 << 20, file);
-                    store.export(&sorted, &mut w).context("failed to export")?;
-                    w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-                    fs::rename(&tmp, &f)
-                        .with_context(|| format!("failed to write '{}'", f.display()))?;
+                    let res = (|| -> Result<()> {
+                        let mut w = BufWriter::with_capacity(1 << 20, file);
+                        store.export(&sorted, &mut w).context("failed to export")?;
+                        w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+                        fs::rename(&tmp, &f)
+                            .with_context(|| format!("failed to write '{}'", f.display()))
+                    })();
+                    if res.is_err() {
+                        // Leave no half-written stream behind.
+                        let _ = fs::remove_file(&tmp);
+                    }
+                    res?;
                 }
                 None => {
                     if io::stdout().is_terminal() {

@@ -1,7 +1,23 @@
-//! strata-lang: the Nix-language evaluator (on the `rnix` parser), its builtins and the
-//! module system (`evalModules` semantics).
+//! strata-lang: the Nix-language evaluator (on the `rnix` parser), its builtins and, later,
+//! the module system.
 //!
-//! Must not: do IO except through a trait that the builder implements.
+//! Evaluation is lazy and shares thunks as Nix does. Source is lowered first
+//! ([`compile`]): variables resolve to frame slots, so lookups at run time are index
+//! operations, and undefined variables are reported before evaluation starts. Values
+//! ([`value`]) are reference-counted; a thunk is overwritten by its value once forced.
 //!
-//! Status: not yet written; the evaluator arrives with its own issue. This crate exists so the
-//! workspace has its final shape and the dependency rules are fixed from the start.
+//! Must not: do IO except through [`io::EvalIo`], which the builder implements.
+
+pub mod builtins;
+pub mod compile;
+pub mod error;
+pub mod eval;
+pub mod io;
+mod json;
+pub mod print;
+pub mod source;
+pub mod value;
+
+pub use error::{ErrorKind, EvalError, EvalResult};
+pub use eval::{EvalConfig, Evaluator};
+pub use value::Value;

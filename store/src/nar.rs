@@ -45,6 +45,8 @@ pub enum DumpError {
     Changed { path: PathBuf, expected: u64 },
     #[error("cannot write the archive: {0}")]
     Write(io::Error),
+    #[error("the filter failed on '{path}': {message}")]
+    Filter { path: PathBuf, message: String },
 }
 
 /// Writes the NAR of the tree at `path` to `out`.
@@ -53,6 +55,28 @@ pub fn dump(path: &Path, out: &mut impl Write) -> Result<(), DumpError> {
         out,
         copy: None,
         buf: vec![0u8; BUF_SIZE],
+        filter: None,
+    };
+    d.out.write_all(&framed(MAGIC)).map_err(DumpError::Write)?;
+    d.node(path, None)
+}
+
+/// Decides whether an entry below the root of a dump is included: gets the entry's path and
+/// whether it is a directory, regular file or symlink ("directory", "regular", "symlink").
+pub type DumpFilter<'a> = &'a mut dyn FnMut(&Path, &'static str) -> Result<bool, String>;
+
+/// Writes the NAR of `path`, leaving out every entry below the root that `filter` rejects
+/// (with everything under it), as `builtins.filterSource` does.
+pub fn dump_filtered(
+    path: &Path,
+    out: &mut impl Write,
+    filter: DumpFilter<'_>,
+) -> Result<(), DumpError> {
+    let mut d = Dumper {
+        out,
+        copy: None,
+        buf: vec![0u8; BUF_SIZE],
+        filter: Some(filter),
     };
     d.out.write_all(&framed(MAGIC)).map_err(DumpError::Write)?;
     d.node(path, None)
@@ -65,6 +89,7 @@ pub fn dump_and_copy(src: &Path, out: &mut impl Write, dest: &Path) -> Result<()
         out,
         copy: Some(()),
         buf: vec![0u8; BUF_SIZE],
+        filter: None,
     };
     d.out.write_all(&framed(MAGIC)).map_err(DumpError::Write)?;
     d.node(src, Some(dest))
@@ -189,13 +214,14 @@ impl Write for CountingHasher {
     }
 }
 
-struct Dumper<'a, W: Write> {
+struct Dumper<'a, 'f, W: Write> {
     out: &'a mut W,
     copy: Option<()>,
     buf: Vec<u8>,
+    filter: Option<DumpFilter<'f>>,
 }
 
-impl<W: Write> Dumper<'_, W> {
+impl<W: Write> Dumper<'_, '_, W> {
     fn put(&mut self, tokens: &[&[u8]]) -> Result<(), DumpError> {
         for t in tokens {
             wire::write_bytes(self.out, t).map_err(DumpError::Write)?;
@@ -301,6 +327,29 @@ impl<W: Write> Dumper<'_, W> {
                 .map_err(io)?;
             names.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
             for name in names {
+                let child = path.join(&name);
+                if let Some(f) = self.filter.as_mut() {
+                    let cmd = fs::symlink_metadata(&child).map_err(|source| DumpError::Io {
+                        path: child.clone(),
+                        source,
+                    })?;
+                    let kind = if cmd.is_dir() {
+                        "directory"
+                    } else if cmd.file_type().is_symlink() {
+                        "symlink"
+                    } else if cmd.is_file() {
+                        "regular"
+                    } else {
+                        "unknown"
+                    };
+                    let keep = f(&child, kind).map_err(|m| DumpError::Filter {
+                        path: child.clone(),
+                        message: m,
+                    })?;
+                    if !keep {
+                        continue;
+                    }
+                }
                 self.put(&[b"entry", b"(", b"name", name.as_bytes(), b"node"])?;
                 let child_dest = dest.map(|d| d.join(&name));
                 self.node(&path.join(&name), child_dest.as_deref())?;

@@ -241,6 +241,9 @@ impl LocalStore {
         ] {
             fs::create_dir_all(&d).map_err(io_err("cannot create store directory", &d))?;
         }
+        // Handles opening a fresh root at once would race to switch the new database to WAL,
+        // which SQLite refuses with "database is locked" without waiting; one at a time.
+        let _open_lock = FileLock::take(&state_dir.join("db/open.lock"), true)?;
         let schema_file = state_dir.join("db/schema");
         match fs::read_to_string(&schema_file) {
             Ok(s) if s.trim() == SCHEMA_VERSION.to_string() => {}
@@ -649,10 +652,12 @@ impl LocalStore {
     ) -> Result<PathInfo, StoreError> {
         let sha = Hash::of(HashAlgo::Sha256, contents);
         let path = self.store_dir.make_text_path(name, &sha, references)?;
+        // Taken before the validity check too: answering while a GC runs could hand back a
+        // path that the GC already found dead and is about to delete.
+        let _gc = self.gc_lock(false)?;
         if let Some(info) = self.path_info(&path)? {
             return Ok(info);
         }
-        let _gc = self.gc_lock(false)?;
         let stage = self.temp_path("text");
         fs::write(&stage, contents).map_err(io_err("cannot write", &stage))?;
         let (nar_hash, nar_size) = match nar::hash_path(&stage, HashAlgo::Sha256) {
@@ -1040,7 +1045,10 @@ pub(crate) fn remove_tree(path: &Path) {
 /// Writes a small file atomically: temporary file, fsync, rename.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), StoreError> {
     use std::io::Write as _;
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    // Unique per call, not just per process: threads with their own handles may write the
+    // same file at once (e.g. `db/schema` when they open a fresh root together).
+    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let tmp = path.with_extension(format!("tmp-{}-{n}", std::process::id()));
     let mut f = fs::File::create(&tmp).map_err(io_err("cannot create", &tmp))?;
     f.write_all(data).map_err(io_err("cannot write", &tmp))?;
     f.sync_all().map_err(io_err("cannot sync", &tmp))?;

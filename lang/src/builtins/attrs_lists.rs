@@ -1,0 +1,522 @@
+//! Builtins on sets, lists and numbers.
+
+use super::{
+    attrs, boolean, call1, call2, function, int, lazy_apply, list, string, type_error, PrimFn,
+};
+use crate::error::{EvalError, EvalResult};
+use crate::eval::Evaluator;
+use crate::source::Span;
+use crate::value::{Attrs, Name, Value};
+
+pub(super) fn register(p: &mut Vec<(&'static str, usize, PrimFn)>) {
+    p.extend_from_slice(&[
+        ("attrNames", 1, attr_names as PrimFn),
+        ("attrValues", 1, attr_values),
+        ("getAttr", 2, get_attr),
+        ("hasAttr", 2, has_attr),
+        ("removeAttrs", 2, remove_attrs),
+        ("intersectAttrs", 2, intersect_attrs),
+        ("catAttrs", 2, cat_attrs),
+        ("listToAttrs", 1, list_to_attrs),
+        ("mapAttrs", 2, map_attrs),
+        ("zipAttrsWith", 2, zip_attrs_with),
+        ("functionArgs", 1, function_args),
+        ("map", 2, map),
+        ("filter", 2, filter),
+        ("foldl'", 3, foldl),
+        ("genList", 2, gen_list),
+        ("elem", 2, elem),
+        ("elemAt", 2, elem_at),
+        ("head", 1, head),
+        ("tail", 1, tail),
+        ("length", 1, length),
+        ("concatLists", 1, concat_lists),
+        ("concatMap", 2, concat_map),
+        ("all", 2, all),
+        ("any", 2, any),
+        ("sort", 2, sort),
+        ("partition", 2, partition),
+        ("groupBy", 2, group_by),
+        ("genericClosure", 1, generic_closure),
+        ("add", 2, add),
+        ("sub", 2, sub),
+        ("mul", 2, mul),
+        ("div", 2, div),
+        ("lessThan", 2, less_than),
+        ("bitAnd", 2, bit_and),
+        ("bitOr", 2, bit_or),
+        ("bitXor", 2, bit_xor),
+        ("ceil", 1, ceil),
+        ("floor", 1, floor),
+    ]);
+}
+
+fn attr_names(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    let set = attrs(ev, &a[0], s)?;
+    Ok(Value::list(
+        set.names().map(|n| Value::str(n.as_bytes())).collect(),
+    ))
+}
+
+fn attr_values(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    let set = attrs(ev, &a[0], s)?;
+    Ok(Value::list(set.values().cloned().collect()))
+}
+
+fn name_arg(ev: &mut Evaluator, v: &Value, s: Span) -> EvalResult<Name> {
+    let n = string(ev, v, s)?;
+    let t = n.to_str_lossy().into_owned();
+    Ok(ev.intern(&t))
+}
+
+fn get_attr(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    let n = name_arg(ev, &a[0], s)?;
+    let set = attrs(ev, &a[1], s)?;
+    match set.get(&n) {
+        Some(v) => {
+            let v = v.clone();
+            ev.force(&v, s)
+        }
+        None => Err(EvalError::eval(format!("attribute '{n}' missing"), s)),
+    }
+}
+
+fn has_attr(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    let n = name_arg(ev, &a[0], s)?;
+    let set = attrs(ev, &a[1], s)?;
+    Ok(Value::Bool(set.contains(&n)))
+}
+
+fn remove_attrs(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    let set = attrs(ev, &a[0], s)?;
+    let names = list(ev, &a[1], s)?;
+    let mut drop = Vec::with_capacity(names.len());
+    for n in names.iter() {
+        drop.push(string(ev, n, s)?.to_str_lossy().into_owned());
+    }
+    let kept: Vec<(Name, Value)> = set
+        .iter()
+        .filter(|(k, _)| !drop.iter().any(|d| **d == ***k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    Ok(Value::attrs(Attrs::from_sorted(kept)))
+}
+
+fn intersect_attrs(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    let x = attrs(ev, &a[0], s)?;
+    let y = attrs(ev, &a[1], s)?;
+    let kept: Vec<(Name, Value)> = y
+        .iter()
+        .filter(|(k, _)| x.contains(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    Ok(Value::attrs(Attrs::from_sorted(kept)))
+}
+
+fn cat_attrs(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    let n = name_arg(ev, &a[0], s)?;
+    let l = list(ev, &a[1], s)?;
+    let mut out = Vec::new();
+    for x in l.iter() {
+        let set = attrs(ev, x, s)?;
+        if let Some(v) = set.get(&n) {
+            out.push(v.clone());
+        }
+    }
+    Ok(Value::list(out))
+}
+
+fn list_to_attrs(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    let l = list(ev, &a[0], s)?;
+    let mut entries = Vec::with_capacity(l.len());
+    for x in l.iter() {
+        let set = attrs(ev, x, s)?;
+        let name = set
+            .get("name")
+            .cloned()
+            .ok_or_else(|| EvalError::eval("attribute 'name' missing", s))?;
+        let n = name_arg(ev, &name, s)?;
+        let value = set
+            .get("value")
+            .cloned()
+            .ok_or_else(|| EvalError::eval("attribute 'value' missing", s))?;
+        entries.push((n, value));
+    }
+    // The first definition of a name wins; a stable sort keeps them in order.
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    entries.dedup_by(|later, earlier| later.0 == earlier.0);
+    Ok(Value::attrs(Attrs::from_sorted(entries)))
+}
+
+fn map_attrs(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    let f = a[0].clone();
+    let set = attrs(ev, &a[1], s)?;
+    let out: Vec<(Name, Value)> = set
+        .iter()
+        .map(|(k, v)| {
+            let g = lazy_apply(&f, Value::str(k.as_bytes()));
+            (k.clone(), lazy_apply(&g, v.clone()))
+        })
+        .collect();
+    Ok(Value::attrs(Attrs::from_sorted(out)))
+}
+
+fn zip_attrs_with(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    let f = a[0].clone();
+    let sets = list(ev, &a[1], s)?;
+    let mut acc: std::collections::BTreeMap<Name, Vec<Value>> = std::collections::BTreeMap::new();
+    for x in sets.iter() {
+        let set = attrs(ev, x, s)?;
+        for (k, v) in set.iter() {
+            acc.entry(k.clone()).or_default().push(v.clone());
+        }
+    }
+    let out: Vec<(Name, Value)> = acc
+        .into_iter()
+        .map(|(k, vs)| {
+            let g = lazy_apply(&f, Value::str(k.as_bytes()));
+            (k, lazy_apply(&g, Value::list(vs)))
+        })
+        .collect();
+    Ok(Value::attrs(Attrs::from_sorted(out)))
+}
+
+fn function_args(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    match ev.force(&a[0], s)? {
+        Value::Lambda(c) => match &c.def.param {
+            crate::compile::Param::Ident(_) => Ok(Value::empty_attrs()),
+            crate::compile::Param::Pattern { formals, .. } => Ok(Value::attrs(Attrs::from_sorted(
+                formals
+                    .iter()
+                    .map(|(n, d, _)| (n.clone(), Value::Bool(d.is_some())))
+                    .collect(),
+            ))),
+        },
+        Value::PrimOp(_) | Value::PrimOpApp(..) => Ok(Value::empty_attrs()),
+        other => Err(type_error("a function", &other, s)),
+    }
+}
+
+fn map(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    let l = list(ev, &a[1], s)?;
+    let f = a[0].clone();
+    Ok(Value::list(
+        l.iter().map(|x| lazy_apply(&f, x.clone())).collect(),
+    ))
+}
+
+fn filter(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    let f = function(ev, &a[0], s)?;
+    let l = list(ev, &a[1], s)?;
+    let mut out = Vec::new();
+    let mut all = true;
+    for x in l.iter() {
+        let keep = call1(ev, &f, x.clone(), s)?;
+        match keep {
+            Value::Bool(true) => out.push(x.clone()),
+            Value::Bool(false) => all = false,
+            other => return Err(type_error("a Boolean", &other, s)),
+        }
+    }
+    if all {
+        return Ok(Value::List(l));
+    }
+    Ok(Value::list(out))
+}
+
+fn foldl(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    let f = function(ev, &a[0], s)?;
+    let l = list(ev, &a[2], s)?;
+    let mut acc = a[1].clone();
+    for x in l.iter() {
+        acc = call2(ev, &f, acc, x.clone(), s)?;
+    }
+    ev.force(&acc, s)
+}
+
+fn gen_list(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    let f = a[0].clone();
+    let n = int(ev, &a[1], s)?;
+    if n < 0 {
+        return Err(EvalError::eval(
+            format!("cannot create list of size {n}"),
+            s,
+        ));
+    }
+    Ok(Value::list(
+        (0..n).map(|i| lazy_apply(&f, Value::Int(i))).collect(),
+    ))
+}
+
+fn elem(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    let l = list(ev, &a[1], s)?;
+    for x in l.iter() {
+        if ev.values_equal(&a[0], x, s)? {
+            return Ok(Value::Bool(true));
+        }
+    }
+    Ok(Value::Bool(false))
+}
+
+fn elem_at(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    let l = list(ev, &a[0], s)?;
+    let i = int(ev, &a[1], s)?;
+    match usize::try_from(i).ok().and_then(|i| l.get(i)) {
+        Some(v) => {
+            let v = v.clone();
+            ev.force(&v, s)
+        }
+        None => Err(EvalError::eval(
+            format!("list index {i} is out of bounds"),
+            s,
+        )),
+    }
+}
+
+fn head(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    let l = list(ev, &a[0], s)?;
+    match l.first() {
+        Some(v) => {
+            let v = v.clone();
+            ev.force(&v, s)
+        }
+        None => Err(EvalError::eval("list index 0 is out of bounds", s)),
+    }
+}
+
+fn tail(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    let l = list(ev, &a[0], s)?;
+    if l.is_empty() {
+        return Err(EvalError::eval("'tail' called on an empty list", s));
+    }
+    Ok(Value::list(l[1..].to_vec()))
+}
+
+fn length(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    Ok(Value::Int(list(ev, &a[0], s)?.len() as i64))
+}
+
+fn concat_lists(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    let l = list(ev, &a[0], s)?;
+    let mut out = Vec::new();
+    for x in l.iter() {
+        out.extend(list(ev, x, s)?.iter().cloned());
+    }
+    Ok(Value::list(out))
+}
+
+fn concat_map(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    let f = function(ev, &a[0], s)?;
+    let l = list(ev, &a[1], s)?;
+    let mut out = Vec::new();
+    for x in l.iter() {
+        let r = call1(ev, &f, x.clone(), s)?;
+        match r {
+            Value::List(items) => out.extend(items.iter().cloned()),
+            other => return Err(type_error("a list", &other, s)),
+        }
+    }
+    Ok(Value::list(out))
+}
+
+fn all(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    let f = function(ev, &a[0], s)?;
+    let l = list(ev, &a[1], s)?;
+    for x in l.iter() {
+        let r = call1(ev, &f, x.clone(), s)?;
+        if !boolean(ev, &r, s)? {
+            return Ok(Value::Bool(false));
+        }
+    }
+    Ok(Value::Bool(true))
+}
+
+fn any(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    let f = function(ev, &a[0], s)?;
+    let l = list(ev, &a[1], s)?;
+    for x in l.iter() {
+        let r = call1(ev, &f, x.clone(), s)?;
+        if boolean(ev, &r, s)? {
+            return Ok(Value::Bool(true));
+        }
+    }
+    Ok(Value::Bool(false))
+}
+
+fn sort(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    let f = function(ev, &a[0], s)?;
+    let l = list(ev, &a[1], s)?;
+    let mut v: Vec<Value> = l.to_vec();
+    // A stable merge sort whose comparison can fail.
+    let mut buf = v.clone();
+    let n = v.len();
+    let mut width = 1;
+    while width < n {
+        let mut i = 0;
+        while i < n {
+            let mid = (i + width).min(n);
+            let hi = (i + 2 * width).min(n);
+            let (mut p, mut q, mut k) = (i, mid, i);
+            while p < mid && q < hi {
+                let r = call2(ev, &f, v[q].clone(), v[p].clone(), s)?;
+                // Take from the right only when it is strictly less.
+                if boolean(ev, &r, s)? {
+                    buf[k] = v[q].clone();
+                    q += 1;
+                } else {
+                    buf[k] = v[p].clone();
+                    p += 1;
+                }
+                k += 1;
+            }
+            while p < mid {
+                buf[k] = v[p].clone();
+                p += 1;
+                k += 1;
+            }
+            while q < hi {
+                buf[k] = v[q].clone();
+                q += 1;
+                k += 1;
+            }
+            i += 2 * width;
+        }
+        std::mem::swap(&mut v, &mut buf);
+        width *= 2;
+    }
+    Ok(Value::list(v))
+}
+
+fn partition(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    let f = function(ev, &a[0], s)?;
+    let l = list(ev, &a[1], s)?;
+    let (mut right, mut wrong) = (Vec::new(), Vec::new());
+    for x in l.iter() {
+        let r = call1(ev, &f, x.clone(), s)?;
+        if boolean(ev, &r, s)? {
+            right.push(x.clone());
+        } else {
+            wrong.push(x.clone());
+        }
+    }
+    let rn = ev.intern("right");
+    let wn = ev.intern("wrong");
+    Ok(Value::attrs(Attrs::from_sorted(vec![
+        (rn, Value::list(right)),
+        (wn, Value::list(wrong)),
+    ])))
+}
+
+fn group_by(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    let f = function(ev, &a[0], s)?;
+    let l = list(ev, &a[1], s)?;
+    let mut groups: std::collections::BTreeMap<Name, Vec<Value>> =
+        std::collections::BTreeMap::new();
+    for x in l.iter() {
+        let r = call1(ev, &f, x.clone(), s)?;
+        let k = name_arg(ev, &r, s)?;
+        groups.entry(k).or_default().push(x.clone());
+    }
+    Ok(Value::attrs(Attrs::from_sorted(
+        groups
+            .into_iter()
+            .map(|(k, v)| (k, Value::list(v)))
+            .collect(),
+    )))
+}
+
+fn generic_closure(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    let args = attrs(ev, &a[0], s)?;
+    let start = args
+        .get("startSet")
+        .cloned()
+        .ok_or_else(|| EvalError::eval("attribute 'startSet' missing", s))?;
+    let op = args
+        .get("operator")
+        .cloned()
+        .ok_or_else(|| EvalError::eval("attribute 'operator' missing", s))?;
+    let op = function(ev, &op, s)?;
+    let mut todo: std::collections::VecDeque<Value> =
+        list(ev, &start, s)?.iter().cloned().collect();
+    let mut keys: Vec<Value> = Vec::new();
+    let mut out = Vec::new();
+    while let Some(item) = todo.pop_front() {
+        let set = attrs(ev, &item, s)?;
+        let key = set
+            .get("key")
+            .cloned()
+            .ok_or_else(|| EvalError::eval("attribute 'key' missing", s))?;
+        let key = ev.force(&key, s)?;
+        let mut dup = false;
+        for k in &keys {
+            if ev.values_equal(k, &key, s)? {
+                dup = true;
+                break;
+            }
+        }
+        if dup {
+            continue;
+        }
+        keys.push(key);
+        out.push(item.clone());
+        let next = call1(ev, &op, item, s)?;
+        match next {
+            Value::List(l) => todo.extend(l.iter().cloned()),
+            other => return Err(type_error("a list", &other, s)),
+        }
+    }
+    Ok(Value::list(out))
+}
+
+fn num2(ev: &mut Evaluator, a: &[Value], s: Span, op: crate::compile::BinOp) -> EvalResult<Value> {
+    let x = ev.force(&a[0], s)?;
+    let y = ev.force(&a[1], s)?;
+    ev.apply_binop(op, x, y, s)
+}
+
+fn add(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    let x = ev.force(&a[0], s)?;
+    let y = ev.force(&a[1], s)?;
+    match (&x, &y) {
+        (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => {
+            ev.apply_binop(crate::compile::BinOp::Add, x, y, s)
+        }
+        (Value::Int(_) | Value::Float(_), other) | (other, _) => {
+            Err(type_error("an integer", other, s))
+        }
+    }
+}
+fn sub(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    num2(ev, a, s, crate::compile::BinOp::Sub)
+}
+fn mul(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    num2(ev, a, s, crate::compile::BinOp::Mul)
+}
+fn div(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    num2(ev, a, s, crate::compile::BinOp::Div)
+}
+fn less_than(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    Ok(Value::Bool(ev.less_than(&a[0], &a[1], s)?))
+}
+fn bit_and(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    Ok(Value::Int(int(ev, &a[0], s)? & int(ev, &a[1], s)?))
+}
+fn bit_or(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    Ok(Value::Int(int(ev, &a[0], s)? | int(ev, &a[1], s)?))
+}
+fn bit_xor(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    Ok(Value::Int(int(ev, &a[0], s)? ^ int(ev, &a[1], s)?))
+}
+fn float_arg(ev: &mut Evaluator, v: &Value, s: Span) -> EvalResult<f64> {
+    match ev.force(v, s)? {
+        Value::Int(i) => Ok(i as f64),
+        Value::Float(f) => Ok(f),
+        other => Err(type_error("a float", &other, s)),
+    }
+}
+fn ceil(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    Ok(Value::Int(float_arg(ev, &a[0], s)?.ceil() as i64))
+}
+fn floor(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    Ok(Value::Int(float_arg(ev, &a[0], s)?.floor() as i64))
+}

@@ -1,0 +1,209 @@
+//! The builtins: `builtins.*` and the names Nix puts in the global scope.
+
+mod attrs_lists;
+mod misc;
+mod strings;
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use crate::error::{ErrorKind, EvalError, EvalResult};
+use crate::eval::{Env, Evaluator};
+use crate::source::Span;
+use crate::value::{Attrs, Name, NixStr, PrimOp, Thunk, ThunkState, Value};
+
+/// A primop's implementation: the evaluator, the (unforced) arguments, the call site.
+pub type PrimFn = fn(&mut Evaluator, &[Value], Span) -> EvalResult<Value>;
+
+/// Names that are in the global scope as well as in `builtins`.
+const GLOBAL: &[&str] = &[
+    "abort",
+    "baseNameOf",
+    "derivation",
+    "derivationStrict",
+    "dirOf",
+    "fetchGit",
+    "fetchMercurial",
+    "fetchTarball",
+    "fetchTree",
+    "fromTOML",
+    "import",
+    "isNull",
+    "map",
+    "placeholder",
+    "removeAttrs",
+    "scopedImport",
+    "throw",
+    "toString",
+];
+
+pub(crate) fn install(ev: &mut Evaluator) {
+    let mut prims: Vec<(&'static str, usize, PrimFn)> = Vec::new();
+    attrs_lists::register(&mut prims);
+    strings::register(&mut prims);
+    misc::register(&mut prims);
+
+    let mut entries: BTreeMap<Name, Value> = BTreeMap::new();
+    for (name, arity, func) in &prims {
+        let n = ev.intern(name);
+        entries.insert(
+            n,
+            Value::PrimOp(Rc::new(PrimOp {
+                name,
+                arity: *arity,
+                func: *func,
+            })),
+        );
+    }
+    let consts: Vec<(&str, Value)> = vec![
+        ("true", Value::Bool(true)),
+        ("false", Value::Bool(false)),
+        ("null", Value::Null),
+        ("currentSystem", Value::str(ev.config.system.clone())),
+        ("storeDir", Value::str(ev.config.store_dir.clone())),
+        ("nixVersion", Value::str("2.8.0")),
+        ("langVersion", Value::Int(6)),
+        ("currentTime", Value::Int(0)),
+    ];
+    for (name, v) in consts {
+        let n = ev.intern(name);
+        entries.insert(n, v);
+    }
+    let sp = ev.config.search_path.clone();
+    let search: Vec<Value> = sp
+        .iter()
+        .map(|(prefix, path)| {
+            let p = ev.intern("path");
+            let pr = ev.intern("prefix");
+            Value::attrs(Attrs::from_sorted(vec![
+                (p, Value::str(path.clone())),
+                (pr, Value::str(prefix.clone())),
+            ]))
+        })
+        .collect();
+    let n = ev.intern("nixPath");
+    entries.insert(n, Value::list(search));
+
+    // `builtins.builtins` is the set itself.
+    let self_ref = Thunk::new(ThunkState::Done(Value::Null));
+    let n = ev.intern("builtins");
+    entries.insert(n.clone(), Value::Thunk(self_ref.clone()));
+    let builtins = Value::attrs(Attrs::from_sorted(entries.clone().into_iter().collect()));
+    *self_ref.0.borrow_mut() = ThunkState::Done(builtins.clone());
+    ev.builtins_value = builtins.clone();
+
+    let mut globals: BTreeMap<Name, Value> = BTreeMap::new();
+    globals.insert(n, builtins);
+    for (k, v) in &entries {
+        if &**k == "builtins" {
+            continue;
+        }
+        let under = ev.intern(&format!("__{k}"));
+        globals.insert(under, v.clone());
+        if GLOBAL.contains(&&**k) || matches!(&**k, "true" | "false" | "null") {
+            globals.insert(k.clone(), v.clone());
+        }
+    }
+    let mut names = BTreeMap::new();
+    let mut slots = Vec::with_capacity(globals.len());
+    for (i, (k, v)) in globals.into_iter().enumerate() {
+        names.insert(k, i as u32);
+        slots.push(v);
+    }
+    ev.global_names = names;
+    ev.global_env = Rc::new(Env {
+        slots: std::cell::RefCell::new(slots),
+        parent: None,
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Argument helpers shared by the builtins.
+
+pub(crate) fn type_error(expected: &str, got: &Value, span: Span) -> EvalError {
+    EvalError::eval(
+        format!("value is {} while {expected} was expected", got.type_desc()),
+        span,
+    )
+}
+
+pub(crate) fn int(ev: &mut Evaluator, v: &Value, span: Span) -> EvalResult<i64> {
+    match ev.force(v, span)? {
+        Value::Int(i) => Ok(i),
+        other => Err(type_error("an integer", &other, span)),
+    }
+}
+
+pub(crate) fn boolean(ev: &mut Evaluator, v: &Value, span: Span) -> EvalResult<bool> {
+    match ev.force(v, span)? {
+        Value::Bool(b) => Ok(b),
+        other => Err(type_error("a Boolean", &other, span)),
+    }
+}
+
+pub(crate) fn list(ev: &mut Evaluator, v: &Value, span: Span) -> EvalResult<Rc<[Value]>> {
+    match ev.force(v, span)? {
+        Value::List(l) => Ok(l),
+        other => Err(type_error("a list", &other, span)),
+    }
+}
+
+pub(crate) fn attrs(ev: &mut Evaluator, v: &Value, span: Span) -> EvalResult<Rc<Attrs>> {
+    match ev.force(v, span)? {
+        Value::Attrs(a) => Ok(a),
+        other => Err(type_error("a set", &other, span)),
+    }
+}
+
+pub(crate) fn string(ev: &mut Evaluator, v: &Value, span: Span) -> EvalResult<Rc<NixStr>> {
+    match ev.force(v, span)? {
+        Value::String(s) => Ok(s),
+        other => Err(type_error("a string", &other, span)),
+    }
+}
+
+/// A function argument: forced, and checked to be callable.
+pub(crate) fn function(ev: &mut Evaluator, v: &Value, span: Span) -> EvalResult<Value> {
+    let f = ev.force(v, span)?;
+    match &f {
+        Value::Lambda(_) | Value::PrimOp(_) | Value::PrimOpApp(..) => Ok(f),
+        Value::Attrs(a) if a.contains("__functor") => Ok(f),
+        other => Err(type_error("a function", other, span)),
+    }
+}
+
+/// Coerces like interpolation does (strings, paths, sets with `outPath`/`__toString`).
+pub(crate) fn coerce(ev: &mut Evaluator, v: &Value, span: Span, copy: bool) -> EvalResult<NixStr> {
+    let mut out = Vec::new();
+    let mut ctx = crate::value::Context::new();
+    ev.coerce_to_string(v, span, false, copy, &mut out, &mut ctx)?;
+    Ok(NixStr::with_ctx(out, ctx))
+}
+
+/// Calls `f a`.
+pub(crate) fn call1(ev: &mut Evaluator, f: &Value, a: Value, span: Span) -> EvalResult<Value> {
+    let r = ev.call(f, a, span)?;
+    ev.force(&r, span)
+}
+
+/// Calls `f a b`.
+pub(crate) fn call2(
+    ev: &mut Evaluator,
+    f: &Value,
+    a: Value,
+    b: Value,
+    span: Span,
+) -> EvalResult<Value> {
+    let g = ev.call(f, a, span)?;
+    let r = ev.call(&g, b, span)?;
+    ev.force(&r, span)
+}
+
+/// A lazy `f a`.
+pub(crate) fn lazy_apply(f: &Value, a: Value) -> Value {
+    Value::Thunk(Thunk::new(ThunkState::Apply(f.clone(), a)))
+}
+
+pub(crate) fn throw(msg: String, span: Span) -> EvalError {
+    EvalError::new(ErrorKind::Throw(msg), Some(span))
+}

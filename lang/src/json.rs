@@ -1,0 +1,216 @@
+//! A JSON reader for `builtins.fromJSON`.
+
+use crate::eval::Evaluator;
+use crate::value::{Attrs, Value};
+
+pub struct Parser<'a> {
+    s: &'a [u8],
+    i: usize,
+    depth: usize,
+}
+
+const MAX_DEPTH: usize = 10_000;
+
+impl<'a> Parser<'a> {
+    pub fn new(s: &'a [u8]) -> Self {
+        Parser { s, i: 0, depth: 0 }
+    }
+
+    fn err<T>(&self, msg: &str) -> Result<T, String> {
+        Err(format!("invalid JSON at byte {}: {msg}", self.i))
+    }
+
+    fn ws(&mut self) {
+        while self.i < self.s.len() && matches!(self.s[self.i], b' ' | b'\t' | b'\n' | b'\r') {
+            self.i += 1;
+        }
+    }
+
+    pub fn parse(&mut self, ev: &mut Evaluator) -> Result<Value, String> {
+        let v = self.value(ev)?;
+        self.ws();
+        if self.i != self.s.len() {
+            return self.err("unexpected text after the value");
+        }
+        Ok(v)
+    }
+
+    fn value(&mut self, ev: &mut Evaluator) -> Result<Value, String> {
+        self.ws();
+        let Some(&c) = self.s.get(self.i) else {
+            return self.err("unexpected end of input");
+        };
+        match c {
+            b'{' => {
+                self.depth += 1;
+                if self.depth > MAX_DEPTH {
+                    return self.err("nesting too deep");
+                }
+                self.i += 1;
+                let mut entries = Vec::new();
+                self.ws();
+                if self.s.get(self.i) == Some(&b'}') {
+                    self.i += 1;
+                    self.depth -= 1;
+                    return Ok(Value::attrs(Attrs::new()));
+                }
+                loop {
+                    self.ws();
+                    if self.s.get(self.i) != Some(&b'"') {
+                        return self.err("expected a string key");
+                    }
+                    let k = self.string()?;
+                    self.ws();
+                    if self.s.get(self.i) != Some(&b':') {
+                        return self.err("expected ':'");
+                    }
+                    self.i += 1;
+                    let v = self.value(ev)?;
+                    let k = ev.intern(&String::from_utf8_lossy(&k));
+                    entries.push((k, v));
+                    self.ws();
+                    match self.s.get(self.i) {
+                        Some(b',') => self.i += 1,
+                        Some(b'}') => {
+                            self.i += 1;
+                            break;
+                        }
+                        _ => return self.err("expected ',' or '}'"),
+                    }
+                }
+                self.depth -= 1;
+                // A later duplicate key wins, as in Nix.
+                entries.reverse();
+                Ok(Value::attrs(Attrs::from_unsorted(entries)))
+            }
+            b'[' => {
+                self.depth += 1;
+                if self.depth > MAX_DEPTH {
+                    return self.err("nesting too deep");
+                }
+                self.i += 1;
+                let mut items = Vec::new();
+                self.ws();
+                if self.s.get(self.i) == Some(&b']') {
+                    self.i += 1;
+                    self.depth -= 1;
+                    return Ok(Value::list(items));
+                }
+                loop {
+                    items.push(self.value(ev)?);
+                    self.ws();
+                    match self.s.get(self.i) {
+                        Some(b',') => self.i += 1,
+                        Some(b']') => {
+                            self.i += 1;
+                            break;
+                        }
+                        _ => return self.err("expected ',' or ']'"),
+                    }
+                }
+                self.depth -= 1;
+                Ok(Value::list(items))
+            }
+            b'"' => Ok(Value::str(self.string()?)),
+            b't' => self.word(b"true", Value::Bool(true)),
+            b'f' => self.word(b"false", Value::Bool(false)),
+            b'n' => self.word(b"null", Value::Null),
+            b'-' | b'0'..=b'9' => self.number(),
+            _ => self.err("unexpected character"),
+        }
+    }
+
+    fn word(&mut self, w: &[u8], v: Value) -> Result<Value, String> {
+        if self.s[self.i..].starts_with(w) {
+            self.i += w.len();
+            Ok(v)
+        } else {
+            self.err("unexpected word")
+        }
+    }
+
+    fn number(&mut self) -> Result<Value, String> {
+        let start = self.i;
+        if self.s.get(self.i) == Some(&b'-') {
+            self.i += 1;
+        }
+        let mut float = false;
+        while let Some(&c) = self.s.get(self.i) {
+            match c {
+                b'0'..=b'9' => {}
+                b'.' | b'e' | b'E' | b'+' | b'-' => float = true,
+                _ => break,
+            }
+            self.i += 1;
+        }
+        let text = std::str::from_utf8(&self.s[start..self.i]).unwrap_or("");
+        if !float {
+            if let Ok(i) = text.parse::<i64>() {
+                return Ok(Value::Int(i));
+            }
+        }
+        match text.parse::<f64>() {
+            Ok(f) => Ok(Value::Float(f)),
+            Err(_) => self.err("bad number"),
+        }
+    }
+
+    fn hex4(&mut self) -> Result<u32, String> {
+        let h = self
+            .s
+            .get(self.i..self.i + 4)
+            .ok_or_else(|| "truncated \\u escape".to_owned())?;
+        let t = std::str::from_utf8(h).map_err(|_| "bad \\u escape".to_owned())?;
+        let v = u32::from_str_radix(t, 16)
+            .map_err(|_| format!("invalid JSON at byte {}: bad \\u escape", self.i))?;
+        self.i += 4;
+        Ok(v)
+    }
+
+    fn string(&mut self) -> Result<Vec<u8>, String> {
+        self.i += 1;
+        let mut out = Vec::new();
+        loop {
+            let Some(&c) = self.s.get(self.i) else {
+                return self.err("unterminated string");
+            };
+            self.i += 1;
+            match c {
+                b'"' => return Ok(out),
+                b'\\' => {
+                    let Some(&e) = self.s.get(self.i) else {
+                        return self.err("unterminated escape");
+                    };
+                    self.i += 1;
+                    match e {
+                        b'"' => out.push(b'"'),
+                        b'\\' => out.push(b'\\'),
+                        b'/' => out.push(b'/'),
+                        b'b' => out.push(8),
+                        b'f' => out.push(12),
+                        b'n' => out.push(b'\n'),
+                        b'r' => out.push(b'\r'),
+                        b't' => out.push(b'\t'),
+                        b'u' => {
+                            let mut cp = self.hex4()?;
+                            if (0xd800..0xdc00).contains(&cp)
+                                && self.s[self.i..].starts_with(b"\\u")
+                            {
+                                self.i += 2;
+                                let lo = self.hex4()?;
+                                cp = 0x10000
+                                    + ((cp - 0xd800) << 10)
+                                    + (lo.wrapping_sub(0xdc00) & 0x3ff);
+                            }
+                            let ch = char::from_u32(cp).unwrap_or('\u{fffd}');
+                            let mut buf = [0u8; 4];
+                            out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+                        }
+                        _ => return self.err("unknown escape"),
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+    }
+}

@@ -1,0 +1,395 @@
+//! Runtime values: the lazy thunk, strings with context, attribute sets and lists.
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::fmt;
+use std::rc::Rc;
+
+use crate::compile::{Expr, LambdaDef};
+use crate::error::EvalError;
+use crate::eval::Env;
+use crate::source::Span;
+
+/// One dependency that a string carries: the strings Nix keeps in a string's context.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ContextElem {
+    /// A plain store path (a source, a text file, a .drv used as a file).
+    Plain(String),
+    /// A derivation and all its outputs (`=/nix/store/...drv`), as `drvPath` carries.
+    AllOutputs(String),
+    /// One output of a derivation (`!out!/nix/store/...drv`).
+    Output { drv: String, output: String },
+}
+
+impl ContextElem {
+    /// The encoded form Nix uses (`/p`, `=/p.drv`, `!out!/p.drv`).
+    pub fn encode(&self) -> String {
+        match self {
+            ContextElem::Plain(p) => p.clone(),
+            ContextElem::AllOutputs(d) => format!("={d}"),
+            ContextElem::Output { drv, output } => format!("!{output}!{d}", d = drv),
+        }
+    }
+}
+
+/// The set of dependencies a string carries.
+pub type Context = BTreeSet<ContextElem>;
+
+/// A Nix string: bytes (Nix strings need not be UTF-8) and an optional context.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NixStr {
+    pub bytes: Box<[u8]>,
+    pub ctx: Option<Box<Context>>,
+}
+
+impl NixStr {
+    pub fn plain(s: impl Into<Vec<u8>>) -> NixStr {
+        NixStr {
+            bytes: s.into().into_boxed_slice(),
+            ctx: None,
+        }
+    }
+
+    pub fn with_ctx(s: impl Into<Vec<u8>>, ctx: Context) -> NixStr {
+        let ctx = if ctx.is_empty() {
+            None
+        } else {
+            Some(Box::new(ctx))
+        };
+        NixStr {
+            bytes: s.into().into_boxed_slice(),
+            ctx,
+        }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The string as text, replacing invalid UTF-8 (for messages and file names).
+    pub fn to_str_lossy(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.bytes)
+    }
+
+    pub fn context(&self) -> impl Iterator<Item = &ContextElem> {
+        self.ctx.iter().flat_map(|c| c.iter())
+    }
+
+    pub fn has_context(&self) -> bool {
+        self.ctx.as_ref().is_some_and(|c| !c.is_empty())
+    }
+}
+
+impl fmt::Debug for NixStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.to_str_lossy())
+    }
+}
+
+/// An attribute name, shared between all sets that use it.
+pub type Name = Rc<str>;
+
+/// An attribute set: entries sorted by name, looked up by binary search.
+#[derive(Default)]
+#[allow(missing_debug_implementations)]
+pub struct Attrs {
+    entries: Vec<(Name, Value)>,
+    /// Where each attribute was defined, for `unsafeGetAttrPos` and error messages.
+    spans: Option<Vec<Option<Span>>>,
+}
+
+impl Attrs {
+    pub fn new() -> Attrs {
+        Attrs {
+            entries: Vec::new(),
+            spans: None,
+        }
+    }
+
+    /// Builds from entries that are already sorted and free of duplicates.
+    pub fn from_sorted(entries: Vec<(Name, Value)>) -> Attrs {
+        debug_assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
+        Attrs {
+            entries,
+            spans: None,
+        }
+    }
+
+    /// Builds from entries in any order; for a duplicated name the first one wins.
+    pub fn from_unsorted(mut entries: Vec<(Name, Value)>) -> Attrs {
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        entries.dedup_by(|later, earlier| later.0 == earlier.0);
+        Attrs {
+            entries,
+            spans: None,
+        }
+    }
+
+    pub fn with_spans(mut self, spans: Vec<Option<Span>>) -> Attrs {
+        self.spans = Some(spans);
+        self
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn index(&self, name: &str) -> Option<usize> {
+        self.entries.binary_search_by(|(k, _)| (**k).cmp(name)).ok()
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.index(name).map(|i| &self.entries[i].1)
+    }
+
+    pub fn span_of(&self, name: &str) -> Option<Span> {
+        let i = self.index(name)?;
+        self.spans
+            .as_ref()
+            .and_then(|s| s.get(i).copied().flatten())
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.index(name).is_some()
+    }
+
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&Name, &Value)> {
+        self.entries.iter().map(|(k, v)| (k, v))
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &Name> {
+        self.entries.iter().map(|(k, _)| k)
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &Value> {
+        self.entries.iter().map(|(_, v)| v)
+    }
+
+    /// `self // other`: a merge of two sorted lists, right side winning.
+    pub fn update(&self, other: &Attrs) -> Attrs {
+        let (a, b) = (&self.entries, &other.entries);
+        let mut out = Vec::with_capacity(a.len() + b.len());
+        let mut spans = if self.spans.is_some() || other.spans.is_some() {
+            Some(Vec::with_capacity(a.len() + b.len()))
+        } else {
+            None
+        };
+        let sa = |i: usize| {
+            self.spans
+                .as_ref()
+                .and_then(|s| s.get(i).copied().flatten())
+        };
+        let sb = |j: usize| {
+            other
+                .spans
+                .as_ref()
+                .and_then(|s| s.get(j).copied().flatten())
+        };
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() && j < b.len() {
+            match a[i].0.cmp(&b[j].0) {
+                std::cmp::Ordering::Less => {
+                    out.push(a[i].clone());
+                    if let Some(s) = &mut spans {
+                        s.push(sa(i));
+                    }
+                    i += 1;
+                }
+                std::cmp::Ordering::Greater => {
+                    out.push(b[j].clone());
+                    if let Some(s) = &mut spans {
+                        s.push(sb(j));
+                    }
+                    j += 1;
+                }
+                std::cmp::Ordering::Equal => {
+                    out.push(b[j].clone());
+                    if let Some(s) = &mut spans {
+                        s.push(sb(j));
+                    }
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        for (k, e) in a.iter().enumerate().skip(i) {
+            out.push(e.clone());
+            if let Some(s) = &mut spans {
+                s.push(sa(k));
+            }
+        }
+        for (k, e) in b.iter().enumerate().skip(j) {
+            out.push(e.clone());
+            if let Some(s) = &mut spans {
+                s.push(sb(k));
+            }
+        }
+        Attrs {
+            entries: out,
+            spans,
+        }
+    }
+
+    pub fn into_entries(self) -> Vec<(Name, Value)> {
+        self.entries
+    }
+
+    pub fn entries(&self) -> &[(Name, Value)] {
+        &self.entries
+    }
+}
+
+/// A user-defined function and the environment it closes over.
+#[allow(missing_debug_implementations)]
+pub struct Closure {
+    pub def: Rc<LambdaDef>,
+    pub env: Rc<Env>,
+}
+
+/// A built-in function of fixed arity.
+#[allow(missing_debug_implementations)]
+pub struct PrimOp {
+    pub name: &'static str,
+    pub arity: usize,
+    pub func: crate::builtins::PrimFn,
+}
+
+/// What a thunk holds before and after it is forced.
+#[allow(missing_debug_implementations)]
+pub enum ThunkState {
+    /// An expression in an environment, not yet evaluated.
+    Suspended(Rc<Expr>, Rc<Env>),
+    /// The application of a function to an argument, not yet evaluated (made by builtins such
+    /// as `map` that must stay lazy).
+    Apply(Value, Value),
+    /// Being evaluated right now: forcing it again is infinite recursion.
+    Blackhole(Span),
+    /// The value.
+    Done(Value),
+    /// Evaluation failed; kept so that forcing again gives the same error, as in Nix.
+    Failed(Rc<EvalError>),
+}
+
+/// A lazily evaluated value, shared by everything that refers to it.
+#[derive(Clone)]
+#[allow(missing_debug_implementations)]
+pub struct Thunk(pub Rc<RefCell<ThunkState>>);
+
+impl Thunk {
+    pub fn new(state: ThunkState) -> Thunk {
+        Thunk(Rc::new(RefCell::new(state)))
+    }
+
+    /// The value, if the thunk has been forced.
+    pub fn value(&self) -> Option<Value> {
+        match &*self.0.borrow() {
+            ThunkState::Done(v) => Some(v.clone()),
+            _ => None,
+        }
+    }
+
+    pub fn ptr(&self) -> *const () {
+        Rc::as_ptr(&self.0) as *const ()
+    }
+}
+
+/// A Nix value. `Thunk` is a value that has not been forced yet; everything else is in
+/// weak head normal form (its parts may still be thunks).
+#[derive(Clone)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    String(Rc<NixStr>),
+    Path(Rc<str>),
+    Attrs(Rc<Attrs>),
+    List(Rc<[Value]>),
+    Lambda(Rc<Closure>),
+    PrimOp(Rc<PrimOp>),
+    PrimOpApp(Rc<PrimOp>, Rc<[Value]>),
+    Thunk(Thunk),
+}
+
+impl Value {
+    pub fn str(s: impl Into<Vec<u8>>) -> Value {
+        Value::String(Rc::new(NixStr::plain(s)))
+    }
+
+    pub fn string(s: NixStr) -> Value {
+        Value::String(Rc::new(s))
+    }
+
+    pub fn attrs(a: Attrs) -> Value {
+        Value::Attrs(Rc::new(a))
+    }
+
+    pub fn list(v: Vec<Value>) -> Value {
+        Value::List(v.into())
+    }
+
+    pub fn empty_attrs() -> Value {
+        thread_local! {
+            static EMPTY: Rc<Attrs> = Rc::new(Attrs::new());
+        }
+        Value::Attrs(EMPTY.with(Rc::clone))
+    }
+
+    /// The name of the value's type as `builtins.typeOf` gives it.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float",
+            Value::String(_) => "string",
+            Value::Path(_) => "path",
+            Value::Attrs(_) => "set",
+            Value::List(_) => "list",
+            Value::Lambda(_) | Value::PrimOp(_) | Value::PrimOpApp(..) => "lambda",
+            Value::Thunk(_) => "thunk",
+        }
+    }
+
+    /// The type as Nix's error messages name it ("a string", "an integer", ...).
+    pub fn type_desc(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "a Boolean",
+            Value::Int(_) => "an integer",
+            Value::Float(_) => "a float",
+            Value::String(_) => "a string",
+            Value::Path(_) => "a path",
+            Value::Attrs(_) => "a set",
+            Value::List(_) => "a list",
+            Value::Lambda(_) => "a function",
+            Value::PrimOp(_) => "a built-in function",
+            Value::PrimOpApp(..) => "a partially applied built-in function",
+            Value::Thunk(_) => "a thunk",
+        }
+    }
+
+    pub fn is_function(&self) -> bool {
+        matches!(
+            self,
+            Value::Lambda(_) | Value::PrimOp(_) | Value::PrimOpApp(..)
+        )
+    }
+}
+
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Values can be cyclic; show the outermost constructor only.
+        match self {
+            Value::Int(i) => write!(f, "Int({i})"),
+            Value::Bool(b) => write!(f, "Bool({b})"),
+            Value::String(s) => write!(f, "String({s:?})"),
+            Value::Path(p) => write!(f, "Path({p})"),
+            other => f.write_str(other.type_name()),
+        }
+    }
+}
