@@ -7,6 +7,7 @@
 //! Must not: know the Nix language. Evaluation lives in `strata-lang`; the builder connects
 //! the two.
 
+pub mod derivation;
 pub mod export;
 pub mod hash;
 pub mod local;

@@ -520,7 +520,12 @@ impl<R: Read> NarParser<R> {
         let at = self.offset;
         self.read_exact(p, context)?;
         if self.buf[..p].iter().any(|&b| b != 0) {
-            return self.malformed(at, format!("non-zero padding after {context}"));
+            let msg = if context.starts_with("after ") {
+                format!("non-zero padding {context}")
+            } else {
+                format!("non-zero padding after {context}")
+            };
+            return self.malformed(at, msg);
         }
         Ok(())
     }

@@ -1,0 +1,203 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Integration tests that drive the real `strata` binary.
+//!
+//! - [`compat`]: byte-for-byte and path-for-path agreement with Nix 2.8 (`nix-store`,
+//!   `nix-hash`, `nix`, `nix-instantiate`) on generated trees, texts and export streams.
+//!   Needs Debian's `nix-bin`; set `STRATA_SKIP_NIX_TESTS=1` to skip these tests.
+//! - [`malformed`]: a generated corpus of malformed NARs and export streams; every one must be
+//!   refused with a clear message, without a panic, and without changing the store or leaving
+//!   a half-restored tree behind.
+
+#[path = "cli/compat.rs"]
+mod compat;
+#[path = "cli/malformed.rs"]
+mod malformed;
+
+use std::ffi::OsStr;
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// What a finished process left behind.
+#[derive(Debug)]
+pub struct Output {
+    pub what: String,
+    pub code: Option<i32>,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// Panics with the command and its stderr unless it exited with status 0.
+    pub fn ok(self) -> Self {
+        assert!(
+            self.success(),
+            "`{}` failed with {:?}\nstderr:\n{}",
+            self.what,
+            self.code,
+            self.stderr
+        );
+        self
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8(self.stdout.clone())
+            .unwrap_or_else(|_| panic!("`{}` printed non-UTF-8 output", self.what))
+    }
+
+    /// Standard output without its trailing newline.
+    pub fn line(&self) -> String {
+        self.text().trim_end_matches('\n').to_owned()
+    }
+
+    /// Standard output as lines.
+    pub fn lines(&self) -> Vec<String> {
+        self.text().lines().map(str::to_owned).collect()
+    }
+}
+
+/// A command for the `strata` binary under test, isolated from the caller's environment.
+pub fn strata() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_strata"));
+    c.env_remove("STRATA_STORE_ROOT")
+        .env_remove("STRATA_LOG")
+        .env_remove("RUST_BACKTRACE");
+    c
+}
+
+/// `strata --store-root ROOT store ARGS...`
+pub fn strata_store<I, S>(root: &Path, args: I) -> Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut c = strata();
+    c.arg("--store-root").arg(root).arg("store").args(args);
+    c
+}
+
+/// Runs `cmd` to completion, feeding it `stdin` (or nothing). A child that exits before it
+/// has read all its input is fine: the broken pipe is ignored.
+pub fn run(cmd: &mut Command, stdin: Option<&[u8]>) -> Output {
+    let what = format!("{cmd:?}");
+    let what = if what.chars().count() > 400 {
+        format!("{}...", what.chars().take(400).collect::<String>())
+    } else {
+        what
+    };
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run `{what}`: {e}"));
+    let out = std::thread::scope(|s| {
+        if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            s.spawn(move || {
+                // The child may stop reading early (that is what malformed input is for).
+                let _ = pipe.write_all(data);
+            });
+        }
+        child.wait_with_output()
+    })
+    .unwrap_or_else(|e| panic!("cannot wait for `{what}`: {e}"));
+    Output {
+        what,
+        code: out.status.code(),
+        stdout: out.stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Asserts that two byte strings are equal without printing megabytes when they are not.
+pub fn assert_bytes_eq(what: &str, a: &[u8], b: &[u8]) {
+    if a == b {
+        return;
+    }
+    let first = a.iter().zip(b).position(|(x, y)| x != y);
+    panic!(
+        "{what}: outputs differ (lengths {} and {}, first difference at byte {:?})",
+        a.len(),
+        b.len(),
+        first
+    );
+}
+
+/// A deterministic pseudo-random byte generator (xorshift64*), for large test files.
+#[derive(Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.max(1))
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        let mut v = Vec::with_capacity(n + 8);
+        while v.len() < n {
+            v.extend_from_slice(&self.next_u64().to_le_bytes());
+        }
+        v.truncate(n);
+        v
+    }
+}
+
+/// Framing of NARs and export streams, written independently of the library: a u64 in
+/// little-endian, and strings as their length, their bytes and zero padding to 8.
+#[derive(Debug, Default, Clone)]
+pub struct Wire {
+    pub buf: Vec<u8>,
+}
+
+impl Wire {
+    pub fn new() -> Self {
+        Wire::default()
+    }
+
+    /// The offset the next token will be written at.
+    pub fn pos(&self) -> u64 {
+        self.buf.len() as u64
+    }
+
+    pub fn num(&mut self, n: u64) -> &mut Self {
+        self.buf.extend_from_slice(&n.to_le_bytes());
+        self
+    }
+
+    pub fn raw(&mut self, b: &[u8]) -> &mut Self {
+        self.buf.extend_from_slice(b);
+        self
+    }
+
+    pub fn s(&mut self, b: impl AsRef<[u8]>) -> &mut Self {
+        let b = b.as_ref();
+        self.num(b.len() as u64);
+        self.buf.extend_from_slice(b);
+        let pad = (8 - b.len() % 8) % 8;
+        self.buf.extend_from_slice(&[0u8; 8][..pad]);
+        self
+    }
+
+    /// Several string tokens.
+    pub fn ss(&mut self, toks: &[&str]) -> &mut Self {
+        for t in toks {
+            self.s(t);
+        }
+        self
+    }
+}
