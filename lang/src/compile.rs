@@ -799,8 +799,9 @@ impl<'a> Compiler<'a> {
                 for a in attrs {
                     match self.attr_name(a) {
                         AttrName::Static(n) => {
-                            let v = self.lookup(&n, *span);
-                            inherited.push((n, AttrValue::Inherited(v), *span));
+                            let aspan = span_of(self.file, a.syntax());
+                            let v = self.lookup(&n, aspan);
+                            inherited.push((n, AttrValue::Inherited(v), aspan));
                         }
                         AttrName::Dynamic(_) => {
                             self.err(*span, "dynamic attributes are not allowed in 'inherit'");
@@ -824,7 +825,7 @@ impl<'a> Compiler<'a> {
                                 default: None,
                                 span: *span,
                             });
-                            inherited.push((n, AttrValue::Expr(v), *span));
+                            inherited.push((n, AttrValue::Expr(v), span_of(self.file, a.syntax())));
                         }
                         AttrName::Dynamic(_) => {
                             self.err(*span, "dynamic attributes are not allowed in 'inherit'");

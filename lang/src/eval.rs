@@ -95,6 +95,12 @@ pub struct Evaluator {
     /// Parsed and evaluated files, so `import` of the same file is shared.
     import_cache: HashMap<PathBuf, Value>,
     stack_base: usize,
+    /// Derivations written in this evaluation, by `.drv` path.
+    pub(crate) derivations: HashMap<String, Rc<strata_store::derivation::Derivation>>,
+    /// Memoised `hashDerivationModulo` results.
+    pub(crate) drv_hashes: HashMap<String, strata_store::Hash>,
+    /// References of text files (`toFile`) added in this evaluation.
+    pub(crate) text_refs: HashMap<String, Vec<String>>,
     pub(crate) regex_cache: HashMap<String, Rc<regex::bytes::Regex>>,
     pub(crate) regex_cache_unanchored: HashMap<String, Rc<regex::bytes::Regex>>,
     pub(crate) trace_sink: Box<dyn FnMut(&str)>,
@@ -117,6 +123,9 @@ impl Evaluator {
             builtins_value: Value::Null,
             import_cache: HashMap::new(),
             stack_base: stack_addr(),
+            derivations: HashMap::new(),
+            drv_hashes: HashMap::new(),
+            text_refs: HashMap::new(),
             regex_cache: HashMap::new(),
             regex_cache_unanchored: HashMap::new(),
             trace_sink: Box::new(|m| eprintln!("trace: {m}")),
@@ -182,7 +191,15 @@ impl Evaluator {
             path = path.join("default.nix");
         }
         if let Some(v) = self.import_cache.get(&path) {
-            return Ok(v.clone());
+            let v = v.clone();
+            return self.force(
+                &v,
+                span.unwrap_or(Span {
+                    file: 0,
+                    start: 0,
+                    end: 0,
+                }),
+            );
         }
         let bytes = self.io.read_file(&path).map_err(|e| {
             EvalError::new(
@@ -551,8 +568,9 @@ impl Evaluator {
                 )),
             },
             Expr::Neg { expr: e, span } => match self.eval(e, env)? {
-                Value::Int(i) => Ok(Value::Int(i.wrapping_neg())),
-                Value::Float(f) => Ok(Value::Float(-f)),
+                // `-x` is `0 - x`, so `-0.0` is positive zero, as in Nix.
+                Value::Int(i) => Ok(Value::Int(0i64.wrapping_sub(i))),
+                Value::Float(f) => Ok(Value::Float(0.0 - f)),
                 other => Err(EvalError::eval(
                     format!(
                         "cannot negate {}: value is {} while an integer was expected",
@@ -1076,7 +1094,7 @@ impl Evaluator {
                     return Ok(false);
                 }
                 for (p, q) in x.iter().zip(y.iter()) {
-                    if !self.values_equal(p, q, span)? {
+                    if !same_value(p, q) && !self.values_equal(p, q, span)? {
                         return Ok(false);
                     }
                 }
@@ -1101,7 +1119,7 @@ impl Evaluator {
                         return Ok(false);
                     }
                     let (v1, v2) = (v1.clone(), v2.clone());
-                    if !self.values_equal(&v1, &v2, span)? {
+                    if !same_value(&v1, &v2) && !self.values_equal(&v1, &v2, span)? {
                         return Ok(false);
                     }
                 }
@@ -1187,7 +1205,7 @@ impl Evaluator {
                 Ok(())
             }
             Value::Float(f) if coerce_more => {
-                out.extend_from_slice(crate::print::format_float(*f).as_bytes());
+                out.extend_from_slice(crate::print::float_to_string(*f).as_bytes());
                 Ok(())
             }
             Value::Bool(b) if coerce_more => {
@@ -1237,6 +1255,19 @@ impl Evaluator {
                 span,
             )),
         }
+    }
+}
+
+/// Whether two values are the very same value (Nix compares the elements of lists and sets
+/// by identity first, so a function inside a shared container equals itself).
+fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Thunk(x), Value::Thunk(y)) => Rc::ptr_eq(&x.0, &y.0),
+        (Value::Lambda(x), Value::Lambda(y)) => Rc::ptr_eq(x, y),
+        (Value::PrimOp(x), Value::PrimOp(y)) => Rc::ptr_eq(x, y),
+        (Value::Attrs(x), Value::Attrs(y)) => Rc::ptr_eq(x, y),
+        (Value::List(x), Value::List(y)) => Rc::ptr_eq(x, y) && !x.is_empty(),
+        _ => false,
     }
 }
 

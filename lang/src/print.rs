@@ -125,7 +125,9 @@ fn print_inner(v: &Value, out: &mut Vec<u8>, seen: &mut HashSet<usize>) {
             out.push(b'}');
         }
         Value::List(l) => {
-            seen.insert(Rc::as_ptr(l) as *const () as usize);
+            if l.len() > 2 {
+                seen.insert(Rc::as_ptr(l) as *const () as usize);
+            }
             out.extend_from_slice(b"[ ");
             for x in l.iter() {
                 print_child(x, out, seen);
@@ -143,20 +145,32 @@ fn print_inner(v: &Value, out: &mut Vec<u8>, seen: &mut HashSet<usize>) {
     }
 }
 
+/// Prints a set's attribute or a list's element, or `«repeated»` when it was printed
+/// already. As in Nix 2.8, a set is identified by its attribute storage, a list of three or
+/// more elements by its element storage, and a shorter list (whose elements Nix keeps inside
+/// the value itself) by the value slot that holds it. Empty sets and lists never repeat.
 fn print_child(x: &Value, out: &mut Vec<u8>, seen: &mut HashSet<usize>) {
     let forced = match x {
         Value::Thunk(t) => t.value(),
         other => Some(other.clone()),
     };
+    let slot = match x {
+        Value::Thunk(t) => Some(t.ptr() as usize),
+        _ => None,
+    };
     let key = match &forced {
-        Some(Value::Attrs(a)) => Some(Rc::as_ptr(a) as *const () as usize),
-        Some(Value::List(l)) if !l.is_empty() => Some(Rc::as_ptr(l) as *const () as usize),
+        Some(Value::Attrs(a)) if !a.is_empty() => Some(Rc::as_ptr(a) as *const () as usize),
+        Some(Value::List(l)) if l.len() > 2 => Some(Rc::as_ptr(l) as *const () as usize),
+        Some(Value::List(l)) if !l.is_empty() => slot,
         _ => None,
     };
     if let Some(k) = key {
         if seen.contains(&k) {
             out.extend_from_slice("«repeated»".as_bytes());
             return;
+        }
+        if matches!(&forced, Some(Value::List(l)) if l.len() <= 2) {
+            seen.insert(k);
         }
     }
     match forced {

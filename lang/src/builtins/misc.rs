@@ -203,6 +203,7 @@ fn to_file(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
         .io
         .add_text(&name.to_str_lossy(), contents.as_bytes(), &refs)
         .map_err(|e| EvalError::eval(e, s))?;
+    ev.text_refs.insert(p.clone(), refs);
     let mut ctx = Context::new();
     ctx.insert(ContextElem::Plain(p.clone()));
     Ok(Value::string(NixStr::with_ctx(p, ctx)))

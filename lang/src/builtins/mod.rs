@@ -1,6 +1,7 @@
 //! The builtins: `builtins.*` and the names Nix puts in the global scope.
 
 mod attrs_lists;
+mod derivation;
 mod misc;
 mod strings;
 
@@ -42,6 +43,7 @@ pub(crate) fn install(ev: &mut Evaluator) {
     attrs_lists::register(&mut prims);
     strings::register(&mut prims);
     misc::register(&mut prims);
+    derivation::register(&mut prims);
 
     let mut entries: BTreeMap<Name, Value> = BTreeMap::new();
     for (name, arity, func) in &prims {
@@ -63,7 +65,15 @@ pub(crate) fn install(ev: &mut Evaluator) {
         ("storeDir", Value::str(ev.config.store_dir.clone())),
         ("nixVersion", Value::str("2.8.0")),
         ("langVersion", Value::Int(6)),
-        ("currentTime", Value::Int(0)),
+        (
+            "currentTime",
+            Value::Int(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs() as i64)
+                    .unwrap_or(0),
+            ),
+        ),
     ];
     for (name, v) in consts {
         let n = ev.intern(name);
@@ -83,6 +93,10 @@ pub(crate) fn install(ev: &mut Evaluator) {
         .collect();
     let n = ev.intern("nixPath");
     entries.insert(n, Value::list(search));
+    // `derivation` is written in Nix; it is compiled once the global scope exists.
+    let derivation = Thunk::new(ThunkState::Done(Value::Null));
+    let n = ev.intern("derivation");
+    entries.insert(n, Value::Thunk(derivation.clone()));
 
     // `builtins.builtins` is the set itself.
     let self_ref = Thunk::new(ThunkState::Done(Value::Null));
@@ -115,6 +129,26 @@ pub(crate) fn install(ev: &mut Evaluator) {
         slots: std::cell::RefCell::new(slots),
         parent: None,
     });
+    let span = Span {
+        file: 0,
+        start: 0,
+        end: 0,
+    };
+    let compiled = ev
+        .compile(
+            "«derivation»".to_owned(),
+            None,
+            derivation::DERIVATION_NIX.to_owned(),
+        )
+        .and_then(|e| {
+            let env = ev.global_env.clone();
+            ev.eval(&e, &env)
+        });
+    // The source is a constant of this crate and its unit tests evaluate it; should it ever
+    // fail, `derivation` stays null and calling it says so.
+    if let Ok(f) = compiled {
+        *derivation.0.borrow_mut() = ThunkState::Done(f);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -143,12 +143,15 @@ pub(crate) fn regex(ev: &mut Evaluator, re: &str, s: Span) -> EvalResult<Rc<rege
         return Ok(r.clone());
     }
     let translated = translate_ere(re);
+    // POSIX `.` matches a newline too.
     let compiled = regex::bytes::RegexBuilder::new(&format!("^(?:{translated})$"))
         .unicode(false)
+        .dot_matches_new_line(true)
         .build()
         .map_err(|e| EvalError::eval(format!("invalid regular expression '{re}': {e}"), s))?;
     let unanchored = regex::bytes::RegexBuilder::new(&translated)
         .unicode(false)
+        .dot_matches_new_line(true)
         .build()
         .map_err(|e| EvalError::eval(format!("invalid regular expression '{re}': {e}"), s))?;
     let r = Rc::new(compiled);
@@ -284,11 +287,40 @@ fn split(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
     let bytes = subject.as_bytes();
     let mut out = Vec::new();
     let mut last = 0;
-    for c in r.captures_iter(bytes) {
-        let Some(m) = c.get(0) else { continue };
+    let mut pos = 0;
+    let mut prev_empty = false;
+    // Iterate as C++'s regex_iterator does: after an empty match, first look for a non-empty
+    // match at the same place, then search on from the next byte.
+    while pos <= bytes.len() {
+        let mut found = None;
+        if prev_empty {
+            if let Some(c) = r.captures_at(bytes, pos) {
+                if let Some(m) = c.get(0) {
+                    if m.start() == pos && m.end() > pos {
+                        found = Some(c);
+                    }
+                }
+            }
+            if found.is_none() {
+                pos += 1;
+                if pos > bytes.len() {
+                    break;
+                }
+            }
+        }
+        let c = match found {
+            Some(c) => c,
+            None => match r.captures_at(bytes, pos) {
+                Some(c) => c,
+                None => break,
+            },
+        };
+        let Some(m) = c.get(0) else { break };
         out.push(Value::str(&bytes[last..m.start()]));
         out.push(Value::list(groups(&c)));
         last = m.end();
+        prev_empty = m.start() == m.end();
+        pos = m.end();
     }
     out.push(Value::str(&bytes[last..]));
     Ok(Value::list(out))

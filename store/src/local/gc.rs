@@ -69,11 +69,21 @@ impl LocalStore {
         for e in entries {
             let e = e.map_err(io_err("cannot read GC roots in", dir))?;
             let path = e.path();
-            let ft = e.file_type().map_err(io_err("cannot stat", &path))?;
+            // A root removed while we read the directory (`rm result`, a profile switch) is
+            // simply no longer a root; it must not fail the collection.
+            let ft = match e.file_type() {
+                Ok(ft) => ft,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io_err("cannot stat", &path)(e)),
+            };
             if ft.is_dir() {
                 self.find_roots(&path, auto, follow_indirect, roots)?;
             } else if ft.is_symlink() {
-                let target = fs::read_link(&path).map_err(io_err("cannot read link", &path))?;
+                let target = match fs::read_link(&path) {
+                    Ok(t) => t,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(io_err("cannot read link", &path)(e)),
+                };
                 if let Some(p) = self.store_target(&target) {
                     roots.insert(path, p);
                 } else if follow_indirect && target.is_absolute() {
