@@ -1,0 +1,2 @@
+# abort is not catchable by tryEval.
+builtins.tryEval (abort "not catchable")

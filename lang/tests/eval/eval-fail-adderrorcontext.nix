@@ -1,0 +1,1 @@
+builtins.addErrorContext "while doing the thing" (throw "inner failure")

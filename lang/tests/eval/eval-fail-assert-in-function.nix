@@ -1,0 +1,1 @@
+let positive = n: assert n > 0; n; in positive (-1)

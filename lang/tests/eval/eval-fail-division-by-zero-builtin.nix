@@ -1,0 +1,1 @@
+builtins.div 10 (5 - 5)

@@ -1,0 +1,1 @@
+(derivation { name = "no-system"; builder = "/bin/sh"; }).drvPath

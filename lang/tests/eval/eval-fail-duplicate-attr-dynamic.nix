@@ -1,0 +1,2 @@
+# Dynamic duplicates are only detected at evaluation time.
+{ a = 1; ${"a"} = 2; }

@@ -1,0 +1,2 @@
+# Several errors; Nix reports only the first.
+{ a = ; b = ; c = }

@@ -1,0 +1,1 @@
+builtins.trace "this trace goes to stderr first" (throw "then the error")

@@ -1,0 +1,5 @@
+# An attrset literal and a path definition of the same attribute merge.
+{
+  a = { b = 1; };
+  a.c = 2;
+}

@@ -1,0 +1,2 @@
+# corpus: json
+map baseNameOf [ "a/b/c" "a/b/" "/" "" "noslash" "/abs/file.txt" "a//b" "trailing//" ]

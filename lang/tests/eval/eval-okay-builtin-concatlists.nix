@@ -1,0 +1,2 @@
+# corpus: json
+[ (builtins.concatLists [ [ 1 2 ] [ ] [ 3 ] [ [ 4 ] ] ]) (builtins.concatLists [ ]) (builtins.concatLists [ [ ] [ ] ]) ]

@@ -1,0 +1,1 @@
+[ (builtins.isInt builtins.currentTime) (builtins.currentTime > 1600000000) ]

@@ -1,0 +1,1 @@
+builtins.foldl' (acc: x: acc // { ${x} = builtins.stringLength x; }) { } [ "one" "three" "five" ]

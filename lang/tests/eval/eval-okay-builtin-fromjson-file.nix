@@ -1,0 +1,2 @@
+# corpus: json
+builtins.fromJSON (builtins.readFile ./data/sample.json)

@@ -1,0 +1,1 @@
+map builtins.fromJSON [ "true" "null" "\"s\"" "[]" "{}" "false" ]

@@ -1,0 +1,1 @@
+builtins.functionArgs ({ a ? throw "not evaluated", b }: a)

@@ -1,0 +1,1 @@
+builtins.getAttr "ok" { ok = "value"; bad = throw "unused"; }

@@ -1,0 +1,2 @@
+# corpus: json
+builtins.groupBy (s: builtins.substring 0 1 s) [ "apple" "avocado" "banana" "blueberry" "cherry" ]

@@ -1,0 +1,1 @@
+builtins.hasAttr "x" { x = throw "value is not forced"; }

@@ -1,0 +1,1 @@
+[ (builtins.hashFile "sha256" ./data/hello.txt) (builtins.hashFile "md5" ./data/hello.txt) (builtins.hashFile "sha1" ./data/no-newline.txt) (builtins.hashFile "sha256" ./data/hello.txt == builtins.hashString "sha256" (builtins.readFile ./data/hello.txt)) ]

@@ -1,0 +1,1 @@
+[ (builtins.isFloat 1.0) (builtins.isFloat 1) (builtins.isInt 1) (builtins.isInt 1.0) (builtins.isFloat (1 / 2.0)) (builtins.isInt (4 / 2)) (builtins.isFloat (builtins.fromJSON "1.0")) (builtins.isInt (builtins.ceil 1.5)) ]

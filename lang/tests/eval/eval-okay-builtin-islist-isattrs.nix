@@ -1,0 +1,1 @@
+[ (builtins.isList [ ]) (builtins.isList { }) (builtins.isList "[]") (builtins.isAttrs { }) (builtins.isAttrs [ ]) (builtins.isAttrs (derivation { name = "x"; system = "x86_64-linux"; builder = "/bin/sh"; })) (builtins.isList (builtins.attrNames { })) ]

@@ -1,0 +1,1 @@
+[ (builtins.isPath ./data) (builtins.isPath (toString ./data)) (builtins.isPath "/abs") (builtins.isPath <named>) (builtins.isString "s") (builtins.isString ''ind'') (builtins.isString (toString 1)) ]

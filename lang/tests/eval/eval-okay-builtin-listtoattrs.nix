@@ -1,0 +1,2 @@
+# corpus: json
+builtins.listToAttrs [ { name = "a"; value = 1; } { name = "b"; value = [ 2 ]; } { name = "c d"; value = { }; } ]

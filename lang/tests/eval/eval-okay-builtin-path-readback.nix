@@ -1,0 +1,2 @@
+# corpus: read-write
+builtins.readFile "${builtins.path { path = ./data/hello.txt; name = "copied.txt"; }}"

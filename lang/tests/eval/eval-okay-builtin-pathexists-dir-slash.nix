@@ -1,0 +1,1 @@
+[ (builtins.pathExists (toString ./data + "/")) (builtins.pathExists (toString ./data + "/dir/subdir/nested.txt")) ]

@@ -1,0 +1,1 @@
+[ (builtins.pathExists ./data/hello.txt) (builtins.pathExists ./data/missing.txt) (builtins.pathExists ./data) (builtins.pathExists ./data/dir/link-to-file) (builtins.pathExists (toString ./data/hello.txt)) (builtins.pathExists "/definitely/not/here") ]

@@ -1,0 +1,2 @@
+# corpus: json
+map builtins.placeholder [ "out" "dev" "bin" "doc" ]

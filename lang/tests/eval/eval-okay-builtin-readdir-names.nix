@@ -1,0 +1,1 @@
+[ (builtins.attrNames (builtins.readDir ./data)) (builtins.readDir ./data/dir/subdir) ]

@@ -1,0 +1,2 @@
+# corpus: json
+builtins.readDir ./data/dir

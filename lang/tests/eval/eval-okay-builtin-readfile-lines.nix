@@ -1,0 +1,2 @@
+let lines = builtins.filter builtins.isString (builtins.split "\n" (builtins.readFile ./data/lines.txt)); in
+[ (builtins.length lines) lines ]

@@ -1,0 +1,1 @@
+builtins.sort builtins.lessThan [ "banana" "Apple" "cherry" "apple" "" "10" "9" ]

@@ -1,0 +1,1 @@
+[ (builtins.split "" "ab") (builtins.split "a*" "baaac") ]

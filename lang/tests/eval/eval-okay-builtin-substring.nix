@@ -1,0 +1,2 @@
+# corpus: json
+[ (builtins.substring 0 3 "hello") (builtins.substring 1 2 "hello") (builtins.substring 3 100 "hello") (builtins.substring 10 2 "hello") (builtins.substring 0 0 "hello") (builtins.substring 2 (-1) "hello") ]

@@ -1,0 +1,1 @@
+[ (toString 1.5) (toString 0.1) (toString 100.0) (toString 1.0e-3) (toString 123456789.123) (toString [ 1.5 ]) ]

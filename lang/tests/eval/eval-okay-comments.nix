@@ -1,0 +1,4 @@
+/* block comment */ [ 1 # line comment
+  /* multi
+     line */ 2
+  /**/ 3 ]

@@ -1,0 +1,2 @@
+let names = [ "p" "q" "r" ]; in
+builtins.listToAttrs (map (n: { name = n; value = { ${n} = n; }; }) names)

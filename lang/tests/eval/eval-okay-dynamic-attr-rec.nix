@@ -1,0 +1,2 @@
+# In rec sets, dynamic attributes can refer to static ones.
+rec { a = "x"; ${a} = a + "y"; }

@@ -1,0 +1,1 @@
+let a = "outer"; f = { a ? "default" }: a; in [ (f { }) (f { a = "arg"; }) a ]

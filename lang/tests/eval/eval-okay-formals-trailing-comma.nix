@@ -1,0 +1,1 @@
+let f = { a, b, }: a + b; in f { a = 1; b = 2; }

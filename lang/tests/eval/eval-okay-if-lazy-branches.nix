@@ -1,0 +1,1 @@
+if true then "taken" else throw "not taken"

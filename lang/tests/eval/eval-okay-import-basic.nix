@@ -1,0 +1,2 @@
+# corpus: json
+import ./lib/simple.nix

@@ -1,0 +1,5 @@
+# corpus: json
+''
+  hello
+  world
+''

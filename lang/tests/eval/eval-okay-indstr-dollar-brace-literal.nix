@@ -1,0 +1,4 @@
+# A lone $ or { is literal text.
+''
+  cost: $5 {braces} $ {x}
+''

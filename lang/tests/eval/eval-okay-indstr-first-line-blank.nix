@@ -1,0 +1,5 @@
+# A first line holding only spaces is dropped entirely.
+''   
+  a
+  b
+''

@@ -1,0 +1,3 @@
+''
+  don't 'quote' me
+''

@@ -1,0 +1,5 @@
+# Trailing spaces on a line are kept.
+''
+  a   
+  b 
+''

@@ -1,0 +1,6 @@
+# A spaces-only line longer than the indentation keeps the extra spaces.
+''
+  a
+      
+  b
+''

@@ -1,0 +1,6 @@
+# A spaces-only line shorter than the indentation becomes empty.
+''
+      a
+  
+      b
+''

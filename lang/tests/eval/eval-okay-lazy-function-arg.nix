@@ -1,0 +1,1 @@
+(x: "unused argument") (throw "never forced")

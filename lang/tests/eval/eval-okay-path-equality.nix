@@ -1,0 +1,1 @@
+[ (./data == ./data) (./data/hello.txt == ./data/../data/hello.txt) (./data == ./lib) (./a < ./b) (toString ./data == toString ./data) ]

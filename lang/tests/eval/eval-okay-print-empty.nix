@@ -1,0 +1,2 @@
+# corpus: json
+{ emptySet = { }; emptyList = [ ]; emptyString = ""; nested = [ [ ] [ { } ] ]; }

@@ -1,0 +1,1 @@
+{ f = x: x; g = { a, b ? 1 }: a; h = args@{ ... }: args; }

@@ -1,0 +1,2 @@
+let leaf = { v = "leaf"; }; mid = { inherit leaf; again = leaf; }; in
+{ inherit mid; other = mid; list = [ leaf ]; }

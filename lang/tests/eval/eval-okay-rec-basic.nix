@@ -1,0 +1,6 @@
+# corpus: json
+rec {
+  a = 1;
+  b = a + 1;
+  c = b * 10;
+}

@@ -1,0 +1,5 @@
+rec {
+  first = second + "!";
+  second = third + third;
+  third = "ab";
+}

@@ -1,0 +1,2 @@
+# NIX_PATH=fromenv=$CORPUS/search/fromenv is set by regenerate.sh
+import <fromenv>

@@ -1,0 +1,2 @@
+# corpus: json
+[ "héllo" "日本" "emoji 🎉" (builtins.stringLength "héllo") (builtins.stringLength "日本") ]

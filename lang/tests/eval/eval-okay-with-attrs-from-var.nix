@@ -1,0 +1,1 @@
+let s = { p = "p"; q = "q"; }; in with s; p + q

@@ -1,0 +1,3 @@
+with { a = "outer"; b = "outer-b"; };
+with { a = "inner"; };
+[ a b ]

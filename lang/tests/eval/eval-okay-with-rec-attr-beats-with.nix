@@ -1,0 +1,2 @@
+with { x = "with"; };
+rec { x = "rec"; y = x; }.y

@@ -1,0 +1,2 @@
+# imported several times; returns a fresh attrset each time.
+{ n = 1; }

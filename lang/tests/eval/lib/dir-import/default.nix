@@ -1,0 +1,2 @@
+# `import ./lib/dir-import` loads this default.nix
+{ fromDefault = true; sibling = import ./sibling.nix; }

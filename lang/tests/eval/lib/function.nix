@@ -1,0 +1,2 @@
+# imported by tests; a function
+{ a, b ? 2 }: a * b

@@ -1,0 +1,2 @@
+# imported by tests; evaluates to an attrset
+{ value = 42; name = "lib/simple.nix"; }

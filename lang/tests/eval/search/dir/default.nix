@@ -1,0 +1,1 @@
+{ x = 1; y = "from search/dir/default.nix"; }

@@ -1,0 +1,1 @@
+{ source = "NIX_PATH entry fromenv"; }

@@ -1,0 +1,1 @@
+{ who = "named-root/default.nix"; }

@@ -1,0 +1,1 @@
+"thing via the sub/dir= prefix"
