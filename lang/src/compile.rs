@@ -226,6 +226,7 @@ enum Scope {
 #[allow(missing_debug_implementations)]
 pub struct Compiler<'a> {
     file: u32,
+    src: Option<Rc<crate::source::Source>>,
     /// Directory relative paths resolve against.
     base_dir: Option<String>,
     scopes: Vec<Scope>,
@@ -265,6 +266,7 @@ impl<'a> Compiler<'a> {
     ) -> Compiler<'a> {
         Compiler {
             file,
+            src: None,
             base_dir,
             scopes: vec![Scope::Static(globals.clone())],
             interner,
@@ -278,41 +280,58 @@ impl<'a> Compiler<'a> {
         root: &ast::Root,
         parse_errors: &[rnix::ParseError],
     ) -> Result<Rc<Expr>, EvalError> {
-        for e in parse_errors {
-            let (span, msg) = describe_parse_error(self.file, e);
-            self.errors.push((span, msg));
+        // A tree with parse errors is not lowered: its nodes may be incomplete. Every parse
+        // error is reported, with its position.
+        if !parse_errors.is_empty() {
+            let text = self
+                .src
+                .as_ref()
+                .map(|s| s.text.clone())
+                .unwrap_or_default();
+            let errs = parse_errors
+                .iter()
+                .map(|e| describe_parse_error(self.file, &text, e))
+                .collect();
+            return Err(EvalError::new(ErrorKind::Syntax(errs), None));
         }
         let expr = match root.expr() {
             Some(e) => self.expr(&e),
             None => {
-                if self.errors.is_empty() {
-                    self.errors.push((
-                        Span {
-                            file: self.file,
-                            start: 0,
-                            end: 0,
-                        },
-                        "the file holds no expression".into(),
-                    ));
-                }
-                Rc::new(Expr::Const(Value::Null))
+                let span = Span {
+                    file: self.file,
+                    start: 0,
+                    end: 0,
+                };
+                let errs = vec![(span, "unexpected end of file".to_owned())];
+                return Err(EvalError::new(ErrorKind::Syntax(errs), None));
             }
         };
-        if self.errors.is_empty() {
-            Ok(expr)
-        } else {
-            let syntax: Vec<_> = self
-                .errors
-                .iter()
-                .filter(|(_, m)| !m.starts_with("undefined variable"))
-                .cloned()
-                .collect();
-            if syntax.is_empty() {
-                let (span, msg) = self.errors.swap_remove(0);
-                return Err(EvalError::new(ErrorKind::Eval(msg), Some(span)));
-            }
-            Err(EvalError::new(ErrorKind::Syntax(syntax), None))
+        // Like Nix, report the first problem found while binding names.
+        match self.errors.first() {
+            None => Ok(expr),
+            Some((span, msg)) => Err(EvalError::new(ErrorKind::Eval(msg.clone()), Some(*span))),
         }
+    }
+
+    /// Gives the compiler its source, so messages can name positions.
+    pub fn with_source(mut self, src: Rc<crate::source::Source>) -> Self {
+        self.src = Some(src);
+        self
+    }
+
+    fn pos(&self, span: Span) -> String {
+        match &self.src {
+            Some(s) => {
+                let (l, c) = s.line_col(span.start);
+                format!("{}:{l}:{c}", s.name)
+            }
+            None => "«unknown»".to_owned(),
+        }
+    }
+
+    fn already(&mut self, span: Span, name: &str, prev: Span) {
+        let msg = format!("attribute '{name}' already defined at {}", self.pos(prev));
+        self.err(span, msg);
     }
 
     fn name(&mut self, s: &str) -> Name {
@@ -839,8 +858,7 @@ impl<'a> Compiler<'a> {
                 let prev_span = match prev {
                     Pending::Done(_, s) | Pending::Nested(_, s) => *s,
                 };
-                let _ = prev_span;
-                self.err(span, format!("attribute '{n}' already defined"));
+                self.already(span, &n, prev_span);
                 continue;
             }
             top.statics.insert(n, Pending::Done(v, span));
@@ -855,7 +873,7 @@ impl<'a> Compiler<'a> {
                 self.err(d.span, "attribute without a name");
                 continue;
             }
-            self.insert_def(&mut top, path, &value, d.span, is_let);
+            self.insert_def(&mut top, path, &value, d.span, is_let, "");
         }
         if rec {
             self.scopes.pop();
@@ -867,7 +885,7 @@ impl<'a> Compiler<'a> {
             .collect::<Vec<_>>();
         if is_let && !top.dynamics.is_empty() {
             let span = top.dynamics[0].2;
-            self.err(span, "dynamic attributes are not allowed in 'let'");
+            self.err(span, "dynamic attributes not allowed in let");
         }
         Rc::new(AttrsDef {
             rec,
@@ -935,6 +953,7 @@ impl<'a> Compiler<'a> {
         value: &ast::Expr,
         span: Span,
         is_let: bool,
+        prefix: &str,
     ) {
         let first = path.remove(0);
         match first {
@@ -944,7 +963,7 @@ impl<'a> Compiler<'a> {
                     self.value_expr(value, None)
                 } else {
                     let mut nested = NestedSet::default();
-                    self.insert_def(&mut nested, path, value, span, false);
+                    self.insert_def(&mut nested, path, value, span, false, prefix);
                     let statics = nested
                         .statics
                         .into_iter()
@@ -959,25 +978,30 @@ impl<'a> Compiler<'a> {
                 set.dynamics.push((name_expr, v, span));
             }
             AttrName::Static(name) => {
+                let full = format!("{prefix}{name}");
+                let sub_prefix = format!("{full}.");
                 if path.is_empty() {
                     // `a = { ... };` merges with `a.b = ...` definitions when it is a literal
                     // non-recursive set.
                     if let Some(existing) = set.statics.get_mut(&name) {
+                        let prev_span = match existing {
+                            Pending::Done(_, s) | Pending::Nested(_, s) => *s,
+                        };
                         if let (Pending::Nested(nested, _), ast::Expr::AttrSet(lit)) =
                             (existing, value)
                         {
                             if lit.rec_token().is_none() {
-                                self.merge_literal(nested, lit, is_let);
+                                self.merge_literal(nested, lit, is_let, &sub_prefix);
                                 return;
                             }
                         }
-                        self.err(span, format!("attribute '{name}' already defined"));
+                        self.already(span, &full, prev_span);
                         return;
                     }
                     if let ast::Expr::AttrSet(lit) = value {
                         if lit.rec_token().is_none() && lit.inherits().next().is_none() {
                             let mut nested = NestedSet::default();
-                            self.merge_literal(&mut nested, lit, is_let);
+                            self.merge_literal(&mut nested, lit, is_let, &sub_prefix);
                             set.statics.insert(name, Pending::Nested(nested, span));
                             return;
                         }
@@ -988,14 +1012,22 @@ impl<'a> Compiler<'a> {
                 } else {
                     match set.statics.get_mut(&name) {
                         Some(Pending::Nested(nested, _)) => {
-                            self.insert_def(nested, path, value, span, false);
+                            self.insert_def(nested, path, value, span, false, &sub_prefix);
                         }
-                        Some(Pending::Done(..)) => {
-                            self.err(span, format!("attribute '{name}' already defined"));
+                        Some(Pending::Done(_, prev)) => {
+                            let prev = *prev;
+                            let rest: Vec<String> = path
+                                .iter()
+                                .map(|a| match a {
+                                    AttrName::Static(n) => n.to_string(),
+                                    AttrName::Dynamic(_) => "${...}".to_owned(),
+                                })
+                                .collect();
+                            self.already(span, &format!("{full}.{}", rest.join(".")), prev);
                         }
                         None => {
                             let mut nested = NestedSet::default();
-                            self.insert_def(&mut nested, path, value, span, false);
+                            self.insert_def(&mut nested, path, value, span, false, &sub_prefix);
                             set.statics.insert(name, Pending::Nested(nested, span));
                         }
                     }
@@ -1004,7 +1036,13 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    fn merge_literal(&mut self, nested: &mut NestedSet, lit: &ast::AttrSet, _is_let: bool) {
+    fn merge_literal(
+        &mut self,
+        nested: &mut NestedSet,
+        lit: &ast::AttrSet,
+        _is_let: bool,
+        prefix: &str,
+    ) {
         for entry in lit.entries() {
             match entry {
                 ast::Entry::AttrpathValue(av) => {
@@ -1015,7 +1053,7 @@ impl<'a> Compiler<'a> {
                         .unwrap_or_default();
                     match av.value() {
                         Some(v) if !path.is_empty() => {
-                            self.insert_def(nested, path, &v, span, false)
+                            self.insert_def(nested, path, &v, span, false, prefix)
                         }
                         _ => {
                             self.err(span, "attribute without a name or value");
@@ -1042,47 +1080,64 @@ impl<'a> Compiler<'a> {
     }
 }
 
-fn describe_parse_error(file: u32, e: &rnix::ParseError) -> (Span, String) {
+fn describe_parse_error(file: u32, text: &str, e: &rnix::ParseError) -> (Span, String) {
     use rnix::ParseError as P;
     let at = |r: &rnix::TextRange| Span {
         file,
         start: r.start().into(),
         end: r.end().into(),
     };
+    let end = text.len() as u32;
     let eof = Span {
         file,
-        start: u32::MAX,
-        end: u32::MAX,
+        start: end,
+        end,
+    };
+    // What the parser tripped over, as the user wrote it.
+    let shown = |r: &rnix::TextRange, kind: Option<rnix::SyntaxKind>| -> String {
+        let s = text
+            .get(usize::from(r.start())..usize::from(r.end()))
+            .unwrap_or("");
+        if kind == Some(rnix::SyntaxKind::TOKEN_ERROR) || s.is_empty() {
+            if u32::from(r.end()) >= end || s.starts_with('"') || s.starts_with("''") {
+                return "end of file".to_owned();
+            }
+            if s.ends_with('/') && s.contains('/') {
+                return format!("'{s}' (a path cannot end with a slash)");
+            }
+            return format!("invalid token '{s}'");
+        }
+        let first: String = s
+            .chars()
+            .take_while(|c| !c.is_whitespace())
+            .take(24)
+            .collect();
+        format!("'{first}'")
+    };
+    let expecting = |want: &[rnix::SyntaxKind]| -> String {
+        // Long lists of alternatives help no one; Nix, too, names at most a few.
+        if want.is_empty() || want.len() > 4 {
+            return String::new();
+        }
+        let names: Vec<String> = want.iter().map(|k| token_name(*k)).collect();
+        format!(", expecting {}", names.join(" or "))
     };
     match e {
-        P::Unexpected(r) => (at(r), "unexpected input".into()),
+        P::Unexpected(r) => (at(r), format!("unexpected {}", shown(r, None))),
         P::UnexpectedExtra(r) => (
             at(r),
-            "unexpected text after the end of the expression".into(),
+            format!("unexpected {}, expecting end of file", shown(r, None)),
         ),
-        P::UnexpectedWanted(got, r, want) => {
-            let want: Vec<String> = want.iter().map(|k| token_name(*k)).collect();
-            (
-                at(r),
-                format!(
-                    "unexpected {}, expecting {}",
-                    token_name(*got),
-                    want.join(" or ")
-                ),
-            )
-        }
+        P::UnexpectedWanted(got, r, want) => (
+            at(r),
+            format!("unexpected {}{}", shown(r, Some(*got)), expecting(want)),
+        ),
         P::UnexpectedDoubleBind(r) => (
             at(r),
             "a pattern can be bound to only one name with '@'".into(),
         ),
         P::UnexpectedEOF => (eof, "unexpected end of file".into()),
-        P::UnexpectedEOFWanted(want) => {
-            let want: Vec<String> = want.iter().map(|k| token_name(*k)).collect();
-            (
-                eof,
-                format!("unexpected end of file, expecting {}", want.join(" or ")),
-            )
-        }
+        P::UnexpectedEOFWanted(want) => (eof, format!("unexpected end of file{}", expecting(want))),
         P::DuplicatedArgs(r, n) => (at(r), format!("duplicate formal function argument '{n}'")),
         P::RecursionLimitExceeded => (eof, "the expression nests too deeply to parse".into()),
         _ => (eof, e.to_string()),

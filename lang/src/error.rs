@@ -38,6 +38,17 @@ pub struct EvalError {
     pub kind: ErrorKind,
     pub span: Option<Span>,
     pub frames: Vec<Frame>,
+    /// A suggestion shown under the source snippet ("Did you mean 'x'?").
+    pub hint: Option<String>,
+}
+
+/// An I/O error's message as the C library words it, without Rust's "(os error N)".
+pub fn io_message(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" (os error ") {
+        Some(i) if s.ends_with(')') => s[..i].to_owned(),
+        _ => s,
+    }
 }
 
 /// The evaluator's result type.
@@ -52,11 +63,18 @@ impl EvalError {
             kind,
             span,
             frames: Vec::new(),
+            hint: None,
         }
     }
 
     pub fn eval(msg: impl Into<String>, span: Span) -> EvalError {
         EvalError::new(ErrorKind::Eval(msg.into()), Some(span))
+    }
+
+    /// Adds a "did you mean" line.
+    pub fn with_hint(mut self, hint: Option<String>) -> EvalError {
+        self.hint = hint;
+        self
     }
 
     /// Whether `builtins.tryEval` catches it.
@@ -85,12 +103,9 @@ impl EvalError {
             ErrorKind::AssertFailed(m) => m.clone(),
             ErrorKind::Eval(m) | ErrorKind::Io(m) => m.clone(),
             ErrorKind::InfiniteRecursion => "infinite recursion encountered".to_owned(),
-            ErrorKind::StackOverflow => {
-                "stack overflow: the evaluation nests too deeply (possible infinite recursion)"
-                    .to_owned()
-            }
+            ErrorKind::StackOverflow => "stack overflow (possible infinite recursion)".to_owned(),
             ErrorKind::Syntax(errs) => match errs.len() {
-                1 => format!("syntax error: {}", errs[0].1),
+                1 => format!("syntax error, {}", errs[0].1),
                 n => format!("{n} syntax errors"),
             },
         }
@@ -104,7 +119,7 @@ impl EvalError {
                 if i > 0 {
                     out.push('\n');
                 }
-                let _ = writeln!(out, "error: syntax error: {msg}\n");
+                let _ = writeln!(out, "error: syntax error, {msg}\n");
                 out.push_str(&sources.snippet(*span));
             }
             return out;
@@ -113,6 +128,9 @@ impl EvalError {
         if let Some(span) = self.span {
             out.push('\n');
             out.push_str(&sources.snippet(span));
+        }
+        if let Some(h) = &self.hint {
+            let _ = writeln!(out, "       {h}");
         }
         for f in &self.frames {
             let _ = writeln!(out, "\n       … {}", f.msg);

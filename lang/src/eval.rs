@@ -166,9 +166,9 @@ impl Evaluator {
                 .map(|d| d.to_string_lossy().into_owned()),
         };
         let parse = rnix::Root::parse(&text);
-        let (file, _) = self.sources.add(Source::new(name, path, text));
+        let (file, src) = self.sources.add(Source::new(name, path, text));
         let globals = self.global_names.clone();
-        let compiler = Compiler::new(file, base_dir, &globals, &mut self.interner);
+        let compiler = Compiler::new(file, base_dir, &globals, &mut self.interner).with_source(src);
         let tree = parse.tree();
         compiler.compile_root(&tree, parse.errors())
     }
@@ -203,7 +203,11 @@ impl Evaluator {
         }
         let bytes = self.io.read_file(&path).map_err(|e| {
             EvalError::new(
-                ErrorKind::Eval(format!("cannot read '{}': {e}", path.display())),
+                ErrorKind::Eval(format!(
+                    "getting status of '{}': {}",
+                    path.display(),
+                    crate::error::io_message(&e)
+                )),
                 span,
             )
         })?;
@@ -450,20 +454,20 @@ impl Evaluator {
                                         })
                                         .collect::<Vec<_>>()
                                         .join(".");
-                                    let mut msg = format!("attribute '{key}' missing");
-                                    if let Some(s) = suggest(&key, a.names().map(|n| &**n)) {
-                                        msg.push_str(&format!(", did you mean '{s}'?"));
-                                    }
+                                    let hint = suggest(&key, a.names().map(|n| &**n))
+                                        .map(|s| format!("Did you mean '{s}'?"));
                                     let _ = shown;
-                                    EvalError::eval(msg, *span)
+                                    EvalError::eval(format!("attribute '{key}' missing"), *span)
+                                        .with_hint(hint)
                                 }
                                 other => EvalError::eval(
                                     format!(
-                                        "value is {} while a set was expected (selecting attribute '{key}')",
+                                        "value is {} while a set was expected",
                                         other.type_desc()
                                     ),
                                     *span,
-                                ),
+                                )
+                                .frame(format!("while selecting attribute '{key}'"), Some(*span)),
                             });
                         }
                     }
@@ -611,10 +615,7 @@ impl Evaluator {
                         Ok(self.intern(&t))
                     }
                     other => Err(EvalError::eval(
-                        format!(
-                            "value is {} while a string was expected (as an attribute name)",
-                            other.type_desc()
-                        ),
+                        format!("value is {} while a string was expected", other.type_desc()),
                         span,
                     )),
                 }
@@ -686,10 +687,7 @@ impl Evaluator {
                 }
                 other => {
                     return Err(EvalError::eval(
-                        format!(
-                            "value is {} while a string was expected (as an attribute name)",
-                            other.type_desc()
-                        ),
+                        format!("value is {} while a string was expected", other.type_desc()),
                         *span,
                     ))
                 }
@@ -865,14 +863,14 @@ impl Evaluator {
                 if !*ellipsis && used < attrs.len() {
                     for (k, _) in attrs.iter() {
                         if !formals.iter().any(|(n, _, _)| n == k) {
-                            let mut msg = format!(
+                            let msg = format!(
                                 "{} called with unexpected argument '{k}'",
                                 self.fn_desc(def)
                             );
-                            if let Some(s) = suggest(k, formals.iter().map(|(n, _, _)| &**n)) {
-                                msg.push_str(&format!(", did you mean '{s}'?"));
-                            }
+                            let hint = suggest(k, formals.iter().map(|(n, _, _)| &**n))
+                                .map(|s| format!("Did you mean '{s}'?"));
                             return Err(EvalError::eval(msg, span)
+                                .with_hint(hint)
                                 .frame(self.fn_frame(def), Some(def.span)));
                         }
                     }
@@ -887,9 +885,10 @@ impl Evaluator {
     }
 
     fn fn_desc(&self, def: &LambdaDef) -> String {
+        let pos = self.sources.position(def.span);
         match &def.name {
-            Some(n) => format!("function '{n}'"),
-            None => "anonymous function".to_owned(),
+            Some(n) => format!("function '{n}' at {pos}"),
+            None => format!("anonymous function at {pos}"),
         }
     }
 
@@ -1057,17 +1056,18 @@ impl Evaluator {
                 let joined = format!("{p}{}", String::from_utf8_lossy(&out));
                 Ok(Value::Path(canon_path(&joined).into()))
             }
-            (Value::String(_), _) | (_, Value::String(_)) | (Value::Attrs(_), _) => {
+            (Value::Int(_) | Value::Float(_), _) => Err(EvalError::eval(
+                format!("cannot add {} to {}", b.type_desc(), a.type_desc()),
+                span,
+            )),
+            _ => {
+                // Anything else is string concatenation, as in Nix.
                 let mut out = Vec::new();
                 let mut ctx = Context::new();
                 self.coerce_to_string(&a, span, false, true, &mut out, &mut ctx)?;
                 self.coerce_to_string(&b, span, false, true, &mut out, &mut ctx)?;
                 Ok(Value::string(NixStr::with_ctx(out, ctx)))
             }
-            _ => Err(EvalError::eval(
-                format!("cannot add {} to {}", b.type_desc(), a.type_desc()),
-                span,
-            )),
         }
     }
 
@@ -1297,7 +1297,10 @@ fn arith(op: BinOp, a: &Value, b: &Value, span: Span) -> EvalResult<Value> {
                     if y == 0 {
                         return Err(EvalError::eval("division by zero", span));
                     }
-                    x.wrapping_div(y)
+                    if x == i64::MIN && y == -1 {
+                        return Err(EvalError::eval("overflow in integer division", span));
+                    }
+                    x / y
                 }
                 _ => 0,
             }))

@@ -77,7 +77,10 @@ fn get_attr(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
             let v = v.clone();
             ev.force(&v, s)
         }
-        None => Err(EvalError::eval(format!("attribute '{n}' missing"), s)),
+        None => Err(EvalError::eval(
+            format!("attribute '{n}' missing for call to 'getAttr'"),
+            s,
+        )),
     }
 }
 
@@ -131,15 +134,13 @@ fn list_to_attrs(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> 
     let mut entries = Vec::with_capacity(l.len());
     for x in l.iter() {
         let set = attrs(ev, x, s)?;
-        let name = set
-            .get("name")
-            .cloned()
-            .ok_or_else(|| EvalError::eval("attribute 'name' missing", s))?;
+        let name = set.get("name").cloned().ok_or_else(|| {
+            EvalError::eval("attribute 'name' missing for call to 'listToAttrs'", s)
+        })?;
         let n = name_arg(ev, &name, s)?;
-        let value = set
-            .get("value")
-            .cloned()
-            .ok_or_else(|| EvalError::eval("attribute 'value' missing", s))?;
+        let value = set.get("value").cloned().ok_or_else(|| {
+            EvalError::eval("attribute 'value' missing for call to 'listToAttrs'", s)
+        })?;
         entries.push((n, value));
     }
     // The first definition of a name wins; a stable sort keeps them in order.

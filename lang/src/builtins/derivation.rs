@@ -57,7 +57,12 @@ fn derivation_strict(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Val
                 e.frame("while evaluating the derivation attribute 'name'", s.into())
             })?
         }
-        None => return Err(EvalError::eval("required attribute 'name' missing", s)),
+        None => {
+            return Err(EvalError::eval(
+                "attribute 'name' missing for call to 'derivationStrict'",
+                s,
+            ))
+        }
     };
     let fail = |msg: String| {
         EvalError::eval(msg, s).frame(format!("while evaluating the derivation '{name}'"), Some(s))

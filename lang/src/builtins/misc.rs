@@ -155,10 +155,16 @@ fn import(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
 
 fn read_file(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
     let p = path_arg(ev, &a[0], s)?;
-    let bytes = ev
-        .io
-        .read_file(&p)
-        .map_err(|e| EvalError::eval(format!("opening file '{}': {e}", p.display()), s))?;
+    let bytes = ev.io.read_file(&p).map_err(|e| {
+        EvalError::eval(
+            format!(
+                "opening file '{}': {}",
+                p.display(),
+                crate::error::io_message(&e)
+            ),
+            s,
+        )
+    })?;
     Ok(Value::str(bytes))
 }
 
@@ -169,10 +175,16 @@ fn path_exists(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
 
 fn read_dir(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
     let p = path_arg(ev, &a[0], s)?;
-    let entries = ev
-        .io
-        .read_dir(&p)
-        .map_err(|e| EvalError::eval(format!("reading directory '{}': {e}", p.display()), s))?;
+    let entries = ev.io.read_dir(&p).map_err(|e| {
+        EvalError::eval(
+            format!(
+                "opening directory '{}': {}",
+                p.display(),
+                crate::error::io_message(&e)
+            ),
+            s,
+        )
+    })?;
     let mut out = Vec::with_capacity(entries.len());
     for (name, kind) in entries {
         let n = ev.intern(&name);
@@ -188,11 +200,12 @@ fn to_file(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
     for c in contents.context() {
         match c {
             ContextElem::Plain(p) => refs.push(p.clone()),
-            _ => {
+            other => {
                 return Err(EvalError::eval(
                     format!(
-                        "in 'toFile': the file '{}' cannot refer to derivation outputs",
-                        name.to_str_lossy()
+                        "in 'toFile': the file named '{}' must not contain a reference to a derivation but contains ({})",
+                        name.to_str_lossy(),
+                        other.encode()
                     ),
                     s,
                 ))

@@ -129,11 +129,6 @@ pub(crate) fn install(ev: &mut Evaluator) {
         slots: std::cell::RefCell::new(slots),
         parent: None,
     });
-    let span = Span {
-        file: 0,
-        start: 0,
-        end: 0,
-    };
     let compiled = ev
         .compile(
             "«derivation»".to_owned(),

@@ -148,12 +148,18 @@ pub(crate) fn regex(ev: &mut Evaluator, re: &str, s: Span) -> EvalResult<Rc<rege
         .unicode(false)
         .dot_matches_new_line(true)
         .build()
-        .map_err(|e| EvalError::eval(format!("invalid regular expression '{re}': {e}"), s))?;
+        .map_err(|e| {
+            EvalError::eval(format!("invalid regular expression '{re}'"), s)
+                .with_hint(Some(e.to_string()))
+        })?;
     let unanchored = regex::bytes::RegexBuilder::new(&translated)
         .unicode(false)
         .dot_matches_new_line(true)
         .build()
-        .map_err(|e| EvalError::eval(format!("invalid regular expression '{re}': {e}"), s))?;
+        .map_err(|e| {
+            EvalError::eval(format!("invalid regular expression '{re}'"), s)
+                .with_hint(Some(e.to_string()))
+        })?;
     let r = Rc::new(compiled);
     ev.regex_cache.insert(re.to_owned(), r.clone());
     ev.regex_cache_unanchored
@@ -328,10 +334,15 @@ fn split(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
 
 fn hash_string(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
     let algo = string(ev, &a[0], s)?;
-    let algo: strata_store::HashAlgo = algo
-        .to_str_lossy()
-        .parse()
-        .map_err(|e: strata_store::hash::HashParseError| EvalError::eval(e.to_string(), s))?;
+    let algo: strata_store::HashAlgo = algo.to_str_lossy().parse().map_err(|_| {
+        EvalError::eval(
+            format!("unknown hash algorithm '{}'", algo.to_str_lossy()),
+            s,
+        )
+        .with_hint(Some(
+            "Known algorithms: md5, sha1, sha256, sha512.".to_owned(),
+        ))
+    })?;
     let st = string(ev, &a[1], s)?;
     Ok(Value::str(
         strata_store::Hash::of(algo, st.as_bytes()).to_base16(),
