@@ -24,6 +24,10 @@ pub struct EvalArgs {
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
+    /// Write what evaluation adds (`toFile`, paths, `.drv` files) into the store, so it can
+    /// be read back; by default paths are only computed.
+    #[arg(long)]
+    read_write_mode: bool,
     /// Add a search path entry, `PATH` or `PREFIX=PATH` (before NIX_PATH).
     #[arg(short = 'I', value_name = "PATH")]
     include: Vec<String>,
@@ -45,7 +49,7 @@ fn search_entry(s: &str) -> (String, String) {
     }
 }
 
-pub fn run(args: EvalArgs, store_dir: &str) -> Result<ExitCode> {
+pub fn run(args: EvalArgs, store_root: Option<PathBuf>, store_dir: &str) -> Result<ExitCode> {
     if args.file.is_none() && args.expr.is_none() {
         bail!("nothing to evaluate: give a FILE or -E EXPR");
     }
@@ -60,10 +64,15 @@ pub fn run(args: EvalArgs, store_dir: &str) -> Result<ExitCode> {
         max_stack: EVAL_STACK - (64 << 20),
         ..EvalConfig::default()
     };
+    let store = if args.read_write_mode {
+        Some(crate::open_store(store_root, store_dir.as_str())?)
+    } else {
+        None
+    };
     let handle = std::thread::Builder::new()
         .name("eval".into())
         .stack_size(EVAL_STACK)
-        .spawn(move || evaluate(args, config, store_dir))
+        .spawn(move || evaluate(args, config, store_dir, store))
         .context("failed to start the evaluation thread")?;
     match handle.join() {
         Ok(r) => r,
@@ -75,8 +84,12 @@ fn evaluate(
     args: EvalArgs,
     config: EvalConfig,
     store_dir: strata_store::StoreDir,
+    store: Option<strata_store::LocalStore>,
 ) -> Result<ExitCode> {
-    let io = Rc::new(strata_builder::eval_io::FsIo::new(store_dir));
+    let io: Rc<dyn strata_lang::io::EvalIo> = match store {
+        Some(s) => Rc::new(strata_builder::eval_io::StoreIo::new(s)),
+        None => Rc::new(strata_builder::eval_io::FsIo::new(store_dir)),
+    };
     let mut ev = Evaluator::new(config, io);
     ev.reset_stack_base();
     let result = run_eval(&mut ev, &args);

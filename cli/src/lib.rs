@@ -97,6 +97,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Store(cmd) => store_cmd::run_store(cmd, cli.store_root, &cli.store_dir),
         Command::Hash(cmd) => store_cmd::run_hash(cmd),
-        Command::Eval(args) => eval_cmd::run(args, &cli.store_dir),
+        Command::Eval(args) => eval_cmd::run(args, cli.store_root, &cli.store_dir),
     }
 }

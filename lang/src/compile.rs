@@ -313,6 +313,13 @@ impl<'a> Compiler<'a> {
         }
     }
 
+    /// Adds a scope of names (slots in that order) between the globals and the file, as
+    /// `scopedImport` needs.
+    pub fn with_scope(mut self, names: BTreeMap<Name, u32>) -> Self {
+        self.scopes.push(Scope::Static(names));
+        self
+    }
+
     /// Gives the compiler its source, so messages can name positions.
     pub fn with_source(mut self, src: Rc<crate::source::Source>) -> Self {
         self.src = Some(src);
@@ -818,7 +825,7 @@ impl<'a> Compiler<'a> {
                 for a in attrs {
                     match self.attr_name(a) {
                         AttrName::Static(n) => {
-                            let aspan = span_of(self.file, a.syntax());
+                            let aspan = inherit_span(self.file, a);
                             let v = self.lookup(&n, aspan);
                             inherited.push((n, AttrValue::Inherited(v), aspan));
                         }
@@ -844,7 +851,7 @@ impl<'a> Compiler<'a> {
                                 default: None,
                                 span: *span,
                             });
-                            inherited.push((n, AttrValue::Expr(v), span_of(self.file, a.syntax())));
+                            inherited.push((n, AttrValue::Expr(v), inherit_span(self.file, a)));
                         }
                         AttrName::Dynamic(_) => {
                             self.err(*span, "dynamic attributes are not allowed in 'inherit'");
@@ -1080,6 +1087,18 @@ impl<'a> Compiler<'a> {
     }
 }
 
+/// The position Nix 2.8 gives an inherited attribute: where the whitespace before its name
+/// starts (a quirk of its lexer that `unsafeGetAttrPos` shows).
+fn inherit_span(file: u32, a: &ast::Attr) -> Span {
+    let mut span = span_of(file, a.syntax());
+    if let Some(rowan::NodeOrToken::Token(t)) = a.syntax().prev_sibling_or_token() {
+        if t.kind() == rnix::SyntaxKind::TOKEN_WHITESPACE {
+            span.start = t.text_range().start().into();
+        }
+    }
+    span
+}
+
 fn describe_parse_error(file: u32, text: &str, e: &rnix::ParseError) -> (Span, String) {
     use rnix::ParseError as P;
     let at = |r: &rnix::TextRange| Span {
@@ -1162,8 +1181,12 @@ fn token_name(k: rnix::SyntaxKind) -> String {
         TOKEN_THEN => "'then'",
         TOKEN_ELSE => "'else'",
         TOKEN_IDENT => "an identifier",
-        TOKEN_STRING_END => "the end of the string",
+        TOKEN_STRING_END => "the closing quote of the string",
+        TOKEN_STRING_CONTENT => "string text",
+        TOKEN_INTERPOL_START => "'${'",
         TOKEN_INTERPOL_END => "'}' closing the interpolation",
+        TOKEN_OR => "'or'",
+        TOKEN_CUR_POS => "'__curPos'",
         other => {
             return format!("{other:?}")
                 .trim_start_matches("TOKEN_")

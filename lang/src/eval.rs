@@ -231,6 +231,55 @@ impl Evaluator {
         )
     }
 
+    /// `scopedImport`: evaluates a file in a scope made of `scope`'s attributes, which shadow
+    /// the builtins. Not cached: the same file means different things in different scopes.
+    pub(crate) fn import_scoped(
+        &mut self,
+        path: &Path,
+        scope: &Attrs,
+        span: Span,
+    ) -> EvalResult<Value> {
+        let mut path = path.to_path_buf();
+        if self.io.is_dir(&path) {
+            path = path.join("default.nix");
+        }
+        let bytes = self.io.read_file(&path).map_err(|e| {
+            EvalError::eval(
+                format!(
+                    "getting status of '{}': {}",
+                    path.display(),
+                    crate::error::io_message(&e)
+                ),
+                span,
+            )
+        })?;
+        let text = String::from_utf8(bytes).map_err(|_| {
+            EvalError::eval(format!("'{}' is not valid UTF-8", path.display()), span)
+        })?;
+        let names: BTreeMap<Name, u32> = scope
+            .names()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i as u32))
+            .collect();
+        let base_dir = path.parent().map(|d| d.to_string_lossy().into_owned());
+        let parse = rnix::Root::parse(&text);
+        let (file, src) = self.sources.add(Source::new(
+            path.display().to_string(),
+            Some(path.clone()),
+            text,
+        ));
+        let globals = self.global_names.clone();
+        let compiler = Compiler::new(file, base_dir, &globals, &mut self.interner)
+            .with_scope(names)
+            .with_source(src);
+        let expr = compiler.compile_root(&parse.tree(), parse.errors())?;
+        let env = Rc::new(Env {
+            slots: RefCell::new(scope.values().cloned().collect()),
+            parent: Some(self.global_env.clone()),
+        });
+        self.eval(&expr, &env)
+    }
+
     // -----------------------------------------------------------------------------------------
     // Forcing
 
@@ -1260,7 +1309,7 @@ impl Evaluator {
 
 /// Whether two values are the very same value (Nix compares the elements of lists and sets
 /// by identity first, so a function inside a shared container equals itself).
-fn same_value(a: &Value, b: &Value) -> bool {
+pub(crate) fn same_value(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Thunk(x), Value::Thunk(y)) => Rc::ptr_eq(&x.0, &y.0),
         (Value::Lambda(x), Value::Lambda(y)) => Rc::ptr_eq(x, y),

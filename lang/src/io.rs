@@ -57,6 +57,17 @@ pub trait EvalIo {
         aterm: &[u8],
         references: &[String],
     ) -> Result<String, String>;
+    /// Fetches `url` into the store as `name`: the file itself, or (`unpack`) the single
+    /// top-level directory of a tarball. When `expected` is given, the result must have that
+    /// hash (of the file's contents, or of the unpacked tree's NAR) or nothing is added.
+    /// Returns the store path.
+    fn fetch(
+        &self,
+        url: &str,
+        name: &str,
+        unpack: bool,
+        expected: Option<&strata_store::Hash>,
+    ) -> Result<String, String>;
     /// The store directory, `/nix/store`.
     fn store_dir(&self) -> String;
 }

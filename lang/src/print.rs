@@ -78,13 +78,15 @@ pub fn escape_string(bytes: &[u8], out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
+/// Whether an attribute name prints without quotes. Nix 2.8 quotes names that are not
+/// identifiers, and `if` (but no other keyword).
 fn is_plain_ident(name: &str) -> bool {
     let mut chars = name.chars();
     match chars.next() {
         Some(c) if c.is_ascii_alphabetic() || c == '_' => {}
         _ => return false,
     }
-    chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '\'' || c == '-')
+    name != "if" && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '\'' || c == '-')
 }
 
 /// Prints a value as `nix-instantiate --eval` does. With `strict`, everything is forced

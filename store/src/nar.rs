@@ -95,6 +95,23 @@ pub fn dump_and_copy(src: &Path, out: &mut impl Write, dest: &Path) -> Result<()
     d.node(src, Some(dest))
 }
 
+/// Like [`dump_and_copy`], leaving out what `filter` rejects (see [`dump_filtered`]).
+pub fn dump_and_copy_filtered(
+    src: &Path,
+    out: &mut impl Write,
+    dest: &Path,
+    filter: DumpFilter<'_>,
+) -> Result<(), DumpError> {
+    let mut d = Dumper {
+        out,
+        copy: Some(()),
+        buf: vec![0u8; BUF_SIZE],
+        filter: Some(filter),
+    };
+    d.out.write_all(&framed(MAGIC)).map_err(DumpError::Write)?;
+    d.node(src, Some(dest))
+}
+
 /// The NAR hash and size of the tree at `path`.
 pub fn hash_path(path: &Path, algo: HashAlgo) -> Result<(Hash, u64), DumpError> {
     hash_pipelined(algo, |out| dump(path, out))

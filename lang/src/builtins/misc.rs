@@ -305,13 +305,57 @@ fn path(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
         }
         None => None,
     };
-    if args.contains("sha256") {
-        return Err(EvalError::eval(
-            "'builtins.path' with 'sha256' is not supported yet",
-            s,
-        ));
+    let expected = match args.get("sha256") {
+        Some(h) => {
+            let h = h.clone();
+            let h = string(ev, &h, s)?.to_str_lossy().into_owned();
+            Some(
+                strata_store::Hash::parse(&h, Some(strata_store::HashAlgo::Sha256))
+                    .map_err(|e| EvalError::eval(e.to_string(), s))?,
+            )
+        }
+        None => None,
+    };
+    let recursive = match args.get("recursive") {
+        Some(r) => {
+            let r = r.clone();
+            super::boolean(ev, &r, s)?
+        }
+        None => true,
+    };
+    if !recursive {
+        // A flat path: addressed by the hash of the file's contents, as a fetched file is.
+        let url = format!("file://{}", p.display());
+        let out = ev
+            .io
+            .fetch(&url, &name, false, expected.as_ref())
+            .map_err(|e| EvalError::eval(e, s))?;
+        let mut ctx = Context::new();
+        ctx.insert(ContextElem::Plain(out.clone()));
+        return Ok(Value::string(NixStr::with_ctx(out, ctx)));
     }
-    add_filtered(ev, &p, &name, filter, s)
+    let result = add_filtered(ev, &p, &name, filter, s)?;
+    if let Some(h) = expected {
+        // A source path is the fixed-output path of its NAR's sha256, so the expected hash
+        // determines the path.
+        let dir = strata_store::StoreDir::new(&ev.io.store_dir())
+            .map_err(|e| EvalError::eval(e.to_string(), s))?;
+        let want = dir
+            .make_fixed_output_path(&name, true, &h)
+            .map_err(|e| EvalError::eval(e.to_string(), s))?;
+        let got = string(ev, &result, s)?;
+        if got.as_bytes() != dir.display(&want).as_bytes() {
+            return Err(EvalError::eval(
+                format!(
+                    "hash mismatch for '{}': the given sha256 {} is not the hash of its contents",
+                    p.display(),
+                    h.to_sri()
+                ),
+                s,
+            ));
+        }
+    }
+    Ok(result)
 }
 
 fn get_env(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {

@@ -2,7 +2,8 @@
 
 mod attrs_lists;
 mod derivation;
-mod misc;
+mod extra;
+pub(crate) mod misc;
 mod strings;
 
 use std::collections::BTreeMap;
@@ -44,6 +45,7 @@ pub(crate) fn install(ev: &mut Evaluator) {
     strings::register(&mut prims);
     misc::register(&mut prims);
     derivation::register(&mut prims);
+    extra::register(&mut prims);
 
     let mut entries: BTreeMap<Name, Value> = BTreeMap::new();
     for (name, arity, func) in &prims {

@@ -643,6 +643,42 @@ impl LocalStore {
         self.require_info(&path)
     }
 
+    /// Like [`add_path`](Self::add_path), leaving out every entry `filter` rejects, as
+    /// `builtins.filterSource` and `builtins.path { filter = ...; }` do.
+    pub fn add_path_filtered(
+        &mut self,
+        src: &Path,
+        name: &str,
+        filter: nar::DumpFilter<'_>,
+    ) -> Result<PathInfo, StoreError> {
+        crate::path::validate_name(name)?;
+        let _gc = self.gc_lock(false)?;
+        let stage = self.temp_path("add");
+        let mut hasher = nar::CountingHasher::new(HashAlgo::Sha256);
+        if let Err(e) = nar::dump_and_copy_filtered(src, &mut hasher, &stage, filter) {
+            remove_tree(&stage);
+            return Err(e.into());
+        }
+        let (nar_hash, nar_size) = hasher.finish();
+        let path = self
+            .store_dir
+            .make_source_path(name, &nar_hash, &BTreeSet::new(), false)?;
+        let new = NewPath {
+            path: path.clone(),
+            references: BTreeSet::new(),
+            deriver: None,
+            ca: Some(format!("fixed:r:{}", nar_hash)),
+            ultimate: true,
+        };
+        self.install(vec![Staged {
+            stage,
+            new,
+            nar_hash,
+            nar_size,
+        }])?;
+        self.require_info(&path)
+    }
+
     /// `builtins.toFile` / `nix-store --add` of a text: a flat file with the given references.
     pub fn add_text(
         &mut self,

@@ -1,0 +1,6 @@
+//! strata-builder's integration tests.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "builder/golden.rs"]
+mod golden;
