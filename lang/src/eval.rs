@@ -863,6 +863,28 @@ impl Evaluator {
         }
     }
 
+    /// Applies `f` to several arguments at once; a builtin that takes exactly that many is
+    /// called directly, without building partial applications.
+    pub fn call_args(&mut self, f: &Value, args: &[Value], span: Span) -> EvalResult<Value> {
+        self.check_stack(span)?;
+        let f = self.force(f, span)?;
+        match &f {
+            Value::PrimOp(op) if op.arity == args.len() => return (op.func)(self, args, span),
+            Value::PrimOpApp(op, prev) if prev.len() + args.len() == op.arity => {
+                let mut all = Vec::with_capacity(op.arity);
+                all.extend(prev.iter().cloned());
+                all.extend(args.iter().cloned());
+                return (op.func)(self, &all, span);
+            }
+            _ => {}
+        }
+        let mut cur = f;
+        for a in args {
+            cur = self.call(&cur, a.clone(), span)?;
+        }
+        Ok(cur)
+    }
+
     fn call_lambda(&mut self, c: &Rc<Closure>, arg: Value, span: Span) -> EvalResult<Value> {
         let def: &Rc<LambdaDef> = &c.def;
         let env = Env::new(def.slots(), Some(c.env.clone()));

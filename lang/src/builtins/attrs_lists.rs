@@ -348,6 +348,13 @@ fn sort(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
     let f = function(ev, &a[0], s)?;
     let l = list(ev, &a[1], s)?;
     let mut v: Vec<Value> = l.to_vec();
+    // With `builtins.lessThan` as the order, compare the values directly.
+    let direct = matches!(&f, Value::PrimOp(op) if op.name == "lessThan");
+    if direct {
+        for x in v.iter_mut() {
+            *x = ev.force(x, s)?;
+        }
+    }
     // A stable merge sort whose comparison can fail.
     let mut buf = v.clone();
     let n = v.len();
@@ -359,9 +366,14 @@ fn sort(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
             let hi = (i + 2 * width).min(n);
             let (mut p, mut q, mut k) = (i, mid, i);
             while p < mid && q < hi {
-                let r = call2(ev, &f, v[q].clone(), v[p].clone(), s)?;
                 // Take from the right only when it is strictly less.
-                if boolean(ev, &r, s)? {
+                let right_first = if direct {
+                    ev.less_than(&v[q], &v[p], s)?
+                } else {
+                    let r = call2(ev, &f, v[q].clone(), v[p].clone(), s)?;
+                    boolean(ev, &r, s)?
+                };
+                if right_first {
                     buf[k] = v[q].clone();
                     q += 1;
                 } else {

@@ -225,8 +225,7 @@ pub(crate) fn call2(
     b: Value,
     span: Span,
 ) -> EvalResult<Value> {
-    let g = ev.call(f, a, span)?;
-    let r = ev.call(&g, b, span)?;
+    let r = ev.call_args(f, &[a, b], span)?;
     ev.force(&r, span)
 }
 
