@@ -32,9 +32,27 @@ pub struct Frame {
     pub span: Option<Span>,
 }
 
-/// An error with its position and frames.
+/// An error with its position and frames. Boxed, so that results stay small on the
+/// evaluator's hot paths.
 #[derive(Debug, Clone, PartialEq)]
-pub struct EvalError {
+pub struct EvalError(Box<ErrorData>);
+
+impl std::ops::Deref for EvalError {
+    type Target = ErrorData;
+    fn deref(&self) -> &ErrorData {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for EvalError {
+    fn deref_mut(&mut self) -> &mut ErrorData {
+        &mut self.0
+    }
+}
+
+/// What an [`EvalError`] holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorData {
     pub kind: ErrorKind,
     pub span: Option<Span>,
     pub frames: Vec<Frame>,
@@ -59,12 +77,12 @@ const MAX_FRAMES: usize = 64;
 
 impl EvalError {
     pub fn new(kind: ErrorKind, span: Option<Span>) -> EvalError {
-        EvalError {
+        EvalError(Box::new(ErrorData {
             kind,
             span,
             frames: Vec::new(),
             hint: None,
-        }
+        }))
     }
 
     pub fn eval(msg: impl Into<String>, span: Span) -> EvalError {

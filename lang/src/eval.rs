@@ -13,17 +13,20 @@ use crate::io::EvalIo;
 use crate::source::{Source, SourceMap, Span};
 use crate::value::{Attrs, Closure, Context, ContextElem, Name, NixStr, Thunk, ThunkState, Value};
 
+/// The values of a frame; most frames (function arguments, small `let`s) fit inline.
+pub type Slots = smallvec::SmallVec<[Value; 3]>;
+
 /// A frame of variables.
 #[allow(missing_debug_implementations)] // Frames are cyclic through thunks.
 pub struct Env {
-    pub slots: RefCell<Vec<Value>>,
+    pub slots: RefCell<Slots>,
     pub parent: Option<Rc<Env>>,
 }
 
 impl Env {
     fn new(size: usize, parent: Option<Rc<Env>>) -> Rc<Env> {
         Rc::new(Env {
-            slots: RefCell::new(Vec::with_capacity(size)),
+            slots: RefCell::new(Slots::with_capacity(size)),
             parent,
         })
     }
@@ -300,7 +303,7 @@ impl Evaluator {
     }
 
     pub(crate) fn force_thunk(&mut self, t: &Thunk, span: Span) -> EvalResult<Value> {
-        let pending = {
+        {
             let st = t.0.borrow();
             match &*st {
                 ThunkState::Done(v) => return Ok(v.clone()),
@@ -308,11 +311,12 @@ impl Evaluator {
                     return Err(EvalError::new(ErrorKind::InfiniteRecursion, Some(span)));
                 }
                 ThunkState::Failed(e) => return Err((**e).clone()),
-                ThunkState::Suspended(e, env) => ThunkState::Suspended(e.clone(), env.clone()),
-                ThunkState::Apply(f, a) => ThunkState::Apply(f.clone(), a.clone()),
+                ThunkState::Suspended(..) | ThunkState::Apply(..) => {}
             }
-        };
-        *t.0.borrow_mut() = ThunkState::Blackhole(span);
+        }
+        // Take the work out, leaving a black hole that detects infinite recursion; it goes
+        // back if evaluation fails.
+        let pending = std::mem::replace(&mut *t.0.borrow_mut(), ThunkState::Blackhole(span));
         let result = match &pending {
             ThunkState::Suspended(e, env) => self.eval(e, env),
             ThunkState::Apply(f, a) => self.call(f, a.clone(), span),
@@ -410,6 +414,65 @@ impl Evaluator {
 
     /// Evaluates `expr` in `env` to weak head normal form.
     pub fn eval(&mut self, expr: &Rc<Expr>, env: &Rc<Env>) -> EvalResult<Value> {
+        // The hot forms, kept in a small function so that deep recursion costs little stack;
+        // everything else is in `eval_other`.
+        match &**expr {
+            Expr::Const(v) => Ok(v.clone()),
+            Expr::Local { depth, index } => {
+                let pending = {
+                    let e = env.ancestor(*depth);
+                    let slots = e.slots.borrow();
+                    match slots.get(*index as usize) {
+                        // Values and forced thunks are read in place.
+                        Some(Value::Thunk(t)) => {
+                            if let ThunkState::Done(v) = &*t.0.borrow() {
+                                return Ok(v.clone());
+                            }
+                            t.clone()
+                        }
+                        Some(v) => return Ok(v.clone()),
+                        None => return Err(EvalError::new(ErrorKind::InfiniteRecursion, None)),
+                    }
+                };
+                self.force_thunk(
+                    &pending,
+                    Span {
+                        file: 0,
+                        start: 0,
+                        end: 0,
+                    },
+                )
+            }
+            Expr::Apply { func, arg, span } => {
+                self.check_stack(*span)?;
+                let f = self.eval(func, env)?;
+                let a = self.thunk(arg, env);
+                self.call(&f, a, *span)
+            }
+            Expr::If {
+                cond,
+                then,
+                else_,
+                span,
+            } => match self.eval(cond, env)? {
+                Value::Bool(true) => self.eval(then, env),
+                Value::Bool(false) => self.eval(else_, env),
+                other => Err(not_bool(&other, *span)),
+            },
+            Expr::Bin { op, lhs, rhs, span } => {
+                self.check_stack(*span)?;
+                self.binop(*op, lhs, rhs, env, *span)
+            }
+            Expr::Lambda(def) => Ok(Value::Lambda(Rc::new(Closure {
+                def: def.clone(),
+                env: env.clone(),
+            }))),
+            _ => self.eval_other(expr, env),
+        }
+    }
+
+    #[inline(never)]
+    fn eval_other(&mut self, expr: &Rc<Expr>, env: &Rc<Env>) -> EvalResult<Value> {
         match &**expr {
             Expr::Const(v) => Ok(v.clone()),
             Expr::Local { depth, index } => {
@@ -419,14 +482,15 @@ impl Evaluator {
                     slots.get(*index as usize).cloned()
                 };
                 match v {
-                    Some(v) => self.force(
-                        &v,
+                    Some(Value::Thunk(t)) => self.force_thunk(
+                        &t,
                         Span {
                             file: 0,
                             start: 0,
                             end: 0,
                         },
                     ),
+                    Some(v) => Ok(v),
                     None => Err(EvalError::new(ErrorKind::InfiniteRecursion, None)),
                 }
             }
@@ -464,7 +528,7 @@ impl Evaluator {
             Expr::Attrs(def) => self.eval_attrs(def, env),
             Expr::List(items) => {
                 let v: Vec<Value> = items.iter().map(|i| self.thunk(i, env)).collect();
-                Ok(Value::List(v.into()))
+                Ok(Value::List(Rc::new(v)))
             }
             Expr::Select {
                 expr: e,
@@ -559,7 +623,7 @@ impl Evaluator {
             Expr::With { ns, body, span: _ } => {
                 let nsv = self.thunk(ns, env);
                 let new_env = Rc::new(Env {
-                    slots: RefCell::new(vec![nsv]),
+                    slots: RefCell::new(smallvec::smallvec![nsv]),
                     parent: Some(env.clone()),
                 });
                 self.eval(body, &new_env)
@@ -675,7 +739,7 @@ impl Evaluator {
     /// A frame for a `let` or `rec` set: one slot per static binding.
     fn rec_env(&mut self, def: &Rc<AttrsDef>, env: &Rc<Env>) -> Rc<Env> {
         let new_env = Env::new(def.statics.len(), Some(env.clone()));
-        let mut slots = Vec::with_capacity(def.statics.len());
+        let mut slots = Slots::with_capacity(def.statics.len());
         for a in &def.statics {
             let v = match &a.value {
                 AttrValue::Expr(e) => self.thunk_in_new(e, &new_env),
@@ -704,7 +768,7 @@ impl Evaluator {
     fn eval_attrs(&mut self, def: &Rc<AttrsDef>, env: &Rc<Env>) -> EvalResult<Value> {
         let (inner_env, values): (Rc<Env>, Vec<Value>) = if def.rec {
             let e = self.rec_env(def, env);
-            let vals = e.slots.borrow().clone();
+            let vals = e.slots.borrow().to_vec();
             (e, vals)
         } else {
             let vals = def
@@ -823,23 +887,41 @@ impl Evaluator {
     /// Applies `f` to `arg`.
     pub fn call(&mut self, f: &Value, arg: Value, span: Span) -> EvalResult<Value> {
         self.check_stack(span)?;
-        let f = self.force(f, span)?;
-        match &f {
+        match f {
+            // The common case, without touching reference counts.
+            Value::Lambda(c) => self.call_lambda(c, arg, span),
+            Value::Thunk(t) => {
+                let f = self.force_thunk(t, span)?;
+                self.call_forced(&f, arg, span)
+            }
+            other => self.call_forced(other, arg, span),
+        }
+    }
+
+    fn call_forced(&mut self, f: &Value, arg: Value, span: Span) -> EvalResult<Value> {
+        match f {
             Value::Lambda(c) => self.call_lambda(c, arg, span),
             Value::PrimOp(op) => {
                 if op.arity == 1 {
                     (op.func)(self, &[arg], span)
                 } else {
-                    Ok(Value::PrimOpApp(op.clone(), vec![arg].into()))
+                    Ok(Value::PrimOpApp(Rc::new(crate::value::PrimOpApp {
+                        op: op.clone(),
+                        args: vec![arg],
+                    })))
                 }
             }
-            Value::PrimOpApp(op, args) => {
-                let mut all: Vec<Value> = args.to_vec();
+            Value::PrimOpApp(app) => {
+                let mut all: Vec<Value> = Vec::with_capacity(app.op.arity);
+                all.extend(app.args.iter().cloned());
                 all.push(arg);
-                if all.len() == op.arity {
-                    (op.func)(self, &all, span)
+                if all.len() == app.op.arity {
+                    (app.op.func)(self, &all, span)
                 } else {
-                    Ok(Value::PrimOpApp(op.clone(), all.into()))
+                    Ok(Value::PrimOpApp(Rc::new(crate::value::PrimOpApp {
+                        op: app.op.clone(),
+                        args: all,
+                    })))
                 }
             }
             Value::Attrs(a) => match a.get("__functor") {
@@ -870,11 +952,11 @@ impl Evaluator {
         let f = self.force(f, span)?;
         match &f {
             Value::PrimOp(op) if op.arity == args.len() => return (op.func)(self, args, span),
-            Value::PrimOpApp(op, prev) if prev.len() + args.len() == op.arity => {
-                let mut all = Vec::with_capacity(op.arity);
-                all.extend(prev.iter().cloned());
+            Value::PrimOpApp(app) if app.args.len() + args.len() == app.op.arity => {
+                let mut all = Vec::with_capacity(app.op.arity);
+                all.extend(app.args.iter().cloned());
                 all.extend(args.iter().cloned());
-                return (op.func)(self, &all, span);
+                return (app.op.func)(self, &all, span);
             }
             _ => {}
         }
@@ -887,11 +969,16 @@ impl Evaluator {
 
     fn call_lambda(&mut self, c: &Rc<Closure>, arg: Value, span: Span) -> EvalResult<Value> {
         let def: &Rc<LambdaDef> = &c.def;
+        if let Param::Ident(_) = &def.param {
+            let env = Rc::new(Env {
+                slots: RefCell::new(smallvec::smallvec![arg]),
+                parent: Some(c.env.clone()),
+            });
+            return self.eval(&def.body, &env);
+        }
         let env = Env::new(def.slots(), Some(c.env.clone()));
         match &def.param {
-            Param::Ident(_) => {
-                env.slots.borrow_mut().push(arg);
-            }
+            Param::Ident(_) => {}
             Param::Pattern {
                 formals,
                 ellipsis,
@@ -905,7 +992,7 @@ impl Evaluator {
                     )
                     .frame(self.fn_frame(def), Some(def.span)));
                 };
-                let mut slots = Vec::with_capacity(def.slots());
+                let mut slots = Slots::with_capacity(def.slots());
                 let mut used = 0usize;
                 for (name, default, _) in formals {
                     match attrs.get(name) {
@@ -1033,6 +1120,21 @@ impl Evaluator {
             _ => {
                 let a = self.eval(lhs, env)?;
                 let b = self.eval(rhs, env)?;
+                if let (Value::Int(x), Value::Int(y)) = (&a, &b) {
+                    let (x, y) = (*x, *y);
+                    match op {
+                        BinOp::Add => return Ok(Value::Int(x.wrapping_add(y))),
+                        BinOp::Sub => return Ok(Value::Int(x.wrapping_sub(y))),
+                        BinOp::Mul => return Ok(Value::Int(x.wrapping_mul(y))),
+                        BinOp::Lt => return Ok(Value::Bool(x < y)),
+                        BinOp::Le => return Ok(Value::Bool(x <= y)),
+                        BinOp::Gt => return Ok(Value::Bool(x > y)),
+                        BinOp::Ge => return Ok(Value::Bool(x >= y)),
+                        BinOp::Eq => return Ok(Value::Bool(x == y)),
+                        BinOp::Ne => return Ok(Value::Bool(x != y)),
+                        _ => {}
+                    }
+                }
                 self.apply_binop(op, a, b, span)
             }
         }
@@ -1074,7 +1176,7 @@ impl Evaluator {
                     let mut v = Vec::with_capacity(x.len() + y.len());
                     v.extend(x.iter().cloned());
                     v.extend(y.iter().cloned());
-                    Ok(Value::List(v.into()))
+                    Ok(Value::List(Rc::new(v)))
                 }
                 (Value::List(_), other) | (other, _) => Err(EvalError::eval(
                     format!("value is {} while a list was expected", other.type_desc()),
@@ -1327,6 +1429,15 @@ impl Evaluator {
             )),
         }
     }
+}
+
+#[cold]
+fn not_bool(v: &Value, span: Span) -> EvalError {
+    EvalError::eval(
+        format!("value is {} while a Boolean was expected", v.type_desc()),
+        span,
+    )
+    .frame("while evaluating the condition of an 'if'", Some(span))
 }
 
 /// Whether two values are the very same value (Nix compares the elements of lists and sets

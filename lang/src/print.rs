@@ -139,7 +139,7 @@ fn print_inner(v: &Value, out: &mut Vec<u8>, seen: &mut HashSet<usize>) {
         }
         Value::Lambda(_) => out.extend_from_slice(b"<LAMBDA>"),
         Value::PrimOp(_) => out.extend_from_slice(b"<PRIMOP>"),
-        Value::PrimOpApp(..) => out.extend_from_slice(b"<PRIMOP-APP>"),
+        Value::PrimOpApp(_) => out.extend_from_slice(b"<PRIMOP-APP>"),
         Value::Thunk(t) => match t.value() {
             Some(v) => print_inner(&v, out, seen),
             None => out.extend_from_slice(b"<CODE>"),

@@ -258,6 +258,13 @@ pub struct PrimOp {
     pub func: crate::builtins::PrimFn,
 }
 
+/// A builtin applied to fewer arguments than it takes.
+#[allow(missing_debug_implementations)]
+pub struct PrimOpApp {
+    pub op: Rc<PrimOp>,
+    pub args: Vec<Value>,
+}
+
 /// What a thunk holds before and after it is forced.
 #[allow(missing_debug_implementations)]
 pub enum ThunkState {
@@ -306,12 +313,13 @@ pub enum Value {
     Int(i64),
     Float(f64),
     String(Rc<NixStr>),
-    Path(Rc<str>),
+    Path(Rc<String>),
     Attrs(Rc<Attrs>),
-    List(Rc<[Value]>),
+    List(Rc<Vec<Value>>),
     Lambda(Rc<Closure>),
     PrimOp(Rc<PrimOp>),
-    PrimOpApp(Rc<PrimOp>, Rc<[Value]>),
+    /// A builtin with some of its arguments.
+    PrimOpApp(Rc<PrimOpApp>),
     Thunk(Thunk),
 }
 
@@ -329,7 +337,7 @@ impl Value {
     }
 
     pub fn list(v: Vec<Value>) -> Value {
-        Value::List(v.into())
+        Value::List(Rc::new(v))
     }
 
     pub fn empty_attrs() -> Value {
@@ -350,7 +358,7 @@ impl Value {
             Value::Path(_) => "path",
             Value::Attrs(_) => "set",
             Value::List(_) => "list",
-            Value::Lambda(_) | Value::PrimOp(_) | Value::PrimOpApp(..) => "lambda",
+            Value::Lambda(_) | Value::PrimOp(_) | Value::PrimOpApp(_) => "lambda",
             Value::Thunk(_) => "thunk",
         }
     }
@@ -368,7 +376,7 @@ impl Value {
             Value::List(_) => "a list",
             Value::Lambda(_) => "a function",
             Value::PrimOp(_) => "a built-in function",
-            Value::PrimOpApp(..) => "a partially applied built-in function",
+            Value::PrimOpApp(_) => "a partially applied built-in function",
             Value::Thunk(_) => "a thunk",
         }
     }
@@ -376,7 +384,7 @@ impl Value {
     pub fn is_function(&self) -> bool {
         matches!(
             self,
-            Value::Lambda(_) | Value::PrimOp(_) | Value::PrimOpApp(..)
+            Value::Lambda(_) | Value::PrimOp(_) | Value::PrimOpApp(_)
         )
     }
 }

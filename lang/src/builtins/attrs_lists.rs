@@ -193,7 +193,7 @@ fn function_args(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> 
                     .collect(),
             ))),
         },
-        Value::PrimOp(_) | Value::PrimOpApp(..) => Ok(Value::empty_attrs()),
+        Value::PrimOp(_) | Value::PrimOpApp(_) => Ok(Value::empty_attrs()),
         other => Err(type_error("a function", &other, s)),
     }
 }

@@ -349,7 +349,7 @@ fn xml_value(
             }
             x.close("function");
         }
-        Value::PrimOp(_) | Value::PrimOpApp(..) => x.tag("unevaluated", &[], true),
+        Value::PrimOp(_) | Value::PrimOpApp(_) => x.tag("unevaluated", &[], true),
         Value::Thunk(_) => x.tag("unevaluated", &[], true),
     }
     Ok(())

@@ -61,7 +61,7 @@ is!(is_attrs, Value::Attrs(_));
 is!(is_list, Value::List(_));
 is!(
     is_function,
-    Value::Lambda(_) | Value::PrimOp(_) | Value::PrimOpApp(..)
+    Value::Lambda(_) | Value::PrimOp(_) | Value::PrimOpApp(_)
 );
 is!(is_string, Value::String(_));
 is!(is_int, Value::Int(_));

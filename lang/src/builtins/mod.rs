@@ -128,7 +128,7 @@ pub(crate) fn install(ev: &mut Evaluator) {
     }
     ev.global_names = names;
     ev.global_env = Rc::new(Env {
-        slots: std::cell::RefCell::new(slots),
+        slots: std::cell::RefCell::new(crate::eval::Slots::from_vec(slots)),
         parent: None,
     });
     let compiled = ev
@@ -172,7 +172,7 @@ pub(crate) fn boolean(ev: &mut Evaluator, v: &Value, span: Span) -> EvalResult<b
     }
 }
 
-pub(crate) fn list(ev: &mut Evaluator, v: &Value, span: Span) -> EvalResult<Rc<[Value]>> {
+pub(crate) fn list(ev: &mut Evaluator, v: &Value, span: Span) -> EvalResult<Rc<Vec<Value>>> {
     match ev.force(v, span)? {
         Value::List(l) => Ok(l),
         other => Err(type_error("a list", &other, span)),
@@ -197,7 +197,7 @@ pub(crate) fn string(ev: &mut Evaluator, v: &Value, span: Span) -> EvalResult<Rc
 pub(crate) fn function(ev: &mut Evaluator, v: &Value, span: Span) -> EvalResult<Value> {
     let f = ev.force(v, span)?;
     match &f {
-        Value::Lambda(_) | Value::PrimOp(_) | Value::PrimOpApp(..) => Ok(f),
+        Value::Lambda(_) | Value::PrimOp(_) | Value::PrimOpApp(_) => Ok(f),
         Value::Attrs(a) if a.contains("__functor") => Ok(f),
         other => Err(type_error("a function", other, span)),
     }
