@@ -162,7 +162,7 @@ fn auto_call(
     }
     let mut entries = Vec::new();
     for (name, _, _) in formals {
-        if let Some((_, val)) = given.iter().find(|(n, _)| **n == **name) {
+        if let Some((_, val)) = given.iter().find(|(n, _)| n.as_str() == name.as_str()) {
             entries.push((name.clone(), val.clone()));
         }
     }

@@ -356,7 +356,7 @@ impl<'a> Compiler<'a> {
             let depth = depth as u32;
             match scope {
                 Scope::Static(names) => {
-                    if let Some(&index) = names.get(name) {
+                    if let Some(&index) = names.get(&crate::value::intern(name)) {
                         return Rc::new(Expr::Local { depth, index });
                     }
                 }

@@ -45,18 +45,12 @@ impl Env {
 
 /// Interns attribute names so equal names share one allocation.
 #[derive(Debug, Default)]
-pub struct Interner {
-    names: HashSet<Rc<str>>,
-}
+pub struct Interner {}
 
 impl Interner {
+    /// The symbol for `s` (symbols are shared by every evaluator on the thread).
     pub fn intern(&mut self, s: &str) -> Name {
-        if let Some(n) = self.names.get(s) {
-            return n.clone();
-        }
-        let n: Rc<str> = Rc::from(s);
-        self.names.insert(n.clone());
-        n
+        crate::value::intern(s)
     }
 }
 
@@ -445,6 +439,26 @@ impl Evaluator {
             }
             Expr::Apply { func, arg, span } => {
                 self.check_stack(*span)?;
+                if let Expr::Apply {
+                    func: head,
+                    arg: first,
+                    ..
+                } = &**func
+                {
+                    // `f a b`: a builtin of two arguments gets both at once.
+                    let f = self.eval(head, env)?;
+                    if let Value::PrimOp(op) = &f {
+                        if op.arity == 2 {
+                            let a = self.thunk(first, env);
+                            let b = self.thunk(arg, env);
+                            return (op.func)(self, &[a, b], *span);
+                        }
+                    }
+                    let a = self.thunk(first, env);
+                    let g = self.call(&f, a, *span)?;
+                    let b = self.thunk(arg, env);
+                    return self.call(&g, b, *span);
+                }
                 let f = self.eval(func, env)?;
                 let a = self.thunk(arg, env);
                 self.call(&f, a, *span)
@@ -505,7 +519,7 @@ impl Evaluator {
                     let ns = self.force(&ns, *span)?;
                     match &ns {
                         Value::Attrs(a) => {
-                            if let Some(v) = a.get(name) {
+                            if let Some(v) = a.get_sym(name) {
                                 let v = v.clone();
                                 return self.force(&v, *span);
                             }
@@ -541,7 +555,7 @@ impl Evaluator {
                 for (i, name) in path.iter().enumerate() {
                     let key = self.attr_name(name, env, *span)?;
                     let found = match &cur {
-                        Value::Attrs(a) => a.get(&key).cloned(),
+                        Value::Attrs(a) => a.get_sym(&key).cloned(),
                         _ => None,
                     };
                     match found {
@@ -567,7 +581,7 @@ impl Evaluator {
                                         })
                                         .collect::<Vec<_>>()
                                         .join(".");
-                                    let hint = suggest(&key, a.names().map(|n| &**n))
+                                    let hint = suggest(&key, a.names().map(|n| n.as_str()))
                                         .map(|s| format!("Did you mean '{s}'?"));
                                     let _ = shown;
                                     EvalError::eval(format!("attribute '{key}' missing"), *span)
@@ -596,7 +610,7 @@ impl Evaluator {
                 for name in path {
                     let key = self.attr_name(name, env, *span)?;
                     let found = match &cur {
-                        Value::Attrs(a) => a.get(&key).cloned(),
+                        Value::Attrs(a) => a.get_sym(&key).cloned(),
                         _ => None,
                     };
                     match found {
@@ -710,7 +724,7 @@ impl Evaluator {
         let file = self.intern("file");
         let line = self.intern("line");
         let column = self.intern("column");
-        Value::attrs(Attrs::from_sorted(vec![
+        Value::attrs(Attrs::from_unsorted(vec![
             (column, Value::Int(c as i64)),
             (file, Value::str(src.name.clone())),
             (line, Value::Int(l as i64)),
@@ -995,7 +1009,7 @@ impl Evaluator {
                 let mut slots = Slots::with_capacity(def.slots());
                 let mut used = 0usize;
                 for (name, default, _) in formals {
-                    match attrs.get(name) {
+                    match attrs.get_sym(name) {
                         Some(v) => {
                             used += 1;
                             slots.push(v.clone());
@@ -1025,7 +1039,7 @@ impl Evaluator {
                                 "{} called with unexpected argument '{k}'",
                                 self.fn_desc(def)
                             );
-                            let hint = suggest(k, formals.iter().map(|(n, _, _)| &**n))
+                            let hint = suggest(k, formals.iter().map(|(n, _, _)| n.as_str()))
                                 .map(|s| format!("Did you mean '{s}'?"));
                             return Err(EvalError::eval(msg, span)
                                 .with_hint(hint)

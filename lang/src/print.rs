@@ -114,7 +114,7 @@ fn print_inner(v: &Value, out: &mut Vec<u8>, seen: &mut HashSet<usize>) {
         Value::Attrs(a) => {
             seen.insert(Rc::as_ptr(a) as *const () as usize);
             out.extend_from_slice(b"{ ");
-            for (k, x) in a.iter() {
+            for (k, x) in a.sorted() {
                 if is_plain_ident(k) {
                     out.extend_from_slice(k.as_bytes());
                 } else {
@@ -235,7 +235,7 @@ pub fn to_json(
                 return to_json(ev, &p, span, out, ctx);
             }
             out.push(b'{');
-            for (i, (k, x)) in a.iter().enumerate() {
+            for (i, (k, x)) in a.sorted().into_iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }

@@ -86,8 +86,90 @@ impl fmt::Debug for NixStr {
     }
 }
 
+/// An interned attribute name. Equal names are one symbol; symbols compare by the order in
+/// which they were first seen (an integer comparison), which is how sets are kept sorted for
+/// lookups. Where Nix shows names in order (`attrNames`, printing, JSON), that order is by
+/// text, and [`Attrs::sorted`] gives it.
+pub struct Sym {
+    id: u32,
+    text: Box<str>,
+}
+
+impl Sym {
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl std::ops::Deref for Sym {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.text
+    }
+}
+
+impl PartialEq for Sym {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+    }
+}
+impl Eq for Sym {}
+impl PartialOrd for Sym {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Sym {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.id.cmp(&other.id)
+    }
+}
+impl std::hash::Hash for Sym {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.id.hash(state)
+    }
+}
+impl fmt::Display for Sym {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+impl fmt::Debug for Sym {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", &*self.text)
+    }
+}
+
 /// An attribute name, shared between all sets that use it.
-pub type Name = Rc<str>;
+pub type Name = Rc<Sym>;
+
+thread_local! {
+    static SYMBOLS: RefCell<std::collections::HashMap<Box<str>, Name>> = RefCell::new(Default::default());
+}
+
+/// The symbol for `s`, made on first use.
+pub fn intern(s: &str) -> Name {
+    SYMBOLS.with(|t| {
+        let mut t = t.borrow_mut();
+        if let Some(n) = t.get(s) {
+            return n.clone();
+        }
+        let n = Rc::new(Sym {
+            id: t.len() as u32,
+            text: s.into(),
+        });
+        t.insert(s.into(), n.clone());
+        n
+    })
+}
+
+/// The symbol for `s` if it exists; a name never interned is in no set.
+pub fn lookup_symbol(s: &str) -> Option<Name> {
+    SYMBOLS.with(|t| t.borrow().get(s).cloned())
+}
 
 /// An attribute set: entries sorted by name, looked up by binary search.
 #[derive(Default)]
@@ -106,7 +188,8 @@ impl Attrs {
         }
     }
 
-    /// Builds from entries that are already sorted and free of duplicates.
+    /// Builds from entries already in symbol order (as a `BTreeMap<Name, _>` or another set
+    /// gives them) and free of duplicates.
     pub fn from_sorted(entries: Vec<(Name, Value)>) -> Attrs {
         debug_assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
         Attrs {
@@ -138,12 +221,32 @@ impl Attrs {
         self.entries.is_empty()
     }
 
-    fn index(&self, name: &str) -> Option<usize> {
-        self.entries.binary_search_by(|(k, _)| (**k).cmp(name)).ok()
+    fn index_sym(&self, name: &Sym) -> Option<usize> {
+        self.entries
+            .binary_search_by(|(k, _)| k.id.cmp(&name.id))
+            .ok()
     }
 
+    fn index(&self, name: &str) -> Option<usize> {
+        let sym = lookup_symbol(name)?;
+        self.index_sym(&sym)
+    }
+
+    /// The value of an attribute, found by its text.
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.index(name).map(|i| &self.entries[i].1)
+    }
+
+    /// The value of an attribute, found by its symbol (no hashing: the fast path).
+    pub fn get_sym(&self, name: &Sym) -> Option<&Value> {
+        self.index_sym(name).map(|i| &self.entries[i].1)
+    }
+
+    /// The entries in the order of their names' text, as Nix lists them.
+    pub fn sorted(&self) -> Vec<(&Name, &Value)> {
+        let mut v: Vec<(&Name, &Value)> = self.entries.iter().map(|(k, v)| (k, v)).collect();
+        v.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+        v
     }
 
     pub fn span_of(&self, name: &str) -> Option<Span> {

@@ -54,13 +54,18 @@ pub(super) fn register(p: &mut Vec<(&'static str, usize, PrimFn)>) {
 fn attr_names(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
     let set = attrs(ev, &a[0], s)?;
     Ok(Value::list(
-        set.names().map(|n| Value::str(n.as_bytes())).collect(),
+        set.sorted()
+            .into_iter()
+            .map(|(n, _)| Value::str(n.as_bytes()))
+            .collect(),
     ))
 }
 
 fn attr_values(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
     let set = attrs(ev, &a[0], s)?;
-    Ok(Value::list(set.values().cloned().collect()))
+    Ok(Value::list(
+        set.sorted().into_iter().map(|(_, v)| v.clone()).collect(),
+    ))
 }
 
 fn name_arg(ev: &mut Evaluator, v: &Value, s: Span) -> EvalResult<Name> {
@@ -99,7 +104,7 @@ fn remove_attrs(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
     }
     let kept: Vec<(Name, Value)> = set
         .iter()
-        .filter(|(k, _)| !drop.iter().any(|d| **d == ***k))
+        .filter(|(k, _)| !drop.iter().any(|d| d.as_str() == k.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     Ok(Value::attrs(Attrs::from_sorted(kept)))
@@ -186,12 +191,14 @@ fn function_args(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> 
     match ev.force(&a[0], s)? {
         Value::Lambda(c) => match &c.def.param {
             crate::compile::Param::Ident(_) => Ok(Value::empty_attrs()),
-            crate::compile::Param::Pattern { formals, .. } => Ok(Value::attrs(Attrs::from_sorted(
-                formals
-                    .iter()
-                    .map(|(n, d, _)| (n.clone(), Value::Bool(d.is_some())))
-                    .collect(),
-            ))),
+            crate::compile::Param::Pattern { formals, .. } => {
+                Ok(Value::attrs(Attrs::from_unsorted(
+                    formals
+                        .iter()
+                        .map(|(n, d, _)| (n.clone(), Value::Bool(d.is_some())))
+                        .collect(),
+                )))
+            }
         },
         Value::PrimOp(_) | Value::PrimOpApp(_) => Ok(Value::empty_attrs()),
         other => Err(type_error("a function", &other, s)),
@@ -414,7 +421,7 @@ fn partition(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
     }
     let rn = ev.intern("right");
     let wn = ev.intern("wrong");
-    Ok(Value::attrs(Attrs::from_sorted(vec![
+    Ok(Value::attrs(Attrs::from_unsorted(vec![
         (rn, Value::list(right)),
         (wn, Value::list(wrong)),
     ])))

@@ -97,9 +97,13 @@ fn derivation_strict(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Val
     let mut json = Vec::new();
     json.push(b'{');
     let mut first_json = true;
-    let entries: Vec<(Name, Value)> = args.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let entries: Vec<(Name, Value)> = args
+        .sorted()
+        .into_iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     for (key, value) in entries {
-        if &*key == "__ignoreNulls" {
+        if key.as_str() == "__ignoreNulls" {
             continue;
         }
         let frame = format!("while evaluating the attribute '{key}' of the derivation '{name}'");
@@ -109,11 +113,11 @@ fn derivation_strict(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Val
         if ignore_nulls && matches!(v, Value::Null) {
             continue;
         }
-        if &*key == "outputs" {
+        if key.as_str() == "outputs" {
             outputs = parse_outputs(ev, &v, s).map_err(|e| e.frame(frame.clone(), Some(s)))?;
         }
         if structured {
-            if &*key == "__structuredAttrs" {
+            if key.as_str() == "__structuredAttrs" {
                 continue;
             }
             if !first_json {
@@ -130,7 +134,7 @@ fn derivation_strict(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Val
                     other => Err(super::type_error("a string", other, s)),
                 }
             };
-            match &*key {
+            match key.as_str() {
                 "builder" => drv.builder = as_str(ev, &mut ctx)?,
                 "system" => drv.system = as_str(ev, &mut ctx)?,
                 "outputHash" => output_hash = Some(as_str(ev, &mut ctx)?),
@@ -138,7 +142,7 @@ fn derivation_strict(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Val
                 "outputHashMode" => output_hash_mode = as_str(ev, &mut ctx)?,
                 _ => {}
             }
-        } else if &*key == "args" {
+        } else if key.as_str() == "args" {
             let l = super::list(ev, &v, s).map_err(|e| e.frame(frame.clone(), Some(s)))?;
             for x in l.iter() {
                 let arg =
@@ -147,7 +151,7 @@ fn derivation_strict(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Val
             }
         } else {
             let text = str_of(ev, &v, s, &mut ctx).map_err(|e| e.frame(frame.clone(), Some(s)))?;
-            match &*key {
+            match key.as_str() {
                 "builder" => drv.builder = text.clone(),
                 "system" => drv.system = text.clone(),
                 "outputHash" => output_hash = Some(text.clone()),

@@ -110,7 +110,7 @@ fn fetch_args(
             let mut hash = None;
             for (k, x) in set.iter() {
                 let x = x.clone();
-                match &**k {
+                match k.as_str() {
                     "url" => url = Some(coerce(ev, &x, s, false)?.to_str_lossy().into_owned()),
                     "name" => name = Some(string(ev, &x, s)?.to_str_lossy().into_owned()),
                     "sha256" => {
@@ -362,7 +362,7 @@ fn xml_attrs(
     x: &mut Xml,
     ctx: &mut Context,
 ) -> EvalResult<()> {
-    for (k, v) in a.iter() {
+    for (k, v) in a.sorted() {
         x.tag("attr", &[("name", k.as_bytes())], false);
         xml_value(ev, v, s, x, ctx)?;
         x.close("attr");

@@ -109,11 +109,11 @@ fn abort(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
 fn try_eval(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
     let (succ, val) = (ev.intern("success"), ev.intern("value"));
     match ev.force(&a[0], s) {
-        Ok(v) => Ok(Value::attrs(Attrs::from_sorted(vec![
+        Ok(v) => Ok(Value::attrs(Attrs::from_unsorted(vec![
             (succ, Value::Bool(true)),
             (val, v),
         ]))),
-        Err(e) if e.is_catchable() => Ok(Value::attrs(Attrs::from_sorted(vec![
+        Err(e) if e.is_catchable() => Ok(Value::attrs(Attrs::from_unsorted(vec![
             (succ, Value::Bool(false)),
             (val, Value::Bool(false)),
         ]))),

@@ -87,7 +87,7 @@ pub(crate) fn install(ev: &mut Evaluator) {
         .map(|(prefix, path)| {
             let p = ev.intern("path");
             let pr = ev.intern("prefix");
-            Value::attrs(Attrs::from_sorted(vec![
+            Value::attrs(Attrs::from_unsorted(vec![
                 (p, Value::str(path.clone())),
                 (pr, Value::str(prefix.clone())),
             ]))
@@ -111,12 +111,12 @@ pub(crate) fn install(ev: &mut Evaluator) {
     let mut globals: BTreeMap<Name, Value> = BTreeMap::new();
     globals.insert(n, builtins);
     for (k, v) in &entries {
-        if &**k == "builtins" {
+        if k.as_str() == "builtins" {
             continue;
         }
         let under = ev.intern(&format!("__{k}"));
         globals.insert(under, v.clone());
-        if GLOBAL.contains(&&**k) || matches!(&**k, "true" | "false" | "null") {
+        if GLOBAL.contains(&k.as_str()) || matches!(k.as_str(), "true" | "false" | "null") {
             globals.insert(k.clone(), v.clone());
         }
     }

@@ -441,9 +441,9 @@ fn get_context(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
             e.push((n_path.clone(), Value::Bool(true)));
         }
         let name = ev.intern(&p);
-        entries.push((name, Value::attrs(Attrs::from_sorted(e))));
+        entries.push((name, Value::attrs(Attrs::from_unsorted(e))));
     }
-    Ok(Value::attrs(Attrs::from_sorted(entries)))
+    Ok(Value::attrs(Attrs::from_unsorted(entries)))
 }
 
 /// Splits a version into components as Nix does: runs of digits, runs of other
@@ -537,7 +537,7 @@ fn parse_drv_name(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value>
         None => (b, &b""[..]),
     };
     let (n, v) = (ev.intern("name"), ev.intern("version"));
-    Ok(Value::attrs(Attrs::from_sorted(vec![
+    Ok(Value::attrs(Attrs::from_unsorted(vec![
         (n, Value::str(name)),
         (v, Value::str(version)),
     ])))
