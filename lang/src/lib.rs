@@ -19,5 +19,8 @@ pub mod source;
 pub mod value;
 
 pub use error::{ErrorKind, EvalError, EvalResult};
+
+#[cfg(test)]
+mod tests;
 pub use eval::{EvalConfig, Evaluator};
 pub use value::Value;

@@ -148,6 +148,12 @@ pub(crate) fn install(ev: &mut Evaluator) {
     }
 }
 
+/// `builtins.compareVersions` on two strings, for unit tests.
+#[cfg(test)]
+pub(crate) fn compare_versions_for_tests(a: &str, b: &str) -> i64 {
+    strings::compare_version_strings(a.as_bytes(), b.as_bytes())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Argument helpers shared by the builtins.
 
