@@ -97,7 +97,10 @@ fn evaluate(
         Ok(bytes) => {
             let mut out = std::io::stdout().lock();
             out.write_all(&bytes)?;
-            out.write_all(b"\n")?;
+            // Like nix-instantiate: a newline after a printed value, none after JSON.
+            if !args.json {
+                out.write_all(b"\n")?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
