@@ -143,7 +143,9 @@ impl EvalError {
             return out;
         }
         let _ = writeln!(out, "error: {}", self.message());
-        if let Some(span) = self.span {
+        // Positions inside strata's own Nix library (the module system) mean nothing to the
+        // user, whose files the message already names; they are left out.
+        if let Some(span) = self.span.filter(|s| !sources.is_library(s.file)) {
             out.push('\n');
             out.push_str(&sources.snippet(span));
         }
@@ -151,6 +153,9 @@ impl EvalError {
             let _ = writeln!(out, "       {h}");
         }
         for f in &self.frames {
+            if f.span.is_some_and(|s| sources.is_library(s.file)) {
+                continue;
+            }
             let _ = writeln!(out, "\n       … {}", f.msg);
             if let Some(span) = f.span {
                 out.push('\n');

@@ -71,9 +71,27 @@ impl Source {
 #[derive(Debug, Default)]
 pub struct SourceMap {
     files: RefCell<Vec<Rc<Source>>>,
+    library_dirs: RefCell<Vec<PathBuf>>,
 }
 
 impl SourceMap {
+    /// Marks files below `dir` as strata's own library, whose positions errors leave out.
+    pub fn add_library_dir(&self, dir: PathBuf) {
+        self.library_dirs.borrow_mut().push(dir);
+    }
+
+    /// Whether a file belongs to strata's own library.
+    pub fn is_library(&self, file: u32) -> bool {
+        let Some(src) = self.get(file) else { return false };
+        if src.name.starts_with('«') {
+            return src.name != "«string»";
+        }
+        match &src.path {
+            Some(p) => self.library_dirs.borrow().iter().any(|d| p.starts_with(d)),
+            None => false,
+        }
+    }
+
     pub fn add(&self, src: Source) -> (u32, Rc<Source>) {
         let mut f = self.files.borrow_mut();
         let rc = Rc::new(src);

@@ -1,0 +1,19 @@
+{ lib, ... }:
+let inherit (lib) mkOption types; in
+{
+  options.boot = {
+    kernel = mkOption {
+      type = types.str;
+      default = "linux-image-amd64";
+      description = "The Debian package the kernel and its modules come from.";
+    };
+    kernelParams = mkOption { type = types.listOf types.str; default = [ ]; example = [ "console=ttyS0" ]; description = "Parameters on the kernel command line."; };
+    kernelModules = mkOption { type = types.listOf types.str; default = [ ]; description = "Kernel modules loaded in stage 2."; };
+    initrd.availableKernelModules = mkOption {
+      type = types.listOf types.str;
+      default = [ "virtio_pci" "virtio_blk" "virtio_scsi" "ahci" "sd_mod" "ext4" ];
+      description = "Kernel modules the initrd carries, loaded when hardware needs them.";
+    };
+    initrd.kernelModules = mkOption { type = types.listOf types.str; default = [ ]; description = "Kernel modules the initrd always loads."; };
+  };
+}

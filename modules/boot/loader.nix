@@ -1,0 +1,50 @@
+{ config, lib, ... }:
+let
+  inherit (lib) mkOption types;
+  cfg = config.boot.loader;
+in
+{
+  options.boot.loader = {
+    timeout = mkOption {
+      type = types.nullOr types.ints.unsigned;
+      default = 5;
+      description = "Seconds the boot menu waits before it boots the default; null waits for the user.";
+    };
+    efi.canTouchEfiVariables = mkOption {
+      type = types.bool;
+      default = false;
+      description = "Whether installing the boot loader may change the firmware's boot entries.";
+    };
+    grub = {
+      enable = mkOption { type = types.bool; default = false; description = "Whether to boot with GRUB."; };
+      device = mkOption { type = types.str; default = ""; example = "/dev/vda"; description = "The disk GRUB's BIOS boot code goes to; `nodev' for EFI only."; };
+      devices = mkOption { type = types.listOf types.str; default = [ ]; description = "Disks GRUB's BIOS boot code goes to (with `device')."; };
+      efiSupport = mkOption { type = types.bool; default = false; description = "Whether to install GRUB for UEFI as well."; };
+      configurationLimit = mkOption { type = types.ints.positive; default = 100; description = "The most generations the menu lists."; };
+      extraEntries = mkOption { type = types.lines; default = ""; description = "Text appended to grub.cfg."; };
+    };
+    systemd-boot = {
+      enable = mkOption { type = types.bool; default = false; description = "Whether to boot with systemd-boot (UEFI only)."; };
+      configurationLimit = mkOption { type = types.nullOr types.ints.positive; default = null; description = "The most generations the menu lists; null lists all."; };
+      consoleMode = mkOption {
+        type = types.enum [ "0" "1" "2" "auto" "max" "keep" ];
+        default = "keep";
+        description = "The console mode systemd-boot sets (loader.conf's `console-mode').";
+      };
+    };
+  };
+  config.assertions = [
+    {
+      assertion = !(cfg.grub.enable && cfg.systemd-boot.enable);
+      message = "Both boot.loader.grub.enable and boot.loader.systemd-boot.enable are set; a machine boots with one boot loader.";
+    }
+    {
+      assertion = cfg.grub.enable || cfg.systemd-boot.enable;
+      message = "No boot loader is enabled; set boot.loader.grub.enable or boot.loader.systemd-boot.enable.";
+    }
+    {
+      assertion = !cfg.grub.enable || cfg.grub.device != "" || cfg.grub.devices != [ ] || cfg.grub.efiSupport;
+      message = "GRUB is enabled but has nowhere to go: set boot.loader.grub.device (e.g. \"/dev/vda\", or \"nodev\" with efiSupport).";
+    }
+  ];
+}

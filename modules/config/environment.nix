@@ -1,0 +1,48 @@
+{ config, lib, ... }:
+let
+  inherit (lib) mkOption types;
+
+  etcOpts = { name, config, ... }: {
+    options = {
+      enable = mkOption { type = types.bool; default = true; description = "Whether to create this file."; };
+      target = mkOption { type = types.str; default = name; description = "The path below /etc; the attribute name by default."; };
+      text = mkOption { type = types.nullOr types.lines; default = null; description = "The file's contents."; };
+      source = mkOption { type = types.nullOr types.path; default = null; description = "A file or directory (a store path) to link or copy; set instead of `text'."; };
+      mode = mkOption {
+        type = types.str;
+        default = "symlink";
+        example = "0600";
+        description = "`symlink' to link into the store, or an octal mode to copy the file with.";
+      };
+      user = mkOption { type = types.str; default = "+0"; description = "The owner of a copied file (a name, or +UID)."; };
+      group = mkOption { type = types.str; default = "+0"; description = "The group of a copied file (a name, or +GID)."; };
+    };
+  };
+in
+{
+  options.environment.systemPackages = mkOption {
+    type = types.listOf types.package;
+    default = [ ];
+    description = "Packages installed in the system profile (/run/current-system/sw).";
+  };
+  options.environment.etc = mkOption {
+    type = types.attrsOf (types.submodule etcOpts);
+    default = { };
+    example = { "hosts".text = "127.0.0.1 localhost\n"; };
+    description = "Files in /etc.";
+  };
+  options.environment.variables = mkOption {
+    type = types.attrsOf (types.either types.str (types.listOf types.str));
+    default = { };
+    example = { EDITOR = "vi"; };
+    description = "Environment variables of every login session; lists are joined with colons.";
+  };
+  config.assertions = lib.mapAttrsToList (n: e: {
+    assertion = !e.enable || ((e.text == null) != (e.source == null));
+    message = "environment.etc.\"${n}\" must set exactly one of `text' and `source'.";
+  }) config.environment.etc
+  ++ lib.mapAttrsToList (n: e: {
+    assertion = e.mode == "symlink" || builtins.match "0?[0-7]{3,4}" e.mode != null;
+    message = "environment.etc.\"${n}\".mode must be `symlink' or an octal mode like 0644, not `${e.mode}'.";
+  }) config.environment.etc;
+}

@@ -1,0 +1,11 @@
+{ lib, ... }:
+{
+  options.time.timeZone = lib.mkOption {
+    type = lib.types.nullOr (lib.types.addCheck lib.types.str (s: builtins.match "[A-Za-z0-9_+/-]+" s != null && !(lib.hasInfix ".." s)) // {
+      description = "null or time zone name (like \"Europe/Paris\")";
+    });
+    default = null;
+    example = "America/Phoenix";
+    description = "The time zone, as a name from the tz database (`/usr/share/zoneinfo`); null keeps UTC.";
+  };
+}

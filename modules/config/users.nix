@@ -1,0 +1,104 @@
+{ config, lib, ... }:
+let
+  inherit (lib) mkOption types;
+
+  userOpts = { name, config, ... }: {
+    options = {
+      name = mkOption { type = types.str; default = name; description = "The user's login name; the attribute name by default."; };
+      isNormalUser = mkOption {
+        type = types.bool;
+        default = false;
+        description = "A person: a UID from 1000 up, the group `users', a home in /home, a login shell.";
+      };
+      isSystemUser = mkOption {
+        type = types.bool;
+        default = false;
+        description = "A service account: a UID below 1000.";
+      };
+      uid = mkOption { type = types.nullOr types.ints.unsigned; default = null; description = "The user's UID; allocated (and remembered) when null."; };
+      group = mkOption {
+        type = types.str;
+        default = if config.isNormalUser then "users" else "";
+        defaultText = lib.literalExpression ''if isNormalUser then "users" else ""'';
+        description = "The user's primary group.";
+      };
+      extraGroups = mkOption { type = types.listOf types.str; default = [ ]; example = [ "wheel" ]; description = "Further groups the user belongs to."; };
+      description = mkOption { type = types.singleLineStr; default = ""; example = "Alice Q. User"; description = "The user's full name (the GECOS field)."; };
+      home = mkOption {
+        type = types.str;
+        default = if config.isNormalUser then "/home/${name}" else "/var/empty";
+        defaultText = lib.literalExpression ''if isNormalUser then "/home/''${name}" else "/var/empty"'';
+        description = "The user's home directory.";
+      };
+      createHome = mkOption {
+        type = types.bool;
+        default = config.isNormalUser;
+        defaultText = lib.literalExpression "isNormalUser";
+        description = "Whether to create the home directory, owned by the user, on activation.";
+      };
+      shell = mkOption { type = types.str; default = "/run/current-system/sw/bin/sh"; description = "The user's login shell."; };
+      hashedPassword = mkOption { type = types.nullOr types.singleLineStr; default = null; description = "The password hash (as crypt(3) makes), set on every activation."; };
+      hashedPasswordFile = mkOption { type = types.nullOr types.str; default = null; description = "A file holding the password hash, read on every activation; wins over every other password option."; };
+      password = mkOption { type = types.nullOr types.str; default = null; description = "The password in clear text (readable in the store: avoid)."; };
+      initialPassword = mkOption { type = types.nullOr types.str; default = null; description = "The password in clear text, set only when the user is created."; };
+      initialHashedPassword = mkOption { type = types.nullOr types.singleLineStr; default = null; description = "The password hash, set only when the user is created."; };
+      openssh.authorizedKeys.keys = mkOption { type = types.listOf types.singleLineStr; default = [ ]; description = "SSH public keys that may log in as this user."; };
+    };
+  };
+
+  groupOpts = { name, ... }: {
+    options = {
+      name = mkOption { type = types.str; default = name; description = "The group's name; the attribute name by default."; };
+      gid = mkOption { type = types.nullOr types.ints.unsigned; default = null; description = "The group's GID; allocated (and remembered) when null."; };
+      members = mkOption { type = types.listOf types.str; default = [ ]; description = "Users in the group, besides those that name it in `extraGroups'."; };
+    };
+  };
+in
+{
+  options.users.users = mkOption {
+    type = types.attrsOf (types.submodule userOpts);
+    default = { };
+    example = { alice = { isNormalUser = true; extraGroups = [ "wheel" ]; }; };
+    description = "The users of the machine.";
+  };
+  options.users.groups = mkOption {
+    type = types.attrsOf (types.submodule groupOpts);
+    default = { };
+    example = { students.gid = 1001; };
+    description = "The groups of the machine.";
+  };
+  options.users.mutableUsers = mkOption {
+    type = types.bool;
+    default = true;
+    description = "Whether passwords changed on the machine (with passwd) survive activation; when false, the configuration is the only source of users and passwords.";
+  };
+
+  config = {
+    users.users.root = {
+      uid = 0;
+      group = "root";
+      home = "/root";
+      description = "System administrator";
+    };
+    users.groups = {
+      root.gid = 0;
+      wheel.gid = 1;
+      users.gid = 100;
+      nogroup.gid = 65534;
+    };
+    assertions = lib.concatLists (lib.mapAttrsToList (n: u: [
+      {
+        assertion = !(u.isNormalUser && u.isSystemUser);
+        message = "The user `${n}' is both a normal and a system user; set only one of users.users.${n}.isNormalUser and isSystemUser.";
+      }
+      {
+        assertion = !(u.isNormalUser && (u.home == "" || u.home == "/var/empty"));
+        message = "The normal user `${n}' has no home directory; set users.users.${n}.home.";
+      }
+      {
+        assertion = u.group == "" || u.isSystemUser == false || config.users.groups ? ${u.group} || u.group == "";
+        message = "The user `${n}' has the primary group `${u.group}', which is not in users.groups.";
+      }
+    ]) config.users.users);
+  };
+}

@@ -1,0 +1,14 @@
+# strata's library for configurations: the attribute-set, list, string and option helpers
+# that NixOS configurations use, the option types, and the module system (`evalModules`).
+let
+  lib = builtins.foldl' (acc: f: acc // f) { } [
+    (import ./trivial.nix { inherit lib; })
+    (import ./lists.nix { inherit lib; })
+    (import ./attrsets.nix { inherit lib; })
+    (import ./strings.nix { inherit lib; })
+    (import ./options.nix { inherit lib; })
+    { types = import ./types.nix { inherit lib; }; }
+    (import ./modules.nix { inherit lib; })
+  ];
+in
+lib

@@ -1,0 +1,85 @@
+# Option declarations and the properties definitions can carry (conditions, merges,
+# priorities, orders).
+{ lib }:
+{
+  isOption = v: builtins.isAttrs v && (v._type or null) == "option";
+  mkOption =
+    { type ? null
+    , default ? null
+    , defaultText ? null
+    , example ? null
+    , description ? null
+    , apply ? null
+    , readOnly ? false
+    , internal ? false
+    , visible ? true
+    , relatedPackages ? null
+    }@attrs:
+    attrs // { _type = "option"; type = if type == null then lib.types.unspecified else type; };
+  mkEnableOption = name: lib.mkOption {
+    type = lib.types.bool;
+    default = false;
+    example = true;
+    description = "Whether to enable ${name}.";
+  };
+  mkPackageOption = pkgs: name: { default ? [ name ], example ? null, nullable ? false, extraDescription ? "" }:
+    let
+      path = lib.toList default;
+      pkg = lib.attrByPath path (throw "the package ${lib.concatStringsSep "." path} is not in pkgs") pkgs;
+    in lib.mkOption {
+      type = if nullable then lib.types.nullOr lib.types.package else lib.types.package;
+      default = pkg;
+      defaultText = "pkgs.${lib.concatStringsSep "." path}";
+      description = "The ${name} package to use.${extraDescription}";
+    } // lib.optionalAttrs (example != null) { inherit example; };
+  literalExpression = text: { _type = "literalExpression"; inherit text; };
+  literalMD = text: { _type = "literalMD"; inherit text; };
+  literalExample = lib.literalExpression;
+  mdDoc = s: s;
+
+  mkIf = condition: content: { _type = "if"; inherit condition content; };
+  mkMerge = contents: { _type = "merge"; inherit contents; };
+  mkOverride = priority: content: { _type = "override"; inherit priority content; };
+  mkOptionDefault = lib.mkOverride 1500;
+  mkDefault = lib.mkOverride 1000;
+  mkImageMediaOverride = lib.mkOverride 60;
+  mkForce = lib.mkOverride 50;
+  mkVMOverride = lib.mkOverride 10;
+  mkOrder = priority: content: { _type = "order"; inherit priority content; };
+  mkBefore = lib.mkOrder 500;
+  mkAfter = lib.mkOrder 1500;
+  defaultOrderPriority = 1000;
+  defaultOverridePriority = 100;
+
+  # A module that declares `from` as an alias of `to`: definitions move over, with a warning.
+  mkRenamedOptionModule = from: to: { config, options, ... }:
+    let
+      fromOpt = lib.attrByPath from { } options;
+      defined = lib.attrByPath from null options != null && (fromOpt.isDefined or false);
+    in {
+      options = lib.setAttrByPath from (lib.mkOption {
+        visible = false;
+        description = "Alias of `${lib.showOption to}'.";
+        type = lib.types.unspecified // { name = "alias"; };
+      });
+      config = lib.mkMerge [
+        { warnings = lib.optional defined "The option `${lib.showOption from}' defined in ${lib.showFiles fromOpt.files} has been renamed to `${lib.showOption to}'."; }
+        (lib.mkIf defined (lib.setAttrByPath to (lib.mkMerge (map (d: d.value) fromOpt.definitionsWithLocations))))
+      ];
+    };
+  # A module that declares `path` as removed: defining it is an error that says why.
+  mkRemovedOptionModule = path: message: { options, ... }: {
+    options = lib.setAttrByPath path (lib.mkOption {
+      visible = false;
+      description = "Removed option.";
+      apply = x: throw "The option `${lib.showOption path}' can no longer be used since it's been removed. ${message}";
+    });
+    config.assertions = let opt = lib.getAttrFromPath path options; in [
+      {
+        assertion = !opt.isDefined;
+        message = "The option definition `${lib.showOption path}' in ${lib.showFiles opt.files} no longer has any effect; please remove it.\n${message}";
+      }
+    ];
+  };
+  showFiles = files: lib.concatStringsSep " and " (map (f: "`${toString f}'") files);
+}

@@ -1,0 +1,226 @@
+# Option types: what a definition must be, and how several definitions merge.
+{ lib }:
+let
+  inherit (builtins) isAttrs isList isString isInt isFloat isBool isFunction isPath attrNames
+    length head filter concatMap mapAttrs foldl' elem all listToAttrs;
+
+  showLoc = loc: lib.concatStringsSep "." loc;
+  fileNames = defs: lib.concatStringsSep " and " (map (d: toString d.file) defs);
+
+  mkOptionType = { name, description ? name, check ? (x: true), merge ? mergeDefault, ... }@attrs:
+    { _type = "option-type"; inherit name description check merge; } // removeAttrs attrs [ "name" "description" "check" "merge" ];
+
+  # One value, however often it is defined, as long as every definition agrees.
+  mergeEqual = loc: defs:
+    let first = head defs; in
+    if all (d: d.value == first.value) defs then first.value
+    else throw "The option `${showLoc loc}` is defined both in ${fileNames (lib.take 1 defs)} and ${fileNames (filter (d: d.value != first.value) defs)}.${lib.showDefinitions defs}";
+
+  # Exactly one definition.
+  mergeOne = loc: defs:
+    if length defs == 1 then (head defs).value
+    else throw "The option `${showLoc loc}` is defined multiple times, in ${fileNames defs}, but it takes exactly one definition.${lib.showDefinitions defs}";
+
+  mergeDefault = loc: defs:
+    let values = map (d: d.value) defs; in
+    if length defs == 1 then (head defs).value
+    else if all isList values then builtins.concatLists values
+    else if all isAttrs values && !(builtins.any lib.isDerivation values) then foldl' (a: b: a // b) { } values
+    else if all isBool values then builtins.any (x: x) values
+    else if all isString values then lib.concatStrings values
+    else mergeEqual loc defs;
+
+  isStorePath = x: isString x && lib.hasPrefix "${builtins.storeDir}/" x;
+
+  int = mkOptionType { name = "int"; description = "signed integer"; check = isInt; merge = mergeEqual; };
+  intBetween = lo: hi: desc: int // {
+    name = "intBetween";
+    description = desc;
+    check = x: isInt x && x >= lo && x <= hi;
+  };
+
+  types = rec {
+    inherit mkOptionType isStorePath;
+    inherit mergeEqual mergeOne mergeDefault;
+
+    unspecified = mkOptionType { name = "unspecified"; };
+    raw = mkOptionType { name = "raw"; description = "raw value"; merge = mergeOne; };
+    anything = mkOptionType {
+      name = "anything";
+      description = "anything";
+      merge = loc: defs:
+        let values = map (d: d.value) defs; in
+        if length defs == 1 then (head defs).value
+        else if all isAttrs values && !(builtins.any lib.isDerivation values) then
+          mapAttrs (n: ds: anything.merge (loc ++ [ n ]) ds)
+            (builtins.zipAttrsWith (n: vs: vs) (map (d: mapAttrs (n: v: { inherit (d) file; value = v; }) d.value) defs))
+        else if all isList values then builtins.concatLists values
+        else mergeEqual loc defs;
+    };
+    bool = mkOptionType { name = "bool"; description = "boolean"; check = isBool; merge = mergeEqual; };
+    inherit int;
+    ints = {
+      unsigned = int // { name = "unsignedInt"; description = "unsigned integer"; check = x: isInt x && x >= 0; };
+      positive = int // { name = "positiveInt"; description = "positive integer"; check = x: isInt x && x > 0; };
+      between = lo: hi: intBetween lo hi "integer between ${toString lo} and ${toString hi} (both inclusive)";
+      u8 = intBetween 0 255 "8 bit unsigned integer";
+      u16 = intBetween 0 65535 "16 bit unsigned integer";
+      u32 = intBetween 0 4294967295 "32 bit unsigned integer";
+      s8 = intBetween (-128) 127 "8 bit signed integer";
+      s16 = intBetween (-32768) 32767 "16 bit signed integer";
+      s32 = intBetween (-2147483648) 2147483647 "32 bit signed integer";
+    };
+    port = ints.u16 // { name = "port"; description = "16 bit unsigned integer"; };
+    float = mkOptionType { name = "float"; description = "floating point number"; check = isFloat; merge = mergeEqual; };
+    number = mkOptionType { name = "number"; description = "signed integer or floating point number"; check = x: isInt x || isFloat x; merge = mergeEqual; };
+    str = mkOptionType { name = "str"; description = "string"; check = isString; merge = mergeEqual; };
+    nonEmptyStr = str // { name = "nonEmptyStr"; description = "non-empty string"; check = x: isString x && builtins.match "[ \t\n]*" x == null; };
+    singleLineStr = str // { name = "singleLineStr"; description = "(optionally newline-terminated) single-line string"; check = x: isString x && builtins.match "[^\n]*\n?" x != null; };
+    strMatching = re: str // {
+      name = "strMatching ${builtins.toJSON re}";
+      description = "string matching the pattern ${re}";
+      check = x: isString x && builtins.match re x != null;
+    };
+    separatedString = sep: mkOptionType {
+      name = "separatedString";
+      description = if sep == "" then "concatenated string" else "strings concatenated with ${builtins.toJSON sep}";
+      check = isString;
+      merge = loc: defs: lib.concatStringsSep sep (map (d: d.value) defs);
+    };
+    lines = separatedString "\n" // { name = "lines"; };
+    commas = separatedString "," // { name = "commas"; };
+    envVar = separatedString ":" // { name = "envVar"; };
+    path = mkOptionType {
+      name = "path";
+      description = "path";
+      check = x: isPath x || (isString x && lib.hasPrefix "/" x) || (isAttrs x && x ? outPath);
+      merge = mergeEqual;
+    };
+    package = mkOptionType {
+      name = "package";
+      description = "package";
+      check = x: lib.isDerivation x || isStorePath x;
+      merge = mergeOne;
+    };
+    attrs = mkOptionType { name = "attrs"; description = "attribute set"; check = isAttrs; merge = loc: defs: foldl' (a: d: a // d.value) { } defs; };
+    enum = values: mkOptionType {
+      name = "enum";
+      description = "one of ${lib.concatMapStringsSep ", " (v: if isString v then builtins.toJSON v else toString v) values}";
+      check = x: elem x values;
+      merge = mergeEqual;
+      functor = { inherit values; };
+      typeMerge = other: if other.name == "enum" then enum (lib.unique (values ++ other.functor.values)) else null;
+    };
+    nullOr = t: mkOptionType {
+      name = "nullOr";
+      description = "null or ${t.description}";
+      check = x: x == null || t.check x;
+      merge = loc: defs:
+        let nulls = filter (d: d.value == null) defs; in
+        if length nulls == length defs then null
+        else if nulls != [ ] then throw "The option `${showLoc loc}` is defined both null and not null, in ${fileNames defs}."
+        else t.merge loc defs;
+      nestedTypes.elemType = t;
+      typeMerge = other: if other.name == "nullOr" then let m = mergeTypes t other.nestedTypes.elemType; in if m == null then null else nullOr m else null;
+    };
+    either = a: b: mkOptionType {
+      name = "either";
+      description = "${a.description} or ${b.description}";
+      check = x: a.check x || b.check x;
+      merge = loc: defs:
+        if all (d: a.check d.value) defs then a.merge loc defs
+        else if all (d: b.check d.value) defs then b.merge loc defs
+        else mergeEqual loc defs;
+    };
+    oneOf = ts:
+      if ts == [ ] then throw "types.oneOf needs at least one type"
+      else foldl' either (head ts) (builtins.tail ts);
+    uniq = t: t // { merge = mergeOne; };
+    unique = { message }: t: t // { merge = loc: defs: if length defs == 1 then (head defs).value else throw "${message}\nThe option `${showLoc loc}` is defined multiple times, in ${fileNames defs}."; };
+    addCheck = t: f: t // { check = x: t.check x && f x; };
+    coercedTo = from: f: to: mkOptionType {
+      name = "coercedTo";
+      description = "${to.description} or ${from.description} convertible to it";
+      check = x: to.check x || from.check x;
+      merge = loc: defs: to.merge loc (map (d: d // { value = if to.check d.value then d.value else f d.value; }) defs);
+    };
+    functionTo = t: mkOptionType {
+      name = "functionTo";
+      description = "function that evaluates to a(n) ${t.description}";
+      check = isFunction;
+      merge = loc: defs: x: t.merge loc (map (d: d // { value = d.value x; }) defs);
+    };
+    listOf = t: mkOptionType {
+      name = "listOf";
+      description = "list of ${t.description}";
+      check = isList;
+      merge = loc: defs:
+        concatMap (x: if x ? value then [ x.value ] else [ ])
+          (concatMap (d: lib.imap1 (i: v:
+              (lib.mergeDefinitions (loc ++ [ "[definition of ${toString d.file}, entry ${toString i}]" ]) t [ { inherit (d) file; value = v; } ]).optionalValue)
+            d.value) defs);
+      nestedTypes.elemType = t;
+      getSubOptions = prefix: t.getSubOptions or (_: { }) (prefix ++ [ "*" ]);
+      typeMerge = other: if other.name == "listOf" then let m = mergeTypes t other.nestedTypes.elemType; in if m == null then null else listOf m else null;
+    };
+    nonEmptyListOf = t: listOf t // { description = "non-empty list of ${t.description}"; check = x: isList x && x != [ ]; };
+    attrsOf = t: attrsWith false t;
+    lazyAttrsOf = t: attrsWith true t;
+    loaOf = attrsOf;
+
+    submoduleWith = { modules, specialArgs ? { }, shorthandOnlyDefinesConfig ? false, description ? null }:
+      mkOptionType {
+        name = "submodule";
+        description = if description != null then description else "submodule";
+        check = x: isAttrs x || isFunction x || isPath x;
+        merge = loc: defs:
+          (lib.evalModules {
+            modules = modules ++ map (d: { _file = toString d.file; imports = [ d.value ]; }) defs;
+            specialArgs = { name = lib.last loc; } // specialArgs;
+            prefix = loc;
+          }).config;
+        getSubOptions = prefix:
+          (lib.evalModules {
+            inherit modules;
+            specialArgs = { name = "<name>"; } // specialArgs;
+            inherit prefix;
+          }).options;
+        functor = { inherit modules specialArgs; };
+        typeMerge = other:
+          if other.name == "submodule" then submoduleWith {
+            modules = modules ++ other.functor.modules;
+            specialArgs = specialArgs // other.functor.specialArgs;
+          } else null;
+      };
+    submodule = m: submoduleWith { modules = lib.toList m; };
+  };
+
+  # Two declarations of one option may give types that combine (submodules extend).
+  mergeTypes = a: b:
+    if a.name == b.name && a ? typeMerge then a.typeMerge b
+    else if a.name == b.name && a.description == b.description then a
+    else null;
+
+  attrsWith = lazy: t: mkOptionType {
+    name = if lazy then "lazyAttrsOf" else "attrsOf";
+    description = "${if lazy then "lazy " else ""}attribute set of ${t.description}";
+    check = isAttrs;
+    merge = loc: defs:
+      let
+        # Each definition's attributes, with properties pushed down from the set itself.
+        perAttr = builtins.zipAttrsWith (n: vs: vs)
+          (map (d: mapAttrs (n: v: { inherit (d) file; value = v; }) d.value) defs);
+        merged = mapAttrs (n: ds: lib.mergeDefinitions (loc ++ [ n ]) t ds) perAttr;
+      in
+        if lazy then mapAttrs (n: m: m.mergedValue) merged
+        else mapAttrs (n: m: m.optionalValue.value)
+          (lib.filterAttrs (n: m: m.optionalValue ? value) merged);
+    nestedTypes.elemType = t;
+    getSubOptions = prefix: t.getSubOptions or (_: { }) (prefix ++ [ "<name>" ]);
+    typeMerge = other:
+      if other.name == (if lazy then "lazyAttrsOf" else "attrsOf") then
+        let m = mergeTypes t other.nestedTypes.elemType; in if m == null then null else attrsWith lazy m
+      else null;
+  };
+in
+types

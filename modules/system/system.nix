@@ -1,0 +1,16 @@
+{ config, lib, ... }:
+{
+  options.system.stateVersion = lib.mkOption {
+    type = lib.types.str;
+    default = "24.11";
+    example = "24.11";
+    description = "The release whose defaults stateful data (users' IDs, databases) was created with. Set it once, at installation, and leave it.";
+  };
+  options.system.label = lib.mkOption {
+    type = lib.types.strMatching "[a-zA-Z0-9:_\\.-]*";
+    default = "strata-${config.system.stateVersion}";
+    defaultText = lib.literalExpression ''"strata-''${config.system.stateVersion}"'';
+    example = "webserver-v2";
+    description = "A label for this generation, shown in the boot menu and in `strata generations list`.";
+  };
+}
