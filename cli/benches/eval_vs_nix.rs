@@ -30,7 +30,10 @@ use std::time::{Duration, Instant};
 const STRATA: &str = env!("CARGO_BIN_EXE_strata");
 
 const PROGRAMS: &[(&str, &str)] = &[
-    ("fib", "let fib = n: if n < 2 then n else fib (n - 1) + fib (n - 2); in fib 30"),
+    (
+        "fib",
+        "let fib = n: if n < 2 then n else fib (n - 1) + fib (n - 2); in fib 30",
+    ),
     (
         "sort",
         r#"let
@@ -91,11 +94,20 @@ struct Run {
 /// Runs a command and measures it with `wait4`, which reports the child's own peak memory.
 fn measure(cmd: &mut Command) -> Run {
     let start = Instant::now();
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("spawn");
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
     let mut stdout = Vec::new();
     {
         use std::io::Read as _;
-        child.stdout.take().expect("stdout").read_to_end(&mut stdout).expect("read");
+        child
+            .stdout
+            .take()
+            .expect("stdout")
+            .read_to_end(&mut stdout)
+            .expect("read");
     }
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
@@ -106,17 +118,32 @@ fn measure(cmd: &mut Command) -> Run {
     let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     assert_eq!(r, pid, "wait4 failed");
     let wall = start.elapsed();
-    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "{cmd:?} failed");
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{cmd:?} failed"
+    );
     std::mem::forget(child);
-    Run { wall, max_rss_kb: usage.ru_maxrss, stdout }
+    Run {
+        wall,
+        max_rss_kb: usage.ru_maxrss,
+        stdout,
+    }
 }
 
 fn main() {
-    if Command::new("nix-instantiate").arg("--version").output().map(|o| !o.status.success()).unwrap_or(true) {
+    if Command::new("nix-instantiate")
+        .arg("--version")
+        .output()
+        .map(|o| !o.status.success())
+        .unwrap_or(true)
+    {
         println!("eval_vs_nix: nix-instantiate is not available; install Nix (Debian: nix-bin). Skipped.");
         return;
     }
-    let reps: usize = std::env::var("STRATA_BENCH_REPS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
+    let reps: usize = std::env::var("STRATA_BENCH_REPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
     let dir = tempfile::tempdir().expect("tempdir");
     println!(
         "{:<10} {:>12} {:>12} {:>7}   {:>12} {:>12} {:>7}",
@@ -132,7 +159,9 @@ fn main() {
         };
         let nix = |f: &Path| {
             let mut c = Command::new("nix-instantiate");
-            c.args(["--eval", "--strict"]).arg(f).env("NIX_CONF_DIR", dir.path());
+            c.args(["--eval", "--strict"])
+                .arg(f)
+                .env("NIX_CONF_DIR", dir.path());
             c
         };
         let mut s_best = Duration::MAX;
