@@ -82,7 +82,9 @@ impl SourceMap {
 
     /// Whether a file belongs to strata's own library.
     pub fn is_library(&self, file: u32) -> bool {
-        let Some(src) = self.get(file) else { return false };
+        let Some(src) = self.get(file) else {
+            return false;
+        };
         if src.name.starts_with('«') {
             return src.name != "«string»";
         }
