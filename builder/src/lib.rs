@@ -4,4 +4,5 @@
 //!
 //! Must not: activate anything on the host.
 
+pub mod config;
 pub mod eval_io;

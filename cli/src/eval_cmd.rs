@@ -40,7 +40,7 @@ pub struct EvalArgs {
 }
 
 /// Bytes of stack for the evaluation thread; deep recursion ends in an error well before.
-const EVAL_STACK: usize = 1 << 30;
+pub(crate) const EVAL_STACK: usize = 1 << 30;
 
 fn search_entry(s: &str) -> (String, String) {
     match s.split_once('=') {

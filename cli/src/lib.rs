@@ -3,6 +3,7 @@
 //! Must not: hold logic that a library should own. Every command here parses its arguments,
 //! calls one library operation and prints the result.
 
+mod config_cmd;
 mod eval_cmd;
 mod store_cmd;
 
@@ -44,6 +45,10 @@ pub enum Command {
     Hash(store_cmd::HashCommand),
     /// Evaluate a Nix expression and print its value (like `nix-instantiate --eval`).
     Eval(eval_cmd::EvalArgs),
+    /// Evaluate a machine configuration and print what the builder will build from it.
+    EvalConfig(config_cmd::EvalConfigArgs),
+    /// List the options a configuration can set, with types, defaults and descriptions.
+    Options(config_cmd::OptionsArgs),
 }
 
 /// Installs the log subscriber: warnings by default, `-v` for info, `-vv` for debug;
@@ -98,5 +103,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Store(cmd) => store_cmd::run_store(cmd, cli.store_root, &cli.store_dir),
         Command::Hash(cmd) => store_cmd::run_hash(cmd),
         Command::Eval(args) => eval_cmd::run(args, cli.store_root, &cli.store_dir),
+        Command::EvalConfig(args) => config_cmd::eval_config(args),
+        Command::Options(args) => config_cmd::options(args),
     }
 }

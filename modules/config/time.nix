@@ -2,7 +2,7 @@
 {
   options.time.timeZone = lib.mkOption {
     type = lib.types.nullOr (lib.types.addCheck lib.types.str (s: builtins.match "[A-Za-z0-9_+/-]+" s != null && !(lib.hasInfix ".." s)) // {
-      description = "null or time zone name (like \"Europe/Paris\")";
+      description = "time zone name (like \"Europe/Paris\")";
     });
     default = null;
     example = "America/Phoenix";

@@ -19,7 +19,7 @@ let
     else if isPath v then toString v
     else if isFunction v then "<function>"
     else if isList v then
-      (if depth > 2 then "[ ... ]" else "[ " + lib.concatMapStringsSep " " (showValue (depth + 1)) v + " ]")
+      (if v == [ ] then "[ ]" else if depth > 2 then "[ ... ]" else "[ " + lib.concatMapStringsSep " " (showValue (depth + 1)) v + " ]")
     else if isAttrs v then
       (if lib.isDerivation v then "<derivation ${v.name or "?"}>"
        else if v ? _type then "<${v._type}>"
@@ -160,7 +160,7 @@ let
   mergeDecls = loc: decls:
     let
       first = head decls;
-      types = map (d: d.option.type) decls;
+      types = map (d: lib.types.withFile d.file d.option.type) decls;
       mergedType = foldl' (t: u:
         if t == null then null
         else if t.name == u.name && t ? typeMerge then t.typeMerge u

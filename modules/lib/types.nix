@@ -195,6 +195,20 @@ let
     submodule = m: submoduleWith { modules = lib.toList m; };
   };
 
+  # Submodules given as functions or sets carry no file; the option that declares them does.
+  withFile = file: t:
+    if t.name == "submodule" then
+      types.submoduleWith {
+        modules = map (m: if builtins.isPath m || builtins.isString m then m else { _file = file; imports = [ m ]; }) t.functor.modules;
+        specialArgs = t.functor.specialArgs;
+        description = t.description;
+      }
+    else if t.name == "attrsOf" then types.attrsOf (withFile file t.nestedTypes.elemType)
+    else if t.name == "lazyAttrsOf" then types.lazyAttrsOf (withFile file t.nestedTypes.elemType)
+    else if t.name == "listOf" then types.listOf (withFile file t.nestedTypes.elemType)
+    else if t.name == "nullOr" then types.nullOr (withFile file t.nestedTypes.elemType)
+    else t;
+
   # Two declarations of one option may give types that combine (submodules extend).
   mergeTypes = a: b:
     if a.name == b.name && a ? typeMerge then a.typeMerge b
@@ -223,4 +237,4 @@ let
       else null;
   };
 in
-types
+types // { inherit withFile; }

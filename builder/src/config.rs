@@ -1,0 +1,346 @@
+//! The evaluated machine configuration: what the builder consumes, as typed Rust values.
+//!
+//! `modules/eval-config.nix` evaluates a `configuration.nix` against strata's option set
+//! (`modules/`) and projects the result onto the shape below; [`evaluate`] runs it and
+//! checks the assertions. The JSON form (`strata eval-config --json`) is exactly these
+//! structures serialised, field names as written here.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use strata_lang::source::Span;
+use strata_lang::value::Value;
+use strata_lang::{EvalError, Evaluator};
+
+/// A whole machine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SystemConfig {
+    pub host_name: String,
+    pub time_zone: Option<String>,
+    pub state_version: String,
+    pub label: String,
+    pub users: Users,
+    pub boot: Boot,
+    pub file_systems: BTreeMap<String, FileSystem>,
+    pub swap_devices: Vec<SwapDevice>,
+    pub environment: Environment,
+    pub services: BTreeMap<String, Service>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Users {
+    pub mutable_users: bool,
+    pub users: BTreeMap<String, User>,
+    pub groups: BTreeMap<String, Group>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct User {
+    pub name: String,
+    pub is_normal_user: bool,
+    pub is_system_user: bool,
+    pub uid: Option<u32>,
+    pub group: String,
+    pub extra_groups: Vec<String>,
+    pub description: String,
+    pub home: String,
+    pub create_home: bool,
+    pub shell: String,
+    pub hashed_password: Option<String>,
+    pub hashed_password_file: Option<String>,
+    pub password: Option<String>,
+    pub initial_password: Option<String>,
+    pub initial_hashed_password: Option<String>,
+    pub authorized_keys: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Group {
+    pub name: String,
+    pub gid: Option<u32>,
+    pub members: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Boot {
+    pub loader: Loader,
+    pub kernel: String,
+    pub kernel_params: Vec<String>,
+    pub kernel_modules: Vec<String>,
+    pub initrd_available_kernel_modules: Vec<String>,
+    pub initrd_kernel_modules: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Loader {
+    pub timeout: Option<u32>,
+    pub efi_can_touch_variables: bool,
+    pub grub: Grub,
+    pub systemd_boot: SystemdBoot,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Grub {
+    pub enable: bool,
+    pub device: String,
+    pub devices: Vec<String>,
+    pub efi_support: bool,
+    pub configuration_limit: u32,
+    pub extra_entries: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SystemdBoot {
+    pub enable: bool,
+    pub configuration_limit: Option<u32>,
+    pub console_mode: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FileSystem {
+    pub mount_point: String,
+    pub device: Option<String>,
+    pub fs_type: String,
+    pub options: Vec<String>,
+    pub needed_for_boot: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SwapDevice {
+    pub device: String,
+    pub size: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Environment {
+    /// Store paths of the packages in the system profile.
+    pub system_packages: Vec<String>,
+    pub etc: BTreeMap<String, EtcEntry>,
+    pub variables: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EtcEntry {
+    pub enable: bool,
+    pub target: String,
+    pub text: Option<String>,
+    pub source: Option<String>,
+    pub mode: String,
+    pub user: String,
+    pub group: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Service {
+    pub enable: bool,
+    pub description: String,
+    pub wanted_by: Vec<String>,
+    pub after: Vec<String>,
+    pub requires: Vec<String>,
+    pub wants: Vec<String>,
+    pub environment: BTreeMap<String, String>,
+    pub path: Vec<String>,
+    pub script: String,
+    pub pre_start: String,
+    pub restart_if_changed: bool,
+    /// Hashes of the reload triggers: a change of any makes a switch reload the service.
+    pub reload_triggers: Vec<String>,
+    pub service_config: ServiceConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(non_snake_case)]
+pub struct ServiceConfig {
+    pub ExecStart: Option<String>,
+    pub ExecReload: Option<String>,
+    pub ExecStop: Option<String>,
+    pub Type: String,
+    pub Restart: String,
+    pub RestartSec: String,
+    pub User: String,
+    pub Group: Option<String>,
+    pub WorkingDirectory: Option<String>,
+}
+
+/// A configuration that evaluated, with the warnings it produced.
+#[derive(Debug, Clone)]
+pub struct Evaluated {
+    pub config: SystemConfig,
+    pub warnings: Vec<String>,
+}
+
+/// Why a configuration did not evaluate.
+#[derive(Debug)]
+pub enum ConfigError {
+    /// The evaluation failed; the rendered error (with positions) is in the string.
+    Eval(String),
+    /// Assertions failed; their messages.
+    Assertions(Vec<String>),
+    /// The evaluated value does not have the expected shape (a bug in the option set).
+    Shape(String),
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigError::Eval(e) => f.write_str(e.trim_end().trim_start_matches("error: ")),
+            ConfigError::Assertions(msgs) => {
+                f.write_str("Failed assertions:")?;
+                for m in msgs {
+                    write!(f, "\n- {m}")?;
+                }
+                Ok(())
+            }
+            ConfigError::Shape(e) => write!(
+                f,
+                "the evaluated configuration has an unexpected shape: {e}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Where strata's option set is: `STRATA_MODULES`, then `share/strata/modules` beside the
+/// executable's directory, then the source tree the binary was built from.
+pub fn modules_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("STRATA_MODULES").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(d));
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        if let Some(prefix) = exe.parent().and_then(Path::parent) {
+            let d = prefix.join("share/strata/modules");
+            if d.join("module-list.nix").exists() {
+                return Some(d);
+            }
+        }
+    }
+    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("../modules");
+    built
+        .join("module-list.nix")
+        .exists()
+        .then(|| built.canonicalize().unwrap_or(built))
+}
+
+fn span() -> Span {
+    Span {
+        file: 0,
+        start: 0,
+        end: 0,
+    }
+}
+
+fn nix_string(s: &str) -> String {
+    let mut out = Vec::new();
+    strata_lang::print::escape_string(s.as_bytes(), &mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Evaluates `modules/eval-config.nix` for `configuration` and returns its result set.
+pub fn eval_config_set(
+    ev: &mut Evaluator,
+    modules: &Path,
+    configuration: &Path,
+) -> Result<Value, EvalError> {
+    ev.sources.add_library_dir(modules.join("lib"));
+    ev.sources.add_library_dir(modules.to_path_buf());
+    let expr = format!(
+        "import {} {{ configuration = {}; modulesDir = {}; }}",
+        nix_string(&modules.join("eval-config.nix").display().to_string()),
+        nix_string(&configuration.display().to_string()),
+        nix_string(&modules.display().to_string()),
+    );
+    // Paths given as strings: `import` and the module system accept absolute strings.
+    let v = ev.eval_string(&expr)?;
+    ev.force(&v, span())
+}
+
+/// Evaluates a configuration and checks its assertions.
+pub fn evaluate(
+    ev: &mut Evaluator,
+    modules: &Path,
+    configuration: &Path,
+) -> Result<Evaluated, ConfigError> {
+    let render = |ev: &Evaluator, e: EvalError| ConfigError::Eval(e.render(&ev.sources));
+    let set = eval_config_set(ev, modules, configuration).map_err(|e| render(ev, e))?;
+    let Value::Attrs(set) = set else {
+        return Err(ConfigError::Shape(
+            "eval-config.nix did not return a set".into(),
+        ));
+    };
+    let field = |name: &str| {
+        set.get(name)
+            .cloned()
+            .ok_or_else(|| ConfigError::Shape(format!("no `{name}'")))
+    };
+    let failed = field("failedAssertions")?;
+    let failed = ev.deep_force(&failed, span()).map_err(|e| render(ev, e))?;
+    let failed: Vec<String> = to_serde(ev, &failed).map_err(|e| render(ev, e))?;
+    if !failed.is_empty() {
+        return Err(ConfigError::Assertions(failed));
+    }
+    let warnings = field("warnings")?;
+    let warnings: Vec<String> = to_serde(ev, &warnings).map_err(|e| render(ev, e))?;
+    let manifest = field("manifest")?;
+    let config: SystemConfig = to_serde(ev, &manifest).map_err(|e| render(ev, e))?;
+    Ok(Evaluated { config, warnings })
+}
+
+/// Every visible option, documented (`modules/options-doc.nix`), as JSON values.
+pub fn options_doc(
+    ev: &mut Evaluator,
+    modules: &Path,
+    configuration: &Path,
+) -> Result<serde_json::Value, ConfigError> {
+    let render = |ev: &Evaluator, e: EvalError| ConfigError::Eval(e.render(&ev.sources));
+    let set = eval_config_set(ev, modules, configuration).map_err(|e| render(ev, e))?;
+    let Value::Attrs(set) = set else {
+        return Err(ConfigError::Shape(
+            "eval-config.nix did not return a set".into(),
+        ));
+    };
+    let options = set
+        .get("options")
+        .cloned()
+        .ok_or_else(|| ConfigError::Shape("no `options'".into()))?;
+    let doc = modules.join("options-doc.nix");
+    let f = ev
+        .eval_string(&format!(
+            "import {}",
+            nix_string(&doc.display().to_string())
+        ))
+        .map_err(|e| render(ev, e))?;
+    let names = strata_lang::value::intern("options");
+    let arg = Value::attrs(strata_lang::value::Attrs::from_unsorted(vec![(
+        names, options,
+    )]));
+    let list = ev.call(&f, arg, span()).map_err(|e| render(ev, e))?;
+    to_serde(ev, &list).map_err(|e| render(ev, e))
+}
+
+fn to_serde<T: serde::de::DeserializeOwned>(ev: &mut Evaluator, v: &Value) -> Result<T, EvalError> {
+    let mut out = Vec::new();
+    let mut ctx = Default::default();
+    strata_lang::print::to_json(ev, v, span(), &mut out, &mut ctx)?;
+    serde_json::from_slice(&out).map_err(|e| {
+        EvalError::eval(
+            format!("the evaluated configuration has an unexpected shape: {e}"),
+            span(),
+        )
+    })
+}

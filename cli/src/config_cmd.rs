@@ -1,0 +1,225 @@
+//! `strata eval-config` and `strata options`: the module system on a configuration.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::rc::Rc;
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use clap::Args;
+use strata_builder::config::{self, SystemConfig};
+use strata_lang::{EvalConfig, Evaluator};
+
+#[derive(Debug, Args)]
+pub struct EvalConfigArgs {
+    /// The configuration [default: $STRATA_CONFIG, or /etc/strata/configuration.nix].
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// Print the merged configuration as JSON (the builder's input, documented in
+    /// builder/src/config.rs).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct OptionsArgs {
+    /// Show only this option, or the options below this prefix.
+    name: Option<String>,
+    /// Evaluate against this configuration (its own option declarations included).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    file: Option<PathBuf>,
+    #[arg(long)]
+    json: bool,
+}
+
+fn config_file(flag: Option<PathBuf>) -> Result<PathBuf> {
+    let f = flag
+        .or_else(|| {
+            std::env::var_os("STRATA_CONFIG")
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+        })
+        .unwrap_or_else(|| PathBuf::from("/etc/strata/configuration.nix"));
+    if !f.exists() {
+        bail!(
+            "the configuration '{}' does not exist (give one with -f FILE)",
+            f.display()
+        );
+    }
+    std::path::absolute(&f).with_context(|| format!("failed to resolve '{}'", f.display()))
+}
+
+fn modules() -> Result<PathBuf> {
+    config::modules_dir().ok_or_else(|| {
+        anyhow!("cannot find strata's option set (modules/): set STRATA_MODULES to its directory")
+    })
+}
+
+/// Runs `f` with an evaluator on a thread with the evaluator's stack.
+fn with_evaluator<T: Send + 'static>(
+    f: impl FnOnce(&mut Evaluator) -> T + Send + 'static,
+) -> Result<T> {
+    let handle = std::thread::Builder::new()
+        .name("eval".into())
+        .stack_size(crate::eval_cmd::EVAL_STACK)
+        .spawn(move || {
+            let cfg = EvalConfig {
+                max_stack: crate::eval_cmd::EVAL_STACK - (64 << 20),
+                ..EvalConfig::default()
+            };
+            let io = Rc::new(strata_builder::eval_io::FsIo::new(
+                strata_store::StoreDir::default(),
+            ));
+            let mut ev = Evaluator::new(cfg, io);
+            ev.reset_stack_base();
+            f(&mut ev)
+        })
+        .context("failed to start the evaluation thread")?;
+    handle.join().map_err(|_| anyhow!("the evaluator panicked"))
+}
+
+pub fn eval_config(args: EvalConfigArgs) -> Result<ExitCode> {
+    let file = config_file(args.file)?;
+    let modules = modules()?;
+    let f2 = file.clone();
+    let result =
+        with_evaluator(move |ev| config::evaluate(ev, &modules, &f2).map_err(|e| e.to_string()))?;
+    let evaluated = match result {
+        Ok(e) => e,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    for w in &evaluated.warnings {
+        eprintln!("warning: {w}");
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&evaluated.config)?);
+    } else {
+        print_summary(&evaluated.config);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_summary(c: &SystemConfig) {
+    println!("host name:     {}", c.host_name);
+    println!(
+        "time zone:     {}",
+        c.time_zone.as_deref().unwrap_or("UTC (not set)")
+    );
+    println!("label:         {}", c.label);
+    let loader = if c.boot.loader.grub.enable {
+        format!(
+            "GRUB on {}",
+            if c.boot.loader.grub.device.is_empty() {
+                "(EFI)"
+            } else {
+                &c.boot.loader.grub.device
+            }
+        )
+    } else if c.boot.loader.systemd_boot.enable {
+        "systemd-boot".to_owned()
+    } else {
+        "none".to_owned()
+    };
+    println!("boot loader:   {loader}");
+    println!(
+        "kernel:        {} {}",
+        c.boot.kernel,
+        c.boot.kernel_params.join(" ")
+    );
+    for (mp, fs) in &c.file_systems {
+        println!(
+            "file system:   {mp} <- {} ({})",
+            fs.device.as_deref().unwrap_or("?"),
+            fs.fs_type
+        );
+    }
+    for (n, u) in &c.users.users {
+        let mut facts = Vec::new();
+        if u.is_normal_user {
+            facts.push("normal".to_owned());
+        }
+        if u.is_system_user {
+            facts.push("system".to_owned());
+        }
+        if let Some(uid) = u.uid {
+            facts.push(format!("uid {uid}"));
+        }
+        if !u.extra_groups.is_empty() {
+            facts.push(format!("groups {}", u.extra_groups.join(" ")));
+        }
+        println!("user:          {n} ({})", facts.join(", "));
+    }
+    for (n, s) in &c.services {
+        println!(
+            "service:       {n}: {}",
+            if s.description.is_empty() {
+                "(no description)"
+            } else {
+                &s.description
+            }
+        );
+    }
+    for n in c.environment.etc.keys() {
+        println!("/etc:          {n}");
+    }
+}
+
+pub fn options(args: OptionsArgs) -> Result<ExitCode> {
+    let modules = modules()?;
+    let file = match args.file {
+        Some(f) => config_file(Some(f))?,
+        None => modules.join("minimal.nix"),
+    };
+    let doc = with_evaluator(move |ev| {
+        config::options_doc(ev, &modules, &file).map_err(|e| e.to_string())
+    })?;
+    let doc = match doc {
+        Ok(d) => d,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let all = doc.as_array().cloned().unwrap_or_default();
+    let selected: Vec<serde_json::Value> = match &args.name {
+        Some(n) => all
+            .into_iter()
+            .filter(|o| {
+                let name = o["name"].as_str().unwrap_or("");
+                name == n || name.starts_with(&format!("{n}."))
+            })
+            .collect(),
+        None => all,
+    };
+    if selected.is_empty() {
+        if let Some(n) = &args.name {
+            bail!("no option is named '{n}' or starts with '{n}.'");
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&selected)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for o in &selected {
+        println!("{}", o["name"].as_str().unwrap_or(""));
+        println!("    type:        {}", o["type"].as_str().unwrap_or(""));
+        if let Some(d) = o.get("default").and_then(|d| d.as_str()) {
+            println!("    default:     {d}");
+        }
+        if let Some(e) = o.get("example").and_then(|d| d.as_str()) {
+            println!("    example:     {e}");
+        }
+        if let Some(d) = o.get("description").and_then(|d| d.as_str()) {
+            println!("    description: {d}");
+        }
+        let decl: Vec<&str> = o["declarations"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
+            .unwrap_or_default();
+        println!("    declared in: {}", decl.join(", "));
+        println!();
+    }
+    Ok(ExitCode::SUCCESS)
+}

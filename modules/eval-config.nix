@@ -1,0 +1,53 @@
+# Evaluates a machine configuration against strata's option set and returns what the
+# builder consumes (the `manifest`), with the warnings and the failed assertions.
+{ configuration, modulesDir, extraModules ? [ ] }:
+let
+  lib = import ./lib;
+  eval = lib.evalModules {
+    modules = import ./module-list.nix ++ extraModules ++ [ configuration ];
+    specialArgs = { pkgs = { }; modulesPath = modulesDir; };
+  };
+  c = eval.config;
+  clean = v: removeAttrs v [ "_module" ];
+in {
+  inherit (eval) options;
+  warnings = c.warnings;
+  failedAssertions = map (a: a.message) (builtins.filter (a: !a.assertion) c.assertions);
+  manifest = {
+    hostName = c.networking.hostName;
+    timeZone = c.time.timeZone;
+    stateVersion = c.system.stateVersion;
+    label = c.system.label;
+    users = {
+      mutableUsers = c.users.mutableUsers;
+      users = builtins.mapAttrs (n: u: removeAttrs (clean u) [ "openssh" ] // { authorizedKeys = u.openssh.authorizedKeys.keys; }) c.users.users;
+      groups = builtins.mapAttrs (n: g: clean g) c.users.groups;
+    };
+    boot = {
+      loader = {
+        timeout = c.boot.loader.timeout;
+        efiCanTouchVariables = c.boot.loader.efi.canTouchEfiVariables;
+        grub = c.boot.loader.grub;
+        systemdBoot = c.boot.loader.systemd-boot;
+      };
+      kernel = c.boot.kernel;
+      kernelParams = c.boot.kernelParams;
+      kernelModules = c.boot.kernelModules;
+      initrdAvailableKernelModules = c.boot.initrd.availableKernelModules;
+      initrdKernelModules = c.boot.initrd.kernelModules;
+    };
+    fileSystems = builtins.mapAttrs (n: f: clean f) c.fileSystems;
+    swapDevices = map clean c.swapDevices;
+    environment = {
+      systemPackages = map toString c.environment.systemPackages;
+      etc = builtins.mapAttrs (n: e: clean e // { source = if e.source == null then null else toString e.source; })
+        (lib.filterAttrs (n: e: e.enable) c.environment.etc);
+      variables = builtins.mapAttrs (n: v: if builtins.isList v then lib.concatStringsSep ":" v else v) c.environment.variables;
+    };
+    services = builtins.mapAttrs (n: s: removeAttrs (clean s) [ "serviceConfig" "reloadTriggers" "path" ] // {
+      serviceConfig = clean s.serviceConfig // { RestartSec = toString s.serviceConfig.RestartSec; };
+      path = map toString s.path;
+      reloadTriggers = map (t: builtins.hashString "sha256" (builtins.toJSON t)) s.reloadTriggers;
+    }) (lib.filterAttrs (n: s: s.enable) c.systemd.services);
+  };
+}

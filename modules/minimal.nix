@@ -1,0 +1,2 @@
+# An empty configuration: what `strata options` evaluates when no file is given.
+{ }
