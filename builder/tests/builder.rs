@@ -4,3 +4,5 @@
 
 #[path = "builder/golden.rs"]
 mod golden;
+#[path = "builder/modules.rs"]
+mod modules;

@@ -142,7 +142,7 @@ let
       items = genericClosure {
         startSet = lib.imap1 (i: m: {
           key = if isModulePath m then toString m else "<module ${toString i}>";
-          module = load args "<unknown file>" "<module ${toString i}>" m;
+          module = load args "<module ${toString i}>" "<module ${toString i}>" m;
         }) modules;
         operator = item: lib.imap1 (i: m: {
           key = if isModulePath m then toString m else "${item.key}:anon-${toString i}";

@@ -62,10 +62,11 @@
         description = "Alias of `${lib.showOption to}'.";
         type = lib.types.unspecified // { name = "alias"; };
       });
-      config = lib.mkMerge [
-        { warnings = lib.optional defined "The option `${lib.showOption from}' defined in ${lib.showFiles fromOpt.files} has been renamed to `${lib.showOption to}'."; }
+      config = lib.mkMerge ([
         (lib.mkIf defined (lib.setAttrByPath to (lib.mkMerge (map (d: d.value) fromOpt.definitionsWithLocations))))
-      ];
+      ] ++ lib.optional (options ? warnings) {
+        warnings = lib.optional defined "The option `${lib.showOption from}' defined in ${lib.showFiles fromOpt.files} has been renamed to `${lib.showOption to}'.";
+      });
     };
   # A module that declares `path` as removed: defining it is an error that says why.
   mkRemovedOptionModule = path: message: { options, ... }: {
@@ -74,12 +75,14 @@
       description = "Removed option.";
       apply = x: throw "The option `${lib.showOption path}' can no longer be used since it's been removed. ${message}";
     });
-    config.assertions = let opt = lib.getAttrFromPath path options; in [
-      {
-        assertion = !opt.isDefined;
-        message = "The option definition `${lib.showOption path}' in ${lib.showFiles opt.files} no longer has any effect; please remove it.\n${message}";
-      }
-    ];
+    config = lib.optionalAttrs (options ? assertions) {
+      assertions = let opt = lib.getAttrFromPath path options; in [
+        {
+          assertion = !opt.isDefined;
+          message = "The option definition `${lib.showOption path}' in ${lib.showFiles opt.files} no longer has any effect; please remove it.\n${message}";
+        }
+      ];
+    };
   };
   showFiles = files: lib.concatStringsSep " and " (map (f: "`${toString f}'") files);
 }

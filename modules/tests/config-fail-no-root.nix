@@ -1,0 +1,3 @@
+{
+  boot.loader.systemd-boot.enable = true;
+}
