@@ -234,14 +234,11 @@ fn run_with_store(store: &mut LocalStore, cmd: StoreCommand) -> Result<ExitCode>
             add_root,
             json,
         } => {
-            let info = store
-                .add_path(&path, name.as_deref())
-                .with_context(|| format!("failed to add '{}' to the store", path.display()))?;
-            if let Some(link) = add_root {
-                store
-                    .add_indirect_root(&link, &info.path)
-                    .context("failed to add the GC root")?;
+            let info = match &add_root {
+                Some(link) => store.add_path_rooted(&path, name.as_deref(), link),
+                None => store.add_path(&path, name.as_deref()),
             }
+            .with_context(|| format!("failed to add '{}' to the store", path.display()))?;
             if json {
                 print_json(&store.info_json(&info))?;
             } else {

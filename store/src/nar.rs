@@ -852,8 +852,9 @@ impl NarVisitor for Restorer {
     }
     fn file_end(&mut self) -> io::Result<()> {
         match self.file.take() {
-            // Durability is the caller's business: the store syncs whole trees before it
-            // registers them, so closing is enough here.
+            // Closing is enough: a killed process loses nothing the kernel has. Like Nix, the
+            // store does not fsync path contents, so a power loss right after an add can
+            // lose data of a path already registered (`strata store verify` finds it).
             Some(f) => f.into_inner().map(drop).map_err(|e| e.into_error()),
             None => Ok(()),
         }

@@ -913,12 +913,28 @@ impl LocalStore {
         }
     }
 
+    /// [`add_path`](Self::add_path) and then [`add_indirect_root`](Self::add_indirect_root),
+    /// with the GC lock held across both, so no collection can delete the new path before
+    /// its root exists.
+    pub fn add_path_rooted(
+        &mut self,
+        src: &Path,
+        name: Option<&str>,
+        link: &Path,
+    ) -> Result<PathInfo, StoreError> {
+        let _hold = self.gc_lock(false)?;
+        let info = self.add_path(src, name)?;
+        self.add_indirect_root(link, &info.path)?;
+        Ok(info)
+    }
+
     /// Makes `link` (outside the store) a symlink to `path` and registers it as an indirect GC
     /// root, as `nix-store --add-root` does.
     pub fn add_indirect_root(&self, link: &Path, path: &StorePath) -> Result<(), StoreError> {
         let link = std::path::absolute(link).map_err(io_err("cannot resolve", link))?;
+        let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
         let tmp = link.with_file_name(format!(
-            ".{}.tmp-{}",
+            ".{}.tmp-{}-{n}",
             link.file_name().and_then(|n| n.to_str()).unwrap_or("root"),
             std::process::id()
         ));
@@ -931,7 +947,7 @@ impl LocalStore {
             .state_dir
             .join("gcroots/auto")
             .join(&key.to_nix32()[..32]);
-        let tmp = auto.with_extension("tmp");
+        let tmp = auto.with_extension(format!("tmp-{}-{n}", std::process::id()));
         let _ = fs::remove_file(&tmp);
         std::os::unix::fs::symlink(&link, &tmp).map_err(io_err("cannot create", &tmp))?;
         fs::rename(&tmp, &auto).map_err(io_err("cannot create", &auto))?;
