@@ -10,7 +10,7 @@ let
   c = eval.config;
   clean = v: removeAttrs v [ "_module" ];
 in {
-  inherit (eval) options;
+  inherit (eval) options config;
   warnings = c.warnings;
   failedAssertions = map (a: a.message) (builtins.filter (a: !a.assertion) c.assertions);
   manifest = {

@@ -21,6 +21,10 @@
 //! 5. `fixpoint`: a module-system-like fixpoint: 3,000 options whose values are defined by
 //!    functions of the final configuration, merged from 30 "modules" and resolved through
 //!    `config` itself.
+//! 6. `modules`: strata's real module system (`modules/lib`) on `examples/configuration.nix`
+//!    plus 200 generated module files declaring and defining 2,000 options (with `mkIf`,
+//!    `mkDefault`, submodules and references through `config`); the builder's input and every
+//!    generated option are forced. Both evaluators run the same Nix code.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
@@ -93,10 +97,11 @@ struct Run {
 
 /// Runs a command and measures it with `wait4`, which reports the child's own peak memory.
 fn measure(cmd: &mut Command) -> Run {
+    let err_file = tempfile::tempfile().expect("stderr file");
     let start = Instant::now();
     let mut child = cmd
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(err_file.try_clone().expect("stderr file"))
         .spawn()
         .expect("spawn");
     let mut stdout = Vec::new();
@@ -118,16 +123,75 @@ fn measure(cmd: &mut Command) -> Run {
     let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     assert_eq!(r, pid, "wait4 failed");
     let wall = start.elapsed();
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "{cmd:?} failed"
-    );
+    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+        use std::io::{Read as _, Seek as _};
+        let mut e = err_file;
+        let mut msg = String::new();
+        let _ = e.rewind();
+        let _ = e.read_to_string(&mut msg);
+        panic!("{cmd:?} failed:\n{msg}");
+    }
     std::mem::forget(child);
     Run {
         wall,
         max_rss_kb: usage.ru_maxrss,
         stdout,
     }
+}
+
+fn generate_modules(dir: &Path) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .expect("repository");
+    let mdir = dir.join("modules");
+    std::fs::create_dir_all(&mdir).expect("module dir");
+    let mut imports = String::new();
+    for m in 0..200 {
+        let mut src = String::from("{ config, lib, ... }:\nlet t = lib.types; in {\n");
+        for o in 0..10 {
+            let (ty, val) = match o % 5 {
+                0 => ("t.str", format!("\"m{m}-o{o}\"")),
+                1 => ("t.int", format!("{}", m * 10 + o)),
+                2 => ("t.listOf t.str", format!("[ \"a{m}\" \"b{o}\" ]")),
+                3 => ("t.attrsOf (t.submodule { options.port = lib.mkOption { type = t.port; default = 80; }; options.host = lib.mkOption { type = t.str; default = \"localhost\"; }; })", format!("{{ site{o}.port = {}; }}", 1000 + m)),
+                _ => ("t.bool", "true".to_owned()),
+            };
+            src.push_str(&format!(
+                "  options.bench.m{m}.o{o} = lib.mkOption {{ type = {ty}; description = \"option {o} of module {m}\"; }};\n"
+            ));
+            let def = if o == 1 && m > 0 {
+                format!("config.bench.m{}.o1 + 1", m - 1)
+            } else if o == 2 {
+                format!("lib.mkMerge [ {val} (lib.mkIf config.bench.m{m}.o4 [ \"extra\" ]) ]")
+            } else if o == 4 {
+                format!("lib.mkDefault {val}")
+            } else {
+                val
+            };
+            src.push_str(&format!("  config.bench.m{m}.o{o} = {def};\n"));
+        }
+        src.push_str("}\n");
+        let f = mdir.join(format!("m{m}.nix"));
+        std::fs::write(&f, src).expect("write module");
+        imports.push_str(&format!("    {}\n", f.display()));
+    }
+    let top = dir.join("bench-configuration.nix");
+    std::fs::write(
+        &top,
+        format!(
+            "{{ imports = [\n    {}\n{imports}  ]; }}\n",
+            root.join("examples/configuration.nix").display()
+        ),
+    )
+    .expect("write configuration");
+    format!(
+        "let e = import {}/modules/eval-config.nix {{ configuration = {}; modulesDir = {}/modules; extraModules = [ ]; }};\n\
+         in [ e.manifest e.failedAssertions (builtins.hashString \"sha256\" (builtins.toJSON e.config.bench)) ]",
+        root.display(),
+        top.display(),
+        root.display()
+    )
 }
 
 fn main() {
@@ -145,11 +209,20 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(3);
     let dir = tempfile::tempdir().expect("tempdir");
+    if std::env::var_os("STRATA_BENCH_KEEP").is_some() {
+        println!("programs kept in {}", dir.path().display());
+    }
     println!(
         "{:<10} {:>12} {:>12} {:>7}   {:>12} {:>12} {:>7}",
         "program", "strata", "nix 2.8", "ratio", "strata RSS", "nix RSS", "ratio"
     );
-    for (name, src) in PROGRAMS {
+    let generated = generate_modules(dir.path());
+    let all: Vec<(&str, String)> = PROGRAMS
+        .iter()
+        .map(|(n, s)| (*n, (*s).to_owned()))
+        .chain(std::iter::once(("modules", generated)))
+        .collect();
+    for (name, src) in &all {
         let file = dir.path().join(format!("{name}.nix"));
         std::fs::write(&file, src).expect("write program");
         let strata = |f: &Path| {
@@ -185,6 +258,7 @@ fn main() {
             s_rss = s_rss.max(s.max_rss_kb);
             n_rss = n_rss.max(n.max_rss_kb);
         }
+        let _ = &file;
         println!(
             "{:<10} {:>10.3} s {:>10.3} s {:>7.2}   {:>9} KB {:>9} KB {:>7.2}",
             name,
@@ -195,5 +269,8 @@ fn main() {
             n_rss,
             s_rss as f64 / n_rss.max(1) as f64
         );
+    }
+    if std::env::var_os("STRATA_BENCH_KEEP").is_some() {
+        let _ = dir.keep();
     }
 }

@@ -737,10 +737,7 @@ impl Evaluator {
             AttrName::Dynamic(e) => {
                 let v = self.eval(e, env)?;
                 match v {
-                    Value::String(s) => {
-                        let t = s.to_str_lossy().into_owned();
-                        Ok(self.intern(&t))
-                    }
+                    Value::String(s) => Ok(name_of(&s)),
                     other => Err(EvalError::eval(
                         format!("value is {} while a string was expected", other.type_desc()),
                         span,
@@ -1442,6 +1439,14 @@ impl Evaluator {
                 span,
             )),
         }
+    }
+}
+
+/// The symbol for a string's text (no allocation when the symbol exists).
+pub(crate) fn name_of(s: &NixStr) -> Name {
+    match std::str::from_utf8(&s.bytes) {
+        Ok(t) => crate::value::intern(t),
+        Err(_) => crate::value::intern(&s.to_str_lossy()),
     }
 }
 

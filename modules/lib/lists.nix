@@ -22,7 +22,14 @@ in
     in if n == 0 then default else if n == 1 then head found else multiple;
   count = pred: foldl' (c: x: if pred x then c + 1 else c) 0;
   range = first: last: if first > last then [ ] else genList (n: first + n) (last - first + 1);
-  unique = foldl' (acc: e: if builtins.elem e acc then acc else acc ++ [ e ]) [ ];
+  # The first occurrence of each element, in order (strings by a set lookup, others by
+  # comparison).
+  unique = list:
+    if builtins.all builtins.isString list then
+      let
+        firsts = builtins.foldl' (acc: e: if acc.seen ? ${e} then acc else { seen = acc.seen // { ${e} = true; }; out = acc.out ++ [ e ]; }) { seen = { }; out = [ ]; } list;
+      in firsts.out
+    else foldl' (acc: e: if builtins.elem e acc then acc else acc ++ [ e ]) [ ] list;
   naturalSort = builtins.sort (a: b: builtins.compareVersions a b < 0);
   reverseList = xs: let n = length xs; in genList (i: elemAt xs (n - i - 1)) n;
   last = list: elemAt list (length list - 1);

@@ -182,7 +182,7 @@ let
   # Merges option trees from modules: `decls` is a list of { file, options }.
   mergeOptionTrees = loc: decls:
     let
-      names = lib.unique (concatMap (d: attrNames d.options) decls);
+      names = attrNames (builtins.listToAttrs (concatMap (d: map (n: { name = n; value = null; }) (attrNames d.options)) decls));
       at = n: concatMap (d: if d.options ? ${n} then [ { inherit (d) file; options = d.options.${n}; } ] else [ ]) decls;
     in listToAttrs (map (n:
       let
@@ -215,7 +215,7 @@ let
   evalTree = loc: tree: defs:
     let
       declared = attrNames tree;
-      defined = lib.unique (concatMap (d: attrNames d.value) defs);
+      defined = attrNames (builtins.listToAttrs (concatMap (d: map (n: { name = n; value = null; }) (attrNames d.value)) defs));
       undeclared = filter (n: !(tree ? ${n})) defined;
       defsOf = n: concatMap (d: if d.value ? ${n} then [ { inherit (d) file; value = d.value.${n}; } ] else [ ]) defs;
       unmatched = map (n:
