@@ -271,3 +271,35 @@ fn golden_corpus_evaluates_as_nix() {
         failures.join("\n\n")
     );
 }
+
+/// The committed expectations are what Nix 2.8 prints today: `regenerate.sh --check` runs
+/// every corpus program through `nix-instantiate` and compares. Needs Nix (Debian's nix-bin).
+#[test]
+fn corpus_expectations_match_nix() {
+    let c = corpus();
+    let has_nix = std::process::Command::new("nix-instantiate")
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !has_nix {
+        if std::env::var_os("STRATA_SKIP_NIX_TESTS").is_some() {
+            eprintln!("skipped: nix-instantiate is not installed");
+            return;
+        }
+        panic!(
+            "nix-instantiate is missing: install Debian's nix-bin (or set STRATA_SKIP_NIX_TESTS=1)"
+        );
+    }
+    let out = std::process::Command::new("bash")
+        .arg(c.join("regenerate.sh"))
+        .arg("--check")
+        .output()
+        .expect("run regenerate.sh");
+    assert!(
+        out.status.success(),
+        "the corpus expectations differ from what Nix prints:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
