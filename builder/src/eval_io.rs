@@ -199,15 +199,6 @@ impl EvalIo for FsIo {
         Ok(self.store_dir.display(&p))
     }
 
-    fn add_derivation(
-        &self,
-        name: &str,
-        aterm: &[u8],
-        references: &[String],
-    ) -> Result<String, String> {
-        self.add_text(&format!("{name}.drv"), aterm, references)
-    }
-
     fn fetch(
         &self,
         url: &str,
@@ -314,15 +305,6 @@ impl EvalIo for StoreIo {
             .add_text(name, contents, &refs)
             .map_err(|e| e.to_string())?;
         Ok(self.print(&info.path))
-    }
-
-    fn add_derivation(
-        &self,
-        name: &str,
-        aterm: &[u8],
-        references: &[String],
-    ) -> Result<String, String> {
-        self.add_text(&format!("{name}.drv"), aterm, references)
     }
 
     fn fetch(

@@ -56,7 +56,9 @@ pub trait EvalIo {
         name: &str,
         aterm: &[u8],
         references: &[String],
-    ) -> Result<String, String>;
+    ) -> Result<String, String> {
+        self.add_text(&format!("{name}.drv"), aterm, references)
+    }
     /// Fetches `url` into the store as `name`: the file itself, or (`unpack`) the single
     /// top-level directory of a tarball. When `expected` is given, the result must have that
     /// hash (of the file's contents, or of the unpacked tree's NAR) or nothing is added.

@@ -41,9 +41,6 @@ impl EvalIo for MemIo {
     fn add_text(&self, _: &str, _: &[u8], _: &[String]) -> Result<String, String> {
         Err("no store in this test".into())
     }
-    fn add_derivation(&self, _: &str, _: &[u8], _: &[String]) -> Result<String, String> {
-        Err("no store in this test".into())
-    }
     fn fetch(
         &self,
         _: &str,

@@ -1025,22 +1025,7 @@ pub fn canonicalise(path: &Path) -> Result<(), StoreError> {
         }
     }
     if md.mtime() != 1 || md.mtime_nsec() != 0 {
-        let one = rustix::fs::Timespec {
-            tv_sec: 1,
-            tv_nsec: 0,
-        };
-        let times = rustix::fs::Timestamps {
-            last_access: one,
-            last_modification: one,
-        };
-        rustix::fs::utimensat(
-            rustix::fs::CWD,
-            path,
-            &times,
-            rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
-        )
-        .map_err(|e| io::Error::from_raw_os_error(e.raw_os_error()))
-        .map_err(io_err("cannot set the times of", path))?;
+        canonicalise_times_only(path)?;
     }
     Ok(())
 }
