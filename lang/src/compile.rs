@@ -288,10 +288,14 @@ impl<'a> Compiler<'a> {
                 .as_ref()
                 .map(|s| s.text.clone())
                 .unwrap_or_default();
-            let errs = parse_errors
-                .iter()
-                .map(|e| describe_parse_error(self.file, &text, e))
-                .collect();
+            let mut errs: Vec<(Span, String)> = Vec::new();
+            for e in parse_errors {
+                let (span, msg) = describe_parse_error(self.file, &text, e);
+                // The parser reports some problems twice at one place as it recovers.
+                if !errs.iter().any(|(s, _)| s.start == span.start) {
+                    errs.push((span, msg));
+                }
+            }
             return Err(EvalError::new(ErrorKind::Syntax(errs), None));
         }
         let expr = match root.expr() {
