@@ -16,7 +16,7 @@ use strata_store::{LocalStore, StoreDir};
 
 /// Declarative, reproducible Linux machines that can roll back.
 #[derive(Debug, Parser)]
-#[command(name = "strata", version, about)]
+#[command(name = "strata", version)]
 pub struct Cli {
     /// Physical directory the store lives under [env: STRATA_STORE_ROOT] [default: a per-user
     /// data directory, or / on a strata-built machine].
