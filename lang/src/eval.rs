@@ -400,6 +400,10 @@ impl Evaluator {
                 def: def.clone(),
                 env: env.clone(),
             })),
+            Expr::Bin { op, lhs, rhs, .. } => match int_op_now(*op, lhs, rhs, env) {
+                Some(v) => v,
+                None => Value::Thunk(Thunk::new(ThunkState::Suspended(expr.clone(), env.clone()))),
+            },
             _ => Value::Thunk(Thunk::new(ThunkState::Suspended(expr.clone(), env.clone()))),
         }
     }
@@ -1441,6 +1445,59 @@ impl Evaluator {
             )),
         }
     }
+}
+
+/// An integer already known without evaluating anything: a constant, or a variable whose
+/// value is an integer (or a forced thunk of one).
+fn known_int(e: &Expr, env: &Rc<Env>) -> Option<i64> {
+    match e {
+        Expr::Const(Value::Int(i)) => Some(*i),
+        Expr::Local { depth, index } => {
+            let frame = env.ancestor(*depth);
+            let slots = frame.slots.borrow();
+            match slots.get(*index as usize)? {
+                Value::Int(i) => Some(*i),
+                Value::Thunk(t) => match &*t.0.borrow() {
+                    ThunkState::Done(Value::Int(i)) => Some(*i),
+                    _ => None,
+                },
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The value of `a op b` on integers that are already known, for operators that cannot fail:
+/// computing it now instead of making a thunk changes nothing but the cost (`fib (n - 1)`).
+fn int_op_now(op: BinOp, a: &Expr, b: &Expr, env: &Rc<Env>) -> Option<Value> {
+    if !matches!(
+        op,
+        BinOp::Add
+            | BinOp::Sub
+            | BinOp::Mul
+            | BinOp::Lt
+            | BinOp::Le
+            | BinOp::Gt
+            | BinOp::Ge
+            | BinOp::Eq
+            | BinOp::Ne
+    ) {
+        return None;
+    }
+    let x = known_int(a, env)?;
+    let y = known_int(b, env)?;
+    Some(match op {
+        BinOp::Add => Value::Int(x.wrapping_add(y)),
+        BinOp::Sub => Value::Int(x.wrapping_sub(y)),
+        BinOp::Mul => Value::Int(x.wrapping_mul(y)),
+        BinOp::Lt => Value::Bool(x < y),
+        BinOp::Le => Value::Bool(x <= y),
+        BinOp::Gt => Value::Bool(x > y),
+        BinOp::Ge => Value::Bool(x >= y),
+        BinOp::Eq => Value::Bool(x == y),
+        _ => Value::Bool(x != y),
+    })
 }
 
 /// The symbol for a string's text (no allocation when the symbol exists).
