@@ -1082,56 +1082,18 @@ impl Evaluator {
         span: Span,
     ) -> EvalResult<Value> {
         match op {
-            BinOp::And => {
-                let a = self.eval_bool(
-                    lhs,
-                    env,
-                    span,
-                    "in the left operand of the AND (&&) operator",
-                )?;
-                if !a {
-                    return Ok(Value::Bool(false));
+            BinOp::And | BinOp::Or | BinOp::Impl => {
+                // The left operand decides alone when it equals `decides`; then the result
+                // is `result`, else the right operand's value.
+                let (name, decides, result) = match op {
+                    BinOp::And => ("AND (&&)", false, false),
+                    BinOp::Or => ("OR (||)", true, true),
+                    _ => ("IMPL (->)", false, true),
+                };
+                if self.eval_bool(lhs, env, span, name, "left")? == decides {
+                    return Ok(Value::Bool(result));
                 }
-                Ok(Value::Bool(self.eval_bool(
-                    rhs,
-                    env,
-                    span,
-                    "in the right operand of the AND (&&) operator",
-                )?))
-            }
-            BinOp::Or => {
-                let a = self.eval_bool(
-                    lhs,
-                    env,
-                    span,
-                    "in the left operand of the OR (||) operator",
-                )?;
-                if a {
-                    return Ok(Value::Bool(true));
-                }
-                Ok(Value::Bool(self.eval_bool(
-                    rhs,
-                    env,
-                    span,
-                    "in the right operand of the OR (||) operator",
-                )?))
-            }
-            BinOp::Impl => {
-                let a = self.eval_bool(
-                    lhs,
-                    env,
-                    span,
-                    "in the left operand of the IMPL (->) operator",
-                )?;
-                if !a {
-                    return Ok(Value::Bool(true));
-                }
-                Ok(Value::Bool(self.eval_bool(
-                    rhs,
-                    env,
-                    span,
-                    "in the right operand of the IMPL (->) operator",
-                )?))
+                Ok(Value::Bool(self.eval_bool(rhs, env, span, name, "right")?))
             }
             _ => {
                 let a = self.eval(lhs, env)?;
@@ -1161,7 +1123,8 @@ impl Evaluator {
         e: &Rc<Expr>,
         env: &Rc<Env>,
         span: Span,
-        what: &str,
+        op: &str,
+        side: &str,
     ) -> EvalResult<bool> {
         match self.eval(e, env)? {
             Value::Bool(b) => Ok(b),
@@ -1172,7 +1135,10 @@ impl Evaluator {
                 ),
                 span,
             )
-            .frame(what.to_owned(), Some(span))),
+            .frame(
+                format!("in the {side} operand of the {op} operator"),
+                Some(span),
+            )),
         }
     }
 

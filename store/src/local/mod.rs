@@ -545,23 +545,7 @@ impl LocalStore {
                 return Err(e.into());
             }
         };
-        let path = self
-            .store_dir
-            .make_source_path(&name, &nar_hash, &BTreeSet::new(), false)?;
-        let new = NewPath {
-            path: path.clone(),
-            references: BTreeSet::new(),
-            deriver: None,
-            ca: Some(format!("fixed:r:{}", nar_hash)),
-            ultimate: true,
-        };
-        self.install(vec![Staged {
-            stage,
-            new,
-            nar_hash,
-            nar_size,
-        }])?;
-        self.require_info(&path)
+        self.install_source(stage, &name, nar_hash, nar_size)
     }
 
     /// `nix-store --add-fixed [--recursive] ALGO PATH`: adds `src` as a fixed-output path,
@@ -660,6 +644,17 @@ impl LocalStore {
             return Err(e.into());
         }
         let (nar_hash, nar_size) = hasher.finish();
+        self.install_source(stage, name, nar_hash, nar_size)
+    }
+
+    /// Installs a staged tree as the source path `name` of its NAR hash (no references).
+    fn install_source(
+        &mut self,
+        stage: PathBuf,
+        name: &str,
+        nar_hash: Hash,
+        nar_size: u64,
+    ) -> Result<PathInfo, StoreError> {
         let path = self
             .store_dir
             .make_source_path(name, &nar_hash, &BTreeSet::new(), false)?;
