@@ -27,8 +27,9 @@ in
   unique = list:
     if builtins.all builtins.isString list then
       let
-        firsts = builtins.foldl' (acc: e: if acc.seen ? ${e} then acc else { seen = acc.seen // { ${e} = true; }; out = acc.out ++ [ e ]; }) { seen = { }; out = [ ]; } list;
-      in firsts.out
+        # listToAttrs keeps the first of equal names: the index of each string's first use.
+        first = builtins.listToAttrs (lib.imap0 (i: e: { name = e; value = i; }) list);
+      in lib.concatLists (lib.imap0 (i: e: if first.${e} == i then [ e ] else [ ]) list)
     else foldl' (acc: e: if builtins.elem e acc then acc else acc ++ [ e ]) [ ] list;
   naturalSort = builtins.sort (a: b: builtins.compareVersions a b < 0);
   reverseList = xs: let n = length xs; in genList (i: elemAt xs (n - i - 1)) n;
