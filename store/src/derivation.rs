@@ -152,6 +152,185 @@ impl Derivation {
     }
 }
 
+/// Why a `.drv` file did not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed derivation at byte {offset}: {problem}")]
+pub struct DrvParseError {
+    pub offset: usize,
+    pub problem: String,
+}
+
+struct AtermReader<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl AtermReader<'_> {
+    fn err<T>(&self, problem: impl Into<String>) -> Result<T, DrvParseError> {
+        Err(DrvParseError {
+            offset: self.i,
+            problem: problem.into(),
+        })
+    }
+
+    fn expect(&mut self, lit: &str) -> Result<(), DrvParseError> {
+        if self.s[self.i..].starts_with(lit.as_bytes()) {
+            self.i += lit.len();
+            Ok(())
+        } else {
+            self.err(format!("expected '{lit}'"))
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
+    }
+
+    fn string(&mut self) -> Result<String, DrvParseError> {
+        self.expect("\"")?;
+        let mut out = Vec::new();
+        loop {
+            let Some(c) = self.peek() else {
+                return self.err("unterminated string");
+            };
+            self.i += 1;
+            match c {
+                b'"' => break,
+                b'\\' => {
+                    let Some(e) = self.peek() else {
+                        return self.err("unterminated escape");
+                    };
+                    self.i += 1;
+                    out.push(match e {
+                        b'n' => b'\n',
+                        b'r' => b'\r',
+                        b't' => b'\t',
+                        other => other,
+                    });
+                }
+                c => out.push(c),
+            }
+        }
+        String::from_utf8(out).or_else(|_| self.err("string is not UTF-8"))
+    }
+
+    /// A list of items separated by commas: `[a,b,c]`.
+    fn list<T>(
+        &mut self,
+        mut item: impl FnMut(&mut Self) -> Result<T, DrvParseError>,
+    ) -> Result<Vec<T>, DrvParseError> {
+        self.expect("[")?;
+        let mut out = Vec::new();
+        if self.peek() == Some(b']') {
+            self.i += 1;
+            return Ok(out);
+        }
+        loop {
+            out.push(item(self)?);
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b']') => {
+                    self.i += 1;
+                    return Ok(out);
+                }
+                _ => return self.err("expected ',' or ']'"),
+            }
+        }
+    }
+}
+
+impl Derivation {
+    /// Parses a `.drv` file's ATerm text (the inverse of [`to_aterm`](Self::to_aterm)).
+    pub fn parse(text: &str) -> Result<Derivation, DrvParseError> {
+        let mut r = AtermReader {
+            s: text.as_bytes(),
+            i: 0,
+        };
+        r.expect("Derive(")?;
+        let outputs = r.list(|r| {
+            r.expect("(")?;
+            let name = r.string()?;
+            r.expect(",")?;
+            let path = r.string()?;
+            r.expect(",")?;
+            let hash_algo = r.string()?;
+            r.expect(",")?;
+            let hash = r.string()?;
+            r.expect(")")?;
+            Ok((
+                name,
+                Output {
+                    path,
+                    hash_algo,
+                    hash,
+                },
+            ))
+        })?;
+        r.expect(",")?;
+        let input_drvs = r.list(|r| {
+            r.expect("(")?;
+            let drv = r.string()?;
+            r.expect(",")?;
+            let outs = r.list(|r| r.string())?;
+            r.expect(")")?;
+            Ok((drv, outs.into_iter().collect::<BTreeSet<String>>()))
+        })?;
+        r.expect(",")?;
+        let input_srcs = r.list(|r| r.string())?;
+        r.expect(",")?;
+        let system = r.string()?;
+        r.expect(",")?;
+        let builder = r.string()?;
+        r.expect(",")?;
+        let args = r.list(|r| r.string())?;
+        r.expect(",")?;
+        let env = r.list(|r| {
+            r.expect("(")?;
+            let k = r.string()?;
+            r.expect(",")?;
+            let v = r.string()?;
+            r.expect(")")?;
+            Ok((k, v))
+        })?;
+        r.expect(")")?;
+        if r.i != r.s.len() {
+            return r.err("trailing data after the derivation");
+        }
+        let mut drv = Derivation {
+            system,
+            builder,
+            args,
+            ..Default::default()
+        };
+        for (name, o) in outputs {
+            if drv.outputs.insert(name.clone(), o).is_some() {
+                return Err(DrvParseError {
+                    offset: 0,
+                    problem: format!("output '{name}' appears twice"),
+                });
+            }
+        }
+        for (d, outs) in input_drvs {
+            if drv.input_drvs.insert(d.clone(), outs).is_some() {
+                return Err(DrvParseError {
+                    offset: 0,
+                    problem: format!("input derivation '{d}' appears twice"),
+                });
+            }
+        }
+        drv.input_srcs = input_srcs.into_iter().collect();
+        for (k, v) in env {
+            if drv.env.insert(k.clone(), v).is_some() {
+                return Err(DrvParseError {
+                    offset: 0,
+                    problem: format!("environment variable '{k}' appears twice"),
+                });
+            }
+        }
+        Ok(drv)
+    }
+}
+
 /// The name of an output's path: the derivation's name, with `-<output>` unless it is `out`.
 pub fn output_path_name(drv_name: &str, output: &str) -> String {
     if output == "out" {
@@ -180,6 +359,45 @@ impl StoreDir {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parse_inverts_to_aterm() {
+        let mut d = Derivation {
+            system: "x86_64-linux".into(),
+            builder: "/bin/sh".into(),
+            ..Default::default()
+        };
+        d.outputs.insert(
+            "out".into(),
+            Output {
+                path: "/nix/store/x-a".into(),
+                ..Default::default()
+            },
+        );
+        d.outputs.insert(
+            "dev".into(),
+            Output {
+                path: "/nix/store/y-a-dev".into(),
+                ..Default::default()
+            },
+        );
+        d.input_drvs.insert(
+            "/nix/store/z-b.drv".into(),
+            ["out".to_owned(), "lib".to_owned()].into_iter().collect(),
+        );
+        d.input_srcs.insert("/nix/store/w-src".into());
+        d.args = vec!["-c".into(), "echo \"hi\"\n\ttab\\".into()];
+        d.env.insert("a".into(), "1\r\n".into());
+        let text = d.to_aterm(false, None);
+        assert_eq!(Derivation::parse(&text), Ok(d));
+    }
+
+    #[test]
+    fn parse_rejects_malformed() {
+        for bad in ["", "Derive(", "Derive([],[],[],\"s\",\"b\",[],[])x", "Derive([(\"out\",\"p\",\"\",\"\")],[],[],\"s\",\"b\",[],[(\"a\",\"1\"),(\"a\",\"2\")])", "Derive([],[],[],\"s,\"b\",[],[])"] {
+            assert!(Derivation::parse(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn aterm_escapes_and_orders() {

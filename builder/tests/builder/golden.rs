@@ -303,3 +303,60 @@ fn corpus_expectations_match_nix() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `.drv` files that Nix writes parse and print back to the same bytes.
+#[test]
+fn derivations_written_by_nix_round_trip() {
+    let has_nix = std::process::Command::new("nix-instantiate")
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !has_nix {
+        if std::env::var_os("STRATA_SKIP_NIX_TESTS").is_some() {
+            return;
+        }
+        panic!(
+            "nix-instantiate is missing: install Debian's nix-bin (or set STRATA_SKIP_NIX_TESTS=1)"
+        );
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("root");
+    let expr = r#"
+      let
+        dep = derivation { name = "dep"; system = "x86_64-linux"; builder = "/bin/sh"; outputs = [ "out" "dev" ]; args = [ "-c" "echo \"quoted\" and\ttab" ]; };
+        fixed = derivation { name = "fixed"; system = "x86_64-linux"; builder = "/bin/sh"; outputHash = "sha256-ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0="; outputHashMode = "recursive"; };
+      in derivation { name = "top"; system = "x86_64-linux"; builder = "/bin/sh"; a = dep.dev; b = "${fixed}"; c = builtins.toFile "t" "text\n"; }
+    "#;
+    let out = std::process::Command::new("nix-instantiate")
+        .arg("--store")
+        .arg(&root)
+        .args(["-E", expr])
+        .env("NIX_CONF_DIR", dir.path())
+        .env("HOME", dir.path())
+        .output()
+        .expect("run nix-instantiate");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let drv_path = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let store = root.join("nix/store");
+    let mut checked = 0;
+    for e in std::fs::read_dir(&store).expect("store") {
+        let p = e.expect("entry").path();
+        if p.extension().and_then(|x| x.to_str()) != Some("drv") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&p).expect("read drv");
+        let drv = strata_store::derivation::Derivation::parse(&text)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        assert_eq!(drv.to_aterm(false, None), text, "{}", p.display());
+        checked += 1;
+    }
+    assert!(
+        checked >= 3 && drv_path.ends_with("-top.drv"),
+        "checked {checked} drv files"
+    );
+}

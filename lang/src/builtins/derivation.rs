@@ -313,11 +313,30 @@ impl Evaluator {
         if let Some(h) = self.drv_hashes.get(drv_path) {
             return Ok(h.clone());
         }
-        let Some(drv) = self.derivations.get(drv_path).cloned() else {
-            return Err(EvalError::eval(
-                format!("derivation '{drv_path}' was not made by this evaluation, and reading '.drv' files from the store is not supported yet"),
-                s,
-            ));
+        let drv = match self.derivations.get(drv_path).cloned() {
+            Some(d) => d,
+            None => {
+                // A derivation from the store (e.g. through `builtins.storePath`): read it.
+                let bytes = self
+                    .io
+                    .read_file(std::path::Path::new(drv_path))
+                    .map_err(|e| {
+                        EvalError::eval(
+                            format!(
+                                "cannot read the derivation '{drv_path}': {}",
+                                crate::error::io_message(&e)
+                            ),
+                            s,
+                        )
+                    })?;
+                let text = String::from_utf8_lossy(&bytes);
+                let parsed = Derivation::parse(&text).map_err(|e| {
+                    EvalError::eval(format!("cannot read the derivation '{drv_path}': {e}"), s)
+                })?;
+                let d = Rc::new(parsed);
+                self.derivations.insert(drv_path.to_owned(), d.clone());
+                d
+            }
         };
         let h = drv.hash_modulo(false, |d| self.drv_hash(d, s))?;
         self.drv_hashes.insert(drv_path.to_owned(), h.clone());
