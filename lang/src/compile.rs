@@ -218,7 +218,7 @@ impl LambdaDef {
 /// A compile-time scope.
 enum Scope {
     /// Names and their slot indices.
-    Static(BTreeMap<Name, u32>),
+    Static(Rc<BTreeMap<Name, u32>>),
     With,
 }
 
@@ -261,7 +261,7 @@ impl<'a> Compiler<'a> {
     pub fn new(
         file: u32,
         base_dir: Option<String>,
-        globals: &BTreeMap<Name, u32>,
+        globals: &Rc<BTreeMap<Name, u32>>,
         interner: &'a mut crate::eval::Interner,
     ) -> Compiler<'a> {
         Compiler {
@@ -320,7 +320,7 @@ impl<'a> Compiler<'a> {
     /// Adds a scope of names (slots in that order) between the globals and the file, as
     /// `scopedImport` needs.
     pub fn with_scope(mut self, names: BTreeMap<Name, u32>) -> Self {
-        self.scopes.push(Scope::Static(names));
+        self.scopes.push(Scope::Static(Rc::new(names)));
         self
     }
 
@@ -356,11 +356,12 @@ impl<'a> Compiler<'a> {
 
     fn lookup(&mut self, name: &str, span: Span) -> Rc<Expr> {
         let mut withs = Vec::new();
+        let sym = crate::value::intern(name);
         for (depth, scope) in self.scopes.iter().rev().enumerate() {
             let depth = depth as u32;
             match scope {
                 Scope::Static(names) => {
-                    if let Some(&index) = names.get(&crate::value::intern(name)) {
+                    if let Some(&index) = names.get(&sym) {
                         return Rc::new(Expr::Local { depth, index });
                     }
                 }
@@ -444,7 +445,7 @@ impl<'a> Compiler<'a> {
                     .enumerate()
                     .map(|(i, a)| (a.name.clone(), i as u32))
                     .collect();
-                self.scopes.push(Scope::Static(names));
+                self.scopes.push(Scope::Static(Rc::new(names)));
                 let body = match l.body() {
                     Some(b) => self.expr(&b),
                     None => self.err(span, "'let' without a body"),
@@ -461,7 +462,7 @@ impl<'a> Compiler<'a> {
                     .enumerate()
                     .map(|(i, a)| (a.name.clone(), i as u32))
                     .collect();
-                self.scopes.push(Scope::Static(names));
+                self.scopes.push(Scope::Static(Rc::new(names)));
                 let body = self.lookup("body", span);
                 self.scopes.pop();
                 Rc::new(Expr::Let { def, body })
@@ -636,7 +637,7 @@ impl<'a> Compiler<'a> {
                     names.insert(b.clone(), entries.len() as u32);
                 }
                 // Defaults see every formal.
-                self.scopes.push(Scope::Static(names));
+                self.scopes.push(Scope::Static(Rc::new(names)));
                 for (n, d, s) in entries {
                     let default = d.map(|d| self.expr(&d));
                     let nm = self.name(&n);
@@ -668,7 +669,7 @@ impl<'a> Compiler<'a> {
                 m
             }
         };
-        self.scopes.push(Scope::Static(names));
+        self.scopes.push(Scope::Static(Rc::new(names)));
         let body = self.opt(l.body(), span, "function without a body");
         self.scopes.pop();
         Rc::new(LambdaDef {
@@ -841,7 +842,7 @@ impl<'a> Compiler<'a> {
             }
         }
         if rec {
-            self.scopes.push(Scope::Static(slot_names.clone()));
+            self.scopes.push(Scope::Static(Rc::new(slot_names.clone())));
         }
         for (from, attrs, span) in &inherits {
             if let Some(from) = from {

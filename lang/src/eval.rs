@@ -87,7 +87,7 @@ pub struct Evaluator {
     pub config: EvalConfig,
     pub io: Rc<dyn EvalIo>,
     pub(crate) global_env: Rc<Env>,
-    pub(crate) global_names: BTreeMap<Name, u32>,
+    pub(crate) global_names: Rc<BTreeMap<Name, u32>>,
     pub(crate) builtins_value: Value,
     /// Parsed and evaluated files, so `import` of the same file is shared.
     import_cache: HashMap<PathBuf, Value>,
@@ -116,7 +116,7 @@ impl Evaluator {
             config,
             io,
             global_env: Env::new(0, None),
-            global_names: BTreeMap::new(),
+            global_names: Rc::new(BTreeMap::new()),
             builtins_value: Value::Null,
             import_cache: HashMap::new(),
             stack_base: stack_addr(),

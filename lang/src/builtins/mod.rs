@@ -126,7 +126,7 @@ pub(crate) fn install(ev: &mut Evaluator) {
         names.insert(k, i as u32);
         slots.push(v);
     }
-    ev.global_names = names;
+    ev.global_names = Rc::new(names);
     ev.global_env = Rc::new(Env {
         slots: std::cell::RefCell::new(crate::eval::Slots::from_vec(slots)),
         parent: None,
