@@ -2,6 +2,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "builder/build.rs"]
+mod build;
 #[path = "builder/golden.rs"]
 mod golden;
 #[path = "builder/modules.rs"]

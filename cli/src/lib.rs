@@ -5,6 +5,7 @@
 
 mod config_cmd;
 mod eval_cmd;
+mod lock_cmd;
 mod store_cmd;
 
 use std::path::PathBuf;
@@ -49,6 +50,9 @@ pub enum Command {
     EvalConfig(config_cmd::EvalConfigArgs),
     /// List the options a configuration can set, with types, defaults and descriptions.
     Options(config_cmd::OptionsArgs),
+    /// Pin Debian packages in strata.lock (`update`) and fetch what it pins (`fetch`).
+    #[command(subcommand)]
+    Lock(lock_cmd::LockCommand),
 }
 
 /// Installs the log subscriber: warnings by default, `-v` for info, `-vv` for debug;
@@ -105,5 +109,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Eval(args) => eval_cmd::run(args, cli.store_root, &cli.store_dir),
         Command::EvalConfig(args) => config_cmd::eval_config(args),
         Command::Options(args) => config_cmd::options(args),
+        Command::Lock(cmd) => lock_cmd::run(cmd, cli.store_root, &cli.store_dir),
     }
 }

@@ -7,9 +7,13 @@
 //! - [`malformed`]: a generated corpus of malformed NARs and export streams; every one must be
 //!   refused with a clear message, without a panic, and without changing the store or leaving
 //!   a half-restored tree behind.
+//! - [`lock`]: `strata lock update` and `strata lock fetch` against a fake Debian archive
+//!   reached through a `file://` URL.
 
 #[path = "cli/compat.rs"]
 mod compat;
+#[path = "cli/lock.rs"]
+mod lock;
 #[path = "cli/malformed.rs"]
 mod malformed;
 

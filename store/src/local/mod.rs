@@ -714,6 +714,48 @@ impl LocalStore {
         self.require_info(&path)
     }
 
+    /// A shared hold on the GC lock for as long as the value lives, so that no collection
+    /// deletes a build's inputs or its staging directory while it runs.
+    pub fn gc_hold(&self) -> Result<GcHold, StoreError> {
+        Ok(GcHold {
+            _lock: self.gc_lock(false)?,
+        })
+    }
+
+    /// Creates a fresh, empty staging directory inside the physical store directory (so its
+    /// entries can later be renamed into place). Nothing in it is valid; GC deletes it unless
+    /// a [`GcHold`] is held.
+    pub fn new_staging_dir(&self, what: &str) -> Result<PathBuf, StoreError> {
+        let dir = self.temp_path(what);
+        fs::create_dir(&dir).map_err(io_err("cannot create", &dir))?;
+        Ok(dir)
+    }
+
+    /// Registers the outputs of a build: each `tree` (which must lie in the physical store
+    /// directory, e.g. in a [`new_staging_dir`](Self::new_staging_dir)) is canonicalised and,
+    /// in one write transaction with all the others, renamed to its final path and
+    /// registered with its references, deriver and NAR hash. Either every output becomes
+    /// valid or none does; the trees are gone afterwards in both cases.
+    pub fn register_built_outputs(&mut self, outputs: Vec<BuiltOutput>) -> Result<(), StoreError> {
+        let _gc = self.gc_lock(false)?;
+        let staged = outputs
+            .into_iter()
+            .map(|o| Staged {
+                stage: o.tree,
+                new: NewPath {
+                    path: o.path,
+                    references: o.references,
+                    deriver: o.deriver,
+                    ca: o.ca,
+                    ultimate: true,
+                },
+                nar_hash: o.nar_hash,
+                nar_size: o.nar_size,
+            })
+            .collect();
+        self.install(staged)
+    }
+
     /// Installs staged trees as valid paths: canonicalises them, then, in one write
     /// transaction, moves each into place and registers it. Paths that are valid already are
     /// left alone and their staged copies deleted. Either every path in `staged` ends up valid
@@ -948,6 +990,26 @@ impl LocalStore {
         fs::rename(&tmp, &auto).map_err(io_err("cannot create", &auto))?;
         Ok(())
     }
+}
+
+/// A shared hold on the GC lock (see [`LocalStore::gc_hold`]).
+#[derive(Debug)]
+pub struct GcHold {
+    _lock: FileLock,
+}
+
+/// One built output for [`LocalStore::register_built_outputs`].
+#[derive(Debug, Clone)]
+pub struct BuiltOutput {
+    /// The finished tree, in the physical store directory.
+    pub tree: PathBuf,
+    pub path: StorePath,
+    pub references: BTreeSet<StorePath>,
+    pub deriver: Option<StorePath>,
+    pub ca: Option<String>,
+    /// The NAR hash (SHA-256) and size of `tree` after canonicalisation.
+    pub nar_hash: Hash,
+    pub nar_size: u64,
 }
 
 /// A tree staged in the store directory, waiting to be installed.
