@@ -440,6 +440,30 @@ impl LocalStore {
         rows.iter().map(|p| Ok(self.store_dir.parse(p)?)).collect()
     }
 
+    /// The outputs recorded for a valid derivation (`nix-store -q --outputs`), by name.
+    pub fn derivation_outputs(
+        &self,
+        drv: &StorePath,
+    ) -> Result<BTreeMap<String, StorePath>, StoreError> {
+        let mut stmt = self
+            .db
+            .prepare_cached(
+                "select o.id, o.path from DerivationOutputs o join ValidPaths v on o.drv = v.id \
+                 where v.path = ?1",
+            )
+            .map_err(db_err("reading derivation outputs"))?;
+        let rows = stmt
+            .query_map([self.print(drv)], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(db_err("reading derivation outputs"))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db_err("reading derivation outputs"))?;
+        rows.into_iter()
+            .map(|(n, p)| Ok((n, self.store_dir.parse(&p)?)))
+            .collect()
+    }
+
     /// The paths that refer to `path`.
     pub fn referrers(&self, path: &StorePath) -> Result<BTreeSet<StorePath>, StoreError> {
         let mut stmt = self
@@ -839,6 +863,24 @@ impl LocalStore {
                     ],
                 )
                 .map_err(db_err("registering a path"))?;
+                // As Nix does, a derivation's outputs are recorded with it, so queries can go
+                // from a .drv to its outputs without parsing it.
+                if s.new.path.name().ends_with(".drv") {
+                    let dest = real_store.join(s.new.path.base_name());
+                    if let Some(drv) = fs::read_to_string(&dest)
+                        .ok()
+                        .and_then(|t| crate::derivation::Derivation::parse(&t).ok())
+                    {
+                        for (name, out) in &drv.outputs {
+                            tx.execute(
+                                "insert or replace into DerivationOutputs (drv, id, path) \
+                                 select id, ?2, ?3 from ValidPaths where path = ?1",
+                                params![abs, name, out.path],
+                            )
+                            .map_err(db_err("registering derivation outputs"))?;
+                        }
+                    }
+                }
             }
             // References last, so that paths in one batch may refer to each other.
             for s in staged {

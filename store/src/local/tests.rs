@@ -202,3 +202,43 @@ fn fixed_output_paths_match_nix() {
         .expect_err("flat dir");
     assert!(e.to_string().contains("regular file"), "{e}");
 }
+
+#[test]
+fn derivation_outputs_are_recorded_with_the_drv() {
+    let (_d, mut s) = store();
+    let mut drv = crate::derivation::Derivation {
+        system: "x86_64-linux".into(),
+        builder: "/bin/sh".into(),
+        ..Default::default()
+    };
+    let out = "/nix/store/00000000000000000000000000000000-x";
+    let dev = "/nix/store/11111111111111111111111111111111-x-dev";
+    drv.outputs.insert(
+        "out".into(),
+        crate::derivation::Output {
+            path: out.into(),
+            ..Default::default()
+        },
+    );
+    drv.outputs.insert(
+        "dev".into(),
+        crate::derivation::Output {
+            path: dev.into(),
+            ..Default::default()
+        },
+    );
+    let info = s
+        .add_text(
+            "x.drv",
+            drv.to_aterm(false, None).as_bytes(),
+            &BTreeSet::new(),
+        )
+        .expect("add");
+    let outs = s.derivation_outputs(&info.path).expect("query");
+    assert_eq!(outs.len(), 2);
+    assert_eq!(s.print(&outs["out"]), out);
+    assert_eq!(s.print(&outs["dev"]), dev);
+    // Collected together with the derivation.
+    s.gc(&GcOptions::default()).expect("gc");
+    assert!(!s.is_valid(&info.path).expect("valid"));
+}
