@@ -3,8 +3,9 @@
 //! ([`config`]), derivation realisation in a namespace sandbox ([`build`]), the fixed-output
 //! fetcher ([`fetch`]), and the Debian package set: `.deb` unpacking ([`deb`]), the Packages
 //! index, dependency resolution and the lock file ([`debian_index`]), and the archive itself
-//! ([`debian_archive`]). Scheduling many builds, the trivial builders and the toplevel arrive
-//! with their issue.
+//! ([`debian_archive`]), the scheduler that realises whole derivation graphs in parallel
+//! ([`scheduler`]), and the initrd's cpio writer and kernel module closure ([`initrd`]). The
+//! trivial builders and the toplevel arrive with their issue.
 //!
 //! Must not: activate anything on the host.
 
@@ -15,3 +16,5 @@ pub mod debian_archive;
 pub mod debian_index;
 pub mod eval_io;
 pub mod fetch;
+pub mod initrd;
+pub mod scheduler;

@@ -8,3 +8,5 @@ mod build;
 mod golden;
 #[path = "builder/modules.rs"]
 mod modules;
+#[path = "builder/scheduler.rs"]
+mod scheduler;

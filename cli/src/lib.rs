@@ -6,6 +6,7 @@
 mod config_cmd;
 mod eval_cmd;
 mod lock_cmd;
+mod realise_cmd;
 mod store_cmd;
 
 use std::path::PathBuf;
@@ -53,6 +54,10 @@ pub enum Command {
     /// Pin Debian packages in strata.lock (`update`) and fetch what it pins (`fetch`).
     #[command(subcommand)]
     Lock(lock_cmd::LockCommand),
+    /// Build derivations and what they need, in parallel (like `nix-store --realise`).
+    Realise(realise_cmd::RealiseArgs),
+    /// Print the kept build log of a derivation or of one of its outputs.
+    Log(realise_cmd::LogArgs),
 }
 
 /// Installs the log subscriber: warnings by default, `-v` for info, `-vv` for debug;
@@ -110,5 +115,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::EvalConfig(args) => config_cmd::eval_config(args),
         Command::Options(args) => config_cmd::options(args),
         Command::Lock(cmd) => lock_cmd::run(cmd, cli.store_root, &cli.store_dir),
+        Command::Realise(args) => realise_cmd::realise(args, cli.store_root, &cli.store_dir),
+        Command::Log(args) => realise_cmd::log(args, cli.store_root, &cli.store_dir),
     }
 }

@@ -160,7 +160,7 @@ pub struct HashArgs {
     sri: bool,
 }
 
-fn parse_paths(store: &LocalStore, args: &[String]) -> Result<Vec<StorePath>> {
+pub(crate) fn parse_paths(store: &LocalStore, args: &[String]) -> Result<Vec<StorePath>> {
     args.iter()
         .map(|a| {
             let abs = std::path::absolute(a)

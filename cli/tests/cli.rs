@@ -9,6 +9,7 @@
 //!   a half-restored tree behind.
 //! - [`lock`]: `strata lock update` and `strata lock fetch` against a fake Debian archive
 //!   reached through a `file://` URL.
+//! - [`realise`]: `strata realise` and `strata log` on derivations built with busybox.
 
 #[path = "cli/compat.rs"]
 mod compat;
@@ -16,6 +17,8 @@ mod compat;
 mod lock;
 #[path = "cli/malformed.rs"]
 mod malformed;
+#[path = "cli/realise.rs"]
+mod realise;
 
 use std::ffi::OsStr;
 use std::io::Write as _;
