@@ -16,6 +16,14 @@
 //! input closure and the outputs), hashed, checked against the expected hash if fixed-output,
 //! and all outputs are registered in one transaction. The build log (stdout and stderr) is
 //! kept at `<state_dir>/../log/strata/drvs/<hash-part of the .drv>`.
+//!
+//! Builders named `builtin:<kind>` are strata's own code and run in this process, without a
+//! sandbox, leaving their output in the same staging directory, from where it is registered
+//! exactly like a sandboxed build's: `builtin:fetchurl` downloads the `url` attribute (a
+//! `mirror://debian/` URL resolves against [`BuildOptions::debian_mirror`]) into a flat fixed
+//! output, whose hash is then checked like any fixed output's; `builtin:unpack-deb` unpacks
+//! the data of the `.deb` named by the `deb` attribute (which must be an input) with
+//! [`crate::deb::unpack_deb`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::CString;
@@ -56,6 +64,10 @@ pub struct BuildOptions {
     /// The output paths of input derivations, by `.drv` path and output name. Input
     /// derivations missing here are read from their `.drv` files in the store.
     pub input_outputs: BTreeMap<String, BTreeMap<String, StorePath>>,
+    /// The base URL that `mirror://debian/` URLs of `builtin:fetchurl` stand for (e.g.
+    /// `http://deb.debian.org/debian`). The library never reads the environment for it; the
+    /// command line fills it in from `STRATA_DEBIAN_MIRROR`.
+    pub debian_mirror: Option<String>,
 }
 
 /// Everything that can go wrong while realising a derivation.
@@ -94,6 +106,12 @@ pub enum BuildError {
     },
     #[error("fixed-output derivation '{drv}' produced an output that refers to other store paths: {refs}")]
     FixedOutputRefs { drv: String, refs: String },
+    #[error("builder '{builder}' of '{drv}' failed: {detail}")]
+    Builtin {
+        drv: String,
+        builder: String,
+        detail: String,
+    },
 }
 
 fn io_ctx(context: impl Into<String>) -> impl FnOnce(io::Error) -> BuildError {
@@ -185,6 +203,16 @@ pub fn realise(
     fs::create_dir_all(&log_dir)
         .map_err(io_ctx(format!("cannot create '{}'", log_dir.display())))?;
     let log_path = log_dir.join(drv_path.hash_part());
+
+    // strata's own builders run in this process, without a sandbox.
+    if let Some(kind) = drv.builder.strip_prefix("builtin:") {
+        let staging = store.new_staging_dir("build")?;
+        let result = run_builtin(
+            store, drv_path, drv, kind, opts, &outputs, &closure, &staging, &log_path,
+        );
+        let _ = delete_tree(&staging);
+        return result.map(|()| outputs);
+    }
 
     // The build directory: `top` becomes /build, `root` the sandbox's mount point.
     let tmp = opts.tmp_dir.clone().unwrap_or_else(std::env::temp_dir);
@@ -281,7 +309,21 @@ fn build_in(
             log: log_path.to_owned(),
         });
     }
+    register_staged(store, drv_path, drv, outputs, closure, staging)
+}
 
+/// Moves the outputs a builder left in `staging` (each at its base name) into the physical
+/// store directory, canonicalises, scans and checks them, and registers them together. On any
+/// failure nothing becomes valid and the moved trees are deleted.
+fn register_staged(
+    store: &mut LocalStore,
+    drv_path: &StorePath,
+    drv: &Derivation,
+    outputs: &BTreeMap<String, StorePath>,
+    closure: &BTreeSet<StorePath>,
+    staging: &Path,
+) -> Result<(), BuildError> {
+    let drv_name = store.print(drv_path);
     // Collect the outputs.
     let mut candidates: BTreeSet<StorePath> = closure.clone();
     candidates.extend(outputs.values().cloned());
@@ -453,6 +495,140 @@ fn log_tail(path: &Path) -> String {
     let lines: Vec<&str> = text.lines().collect();
     let start = lines.len().saturating_sub(LOG_TAIL_LINES);
     lines[start..].join("\n")
+}
+
+// ---------------------------------------------------------------------------------------------
+// strata's builtin builders
+
+/// The scheme of URLs that stand for a Debian archive, so `.drv` files do not name a host.
+pub const DEBIAN_MIRROR_SCHEME: &str = "mirror://debian/";
+
+/// The URL `url` stands for: `mirror://debian/<rest>` becomes `<mirror>/<rest>`; other URLs
+/// are returned as they are.
+pub fn resolve_mirror_url(url: &str, debian_mirror: Option<&str>) -> Result<String, String> {
+    let Some(rest) = url.strip_prefix(DEBIAN_MIRROR_SCHEME) else {
+        return Ok(url.to_owned());
+    };
+    let mirror = debian_mirror
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| {
+            format!(
+                "'{url}' needs a Debian mirror: set STRATA_DEBIAN_MIRROR \
+                 (e.g. to http://deb.debian.org/debian)"
+            )
+        })?;
+    Ok(format!(
+        "{}/{}",
+        mirror.trim_end_matches('/'),
+        rest.trim_start_matches('/')
+    ))
+}
+
+/// Runs the builtin builder `builtin:<kind>`, which leaves its outputs in `staging`, then
+/// registers them as a sandboxed build's outputs are.
+#[allow(clippy::too_many_arguments)]
+fn run_builtin(
+    store: &mut LocalStore,
+    drv_path: &StorePath,
+    drv: &Derivation,
+    kind: &str,
+    opts: &BuildOptions,
+    outputs: &BTreeMap<String, StorePath>,
+    closure: &BTreeSet<StorePath>,
+    staging: &Path,
+    log_path: &Path,
+) -> Result<(), BuildError> {
+    let drv_name = store.print(drv_path);
+    let bad = |problem: String| BuildError::BadDerivation {
+        drv: drv_name.clone(),
+        problem,
+    };
+    let failed = |detail: String| BuildError::Builtin {
+        drv: drv_name.clone(),
+        builder: drv.builder.clone(),
+        detail,
+    };
+    let (Some(out), 1) = (outputs.get("out"), outputs.len()) else {
+        return Err(bad(format!(
+            "'{}' makes exactly one output, 'out'",
+            drv.builder
+        )));
+    };
+    let env = |name: &str| {
+        drv.env
+            .get(name)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| bad(format!("'{}' needs the attribute '{name}'", drv.builder)))
+    };
+    let dest = staging.join(out.base_name());
+    let mut log = fs::File::create(log_path)
+        .map_err(io_ctx(format!("cannot create '{}'", log_path.display())))?;
+    match kind {
+        "fetchurl" => {
+            let o = &drv.outputs["out"];
+            if !drv.is_fixed_output() || o.hash_algo.starts_with("r:") {
+                return Err(bad(
+                    "'builtin:fetchurl' needs a flat fixed output (outputHash and \
+                     outputHashAlgo, outputHashMode = \"flat\")"
+                        .to_owned(),
+                ));
+            }
+            let algo: HashAlgo = o
+                .hash_algo
+                .parse()
+                .map_err(|e| bad(format!("output hash algorithm: {e}")))?;
+            let url =
+                resolve_mirror_url(env("url")?, opts.debian_mirror.as_deref()).map_err(&failed)?;
+            let _ = writeln!(log, "downloading '{url}'");
+            let mut file = fs::File::create(&dest)
+                .map_err(io_ctx(format!("cannot create '{}'", dest.display())))?;
+            let got = crate::fetch::download(
+                &url,
+                &mut file,
+                algo,
+                out.name(),
+                crate::fetch::Progress::Never,
+            )
+            .map_err(|e| failed(e.to_string()))?;
+            let _ = writeln!(log, "{} bytes, {}", file_len(&file), got.to_sri());
+            // The hash is checked (against the derivation, with both hashes in the error)
+            // where every fixed output is: in `register_staged`.
+        }
+        "unpack-deb" => {
+            let deb = env("deb")?;
+            let deb_path = store
+                .store_dir()
+                .parse(deb)
+                .map_err(|e| bad(format!("attribute 'deb': {e}")))?;
+            if !closure.contains(&deb_path) {
+                return Err(bad(format!(
+                    "attribute 'deb' ('{deb}') is not among the derivation's inputs"
+                )));
+            }
+            let _ = writeln!(log, "unpacking '{deb}'");
+            let contents = crate::deb::unpack_deb(&store.real_path(&deb_path), &dest)
+                .map_err(|e| failed(e.to_string()))?;
+            let _ = writeln!(
+                log,
+                "{} entries from {}",
+                contents.paths.len(),
+                contents.data_member
+            );
+        }
+        other => {
+            return Err(bad(format!(
+                "unknown builtin builder 'builtin:{other}' (strata has builtin:fetchurl and \
+                 builtin:unpack-deb)"
+            )))
+        }
+    }
+    drop(log);
+    register_staged(store, drv_path, drv, outputs, closure, staging)
+}
+
+fn file_len(f: &fs::File) -> u64 {
+    f.metadata().map_or(0, |m| m.len())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -784,8 +960,27 @@ impl SandboxSpec {
         }
         env.insert("NIX_STORE".to_owned(), store_dir.clone());
         env.insert("NIX_BUILD_CORES".to_owned(), cores.to_string());
+        // As Nix does: an attribute named in `passAsFile` is not in the environment; its
+        // value is in the file `/build/.attr-<nix32 of sha256 of its name>`, named by
+        // `<name>Path`.
+        let pass_as_file: BTreeSet<&str> = drv
+            .env
+            .get("passAsFile")
+            .map(|v| v.split_whitespace().collect())
+            .unwrap_or_default();
         for (k, v) in &drv.env {
-            env.insert(k.clone(), v.clone());
+            if pass_as_file.contains(k.as_str()) {
+                let file = format!(
+                    ".attr-{}",
+                    Hash::of(HashAlgo::Sha256, k.as_bytes()).to_nix32()
+                );
+                let host = top.join(&file);
+                fs::write(&host, v.as_bytes())
+                    .map_err(io_ctx(format!("cannot write '{}'", host.display())))?;
+                env.insert(format!("{k}Path"), format!("/build/{file}"));
+            } else {
+                env.insert(k.clone(), v.clone());
+            }
         }
         let envp = env
             .iter()
@@ -1330,6 +1525,21 @@ impl Parser<'_> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
+
+    #[test]
+    fn mirror_urls() {
+        let m = Some("file:///srv/debian/");
+        assert_eq!(
+            resolve_mirror_url("mirror://debian/pool/main/a/a.deb", m).unwrap(),
+            "file:///srv/debian/pool/main/a/a.deb"
+        );
+        assert_eq!(
+            resolve_mirror_url("https://example.org/x.deb", None).unwrap(),
+            "https://example.org/x.deb"
+        );
+        let e = resolve_mirror_url("mirror://debian/x.deb", Some(" ")).unwrap_err();
+        assert!(e.contains("STRATA_DEBIAN_MIRROR"), "{e}");
+    }
 
     #[test]
     fn parses_what_it_writes() {

@@ -4,7 +4,7 @@
 //! The archive's address is never built in. It comes from the caller (a `--mirror URL` flag),
 //! else from the `STRATA_DEBIAN_MIRROR` environment variable, else from the first `deb` entry
 //! with the `main` component in the host's apt sources
-//! ([`find_debian_archive`](crate::debian_index::find_debian_archive)). The suite likewise comes
+//! ([`crate::debian_index::find_debian_archive`]). The suite likewise comes
 //! from the caller, else from those apt sources.
 //!
 //! [`Archive::fetch_packages_index`] reads `dists/<suite>/main/binary-<arch>/Packages.xz` and

@@ -189,8 +189,11 @@ pub fn fetch_bytes(url: &str) -> Result<Vec<u8>, FetchError> {
     Ok(out)
 }
 
-/// Downloads `url` into `file` (truncating it on every attempt) and returns its hash.
-fn download(
+/// Downloads `url` (`http://`, `https://` or `file://`) into `file` (truncating it on every
+/// attempt, with the same retries as [`fetch_fixed`]) and returns its hash with `algo`. `name`
+/// labels the progress line. Checking the hash is the caller's business; the builder's
+/// `builtin:fetchurl` streams into its output's staging file with this.
+pub fn download(
     url: &str,
     file: &mut fs::File,
     algo: strata_store::HashAlgo,

@@ -17,4 +17,5 @@ pub mod debian_index;
 pub mod eval_io;
 pub mod fetch;
 pub mod initrd;
+pub mod pkgs;
 pub mod scheduler;

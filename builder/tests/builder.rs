@@ -8,5 +8,9 @@ mod build;
 mod golden;
 #[path = "builder/modules.rs"]
 mod modules;
+#[path = "builder/pkgs.rs"]
+mod pkgs;
 #[path = "builder/scheduler.rs"]
 mod scheduler;
+#[path = "builder/trivial.rs"]
+mod trivial;

@@ -111,6 +111,10 @@ pub fn realise(args: RealiseArgs, root: Option<PathBuf>, store_dir: &str) -> Res
         ..Default::default()
     };
     opts.build.timeout = args.timeout.map(std::time::Duration::from_secs);
+    // `mirror://debian/` URLs of builtin:fetchurl resolve against the configured archive.
+    opts.build.debian_mirror = std::env::var(strata_builder::debian_archive::MIRROR_ENV)
+        .ok()
+        .filter(|m| !m.trim().is_empty());
     let built = realise_all(store.root(), store.store_dir(), &drvs, &opts)?;
 
     let mut paths: Vec<StorePath> = Vec::new();
