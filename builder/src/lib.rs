@@ -4,8 +4,9 @@
 //! fetcher ([`fetch`]), and the Debian package set: `.deb` unpacking ([`deb`]), the Packages
 //! index, dependency resolution and the lock file ([`debian_index`]), and the archive itself
 //! ([`debian_archive`]), the scheduler that realises whole derivation graphs in parallel
-//! ([`scheduler`]), and the initrd's cpio writer and kernel module closure ([`initrd`]). The
-//! trivial builders and the toplevel arrive with their issue.
+//! ([`scheduler`]), the initrd's cpio writer and kernel module closure ([`initrd`]), and parts
+//! of the toplevel: the static etc tree, the activation manifest and `boot.json`
+//! ([`toplevel`]). The toplevel derivation itself arrives with its issue.
 //!
 //! Must not: activate anything on the host.
 
@@ -19,3 +20,4 @@ pub mod fetch;
 pub mod initrd;
 pub mod pkgs;
 pub mod scheduler;
+pub mod toplevel;

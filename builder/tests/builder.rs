@@ -12,5 +12,7 @@ mod modules;
 mod pkgs;
 #[path = "builder/scheduler.rs"]
 mod scheduler;
+#[path = "builder/toplevel.rs"]
+mod toplevel;
 #[path = "builder/trivial.rs"]
 mod trivial;

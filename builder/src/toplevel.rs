@@ -1,0 +1,1454 @@
+//! Parts of a generation's toplevel made from the evaluated configuration ([`SystemConfig`]):
+//! the static `/etc` tree ([`build_etc`]), the activation manifest ([`ActivationManifest`])
+//! and the bootspec document `boot.json` ([`bootspec_json`]).
+//!
+//! # The etc tree
+//!
+//! [`build_etc`] adds one store path named `etc` holding a directory `etc/`, which the toplevel
+//! links as its `etc` (NixOS's layout). For every enabled `environment.etc` entry:
+//!
+//! - a `text` entry first becomes a store text file named `etc-<basename of target>`
+//!   (characters a store name cannot hold replaced by `_`); a `source` entry names a store path
+//!   (or a path below one) that must be valid, or a file or directory of the host, which is
+//!   added to the store under the same kind of name;
+//! - mode `symlink`: `etc/<target>` is a symlink to that store path;
+//! - an octal mode: `etc/<target>` is a copy of the (regular) file, and, as NixOS's
+//!   `make-etc.sh` does, `etc/<target>.mode` holds the mode (normalised to four digits, e.g.
+//!   `0440`), `etc/<target>.uid` the owner and `etc/<target>.gid` the group (a name or `+N`),
+//!   each followed by a newline. Activation copies the file to `/etc` with them.
+//!
+//! strata always adds two entries (defining either target yourself is an error):
+//! `hostname` (`networking.hostName` and a newline; none if the name is empty) and, only when
+//! `time.timeZone` is set, `localtime`, a symlink to `/etc/zoneinfo/<zone>`: the zoneinfo
+//! database itself arrives with the tzdata package, so the link dangles until then.
+//! `passwd`, `group` and `shadow` are never in the static tree: activation writes them from
+//! the manifest.
+//!
+//! The tree is registered with its references (the store paths its links and copies
+//! mention, found by scanning it against the store's valid paths, as a build's outputs are),
+//! at the content address Nix gives a source path with references (`fixed:r:sha256`), so
+//! the same configuration gives the same `etc` path on every machine and the garbage collector
+//! never deletes a file the tree points to. Text files are scanned the same way: a text
+//! naming a valid store path references it.
+//!
+//! # The activation manifest
+//!
+//! [`ActivationManifest`] is what activation reads to make the machine match the
+//! configuration; its JSON form (`activation.json` in the toplevel) is the serde form of the
+//! structures below, field names in camelCase. Every list is sorted, so equal configurations
+//! give byte-equal manifests. Version 1:
+//!
+//! | field | meaning |
+//! |---|---|
+//! | `version` | `1`; a reader refuses any other ([`ActivationManifest::from_json`]) |
+//! | `hostName` | `networking.hostName` |
+//! | `timeZone` | `time.timeZone`, or `null` (UTC); `/etc/localtime` points at `/etc/zoneinfo/<zone>` |
+//! | `stateVersion` | `system.stateVersion` |
+//! | `mutableUsers` | `users.mutableUsers`: when true, passwords and users changed on the machine survive activation |
+//! | `users` | [`ManifestUser`]s, by name |
+//! | `groups` | [`ManifestGroup`]s, by name |
+//! | `etc` | [`ManifestEtcEntry`]s, by target: every entry of the etc tree, generated ones included |
+//! | `services` | the enabled `systemd.services`, by unit name, exactly as [`config::Service`] |
+//!
+//! A user ([`ManifestUser`]): `name`, `uid` (`null`: activation allocates one, from the
+//! system range if `isSystemUser`, else the normal range, and keeps it), `group` (primary),
+//! `extraGroups`, `description`, `home`, `createHome`, `shell`, `isNormalUser`, `isSystemUser`,
+//! `authorizedKeys` (public keys), and two password sources, each `null` or a
+//! [`PasswordSource`]:
+//!
+//! - `password`: set on every activation (unless `mutableUsers` keeps a password changed on
+//!   the machine). From `hashedPasswordFile`, which wins, then `hashedPassword`, then
+//!   `password`;
+//! - `initialPassword`: set only when activation creates the user. From
+//!   `initialHashedPassword`, then `initialPassword`.
+//!
+//! A [`PasswordSource`] is `{"kind": "hash", "hash": "$6$...", "option": "initialPassword"}`
+//! (a crypt(3) hash, and the option it came from) or `{"kind": "hashFile", "path": "/run/..."}`
+//! (a file activation reads the hash from, so the hash never enters the store).
+//!
+//! **No clear-text password enters the store.** `hashedPassword` and `initialHashedPassword`
+//! are hashes already and are kept as they are (as NixOS does; they must not hold `:` or a
+//! line break, which would corrupt `/etc/shadow`). A clear-text `password` or
+//! `initialPassword` is hashed here with SHA-512 crypt (`$6$`, [`sha512_crypt`]) and only the
+//! hash is written. Builds must be reproducible, so the salt cannot be random: it is derived
+//! from the host name and the user name ([`deterministic_salt`]). Consequently the same
+//! password of the same user on the same host always gives the same hash, so the hash shows
+//! whether a password changed between generations, and anyone who can read the store (it is
+//! world-readable) can mount a dictionary attack on it. Prefer `hashedPassword` (made with
+//! `mkpasswd -m sha-512`, with a random salt) or `hashedPasswordFile`.
+//!
+//! A group ([`ManifestGroup`]): `name`, `gid` (`null`: allocated at activation), `members`
+//! (the group's `members` plus every user naming it in `extraGroups`, sorted, without
+//! duplicates).
+//!
+//! An etc entry ([`ManifestEtcEntry`]): `target` (below `/etc`), `mode` (`symlink` or four
+//! octal digits), `user` and `group` (for copies), `source`: what `etc/<target>` in the tree
+//! is made from: a store path (the text file for `text` entries), or, for `localtime`,
+//! `/etc/zoneinfo/<zone>`.
+//!
+//! # bootspec
+//!
+//! [`bootspec_json`] writes `boot.json` in bootspec v1 (NixOS RFC 125): the object
+//! `org.nixos.bootspec.v1` with `system`, `init`, `initrd` (left out when there is none),
+//! `kernel`, `kernelParams`, `label` and `toplevel`, and an empty
+//! `org.nixos.specialisation.v1`, as NixOS writes it. `kernelParams` are the configuration's
+//! parameters only: as in NixOS, the boot loader adds `init=<init>` itself when it writes an
+//! entry. The `bootspec` crate (2.0.0) was not used: it depends on `thiserror` 1, which is not
+//! available offline here (the workspace has `thiserror` 2), and its serialisation of
+//! extensions goes through a `HashMap`, whose order varies between runs; the structures below
+//! follow its field names and types, so its parser reads what this writes.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha512};
+use strata_store::local::{canonicalise, BuiltOutput};
+use strata_store::nar::{self, CountingHasher};
+use strata_store::refs::RefScanner;
+use strata_store::{HashAlgo, LocalStore, StoreError, StorePath};
+
+use crate::config::{self, SystemConfig};
+
+/// The activation manifest's format version.
+pub const MANIFEST_VERSION: u32 = 1;
+
+/// Why a toplevel part could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ToplevelError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: io::Error,
+    },
+    /// The configuration cannot be turned into the part (a bad target, a missing source...).
+    #[error("{0}")]
+    Invalid(String),
+    #[error("activation manifest: {0}")]
+    Manifest(String),
+}
+
+fn io_ctx(context: impl Into<String>) -> impl FnOnce(io::Error) -> ToplevelError {
+    let context = context.into();
+    move |source| ToplevelError::Io { context, source }
+}
+
+// ---------------------------------------------------------------------------------------------
+// SHA-512 crypt
+
+/// The alphabet of crypt(3)'s base64.
+const CRYPT_B64: &[u8; 64] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+const ROUNDS_DEFAULT: u32 = 5000;
+const ROUNDS_MIN: u32 = 1000;
+const ROUNDS_MAX: u32 = 999_999_999;
+const SALT_MAX: usize = 16;
+
+/// SHA-512 crypt (`$6$`), as specified in Ulrich Drepper's "Unix crypt using SHA-256 and
+/// SHA-512". `setting` is the salt, optionally prefixed by `$6$` and by `rounds=N$`, and
+/// optionally followed by `$` and anything (an existing hash); the salt is cut to 16
+/// characters and the rounds clamped to 1000..=999999999, as the specification says.
+/// Returns `$6$[rounds=N$]salt$hash`, `rounds=` only when it was given.
+pub fn sha512_crypt(password: &[u8], setting: &str) -> String {
+    let mut rest = setting.strip_prefix("$6$").unwrap_or(setting);
+    let mut rounds = ROUNDS_DEFAULT;
+    let mut custom_rounds = false;
+    if let Some(r) = rest.strip_prefix("rounds=") {
+        if let Some((n, after)) = r.split_once('$') {
+            if let Ok(n) = n.parse::<u64>() {
+                rounds = n.clamp(u64::from(ROUNDS_MIN), u64::from(ROUNDS_MAX)) as u32;
+                custom_rounds = true;
+                rest = after;
+            }
+        }
+    }
+    let salt_str = rest.split('$').next().unwrap_or("");
+    // At most 16 bytes, as the specification counts; a salt is ASCII in practice, and a
+    // character cut in two would not be text, so the cut backs off to a character boundary.
+    let mut salt_len = salt_str.len().min(SALT_MAX);
+    while !salt_str.is_char_boundary(salt_len) {
+        salt_len -= 1;
+    }
+    let salt = &salt_str.as_bytes()[..salt_len];
+    let digest = sha512_crypt_raw(password, salt, rounds);
+
+    let mut out = String::from("$6$");
+    if custom_rounds {
+        out.push_str(&format!("rounds={rounds}$"));
+    }
+    out.push_str(&salt_str[..salt_len]);
+    out.push('$');
+    out.push_str(&crypt_b64_sha512(&digest));
+    out
+}
+
+/// Appends `len` bytes of the repeated 64-byte `block` (whole blocks, then a prefix).
+fn add_repeated(ctx: &mut Sha512, block: &[u8], len: usize) {
+    let mut left = len;
+    while left >= block.len() {
+        ctx.update(block);
+        left -= block.len();
+    }
+    ctx.update(&block[..left]);
+}
+
+/// The 64-byte result of the specification's steps 1 to 21.
+fn sha512_crypt_raw(password: &[u8], salt: &[u8], rounds: u32) -> [u8; 64] {
+    // Digest B: password, salt, password.
+    let b = Sha512::new()
+        .chain_update(password)
+        .chain_update(salt)
+        .chain_update(password)
+        .finalize();
+
+    // Digest A: password, salt, then as many bytes of B as the password has, then for each
+    // bit of the password's length from the lowest, B for a one and the password for a zero.
+    let mut a = Sha512::new();
+    a.update(password);
+    a.update(salt);
+    add_repeated(&mut a, &b, password.len());
+    let mut n = password.len();
+    while n > 0 {
+        if n & 1 == 1 {
+            a.update(b);
+        } else {
+            a.update(password);
+        }
+        n >>= 1;
+    }
+    let a = a.finalize();
+
+    // Digest DP: the password once per byte of the password; P is that many bytes of DP.
+    let mut dp = Sha512::new();
+    for _ in 0..password.len() {
+        dp.update(password);
+    }
+    let dp = dp.finalize();
+    let p: Vec<u8> = dp.iter().copied().cycle().take(password.len()).collect();
+
+    // Digest DS: the salt 16 + A[0] times; S is as many bytes of DS as the salt has.
+    let mut ds = Sha512::new();
+    for _ in 0..16 + usize::from(a[0]) {
+        ds.update(salt);
+    }
+    let ds = ds.finalize();
+    let s: Vec<u8> = ds.iter().copied().cycle().take(salt.len()).collect();
+
+    let mut c: [u8; 64] = a.into();
+    for i in 0..rounds {
+        let mut ctx = Sha512::new();
+        if i % 2 == 1 {
+            ctx.update(&p);
+        } else {
+            ctx.update(c);
+        }
+        if i % 3 != 0 {
+            ctx.update(&s);
+        }
+        if i % 7 != 0 {
+            ctx.update(&p);
+        }
+        if i % 2 == 1 {
+            ctx.update(c);
+        } else {
+            ctx.update(&p);
+        }
+        c = ctx.finalize().into();
+    }
+    c
+}
+
+/// Step 22: the digest's bytes in the specification's order, six bits at a time.
+fn crypt_b64_sha512(d: &[u8; 64]) -> String {
+    fn push(out: &mut String, b2: u8, b1: u8, b0: u8, n: usize) {
+        let mut w = (u32::from(b2) << 16) | (u32::from(b1) << 8) | u32::from(b0);
+        for _ in 0..n {
+            out.push(char::from(CRYPT_B64[(w & 0x3f) as usize]));
+            w >>= 6;
+        }
+    }
+    let mut out = String::with_capacity(86);
+    // Groups (i, j, k) = (i, i + 21, i + 42) with the three rotated, for i = 0..21.
+    for i in 0..21usize {
+        let (x, y, z) = (i, i + 21, i + 42);
+        let (b2, b1, b0) = match i % 3 {
+            0 => (d[x], d[y], d[z]),
+            1 => (d[y], d[z], d[x]),
+            _ => (d[z], d[x], d[y]),
+        };
+        push(&mut out, b2, b1, b0, 4);
+    }
+    push(&mut out, 0, 0, d[63], 2);
+    out
+}
+
+/// The salt strata hashes a clear-text password of `user` on `host` with: 16 characters of
+/// crypt's alphabet from SHA-512 of the two names. Deterministic, so builds are reproducible;
+/// see the module documentation for what that costs.
+pub fn deterministic_salt(host: &str, user: &str) -> String {
+    let d = Sha512::new()
+        .chain_update(b"strata sha512-crypt salt\0")
+        .chain_update(host.as_bytes())
+        .chain_update(b"\0")
+        .chain_update(user.as_bytes())
+        .finalize();
+    d.iter()
+        .take(SALT_MAX)
+        .map(|b| char::from(CRYPT_B64[usize::from(b & 0x3f)]))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The activation manifest
+
+/// What activation reads; see the module documentation for every field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ActivationManifest {
+    pub version: u32,
+    pub host_name: String,
+    pub time_zone: Option<String>,
+    pub state_version: String,
+    pub mutable_users: bool,
+    pub users: Vec<ManifestUser>,
+    pub groups: Vec<ManifestGroup>,
+    pub etc: Vec<ManifestEtcEntry>,
+    pub services: BTreeMap<String, config::Service>,
+}
+
+/// A user account, with its password sources (never a clear-text password).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ManifestUser {
+    pub name: String,
+    pub uid: Option<u32>,
+    pub group: String,
+    pub extra_groups: Vec<String>,
+    pub description: String,
+    pub home: String,
+    pub create_home: bool,
+    pub shell: String,
+    pub is_normal_user: bool,
+    pub is_system_user: bool,
+    /// Set on every activation.
+    pub password: Option<PasswordSource>,
+    /// Set only when the user is created.
+    pub initial_password: Option<PasswordSource>,
+    pub authorized_keys: Vec<String>,
+}
+
+/// Where a user's password hash comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum PasswordSource {
+    /// A crypt(3) hash, and the option it was made from.
+    Hash { hash: String, option: String },
+    /// A file holding the hash, read at activation.
+    HashFile { path: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ManifestGroup {
+    pub name: String,
+    pub gid: Option<u32>,
+    pub members: Vec<String>,
+}
+
+/// One file (or link) of `/etc`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ManifestEtcEntry {
+    pub target: String,
+    /// `symlink` or four octal digits.
+    pub mode: String,
+    pub user: String,
+    pub group: String,
+    /// What `etc/<target>` is made from (an absolute path, a store path but for `localtime`).
+    pub source: String,
+}
+
+fn check_hash(user: &str, option: &str, hash: &str) -> Result<(), ToplevelError> {
+    if hash.contains([':', '\n', '\r']) {
+        return Err(ToplevelError::Invalid(format!(
+            "users.users.{user}.{option} must not contain `:' or a line break"
+        )));
+    }
+    Ok(())
+}
+
+fn password_sources(
+    host: &str,
+    u: &config::User,
+) -> Result<(Option<PasswordSource>, Option<PasswordSource>), ToplevelError> {
+    let hashed = |option: &str, hash: &str| -> Result<PasswordSource, ToplevelError> {
+        check_hash(&u.name, option, hash)?;
+        Ok(PasswordSource::Hash {
+            hash: hash.to_owned(),
+            option: option.to_owned(),
+        })
+    };
+    let clear = |option: &str, pw: &str| PasswordSource::Hash {
+        hash: sha512_crypt(pw.as_bytes(), &deterministic_salt(host, &u.name)),
+        option: option.to_owned(),
+    };
+    let always = if let Some(path) = &u.hashed_password_file {
+        if !path.starts_with('/') {
+            return Err(ToplevelError::Invalid(format!(
+                "users.users.{}.hashedPasswordFile must be an absolute path, not `{path}'",
+                u.name
+            )));
+        }
+        Some(PasswordSource::HashFile { path: path.clone() })
+    } else if let Some(h) = &u.hashed_password {
+        Some(hashed("hashedPassword", h)?)
+    } else {
+        u.password.as_deref().map(|p| clear("password", p))
+    };
+    let initial = if let Some(h) = &u.initial_hashed_password {
+        Some(hashed("initialHashedPassword", h)?)
+    } else {
+        u.initial_password
+            .as_deref()
+            .map(|p| clear("initialPassword", p))
+    };
+    Ok((always, initial))
+}
+
+impl ActivationManifest {
+    /// The manifest of `config`, whose etc tree has the entries `etc` (from [`build_etc`]).
+    pub fn new(
+        config: &SystemConfig,
+        etc: &[ManifestEtcEntry],
+    ) -> Result<ActivationManifest, ToplevelError> {
+        let mut users = Vec::new();
+        for u in config.users.users.values() {
+            let (password, initial_password) = password_sources(&config.host_name, u)?;
+            users.push(ManifestUser {
+                name: u.name.clone(),
+                uid: u.uid,
+                group: u.group.clone(),
+                extra_groups: u.extra_groups.clone(),
+                description: u.description.clone(),
+                home: u.home.clone(),
+                create_home: u.create_home,
+                shell: u.shell.clone(),
+                is_normal_user: u.is_normal_user,
+                is_system_user: u.is_system_user,
+                password,
+                initial_password,
+                authorized_keys: u.authorized_keys.clone(),
+            });
+        }
+        users.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut groups = Vec::new();
+        for g in config.users.groups.values() {
+            let mut members: BTreeSet<String> = g.members.iter().cloned().collect();
+            for u in config.users.users.values() {
+                if u.extra_groups.contains(&g.name) {
+                    members.insert(u.name.clone());
+                }
+            }
+            groups.push(ManifestGroup {
+                name: g.name.clone(),
+                gid: g.gid,
+                members: members.into_iter().collect(),
+            });
+        }
+        groups.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut etc = etc.to_vec();
+        etc.sort_by(|a, b| a.target.cmp(&b.target));
+        Ok(ActivationManifest {
+            version: MANIFEST_VERSION,
+            host_name: config.host_name.clone(),
+            time_zone: config.time_zone.clone(),
+            state_version: config.state_version.clone(),
+            mutable_users: config.users.mutable_users,
+            users,
+            groups,
+            etc,
+            services: config.services.clone(),
+        })
+    }
+
+    /// The JSON form: pretty-printed, with a final newline.
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+
+    /// Reads a manifest, refusing versions other than [`MANIFEST_VERSION`].
+    pub fn from_json(json: &str) -> Result<ActivationManifest, ToplevelError> {
+        let v: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| ToplevelError::Manifest(e.to_string()))?;
+        match v.get("version").and_then(serde_json::Value::as_u64) {
+            Some(n) if n == u64::from(MANIFEST_VERSION) => {}
+            Some(n) => {
+                return Err(ToplevelError::Manifest(format!(
+                    "version {n} is not supported (this strata reads version {MANIFEST_VERSION})"
+                )))
+            }
+            None => return Err(ToplevelError::Manifest("no `version'".into())),
+        }
+        serde_json::from_value(v).map_err(|e| ToplevelError::Manifest(e.to_string()))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The etc tree
+
+/// The `etc` store path and its entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EtcTree {
+    /// The store path; the tree is its `etc` directory.
+    pub path: StorePath,
+    /// Every entry, sorted by target.
+    pub entries: Vec<ManifestEtcEntry>,
+}
+
+/// Checks an etc target: relative, no empty, `.` or `..` components.
+pub fn check_etc_target(target: &str) -> Result<(), String> {
+    if target.is_empty() {
+        return Err("the target is empty".into());
+    }
+    if target.starts_with('/') {
+        return Err(format!("the target `{target}' is absolute"));
+    }
+    if target.contains('\0') {
+        return Err("the target contains a NUL byte".into());
+    }
+    if target
+        .split('/')
+        .any(|c| c.is_empty() || c == "." || c == "..")
+    {
+        return Err(format!(
+            "the target `{target}' has an empty, `.' or `..' component"
+        ));
+    }
+    Ok(())
+}
+
+/// `symlink`, or an octal mode (with or without a leading 0) normalised to four digits.
+pub fn normalise_mode(mode: &str) -> Result<String, String> {
+    if mode == "symlink" {
+        return Ok(mode.to_owned());
+    }
+    let ok = (3..=5).contains(&mode.len()) && mode.bytes().all(|b| (b'0'..=b'7').contains(&b));
+    match u32::from_str_radix(mode, 8) {
+        Ok(m) if ok && m <= 0o7777 => Ok(format!("{m:04o}")),
+        _ => Err(format!(
+            "the mode must be `symlink' or an octal mode like 0644, not `{mode}'"
+        )),
+    }
+}
+
+/// `etc-<basename>`, with characters a store path name cannot hold replaced by `_`.
+pub fn etc_store_name(target: &str) -> String {
+    let base = target.rsplit('/').next().unwrap_or(target);
+    let mut name = String::from("etc-");
+    name.extend(base.chars().map(|c| {
+        if c.is_ascii_alphanumeric() || "+-._?=".contains(c) {
+            c
+        } else {
+            '_'
+        }
+    }));
+    name.truncate(211);
+    name
+}
+
+/// Checks a time zone name: tz database names are relative paths of plain characters.
+fn check_time_zone(zone: &str) -> Result<(), ToplevelError> {
+    let ok = !zone.is_empty()
+        && zone
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/_+-".contains(&b))
+        && check_etc_target(zone).is_ok();
+    if ok {
+        Ok(())
+    } else {
+        Err(ToplevelError::Invalid(format!(
+            "time.timeZone `{zone}' is not a time zone name"
+        )))
+    }
+}
+
+/// What one entry of the tree is made of.
+enum Content {
+    /// A symlink to this target.
+    Link(String),
+    /// A copy of this physical regular file, with mode, user and group sidecars.
+    Copy(PathBuf),
+}
+
+/// Adds the texts and host sources of `config`'s etc entries to `store`, then the `etc` tree.
+pub fn build_etc(store: &mut LocalStore, config: &SystemConfig) -> Result<EtcTree, ToplevelError> {
+    // No collection may delete a text before the tree referring to it is valid.
+    let _hold = store.gc_hold()?;
+    let mut entries: BTreeMap<String, (ManifestEtcEntry, Content)> = BTreeMap::new();
+    let mut insert = |entry: ManifestEtcEntry, content: Content, what: &str| {
+        if let Some((old, _)) = entries.get(&entry.target) {
+            return Err(ToplevelError::Invalid(format!(
+                "{what}: the target `{}' is defined twice (also by the entry from `{}')",
+                entry.target, old.source
+            )));
+        }
+        entries.insert(entry.target.clone(), (entry, content));
+        Ok(())
+    };
+
+    for (name, e) in &config.environment.etc {
+        if !e.enable {
+            continue;
+        }
+        let what = format!("environment.etc.\"{name}\"");
+        let bad = |m: String| ToplevelError::Invalid(format!("{what}: {m}"));
+        check_etc_target(&e.target).map_err(bad)?;
+        if matches!(e.target.as_str(), "passwd" | "group" | "shadow") {
+            return Err(bad(format!(
+                "/etc/{} is written by activation from users.users and users.groups",
+                e.target
+            )));
+        }
+        let mode = normalise_mode(&e.mode).map_err(bad)?;
+        let (logical, physical) = match (&e.text, &e.source) {
+            (Some(text), None) => {
+                let info = add_scanned_text(store, &etc_store_name(&e.target), text.as_bytes())?;
+                (store.print(&info), store.real_path(&info))
+            }
+            (None, Some(source)) => {
+                resolve_source(store, &e.target, source).map_err(|err| match err {
+                    ToplevelError::Invalid(m) => bad(m),
+                    other => other,
+                })?
+            }
+            _ => return Err(bad("exactly one of `text' and `source' must be set".into())),
+        };
+        let content = if mode == "symlink" {
+            Content::Link(logical.clone())
+        } else {
+            Content::Copy(physical)
+        };
+        let entry = ManifestEtcEntry {
+            target: e.target.clone(),
+            mode,
+            user: e.user.clone(),
+            group: e.group.clone(),
+            source: logical,
+        };
+        insert(entry, content, &what)?;
+    }
+
+    let generated = |target: &str, source: String| ManifestEtcEntry {
+        target: target.to_owned(),
+        mode: "symlink".into(),
+        user: "+0".into(),
+        group: "+0".into(),
+        source,
+    };
+    if !config.host_name.is_empty() {
+        let text = format!("{}\n", config.host_name);
+        let info = store.add_text("etc-hostname", text.as_bytes(), &BTreeSet::new())?;
+        let p = store.print(&info.path);
+        insert(
+            generated("hostname", p.clone()),
+            Content::Link(p),
+            "networking.hostName (strata's /etc/hostname)",
+        )?;
+    }
+    if let Some(zone) = &config.time_zone {
+        check_time_zone(zone)?;
+        let link = format!("/etc/zoneinfo/{zone}");
+        insert(
+            generated("localtime", link.clone()),
+            Content::Link(link),
+            "time.timeZone (strata's /etc/localtime)",
+        )?;
+    }
+
+    // A target below another one would need that one to be a directory of the tree.
+    let targets: Vec<&String> = entries.keys().collect();
+    for (i, t) in targets.iter().enumerate() {
+        for u in &targets[i + 1..] {
+            if u.starts_with(t.as_str()) && u.as_bytes().get(t.len()) == Some(&b'/') {
+                return Err(ToplevelError::Invalid(format!(
+                    "the etc target `{u}' is below the target `{t}'"
+                )));
+            }
+        }
+    }
+    for (target, (entry, _)) in &entries {
+        if entry.mode != "symlink" {
+            for ext in ["mode", "uid", "gid"] {
+                let side = format!("{target}.{ext}");
+                if entries.contains_key(&side) {
+                    return Err(ToplevelError::Invalid(format!(
+                        "the etc target `{side}' collides with the {ext} file of `{target}'"
+                    )));
+                }
+            }
+        }
+    }
+
+    let stage = store.new_staging_dir("etc")?;
+    let result =
+        write_etc_tree(&stage, &entries).and_then(|()| register_tree(store, &stage, "etc"));
+    if stage.exists() {
+        let _ = strata_store::local::delete_tree(&stage);
+    }
+    let path = result?;
+    Ok(EtcTree {
+        path,
+        entries: entries.into_values().map(|(e, _)| e).collect(),
+    })
+}
+
+/// Adds a text, with the valid store paths it mentions as references.
+fn add_scanned_text(
+    store: &mut LocalStore,
+    name: &str,
+    text: &[u8],
+) -> Result<StorePath, ToplevelError> {
+    let valid = store.valid_paths()?;
+    let mut scanner = RefScanner::new(&valid);
+    scanner.write_all(text).map_err(io_ctx("scanning a text"))?;
+    let refs = scanner.into_found();
+    Ok(store.add_text(name, text, &refs)?.path)
+}
+
+/// An entry's `source`: its logical path (under the store directory) and where it is on disk.
+fn resolve_source(
+    store: &mut LocalStore,
+    target: &str,
+    source: &str,
+) -> Result<(String, PathBuf), ToplevelError> {
+    let dir = store.store_dir().as_str().to_owned();
+    if let Some(rest) = source.strip_prefix(&dir).and_then(|r| r.strip_prefix('/')) {
+        let (base, sub) = rest.split_once('/').unwrap_or((rest, ""));
+        let path = StorePath::from_base_name(base).map_err(|e| {
+            ToplevelError::Invalid(format!("the source `{source}' is not a store path: {e}"))
+        })?;
+        if !store.is_valid(&path)? {
+            return Err(ToplevelError::Invalid(format!(
+                "the source `{source}' is not valid in the store (build it first)"
+            )));
+        }
+        if sub.split('/').any(|c| c == "..") {
+            return Err(ToplevelError::Invalid(format!(
+                "the source `{source}' leaves its store path"
+            )));
+        }
+        let physical = if sub.is_empty() {
+            store.real_path(&path)
+        } else {
+            store.real_path(&path).join(sub)
+        };
+        return Ok((source.trim_end_matches('/').to_owned(), physical));
+    }
+    let host = Path::new(source);
+    if !host.is_absolute() {
+        return Err(ToplevelError::Invalid(format!(
+            "the source `{source}' is not an absolute path"
+        )));
+    }
+    fs::symlink_metadata(host).map_err(io_ctx(format!("cannot read the source `{source}'")))?;
+    let info = store.add_path(host, Some(&etc_store_name(target)))?;
+    Ok((store.print(&info.path), store.real_path(&info.path)))
+}
+
+fn write_etc_tree(
+    stage: &Path,
+    entries: &BTreeMap<String, (ManifestEtcEntry, Content)>,
+) -> Result<(), ToplevelError> {
+    let etc = stage.join("etc");
+    fs::create_dir_all(&etc).map_err(io_ctx(format!("cannot create {}", etc.display())))?;
+    for (target, (entry, content)) in entries {
+        let dest = etc.join(target);
+        if let Some(parent) = dest.parent() {
+            fs::create_dir_all(parent)
+                .map_err(io_ctx(format!("cannot create {}", parent.display())))?;
+        }
+        match content {
+            Content::Link(to) => symlink(to, &dest)
+                .map_err(io_ctx(format!("cannot create the link {}", dest.display())))?,
+            Content::Copy(from) => {
+                let md = fs::symlink_metadata(from)
+                    .map_err(io_ctx(format!("cannot read {}", from.display())))?;
+                if !md.is_file() {
+                    return Err(ToplevelError::Invalid(format!(
+                        "/etc/{target}: a copied entry (mode {}) needs a regular file, and \
+                         `{}' is not one",
+                        entry.mode, entry.source
+                    )));
+                }
+                fs::copy(from, &dest).map_err(io_ctx(format!(
+                    "cannot copy {} to {}",
+                    from.display(),
+                    dest.display()
+                )))?;
+                for (ext, value) in [
+                    ("mode", &entry.mode),
+                    ("uid", &entry.user),
+                    ("gid", &entry.group),
+                ] {
+                    let side = etc.join(format!("{target}.{ext}"));
+                    fs::write(&side, format!("{value}\n"))
+                        .map_err(io_ctx(format!("cannot write {}", side.display())))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// NAR hash and size of `tree`, and which valid store paths it mentions.
+fn hash_and_scan(
+    store: &LocalStore,
+    tree: &Path,
+) -> Result<(strata_store::Hash, u64, BTreeSet<StorePath>), ToplevelError> {
+    struct Tee {
+        hasher: CountingHasher,
+        scanner: RefScanner,
+    }
+    impl Write for Tee {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.hasher.write_all(buf)?;
+            self.scanner.write_all(buf)?;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let valid = store.valid_paths()?;
+    let mut sink = Tee {
+        hasher: CountingHasher::new(HashAlgo::Sha256),
+        scanner: RefScanner::new(&valid),
+    };
+    nar::dump(tree, &mut sink).map_err(StoreError::from)?;
+    let (nar_hash, nar_size) = sink.hasher.finish();
+    Ok((nar_hash, nar_size, sink.scanner.into_found()))
+}
+
+/// Registers the tree `stage` (in the store's staging area) as the source path `name` with
+/// the references it has; the staged tree is gone afterwards.
+fn register_tree(
+    store: &mut LocalStore,
+    stage: &Path,
+    name: &str,
+) -> Result<StorePath, ToplevelError> {
+    canonicalise(stage)?;
+    let (nar_hash, nar_size, references) = hash_and_scan(store, stage)?;
+    let path = store
+        .store_dir()
+        .make_source_path(name, &nar_hash, &references, false)
+        .map_err(StoreError::from)?;
+    store.register_built_outputs(vec![BuiltOutput {
+        tree: stage.to_path_buf(),
+        path: path.clone(),
+        references,
+        deriver: None,
+        ca: Some(format!("fixed:r:{nar_hash}")),
+        nar_hash,
+        nar_size,
+    }])?;
+    Ok(path)
+}
+
+// ---------------------------------------------------------------------------------------------
+// bootspec
+
+/// The bootspec v1 object (`org.nixos.bootspec.v1`); field names and types as in NixOS RFC 125
+/// and the `bootspec` crate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BootSpecV1 {
+    pub label: String,
+    pub kernel: String,
+    pub kernel_params: Vec<String>,
+    pub init: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initrd: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initrd_secrets: Option<String>,
+    pub system: String,
+    pub toplevel: String,
+}
+
+/// A whole `boot.json`: the bootspec, the specialisations (none yet) and extensions (other
+/// top-level keys, by name).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BootJson {
+    #[serde(rename = "org.nixos.bootspec.v1")]
+    pub bootspec: BootSpecV1,
+    #[serde(rename = "org.nixos.specialisation.v1", default)]
+    pub specialisations: BTreeMap<String, serde_json::Value>,
+    #[serde(flatten)]
+    pub extensions: BTreeMap<String, serde_json::Value>,
+}
+
+impl BootJson {
+    /// Pretty JSON with a final newline.
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+}
+
+/// `boot.json` for a generation: `toplevel` is its store path, `kernel` and `initrd` the
+/// image files, `init` normally `<toplevel>/init`, `kernel_params` the configuration's
+/// parameters (without `init=`, which the boot loader adds), `system` e.g. `x86_64-linux`.
+pub fn bootspec_json(
+    toplevel: &str,
+    kernel: &str,
+    initrd: Option<&str>,
+    init: &str,
+    kernel_params: &[String],
+    label: &str,
+    system: &str,
+) -> String {
+    BootJson {
+        bootspec: BootSpecV1 {
+            label: label.to_owned(),
+            kernel: kernel.to_owned(),
+            kernel_params: kernel_params.to_vec(),
+            init: init.to_owned(),
+            initrd: initrd.map(str::to_owned),
+            initrd_secrets: None,
+            system: system.to_owned(),
+            toplevel: toplevel.to_owned(),
+        },
+        specialisations: BTreeMap::new(),
+        extensions: BTreeMap::new(),
+    }
+    .to_json()
+}
+
+/// Checks that `json` is a bootspec v1 document: the object `org.nixos.bootspec.v1` with every
+/// required field of the right type (strings; `kernelParams` a list of strings), absolute
+/// paths, and optional fields either absent or of the right type.
+pub fn validate_bootspec(json: &str) -> Result<(), String> {
+    let v: serde_json::Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    let spec = v
+        .get("org.nixos.bootspec.v1")
+        .and_then(serde_json::Value::as_object)
+        .ok_or("no object `org.nixos.bootspec.v1'")?;
+    for key in ["system", "init", "kernel", "label", "toplevel"] {
+        let s = spec
+            .get(key)
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(|| format!("`{key}' is missing or not a string"))?;
+        if key != "system" && key != "label" && !s.starts_with('/') {
+            return Err(format!("`{key}' is not an absolute path: {s}"));
+        }
+    }
+    let params = spec
+        .get("kernelParams")
+        .and_then(serde_json::Value::as_array)
+        .ok_or("`kernelParams' is missing or not a list")?;
+    if !params.iter().all(serde_json::Value::is_string) {
+        return Err("`kernelParams' holds something other than strings".into());
+    }
+    for key in ["initrd", "initrdSecrets"] {
+        match spec.get(key) {
+            None | Some(serde_json::Value::Null) => {}
+            Some(serde_json::Value::String(s)) if s.starts_with('/') => {}
+            Some(other) => return Err(format!("`{key}' is not an absolute path: {other}")),
+        }
+    }
+    if let Some(s) = v.get("org.nixos.specialisation.v1") {
+        if !s.is_object() {
+            return Err("`org.nixos.specialisation.v1' is not an object".into());
+        }
+    }
+    serde_json::from_value::<BootJson>(v).map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strata_store::StoreDir;
+
+    /// The SHA-512 test vectors of "Unix crypt using SHA-256 and SHA-512" (Drepper).
+    const SPEC_VECTORS: &[(&str, &str, &str)] = &[
+        (
+            "$6$saltstring",
+            "Hello world!",
+            "$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1",
+        ),
+        (
+            "$6$rounds=10000$saltstringsaltstring",
+            "Hello world!",
+            "$6$rounds=10000$saltstringsaltst$OW1/O6BYHV6BcXZu8QVeXbDWra3Oeqh0sbHbbMCVNSnCM/UrjmM0Dp8vOuZeHBy/YTBmSK6H9qs/y3RnOaw5v.",
+        ),
+        (
+            "$6$rounds=5000$toolongsaltstring",
+            "This is just a test",
+            "$6$rounds=5000$toolongsaltstrin$lQ8jolhgVRVhY4b5pZKaysCLi0QBxGoNeKQzQ3glMhwllF7oGDZxUhx1yxdYcz/e1JSbq3y6JMxxl8audkUEm0",
+        ),
+        (
+            "$6$rounds=1400$anotherlongsaltstring",
+            "a very much longer text to encrypt.  This one even stretches over morethan one line.",
+            "$6$rounds=1400$anotherlongsalts$POfYwTEok97VWcjxIiSOjiykti.o/pQs.wPvMxQ6Fm7I6IoYN3CmLs66x9t0oSwbtEW7o7UmJEiDwGqd8p4ur1",
+        ),
+        (
+            "$6$rounds=77777$short",
+            "we have a short salt string but not a short password",
+            "$6$rounds=77777$short$WuQyW2YR.hBNpjjRhpYD/ifIw05xdfeEyQoMxIXbkvr0gge1a1x3yRULJ5CCaUeOxFmtlcGZelFl5CxtgfiAc0",
+        ),
+        (
+            "$6$rounds=123456$asaltof16chars..",
+            "a short string",
+            "$6$rounds=123456$asaltof16chars..$BtCwjqMJGx5hrJhZywWvt0RLE8uZ4oPwcelCjmw2kSYu.Ec6ycULevoBK25fs2xXgMNrCzIMVcgEJAstJeonj1",
+        ),
+        (
+            "$6$rounds=10$roundstoolow",
+            "the minimum number is still observed",
+            "$6$rounds=1000$roundstoolow$kUMsbe306n21p9R.FRkW3IGn.S9NPN0x50YhH1xhLsPuWGsUSklZt58jaTfF4ZEQpyUNGc0dqbpBYYBaHHrsX.",
+        ),
+    ];
+
+    #[test]
+    fn sha512_crypt_spec_vectors() {
+        for (setting, pw, want) in SPEC_VECTORS {
+            assert_eq!(sha512_crypt(pw.as_bytes(), setting), *want, "{setting}");
+        }
+        // An existing hash as the setting gives the same hash back (how crypt checks).
+        let h = SPEC_VECTORS[1].2;
+        assert_eq!(sha512_crypt(b"Hello world!", h), h);
+        // The empty password (openssl refuses it; this is what glibc's and libxcrypt's crypt give).
+        assert_eq!(
+            sha512_crypt(b"", "$6$saltstring"),
+            "$6$saltstring$kyGrqt6gmjAdtFLPrflEFifSYLCWWq1pyx95SvqinLDy2UHmj0sTF0MSLMwxPFZc3tu5kQckI8fks0zOPda3n1"
+        );
+        // Without the `$6$` prefix, too.
+        assert_eq!(
+            sha512_crypt(b"Hello world!", "saltstring"),
+            SPEC_VECTORS[0].2
+        );
+    }
+
+    #[test]
+    fn sha512_crypt_agrees_with_openssl() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"Hello world!", "saltstring"),
+            (b"changeme", "abcdefghABCDEFGH"),
+            (&[b'x'; 200], "s"),
+            ("pässwörd".as_bytes(), "./0189AZaz"),
+        ];
+        for (pw, salt) in cases {
+            let Ok(out) = std::process::Command::new("openssl")
+                .args(["passwd", "-6", "-salt", salt, "-stdin"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .and_then(|mut c| {
+                    // `-stdin` reads one line: the password without its newline.
+                    if let Some(mut i) = c.stdin.take() {
+                        i.write_all(pw)?;
+                        i.write_all(b"\n")?;
+                    }
+                    c.wait_with_output()
+                })
+            else {
+                eprintln!("openssl is not installed; skipping");
+                return;
+            };
+            assert!(out.status.success());
+            let want = String::from_utf8(out.stdout).unwrap();
+            assert_eq!(sha512_crypt(pw, salt), want.trim_end(), "salt {salt}");
+        }
+    }
+
+    #[test]
+    fn salts_are_deterministic_and_distinct() {
+        let a = deterministic_salt("saguaro", "alice");
+        assert_eq!(a, deterministic_salt("saguaro", "alice"));
+        assert_eq!(a.len(), 16);
+        assert!(a.bytes().all(|b| CRYPT_B64.contains(&b)));
+        assert_ne!(a, deterministic_salt("saguaro", "bob"));
+        assert_ne!(a, deterministic_salt("ocotillo", "alice"));
+        // The name boundary counts: ("ab", "c") is not ("a", "bc").
+        assert_ne!(deterministic_salt("ab", "c"), deterministic_salt("a", "bc"));
+    }
+
+    fn example() -> SystemConfig {
+        serde_json::from_str(include_str!("../../modules/tests/example.json")).unwrap()
+    }
+
+    #[test]
+    fn manifest_of_the_example() {
+        let cfg = example();
+        let m = ActivationManifest::new(&cfg, &[]).unwrap();
+        assert_eq!(m.version, 1);
+        assert_eq!(m.host_name, "saguaro");
+        assert_eq!(m.time_zone.as_deref(), Some("America/Phoenix"));
+        assert!(m.mutable_users);
+        let names: Vec<&str> = m.users.iter().map(|u| u.name.as_str()).collect();
+        assert_eq!(names, ["alice", "root"]);
+        let alice = &m.users[0];
+        assert_eq!(alice.uid, None);
+        assert_eq!(alice.group, "users");
+        assert_eq!(alice.extra_groups, ["wheel"]);
+        assert_eq!(alice.home, "/home/alice");
+        assert!(alice.create_home && alice.is_normal_user);
+        assert_eq!(alice.password, None);
+        let want = sha512_crypt(b"changeme", &deterministic_salt("saguaro", "alice"));
+        assert_eq!(
+            alice.initial_password,
+            Some(PasswordSource::Hash {
+                hash: want,
+                option: "initialPassword".into()
+            })
+        );
+        let wheel = m.groups.iter().find(|g| g.name == "wheel").unwrap();
+        assert_eq!(wheel.members, ["alice"]);
+        assert!(m.services.contains_key("hello"));
+
+        let json = m.to_json();
+        assert!(!json.contains("changeme"));
+        assert_eq!(ActivationManifest::from_json(&json).unwrap(), m);
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["users"][0]["initialPassword"]["kind"], "hash");
+        assert_eq!(v["users"][0]["createHome"], true);
+        assert_eq!(v["hostName"], "saguaro");
+    }
+
+    #[test]
+    fn manifest_versions_are_checked() {
+        let m = ActivationManifest::new(&example(), &[]).unwrap();
+        let mut v = serde_json::to_value(&m).unwrap();
+        v["version"] = 2.into();
+        let e = ActivationManifest::from_json(&v.to_string()).unwrap_err();
+        assert!(e.to_string().contains("version 2"), "{e}");
+        v.as_object_mut().unwrap().remove("version");
+        assert!(ActivationManifest::from_json(&v.to_string()).is_err());
+    }
+
+    #[test]
+    fn password_precedence_and_checks() {
+        let mut cfg = example();
+        let alice = cfg.users.users.get_mut("alice").unwrap();
+        alice.password = Some("hunter2".into());
+        alice.hashed_password = Some("$6$x$y".into());
+        alice.initial_hashed_password = Some("$6$a$b".into());
+        let m = ActivationManifest::new(&cfg, &[]).unwrap();
+        assert_eq!(
+            m.users[0].password,
+            Some(PasswordSource::Hash {
+                hash: "$6$x$y".into(),
+                option: "hashedPassword".into()
+            })
+        );
+        assert_eq!(
+            m.users[0].initial_password,
+            Some(PasswordSource::Hash {
+                hash: "$6$a$b".into(),
+                option: "initialHashedPassword".into()
+            })
+        );
+        assert!(!m.to_json().contains("hunter2"));
+
+        let alice = cfg.users.users.get_mut("alice").unwrap();
+        alice.hashed_password_file = Some("/run/secrets/alice".into());
+        let m = ActivationManifest::new(&cfg, &[]).unwrap();
+        assert_eq!(
+            m.users[0].password,
+            Some(PasswordSource::HashFile {
+                path: "/run/secrets/alice".into()
+            })
+        );
+
+        let alice = cfg.users.users.get_mut("alice").unwrap();
+        alice.hashed_password_file = None;
+        alice.hashed_password = None;
+        let m = ActivationManifest::new(&cfg, &[]).unwrap();
+        let Some(PasswordSource::Hash { hash, option }) = &m.users[0].password else {
+            panic!("no hash");
+        };
+        assert_eq!(option, "password");
+        assert!(hash.starts_with("$6$") && !hash.contains("hunter2"));
+
+        let alice = cfg.users.users.get_mut("alice").unwrap();
+        alice.hashed_password = Some("$6$x$y:0:".into());
+        let e = ActivationManifest::new(&cfg, &[]).unwrap_err();
+        assert!(e.to_string().contains("hashedPassword"), "{e}");
+
+        let alice = cfg.users.users.get_mut("alice").unwrap();
+        alice.hashed_password = None;
+        alice.hashed_password_file = Some("secrets/alice".into());
+        assert!(ActivationManifest::new(&cfg, &[]).is_err());
+    }
+
+    #[test]
+    fn targets_modes_and_names() {
+        assert!(check_etc_target("ssh/sshd_config").is_ok());
+        for bad in ["", "/etc/x", "a//b", "a/../b", "./a", "a/"] {
+            assert!(check_etc_target(bad).is_err(), "{bad}");
+        }
+        assert_eq!(normalise_mode("symlink").unwrap(), "symlink");
+        assert_eq!(normalise_mode("644").unwrap(), "0644");
+        assert_eq!(normalise_mode("0440").unwrap(), "0440");
+        assert_eq!(normalise_mode("1777").unwrap(), "1777");
+        assert_eq!(normalise_mode("01777").unwrap(), "1777");
+        for bad in ["", "64", "0888", "rw", "+644", "77777", "copy"] {
+            assert!(normalise_mode(bad).is_err(), "{bad}");
+        }
+        assert_eq!(etc_store_name("motd"), "etc-motd");
+        assert_eq!(etc_store_name("ssh/ssh config"), "etc-ssh_config");
+        assert_eq!(etc_store_name(".profile"), "etc-.profile");
+        assert_eq!(etc_store_name(&"é".repeat(300)).len(), 211);
+    }
+
+    fn temp_store() -> (tempfile::TempDir, LocalStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(dir.path().join("root"), StoreDir::default()).unwrap();
+        (dir, store)
+    }
+
+    fn etc_entry(
+        target: &str,
+        text: Option<&str>,
+        source: Option<&str>,
+        mode: &str,
+    ) -> config::EtcEntry {
+        config::EtcEntry {
+            enable: true,
+            target: target.into(),
+            text: text.map(str::to_owned),
+            source: source.map(str::to_owned),
+            mode: mode.into(),
+            user: "+0".into(),
+            group: "+0".into(),
+        }
+    }
+
+    #[test]
+    fn etc_tree_links_copies_and_sidecars() {
+        let (dir, mut store) = temp_store();
+        let mut cfg = example();
+        let src = store
+            .add_text("issue", b"strata \\n\n", &BTreeSet::new())
+            .unwrap()
+            .path;
+        let src = store.print(&src);
+        let host_file = dir.path().join("banner");
+        fs::write(&host_file, "hi\n").unwrap();
+        let etc = &mut cfg.environment.etc;
+        let mut sudoers = etc_entry("sudoers", Some("root ALL=(ALL) ALL\n"), None, "440");
+        sudoers.group = "wheel".into();
+        etc.insert("sudoers".into(), sudoers);
+        etc.insert(
+            "issue".into(),
+            etc_entry("issue", None, Some(&src), "symlink"),
+        );
+        etc.insert(
+            "banner".into(),
+            etc_entry(
+                "ssh/banner",
+                None,
+                Some(host_file.to_str().unwrap()),
+                "symlink",
+            ),
+        );
+        let mut off = etc_entry("off", Some("x"), None, "symlink");
+        off.enable = false;
+        etc.insert("off".into(), off);
+
+        let tree = build_etc(&mut store, &cfg).unwrap();
+        let root = store.real_path(&tree.path).join("etc");
+        let link = |t: &str| fs::read_link(root.join(t)).unwrap();
+        let targets: Vec<&str> = tree.entries.iter().map(|e| e.target.as_str()).collect();
+        assert_eq!(
+            targets,
+            [
+                "hostname",
+                "issue",
+                "localtime",
+                "motd",
+                "ssh/banner",
+                "sudoers"
+            ]
+        );
+        assert_eq!(link("issue").to_str().unwrap(), src);
+        assert_eq!(
+            link("localtime").to_str().unwrap(),
+            "/etc/zoneinfo/America/Phoenix"
+        );
+        let banner = link("ssh/banner");
+        assert!(banner.to_str().unwrap().ends_with("-etc-banner"));
+        assert!(!root.join("off").exists());
+        assert_eq!(
+            fs::read_to_string(root.join("sudoers")).unwrap(),
+            "root ALL=(ALL) ALL\n"
+        );
+        assert_eq!(
+            fs::read_to_string(root.join("sudoers.mode")).unwrap(),
+            "0440\n"
+        );
+        assert_eq!(
+            fs::read_to_string(root.join("sudoers.uid")).unwrap(),
+            "+0\n"
+        );
+        assert_eq!(
+            fs::read_to_string(root.join("sudoers.gid")).unwrap(),
+            "wheel\n"
+        );
+        assert!(!root.join("motd.mode").exists());
+
+        // The tree references what it links to, and nothing it does not.
+        let info = store.require_info(&tree.path).unwrap();
+        let issue = store.store_dir().parse(&src).unwrap();
+        assert!(info.references.contains(&issue));
+        assert_eq!(info.references.len(), 4, "{:?}", info.references);
+        // The copied text's store file is in the manifest even though the tree holds a copy.
+        let sudo = tree.entries.iter().find(|e| e.target == "sudoers").unwrap();
+        assert!(sudo.source.ends_with("-etc-sudoers"));
+        assert_eq!(sudo.mode, "0440");
+        let report = store.verify(None).unwrap();
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+    }
+
+    #[test]
+    fn etc_tree_rejects_conflicts() {
+        let (_dir, mut store) = temp_store();
+        let check = |store: &mut LocalStore, entries: Vec<(&str, config::EtcEntry)>, msg: &str| {
+            let mut cfg = example();
+            for (n, e) in entries {
+                cfg.environment.etc.insert(n.into(), e);
+            }
+            let e = build_etc(store, &cfg).unwrap_err().to_string();
+            assert!(e.contains(msg), "{e} (wanted {msg})");
+        };
+        check(
+            &mut store,
+            vec![("h", etc_entry("hostname", Some("x\n"), None, "symlink"))],
+            "defined twice",
+        );
+        check(
+            &mut store,
+            vec![("m2", etc_entry("motd", Some("x\n"), None, "symlink"))],
+            "defined twice",
+        );
+        check(
+            &mut store,
+            vec![("s", etc_entry("motd/x", Some("x\n"), None, "symlink"))],
+            "is below the target",
+        );
+        check(
+            &mut store,
+            vec![
+                ("a", etc_entry("a", Some("x\n"), None, "0644")),
+                ("b", etc_entry("a.mode", Some("x\n"), None, "symlink")),
+            ],
+            "collides",
+        );
+        check(
+            &mut store,
+            vec![("p", etc_entry("passwd", Some("x\n"), None, "symlink"))],
+            "written by activation",
+        );
+        check(
+            &mut store,
+            vec![("b", etc_entry("../b", Some("x\n"), None, "symlink"))],
+            "`..'",
+        );
+        check(
+            &mut store,
+            vec![(
+                "s",
+                etc_entry(
+                    "s",
+                    None,
+                    Some("/nix/store/00000000000000000000000000000000-x"),
+                    "symlink",
+                ),
+            )],
+            "not valid",
+        );
+        check(
+            &mut store,
+            vec![("s", etc_entry("s", None, Some("relative"), "symlink"))],
+            "absolute",
+        );
+        let mut cfg = example();
+        cfg.time_zone = Some("../../etc/shadow".into());
+        assert!(build_etc(&mut store, &cfg).is_err());
+    }
+
+    #[test]
+    fn etc_tree_without_time_zone_or_host_name() {
+        let (_dir, mut store) = temp_store();
+        let mut cfg = example();
+        cfg.time_zone = None;
+        cfg.host_name = String::new();
+        let tree = build_etc(&mut store, &cfg).unwrap();
+        let targets: Vec<&str> = tree.entries.iter().map(|e| e.target.as_str()).collect();
+        assert_eq!(targets, ["motd"]);
+        let root = store.real_path(&tree.path).join("etc");
+        assert!(fs::symlink_metadata(root.join("localtime")).is_err());
+    }
+
+    #[test]
+    fn bootspec_document() {
+        let params = vec!["console=ttyS0,115200".to_owned()];
+        let top = "/nix/store/00000000000000000000000000000000-strata-system-saguaro";
+        let json = bootspec_json(
+            top,
+            "/nix/store/11111111111111111111111111111111-linux/bzImage",
+            Some("/nix/store/22222222222222222222222222222222-initrd/initrd"),
+            &format!("{top}/init"),
+            &params,
+            "strata-24.11",
+            "x86_64-linux",
+        );
+        validate_bootspec(&json).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let spec = &v["org.nixos.bootspec.v1"];
+        assert_eq!(
+            spec["kernelParams"],
+            serde_json::json!(["console=ttyS0,115200"])
+        );
+        assert_eq!(spec["init"], format!("{top}/init"));
+        assert_eq!(spec["toplevel"], top);
+        assert!(spec.get("initrdSecrets").is_none());
+        assert_eq!(v["org.nixos.specialisation.v1"], serde_json::json!({}));
+        let parsed: BootJson = serde_json::from_str(&json).unwrap();
+        assert_eq!(parsed.to_json(), json);
+
+        // No initrd: the key is left out, and the document is still valid.
+        let json = bootspec_json(top, "/k", None, "/i", &[], "l", "x86_64-linux");
+        validate_bootspec(&json).unwrap();
+        assert!(!json.contains("\"initrd\""));
+
+        // What NixOS's bootspec (RFC 125's example) looks like validates too.
+        let rfc = r#"{"org.nixos.bootspec.v1": {"system": "x86_64-linux",
+            "init": "/nix/store/xxx-nixos-system-xxx/init",
+            "initrd": "/nix/store/xxx-initrd-linux/initrd",
+            "initrdSecrets": "/nix/store/xxx-append-secrets/bin/append-initrd-secrets",
+            "kernel": "/nix/store/xxx-linux/bzImage", "kernelParams": ["loglevel=4"],
+            "label": "NixOS 21.11", "toplevel": "/nix/store/xxx-nixos-system-xxx"},
+            "org.nixos.specialisation.v1": {}, "org.nix-community.test": {"foo": "bar"}}"#;
+        validate_bootspec(rfc).unwrap();
+        let parsed: BootJson = serde_json::from_str(rfc).unwrap();
+        assert!(parsed.extensions.contains_key("org.nix-community.test"));
+
+        for bad in [
+            r#"{}"#,
+            r#"{"org.nixos.bootspec.v1": {"system": "x", "init": "/i", "kernel": "/k", "label": "l", "toplevel": "/t"}}"#,
+            r#"{"org.nixos.bootspec.v1": {"system": "x", "init": "i", "kernel": "/k", "kernelParams": [], "label": "l", "toplevel": "/t"}}"#,
+            r#"{"org.nixos.bootspec.v1": {"system": "x", "init": "/i", "kernel": "/k", "kernelParams": [1], "label": "l", "toplevel": "/t"}}"#,
+        ] {
+            assert!(validate_bootspec(bad).is_err(), "{bad}");
+        }
+    }
+}
