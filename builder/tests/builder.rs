@@ -4,6 +4,8 @@
 
 #[path = "builder/build.rs"]
 mod build;
+#[path = "builder/common.rs"]
+mod common;
 #[path = "builder/golden.rs"]
 mod golden;
 #[path = "builder/modules.rs"]

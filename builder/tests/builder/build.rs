@@ -1,57 +1,34 @@
 //! Realising derivations in the sandbox, with Debian's static busybox as the only tool.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
 
 use strata_builder::build::{realise, BuildError, BuildOptions};
-use strata_store::derivation::{Derivation, Output};
-use strata_store::{Hash, HashAlgo, LocalStore, StoreDir, StorePath};
+use strata_store::derivation::Derivation;
+use strata_store::{Hash, HashAlgo, StorePath};
 
-const BUSYBOX: &str = "/bin/busybox";
+use crate::common::{harness, DrvSpec, Harness};
 
-struct Env {
-    _dir: tempfile::TempDir,
-    store: LocalStore,
-    busybox: String,
-    busybox_path: String,
-    drvs: HashMap<String, Derivation>,
+/// The shared harness, with the helpers these tests use.
+struct Env(Harness);
+
+impl std::ops::Deref for Env {
+    type Target = Harness;
+    fn deref(&self) -> &Harness {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Env {
+    fn deref_mut(&mut self) -> &mut Harness {
+        &mut self.0
+    }
 }
 
 fn env() -> Env {
-    assert!(
-        Path::new(BUSYBOX).exists(),
-        "the build tests need {BUSYBOX}: install Debian's busybox-static"
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = LocalStore::open(
-        dir.path().join("root"),
-        StoreDir::new("/nix/store").unwrap(),
-    )
-    .unwrap();
-    // Busybox picks its applet from argv[0]'s base name (the builder's path), so it goes
-    // into the store as `<hash>-busybox/bin/busybox`.
-    let tree = dir.path().join("busybox");
-    std::fs::create_dir_all(tree.join("bin")).unwrap();
-    std::fs::copy(BUSYBOX, tree.join("bin/busybox")).unwrap();
-    let info = store.add_path(&tree, Some("busybox")).unwrap();
-    let busybox = format!("{}/bin/busybox", store.print(&info.path));
-    let busybox_path = store.print(&info.path);
-    Env {
-        _dir: dir,
-        store,
-        busybox,
-        busybox_path,
-        drvs: HashMap::new(),
-    }
+    Env(harness())
 }
 
 impl Env {
-    fn drv_hash(&self, drv_path: &str) -> Hash {
-        let d = &self.drvs[drv_path];
-        d.hash_modulo(false, |p| Ok::<_, ()>(self.drv_hash(p)))
-            .unwrap()
-    }
-
     /// Writes a derivation running `script` with busybox sh, as the evaluator would.
     fn drv(
         &mut self,
@@ -61,64 +38,14 @@ impl Env {
         input_drvs: &[(&StorePath, &str)],
         fixed: Option<(&str, Hash)>,
     ) -> (StorePath, Derivation) {
-        let mut d = Derivation {
-            system: "x86_64-linux".into(),
-            builder: self.busybox.clone(),
-            args: vec!["sh".into(), "-c".into(), script.into()],
+        self.write_drv(DrvSpec {
+            name,
+            script,
+            outputs,
+            input_drvs,
+            fixed,
             ..Default::default()
-        };
-        d.input_srcs.insert(self.busybox_path.clone());
-        for (p, o) in input_drvs {
-            d.input_drvs
-                .entry(self.store.print(p))
-                .or_default()
-                .insert((*o).to_owned());
-        }
-        d.env.insert("name".into(), name.into());
-        d.env.insert("builder".into(), self.busybox.clone());
-        d.env.insert("system".into(), "x86_64-linux".into());
-        let sd = self.store.store_dir().clone();
-        if let Some((mode, hash)) = fixed {
-            let recursive = mode == "recursive";
-            let p = sd.display(&sd.make_fixed_output_path(name, recursive, &hash).unwrap());
-            d.env.insert("out".into(), p.clone());
-            d.outputs.insert(
-                "out".into(),
-                Output {
-                    path: p,
-                    hash_algo: format!("{}{}", if recursive { "r:" } else { "" }, hash.algo()),
-                    hash: hash.to_base16(),
-                },
-            );
-        } else {
-            for o in outputs {
-                d.env.insert((*o).into(), String::new());
-                d.outputs.insert((*o).into(), Output::default());
-            }
-            let h = d
-                .hash_modulo(true, |p| Ok::<_, ()>(self.drv_hash(p)))
-                .unwrap();
-            for o in outputs {
-                let p = sd.display(&sd.make_output_path(o, &h, name).unwrap());
-                d.env.insert((*o).into(), p.clone());
-                d.outputs.get_mut(*o).unwrap().path = p;
-            }
-        }
-        let refs: BTreeSet<StorePath> = d
-            .references()
-            .iter()
-            .map(|r| sd.parse(r).unwrap())
-            .collect();
-        let info = self
-            .store
-            .add_text(
-                &format!("{name}.drv"),
-                d.to_aterm(false, None).as_bytes(),
-                &refs,
-            )
-            .unwrap();
-        self.drvs.insert(self.store.print(&info.path), d.clone());
-        (info.path, d)
+        })
     }
 
     fn realise(
@@ -359,7 +286,7 @@ fn sandbox_hides_the_host() {
         .path;
     let other = e.store.print(&other);
     // Nor may any host file outside the inputs.
-    let host_marker = e._dir.path().join("host-secret");
+    let host_marker = e.dir.path().join("host-secret");
     std::fs::write(&host_marker, "secret").unwrap();
     let script = format!(
         "set -u; r=''; \

@@ -1,22 +1,27 @@
 //! Realising graphs of derivations with the scheduler, busybox as the only tool.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use strata_builder::scheduler::{realise_all, Progress, SchedulerError, SchedulerOptions};
-use strata_store::derivation::{Derivation, Output};
-use strata_store::{Hash, LocalStore, StoreDir, StorePath};
+use strata_store::StorePath;
 
-const BUSYBOX: &str = "/bin/busybox";
+use crate::common::{harness, DrvSpec, Harness};
 
-struct Env {
-    _dir: tempfile::TempDir,
-    root: PathBuf,
-    store: LocalStore,
-    busybox: String,
-    busybox_path: String,
-    drvs: HashMap<String, Derivation>,
+/// The shared harness, with the helpers these tests use.
+struct Env(Harness);
+
+impl std::ops::Deref for Env {
+    type Target = Harness;
+    fn deref(&self) -> &Harness {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Env {
+    fn deref_mut(&mut self) -> &mut Harness {
+        &mut self.0
+    }
 }
 
 /// What the progress callback saw, in order.
@@ -35,77 +40,33 @@ type Events = Arc<Mutex<Vec<Ev>>>;
 type Built = BTreeMap<StorePath, BTreeMap<String, StorePath>>;
 
 fn env() -> Env {
-    assert!(
-        Path::new(BUSYBOX).exists(),
-        "the build tests need {BUSYBOX}: install Debian's busybox-static"
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("root");
-    let mut store = LocalStore::open(&root, StoreDir::new("/nix/store").unwrap()).unwrap();
-    let tree = dir.path().join("busybox");
-    std::fs::create_dir_all(tree.join("bin")).unwrap();
-    std::fs::copy(BUSYBOX, tree.join("bin/busybox")).unwrap();
-    let info = store.add_path(&tree, Some("busybox")).unwrap();
-    Env {
-        _dir: dir,
-        root,
-        busybox: format!("{}/bin/busybox", store.print(&info.path)),
-        busybox_path: store.print(&info.path),
-        store,
-        drvs: HashMap::new(),
-    }
+    Env(harness())
 }
 
 impl Env {
-    fn drv_hash(&self, drv_path: &str) -> Hash {
-        let d = &self.drvs[drv_path];
-        d.hash_modulo(false, |p| Ok::<_, ()>(self.drv_hash(p)))
-            .unwrap()
-    }
-
     /// Writes a derivation with one output `out` running `script` with busybox sh; the
     /// `out` output of input `i` is in `$in<i>`.
     fn drv(&mut self, name: &str, script: &str, inputs: &[&StorePath]) -> StorePath {
-        let mut d = Derivation {
-            system: "x86_64-linux".into(),
-            builder: self.busybox.clone(),
-            args: vec!["sh".into(), "-c".into(), script.into()],
-            ..Default::default()
-        };
-        d.input_srcs.insert(self.busybox_path.clone());
-        for (i, p) in inputs.iter().enumerate() {
-            let key = self.store.print(p);
-            let out = self.drvs[&key].outputs["out"].path.clone();
-            d.input_drvs.entry(key).or_default().insert("out".into());
-            d.env.insert(format!("in{i}"), out);
-        }
-        d.env.insert("name".into(), name.into());
-        d.env.insert("builder".into(), self.busybox.clone());
-        d.env.insert("system".into(), "x86_64-linux".into());
-        d.env.insert("out".into(), String::new());
-        d.outputs.insert("out".into(), Output::default());
-        let h = d
-            .hash_modulo(true, |p| Ok::<_, ()>(self.drv_hash(p)))
-            .unwrap();
-        let sd = self.store.store_dir().clone();
-        let p = sd.display(&sd.make_output_path("out", &h, name).unwrap());
-        d.env.insert("out".into(), p.clone());
-        d.outputs.get_mut("out").unwrap().path = p;
-        let refs: BTreeSet<StorePath> = d
-            .references()
+        let input_drvs: Vec<(&StorePath, &str)> = inputs.iter().map(|p| (*p, "out")).collect();
+        let env = inputs
             .iter()
-            .map(|r| sd.parse(r).unwrap())
+            .enumerate()
+            .map(|(i, p)| {
+                (
+                    format!("in{i}"),
+                    self.drvs[&self.store.print(p)].outputs["out"].path.clone(),
+                )
+            })
             .collect();
-        let info = self
-            .store
-            .add_text(
-                &format!("{name}.drv"),
-                d.to_aterm(false, None).as_bytes(),
-                &refs,
-            )
-            .unwrap();
-        self.drvs.insert(self.store.print(&info.path), d);
-        info.path
+        self.write_drv(DrvSpec {
+            name,
+            script,
+            outputs: &["out"],
+            input_drvs: &input_drvs,
+            env,
+            ..Default::default()
+        })
+        .0
     }
 
     fn out(&self, drv: &StorePath) -> StorePath {
