@@ -305,7 +305,7 @@ impl Evaluator {
                     return Err(EvalError::new(ErrorKind::InfiniteRecursion, Some(span)));
                 }
                 ThunkState::Failed(e) => return Err((**e).clone()),
-                ThunkState::Suspended(..) | ThunkState::Apply(..) => {}
+                ThunkState::Suspended(..) | ThunkState::Apply(..) | ThunkState::Apply2(..) => {}
             }
         }
         // Take the work out, leaving a black hole that detects infinite recursion; it goes
@@ -314,6 +314,7 @@ impl Evaluator {
         let result = match &pending {
             ThunkState::Suspended(e, env) => self.eval(e, env),
             ThunkState::Apply(f, a) => self.call(f, a.clone(), span),
+            ThunkState::Apply2(b) => self.call_args(&b.0, &[b.1.clone(), b.2.clone()], span),
             _ => Ok(Value::Null),
         };
         match result {

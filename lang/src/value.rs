@@ -376,6 +376,8 @@ pub enum ThunkState {
     /// The application of a function to an argument, not yet evaluated (made by builtins such
     /// as `map` that must stay lazy).
     Apply(Value, Value),
+    /// `f a b`, for builtins such as `mapAttrs` that apply a function to two arguments lazily.
+    Apply2(Box<(Value, Value, Value)>),
     /// Being evaluated right now: forcing it again is infinite recursion.
     Blackhole(Span),
     /// The value.

@@ -1,7 +1,8 @@
 //! Builtins on sets, lists and numbers.
 
 use super::{
-    attrs, boolean, call1, call2, function, int, lazy_apply, list, string, type_error, PrimFn,
+    attrs, boolean, call1, call2, function, int, lazy_apply, lazy_apply2, list, string, type_error,
+    PrimFn,
 };
 use crate::error::{EvalError, EvalResult};
 use crate::eval::Evaluator;
@@ -160,8 +161,10 @@ fn map_attrs(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
     let out: Vec<(Name, Value)> = set
         .iter()
         .map(|(k, v)| {
-            let g = lazy_apply(&f, Value::str(k.as_bytes()));
-            (k.clone(), lazy_apply(&g, v.clone()))
+            (
+                k.clone(),
+                lazy_apply2(&f, Value::str(k.as_bytes()), v.clone()),
+            )
         })
         .collect();
     Ok(Value::attrs(Attrs::from_sorted(out)))
@@ -180,8 +183,8 @@ fn zip_attrs_with(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value>
     let out: Vec<(Name, Value)> = acc
         .into_iter()
         .map(|(k, vs)| {
-            let g = lazy_apply(&f, Value::str(k.as_bytes()));
-            (k, lazy_apply(&g, Value::list(vs)))
+            let v = lazy_apply2(&f, Value::str(k.as_bytes()), Value::list(vs));
+            (k, v)
         })
         .collect();
     Ok(Value::attrs(Attrs::from_sorted(out)))

@@ -240,6 +240,11 @@ pub(crate) fn lazy_apply(f: &Value, a: Value) -> Value {
     Value::Thunk(Thunk::new(ThunkState::Apply(f.clone(), a)))
 }
 
+/// A lazy `f a b`.
+pub(crate) fn lazy_apply2(f: &Value, a: Value, b: Value) -> Value {
+    Value::Thunk(Thunk::new(ThunkState::Apply2(Box::new((f.clone(), a, b)))))
+}
+
 pub(crate) fn throw(msg: String, span: Span) -> EvalError {
     EvalError::new(ErrorKind::Throw(msg), Some(span))
 }
