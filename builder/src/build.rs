@@ -260,7 +260,7 @@ fn read_derivation(store: &LocalStore, drv: &str) -> Result<Derivation, String> 
     let p = store.store_dir().parse(drv).map_err(|e| e.to_string())?;
     let text = fs::read_to_string(store.real_path(&p))
         .map_err(|e| format!("cannot read input derivation '{drv}': {e}"))?;
-    parse_derivation(&text).map_err(|e| format!("cannot parse '{drv}': {e}"))
+    Derivation::parse(&text).map_err(|e| format!("cannot parse '{drv}': {e}"))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1385,142 +1385,6 @@ fn loopback_up() {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Reading `.drv` files
-
-/// Parses the ATerm text of a `.drv` file.
-pub fn parse_derivation(text: &str) -> Result<Derivation, String> {
-    let mut p = Parser {
-        s: text.as_bytes(),
-        i: 0,
-    };
-    let mut d = Derivation::default();
-    p.lit(b"Derive(")?;
-    for (name, path, hash_algo, hash) in p.list(|p| {
-        p.lit(b"(")?;
-        let name = p.string()?;
-        p.lit(b",")?;
-        let path = p.string()?;
-        p.lit(b",")?;
-        let algo = p.string()?;
-        p.lit(b",")?;
-        let hash = p.string()?;
-        p.lit(b")")?;
-        Ok((name, path, algo, hash))
-    })? {
-        d.outputs.insert(
-            name,
-            Output {
-                path,
-                hash_algo,
-                hash,
-            },
-        );
-    }
-    p.lit(b",")?;
-    for (drv, outs) in p.list(|p| {
-        p.lit(b"(")?;
-        let drv = p.string()?;
-        p.lit(b",")?;
-        let outs = p.list(Parser::string)?;
-        p.lit(b")")?;
-        Ok((drv, outs))
-    })? {
-        d.input_drvs.insert(drv, outs.into_iter().collect());
-    }
-    p.lit(b",")?;
-    d.input_srcs = p.list(Parser::string)?.into_iter().collect();
-    p.lit(b",")?;
-    d.system = p.string()?;
-    p.lit(b",")?;
-    d.builder = p.string()?;
-    p.lit(b",")?;
-    d.args = p.list(Parser::string)?;
-    p.lit(b",")?;
-    for (k, v) in p.list(|p| {
-        p.lit(b"(")?;
-        let k = p.string()?;
-        p.lit(b",")?;
-        let v = p.string()?;
-        p.lit(b")")?;
-        Ok((k, v))
-    })? {
-        d.env.insert(k, v);
-    }
-    p.lit(b")")?;
-    if p.i != p.s.len() {
-        return Err(format!("trailing data at byte {}", p.i));
-    }
-    Ok(d)
-}
-
-struct Parser<'a> {
-    s: &'a [u8],
-    i: usize,
-}
-
-impl Parser<'_> {
-    fn lit(&mut self, l: &[u8]) -> Result<(), String> {
-        if self.s[self.i..].starts_with(l) {
-            self.i += l.len();
-            Ok(())
-        } else {
-            Err(format!(
-                "expected '{}' at byte {}",
-                String::from_utf8_lossy(l),
-                self.i
-            ))
-        }
-    }
-
-    fn string(&mut self) -> Result<String, String> {
-        self.lit(b"\"")?;
-        let mut out = Vec::new();
-        loop {
-            let Some(&c) = self.s.get(self.i) else {
-                return Err("unterminated string".to_owned());
-            };
-            self.i += 1;
-            match c {
-                b'"' => break,
-                b'\\' => {
-                    let Some(&e) = self.s.get(self.i) else {
-                        return Err("unterminated string".to_owned());
-                    };
-                    self.i += 1;
-                    out.push(match e {
-                        b'n' => b'\n',
-                        b'r' => b'\r',
-                        b't' => b'\t',
-                        other => other,
-                    });
-                }
-                c => out.push(c),
-            }
-        }
-        String::from_utf8(out).map_err(|_| format!("invalid UTF-8 before byte {}", self.i))
-    }
-
-    fn list<T>(
-        &mut self,
-        mut item: impl FnMut(&mut Self) -> Result<T, String>,
-    ) -> Result<Vec<T>, String> {
-        self.lit(b"[")?;
-        let mut out = Vec::new();
-        if self.lit(b"]").is_ok() {
-            return Ok(out);
-        }
-        loop {
-            out.push(item(self)?);
-            if self.lit(b",").is_ok() {
-                continue;
-            }
-            self.lit(b"]")?;
-            return Ok(out);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -1563,7 +1427,7 @@ mod tests {
         d.input_srcs.insert("/nix/store/z-c".into());
         d.env.insert("out".into(), "/nix/store/x-a".into());
         let text = d.to_aterm(false, None);
-        assert_eq!(parse_derivation(&text).unwrap(), d);
-        assert!(parse_derivation(&text[..text.len() - 1]).is_err());
+        assert_eq!(Derivation::parse(&text).unwrap(), d);
+        assert!(Derivation::parse(&text[..text.len() - 1]).is_err());
     }
 }
