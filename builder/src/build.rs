@@ -39,8 +39,8 @@ use std::time::{Duration, Instant};
 use strata_store::derivation::{Derivation, Output};
 use strata_store::hash::Hasher;
 use strata_store::local::{canonicalise, delete_tree, BuiltOutput};
-use strata_store::nar::{self, CountingHasher};
-use strata_store::refs::RefScanner;
+use strata_store::nar;
+use strata_store::refs;
 use strata_store::{Hash, HashAlgo, LocalStore, StoreError, StorePath};
 
 /// The uid and gid the builder has inside the sandbox.
@@ -387,13 +387,8 @@ fn collect_outputs(
             continue;
         };
         canonicalise(&tree)?;
-        let mut sink = Tee {
-            hasher: CountingHasher::new(HashAlgo::Sha256),
-            scanner: RefScanner::new(candidates),
-        };
-        nar::dump(&tree, &mut sink).map_err(StoreError::from)?;
-        let (nar_hash, nar_size) = sink.hasher.finish();
-        let references = sink.scanner.into_found();
+        let (nar_hash, nar_size, references) =
+            refs::hash_and_scan(&tree, candidates).map_err(StoreError::from)?;
         let mut ca = None;
         if fixed {
             if let Some(o) = drv.outputs.get(name) {
@@ -468,22 +463,6 @@ fn check_fixed(drv: &str, o: &Output, tree: &Path, nar_hash: &Hash) -> Result<St
         });
     }
     Ok(format!("fixed:{}{got}", if recursive { "r:" } else { "" }))
-}
-
-struct Tee {
-    hasher: CountingHasher,
-    scanner: RefScanner,
-}
-
-impl Write for Tee {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.hasher.write_all(buf)?;
-        self.scanner.write_all(buf)?;
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 /// The last lines of a log file.

@@ -107,9 +107,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha512};
 use strata_store::local::{canonicalise, BuiltOutput};
-use strata_store::nar::{self, CountingHasher};
-use strata_store::refs::RefScanner;
-use strata_store::{HashAlgo, LocalStore, StoreError, StorePath};
+use strata_store::refs::{self, RefScanner};
+use strata_store::{LocalStore, StoreError, StorePath};
 
 use crate::config::{self, SystemConfig};
 
@@ -813,28 +812,8 @@ fn hash_and_scan(
     store: &LocalStore,
     tree: &Path,
 ) -> Result<(strata_store::Hash, u64, BTreeSet<StorePath>), ToplevelError> {
-    struct Tee {
-        hasher: CountingHasher,
-        scanner: RefScanner,
-    }
-    impl Write for Tee {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.hasher.write_all(buf)?;
-            self.scanner.write_all(buf)?;
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
     let valid = store.valid_paths()?;
-    let mut sink = Tee {
-        hasher: CountingHasher::new(HashAlgo::Sha256),
-        scanner: RefScanner::new(&valid),
-    };
-    nar::dump(tree, &mut sink).map_err(StoreError::from)?;
-    let (nar_hash, nar_size) = sink.hasher.finish();
-    Ok((nar_hash, nar_size, sink.scanner.into_found()))
+    Ok(refs::hash_and_scan(tree, &valid).map_err(StoreError::from)?)
 }
 
 /// Registers the tree `stage` (in the store's staging area) as the source path `name` with

@@ -6,9 +6,41 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::{self, Write};
+use std::path::Path;
 
+use crate::hash::{Hash, HashAlgo};
+use crate::nar::{self, CountingHasher, DumpError};
 use crate::nix32;
 use crate::path::{StorePath, HASH_CHARS};
+
+/// The SHA-256 NAR hash and size of the tree at `path`, and which of `candidates` it
+/// mentions, from one serialisation.
+pub fn hash_and_scan<'a>(
+    path: &Path,
+    candidates: impl IntoIterator<Item = &'a StorePath>,
+) -> Result<(Hash, u64, BTreeSet<StorePath>), DumpError> {
+    struct Tee {
+        hasher: CountingHasher,
+        scanner: RefScanner,
+    }
+    impl Write for Tee {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.hasher.write_all(buf)?;
+            self.scanner.write_all(buf)?;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut sink = Tee {
+        hasher: CountingHasher::new(HashAlgo::Sha256),
+        scanner: RefScanner::new(candidates),
+    };
+    nar::dump(path, &mut sink)?;
+    let (hash, size) = sink.hasher.finish();
+    Ok((hash, size, sink.scanner.into_found()))
+}
 
 /// Finds candidate hash parts in a byte stream written to it in chunks of any size.
 #[derive(Debug)]
