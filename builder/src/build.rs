@@ -37,9 +37,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use strata_store::derivation::{Derivation, Output};
-use strata_store::hash::Hasher;
-use strata_store::local::{canonicalise, delete_tree, BuiltOutput};
-use strata_store::nar;
+use strata_store::local::{canonicalise, delete_tree, fixed_content_hash, BuiltOutput};
 use strata_store::refs;
 use strata_store::{Hash, HashAlgo, LocalStore, StoreError, StorePath};
 
@@ -434,13 +432,7 @@ fn check_fixed(drv: &str, o: &Output, tree: &Path, nar_hash: &Hash) -> Result<St
         .map_err(|e| bad(format!("output hash algorithm: {e}")))?;
     let expected =
         Hash::parse(&o.hash, Some(algo)).map_err(|e| bad(format!("output hash: {e}")))?;
-    let got = if recursive {
-        if algo == HashAlgo::Sha256 {
-            nar_hash.clone()
-        } else {
-            nar::hash_path(tree, algo).map_err(StoreError::from)?.0
-        }
-    } else {
+    if !recursive {
         let md = fs::symlink_metadata(tree)
             .map_err(io_ctx(format!("cannot stat '{}'", tree.display())))?;
         if !md.is_file() {
@@ -449,12 +441,8 @@ fn check_fixed(drv: &str, o: &Output, tree: &Path, nar_hash: &Hash) -> Result<St
                     .to_owned(),
             ));
         }
-        let mut h = Hasher::new(algo);
-        let mut f =
-            fs::File::open(tree).map_err(io_ctx(format!("cannot read '{}'", tree.display())))?;
-        io::copy(&mut f, &mut h).map_err(io_ctx(format!("cannot read '{}'", tree.display())))?;
-        h.finish()
-    };
+    }
+    let got = fixed_content_hash(tree, algo, recursive, nar_hash)?;
     if got != expected {
         return Err(BuildError::HashMismatch {
             drv: drv.to_owned(),

@@ -550,25 +550,9 @@ impl LocalStore {
     /// `nix-store --add`: copies the tree at `src` into the store as a source path named
     /// `name` (by default its base name), with no references.
     pub fn add_path(&mut self, src: &Path, name: Option<&str>) -> Result<PathInfo, StoreError> {
-        let name = match name {
-            Some(n) => n.to_owned(),
-            None => src
-                .file_name()
-                .and_then(|n| n.to_str())
-                .ok_or_else(|| PathError::BadBaseName(src.display().to_string()))?
-                .to_owned(),
-        };
-        crate::path::validate_name(&name)?;
+        let name = source_name(src, name)?;
         let _gc = self.gc_lock(false)?;
-        let stage = self.temp_path("add");
-        let res = nar::hash_pipelined(HashAlgo::Sha256, |out| nar::dump_and_copy(src, out, &stage));
-        let (nar_hash, nar_size) = match res {
-            Ok(h) => h,
-            Err(e) => {
-                remove_tree(&stage);
-                return Err(e.into());
-            }
-        };
+        let (stage, nar_hash, nar_size) = self.stage_copy(src, "add")?;
         self.install_source(stage, &name, nar_hash, nar_size)
     }
 
@@ -582,15 +566,7 @@ impl LocalStore {
         algo: HashAlgo,
         recursive: bool,
     ) -> Result<PathInfo, StoreError> {
-        let name = match name {
-            Some(n) => n.to_owned(),
-            None => src
-                .file_name()
-                .and_then(|n| n.to_str())
-                .ok_or_else(|| PathError::BadBaseName(src.display().to_string()))?
-                .to_owned(),
-        };
-        crate::path::validate_name(&name)?;
+        let name = source_name(src, name)?;
         if !recursive {
             let md = fs::symlink_metadata(src).map_err(io_err("cannot stat", src))?;
             if !md.is_file() {
@@ -598,31 +574,8 @@ impl LocalStore {
             }
         }
         let _gc = self.gc_lock(false)?;
-        let stage = self.temp_path("fixed");
-        let res = nar::hash_pipelined(HashAlgo::Sha256, |out| nar::dump_and_copy(src, out, &stage));
-        let (nar_hash, nar_size) = match res {
-            Ok(h) => h,
-            Err(e) => {
-                remove_tree(&stage);
-                return Err(e.into());
-            }
-        };
-        let content_hash = if recursive {
-            if algo == HashAlgo::Sha256 {
-                Ok(nar_hash.clone())
-            } else {
-                nar::hash_path(&stage, algo)
-                    .map(|(h, _)| h)
-                    .map_err(StoreError::from)
-            }
-        } else {
-            let mut h = crate::hash::Hasher::new(algo);
-            fs::File::open(&stage)
-                .and_then(|mut f| io::copy(&mut f, &mut h))
-                .map(|_| h.finish())
-                .map_err(io_err("cannot read", &stage))
-        };
-        let content_hash = match content_hash {
+        let (stage, nar_hash, nar_size) = self.stage_copy(src, "fixed")?;
+        let content_hash = match fixed_content_hash(&stage, algo, recursive, &nar_hash) {
             Ok(h) => h,
             Err(e) => {
                 remove_tree(&stage);
@@ -669,6 +622,19 @@ impl LocalStore {
         }
         let (nar_hash, nar_size) = hasher.finish();
         self.install_source(stage, name, nar_hash, nar_size)
+    }
+
+    /// Copies `src` into the staging area while hashing its NAR; nothing is left staged on
+    /// failure.
+    fn stage_copy(&self, src: &Path, what: &str) -> Result<(PathBuf, Hash, u64), StoreError> {
+        let stage = self.temp_path(what);
+        match nar::hash_pipelined(HashAlgo::Sha256, |out| nar::dump_and_copy(src, out, &stage)) {
+            Ok((nar_hash, nar_size)) => Ok((stage, nar_hash, nar_size)),
+            Err(e) => {
+                remove_tree(&stage);
+                Err(e.into())
+            }
+        }
     }
 
     /// Installs a staged tree as the source path `name` of its NAR hash (no references).
@@ -1064,6 +1030,44 @@ pub(crate) struct Staged {
 }
 
 /// Orders a graph so that references come before their referrers; ties by path name.
+/// The hash a fixed output at `path` is addressed by: the `algo` hash of its NAR serialisation
+/// (`recursive`; `nar_sha256` is that NAR's SHA-256, reused when `algo` is SHA-256) or of the
+/// regular file's contents (flat).
+pub fn fixed_content_hash(
+    path: &Path,
+    algo: HashAlgo,
+    recursive: bool,
+    nar_sha256: &Hash,
+) -> Result<Hash, StoreError> {
+    if recursive {
+        if algo == HashAlgo::Sha256 {
+            Ok(nar_sha256.clone())
+        } else {
+            Ok(nar::hash_path(path, algo)?.0)
+        }
+    } else {
+        let mut h = crate::hash::Hasher::new(algo);
+        fs::File::open(path)
+            .and_then(|mut f| io::copy(&mut f, &mut h))
+            .map(|_| h.finish())
+            .map_err(io_err("cannot read", path))
+    }
+}
+
+/// A source path's name: `name`, or else the base name of `src`; validated.
+fn source_name(src: &Path, name: Option<&str>) -> Result<String, StoreError> {
+    let name = match name {
+        Some(n) => n.to_owned(),
+        None => src
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| PathError::BadBaseName(src.display().to_string()))?
+            .to_owned(),
+    };
+    crate::path::validate_name(&name)?;
+    Ok(name)
+}
+
 pub(crate) fn topo_order(refs: &BTreeMap<StorePath, BTreeSet<StorePath>>) -> Vec<StorePath> {
     let mut out = Vec::with_capacity(refs.len());
     let mut done: BTreeSet<&StorePath> = BTreeSet::new();
