@@ -661,6 +661,25 @@ fn cpath(p: &Path) -> Result<CString, BuildError> {
     cstr(p.as_os_str().as_bytes())
 }
 
+/// Creates the file `dst` in the sandbox and bind-mounts the host file `host` on it (a
+/// failed mount is skipped when `optional`).
+fn bind_file(host: &Path, dst: &Path, optional: bool) -> Result<[Step; 2], BuildError> {
+    Ok([
+        Step::Touch {
+            path: cpath(dst)?,
+            optional: false,
+        },
+        Step::Mount {
+            src: Some(cpath(host)?),
+            dst: cpath(dst)?,
+            fstype: None,
+            flags: libc::MS_BIND,
+            data: None,
+            optional,
+        },
+    ])
+}
+
 /// The mount flags a bind mount of `path` must keep when it is remounted read-only inside a
 /// user namespace (the kernel refuses to clear them).
 fn locked_flags(path: &Path) -> libc::c_ulong {
@@ -813,19 +832,8 @@ impl SandboxSpec {
                 continue;
             }
             let dst = in_root(&format!("/dev/{dev}"));
-            steps.push(Step::Touch {
-                path: cpath(&dst)?,
-                optional: false,
-            });
-            steps.push(Step::Mount {
-                src: Some(cpath(&host)?),
-                dst: cpath(&dst)?,
-                fstype: None,
-                flags: libc::MS_BIND,
-                data: None,
-                // /dev/tty is a convenience; the others are required.
-                optional: dev == "tty",
-            });
+            // /dev/tty is a convenience; the others are required.
+            steps.extend(bind_file(&host, &dst, dev == "tty")?);
         }
         steps.push(mount(
             Some(Path::new("tmpfs")),
@@ -885,19 +893,7 @@ impl SandboxSpec {
             for f in ["resolv.conf", "services"] {
                 let host = Path::new("/etc").join(f);
                 if fs::metadata(&host).is_ok() {
-                    let dst = in_root(&format!("/etc/{f}"));
-                    steps.push(Step::Touch {
-                        path: cpath(&dst)?,
-                        optional: false,
-                    });
-                    steps.push(Step::Mount {
-                        src: Some(cpath(&host)?),
-                        dst: cpath(&dst)?,
-                        fstype: None,
-                        flags: libc::MS_BIND,
-                        data: None,
-                        optional: true,
-                    });
+                    steps.extend(bind_file(&host, &in_root(&format!("/etc/{f}")), true)?);
                 }
             }
         }
