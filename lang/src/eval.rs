@@ -182,11 +182,37 @@ impl Evaluator {
         self.import_file(path, None)
     }
 
-    pub(crate) fn import_file(&mut self, path: &Path, span: Option<Span>) -> EvalResult<Value> {
-        let mut path = path.to_path_buf();
-        if self.io.is_dir(&path) {
-            path = path.join("default.nix");
+    /// The file `import` reads for `path`: `path/default.nix` for a directory.
+    fn import_target(&self, path: &Path) -> PathBuf {
+        if self.io.is_dir(path) {
+            path.join("default.nix")
+        } else {
+            path.to_path_buf()
         }
+    }
+
+    /// The text of a Nix file to import.
+    fn read_source(&self, path: &Path, span: Option<Span>) -> EvalResult<String> {
+        let bytes = self.io.read_file(path).map_err(|e| {
+            EvalError::new(
+                ErrorKind::Eval(format!(
+                    "getting status of '{}': {}",
+                    path.display(),
+                    crate::error::io_message(&e)
+                )),
+                span,
+            )
+        })?;
+        String::from_utf8(bytes).map_err(|_| {
+            EvalError::new(
+                ErrorKind::Eval(format!("'{}' is not valid UTF-8", path.display())),
+                span,
+            )
+        })
+    }
+
+    pub(crate) fn import_file(&mut self, path: &Path, span: Option<Span>) -> EvalResult<Value> {
+        let path = self.import_target(path);
         if let Some(v) = self.import_cache.get(&path) {
             let v = v.clone();
             return self.force(
@@ -198,22 +224,7 @@ impl Evaluator {
                 }),
             );
         }
-        let bytes = self.io.read_file(&path).map_err(|e| {
-            EvalError::new(
-                ErrorKind::Eval(format!(
-                    "getting status of '{}': {}",
-                    path.display(),
-                    crate::error::io_message(&e)
-                )),
-                span,
-            )
-        })?;
-        let text = String::from_utf8(bytes).map_err(|_| {
-            EvalError::new(
-                ErrorKind::Eval(format!("'{}' is not valid UTF-8", path.display())),
-                span,
-            )
-        })?;
+        let text = self.read_source(&path, span)?;
         let expr = self.compile(path.display().to_string(), Some(path.clone()), text)?;
         let env = self.global_env.clone();
         let thunk = Value::Thunk(Thunk::new(ThunkState::Suspended(expr, env)));
@@ -236,23 +247,8 @@ impl Evaluator {
         scope: &Attrs,
         span: Span,
     ) -> EvalResult<Value> {
-        let mut path = path.to_path_buf();
-        if self.io.is_dir(&path) {
-            path = path.join("default.nix");
-        }
-        let bytes = self.io.read_file(&path).map_err(|e| {
-            EvalError::eval(
-                format!(
-                    "getting status of '{}': {}",
-                    path.display(),
-                    crate::error::io_message(&e)
-                ),
-                span,
-            )
-        })?;
-        let text = String::from_utf8(bytes).map_err(|_| {
-            EvalError::eval(format!("'{}' is not valid UTF-8", path.display()), span)
-        })?;
+        let path = self.import_target(path);
+        let text = self.read_source(&path, Some(span))?;
         let names: BTreeMap<Name, u32> = scope
             .names()
             .enumerate()

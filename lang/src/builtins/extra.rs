@@ -82,17 +82,7 @@ fn hash_file(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
     let algo: HashAlgo = algo
         .parse()
         .map_err(|_| EvalError::eval(format!("unknown hash algorithm '{algo}'"), s))?;
-    let p = super::misc::path_arg(ev, &a[1], s)?;
-    let bytes = ev.io.read_file(&p).map_err(|e| {
-        EvalError::eval(
-            format!(
-                "opening file '{}': {}",
-                p.display(),
-                crate::error::io_message(&e)
-            ),
-            s,
-        )
-    })?;
+    let bytes = super::misc::read_path_arg(ev, &a[1], s)?;
     Ok(Value::str(Hash::of(algo, &bytes).to_base16()))
 }
 

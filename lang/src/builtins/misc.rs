@@ -153,9 +153,10 @@ fn import(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
         .map_err(|e| e.frame(format!("while importing '{}'", p.display()), Some(s)))
 }
 
-fn read_file(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
-    let p = path_arg(ev, &a[0], s)?;
-    let bytes = ev.io.read_file(&p).map_err(|e| {
+/// The contents of the file a path argument names.
+pub(crate) fn read_path_arg(ev: &mut Evaluator, v: &Value, s: Span) -> EvalResult<Vec<u8>> {
+    let p = path_arg(ev, v, s)?;
+    ev.io.read_file(&p).map_err(|e| {
         EvalError::eval(
             format!(
                 "opening file '{}': {}",
@@ -164,8 +165,11 @@ fn read_file(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
             ),
             s,
         )
-    })?;
-    Ok(Value::str(bytes))
+    })
+}
+
+fn read_file(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    Ok(Value::str(read_path_arg(ev, &a[0], s)?))
 }
 
 fn path_exists(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {

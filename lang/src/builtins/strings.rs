@@ -143,23 +143,19 @@ pub(crate) fn regex(ev: &mut Evaluator, re: &str, s: Span) -> EvalResult<Rc<rege
         return Ok(r.clone());
     }
     let translated = translate_ere(re);
-    // POSIX `.` matches a newline too.
-    let compiled = regex::bytes::RegexBuilder::new(&format!("^(?:{translated})$"))
-        .unicode(false)
-        .dot_matches_new_line(true)
-        .build()
-        .map_err(|e| {
-            EvalError::eval(format!("invalid regular expression '{re}'"), s)
-                .with_hint(Some(e.to_string()))
-        })?;
-    let unanchored = regex::bytes::RegexBuilder::new(&translated)
-        .unicode(false)
-        .dot_matches_new_line(true)
-        .build()
-        .map_err(|e| {
-            EvalError::eval(format!("invalid regular expression '{re}'"), s)
-                .with_hint(Some(e.to_string()))
-        })?;
+    let build = |pattern: &str| {
+        regex::bytes::RegexBuilder::new(pattern)
+            .unicode(false)
+            // POSIX `.` matches a newline too.
+            .dot_matches_new_line(true)
+            .build()
+            .map_err(|e| {
+                EvalError::eval(format!("invalid regular expression '{re}'"), s)
+                    .with_hint(Some(e.to_string()))
+            })
+    };
+    let compiled = build(&format!("^(?:{translated})$"))?;
+    let unanchored = build(&translated)?;
     let r = Rc::new(compiled);
     ev.regex_cache.insert(re.to_owned(), r.clone());
     ev.regex_cache_unanchored
