@@ -1367,30 +1367,4 @@ mod tests {
         let e = resolve_mirror_url("mirror://debian/x.deb", Some(" ")).unwrap_err();
         assert!(e.contains("STRATA_DEBIAN_MIRROR"), "{e}");
     }
-
-    #[test]
-    fn parses_what_it_writes() {
-        let mut d = Derivation {
-            system: "x86_64-linux".into(),
-            builder: "/bin/sh".into(),
-            args: vec!["-c".into(), "echo \"hi\"\n\\".into()],
-            ..Default::default()
-        };
-        d.outputs.insert(
-            "out".into(),
-            Output {
-                path: "/nix/store/x-a".into(),
-                ..Default::default()
-            },
-        );
-        d.input_drvs.insert(
-            "/nix/store/y-b.drv".into(),
-            ["dev".to_owned(), "out".to_owned()].into_iter().collect(),
-        );
-        d.input_srcs.insert("/nix/store/z-c".into());
-        d.env.insert("out".into(), "/nix/store/x-a".into());
-        let text = d.to_aterm(false, None);
-        assert_eq!(Derivation::parse(&text).unwrap(), d);
-        assert!(Derivation::parse(&text[..text.len() - 1]).is_err());
-    }
 }

@@ -390,6 +390,7 @@ mod tests {
         d.env.insert("a".into(), "1\r\n".into());
         let text = d.to_aterm(false, None);
         assert_eq!(Derivation::parse(&text), Ok(d));
+        assert!(Derivation::parse(&text[..text.len() - 1]).is_err());
     }
 
     #[test]
