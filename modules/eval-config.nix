@@ -1,16 +1,34 @@
 # Evaluates a machine configuration against strata's option set and returns what the
 # builder consumes (the `manifest`), with the warnings and the failed assertions.
-{ configuration, modulesDir, extraModules ? [ ] }:
+#
+# `pkgs` is the package set (`pkgs/default.nix` applied to the lock) or, for commands that only
+# look at options, `{ }`. With a package set, `system` holds the derivations the toplevel
+# (`system/toplevel.nix`) is made of: `kernelPackages` (the package `boot.kernel` names and the
+# packages it depends on: a Debian meta-package such as linux-image-amd64 holds no kernel
+# itself) and `sw` (the system packages joined into one tree).
+{ configuration, modulesDir, extraModules ? [ ], pkgs ? { } }:
 let
   lib = import ./lib;
   eval = lib.evalModules {
     modules = import ./module-list.nix ++ extraModules ++ [ configuration ];
-    specialArgs = { pkgs = { }; modulesPath = modulesDir; };
+    specialArgs = { inherit pkgs; modulesPath = modulesDir; };
   };
   c = eval.config;
   clean = v: removeAttrs v [ "_module" ];
+  kernel = pkgs.${c.boot.kernel} or (throw
+    "boot.kernel: the package `${c.boot.kernel}' is not in strata.lock; add it with `strata lock update ${c.boot.kernel} ...'");
 in {
   inherit (eval) options config;
+  system = {
+    kernelPackages = [ kernel ] ++ kernel.depends;
+    sw = pkgs.buildEnv {
+      name = "system-path";
+      # The configuration's packages first: where two packages have a file at the same place,
+      # the earlier one's wins (so a Debian package's `ls` beats busybox's applet).
+      paths = c.environment.systemPackages ++ c.environment.defaultPackages;
+      ignoreCollisions = true;
+    };
+  };
   warnings = c.warnings;
   failedAssertions = map (a: a.message) (builtins.filter (a: !a.assertion) c.assertions);
   manifest = {
@@ -39,7 +57,7 @@ in {
     fileSystems = builtins.mapAttrs (n: f: clean f) c.fileSystems;
     swapDevices = map clean c.swapDevices;
     environment = {
-      systemPackages = map toString c.environment.systemPackages;
+      systemPackages = map toString (c.environment.systemPackages ++ c.environment.defaultPackages);
       etc = builtins.mapAttrs (n: e: clean e // { source = if e.source == null then null else toString e.source; })
         (lib.filterAttrs (n: e: e.enable) c.environment.etc);
       variables = builtins.mapAttrs (n: v: if builtins.isList v then lib.concatStringsSep ":" v else v) c.environment.variables;

@@ -23,7 +23,8 @@
 //! `mirror://debian/` URL resolves against [`BuildOptions::debian_mirror`]) into a flat fixed
 //! output, whose hash is then checked like any fixed output's; `builtin:unpack-deb` unpacks
 //! the data of the `.deb` named by the `deb` attribute (which must be an input) with
-//! [`crate::deb::unpack_deb`].
+//! [`crate::deb::unpack_deb`]; `builtin:strata-initrd` and `builtin:strata-toplevel` make a
+//! system's initrd and toplevel ([`crate::system`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::CString;
@@ -583,10 +584,25 @@ fn run_builtin(
                 contents.data_member
             );
         }
+        "strata-initrd" | "strata-toplevel" => {
+            let mut cx = crate::system::BuiltinContext {
+                store,
+                drv,
+                closure,
+                out: &dest,
+                log: &mut log,
+            };
+            if kind == "strata-initrd" {
+                crate::system::builtin_initrd(&mut cx)
+            } else {
+                crate::system::builtin_toplevel(&mut cx)
+            }
+            .map_err(&failed)?;
+        }
         other => {
             return Err(bad(format!(
-                "unknown builtin builder 'builtin:{other}' (strata has builtin:fetchurl and \
-                 builtin:unpack-deb)"
+                "unknown builtin builder 'builtin:{other}' (strata has builtin:fetchurl, \
+                 builtin:unpack-deb, builtin:strata-initrd and builtin:strata-toplevel)"
             )))
         }
     }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use strata_lang::source::Span;
-use strata_lang::value::Value;
+use strata_lang::value::{intern, Attrs, Context, Value};
 use strata_lang::{EvalError, Evaluator};
 
 /// A whole machine.
@@ -257,16 +257,38 @@ pub fn eval_config_set(
     modules: &Path,
     configuration: &Path,
 ) -> Result<Value, EvalError> {
+    eval_config_set_with(ev, modules, configuration, None)
+}
+
+/// [`eval_config_set`] with a package set (`pkgs/default.nix` applied to a lock, from
+/// [`crate::pkgs::eval_pkgs`]) as the modules' `pkgs`.
+pub fn eval_config_set_with(
+    ev: &mut Evaluator,
+    modules: &Path,
+    configuration: &Path,
+    pkgs: Option<Value>,
+) -> Result<Value, EvalError> {
     ev.sources.add_library_dir(modules.join("lib"));
     ev.sources.add_library_dir(modules.to_path_buf());
-    let expr = format!(
-        "import {} {{ configuration = {}; modulesDir = {}; }}",
-        nix_string(&modules.join("eval-config.nix").display().to_string()),
-        nix_string(&configuration.display().to_string()),
-        nix_string(&modules.display().to_string()),
-    );
+    let f = ev.eval_string(&format!(
+        "import {}",
+        nix_string(&modules.join("eval-config.nix").display().to_string())
+    ))?;
     // Paths given as strings: `import` and the module system accept absolute strings.
-    let v = ev.eval_string(&expr)?;
+    let mut arg = vec![
+        (
+            intern("configuration"),
+            Value::str(configuration.display().to_string()),
+        ),
+        (
+            intern("modulesDir"),
+            Value::str(modules.display().to_string()),
+        ),
+    ];
+    if let Some(pkgs) = pkgs {
+        arg.push((intern("pkgs"), pkgs));
+    }
+    let v = ev.call(&f, Value::attrs(Attrs::from_unsorted(arg)), span())?;
     ev.force(&v, span())
 }
 
@@ -276,9 +298,23 @@ pub fn evaluate(
     modules: &Path,
     configuration: &Path,
 ) -> Result<Evaluated, ConfigError> {
+    evaluate_with(ev, modules, configuration, None).map(|(e, _, _)| e)
+}
+
+/// [`evaluate`] with a package set; also returns eval-config.nix's whole result set (for
+/// `system/toplevel.nix`) and the context of the manifest: the derivations and store paths
+/// the configuration refers to (packages, `/etc` sources, scripts), which must be built before
+/// the parts made from the manifest.
+pub fn evaluate_with(
+    ev: &mut Evaluator,
+    modules: &Path,
+    configuration: &Path,
+    pkgs: Option<Value>,
+) -> Result<(Evaluated, Value, Context), ConfigError> {
     let render = |ev: &Evaluator, e: EvalError| ConfigError::Eval(e.render(&ev.sources));
-    let set = eval_config_set(ev, modules, configuration).map_err(|e| render(ev, e))?;
-    let Value::Attrs(set) = set else {
+    let whole =
+        eval_config_set_with(ev, modules, configuration, pkgs).map_err(|e| render(ev, e))?;
+    let Value::Attrs(set) = &whole else {
         return Err(ConfigError::Shape(
             "eval-config.nix did not return a set".into(),
         ));
@@ -297,8 +333,10 @@ pub fn evaluate(
     let warnings = field("warnings")?;
     let warnings: Vec<String> = to_serde(ev, &warnings).map_err(|e| render(ev, e))?;
     let manifest = field("manifest")?;
-    let config: SystemConfig = to_serde(ev, &manifest).map_err(|e| render(ev, e))?;
-    Ok(Evaluated { config, warnings })
+    let mut context = Context::new();
+    let config: SystemConfig =
+        to_serde_ctx(ev, &manifest, &mut context).map_err(|e| render(ev, e))?;
+    Ok((Evaluated { config, warnings }, whole, context))
 }
 
 /// Every visible option, documented (`modules/options-doc.nix`), as JSON values.
@@ -334,9 +372,17 @@ pub fn options_doc(
 }
 
 fn to_serde<T: serde::de::DeserializeOwned>(ev: &mut Evaluator, v: &Value) -> Result<T, EvalError> {
+    to_serde_ctx(ev, v, &mut Context::new())
+}
+
+/// Converts through JSON, collecting the context of every string into `ctx`.
+fn to_serde_ctx<T: serde::de::DeserializeOwned>(
+    ev: &mut Evaluator,
+    v: &Value,
+    ctx: &mut Context,
+) -> Result<T, EvalError> {
     let mut out = Vec::new();
-    let mut ctx = Default::default();
-    strata_lang::print::to_json(ev, v, span(), &mut out, &mut ctx)?;
+    strata_lang::print::to_json(ev, v, span(), &mut out, ctx)?;
     serde_json::from_slice(&out).map_err(|e| {
         EvalError::eval(
             format!("the evaluated configuration has an unexpected shape: {e}"),

@@ -98,6 +98,8 @@ pub enum CpioError {
     BadSourceDateEpoch(String),
     #[error("the cpio archive is already finished")]
     Finished,
+    #[error("malformed cpio archive at byte {offset}: {problem}")]
+    Malformed { offset: usize, problem: String },
 }
 
 fn io_err(context: impl fmt::Display) -> impl FnOnce(io::Error) -> CpioError {
@@ -550,6 +552,142 @@ pub fn build_initrd(
     compression
         .compress(&cpio)
         .map_err(io_err("compress the initrd"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// reading an initrd back
+
+/// One entry of a newc archive, every header field as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewcEntry {
+    pub ino: u32,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub nlink: u32,
+    pub mtime: u32,
+    pub devmajor: u32,
+    pub devminor: u32,
+    pub rdevmajor: u32,
+    pub rdevminor: u32,
+    pub check: u32,
+    pub name: String,
+    /// A file's contents, a symlink's target.
+    pub data: Vec<u8>,
+}
+
+impl NewcEntry {
+    /// The file type bits of `mode` (`S_IFDIR`, `S_IFREG`, ...).
+    pub fn file_type(&self) -> u32 {
+        self.mode & 0o170_000
+    }
+
+    pub fn is_file(&self) -> bool {
+        self.file_type() == S_IFREG
+    }
+
+    pub fn is_dir(&self) -> bool {
+        self.file_type() == S_IFDIR
+    }
+
+    pub fn is_symlink(&self) -> bool {
+        self.file_type() == S_IFLNK
+    }
+}
+
+/// Reads a newc archive strictly (the trailer included): the magic, every field exactly 8
+/// lowercase hex digits, NUL-terminated UTF-8 names, NUL padding to 4 bytes after names and
+/// data, nothing after the padded trailer. Errors name the byte offset.
+pub fn read_newc(buf: &[u8]) -> Result<Vec<NewcEntry>, CpioError> {
+    let bad = |offset: usize, problem: &str| CpioError::Malformed {
+        offset,
+        problem: problem.to_owned(),
+    };
+    let take = |pos: usize, len: usize| -> Result<&[u8], CpioError> {
+        buf.get(pos..pos.saturating_add(len))
+            .ok_or_else(|| bad(pos, "the archive ends early"))
+    };
+    let pad = |pos: usize| -> Result<usize, CpioError> {
+        let end = pos.next_multiple_of(4);
+        if take(pos, end - pos)?.iter().any(|&b| b != 0) {
+            return Err(bad(pos, "padding is not NUL bytes"));
+        }
+        Ok(end)
+    };
+    let mut pos = 0;
+    let mut out = Vec::new();
+    loop {
+        let h = take(pos, NEWC_HEADER_LEN)?;
+        if &h[..6] != NEWC_MAGIC {
+            return Err(bad(pos, "no newc magic 070701"));
+        }
+        let mut f = [0u32; 13];
+        for (i, v) in f.iter_mut().enumerate() {
+            let field = &h[6 + 8 * i..14 + 8 * i];
+            if !field
+                .iter()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+            {
+                return Err(bad(pos + 6 + 8 * i, "a header field is not 8 hex digits"));
+            }
+            *v = field.iter().fold(0u32, |acc, &b| {
+                (acc << 4) | u32::from((b as char).to_digit(16).unwrap_or(0))
+            });
+        }
+        let namesize = f[11] as usize;
+        let name_start = pos + NEWC_HEADER_LEN;
+        let name_bytes = take(name_start, namesize)?;
+        let Some((&0, name)) = name_bytes.split_last() else {
+            return Err(bad(name_start, "the name is not NUL-terminated"));
+        };
+        if name.contains(&0) {
+            return Err(bad(name_start, "the name contains a NUL byte"));
+        }
+        let name = String::from_utf8(name.to_vec())
+            .map_err(|_| bad(name_start, "the name is not UTF-8"))?;
+        pos = pad(name_start + namesize)?;
+        let size = f[6] as usize;
+        let data = take(pos, size)?.to_vec();
+        pos = pad(pos + size)?;
+        let done = name == TRAILER;
+        out.push(NewcEntry {
+            ino: f[0],
+            mode: f[1],
+            uid: f[2],
+            gid: f[3],
+            nlink: f[4],
+            mtime: f[5],
+            devmajor: f[7],
+            devminor: f[8],
+            rdevmajor: f[9],
+            rdevminor: f[10],
+            check: f[12],
+            name,
+            data,
+        });
+        if done {
+            if pos != buf.len() {
+                return Err(bad(pos, "bytes follow the trailer"));
+            }
+            return Ok(out);
+        }
+    }
+}
+
+/// Undoes [`Compression`]: gzip and zstd are recognised by their magic numbers, anything else
+/// is returned as it is.
+pub fn decompress(data: &[u8]) -> io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    if data.starts_with(&[0x1f, 0x8b]) {
+        flate2::read::GzDecoder::new(data).read_to_end(&mut out)?;
+    } else if data.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        ruzstd::decoding::StreamingDecoder::new(data)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?
+            .read_to_end(&mut out)?;
+    } else {
+        out.extend_from_slice(data);
+    }
+    Ok(out)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1172,85 +1310,10 @@ mod tests {
     use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
     use std::process::{Command, Stdio};
 
-    /// One entry as the test's own reader sees it.
-    #[derive(Debug, Clone, PartialEq, Eq)]
-    struct Entry {
-        ino: u32,
-        mode: u32,
-        uid: u32,
-        gid: u32,
-        nlink: u32,
-        mtime: u32,
-        devmajor: u32,
-        devminor: u32,
-        rdevmajor: u32,
-        rdevminor: u32,
-        check: u32,
-        name: String,
-        data: Vec<u8>,
-    }
+    type Entry = NewcEntry;
 
-    /// A minimal, strict newc reader: checks the magic, that every field is exactly 8 lowercase
-    /// hex digits, NUL-terminated names, NUL padding to 4 bytes after names and data, and that
-    /// the archive ends right after the padded trailer.
     fn parse_newc(buf: &[u8]) -> Vec<Entry> {
-        let mut pos = 0;
-        let mut out = Vec::new();
-        let pad = |pos: usize, buf: &[u8]| -> usize {
-            let end = pos.next_multiple_of(4);
-            assert!(
-                buf[pos..end].iter().all(|&b| b == 0),
-                "non-NUL padding at {pos}"
-            );
-            end
-        };
-        loop {
-            assert_eq!(pos % 4, 0, "header at {pos} not aligned");
-            let h = &buf[pos..pos + NEWC_HEADER_LEN];
-            assert_eq!(&h[..6], b"070701", "magic at {pos}");
-            let mut f = [0u32; 13];
-            for (i, v) in f.iter_mut().enumerate() {
-                let field = &h[6 + 8 * i..14 + 8 * i];
-                assert!(
-                    field
-                        .iter()
-                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b)),
-                    "field {i} at {pos}: {field:?}"
-                );
-                *v = u32::from_str_radix(std::str::from_utf8(field).unwrap(), 16).unwrap();
-            }
-            let namesize = f[11] as usize;
-            let name_start = pos + NEWC_HEADER_LEN;
-            let name_bytes = &buf[name_start..name_start + namesize];
-            assert_eq!(name_bytes.last(), Some(&0), "name not NUL-terminated");
-            assert!(!name_bytes[..namesize - 1].contains(&0));
-            let name = String::from_utf8(name_bytes[..namesize - 1].to_vec()).unwrap();
-            pos = pad(name_start + namesize, buf);
-            let size = f[6] as usize;
-            let data = buf[pos..pos + size].to_vec();
-            pos = pad(pos + size, buf);
-            let e = Entry {
-                ino: f[0],
-                mode: f[1],
-                uid: f[2],
-                gid: f[3],
-                nlink: f[4],
-                mtime: f[5],
-                devmajor: f[7],
-                devminor: f[8],
-                rdevmajor: f[9],
-                rdevminor: f[10],
-                check: f[12],
-                name,
-                data,
-            };
-            let done = e.name == TRAILER;
-            out.push(e);
-            if done {
-                assert_eq!(pos, buf.len(), "bytes after the trailer");
-                return out;
-            }
-        }
+        read_newc(buf).unwrap()
     }
 
     /// A staging tree with directories, files of several sizes (padding), an executable, an

@@ -6,7 +6,8 @@
 //! ([`debian_archive`]), the scheduler that realises whole derivation graphs in parallel
 //! ([`scheduler`]), the initrd's cpio writer and kernel module closure ([`initrd`]), and parts
 //! of the toplevel: the static etc tree, the activation manifest and `boot.json`
-//! ([`toplevel`]). The toplevel derivation itself arrives with its issue.
+//! ([`toplevel`]), and the whole system from configuration to toplevel, with the builtin
+//! builders of the initrd and the toplevel ([`system`]).
 //!
 //! Must not: activate anything on the host.
 
@@ -20,4 +21,5 @@ pub mod fetch;
 pub mod initrd;
 pub mod pkgs;
 pub mod scheduler;
+pub mod system;
 pub mod toplevel;

@@ -18,6 +18,8 @@ use crate::debian_index::LockFile;
 
 /// The package set's file below the `modules` directory.
 pub const DEBIAN_NIX: &str = "pkgs/debian.nix";
+/// The whole package set's file below the `modules` directory.
+pub const DEFAULT_NIX: &str = "pkgs/default.nix";
 
 #[derive(Serialize)]
 struct NixLock<'a> {
@@ -81,12 +83,25 @@ pub fn eval_debian_pkgs(
     modules: &Path,
     lock: &LockFile,
 ) -> Result<Value, EvalError> {
+    eval_with_lock(ev, modules, &debian_nix(modules), lock)
+}
+
+/// strata's whole package set, `<modules>/pkgs/default.nix` applied to the lock: the Debian
+/// packages, the trivial builders and `busybox-applets` (what configurations see as `pkgs`).
+pub fn eval_pkgs(ev: &mut Evaluator, modules: &Path, lock: &LockFile) -> Result<Value, EvalError> {
+    eval_with_lock(ev, modules, &modules.join(DEFAULT_NIX), lock)
+}
+
+/// `import <nix_file> { lock = ...; }`, forced to a set.
+fn eval_with_lock(
+    ev: &mut Evaluator,
+    modules: &Path,
+    nix_file: &Path,
+    lock: &LockFile,
+) -> Result<Value, EvalError> {
     ev.sources.add_library_dir(modules.to_path_buf());
     let mut file = Vec::new();
-    strata_lang::print::escape_string(
-        debian_nix(modules).as_os_str().as_encoded_bytes(),
-        &mut file,
-    );
+    strata_lang::print::escape_string(nix_file.as_os_str().as_encoded_bytes(), &mut file);
     let f = ev.eval_string(&format!("import {}", String::from_utf8_lossy(&file)))?;
     let from_json = ev.eval_string("builtins.fromJSON")?;
     let lock_value = ev.call(&from_json, Value::str(lock_to_nix_json(lock)), span())?;

@@ -3,6 +3,7 @@
 //! Must not: hold logic that a library should own. Every command here parses its arguments,
 //! calls one library operation and prints the result.
 
+mod build_cmd;
 mod config_cmd;
 mod eval_cmd;
 mod lock_cmd;
@@ -58,6 +59,8 @@ pub enum Command {
     Realise(realise_cmd::RealiseArgs),
     /// Print the kept build log of a derivation or of one of its outputs.
     Log(realise_cmd::LogArgs),
+    /// Build a configuration's system (its toplevel) and link `result` to it.
+    Build(build_cmd::BuildArgs),
 }
 
 /// Installs the log subscriber: warnings by default, `-v` for info, `-vv` for debug;
@@ -117,5 +120,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Lock(cmd) => lock_cmd::run(cmd, cli.store_root, &cli.store_dir),
         Command::Realise(args) => realise_cmd::realise(args, cli.store_root, &cli.store_dir),
         Command::Log(args) => realise_cmd::log(args, cli.store_root, &cli.store_dir),
+        Command::Build(args) => build_cmd::build(args, cli.store_root, &cli.store_dir),
     }
 }

@@ -68,7 +68,7 @@ fn parse_targets(store: &LocalStore, args: &[String]) -> Result<Vec<Target>> {
     Ok(out)
 }
 
-fn progress_printer(store_dir: StoreDir) -> impl Fn(&Progress<'_>) + Send + Sync {
+pub(crate) fn progress_printer(store_dir: StoreDir) -> impl Fn(&Progress<'_>) + Send + Sync {
     move |p: &Progress<'_>| {
         let line = match p {
             Progress::Skipped { drv } => format!("{}: skipped (valid)", store_dir.display(drv)),

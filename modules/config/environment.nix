@@ -1,4 +1,4 @@
-{ config, lib, ... }:
+{ config, lib, pkgs, ... }:
 let
   inherit (lib) mkOption types;
 
@@ -24,6 +24,13 @@ in
     type = types.listOf types.package;
     default = [ ];
     description = "Packages installed in the system profile (/run/current-system/sw).";
+  };
+  options.environment.defaultPackages = mkOption {
+    type = types.listOf types.package;
+    default = lib.optional (pkgs ? busybox-applets) pkgs.busybox-applets;
+    defaultText = lib.literalExpression "[ pkgs.busybox-applets ]";
+    example = lib.literalExpression "[ ]";
+    description = "Packages every system has unless this is changed: the shell and tools of busybox. Set it to `[ ]` for a system with only `environment.systemPackages`.";
   };
   options.environment.etc = mkOption {
     type = types.attrsOf (types.submodule etcOpts);

@@ -1,4 +1,4 @@
-{ lib, ... }:
+{ config, lib, pkgs, ... }:
 {
   options.time.timeZone = lib.mkOption {
     type = lib.types.nullOr (lib.types.addCheck lib.types.str (s: builtins.match "[A-Za-z0-9_+/-]+" s != null && !(lib.hasInfix ".." s)) // {
@@ -7,5 +7,9 @@
     default = null;
     example = "America/Phoenix";
     description = "The time zone, as a name from the tz database (`/usr/share/zoneinfo`); null keeps UTC.";
+  };
+  # The zone database /etc/localtime points into (`/etc/zoneinfo/<zone>`).
+  config.environment.etc = lib.mkIf (pkgs ? tzdata) {
+    zoneinfo.source = "${pkgs.tzdata}/usr/share/zoneinfo";
   };
 }

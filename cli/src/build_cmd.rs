@@ -1,0 +1,122 @@
+//! `strata build`: evaluate a configuration, build its toplevel, link `result` to it.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+use clap::Args;
+use strata_builder::debian_archive::Archive;
+use strata_builder::debian_index::LockFile;
+use strata_builder::scheduler::SchedulerOptions;
+use strata_builder::system::{build_system, StrataSelf, SystemInputs};
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The configuration [default: ./configuration.nix, then /etc/strata/configuration.nix].
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// The lock file pinning the packages [default: strata.lock beside the configuration].
+    #[arg(long, value_name = "FILE")]
+    pub lock: Option<PathBuf>,
+    /// Where to link the toplevel (a GC root).
+    #[arg(
+        short = 'o',
+        long = "out-link",
+        value_name = "LINK",
+        default_value = "result"
+    )]
+    pub out_link: PathBuf,
+    /// Do not make the link; print the toplevel's path only.
+    #[arg(long, conflicts_with = "out_link")]
+    pub no_out_link: bool,
+    /// How many builds run at once [default: the number of CPUs].
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Keep building what does not depend on a failed build.
+    #[arg(short, long)]
+    pub keep_going: bool,
+    /// Kill a build that runs longer than this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+    /// Base URL of the Debian archive packages are fetched from [env: STRATA_DEBIAN_MIRROR]
+    /// [default: from the apt sources].
+    #[arg(long, value_name = "URL")]
+    pub mirror: Option<String>,
+}
+
+/// The configuration file: the flag, else `./configuration.nix`, else
+/// `/etc/strata/configuration.nix`.
+pub fn configuration_file(flag: Option<PathBuf>) -> Result<PathBuf> {
+    if let Some(f) = flag {
+        return Ok(f);
+    }
+    for f in ["configuration.nix", "/etc/strata/configuration.nix"] {
+        if Path::new(f).is_file() {
+            return Ok(PathBuf::from(f));
+        }
+    }
+    anyhow::bail!(
+        "no configuration: give one with -f, or write ./configuration.nix or \
+         /etc/strata/configuration.nix"
+    )
+}
+
+/// The lock file: the flag, else `strata.lock` beside the configuration.
+pub fn read_lock(flag: Option<PathBuf>, configuration: &Path) -> Result<LockFile> {
+    let path = flag.unwrap_or_else(|| {
+        configuration
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("strata.lock")
+    });
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "cannot read the lock file '{}' (make one with `strata lock update -o {}`)",
+            path.display(),
+            path.display()
+        )
+    })?;
+    LockFile::parse(&text).with_context(|| format!("in {}", path.display()))
+}
+
+pub fn build(args: BuildArgs, root: Option<PathBuf>, store_dir: &str) -> Result<ExitCode> {
+    let configuration = configuration_file(args.file)?;
+    let lock = read_lock(args.lock, &configuration)?;
+    let store = crate::open_store(root, store_dir)?;
+    let me = StrataSelf::locate()?;
+    let mut opts = SchedulerOptions {
+        jobs: args.jobs.unwrap_or(0),
+        keep_going: args.keep_going,
+        progress: Some(Arc::new(crate::realise_cmd::progress_printer(
+            store.store_dir().clone(),
+        ))),
+        ..Default::default()
+    };
+    opts.build.timeout = args.timeout.map(std::time::Duration::from_secs);
+    // Needed only when a package must be fetched; without an archive, that fetch names the
+    // problem.
+    opts.build.debian_mirror = Archive::configure(
+        args.mirror.as_deref(),
+        Some(&lock.suite),
+        &lock.architecture,
+        Path::new("/"),
+    )
+    .ok()
+    .map(|a| a.base);
+    let inputs = SystemInputs {
+        configuration: &configuration,
+        lock: &lock,
+        strata: &me,
+        out_link: (!args.no_out_link).then_some(args.out_link.as_path()),
+    };
+    let built = build_system(store.root(), store.store_dir(), &inputs, &opts)?;
+    for w in &built.warnings {
+        eprintln!("warning: {w}");
+    }
+    if built.built == 0 {
+        eprintln!("nothing to build: the toplevel is up to date");
+    }
+    println!("{}", store.print(&built.toplevel));
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,45 @@
+# A generation's toplevel and its initrd.
+#
+# `evaluated` is what `eval-config.nix` returned (with a package set); `etc`, `manifest` and
+# `strata` are store paths the builder made itself: the static /etc tree, the activation
+# manifest (`activation.json`) and strata (`bin/strata`, `bin/strata-init`, its module library
+# and package set). Both derivations have builders of strata's own (`builtin:strata-initrd`,
+# `builtin:strata-toplevel`); what they write is described in the builder's `system` module.
+{ evaluated, etc, manifest, strata }:
+let
+  c = evaluated.config;
+  inherit (evaluated.system) kernelPackages sw;
+  root = c.fileSystems."/";
+  # The module a root file system of this type needs (none for types built into the kernel).
+  fsModule = if builtins.elem root.fsType [ "auto" "tmpfs" "ramfs" ] then [ ] else [ root.fsType ];
+  strataInit = "${builtins.storePath strata}/bin/strata-init";
+
+  initrd = derivation {
+    name = "initrd";
+    system = "builtin";
+    builder = "builtin:strata-initrd";
+    inherit kernelPackages;
+    init = strataInit;
+    # Loaded at boot, in dependency order: the modules the initrd carries for the disks and
+    # file systems it may meet, those it always loads, and the root file system's.
+    modules = c.boot.initrd.availableKernelModules ++ c.boot.initrd.kernelModules ++ fsModule;
+    rootDevice = if root.device == null then "" else root.device;
+    rootFsType = root.fsType;
+    rootOptions = builtins.concatStringsSep "," root.options;
+    compression = "zstd";
+  };
+in
+derivation {
+  name = "strata-system-${if c.networking.hostName == "" then "unnamed" else c.networking.hostName}";
+  system = "builtin";
+  builder = "builtin:strata-toplevel";
+  inherit kernelPackages initrd sw;
+  init = strataInit;
+  etc = builtins.storePath etc;
+  manifest = builtins.storePath manifest;
+  strata = builtins.storePath strata;
+  label = c.system.label;
+  kernelParams = builtins.toJSON c.boot.kernelParams;
+  timeZone = if c.time.timeZone == null then "" else c.time.timeZone;
+  hostSystem = "x86_64-linux";
+}
