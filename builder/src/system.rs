@@ -5,7 +5,8 @@
 //! 1. evaluate the package set (`modules/pkgs/default.nix` applied to the lock) and the
 //!    configuration with it (`modules/eval-config.nix`), writing every `.drv` into the store;
 //! 2. build what the manifest refers to (system packages, `/etc` sources, scripts), found in
-//!    the manifest's string context;
+//!    the manifest's string context, and check `time.timeZone` against the zone database
+//!    `/etc/zoneinfo` links to;
 //! 3. make the parts that come from strata's own code: the static `/etc` tree and the
 //!    activation manifest ([`crate::toplevel`]), and strata itself ([`StrataSelf`]): the
 //!    static `strata` and `strata-init`, the module library and the lock, under
@@ -34,7 +35,7 @@
 //! # `builtin:strata-toplevel`
 //!
 //! Attributes: `kernelPackages`, `initrd`, `init`, `sw`, `etc`, `manifest`, `strata`, `label`,
-//! `kernelParams` (a JSON list), `timeZone`, `hostSystem`. Output, NixOS's layout where NixOS
+//! `kernelParams` (a JSON list), `hostSystem`. Output, NixOS's layout where NixOS
 //! has the same thing:
 //!
 //! | entry | what |
@@ -53,7 +54,6 @@
 //! | `system` | `x86_64-linux`, a line |
 //! | `strata-version` | the version of strata that built it, a line |
 //!
-//! It checks that `time.timeZone` names a file of the zone database the `/etc` tree links.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -239,7 +239,10 @@ fn build_system_here(
     };
     let mut ev = Evaluator::new(cfg, Rc::new(io));
     ev.reset_stack_base();
-    let eval_err = |ev: &Evaluator, e: EvalError| SystemError::Eval(e.render(&ev.sources));
+    let eval_err = |ev: &Evaluator, e: EvalError| {
+        let text = e.render(&ev.sources);
+        SystemError::Eval(text.trim_end().trim_start_matches("error: ").to_owned())
+    };
 
     // 1. The package set and the configuration.
     let pkgs =
@@ -266,6 +269,9 @@ fn build_system_here(
 
     // 3. strata's own parts.
     let config = &evaluated.config;
+    if let Some(tz) = &config.time_zone {
+        check_time_zone(&store, config, tz)?;
+    }
     let etc = toplevel::build_etc(&mut store, config)?;
     let manifest = ActivationManifest::new(config, &etc.entries)?;
     let manifest_json = manifest.to_json();
@@ -602,8 +608,6 @@ pub fn builtin_toplevel(cx: &mut BuiltinContext<'_>) -> Result<(), String> {
     let initrd = format!("{}/initrd", cx.attr("initrd")?);
     let init = cx.attr("init")?.to_owned();
     cx.input("init", &init)?;
-    let etc = cx.attr("etc")?.to_owned();
-    let etc_real = cx.input("etc", &etc)?;
     let params: Vec<String> = serde_json::from_str(cx.attr("kernelParams")?)
         .map_err(|e| format!("attribute 'kernelParams' is not a JSON list of strings: {e}"))?;
     let out = cx.out;
@@ -613,11 +617,6 @@ pub fn builtin_toplevel(cx: &mut BuiltinContext<'_>) -> Result<(), String> {
         .get("out")
         .map(|o| o.path.clone())
         .ok_or("the derivation has no output 'out'")?;
-
-    let tz = cx.attr("timeZone")?;
-    if !tz.is_empty() {
-        check_time_zone(cx, &etc_real, tz)?;
-    }
 
     fs::create_dir_all(out).map_err(|e| e.to_string())?;
     let link = |name: &str, target: &str| -> Result<(), String> {
@@ -666,24 +665,37 @@ pub fn builtin_toplevel(cx: &mut BuiltinContext<'_>) -> Result<(), String> {
     Ok(())
 }
 
-/// `time.timeZone` must name a zone file of the database the etc tree's `zoneinfo` links to.
-fn check_time_zone(cx: &BuiltinContext<'_>, etc_real: &Path, tz: &str) -> Result<(), String> {
-    let zoneinfo = etc_real.join("etc/zoneinfo");
-    let target = fs::read_link(&zoneinfo).map_err(|_| {
-        format!(
-            "time.timeZone is \"{tz}\", but the system has no zone database: strata.lock \
-             pins no tzdata (add it with `strata lock update`)"
-        )
-    })?;
-    let target = target.to_string_lossy().into_owned();
-    let db = cx.input("etc", &target).map_err(|_| {
-        format!("/etc/zoneinfo links to '{target}', which is not among the toplevel's inputs")
-    })?;
-    let zone = db.join(tz);
-    if !zone.is_file() {
-        return Err(format!(
-            "time.timeZone: \"{tz}\" is not a time zone of the tz database ({target} has no \
-             such file); see the names under /usr/share/zoneinfo, e.g. \"Europe/Paris\""
+/// `time.timeZone` must name a file of the zone database `environment.etc.zoneinfo` links to
+/// (tzdata's, which must be built by now).
+fn check_time_zone(
+    store: &LocalStore,
+    config: &config::SystemConfig,
+    tz: &str,
+) -> Result<(), SystemError> {
+    let bad = |m: String| Err(SystemError::Strata(m));
+    let Some(db) = config
+        .environment
+        .etc
+        .get("zoneinfo")
+        .and_then(|e| e.source.as_deref())
+    else {
+        return bad(format!(
+            "time.timeZone is \"{tz}\", but the system has no zone database: strata.lock pins \
+             no tzdata (add it with `strata lock update`)"
+        ));
+    };
+    let dir = store.store_dir();
+    let Ok(p) = dir.parse_containing(db) else {
+        return bad(format!(
+            "environment.etc.zoneinfo.source is '{db}', not a path in the store"
+        ));
+    };
+    let rest = db.strip_prefix(&dir.display(&p)).unwrap_or("");
+    let real = store.real_path(&p).join(rest.trim_start_matches('/'));
+    if !real.join(tz).is_file() {
+        return bad(format!(
+            "time.timeZone: \"{tz}\" is not a time zone of the tz database ('{db}' has no such \
+             file); the names are those under /usr/share/zoneinfo, e.g. \"Europe/Paris\""
         ));
     }
     Ok(())

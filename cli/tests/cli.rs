@@ -10,6 +10,8 @@
 //! - [`lock`]: `strata lock update` and `strata lock fetch` against a fake Debian archive
 //!   reached through a `file://` URL.
 //! - [`realise`]: `strata realise` and `strata log` on derivations built with busybox.
+//! - [`system`]: `strata build` of the example configuration, with packages from the Debian
+//!   archive the host's apt sources name.
 
 #[path = "cli/compat.rs"]
 mod compat;
@@ -19,6 +21,8 @@ mod lock;
 mod malformed;
 #[path = "cli/realise.rs"]
 mod realise;
+#[path = "cli/system.rs"]
+mod system;
 
 use std::ffi::OsStr;
 use std::io::Write as _;

@@ -40,6 +40,5 @@ derivation {
   strata = builtins.storePath strata;
   label = c.system.label;
   kernelParams = builtins.toJSON c.boot.kernelParams;
-  timeZone = if c.time.timeZone == null then "" else c.time.timeZone;
   hostSystem = "x86_64-linux";
 }
