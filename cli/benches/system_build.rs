@@ -1,0 +1,181 @@
+//! `strata build` of `examples/configuration.nix`: cold, warm and no-op, and the closure size.
+//!
+//! ```text
+//! cargo bench -p strata-cli --bench system_build
+//! ```
+//!
+//! 1. `cold, network`: an empty store; the packages come from the Debian archive the host's apt
+//!    sources name (this run's network speed is part of the figure).
+//! 2. `cold, packages cached`: an empty store; the `.deb` files come from a local `file://`
+//!    mirror made from the first store (the packages were fetched once; everything else is
+//!    done again: unpacking, the sandboxed builds, the initrd, the toplevel).
+//! 3. `warm, one option changed`: `networking.hostName` set to a new name in the second store.
+//! 4. `no-op rebuild`: the unchanged configuration again.
+//!
+//! Cases 2 to 4 run `STRATA_BENCH_REPS` times (3 by default); the best is shown. The toplevel's
+//! closure size (the sum of its paths' NAR sizes) is printed with the kernel package's share,
+//! beside the sizes published for NixOS minimal systems. NixOS itself cannot be built here (no
+//! nixpkgs, no binary cache), so no NixOS build times are measured.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const STRATA: &str = env!("CARGO_BIN_EXE_strata");
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// Runs `strata --store-root ROOT build ARGS...`; returns the time and the toplevel.
+fn build(root: &Path, args: &[&str]) -> (Duration, String) {
+    let start = Instant::now();
+    let out = Command::new(STRATA)
+        .arg("--store-root")
+        .arg(root)
+        .arg("build")
+        .arg("--no-out-link")
+        .args(args)
+        .env_remove("STRATA_DEBIAN_MIRROR")
+        .output()
+        .unwrap();
+    let took = start.elapsed();
+    assert!(
+        out.status.success(),
+        "strata build failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        took,
+        String::from_utf8(out.stdout).unwrap().trim().to_owned(),
+    )
+}
+
+/// A `file://` mirror holding every `.deb` of the lock that is in `root`'s store.
+fn local_mirror(root: &Path, lock: &Path, dir: &Path) -> String {
+    let store = root.join("nix/store");
+    let names: Vec<String> = fs::read_dir(&store)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for line in fs::read_to_string(lock).unwrap().lines() {
+        let Some(filename) = line.strip_prefix("filename ") else {
+            continue;
+        };
+        let base = filename.rsplit('/').next().unwrap();
+        if let Some(n) = names
+            .iter()
+            .find(|n| n.split_once('-').is_some_and(|(_, rest)| rest == base))
+        {
+            let dst = dir.join(filename);
+            fs::create_dir_all(dst.parent().unwrap()).unwrap();
+            fs::copy(store.join(n), dst).unwrap();
+        }
+    }
+    format!("file://{}", dir.display())
+}
+
+fn closure_size(root: &Path, path: &str) -> (u64, u64) {
+    let out = Command::new(STRATA)
+        .arg("--store-root")
+        .arg(root)
+        .args(["store", "path-info", "-r", "--json", path])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (mut total, mut kernel) = (0, 0);
+    for p in v.as_array().unwrap() {
+        let n = p["narSize"].as_u64().unwrap();
+        total += n;
+        if p["path"].as_str().unwrap().contains("-linux-image-") {
+            kernel += n;
+        }
+    }
+    (total, kernel)
+}
+
+fn mib(n: u64) -> f64 {
+    n as f64 / (1 << 20) as f64
+}
+
+fn main() {
+    let reps: usize = std::env::var("STRATA_BENCH_REPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3)
+        .max(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let example = repo().join("examples/configuration.nix");
+    let lock = repo().join("examples/strata.lock");
+    let f = example.to_str().unwrap();
+
+    let network = tmp.path().join("network");
+    let (cold_net, top) = build(&network, &["-f", f]);
+    let mirror = local_mirror(&network, &lock, &tmp.path().join("mirror"));
+
+    let mut cold = Duration::MAX;
+    let mut warm = Duration::MAX;
+    let mut noop = Duration::MAX;
+    let mut root = PathBuf::new();
+    for i in 0..reps {
+        root = tmp.path().join(format!("cached-{i}"));
+        let (t, again) = build(&root, &["-f", f, "--mirror", &mirror]);
+        assert_eq!(again, top, "the same toplevel from the cached packages");
+        cold = cold.min(t);
+        let changed = tmp.path().join(format!("host-{i}.nix"));
+        fs::write(
+            &changed,
+            format!(
+                "{{ lib, ... }}: {{ imports = [ {f} ]; networking.hostName = lib.mkForce \"bench{i}\"; }}\n"
+            ),
+        )
+        .unwrap();
+        let (t, other) = build(
+            &root,
+            &[
+                "-f",
+                changed.to_str().unwrap(),
+                "--lock",
+                lock.to_str().unwrap(),
+            ],
+        );
+        assert_ne!(other, top);
+        warm = warm.min(t);
+        let (t, same) = build(&root, &["-f", f]);
+        assert_eq!(same, top);
+        noop = noop.min(t);
+    }
+    let (total, kernel) = closure_size(&root, &top);
+
+    println!("strata build of examples/configuration.nix ({reps} runs, best shown)");
+    println!();
+    println!("| case | strata | NixOS |");
+    println!("|---|---|---|");
+    println!(
+        "| cold, network (one run) | {:.2} s | cannot run here |",
+        cold_net.as_secs_f64()
+    );
+    println!(
+        "| cold, packages cached | {:.2} s | cannot run here |",
+        cold.as_secs_f64()
+    );
+    println!(
+        "| warm, one option changed | {:.3} s | cannot run here |",
+        warm.as_secs_f64()
+    );
+    println!(
+        "| no-op rebuild | {:.3} s | cannot run here |",
+        noop.as_secs_f64()
+    );
+    println!(
+        "| toplevel closure | {:.1} MiB (kernel package {:.1} MiB, the rest {:.1} MiB) | ~700 MiB minimal baseline; 467.7 MiB with the minimal, perlless and image-based-appliance profiles (NixOS 24.05, kernel 129.7 MiB, systemd 166 MiB), as published |",
+        mib(total),
+        mib(kernel),
+        mib(total - kernel)
+    );
+}
