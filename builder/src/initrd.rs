@@ -631,7 +631,7 @@ pub fn read_newc(buf: &[u8]) -> Result<Vec<NewcEntry>, CpioError> {
                 return Err(bad(pos + 6 + 8 * i, "a header field is not 8 hex digits"));
             }
             *v = field.iter().fold(0u32, |acc, &b| {
-                (acc << 4) | u32::from((b as char).to_digit(16).unwrap_or(0))
+                (acc << 4) | (b as char).to_digit(16).unwrap_or(0)
             });
         }
         let namesize = f[11] as usize;
