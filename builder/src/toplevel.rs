@@ -89,14 +89,12 @@
 //! # bootspec
 //!
 //! [`bootspec_json`] writes `boot.json` in bootspec v1 (NixOS RFC 125): the object
-//! `org.nixos.bootspec.v1` with `system`, `init`, `initrd` (left out when there is none),
+//! `org.nixos.bootspec.v1` with `system`, `init`, `initrd` (null when there is none),
 //! `kernel`, `kernelParams`, `label` and `toplevel`, and an empty
-//! `org.nixos.specialisation.v1`, as NixOS writes it. `kernelParams` are the configuration's
-//! parameters only: as in NixOS, the boot loader adds `init=<init>` itself when it writes an
-//! entry. The `bootspec` crate (2.0.0) was not used: it depends on `thiserror` 1, which is not
-//! available offline here (the workspace has `thiserror` 2), and its serialisation of
-//! extensions goes through a `HashMap`, whose order varies between runs; the structures below
-//! follow its field names and types, so its parser reads what this writes.
+//! `org.nixos.specialisation.v1`, as NixOS writes it, through the `bootspec` crate's types.
+//! `kernelParams` are the configuration's parameters only: as in NixOS, the boot loader adds
+//! `init=<init>` itself when it writes an entry. No extensions are written: the crate keeps
+//! them in a `HashMap`, whose order varies between runs.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -109,6 +107,10 @@ use sha2::{Digest, Sha512};
 use strata_store::local::{canonicalise, BuiltOutput};
 use strata_store::refs::{self, RefScanner};
 use strata_store::{LocalStore, StoreError, StorePath};
+
+use bootspec::generation::Generation;
+use bootspec::v1::{BootSpecV1, GenerationV1};
+use bootspec::{BootJson, SystemConfigurationRoot};
 
 use crate::config::{self, SystemConfig};
 
@@ -844,44 +846,6 @@ fn register_tree(
 // ---------------------------------------------------------------------------------------------
 // bootspec
 
-/// The bootspec v1 object (`org.nixos.bootspec.v1`); field names and types as in NixOS RFC 125
-/// and the `bootspec` crate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BootSpecV1 {
-    pub label: String,
-    pub kernel: String,
-    pub kernel_params: Vec<String>,
-    pub init: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub initrd: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub initrd_secrets: Option<String>,
-    pub system: String,
-    pub toplevel: String,
-}
-
-/// A whole `boot.json`: the bootspec, the specialisations (none yet) and extensions (other
-/// top-level keys, by name).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BootJson {
-    #[serde(rename = "org.nixos.bootspec.v1")]
-    pub bootspec: BootSpecV1,
-    #[serde(rename = "org.nixos.specialisation.v1", default)]
-    pub specialisations: BTreeMap<String, serde_json::Value>,
-    #[serde(flatten)]
-    pub extensions: BTreeMap<String, serde_json::Value>,
-}
-
-impl BootJson {
-    /// Pretty JSON with a final newline.
-    pub fn to_json(&self) -> String {
-        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
-        s.push('\n');
-        s
-    }
-}
-
 /// `boot.json` for a generation: `toplevel` is its store path, `kernel` and `initrd` the
 /// image files, `init` normally `<toplevel>/init`, `kernel_params` the configuration's
 /// parameters (without `init=`, which the boot loader adds), `system` e.g. `x86_64-linux`.
@@ -894,21 +858,27 @@ pub fn bootspec_json(
     label: &str,
     system: &str,
 ) -> String {
-    BootJson {
-        bootspec: BootSpecV1 {
-            label: label.to_owned(),
-            kernel: kernel.to_owned(),
-            kernel_params: kernel_params.to_vec(),
-            init: init.to_owned(),
-            initrd: initrd.map(str::to_owned),
-            initrd_secrets: None,
-            system: system.to_owned(),
-            toplevel: toplevel.to_owned(),
-        },
-        specialisations: BTreeMap::new(),
-        extensions: BTreeMap::new(),
-    }
-    .to_json()
+    let doc = BootJson {
+        generation: Generation::V1(GenerationV1 {
+            bootspec: BootSpecV1 {
+                label: label.to_owned(),
+                kernel: kernel.into(),
+                kernel_params: kernel_params.to_vec(),
+                init: init.into(),
+                initrd: initrd.map(Into::into),
+                initrd_secrets: None,
+                system: system.to_owned(),
+                toplevel: SystemConfigurationRoot(toplevel.into()),
+            },
+            specialisations: Default::default(),
+        }),
+        // Empty: the crate keeps extensions in a hash map, whose order would vary.
+        extensions: Default::default(),
+    };
+    // Strings and paths from `&str`: serialising cannot fail.
+    let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    s.push('\n');
+    s
 }
 
 /// Checks that `json` is a bootspec v1 document: the object `org.nixos.bootspec.v1` with every
@@ -1399,15 +1369,16 @@ mod tests {
         );
         assert_eq!(spec["init"], format!("{top}/init"));
         assert_eq!(spec["toplevel"], top);
-        assert!(spec.get("initrdSecrets").is_none());
+        assert!(spec["initrdSecrets"].is_null());
         assert_eq!(v["org.nixos.specialisation.v1"], serde_json::json!({}));
         let parsed: BootJson = serde_json::from_str(&json).unwrap();
-        assert_eq!(parsed.to_json(), json);
+        assert_eq!(serde_json::to_string_pretty(&parsed).unwrap() + "\n", json);
 
-        // No initrd: the key is left out, and the document is still valid.
+        // No initrd: null, and the document is still valid.
         let json = bootspec_json(top, "/k", None, "/i", &[], "l", "x86_64-linux");
         validate_bootspec(&json).unwrap();
-        assert!(!json.contains("\"initrd\""));
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert!(v["org.nixos.bootspec.v1"]["initrd"].is_null());
 
         // What NixOS's bootspec (RFC 125's example) looks like validates too.
         let rfc = r#"{"org.nixos.bootspec.v1": {"system": "x86_64-linux",
