@@ -21,6 +21,8 @@ in {
   inherit (eval) options config;
   system = {
     kernelPackages = [ kernel ] ++ kernel.depends;
+    # The initrd's emergency shell.
+    busybox = "${pkgs.busybox-static}/bin/busybox";
     sw = pkgs.buildEnv {
       name = "system-path";
       # The configuration's packages first: where two packages have a file at the same place,

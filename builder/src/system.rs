@@ -23,9 +23,11 @@
 //! # `builtin:strata-initrd`
 //!
 //! Attributes: `kernelPackages` (store paths, one of which holds `lib/modules/<version>/`),
-//! `modules` (names), `init` (the stage-1 program), `rootDevice`, `rootFsType`,
-//! `rootOptions`, `compression` (`zstd`, `gzip` or `none`). Output: `$out/initrd`, a newc
-//! archive holding `init` (the program, mode 0755), the closure of the named modules with
+//! `modules` (names), `init` (the stage-1 program), `busybox` (a static busybox for the
+//! emergency shell; may be empty), `rootDevice`, `rootFsType`, `rootOptions`, `compression`
+//! (`zstd`, `gzip` or `none`). Output: `$out/initrd`, a newc archive holding `init` (the
+//! program, mode 0755), `bin/busybox` with `bin/<applet>` links for [`INITRD_APPLETS`], the
+//! closure of the named modules with
 //! their `modules.dep` under `lib/modules/<version>/`, `dev/console`, and
 //! `etc/strata-initrd.conf`: lines `key=value` that stage 1 reads before the kernel command
 //! line (whose values win): `root=`, `rootfstype=`, `rootflags=`, `kernel=<version>`, then one
@@ -76,6 +78,36 @@ use crate::toplevel::{self, ActivationManifest, ToplevelError};
 
 /// The name of the stage-1 configuration file inside the initrd.
 pub const INITRD_CONF: &str = "etc/strata-initrd.conf";
+
+/// The busybox applets the initrd's emergency shell has as commands.
+pub const INITRD_APPLETS: &[&str] = &[
+    "sh",
+    "ls",
+    "cat",
+    "echo",
+    "mount",
+    "umount",
+    "mkdir",
+    "ln",
+    "rm",
+    "cp",
+    "mv",
+    "dmesg",
+    "insmod",
+    "lsmod",
+    "modprobe",
+    "blkid",
+    "find",
+    "grep",
+    "less",
+    "vi",
+    "ps",
+    "kill",
+    "sleep",
+    "reboot",
+    "poweroff",
+    "switch_root",
+];
 
 /// Why a system could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -563,6 +595,22 @@ pub fn builtin_initrd(cx: &mut BuiltinContext<'_>) -> Result<(), String> {
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .map_err(|e| e.to_string())?;
+    let busybox = cx.attr("busybox")?;
+    if !busybox.is_empty() {
+        let src = cx.input("busybox", busybox)?;
+        let bin = tree.path().join("bin");
+        fs::create_dir_all(&bin).map_err(|e| e.to_string())?;
+        fs::copy(&src, bin.join("busybox"))
+            .map_err(|e| format!("cannot copy '{}': {e}", src.display()))?;
+        fs::set_permissions(
+            bin.join("busybox"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .map_err(|e| e.to_string())?;
+        for applet in INITRD_APPLETS {
+            std::os::unix::fs::symlink("busybox", bin.join(applet)).map_err(|e| e.to_string())?;
+        }
+    }
     let mut conf =
         String::from("# strata stage 1: read before the kernel command line, whose values win.\n");
     for (key, attr) in [

@@ -20,6 +20,7 @@ let
     builder = "builtin:strata-initrd";
     inherit kernelPackages;
     init = strataInit;
+    inherit (evaluated.system) busybox;
     # Loaded at boot, in dependency order: the modules the initrd carries for the disks and
     # file systems it may meet, those it always loads, and the root file system's.
     modules = c.boot.initrd.availableKernelModules ++ c.boot.initrd.kernelModules ++ fsModule;

@@ -223,6 +223,10 @@ fn example_toplevel_has_every_part() {
     assert!(pos("virtio_pci") < pos("virtio_blk") || pos("virtio") < pos("virtio_blk"));
     assert!(by_name(&format!("lib/modules/{version}/modules.dep")).is_some());
     assert!(by_name("dev/console").is_some());
+    // The emergency shell.
+    assert!(by_name("bin/busybox").is_some_and(|e| e.is_file() && e.mode & 0o111 != 0));
+    let sh = by_name("bin/sh").unwrap();
+    assert!(sh.is_symlink() && sh.data == b"busybox");
 
     // sw: busybox's applets.
     let sw = s.real(&link_target(&t.join("sw")));
