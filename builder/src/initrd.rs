@@ -767,6 +767,9 @@ pub struct ModulesDir {
     by_name: BTreeMap<String, String>,
     builtin: BTreeSet<String>,
     deps: DepSource,
+    /// Alias → module names, read on first need from the modules that provide the aliases
+    /// soft dependencies name (see [`ModulesDir::closure`]).
+    aliases: std::cell::OnceCell<BTreeMap<String, Vec<String>>>,
 }
 
 /// One module file of a closure.
@@ -840,6 +843,7 @@ impl ModulesDir {
             by_name,
             builtin,
             deps,
+            aliases: std::cell::OnceCell::new(),
         })
     }
 
@@ -872,12 +876,19 @@ impl ModulesDir {
             DepSource::Modinfo => {
                 let full = self.root.join(path);
                 let info = read_modinfo(&full)?;
-                info.iter()
+                let mut names: Vec<String> = info
+                    .iter()
                     .filter_map(|kv| kv.strip_prefix("depends="))
                     .flat_map(|v| v.split(','))
                     .filter(|d| !d.is_empty())
                     .map(normalize_module_name)
-                    .collect()
+                    .collect();
+                for soft in info.iter().filter_map(|kv| kv.strip_prefix("softdep=")) {
+                    for dep in parse_softdep(soft) {
+                        names.extend(self.resolve_soft(&dep)?);
+                    }
+                }
+                names
             }
         };
         for dep in &names {
@@ -890,6 +901,43 @@ impl ModulesDir {
             }
         }
         Ok(names)
+    }
+
+    /// The module files a soft dependency (`softdep=pre: crc32c`) names: the module of that
+    /// name, or else every module with that alias (`crc32c` is `crc32c_generic` and
+    /// `crc32c_intel`); nothing when it is built in or unknown (modprobe ignores those too).
+    /// Soft dependencies are crypto algorithms and library routines, so aliases are read
+    /// from the modules under `crypto/` and `lib/` directories only, once.
+    fn resolve_soft(&self, dep: &str) -> Result<Vec<String>, ModuleError> {
+        let name = normalize_module_name(dep);
+        if self.by_name.contains_key(&name) {
+            return Ok(vec![name]);
+        }
+        if self.builtin.contains(&name) {
+            return Ok(Vec::new());
+        }
+        if self.aliases.get().is_none() {
+            let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for (module, path) in &self.by_name {
+                if !(path.contains("/crypto/") || path.contains("/lib/")) {
+                    continue;
+                }
+                for kv in read_modinfo(&self.root.join(path))? {
+                    if let Some(alias) = kv.strip_prefix("alias=") {
+                        map.entry(alias.to_owned())
+                            .or_default()
+                            .push(module.clone());
+                    }
+                }
+            }
+            let _ = self.aliases.set(map);
+        }
+        Ok(self
+            .aliases
+            .get()
+            .and_then(|m| m.get(dep))
+            .cloned()
+            .unwrap_or_default())
     }
 
     /// The closure of `wanted` (dashes and underscores alike): module files in load order,
@@ -1192,6 +1240,16 @@ fn scan_modules(root: &Path, rel: &str, out: &mut Vec<String>) -> Result<(), Mod
         }
     }
     Ok(())
+}
+
+/// The module names of a `softdep=` value (`pre: a b post: c`): both lists, as modprobe loads
+/// `pre` modules before and `post` modules after the module; the initrd loads them all first.
+pub fn parse_softdep(value: &str) -> Vec<String> {
+    value
+        .split_whitespace()
+        .filter(|w| *w != "pre:" && *w != "post:")
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The largest module file read (decompressed) for its `.modinfo`.
@@ -1950,6 +2008,37 @@ kernel/unused/foo.ko:
         let again = ModulesDir::open(&out).unwrap();
         assert!(again.has_modules_dep());
         assert_eq!(names(&again.closure(&["ext4"]).unwrap()), names(&c));
+    }
+
+    #[test]
+    fn soft_dependencies_come_along_through_their_aliases() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("6.1.0-soft");
+        write(
+            &root,
+            "kernel/fs/ext4/ext4.ko",
+            &fake_module(&["depends=", "softdep=pre: crc32c post: nonesuch"]),
+        );
+        write(
+            &root,
+            "kernel/crypto/crc32c_generic.ko",
+            &fake_module(&["depends=", "alias=crypto-crc32c", "alias=crc32c"]),
+        );
+        write(
+            &root,
+            "kernel/arch/x86/crypto/crc32c-intel.ko",
+            &fake_module(&["depends=", "alias=crc32c"]),
+        );
+        write(
+            &root,
+            "kernel/crypto/sha256_generic.ko",
+            &fake_module(&["depends=", "alias=sha256"]),
+        );
+        assert_eq!(parse_softdep("pre: a b post: c"), ["a", "b", "c"]);
+        let dir = ModulesDir::open(&root).unwrap();
+        let c = dir.closure(&["ext4"]).unwrap();
+        // Both providers of the alias, before ext4; the unknown one is ignored, as by modprobe.
+        assert_eq!(names(&c), ["crc32c_generic", "crc32c_intel", "ext4"]);
     }
 
     #[test]

@@ -12,7 +12,10 @@
 //! - [`realise`]: `strata realise` and `strata log` on derivations built with busybox.
 //! - [`system`]: `strata build` of the example configuration, with packages from the Debian
 //!   archive the host's apt sources name.
+//! - [`boot`]: the example's kernel and initrd booted in QEMU: stage 1 of `strata-init`.
 
+#[path = "cli/boot.rs"]
+mod boot;
 #[path = "cli/compat.rs"]
 mod compat;
 #[path = "cli/lock.rs"]

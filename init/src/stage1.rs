@@ -125,6 +125,9 @@ pub fn load_modules(sys: &mut dyn Sys, params: &BootParams) -> Result<usize, Str
         match sys.load_module(&format!("{dir}/{rel}"), "") {
             Ok(()) => loaded += 1,
             Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => sys.console(&format!(
+                "strata: module {name} found no device it drives here; skipped"
+            )),
             Err(e) => sys.console(&format!("strata: cannot load module {name}: {e}")),
         }
     }

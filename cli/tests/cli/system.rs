@@ -14,12 +14,12 @@ use strata_builder::toplevel::{validate_bootspec, ActivationManifest, PasswordSo
 
 use crate::{run, Output};
 
-struct Shared {
+pub(crate) struct Shared {
     dir: tempfile::TempDir,
 }
 
 impl Shared {
-    fn root(&self) -> PathBuf {
+    pub(crate) fn root(&self) -> PathBuf {
         self.dir.path().join("root")
     }
 
@@ -28,13 +28,13 @@ impl Shared {
     }
 
     /// The physical path of a logical store path (or a path below one).
-    fn real(&self, logical: &str) -> PathBuf {
+    pub(crate) fn real(&self, logical: &str) -> PathBuf {
         self.root().join(logical.trim_start_matches('/'))
     }
 }
 
 /// The shared store, locked for the caller.
-fn shared() -> MutexGuard<'static, Shared> {
+pub(crate) fn shared() -> MutexGuard<'static, Shared> {
     static SHARED: OnceLock<Mutex<Shared>> = OnceLock::new();
     SHARED
         .get_or_init(|| {
@@ -53,12 +53,12 @@ fn repo() -> PathBuf {
         .unwrap()
 }
 
-fn example() -> PathBuf {
+pub(crate) fn example() -> PathBuf {
     repo().join("examples/configuration.nix")
 }
 
 /// `strata --store-root ROOT build ARGS...`
-fn build(s: &Shared, args: &[&str]) -> Output {
+pub(crate) fn build(s: &Shared, args: &[&str]) -> Output {
     let mut c = crate::strata();
     c.arg("--store-root").arg(s.root()).arg("build").args(args);
     c.env_remove("STRATA_DEBIAN_MIRROR");
@@ -88,7 +88,7 @@ fn has_interpreter(file: &Path) -> bool {
     })
 }
 
-fn link_target(p: &Path) -> String {
+pub(crate) fn link_target(p: &Path) -> String {
     fs::read_link(p)
         .unwrap_or_else(|e| panic!("{} is not a link: {e}", p.display()))
         .to_string_lossy()
