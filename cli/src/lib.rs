@@ -6,6 +6,7 @@
 mod build_cmd;
 mod config_cmd;
 mod eval_cmd;
+mod init_cmd;
 mod lock_cmd;
 mod realise_cmd;
 mod store_cmd;
@@ -61,6 +62,13 @@ pub enum Command {
     Log(realise_cmd::LogArgs),
     /// Build a configuration's system (its toplevel) and link `result` to it.
     Build(build_cmd::BuildArgs),
+    /// Start, stop, restart or list the running system's services.
+    #[command(subcommand)]
+    Service(init_cmd::ServiceCommand),
+    /// Stop the services and power the running system off.
+    Poweroff,
+    /// Stop the services and reboot the running system.
+    Reboot,
 }
 
 /// Installs the log subscriber: warnings by default, `-v` for info, `-vv` for debug;
@@ -121,5 +129,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Realise(args) => realise_cmd::realise(args, cli.store_root, &cli.store_dir),
         Command::Log(args) => realise_cmd::log(args, cli.store_root, &cli.store_dir),
         Command::Build(args) => build_cmd::build(args, cli.store_root, &cli.store_dir),
+        Command::Service(cmd) => init_cmd::service(cmd),
+        Command::Poweroff => init_cmd::power("poweroff"),
+        Command::Reboot => init_cmd::power("reboot"),
     }
 }

@@ -12,12 +12,16 @@
 //! emergency shell on the console (the initrd's busybox), and when that shell ends, boots
 //! again.
 //!
-//! Status: stage 1 is written; stage 2 (activation, services, the control socket, shutdown)
-//! arrives with the rest of its issue. Until then stage 2 says so and waits.
+//! Stage 2 ([`stage2`]) mounts the rest, links `/run/booted-system`, sets the host name and
+//! supervises the manifest's services ([`services`] decides order and restarts), the login
+//! prompts and the control socket, and shuts down in order. Not yet: the activation
+//! (`/etc`, users; crate `activate`, with its issue).
 
 pub mod cmdline;
 pub mod probe;
+pub mod services;
 pub mod stage1;
+pub mod stage2;
 pub mod sys;
 #[cfg(test)]
 mod testing;
@@ -45,8 +49,8 @@ pub fn main() {
     if Path::new(INITRD_CONF).exists() {
         stage1_forever(&mut sys)
     } else {
-        sys.console("strata: stage 2 is not written yet; this system stops here");
-        wait_forever()
+        let argv0 = std::env::args().next().unwrap_or_default();
+        stage2::run(&argv0)
     }
 }
 
@@ -137,7 +141,7 @@ fn emergency(sys: &mut RealSys, why: &str) {
 }
 
 /// Blocks forever without spinning (PID 1 must not exit).
-fn wait_forever() -> ! {
+pub(crate) fn wait_forever() -> ! {
     loop {
         // SAFETY: pause only returns when a signal was handled.
         unsafe { libc::pause() };

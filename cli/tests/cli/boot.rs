@@ -152,3 +152,141 @@ fn a_missing_root_ends_in_a_clear_message_and_a_shell() {
     m.wait_for_console_text_from("shell-42", at, Duration::from_secs(60))
         .unwrap();
 }
+
+/// A root image holding the toplevel's whole closure but the kernel package (the kernel and
+/// its modules come from the direct boot and the initrd).
+fn closure_image(s: &Shared, top: &str, dir: &Path) -> PathBuf {
+    let root = dir.join("rootfs");
+    let store = root.join("nix/store");
+    fs::create_dir_all(&store).unwrap();
+    let mut closure = crate::strata_store(&s.root(), ["closure", top]);
+    let paths = crate::run(&mut closure, None).ok().lines();
+    for p in paths.iter().filter(|p| !p.contains("-linux-image-")) {
+        let ok = Command::new("cp")
+            .arg("-R")
+            .arg(s.real(p))
+            .arg(&store)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+    let size = du(&root) + (64 << 20);
+    let img = dir.join("root.img");
+    fs::File::create(&img).unwrap().set_len(size).unwrap();
+    let out = Command::new("mkfs.ext4")
+        .args(["-q", "-F", "-L", "strata", "-d"])
+        .arg(&root)
+        .arg(&img)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    img
+}
+
+/// Bytes used below `dir`.
+fn du(dir: &Path) -> u64 {
+    let out = Command::new("du").args(["-sb"]).arg(dir).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn stage_2_runs_services_restarts_a_crashing_one_and_powers_off() {
+    require_qemu();
+    let dir = tempfile::tempdir().unwrap();
+    let boot = {
+        let s = shared();
+        let conf = dir.path().join("configuration.nix");
+        fs::write(
+            &conf,
+            format!(
+                r#"{{ ... }}: {{
+  imports = [ {} ];
+  systemd.services.crash = {{
+    wantedBy = [ "multi-user.target" ];
+    script = "echo crash-attempt; exit 3";
+    serviceConfig.Restart = "on-failure";
+    serviceConfig.RestartSec = "1";
+  }};
+  systemd.services.stopper = {{
+    wantedBy = [ "multi-user.target" ];
+    after = [ "hello.service" ];
+    script = "sleep 12; echo powering-off-now; /run/current-system/strata/bin/strata poweroff";
+  }};
+}}
+"#,
+                example().display()
+            ),
+        )
+        .unwrap();
+        let lock = crate::system::repo().join("examples/strata.lock");
+        let top = build(
+            &s,
+            &[
+                "-f",
+                conf.to_str().unwrap(),
+                "--lock",
+                lock.to_str().unwrap(),
+                "--no-out-link",
+            ],
+        )
+        .ok()
+        .line();
+        let img = closure_image(&s, &top, dir.path());
+        direct_boot(
+            &s,
+            &top,
+            format!("init={top}/init"),
+            vec![img],
+            log_path("stage2"),
+        )
+    };
+    let mut m = Machine::start(&boot).unwrap();
+    let t2 = m
+        .wait_for_console_text("strata: stage 2", BOOT_TIMEOUT)
+        .unwrap();
+    m.wait_for_console_text("[hello] hello from saguaro", BOOT_TIMEOUT)
+        .unwrap();
+    let up = m
+        .wait_for_console_text("strata: saguaro is up (3 services started)", BOOT_TIMEOUT)
+        .unwrap();
+    // The crashing service comes back after 1, 2, then 4 seconds.
+    for (n, delay) in [(1, "1.0"), (2, "2.0"), (3, "4.0")] {
+        m.wait_for_console_text(
+            &format!("service crash exited with status 3; restarting in {delay} s (restart {n})"),
+            BOOT_TIMEOUT,
+        )
+        .unwrap();
+    }
+    // A login prompt on the serial console, with the host name.
+    m.wait_for_console_text("saguaro login:", BOOT_TIMEOUT)
+        .unwrap();
+    // `strata poweroff` (run by a service) through the control socket ends QEMU cleanly.
+    m.wait_for_console_text("strata: powering off", BOOT_TIMEOUT)
+        .unwrap();
+    let status = m.wait_exit(Duration::from_secs(120));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "QEMU did not end cleanly: {status:?}\n{}",
+        m.last_lines(30)
+    );
+    let text = m.console_text();
+    assert!(
+        text.contains("stopped stopper") || text.contains("service stopper"),
+        "{}",
+        m.last_lines(40)
+    );
+    eprintln!(
+        "stage 2 at {:.2} s, ready at {:.2} s after QEMU started",
+        t2.as_secs_f64(),
+        up.as_secs_f64()
+    );
+}

@@ -46,7 +46,7 @@ pub(crate) fn shared() -> MutexGuard<'static, Shared> {
         .unwrap_or_else(|e| e.into_inner())
 }
 
-fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("..")
         .canonicalize()

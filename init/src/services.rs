@@ -1,0 +1,383 @@
+//! The services of a generation, as its activation manifest declares them, and the decisions
+//! the supervisor makes about them: which start at boot and in what order, and when and how
+//! soon one that exited starts again. Pure: the supervisor ([`crate::stage2`]) does the
+//! system calls.
+//!
+//! Units are named as in NixOS: `foo` and `foo.service` are the service `foo`; other units
+//! (`network.target`, `multi-user.target`) are not services and are satisfied at once. The
+//! boot starts every service wanted by `multi-user.target` or `default.target`, with the
+//! services they `wants` or `requires`, each after those of its `after` that are started too.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The longest wait between restarts.
+pub const MAX_RESTART_DELAY: Duration = Duration::from_secs(60);
+
+/// A service that stayed up this long is healthy: its next failure restarts it after its
+/// `RestartSec` again, not after the grown delay.
+pub const STABLE_AFTER: Duration = Duration::from_secs(30);
+
+/// One service of the manifest (the fields the supervisor reads).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Service {
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub wanted_by: Vec<String>,
+    #[serde(default)]
+    pub after: Vec<String>,
+    #[serde(default)]
+    pub requires: Vec<String>,
+    #[serde(default)]
+    pub wants: Vec<String>,
+    #[serde(default)]
+    pub environment: BTreeMap<String, String>,
+    #[serde(default)]
+    pub path: Vec<String>,
+    #[serde(default)]
+    pub script: String,
+    #[serde(default)]
+    pub pre_start: String,
+    pub service_config: ServiceConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[allow(non_snake_case)]
+pub struct ServiceConfig {
+    #[serde(default)]
+    pub ExecStart: Option<String>,
+    #[serde(default)]
+    pub ExecStop: Option<String>,
+    #[serde(default = "simple")]
+    pub Type: String,
+    #[serde(default = "no")]
+    pub Restart: String,
+    #[serde(default = "one")]
+    pub RestartSec: String,
+    #[serde(default = "root")]
+    pub User: String,
+    #[serde(default)]
+    pub Group: Option<String>,
+    #[serde(default)]
+    pub WorkingDirectory: Option<String>,
+}
+
+fn simple() -> String {
+    "simple".into()
+}
+fn no() -> String {
+    "no".into()
+}
+fn one() -> String {
+    "1".into()
+}
+fn root() -> String {
+    "root".into()
+}
+
+/// What the supervisor reads from `activation.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Manifest {
+    pub version: u32,
+    #[serde(default)]
+    pub host_name: String,
+    #[serde(default)]
+    pub services: BTreeMap<String, Service>,
+}
+
+impl Manifest {
+    pub fn parse(json: &str) -> Result<Manifest, String> {
+        let m: Manifest =
+            serde_json::from_str(json).map_err(|e| format!("activation.json: {e}"))?;
+        if m.version != 1 {
+            return Err(format!(
+                "activation.json has version {}; this init reads version 1",
+                m.version
+            ));
+        }
+        Ok(m)
+    }
+}
+
+/// `foo.service` → `foo`; other units → `None`.
+pub fn service_name(unit: &str) -> Option<&str> {
+    match unit.rsplit_once('.') {
+        None => Some(unit),
+        Some((name, "service")) => Some(name),
+        Some(_) => None,
+    }
+}
+
+/// The targets whose services start at boot.
+pub const BOOT_TARGETS: &[&str] = &["multi-user.target", "default.target"];
+
+/// The services to start at boot, in start order: every one wanted by a boot target, with
+/// what they want or require; ordered by `after` (among those started), ties by name.
+/// A required service that does not exist, or an ordering cycle, is an error naming it.
+pub fn boot_order(services: &BTreeMap<String, Service>) -> Result<Vec<String>, String> {
+    let mut chosen: BTreeSet<String> = BTreeSet::new();
+    let mut todo: Vec<String> = services
+        .iter()
+        .filter(|(_, s)| {
+            s.wanted_by
+                .iter()
+                .any(|t| BOOT_TARGETS.contains(&t.as_str()))
+        })
+        .map(|(n, _)| n.clone())
+        .collect();
+    while let Some(n) = todo.pop() {
+        if !chosen.insert(n.clone()) {
+            continue;
+        }
+        let s = &services[&n];
+        for r in &s.requires {
+            if let Some(dep) = service_name(r) {
+                if !services.contains_key(dep) {
+                    return Err(format!(
+                        "service {n} requires {r}, which is not a service of this system"
+                    ));
+                }
+                todo.push(dep.to_owned());
+            }
+        }
+        for w in &s.wants {
+            if let Some(dep) = service_name(w).filter(|d| services.contains_key(*d)) {
+                todo.push(dep.to_owned());
+            }
+        }
+    }
+    start_order(services, &chosen)
+}
+
+/// `names` ordered so that each comes after those of its `after` among `names`.
+pub fn start_order(
+    services: &BTreeMap<String, Service>,
+    names: &BTreeSet<String>,
+) -> Result<Vec<String>, String> {
+    let mut before: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for n in names {
+        let deps = before.entry(n.as_str()).or_default();
+        for a in &services[n].after {
+            if let Some(d) = service_name(a).filter(|d| names.contains(*d) && *d != n) {
+                deps.insert(d);
+            }
+        }
+    }
+    let mut out: Vec<String> = Vec::new();
+    let mut done: BTreeSet<&str> = BTreeSet::new();
+    while done.len() < names.len() {
+        let ready: Vec<&str> = before
+            .iter()
+            .filter(|(n, deps)| !done.contains(*n) && deps.iter().all(|d| done.contains(d)))
+            .map(|(n, _)| *n)
+            .collect();
+        if ready.is_empty() {
+            let stuck: Vec<&str> = before
+                .keys()
+                .filter(|n| !done.contains(*n))
+                .copied()
+                .collect();
+            return Err(format!(
+                "the services {} order each other in a cycle (through `after`)",
+                stuck.join(", ")
+            ));
+        }
+        for n in ready {
+            done.insert(n);
+            out.push(n.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+/// How a service's process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    Signal(i32),
+}
+
+impl Exit {
+    pub fn success(self) -> bool {
+        self == Exit::Code(0)
+    }
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Exit::Code(c) => write!(f, "exited with status {c}"),
+            Exit::Signal(s) => write!(f, "was killed by signal {s}"),
+        }
+    }
+}
+
+/// Whether `Restart=<policy>` restarts a service that ended so (systemd's table; signals
+/// that are a clean stop, SIGTERM and friends, count as success).
+pub fn should_restart(policy: &str, exit: Exit) -> bool {
+    let clean_signal = matches!(
+        exit,
+        Exit::Signal(s) if [libc::SIGHUP, libc::SIGINT, libc::SIGTERM, libc::SIGPIPE].contains(&s)
+    );
+    let success = exit.success() || clean_signal;
+    match policy {
+        "always" => true,
+        "on-success" => success,
+        "on-failure" => !success,
+        "on-abnormal" => matches!(exit, Exit::Signal(_)) && !clean_signal,
+        _ => false,
+    }
+}
+
+/// `RestartSec` as systemd writes it: seconds (`5`), or with units (`500ms`, `2s`, `1min`).
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let secs = match unit.trim() {
+        "" | "s" | "sec" => n,
+        "ms" | "msec" => n / 1000.0,
+        "m" | "min" => n * 60.0,
+        "h" | "hr" => n * 3600.0,
+        _ => return None,
+    };
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+}
+
+/// The wait before restart number `attempt` (1 for the first): `RestartSec`, doubled for
+/// each further attempt, at most [`MAX_RESTART_DELAY`] (but never less than `RestartSec`).
+pub fn restart_delay(base: Duration, attempt: u32) -> Duration {
+    let grown = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+    grown.min(MAX_RESTART_DELAY.max(base))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn svc(wanted_by: &[&str], after: &[&str], requires: &[&str], wants: &[&str]) -> Service {
+        let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        Service {
+            description: String::new(),
+            wanted_by: v(wanted_by),
+            after: v(after),
+            requires: v(requires),
+            wants: v(wants),
+            environment: BTreeMap::new(),
+            path: Vec::new(),
+            script: "true".into(),
+            pre_start: String::new(),
+            service_config: serde_json::from_str("{}").unwrap(),
+        }
+    }
+
+    #[test]
+    fn boot_order_follows_after_and_pulls_in_wants_and_requires() {
+        let mut s = BTreeMap::new();
+        s.insert(
+            "web".into(),
+            svc(
+                &["multi-user.target"],
+                &["db.service", "network.target"],
+                &["db.service"],
+                &[],
+            ),
+        );
+        s.insert("db".into(), svc(&[], &["disk"], &[], &["metrics"]));
+        s.insert("disk".into(), svc(&["multi-user.target"], &[], &[], &[]));
+        s.insert("metrics".into(), svc(&[], &[], &[], &[]));
+        s.insert("idle".into(), svc(&[], &[], &[], &[]));
+        s.insert("hello".into(), svc(&["default.target"], &[], &[], &[]));
+        let order = boot_order(&s).unwrap();
+        assert_eq!(order, ["disk", "hello", "metrics", "db", "web"]);
+        assert!(
+            !order.contains(&"idle".to_owned()),
+            "not wanted by anything"
+        );
+    }
+
+    #[test]
+    fn missing_requirements_and_cycles_are_named() {
+        let mut s = BTreeMap::new();
+        s.insert(
+            "a".into(),
+            svc(&["multi-user.target"], &[], &["ghost.service"], &[]),
+        );
+        let e = boot_order(&s).unwrap_err();
+        assert!(e.contains("a requires ghost.service"), "{e}");
+
+        let mut s = BTreeMap::new();
+        s.insert("a".into(), svc(&["multi-user.target"], &["b"], &[], &[]));
+        s.insert(
+            "b".into(),
+            svc(&["multi-user.target"], &["a.service"], &[], &[]),
+        );
+        s.insert("c".into(), svc(&["multi-user.target"], &[], &[], &[]));
+        let e = boot_order(&s).unwrap_err();
+        assert_eq!(
+            e,
+            "the services a, b order each other in a cycle (through `after`)"
+        );
+    }
+
+    #[test]
+    fn restart_policies_as_systemd_has_them() {
+        use Exit::*;
+        let cases = [
+            ("no", Code(1), false),
+            ("always", Code(0), true),
+            ("always", Signal(libc::SIGKILL), true),
+            ("on-failure", Code(0), false),
+            ("on-failure", Code(3), true),
+            ("on-failure", Signal(libc::SIGSEGV), true),
+            ("on-failure", Signal(libc::SIGTERM), false),
+            ("on-success", Code(0), true),
+            ("on-success", Code(1), false),
+            ("on-abnormal", Code(1), false),
+            ("on-abnormal", Signal(libc::SIGKILL), true),
+            ("on-abnormal", Signal(libc::SIGTERM), false),
+        ];
+        for (policy, exit, want) in cases {
+            assert_eq!(should_restart(policy, exit), want, "{policy} {exit}");
+        }
+    }
+
+    #[test]
+    fn restart_delays_grow_and_are_capped() {
+        let s = Duration::from_secs;
+        assert_eq!(parse_duration("5"), Some(s(5)));
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2min"), Some(s(120)));
+        assert_eq!(parse_duration("soon"), None);
+        assert_eq!(parse_duration("-1"), None);
+        let d: Vec<u64> = (1..=8).map(|n| restart_delay(s(1), n).as_secs()).collect();
+        assert_eq!(d, [1, 2, 4, 8, 16, 32, 60, 60]);
+        assert_eq!(restart_delay(s(90), 3), s(90), "never below RestartSec");
+        assert_eq!(restart_delay(Duration::ZERO, 5), Duration::ZERO);
+    }
+
+    #[test]
+    fn manifests_are_read_and_versions_checked() {
+        let m = Manifest::parse(
+            r#"{"version": 1, "hostName": "saguaro", "users": [], "services": {"hello": {
+              "description": "d", "wantedBy": ["multi-user.target"], "script": "echo hi",
+              "serviceConfig": {"Type": "oneshot", "Restart": "no", "RestartSec": "1",
+                                "User": "root", "ExecStart": null}}}}"#,
+        )
+        .unwrap();
+        assert_eq!(m.host_name, "saguaro");
+        assert_eq!(m.services["hello"].service_config.Type, "oneshot");
+        let e = Manifest::parse(r#"{"version": 2}"#).unwrap_err();
+        assert!(e.contains("version 2"), "{e}");
+        assert!(Manifest::parse("{").is_err());
+    }
+}
