@@ -45,6 +45,12 @@ pub fn main() {
         );
         std::process::exit(2);
     }
+    // A bug must not end PID 1 (the kernel would panic): say what happened and keep a shell
+    // on the console.
+    std::panic::set_hook(Box::new(|info| {
+        let mut sys = RealSys::new();
+        emergency_forever(&mut sys, &format!("strata-init failed: {info}"))
+    }));
     let mut sys = RealSys::new();
     if Path::new(INITRD_CONF).exists() {
         stage1_forever(&mut sys)
@@ -79,21 +85,46 @@ fn stage1_forever(sys: &mut RealSys) -> ! {
                 sys.console(&format!("strata: cannot start stage 2 ({}): {e}", h.init));
                 wait_forever()
             }
-            Err(Stop::Rescue) => emergency(sys, "a shell was asked for on the command line"),
-            Err(Stop::Fatal(m)) => emergency(sys, &m),
+            Err(Stop::Rescue) => emergency(
+                sys,
+                "a shell was asked for on the command line",
+                EMERGENCY_SHELL,
+            ),
+            Err(Stop::Fatal(m)) => emergency(sys, &m, EMERGENCY_SHELL),
         }
     }
 }
 
-/// Says what went wrong and runs a shell on the console until it exits.
-fn emergency(sys: &mut RealSys, why: &str) {
+/// The first shell of: the initrd's, the running generation's, the booted one's.
+fn any_shell() -> &'static str {
+    [
+        EMERGENCY_SHELL,
+        "/run/current-system/sw/bin/sh",
+        "/run/booted-system/sw/bin/sh",
+    ]
+    .into_iter()
+    .find(|s| Path::new(s).exists())
+    .unwrap_or(EMERGENCY_SHELL)
+}
+
+/// Says what went wrong and keeps a shell on the console, forever.
+pub(crate) fn emergency_forever(sys: &mut RealSys, why: &str) -> ! {
+    let shell = any_shell();
+    emergency(sys, why, shell);
+    loop {
+        emergency(sys, "the emergency shell ended; starting another", shell);
+    }
+}
+
+/// Says what went wrong and runs `shell` on the console until it exits.
+fn emergency(sys: &mut RealSys, why: &str, shell: &str) {
     sys.console(&format!("strata: {why}"));
-    if !Path::new(EMERGENCY_SHELL).exists() {
+    if !Path::new(shell).exists() {
         sys.console("strata: no shell to start; the system waits (reset it to try again)");
         wait_forever();
     }
     sys.console(&format!(
-        "strata: starting an emergency shell ({EMERGENCY_SHELL}); exit it to try booting again"
+        "strata: starting an emergency shell ({shell}); exit it to go on"
     ));
     // SAFETY: no threads exist, so the child may run anything before exec.
     let pid = unsafe { libc::fork() };
@@ -110,13 +141,14 @@ fn emergency(sys: &mut RealSys, why: &str) {
                 }
             }
         }
+        let dir = shell.rsplit_once('/').map_or("/bin", |(d, _)| d);
         let env = [
             "HOME=/".to_owned(),
             "TERM=linux".to_owned(),
-            "PATH=/bin".to_owned(),
+            format!("PATH={dir}"),
         ];
-        let e = sys.exec(EMERGENCY_SHELL, &["sh".to_owned()], &env);
-        eprintln!("strata: cannot start {EMERGENCY_SHELL}: {e}");
+        let e = sys.exec(shell, &["sh".to_owned()], &env);
+        eprintln!("strata: cannot start {shell}: {e}");
         // SAFETY: leaving the forked child without running the parent's destructors.
         unsafe { libc::_exit(127) };
     }

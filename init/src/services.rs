@@ -51,6 +51,8 @@ pub struct ServiceConfig {
     #[serde(default)]
     pub ExecStart: Option<String>,
     #[serde(default)]
+    pub ExecReload: Option<String>,
+    #[serde(default)]
     pub ExecStop: Option<String>,
     #[serde(default = "simple")]
     pub Type: String,

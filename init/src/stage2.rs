@@ -12,8 +12,12 @@
 //! control socket and the services' output pipes, with the nearest restart as its deadline.
 //!
 //! The control protocol: one request line, answered with lines and the connection closed.
-//! Requests: `status`, `start NAME`, `stop NAME`, `restart NAME`, `poweroff`, `reboot`. The
-//! answer starts with `ok` or `error: <what>`.
+//! Requests: `status`, `start NAME`, `stop NAME`, `restart NAME`, `reload NAME`, `poweroff`,
+//! `reboot`. The answer starts with `ok` or `error: <what>`.
+//!
+//! `Type=` as far as it applies without systemd: `simple` and `exec` count as started once
+//! running, `oneshot` once finished, `notify` once it sent `READY=1` to `NOTIFY_SOCKET`,
+//! `forking` once its start process ended (the daemon it leaves is not tracked).
 
 use std::collections::BTreeMap;
 use std::ffi::CString;
@@ -62,6 +66,9 @@ struct Unit {
     attempts: u32,
     /// Being stopped on purpose: not restarted when it ends.
     stopping: bool,
+    /// `Type=notify`: its socket, and whether it said `READY=1`.
+    notify: Option<OwnedFd>,
+    notified: bool,
     /// The read end of its output pipe, while it runs.
     output: Option<OwnedFd>,
     pending: Vec<u8>,
@@ -83,6 +90,8 @@ struct Supervisor {
     boot: Vec<String>,
     started_order: Vec<String>,
     gettys: BTreeMap<i32, String>,
+    /// `ExecReload`/`ExecStop` commands running, by pid: (service, what).
+    helpers: BTreeMap<i32, (String, &'static str)>,
     consoles: Vec<String>,
     signals: OwnedFd,
     control: Option<OwnedFd>,
@@ -141,23 +150,7 @@ fn control_socket() -> io::Result<OwnedFd> {
     }
     // SAFETY: a fresh descriptor.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    // SAFETY: a zeroed sockaddr_un is valid; the path is copied in bounds below.
-    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
-    for (d, s) in addr.sun_path.iter_mut().zip(CONTROL_SOCKET.bytes()) {
-        *d = s as libc::c_char;
-    }
-    // SAFETY: `addr` is a sockaddr_un of the given size.
-    let r = unsafe {
-        libc::bind(
-            fd.as_raw_fd(),
-            (&raw const addr).cast(),
-            std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
-        )
-    };
-    if r < 0 {
-        return Err(last_error());
-    }
+    bind_unix(&fd, CONTROL_SOCKET)?;
     // Only root may talk to init.
     let _ = fs::set_permissions(
         CONTROL_SOCKET,
@@ -294,6 +287,79 @@ fn exit_of(status: i32) -> Exit {
     }
 }
 
+/// Whether a unit counts as started for those ordered after it and for the ready marker:
+/// `simple` and `exec` once running, `notify` once it said `READY=1`, `oneshot` and
+/// `forking` once their start process ended; one that ended or failed counts too.
+fn is_ready(u: &Unit) -> bool {
+    match &u.state {
+        State::Stopped => false,
+        State::Running { .. } => match u.spec.service_config.Type.as_str() {
+            "oneshot" | "forking" => false,
+            "notify" => u.notified,
+            _ => true,
+        },
+        State::Exited(_) | State::Failed(_) | State::WaitingRestart { .. } => true,
+    }
+}
+
+/// The order services stop in at shutdown: the reverse of the order they started in, those
+/// not running left out.
+pub fn shutdown_order<'a>(started: &'a [String], running: &dyn Fn(&str) -> bool) -> Vec<&'a str> {
+    started
+        .iter()
+        .rev()
+        .map(String::as_str)
+        .filter(|n| running(n))
+        .collect()
+}
+
+/// A datagram socket a `Type=notify` service reports to (`NOTIFY_SOCKET`).
+fn notify_socket(path: &str) -> io::Result<OwnedFd> {
+    let _ = fs::create_dir_all("/run/strata/notify");
+    let _ = fs::remove_file(path);
+    // SAFETY: socket creation; the fd is owned at once.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_UNIX,
+            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+            0,
+        )
+    };
+    if fd < 0 {
+        return Err(last_error());
+    }
+    // SAFETY: a fresh descriptor.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    bind_unix(&fd, path)?;
+    // Services running as other users report too.
+    let _ = fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    Ok(fd)
+}
+
+fn bind_unix(fd: &OwnedFd, path: &str) -> io::Result<()> {
+    // SAFETY: a zeroed sockaddr_un is valid; the path is copied in bounds below.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    if path.len() >= addr.sun_path.len() {
+        return Err(io::Error::other(format!("socket path {path} is too long")));
+    }
+    for (d, s) in addr.sun_path.iter_mut().zip(path.bytes()) {
+        *d = s as libc::c_char;
+    }
+    // SAFETY: `addr` is a sockaddr_un of the given size.
+    let r = unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&raw const addr).cast(),
+            std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        return Err(last_error());
+    }
+    Ok(())
+}
+
 impl Supervisor {
     fn say(&mut self, line: &str) {
         self.sys.console(&format!("strata: {line}"));
@@ -348,6 +414,20 @@ impl Supervisor {
             "LANG=C.UTF-8".to_owned(),
         ];
         env.extend(spec.environment.iter().map(|(k, v)| format!("{k}={v}")));
+        let mut notify = None;
+        if cfg.Type == "notify" {
+            let path = format!("/run/strata/notify/{name}");
+            match notify_socket(&path) {
+                Ok(fd) => {
+                    env.push(format!("NOTIFY_SOCKET={path}"));
+                    notify = Some(fd);
+                }
+                Err(e) => {
+                    self.fail(name, format!("cannot make its notify socket {path}: {e}"));
+                    return;
+                }
+            }
+        }
         let (read, write) = match pipe() {
             Ok(p) => p,
             Err(e) => {
@@ -385,6 +465,8 @@ impl Supervisor {
                     u.state = State::Running { pid, since: now };
                     u.output = Some(read);
                     u.log = log;
+                    u.notify = notify;
+                    u.notified = false;
                 }
                 if !self.started_order.iter().any(|n| n == name) {
                     self.started_order.push(name.to_owned());
@@ -445,10 +527,81 @@ impl Supervisor {
         }
     }
 
+    /// Reads a `Type=notify` service's messages; `READY=1` marks it started.
+    fn read_notify(&mut self, name: &str) {
+        let Some(u) = self.units.get_mut(name) else {
+            return;
+        };
+        let Some(fd) = &u.notify else {
+            return;
+        };
+        let mut ready = false;
+        let mut buf = [0u8; 4096];
+        loop {
+            // SAFETY: receiving into a local buffer from our non-blocking socket.
+            let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+            if n <= 0 {
+                break;
+            }
+            let msg = String::from_utf8_lossy(&buf[..n as usize]);
+            ready |= msg.lines().any(|l| l.trim() == "READY=1");
+        }
+        if ready && !u.notified {
+            u.notified = true;
+            self.say(&format!("service {name} is ready"));
+        }
+    }
+
+    /// Runs `command` (a service's `ExecReload` or `ExecStop`) with `MAINPID` set; its output
+    /// goes to the console.
+    fn run_helper(&mut self, name: &str, what: &'static str, command: &str, main_pid: i32) {
+        let plan = ChildPlan {
+            program: cstring(&self.sh()),
+            argv: vec![cstring("sh"), cstring("-c"), cstring(command)],
+            env: vec![
+                cstring(&format!("PATH={}/sw/bin", self.toplevel)),
+                cstring(&format!("MAINPID={main_pid}")),
+            ],
+            dir: None,
+            ids: None,
+            output: None,
+            tty: None,
+        };
+        match spawn(&plan) {
+            Ok(pid) => {
+                self.helpers.insert(pid, (name.to_owned(), what));
+            }
+            Err(e) => self.say(&format!("cannot run {what} of {name}: {e}")),
+        }
+    }
+
+    /// `ExecReload`, or SIGHUP to the service's main process.
+    fn reload(&mut self, name: &str) -> Result<(), String> {
+        let u = self.units.get(name).ok_or(format!("no service {name}"))?;
+        let State::Running { pid, .. } = u.state else {
+            return Err(format!("service {name} is not running"));
+        };
+        match u.spec.service_config.ExecReload.clone() {
+            Some(cmd) => self.run_helper(name, "ExecReload", &cmd, pid),
+            // SAFETY: signalling the service's main process.
+            None => unsafe {
+                libc::kill(pid, libc::SIGHUP);
+            },
+        }
+        self.say(&format!("reloading {name}"));
+        Ok(())
+    }
+
     /// A child ended: a service (restart or not), a getty (respawn), or an orphan.
     fn reaped(&mut self, pid: i32, exit: Exit) {
         if let Some(tty) = self.gettys.remove(&pid) {
             self.spawn_getty(&tty);
+            return;
+        }
+        if let Some((name, what)) = self.helpers.remove(&pid) {
+            if !exit.success() {
+                self.say(&format!("{what} of {name} {exit}"));
+            }
             return;
         }
         let Some(name) = self.units.iter().find_map(|(n, u)| {
@@ -483,7 +636,11 @@ impl Supervisor {
             ));
         } else {
             u.state = State::Exited(exit);
-            if exit.success() {
+            u.notify = None;
+            let forking = cfg.Type == "forking";
+            if exit.success() && forking {
+                self.say(&format!("service {name} is running in the background"));
+            } else if exit.success() {
                 self.say(&format!("service {name} finished"));
             } else {
                 self.say(&format!("service {name} {exit}"));
@@ -539,13 +696,7 @@ impl Supervisor {
                 if !boot.iter().any(|b| b == a) {
                     continue;
                 }
-                let dep = &self.units[a];
-                let done = match &dep.state {
-                    State::Running { .. } => dep.spec.service_config.Type != "oneshot",
-                    State::Exited(_) | State::Failed(_) | State::WaitingRestart { .. } => true,
-                    State::Stopped => false,
-                };
-                waiting |= !done;
+                waiting |= !is_ready(&self.units[a]);
             }
             if waiting {
                 continue;
@@ -567,16 +718,7 @@ impl Supervisor {
             }
             self.start(name);
         }
-        if !self.ready_said
-            && self.boot.iter().all(|n| {
-                let u = &self.units[n];
-                match &u.state {
-                    State::Stopped => false,
-                    State::Running { .. } => u.spec.service_config.Type != "oneshot",
-                    _ => true,
-                }
-            })
-        {
+        if !self.ready_said && self.boot.iter().all(|n| is_ready(&self.units[n])) {
             self.ready_said = true;
             let host = self.host.clone();
             let n = self.boot.len();
@@ -675,6 +817,10 @@ impl Supervisor {
                 }
                 (s, None)
             }
+            (Some("reload"), Some(name)) => match self.reload(name) {
+                Ok(()) => ("ok\n".to_owned(), None),
+                Err(e) => (format!("error: {e}\n"), None),
+            },
             (Some(verb @ ("start" | "stop" | "restart")), Some(name)) => {
                 if !self.units.contains_key(name) {
                     (format!("error: no service {name}\n"), None)
@@ -710,11 +856,17 @@ impl Supervisor {
             }
             return;
         };
-        if let Some(u) = self.units.get_mut(name) {
+        let exec_stop = self.units.get_mut(name).and_then(|u| {
             u.stopping = true;
+            u.spec.service_config.ExecStop.clone()
+        });
+        match exec_stop {
+            Some(cmd) => self.run_helper(name, "ExecStop", &cmd, pid),
+            // SAFETY: signalling the service's process group.
+            None => unsafe {
+                libc::kill(-pid, libc::SIGTERM);
+            },
         }
-        // SAFETY: signalling the service's process group.
-        unsafe { libc::kill(-pid, libc::SIGTERM) };
         let deadline = self.sys.now() + STOP_TIMEOUT;
         while matches!(self.units[name].state, State::Running { .. }) {
             let now = self.sys.now();
@@ -769,7 +921,12 @@ impl Supervisor {
                 .iter()
                 .filter_map(|(n, u)| u.output.as_ref().map(|f| (n.clone(), f.as_raw_fd())))
                 .collect();
-            for (_, fd) in &outputs {
+            let notifies: Vec<(String, RawFd)> = self
+                .units
+                .iter()
+                .filter_map(|(n, u)| u.notify.as_ref().map(|f| (n.clone(), f.as_raw_fd())))
+                .collect();
+            for (_, fd) in outputs.iter().chain(&notifies) {
                 fds.push(libc::pollfd {
                     fd: *fd,
                     events: libc::POLLIN,
@@ -792,6 +949,11 @@ impl Supervisor {
             for (i, (name, _)) in outputs.iter().enumerate() {
                 if fds[base + i].revents != 0 {
                     self.drain_output(name);
+                }
+            }
+            for (i, (name, _)) in notifies.iter().enumerate() {
+                if fds[base + outputs.len() + i].revents != 0 {
+                    self.read_notify(name);
                 }
             }
             if self.control.is_some() && fds[1].revents != 0 {
@@ -828,10 +990,12 @@ impl Supervisor {
             Shutdown::PowerOff => "powering off",
             Shutdown::Reboot => "rebooting",
         });
-        for name in self.started_order.clone().iter().rev() {
-            if matches!(self.units[name].state, State::Running { .. }) {
-                self.stop(name);
-            }
+        let started = self.started_order.clone();
+        let order = shutdown_order(&started, &|n| {
+            matches!(self.units[n].state, State::Running { .. })
+        });
+        for name in order {
+            self.stop(name);
         }
         // SAFETY: signalling every process but ourselves.
         unsafe { libc::kill(-1, libc::SIGTERM) };
@@ -882,12 +1046,10 @@ pub fn run(argv0: &str) -> ! {
     }
     let toplevel = match toplevel_of(argv0) {
         Some(t) => t.to_owned(),
-        None => {
-            sys.console(&format!(
-                "strata: started as {argv0}, not as a generation's init; the system waits"
-            ));
-            crate::wait_forever();
-        }
+        None => crate::emergency_forever(
+            &mut sys,
+            &format!("started as {argv0}, not as a generation's init (<toplevel>/init)"),
+        ),
     };
     // The store is read-only from here on (a bind mount of itself).
     if sys
@@ -954,10 +1116,7 @@ pub fn run(argv0: &str) -> ! {
     }
     let signals = match signal_fd() {
         Ok(s) => s,
-        Err(e) => {
-            sys.console(&format!("strata: cannot receive signals: {e}"));
-            crate::wait_forever();
-        }
+        Err(e) => crate::emergency_forever(&mut sys, &format!("cannot receive signals: {e}")),
     };
     let control = match control_socket() {
         Ok(c) => Some(c),
@@ -979,6 +1138,8 @@ pub fn run(argv0: &str) -> ! {
                     state: State::Stopped,
                     attempts: 0,
                     stopping: false,
+                    notify: None,
+                    notified: false,
                     output: None,
                     pending: Vec::new(),
                     log: None,
@@ -994,6 +1155,7 @@ pub fn run(argv0: &str) -> ! {
         boot,
         started_order: Vec::new(),
         gettys: BTreeMap::new(),
+        helpers: BTreeMap::new(),
         consoles,
         signals,
         control,
@@ -1015,6 +1177,55 @@ pub fn run(argv0: &str) -> ! {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    fn unit(kind: &str, state: State, notified: bool) -> Unit {
+        let spec: services::Service = serde_json::from_str(&format!(
+            r#"{{"script": "true", "serviceConfig": {{"Type": "{kind}"}}}}"#
+        ))
+        .unwrap();
+        Unit {
+            spec,
+            state,
+            attempts: 0,
+            stopping: false,
+            notify: None,
+            notified,
+            output: None,
+            pending: Vec::new(),
+            log: None,
+        }
+    }
+
+    #[test]
+    fn readiness_by_type() {
+        let running = || State::Running {
+            pid: 7,
+            since: Duration::ZERO,
+        };
+        let cases = [
+            ("simple", running(), false, true),
+            ("exec", running(), false, true),
+            ("notify", running(), false, false),
+            ("notify", running(), true, true),
+            ("oneshot", running(), false, false),
+            ("oneshot", State::Exited(Exit::Code(0)), false, true),
+            ("forking", running(), false, false),
+            ("forking", State::Exited(Exit::Code(0)), false, true),
+            ("simple", State::Stopped, false, false),
+            ("simple", State::Failed("x".into()), false, true),
+        ];
+        for (kind, state, notified, want) in cases {
+            let desc = format!("{kind} {state:?} notified={notified}");
+            assert_eq!(is_ready(&unit(kind, state, notified)), want, "{desc}");
+        }
+    }
+
+    #[test]
+    fn services_stop_newest_first_and_only_if_running() {
+        let started: Vec<String> = ["db", "hello", "web", "cron"].map(String::from).into();
+        let order = shutdown_order(&started, &|n| n != "hello");
+        assert_eq!(order, ["cron", "web", "db"]);
+    }
 
     #[test]
     fn the_generation_comes_from_the_path_init_was_started_as() {
