@@ -3,4 +3,7 @@
 //!
 //! Must not: be a second implementation of what boot does: boot and switch share its code path.
 //!
-//! Status: not yet written; it arrives with its own issue.
+//! Today: [`manifest`], the format every generation's `activation.json` has, which the builder
+//! writes and strata-init reads. The activation itself arrives with its issue.
+
+pub mod manifest;

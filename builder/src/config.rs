@@ -143,39 +143,7 @@ pub struct EtcEntry {
     pub group: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Service {
-    pub enable: bool,
-    pub description: String,
-    pub wanted_by: Vec<String>,
-    pub after: Vec<String>,
-    pub requires: Vec<String>,
-    pub wants: Vec<String>,
-    pub environment: BTreeMap<String, String>,
-    pub path: Vec<String>,
-    pub script: String,
-    pub pre_start: String,
-    pub restart_if_changed: bool,
-    /// Hashes of the reload triggers: a change of any makes a switch reload the service.
-    pub reload_triggers: Vec<String>,
-    pub service_config: ServiceConfig,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(non_snake_case)]
-pub struct ServiceConfig {
-    pub ExecStart: Option<String>,
-    pub ExecReload: Option<String>,
-    pub ExecStop: Option<String>,
-    pub Type: String,
-    pub Restart: String,
-    pub RestartSec: String,
-    pub User: String,
-    pub Group: Option<String>,
-    pub WorkingDirectory: Option<String>,
-}
+pub use strata_activate::manifest::{Service, ServiceConfig};
 
 /// A configuration that evaluated, with the warnings it produced.
 #[derive(Debug, Clone)]

@@ -74,7 +74,7 @@ use crate::debian_index::LockFile;
 use crate::eval_io::StoreIo;
 use crate::initrd::{self, Compression, ModulesDir};
 use crate::scheduler::{realise_all, Progress, SchedulerError, SchedulerOptions};
-use crate::toplevel::{self, ActivationManifest, ToplevelError};
+use crate::toplevel::{self, ToplevelError};
 
 /// The name of the stage-1 configuration file inside the initrd.
 pub const INITRD_CONF: &str = "etc/strata-initrd.conf";
@@ -305,7 +305,7 @@ fn build_system_here(
         check_time_zone(&store, config, tz)?;
     }
     let etc = toplevel::build_etc(&mut store, config)?;
-    let manifest = ActivationManifest::new(config, &etc.entries)?;
+    let manifest = toplevel::make_manifest(config, &etc.entries)?;
     let manifest_json = manifest.to_json();
     let mut manifest_refs: BTreeSet<StorePath> = BTreeSet::new();
     let mut candidates: Vec<StorePath> = vec![etc.path.clone()];

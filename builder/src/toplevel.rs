@@ -34,8 +34,9 @@
 //! # The activation manifest
 //!
 //! [`ActivationManifest`] is what activation reads to make the machine match the
-//! configuration; its JSON form (`activation.json` in the toplevel) is the serde form of the
-//! structures below, field names in camelCase. Every list is sorted, so equal configurations
+//! configuration; [`make_manifest`] makes it. Its JSON form (`activation.json` in the
+//! toplevel) is the serde form of the structures of `strata_activate::manifest` (re-exported
+//! here; activation and strata-init read them), field names in camelCase. Every list is sorted, so equal configurations
 //! give byte-equal manifests. Version 1:
 //!
 //! | field | meaning |
@@ -102,7 +103,6 @@ use std::io::{self, Write};
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha512};
 use strata_store::local::{canonicalise, BuiltOutput};
 use strata_store::refs::{self, RefScanner};
@@ -114,8 +114,10 @@ use bootspec::{BootJson, SystemConfigurationRoot};
 
 use crate::config::{self, SystemConfig};
 
-/// The activation manifest's format version.
-pub const MANIFEST_VERSION: u32 = 1;
+pub use strata_activate::manifest::{
+    ActivationManifest, ManifestEtcEntry, ManifestGroup, ManifestUser, PasswordSource,
+    MANIFEST_VERSION,
+};
 
 /// Why a toplevel part could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -131,8 +133,8 @@ pub enum ToplevelError {
     /// The configuration cannot be turned into the part (a bad target, a missing source...).
     #[error("{0}")]
     Invalid(String),
-    #[error("activation manifest: {0}")]
-    Manifest(String),
+    #[error(transparent)]
+    Manifest(#[from] strata_activate::manifest::ManifestError),
 }
 
 fn io_ctx(context: impl Into<String>) -> impl FnOnce(io::Error) -> ToplevelError {
@@ -308,73 +310,6 @@ pub fn deterministic_salt(host: &str, user: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // The activation manifest
 
-/// What activation reads; see the module documentation for every field.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ActivationManifest {
-    pub version: u32,
-    pub host_name: String,
-    pub time_zone: Option<String>,
-    pub state_version: String,
-    pub mutable_users: bool,
-    pub users: Vec<ManifestUser>,
-    pub groups: Vec<ManifestGroup>,
-    pub etc: Vec<ManifestEtcEntry>,
-    pub services: BTreeMap<String, config::Service>,
-}
-
-/// A user account, with its password sources (never a clear-text password).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ManifestUser {
-    pub name: String,
-    pub uid: Option<u32>,
-    pub group: String,
-    pub extra_groups: Vec<String>,
-    pub description: String,
-    pub home: String,
-    pub create_home: bool,
-    pub shell: String,
-    pub is_normal_user: bool,
-    pub is_system_user: bool,
-    /// Set on every activation.
-    pub password: Option<PasswordSource>,
-    /// Set only when the user is created.
-    pub initial_password: Option<PasswordSource>,
-    pub authorized_keys: Vec<String>,
-}
-
-/// Where a user's password hash comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase")]
-pub enum PasswordSource {
-    /// A crypt(3) hash, and the option it was made from.
-    Hash { hash: String, option: String },
-    /// A file holding the hash, read at activation.
-    HashFile { path: String },
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ManifestGroup {
-    pub name: String,
-    pub gid: Option<u32>,
-    pub members: Vec<String>,
-}
-
-/// One file (or link) of `/etc`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ManifestEtcEntry {
-    pub target: String,
-    /// `symlink` or four octal digits.
-    pub mode: String,
-    pub user: String,
-    pub group: String,
-    /// What `etc/<target>` is made from (an absolute path, a store path but for `localtime`).
-    pub source: String,
-}
-
 fn check_hash(user: &str, option: &str, hash: &str) -> Result<(), ToplevelError> {
     if hash.contains([':', '\n', '\r']) {
         return Err(ToplevelError::Invalid(format!(
@@ -422,84 +357,59 @@ fn password_sources(
     Ok((always, initial))
 }
 
-impl ActivationManifest {
-    /// The manifest of `config`, whose etc tree has the entries `etc` (from [`build_etc`]).
-    pub fn new(
-        config: &SystemConfig,
-        etc: &[ManifestEtcEntry],
-    ) -> Result<ActivationManifest, ToplevelError> {
-        let mut users = Vec::new();
+/// The manifest of `config`, whose etc tree has the entries `etc` (from [`build_etc`]).
+pub fn make_manifest(
+    config: &SystemConfig,
+    etc: &[ManifestEtcEntry],
+) -> Result<ActivationManifest, ToplevelError> {
+    let mut users = Vec::new();
+    for u in config.users.users.values() {
+        let (password, initial_password) = password_sources(&config.host_name, u)?;
+        users.push(ManifestUser {
+            name: u.name.clone(),
+            uid: u.uid,
+            group: u.group.clone(),
+            extra_groups: u.extra_groups.clone(),
+            description: u.description.clone(),
+            home: u.home.clone(),
+            create_home: u.create_home,
+            shell: u.shell.clone(),
+            is_normal_user: u.is_normal_user,
+            is_system_user: u.is_system_user,
+            password,
+            initial_password,
+            authorized_keys: u.authorized_keys.clone(),
+        });
+    }
+    users.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut groups = Vec::new();
+    for g in config.users.groups.values() {
+        let mut members: BTreeSet<String> = g.members.iter().cloned().collect();
         for u in config.users.users.values() {
-            let (password, initial_password) = password_sources(&config.host_name, u)?;
-            users.push(ManifestUser {
-                name: u.name.clone(),
-                uid: u.uid,
-                group: u.group.clone(),
-                extra_groups: u.extra_groups.clone(),
-                description: u.description.clone(),
-                home: u.home.clone(),
-                create_home: u.create_home,
-                shell: u.shell.clone(),
-                is_normal_user: u.is_normal_user,
-                is_system_user: u.is_system_user,
-                password,
-                initial_password,
-                authorized_keys: u.authorized_keys.clone(),
-            });
-        }
-        users.sort_by(|a, b| a.name.cmp(&b.name));
-        let mut groups = Vec::new();
-        for g in config.users.groups.values() {
-            let mut members: BTreeSet<String> = g.members.iter().cloned().collect();
-            for u in config.users.users.values() {
-                if u.extra_groups.contains(&g.name) {
-                    members.insert(u.name.clone());
-                }
+            if u.extra_groups.contains(&g.name) {
+                members.insert(u.name.clone());
             }
-            groups.push(ManifestGroup {
-                name: g.name.clone(),
-                gid: g.gid,
-                members: members.into_iter().collect(),
-            });
         }
-        groups.sort_by(|a, b| a.name.cmp(&b.name));
-        let mut etc = etc.to_vec();
-        etc.sort_by(|a, b| a.target.cmp(&b.target));
-        Ok(ActivationManifest {
-            version: MANIFEST_VERSION,
-            host_name: config.host_name.clone(),
-            time_zone: config.time_zone.clone(),
-            state_version: config.state_version.clone(),
-            mutable_users: config.users.mutable_users,
-            users,
-            groups,
-            etc,
-            services: config.services.clone(),
-        })
+        groups.push(ManifestGroup {
+            name: g.name.clone(),
+            gid: g.gid,
+            members: members.into_iter().collect(),
+        });
     }
-
-    /// The JSON form: pretty-printed, with a final newline.
-    pub fn to_json(&self) -> String {
-        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
-        s.push('\n');
-        s
-    }
-
-    /// Reads a manifest, refusing versions other than [`MANIFEST_VERSION`].
-    pub fn from_json(json: &str) -> Result<ActivationManifest, ToplevelError> {
-        let v: serde_json::Value =
-            serde_json::from_str(json).map_err(|e| ToplevelError::Manifest(e.to_string()))?;
-        match v.get("version").and_then(serde_json::Value::as_u64) {
-            Some(n) if n == u64::from(MANIFEST_VERSION) => {}
-            Some(n) => {
-                return Err(ToplevelError::Manifest(format!(
-                    "version {n} is not supported (this strata reads version {MANIFEST_VERSION})"
-                )))
-            }
-            None => return Err(ToplevelError::Manifest("no `version'".into())),
-        }
-        serde_json::from_value(v).map_err(|e| ToplevelError::Manifest(e.to_string()))
-    }
+    groups.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut etc = etc.to_vec();
+    etc.sort_by(|a, b| a.target.cmp(&b.target));
+    Ok(ActivationManifest {
+        version: MANIFEST_VERSION,
+        host_name: config.host_name.clone(),
+        time_zone: config.time_zone.clone(),
+        state_version: config.state_version.clone(),
+        mutable_users: config.users.mutable_users,
+        users,
+        groups,
+        etc,
+        services: config.services.clone(),
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1037,7 +947,7 @@ mod tests {
     #[test]
     fn manifest_of_the_example() {
         let cfg = example();
-        let m = ActivationManifest::new(&cfg, &[]).unwrap();
+        let m = make_manifest(&cfg, &[]).unwrap();
         assert_eq!(m.version, 1);
         assert_eq!(m.host_name, "saguaro");
         assert_eq!(m.time_zone.as_deref(), Some("America/Phoenix"));
@@ -1074,7 +984,7 @@ mod tests {
 
     #[test]
     fn manifest_versions_are_checked() {
-        let m = ActivationManifest::new(&example(), &[]).unwrap();
+        let m = make_manifest(&example(), &[]).unwrap();
         let mut v = serde_json::to_value(&m).unwrap();
         v["version"] = 2.into();
         let e = ActivationManifest::from_json(&v.to_string()).unwrap_err();
@@ -1090,7 +1000,7 @@ mod tests {
         alice.password = Some("hunter2".into());
         alice.hashed_password = Some("$6$x$y".into());
         alice.initial_hashed_password = Some("$6$a$b".into());
-        let m = ActivationManifest::new(&cfg, &[]).unwrap();
+        let m = make_manifest(&cfg, &[]).unwrap();
         assert_eq!(
             m.users[0].password,
             Some(PasswordSource::Hash {
@@ -1109,7 +1019,7 @@ mod tests {
 
         let alice = cfg.users.users.get_mut("alice").unwrap();
         alice.hashed_password_file = Some("/run/secrets/alice".into());
-        let m = ActivationManifest::new(&cfg, &[]).unwrap();
+        let m = make_manifest(&cfg, &[]).unwrap();
         assert_eq!(
             m.users[0].password,
             Some(PasswordSource::HashFile {
@@ -1120,7 +1030,7 @@ mod tests {
         let alice = cfg.users.users.get_mut("alice").unwrap();
         alice.hashed_password_file = None;
         alice.hashed_password = None;
-        let m = ActivationManifest::new(&cfg, &[]).unwrap();
+        let m = make_manifest(&cfg, &[]).unwrap();
         let Some(PasswordSource::Hash { hash, option }) = &m.users[0].password else {
             panic!("no hash");
         };
@@ -1129,13 +1039,13 @@ mod tests {
 
         let alice = cfg.users.users.get_mut("alice").unwrap();
         alice.hashed_password = Some("$6$x$y:0:".into());
-        let e = ActivationManifest::new(&cfg, &[]).unwrap_err();
+        let e = make_manifest(&cfg, &[]).unwrap_err();
         assert!(e.to_string().contains("hashedPassword"), "{e}");
 
         let alice = cfg.users.users.get_mut("alice").unwrap();
         alice.hashed_password = None;
         alice.hashed_password_file = Some("secrets/alice".into());
-        assert!(ActivationManifest::new(&cfg, &[]).is_err());
+        assert!(make_manifest(&cfg, &[]).is_err());
     }
 
     #[test]

@@ -11,8 +11,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use serde::Deserialize;
-
 /// The longest wait between restarts.
 pub const MAX_RESTART_DELAY: Duration = Duration::from_secs(60);
 
@@ -20,91 +18,7 @@ pub const MAX_RESTART_DELAY: Duration = Duration::from_secs(60);
 /// `RestartSec` again, not after the grown delay.
 pub const STABLE_AFTER: Duration = Duration::from_secs(30);
 
-/// One service of the manifest (the fields the supervisor reads).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Service {
-    #[serde(default)]
-    pub description: String,
-    #[serde(default)]
-    pub wanted_by: Vec<String>,
-    #[serde(default)]
-    pub after: Vec<String>,
-    #[serde(default)]
-    pub requires: Vec<String>,
-    #[serde(default)]
-    pub wants: Vec<String>,
-    #[serde(default)]
-    pub environment: BTreeMap<String, String>,
-    #[serde(default)]
-    pub path: Vec<String>,
-    #[serde(default)]
-    pub script: String,
-    #[serde(default)]
-    pub pre_start: String,
-    pub service_config: ServiceConfig,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[allow(non_snake_case)]
-pub struct ServiceConfig {
-    #[serde(default)]
-    pub ExecStart: Option<String>,
-    #[serde(default)]
-    pub ExecReload: Option<String>,
-    #[serde(default)]
-    pub ExecStop: Option<String>,
-    #[serde(default = "simple")]
-    pub Type: String,
-    #[serde(default = "no")]
-    pub Restart: String,
-    #[serde(default = "one")]
-    pub RestartSec: String,
-    #[serde(default = "root")]
-    pub User: String,
-    #[serde(default)]
-    pub Group: Option<String>,
-    #[serde(default)]
-    pub WorkingDirectory: Option<String>,
-}
-
-fn simple() -> String {
-    "simple".into()
-}
-fn no() -> String {
-    "no".into()
-}
-fn one() -> String {
-    "1".into()
-}
-fn root() -> String {
-    "root".into()
-}
-
-/// What the supervisor reads from `activation.json`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Manifest {
-    pub version: u32,
-    #[serde(default)]
-    pub host_name: String,
-    #[serde(default)]
-    pub services: BTreeMap<String, Service>,
-}
-
-impl Manifest {
-    pub fn parse(json: &str) -> Result<Manifest, String> {
-        let m: Manifest =
-            serde_json::from_str(json).map_err(|e| format!("activation.json: {e}"))?;
-        if m.version != 1 {
-            return Err(format!(
-                "activation.json has version {}; this init reads version 1",
-                m.version
-            ));
-        }
-        Ok(m)
-    }
-}
+pub use strata_activate::manifest::{ActivationManifest, Service, ServiceConfig};
 
 /// `foo.service` → `foo`; other units → `None`.
 pub fn service_name(unit: &str) -> Option<&str> {
@@ -263,8 +177,37 @@ pub fn restart_delay(base: Duration, attempt: u32) -> Duration {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A service of `kind` (`Type=`) running `true`.
+    pub(crate) fn service(kind: &str) -> Service {
+        Service {
+            enable: true,
+            description: String::new(),
+            wanted_by: Vec::new(),
+            after: Vec::new(),
+            requires: Vec::new(),
+            wants: Vec::new(),
+            environment: BTreeMap::new(),
+            path: Vec::new(),
+            script: "true".into(),
+            pre_start: String::new(),
+            restart_if_changed: true,
+            reload_triggers: Vec::new(),
+            service_config: ServiceConfig {
+                ExecStart: None,
+                ExecReload: None,
+                ExecStop: None,
+                Type: kind.into(),
+                Restart: "no".into(),
+                RestartSec: "1".into(),
+                User: "root".into(),
+                Group: None,
+                WorkingDirectory: None,
+            },
+        }
+    }
 
     fn svc(wanted_by: &[&str], after: &[&str], requires: &[&str], wants: &[&str]) -> Service {
         let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect::<Vec<_>>();
@@ -274,11 +217,7 @@ mod tests {
             after: v(after),
             requires: v(requires),
             wants: v(wants),
-            environment: BTreeMap::new(),
-            path: Vec::new(),
-            script: "true".into(),
-            pre_start: String::new(),
-            service_config: serde_json::from_str("{}").unwrap(),
+            ..service("simple")
         }
     }
 
@@ -365,21 +304,5 @@ mod tests {
         assert_eq!(d, [1, 2, 4, 8, 16, 32, 60, 60]);
         assert_eq!(restart_delay(s(90), 3), s(90), "never below RestartSec");
         assert_eq!(restart_delay(Duration::ZERO, 5), Duration::ZERO);
-    }
-
-    #[test]
-    fn manifests_are_read_and_versions_checked() {
-        let m = Manifest::parse(
-            r#"{"version": 1, "hostName": "saguaro", "users": [], "services": {"hello": {
-              "description": "d", "wantedBy": ["multi-user.target"], "script": "echo hi",
-              "serviceConfig": {"Type": "oneshot", "Restart": "no", "RestartSec": "1",
-                                "User": "root", "ExecStart": null}}}}"#,
-        )
-        .unwrap();
-        assert_eq!(m.host_name, "saguaro");
-        assert_eq!(m.services["hello"].service_config.Type, "oneshot");
-        let e = Manifest::parse(r#"{"version": 2}"#).unwrap_err();
-        assert!(e.contains("version 2"), "{e}");
-        assert!(Manifest::parse("{").is_err());
     }
 }

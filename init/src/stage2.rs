@@ -26,7 +26,7 @@ use std::io::{self, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
-use crate::services::{self, Exit, Manifest};
+use crate::services::{self, ActivationManifest, Exit};
 use crate::stage1::mount_essentials;
 use crate::sys::{ms, RealSys, Sys};
 
@@ -1074,23 +1074,17 @@ pub fn run(argv0: &str) -> ! {
     }
     let manifest = fs::read_to_string(format!("{toplevel}/activation.json"))
         .map_err(|e| format!("cannot read {toplevel}/activation.json: {e}"))
-        .and_then(|j| Manifest::parse(&j));
-    let manifest = match manifest {
-        Ok(m) => m,
+        .and_then(|j| ActivationManifest::from_json(&j).map_err(|e| e.to_string()));
+    let (host_name, service_specs) = match manifest {
+        Ok(m) => (m.host_name, m.services),
         Err(e) => {
             sys.console(&format!("strata: {e}; no services start"));
-            Manifest {
-                version: 1,
-                host_name: String::new(),
-                services: BTreeMap::new(),
-            }
+            (String::new(), BTreeMap::new())
         }
     };
-    if !manifest.host_name.is_empty() {
+    if !host_name.is_empty() {
         // SAFETY: the name's bytes and length.
-        let r = unsafe {
-            libc::sethostname(manifest.host_name.as_ptr().cast(), manifest.host_name.len())
-        };
+        let r = unsafe { libc::sethostname(host_name.as_ptr().cast(), host_name.len()) };
         if r < 0 {
             sys.console(&format!(
                 "strata: cannot set the host name: {}",
@@ -1101,7 +1095,7 @@ pub fn run(argv0: &str) -> ! {
     // ctrl-alt-del sends SIGINT to PID 1 instead of rebooting at once.
     // SAFETY: a plain reboot(2) command.
     unsafe { libc::reboot(libc::RB_DISABLE_CAD) };
-    let boot = match services::boot_order(&manifest.services) {
+    let boot = match services::boot_order(&service_specs) {
         Ok(b) => b,
         Err(e) => {
             sys.console(&format!("strata: {e}; no services start"));
@@ -1127,8 +1121,7 @@ pub fn run(argv0: &str) -> ! {
             None
         }
     };
-    let units = manifest
-        .services
+    let units = service_specs
         .into_iter()
         .map(|(n, spec)| {
             (
@@ -1150,7 +1143,7 @@ pub fn run(argv0: &str) -> ! {
     let mut sup = Supervisor {
         sys,
         toplevel,
-        host: manifest.host_name,
+        host: host_name,
         units,
         boot,
         started_order: Vec::new(),
@@ -1179,10 +1172,7 @@ mod tests {
     use super::*;
 
     fn unit(kind: &str, state: State, notified: bool) -> Unit {
-        let spec: services::Service = serde_json::from_str(&format!(
-            r#"{{"script": "true", "serviceConfig": {{"Type": "{kind}"}}}}"#
-        ))
-        .unwrap();
+        let spec = crate::services::tests::service(kind);
         Unit {
             spec,
             state,

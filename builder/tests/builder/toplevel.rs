@@ -8,7 +8,8 @@ use std::rc::Rc;
 use strata_builder::config::{self, SystemConfig};
 use strata_builder::eval_io::FsIo;
 use strata_builder::toplevel::{
-    bootspec_json, build_etc, sha512_crypt, validate_bootspec, ActivationManifest, PasswordSource,
+    bootspec_json, build_etc, make_manifest, sha512_crypt, validate_bootspec, ActivationManifest,
+    PasswordSource,
 };
 use strata_lang::{EvalConfig, Evaluator};
 use strata_store::{LocalStore, StoreDir};
@@ -87,7 +88,7 @@ fn example_etc_tree_manifest_and_bootspec() {
     assert_eq!(info.references.len(), 2, "hostname and motd");
 
     // The manifest, in the store as the toplevel will hold it.
-    let manifest = ActivationManifest::new(&config, &tree.entries).unwrap();
+    let manifest = make_manifest(&config, &tree.entries).unwrap();
     let json = manifest.to_json();
     store
         .add_text("activation.json", json.as_bytes(), &info.references)
@@ -144,9 +145,7 @@ fn example_etc_tree_manifest_and_bootspec() {
     let tree2 = build_etc(&mut store2, &config).unwrap();
     assert_eq!(tree2.path, tree.path);
     assert_eq!(
-        ActivationManifest::new(&config, &tree2.entries)
-            .unwrap()
-            .to_json(),
+        make_manifest(&config, &tree2.entries).unwrap().to_json(),
         json
     );
 

@@ -1,0 +1,151 @@
+//! The activation manifest: what a generation asks activation (and its init) to make true.
+//!
+//! The builder writes it as `activation.json` in every toplevel (see the builder's `toplevel`
+//! module for how each field is made from the configuration); activation and strata-init
+//! read it. Every list is sorted, so equal configurations give byte-equal manifests. A reader
+//! refuses a version other than [`MANIFEST_VERSION`].
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The format's version.
+pub const MANIFEST_VERSION: u32 = 1;
+
+/// A manifest that cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestError(pub String);
+
+impl std::fmt::Display for ManifestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "malformed activation manifest: {}", self.0)
+    }
+}
+
+impl std::error::Error for ManifestError {}
+
+/// What activation reads; see the module documentation for every field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ActivationManifest {
+    pub version: u32,
+    pub host_name: String,
+    pub time_zone: Option<String>,
+    pub state_version: String,
+    pub mutable_users: bool,
+    pub users: Vec<ManifestUser>,
+    pub groups: Vec<ManifestGroup>,
+    pub etc: Vec<ManifestEtcEntry>,
+    pub services: BTreeMap<String, Service>,
+}
+
+/// A user account, with its password sources (never a clear-text password).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ManifestUser {
+    pub name: String,
+    pub uid: Option<u32>,
+    pub group: String,
+    pub extra_groups: Vec<String>,
+    pub description: String,
+    pub home: String,
+    pub create_home: bool,
+    pub shell: String,
+    pub is_normal_user: bool,
+    pub is_system_user: bool,
+    /// Set on every activation.
+    pub password: Option<PasswordSource>,
+    /// Set only when the user is created.
+    pub initial_password: Option<PasswordSource>,
+    pub authorized_keys: Vec<String>,
+}
+
+/// Where a user's password hash comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum PasswordSource {
+    /// A crypt(3) hash, and the option it was made from.
+    Hash { hash: String, option: String },
+    /// A file holding the hash, read at activation.
+    HashFile { path: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ManifestGroup {
+    pub name: String,
+    pub gid: Option<u32>,
+    pub members: Vec<String>,
+}
+
+/// One file (or link) of `/etc`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ManifestEtcEntry {
+    pub target: String,
+    /// `symlink` or four octal digits.
+    pub mode: String,
+    pub user: String,
+    pub group: String,
+    /// What `etc/<target>` is made from (an absolute path, a store path but for `localtime`).
+    pub source: String,
+}
+
+impl ActivationManifest {
+    /// The JSON form: pretty-printed, with a final newline.
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+
+    /// Reads a manifest, refusing versions other than [`MANIFEST_VERSION`].
+    pub fn from_json(json: &str) -> Result<ActivationManifest, ManifestError> {
+        let v: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| ManifestError(e.to_string()))?;
+        match v.get("version").and_then(serde_json::Value::as_u64) {
+            Some(n) if n == u64::from(MANIFEST_VERSION) => {}
+            Some(n) => {
+                return Err(ManifestError(format!(
+                    "version {n} is not supported (this strata reads version {MANIFEST_VERSION})"
+                )))
+            }
+            None => return Err(ManifestError("no `version'".into())),
+        }
+        serde_json::from_value(v).map_err(|e| ManifestError(e.to_string()))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Service {
+    pub enable: bool,
+    pub description: String,
+    pub wanted_by: Vec<String>,
+    pub after: Vec<String>,
+    pub requires: Vec<String>,
+    pub wants: Vec<String>,
+    pub environment: BTreeMap<String, String>,
+    pub path: Vec<String>,
+    pub script: String,
+    pub pre_start: String,
+    pub restart_if_changed: bool,
+    /// Hashes of the reload triggers: a change of any makes a switch reload the service.
+    pub reload_triggers: Vec<String>,
+    pub service_config: ServiceConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(non_snake_case)]
+pub struct ServiceConfig {
+    pub ExecStart: Option<String>,
+    pub ExecReload: Option<String>,
+    pub ExecStop: Option<String>,
+    pub Type: String,
+    pub Restart: String,
+    pub RestartSec: String,
+    pub User: String,
+    pub Group: Option<String>,
+    pub WorkingDirectory: Option<String>,
+}
