@@ -12,10 +12,10 @@
 //! emergency shell on the console (the initrd's busybox), and when that shell ends, boots
 //! again.
 //!
-//! Stage 2 ([`stage2`]) mounts the rest, links `/run/booted-system`, sets the host name and
-//! supervises the manifest's services ([`services`] decides order and restarts), the login
-//! prompts and the control socket, and shuts down in order. Not yet: the activation
-//! (`/etc`, users; crate `activate`, with its issue).
+//! Stage 2 ([`stage2`]) mounts the rest, links `/run/booted-system`, runs the activation
+//! (crate `activate`, the code `strata switch` will run) and supervises the manifest's services
+//! ([`services`] decides order and restarts), the login prompts and the control socket, and
+//! shuts down in order.
 
 pub mod cmdline;
 pub mod probe;

@@ -1,5 +1,5 @@
 //! Stage 2: PID 1 on the real root. Mounts what the system needs, marks the generation as
-//! booted, then supervises: the services of the manifest in boot order
+//! booted, activates it (crate `activate`: users, `/etc`, host name), then supervises: the services of the manifest in boot order
 //! ([`services::boot_order`]), restarted by their `Restart=` policy with a growing delay, their
 //! output copied to the console and to `/var/log/strata/<name>.log`; a login prompt on each
 //! console; orphans reaped; and a control socket (`/run/strata/init.sock`) through which
@@ -655,10 +655,18 @@ impl Supervisor {
         }
         let plan = ChildPlan {
             program: cstring(&getty),
-            argv: ["getty", "-L", "115200", tty, "vt100"]
-                .iter()
-                .map(|s| cstring(s))
-                .collect(),
+            argv: [
+                "getty",
+                "-L",
+                "-l",
+                &format!("{}/sw/bin/login", self.toplevel),
+                "115200",
+                tty,
+                "vt100",
+            ]
+            .iter()
+            .map(|s| cstring(s))
+            .collect(),
             env: vec![
                 cstring(&format!("PATH={}/sw/bin", self.toplevel)),
                 cstring("TERM=vt100"),
@@ -1082,15 +1090,18 @@ pub fn run(argv0: &str) -> ! {
             (String::new(), BTreeMap::new())
         }
     };
-    if !host_name.is_empty() {
-        // SAFETY: the name's bytes and length.
-        let r = unsafe { libc::sethostname(host_name.as_ptr().cast(), host_name.len()) };
-        if r < 0 {
-            sys.console(&format!(
-                "strata: cannot set the host name: {}",
-                last_error()
-            ));
+    // The same activation `strata switch` runs: users, /etc, the host name.
+    match strata_activate::activate(
+        std::path::Path::new("/"),
+        &toplevel,
+        &strata_activate::Options { set_hostname: true },
+    ) {
+        Ok(r) => {
+            for c in &r.changes {
+                sys.console(&format!("strata: activation: {c}"));
+            }
         }
+        Err(e) => sys.console(&format!("strata: activation failed: {e}")),
     }
     // ctrl-alt-del sends SIGINT to PID 1 instead of rebooting at once.
     // SAFETY: a plain reboot(2) command.

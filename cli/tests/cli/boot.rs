@@ -219,7 +219,7 @@ fn stage_2_runs_services_restarts_a_crashing_one_and_powers_off() {
   systemd.services.stopper = {{
     wantedBy = [ "multi-user.target" ];
     after = [ "hello.service" ];
-    script = "sleep 12; echo powering-off-now; /run/current-system/strata/bin/strata poweroff";
+    script = "sleep 30; echo powering-off-now; /run/current-system/strata/bin/strata poweroff";
   }};
 }}
 "#,
@@ -266,9 +266,31 @@ fn stage_2_runs_services_restarts_a_crashing_one_and_powers_off() {
         )
         .unwrap();
     }
-    // A login prompt on the serial console, with the host name.
-    m.wait_for_console_text("saguaro login:", BOOT_TIMEOUT)
+    // The activation made the users and /etc; alice logs in on the serial console's prompt
+    // (which shows the host name) with her initial password, in the configured time zone.
+    m.wait_for_console_text(
+        "strata: activation: created user alice (1000)",
+        BOOT_TIMEOUT,
+    )
+    .unwrap();
+    let (_, at) = m
+        .wait_for_console_text_from("saguaro login:", 0, BOOT_TIMEOUT)
         .unwrap();
+    m.send("alice\n").unwrap();
+    let (_, at) = m
+        .wait_for_console_text_from("Password:", at, BOOT_TIMEOUT)
+        .unwrap();
+    m.send("changeme\n").unwrap();
+    m.wait_for_console_text_from("$ ", at, BOOT_TIMEOUT)
+        .unwrap();
+    m.send("echo \"who=$(id -un) groups=$(id -Gn) host=$(hostname) tz=$(date +%Z)\"\n")
+        .unwrap();
+    m.wait_for_console_text_from(
+        "who=alice groups=users wheel host=saguaro tz=MST",
+        at,
+        BOOT_TIMEOUT,
+    )
+    .unwrap();
     // `strata poweroff` (run by a service) through the control socket ends QEMU cleanly.
     m.wait_for_console_text("strata: powering off", BOOT_TIMEOUT)
         .unwrap();
