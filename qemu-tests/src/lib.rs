@@ -30,6 +30,51 @@ pub fn have_qemu() -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// An ext4 image labelled `label` holding the store paths `paths` (logical, e.g.
+/// `/nix/store/...`) copied from the store whose root is `store_root`, at their logical place,
+/// sized to what they hold plus 64 MiB. Made with `cp` and `mkfs.ext4 -d` (no root needed).
+pub fn store_image(
+    store_root: &Path,
+    paths: &[String],
+    label: &str,
+    dir: &Path,
+) -> io::Result<PathBuf> {
+    let root = dir.join("rootfs");
+    let store = root.join("nix/store");
+    fs::create_dir_all(&store)?;
+    for p in paths {
+        let src = store_root.join(p.trim_start_matches('/'));
+        let ok = Command::new("cp")
+            .arg("-R")
+            .arg(&src)
+            .arg(&store)
+            .status()?;
+        if !ok.success() {
+            return Err(io::Error::other(format!("cp -R {} failed", src.display())));
+        }
+    }
+    let du = Command::new("du").arg("-sb").arg(&root).output()?;
+    let used: u64 = String::from_utf8_lossy(&du.stdout)
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| io::Error::other("du printed no size"))?;
+    let img = dir.join("root.img");
+    fs::File::create(&img)?.set_len(used + (64 << 20))?;
+    let out = Command::new("mkfs.ext4")
+        .args(["-q", "-F", "-L", label, "-d"])
+        .arg(&root)
+        .arg(&img)
+        .output()?;
+    if !out.status.success() {
+        return Err(io::Error::other(format!(
+            "mkfs.ext4 failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    Ok(img)
+}
+
 /// A direct kernel boot.
 #[derive(Debug, Clone)]
 pub struct DirectBoot {

@@ -4,10 +4,9 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
-use strata_qemu_tests::{have_qemu, DirectBoot, Machine};
+use strata_qemu_tests::{have_qemu, store_image, DirectBoot, Machine};
 
 use crate::system::{build, example, link_target, shared, Shared};
 
@@ -28,36 +27,11 @@ fn example_toplevel(s: &Shared) -> String {
         .line()
 }
 
-/// An ext4 image labelled `strata` holding the toplevel and strata (enough for stage 1 to find
+/// An image labelled `strata` holding the toplevel and strata (enough for stage 1 to find
 /// `init=` and start it).
 fn root_image(s: &Shared, top: &str, dir: &Path) -> PathBuf {
-    let root = dir.join("rootfs");
-    let store = root.join("nix/store");
-    fs::create_dir_all(&store).unwrap();
     let strata = link_target(&s.real(top).join("strata"));
-    for p in [top, strata.as_str()] {
-        let ok = Command::new("cp")
-            .arg("-R")
-            .arg(s.real(p))
-            .arg(&store)
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    }
-    let img = dir.join("root.img");
-    fs::File::create(&img).unwrap().set_len(128 << 20).unwrap();
-    let out = Command::new("mkfs.ext4")
-        .args(["-q", "-F", "-L", "strata", "-d"])
-        .arg(&root)
-        .arg(&img)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    img
+    store_image(&s.root(), &[top.to_owned(), strata], "strata", dir).unwrap()
 }
 
 fn direct_boot(
@@ -156,46 +130,14 @@ fn a_missing_root_ends_in_a_clear_message_and_a_shell() {
 /// A root image holding the toplevel's whole closure but the kernel package (the kernel and
 /// its modules come from the direct boot and the initrd).
 fn closure_image(s: &Shared, top: &str, dir: &Path) -> PathBuf {
-    let root = dir.join("rootfs");
-    let store = root.join("nix/store");
-    fs::create_dir_all(&store).unwrap();
     let mut closure = crate::strata_store(&s.root(), ["closure", top]);
-    let paths = crate::run(&mut closure, None).ok().lines();
-    for p in paths.iter().filter(|p| !p.contains("-linux-image-")) {
-        let ok = Command::new("cp")
-            .arg("-R")
-            .arg(s.real(p))
-            .arg(&store)
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    }
-    let size = du(&root) + (64 << 20);
-    let img = dir.join("root.img");
-    fs::File::create(&img).unwrap().set_len(size).unwrap();
-    let out = Command::new("mkfs.ext4")
-        .args(["-q", "-F", "-L", "strata", "-d"])
-        .arg(&root)
-        .arg(&img)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    img
-}
-
-/// Bytes used below `dir`.
-fn du(dir: &Path) -> u64 {
-    let out = Command::new("du").args(["-sb"]).arg(dir).output().unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
+    let paths: Vec<String> = crate::run(&mut closure, None)
+        .ok()
+        .lines()
+        .into_iter()
+        .filter(|p| !p.contains("-linux-image-"))
+        .collect();
+    store_image(&s.root(), &paths, "strata", dir).unwrap()
 }
 
 #[test]
