@@ -205,7 +205,8 @@ pub fn modules_dir() -> Option<PathBuf> {
         .then(|| built.canonicalize().unwrap_or(built))
 }
 
-fn span() -> Span {
+/// A span for values made by Rust code (no source position).
+pub(crate) fn span() -> Span {
     Span {
         file: 0,
         start: 0,
@@ -213,7 +214,8 @@ fn span() -> Span {
     }
 }
 
-fn nix_string(s: &str) -> String {
+/// `s` as a Nix string literal.
+pub(crate) fn nix_string(s: &str) -> String {
     let mut out = Vec::new();
     strata_lang::print::escape_string(s.as_bytes(), &mut out);
     String::from_utf8_lossy(&out).into_owned()

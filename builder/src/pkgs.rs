@@ -10,7 +10,6 @@
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use strata_lang::source::Span;
 use strata_lang::value::{intern, Attrs, Value};
 use strata_lang::{EvalError, Evaluator};
 
@@ -68,14 +67,6 @@ pub fn debian_nix(modules: &Path) -> PathBuf {
     modules.join(DEBIAN_NIX)
 }
 
-fn span() -> Span {
-    Span {
-        file: 0,
-        start: 0,
-        end: 0,
-    }
-}
-
 /// Evaluates `import <modules>/pkgs/debian.nix { lock = builtins.fromJSON <lock as JSON>; }`
 /// and returns the package set (forced to a set; its attributes stay lazy).
 pub fn eval_debian_pkgs(
@@ -104,26 +95,29 @@ fn eval_with_lock(
     strata_lang::print::escape_string(nix_file.as_os_str().as_encoded_bytes(), &mut file);
     let f = ev.eval_string(&format!("import {}", String::from_utf8_lossy(&file)))?;
     let from_json = ev.eval_string("builtins.fromJSON")?;
-    let lock_value = ev.call(&from_json, Value::str(lock_to_nix_json(lock)), span())?;
+    let lock_value = ev.call(
+        &from_json,
+        Value::str(lock_to_nix_json(lock)),
+        crate::config::span(),
+    )?;
     let arg = Value::attrs(Attrs::from_unsorted(vec![(intern("lock"), lock_value)]));
-    let set = ev.call(&f, arg, span())?;
-    ev.force(&set, span())
+    let set = ev.call(&f, arg, crate::config::span())?;
+    ev.force(&set, crate::config::span())
 }
 
 /// The attribute `name` of a set value (forced).
 fn attr(ev: &mut Evaluator, set: &Value, name: &str) -> Result<Value, EvalError> {
-    let set = ev.force(set, span())?;
+    let set = ev.force(set, crate::config::span())?;
     let Value::Attrs(a) = &set else {
         return Err(EvalError::eval(
             format!("expected a set while looking up '{name}'"),
-            span(),
+            crate::config::span(),
         ));
     };
-    let v = a
-        .get(name)
-        .cloned()
-        .ok_or_else(|| EvalError::eval(format!("attribute '{name}' missing"), span()))?;
-    ev.force(&v, span())
+    let v = a.get(name).cloned().ok_or_else(|| {
+        EvalError::eval(format!("attribute '{name}' missing"), crate::config::span())
+    })?;
+    ev.force(&v, crate::config::span())
 }
 
 /// The `.drv` path of the derivation at the attribute path `path` (e.g. `["hello"]` or
@@ -134,7 +128,7 @@ pub fn drv_path(ev: &mut Evaluator, set: &Value, path: &[&str]) -> Result<String
         v = attr(ev, &v, name)?;
     }
     let p = attr(ev, &v, "drvPath")?;
-    let s = ev.force_string(&p, span())?;
+    let s = ev.force_string(&p, crate::config::span())?;
     Ok(s.to_str_lossy().into_owned())
 }
 
@@ -145,7 +139,7 @@ pub fn out_path(ev: &mut Evaluator, set: &Value, path: &[&str]) -> Result<String
         v = attr(ev, &v, name)?;
     }
     let p = attr(ev, &v, "outPath")?;
-    let s = ev.force_string(&p, span())?;
+    let s = ev.force_string(&p, crate::config::span())?;
     Ok(s.to_str_lossy().into_owned())
 }
 
@@ -257,12 +251,16 @@ mod tests {
         let app = attr(&mut ev, &set, "app").unwrap();
         let version = attr(&mut ev, &app, "version").unwrap();
         assert_eq!(
-            ev.force_string(&version, span()).unwrap().to_str_lossy(),
+            ev.force_string(&version, crate::config::span())
+                .unwrap()
+                .to_str_lossy(),
             "1.0-1"
         );
         let pname = attr(&mut ev, &app, "pname").unwrap();
         assert_eq!(
-            ev.force_string(&pname, span()).unwrap().to_str_lossy(),
+            ev.force_string(&pname, crate::config::span())
+                .unwrap()
+                .to_str_lossy(),
             "app"
         );
         let deps = attr(&mut ev, &app, "depends").unwrap();

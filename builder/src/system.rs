@@ -198,14 +198,6 @@ pub struct SystemBuild {
     pub warnings: Vec<String>,
 }
 
-fn span() -> strata_lang::source::Span {
-    strata_lang::source::Span {
-        file: 0,
-        start: 0,
-        end: 0,
-    }
-}
-
 /// The stack of the thread the evaluation runs on (deep configurations recurse deeply); the
 /// evaluator stops with an error 64 MiB before its end.
 pub const EVAL_STACK: usize = 1 << 30;
@@ -336,7 +328,7 @@ fn build_system_here(
     let f = ev
         .eval_string(&format!(
             "import {}",
-            nix_string(&modules.join("system/toplevel.nix").display().to_string())
+            config::nix_string(&modules.join("system/toplevel.nix").display().to_string())
         ))
         .map_err(|e| eval_err(&ev, e))?;
     let arg = Value::attrs(Attrs::from_unsorted(vec![
@@ -345,7 +337,9 @@ fn build_system_here(
         (intern("manifest"), Value::str(store.print(&manifest_path))),
         (intern("strata"), Value::str(store.print(&strata_path))),
     ]));
-    let top = ev.call(&f, arg, span()).map_err(|e| eval_err(&ev, e))?;
+    let top = ev
+        .call(&f, arg, config::span())
+        .map_err(|e| eval_err(&ev, e))?;
     let drv = crate::pkgs::drv_path(&mut ev, &top, &[]).map_err(|e| eval_err(&ev, e))?;
     let drv = store.parse_path(&drv).map_err(StoreError::from)?;
     let outputs = realise_all(store_root, store_dir, std::slice::from_ref(&drv), &opts)?;
@@ -365,12 +359,6 @@ fn build_system_here(
         built: built.load(Ordering::Relaxed),
         warnings: evaluated.warnings,
     })
-}
-
-fn nix_string(s: &str) -> String {
-    let mut out = Vec::new();
-    strata_lang::print::escape_string(s.as_bytes(), &mut out);
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Adds strata itself: `bin/strata`, `bin/strata-init`, `share/strata/modules/` (the module

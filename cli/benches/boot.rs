@@ -12,6 +12,8 @@
 //! machine (no nixpkgs), so its boot is not measured beside it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -47,11 +49,7 @@ fn at(log: &str, needle: &str) -> f64 {
 }
 
 fn main() {
-    let reps: usize = std::env::var("STRATA_BENCH_REPS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3)
-        .max(1);
+    let reps = common::reps();
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("store");
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/configuration.nix");

@@ -27,6 +27,8 @@
 //!    generated option are forced. Both evaluators run the same Nix code.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -204,10 +206,7 @@ fn main() {
         println!("eval_vs_nix: nix-instantiate is not available; install Nix (Debian: nix-bin). Skipped.");
         return;
     }
-    let reps: usize = std::env::var("STRATA_BENCH_REPS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3);
+    let reps = common::reps();
     let dir = tempfile::tempdir().expect("tempdir");
     if std::env::var_os("STRATA_BENCH_KEEP").is_some() {
         println!("programs kept in {}", dir.path().display());

@@ -18,6 +18,8 @@
 //! nixpkgs, no binary cache), so no NixOS build times are measured.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -104,11 +106,7 @@ fn mib(n: u64) -> f64 {
 }
 
 fn main() {
-    let reps: usize = std::env::var("STRATA_BENCH_REPS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3)
-        .max(1);
+    let reps = common::reps();
     let tmp = tempfile::tempdir().unwrap();
     let example = repo().join("examples/configuration.nix");
     let lock = repo().join("examples/strata.lock");
