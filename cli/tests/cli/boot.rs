@@ -254,3 +254,71 @@ fn stage_2_runs_services_restarts_a_crashing_one_and_powers_off() {
         up.as_secs_f64()
     );
 }
+
+#[test]
+fn sigint_the_signal_of_ctrl_alt_delete_reboots_in_order() {
+    require_qemu();
+    let dir = tempfile::tempdir().unwrap();
+    let boot = {
+        let s = shared();
+        let conf = dir.path().join("configuration.nix");
+        // With ctrl-alt-delete handed to PID 1 (reboot(RB_DISABLE_CAD)), the kernel sends it
+        // SIGINT when the keys are pressed; a service sends the same signal here.
+        fs::write(
+            &conf,
+            format!(
+                r#"{{ ... }}: {{
+  imports = [ {} ];
+  systemd.services.interrupt = {{
+    wantedBy = [ "multi-user.target" ];
+    script = "sleep 3; kill -INT 1; sleep 60";
+  }};
+}}
+"#,
+                example().display()
+            ),
+        )
+        .unwrap();
+        let lock = crate::system::repo().join("examples/strata.lock");
+        let top = build(
+            &s,
+            &[
+                "-f",
+                conf.to_str().unwrap(),
+                "--lock",
+                lock.to_str().unwrap(),
+                "--no-out-link",
+            ],
+        )
+        .ok()
+        .line();
+        let img = closure_image(&s, &top, dir.path());
+        direct_boot(
+            &s,
+            &top,
+            format!("init={top}/init"),
+            vec![img],
+            log_path("sigint"),
+        )
+    };
+    let mut m = Machine::start(&boot).unwrap();
+    m.wait_for_console_text("strata: saguaro is up", BOOT_TIMEOUT)
+        .unwrap();
+    m.wait_for_console_text("strata: rebooting", BOOT_TIMEOUT)
+        .unwrap();
+    // The service that was still running is stopped before the kernel reboots (QEMU runs with
+    // -no-reboot, so the reboot ends it).
+    m.wait_for_console_text("strata: stopped interrupt", BOOT_TIMEOUT)
+        .unwrap();
+    let status = m.wait_exit(Duration::from_secs(120));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "QEMU did not end: {status:?}\n{}",
+        m.last_lines(30)
+    );
+    assert!(
+        m.console_text().contains("reboot: Restarting system"),
+        "{}",
+        m.last_lines(20)
+    );
+}
