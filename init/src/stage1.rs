@@ -324,6 +324,61 @@ pub fn resolve_in_root(sys: &mut dyn Sys, root: &str, path: &str) -> Option<Stri
     Some(format!("/{}", parts.join("/")))
 }
 
+/// Where a live system's medium is mounted (it stays visible there after the switch).
+pub const LIVE_MEDIUM: &str = "/run/strata-live/medium";
+
+/// A live system (`strata.live=<image>`): the root device is a medium (an ISO) holding a
+/// squashfs image of the store at `<image>`. The root becomes a tmpfs; the image, attached to
+/// a loop device, is the lower layer of an overlay at `/nix/store` whose upper layer is a
+/// tmpfs, so the whole live system is writable and the medium is only read.
+pub fn mount_live(
+    sys: &mut dyn Sys,
+    medium: &Found,
+    fstype: &str,
+    image: &str,
+) -> Result<(), String> {
+    let step = |what: &str, e: std::io::Error| format!("live system: cannot {what}: {e}");
+    sys.mkdir_p(LIVE_MEDIUM)
+        .map_err(|e| step("create the medium's mount point", e))?;
+    sys.mount(&medium.device, LIVE_MEDIUM, fstype, ms::RDONLY, "")
+        .map_err(|e| step(&format!("mount {} ({fstype})", medium.device), e))?;
+    let file = format!("{LIVE_MEDIUM}/{}", image.trim_start_matches('/'));
+    if !sys.exists(&file) {
+        return Err(format!(
+            "live system: {} holds no {image} (strata.live= names the store image on the medium)",
+            medium.device
+        ));
+    }
+    sys.mount("tmpfs", SYSROOT, "tmpfs", ms::NOSUID, "mode=0755")
+        .map_err(|e| step("mount a tmpfs as the root", e))?;
+    let loop_dev = sys
+        .attach_loop(&file)
+        .map_err(|e| step(&format!("attach {file} to a loop device"), e))?;
+    let ro = format!("{SYSROOT}/nix/.ro-store");
+    let rw = format!("{SYSROOT}/nix/.rw-store");
+    let store = format!("{SYSROOT}/nix/store");
+    for d in [&ro, &rw, &store] {
+        sys.mkdir_p(d)
+            .map_err(|e| step(&format!("create {d}"), e))?;
+    }
+    sys.mount(&loop_dev, &ro, "squashfs", ms::RDONLY, "")
+        .map_err(|e| step(&format!("mount the store image {file}"), e))?;
+    sys.mount("tmpfs", &rw, "tmpfs", ms::NOSUID | ms::NODEV, "mode=0755")
+        .map_err(|e| step("mount the store's writable layer", e))?;
+    for d in ["upper", "work"] {
+        sys.mkdir_p(&format!("{rw}/{d}"))
+            .map_err(|e| step(&format!("create {rw}/{d}"), e))?;
+    }
+    let layers = format!("lowerdir={ro},upperdir={rw}/upper,workdir={rw}/work");
+    sys.mount("overlay", &store, "overlay", 0, &layers)
+        .map_err(|e| step("mount the store's overlay", e))?;
+    sys.console(&format!(
+        "strata: live system from {} ({image} on {loop_dev}), writable in memory",
+        medium.device
+    ));
+    Ok(())
+}
+
 /// Everything after the early mounts; see the module documentation.
 pub fn run(sys: &mut dyn Sys, params: &BootParams) -> Result<Handoff, Stop> {
     for w in &params.warnings {
@@ -354,17 +409,22 @@ pub fn run(sys: &mut dyn Sys, params: &BootParams) -> Result<Handoff, Stop> {
     let (flags, data) = mount_options(&params.root_flags, params.read_only);
     sys.mkdir_p(SYSROOT)
         .map_err(|e| format!("cannot create {SYSROOT}: {e}"))?;
-    sys.mount(&found.device, SYSROOT, &fstype, flags, &data)
-        .map_err(|e| {
-            format!(
-                "cannot mount the root device {spec} ({}, {fstype}) on {SYSROOT}: {e}",
+    match params.strata.get("live") {
+        Some(image) => mount_live(sys, &found, &fstype, image)?,
+        None => {
+            sys.mount(&found.device, SYSROOT, &fstype, flags, &data)
+                .map_err(|e| {
+                    format!(
+                        "cannot mount the root device {spec} ({}, {fstype}) on {SYSROOT}: {e}",
+                        found.device
+                    )
+                })?;
+            sys.console(&format!(
+                "strata: mounted {} ({fstype}) as the root",
                 found.device
-            )
-        })?;
-    sys.console(&format!(
-        "strata: mounted {} ({fstype}) as the root",
-        found.device
-    ));
+            ));
+        }
+    }
 
     let init = params.init.clone().ok_or_else(|| {
         "no init= on the kernel command line: the boot entry must name the generation to \

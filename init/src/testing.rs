@@ -215,6 +215,11 @@ impl Sys for Recorder {
         Ok(())
     }
 
+    fn attach_loop(&mut self, path: &str) -> io::Result<String> {
+        self.calls.push(format!("attach-loop {path}"));
+        Ok("/dev/loop0".into())
+    }
+
     fn exec(&mut self, path: &str, argv: &[String], _env: &[String]) -> io::Error {
         self.calls.push(format!("exec {path} {}", argv.join(" ")));
         err(libc::ENOEXEC)

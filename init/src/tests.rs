@@ -390,3 +390,66 @@ fn module_paths_from_modules_dep() {
     assert_eq!(m["ext4"], "kernel/x/ext4.ko.xz");
     assert_eq!(m.len(), 2);
 }
+
+/// An ISO 9660 primary volume descriptor labelled `label`.
+fn iso(label: &str) -> Vec<u8> {
+    let mut d = vec![0u8; PROBE_LEN];
+    d[32769..32774].copy_from_slice(b"CD001");
+    d[32808..32840].fill(b' ');
+    d[32808..32808 + label.len()].copy_from_slice(label.as_bytes());
+    d
+}
+
+#[test]
+fn a_live_medium_becomes_a_writable_overlay_store_on_a_tmpfs_root() {
+    let mut r = machine();
+    r.dir("/sys/class/block/sr0");
+    r.block("/dev/sr0", iso("STRATA_LIVE"));
+    r.file("/run/strata-live/medium/strata/store.squashfs", b"hsqs");
+    let p = BootParams::read(
+        None,
+        &format!("root=LABEL=STRATA_LIVE strata.live=/strata/store.squashfs init={INIT}"),
+    );
+    assert_eq!(
+        stage1::run(&mut r, &p).unwrap(),
+        Handoff { init: INIT.into() }
+    );
+    let mounts = r.calls_starting("mount ");
+    assert_eq!(
+        mounts[..5],
+        [
+            format!(
+                "mount /dev/sr0 /run/strata-live/medium iso9660 {} ",
+                ms::RDONLY
+            ),
+            format!("mount tmpfs /sysroot tmpfs {} mode=0755", ms::NOSUID),
+            format!(
+                "mount /dev/loop0 /sysroot/nix/.ro-store squashfs {} ",
+                ms::RDONLY
+            ),
+            format!(
+                "mount tmpfs /sysroot/nix/.rw-store tmpfs {} mode=0755",
+                ms::NOSUID | ms::NODEV
+            ),
+            "mount overlay /sysroot/nix/store overlay 0 lowerdir=/sysroot/nix/.ro-store,\
+             upperdir=/sysroot/nix/.rw-store/upper,workdir=/sysroot/nix/.rw-store/work"
+                .to_owned(),
+        ]
+    );
+    assert_eq!(
+        r.calls_starting("attach-loop"),
+        ["attach-loop /run/strata-live/medium/strata/store.squashfs"]
+    );
+    assert!(r.calls.last().unwrap().starts_with("switch-root"));
+
+    // A medium without the image: said, nothing mounted over the root.
+    let mut r = machine();
+    r.dir("/sys/class/block/sr0");
+    r.block("/dev/sr0", iso("STRATA_LIVE"));
+    let e = stage1::run(&mut r, &p).unwrap_err();
+    assert!(
+        matches!(&e, Stop::Fatal(m) if m.contains("/dev/sr0 holds no /strata/store.squashfs")),
+        "{e:?}"
+    );
+    assert!(r.calls_starting("mount tmpfs /sysroot").is_empty());
+}
