@@ -140,57 +140,73 @@ fn closure_image(s: &Shared, top: &str, dir: &Path) -> PathBuf {
     store_image(&s.root(), &paths, "strata", dir).unwrap()
 }
 
+/// The example with `services` (Nix attribute definitions) added, built in the shared store,
+/// its closure on a disk in `dir`, booted directly; the console log is named `log`.
+fn example_with_services(dir: &Path, services: &str, log: &str) -> DirectBoot {
+    let s = shared();
+    let conf = dir.join("configuration.nix");
+    fs::write(
+        &conf,
+        format!(
+            "{{ ... }}: {{\n  imports = [ {} ];\n{services}}}\n",
+            example().display()
+        ),
+    )
+    .unwrap();
+    let lock = crate::system::repo().join("examples/strata.lock");
+    let top = build(
+        &s,
+        &[
+            "-f",
+            conf.to_str().unwrap(),
+            "--lock",
+            lock.to_str().unwrap(),
+            "--no-out-link",
+        ],
+    )
+    .ok()
+    .line();
+    let img = closure_image(&s, &top, dir);
+    direct_boot(
+        &s,
+        &top,
+        format!("init={top}/init"),
+        vec![img],
+        log_path(log),
+    )
+}
+
+/// Waits for QEMU to end by itself and checks it ended cleanly.
+fn ends_cleanly(m: &mut Machine) {
+    let status = m.wait_exit(Duration::from_secs(120));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "QEMU did not end cleanly: {status:?}\n{}",
+        m.last_lines(30)
+    );
+}
+
 #[test]
 fn stage_2_runs_services_restarts_a_crashing_one_and_powers_off() {
     require_qemu();
     let dir = tempfile::tempdir().unwrap();
-    let boot = {
-        let s = shared();
-        let conf = dir.path().join("configuration.nix");
-        fs::write(
-            &conf,
-            format!(
-                r#"{{ ... }}: {{
-  imports = [ {} ];
-  systemd.services.crash = {{
+    let boot = example_with_services(
+        dir.path(),
+        r#"
+  systemd.services.crash = {
     wantedBy = [ "multi-user.target" ];
     script = "echo crash-attempt; exit 3";
     serviceConfig.Restart = "on-failure";
     serviceConfig.RestartSec = "1";
-  }};
-  systemd.services.stopper = {{
+  };
+  systemd.services.stopper = {
     wantedBy = [ "multi-user.target" ];
     after = [ "hello.service" ];
     script = "sleep 30; echo powering-off-now; /run/current-system/strata/bin/strata poweroff";
-  }};
-}}
+  };
 "#,
-                example().display()
-            ),
-        )
-        .unwrap();
-        let lock = crate::system::repo().join("examples/strata.lock");
-        let top = build(
-            &s,
-            &[
-                "-f",
-                conf.to_str().unwrap(),
-                "--lock",
-                lock.to_str().unwrap(),
-                "--no-out-link",
-            ],
-        )
-        .ok()
-        .line();
-        let img = closure_image(&s, &top, dir.path());
-        direct_boot(
-            &s,
-            &top,
-            format!("init={top}/init"),
-            vec![img],
-            log_path("stage2"),
-        )
-    };
+        "stage2",
+    );
     let mut m = Machine::start(&boot).unwrap();
     let t2 = m
         .wait_for_console_text("strata: stage 2", BOOT_TIMEOUT)
@@ -236,12 +252,7 @@ fn stage_2_runs_services_restarts_a_crashing_one_and_powers_off() {
     // `strata poweroff` (run by a service) through the control socket ends QEMU cleanly.
     m.wait_for_console_text("strata: powering off", BOOT_TIMEOUT)
         .unwrap();
-    let status = m.wait_exit(Duration::from_secs(120));
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "QEMU did not end cleanly: {status:?}\n{}",
-        m.last_lines(30)
-    );
+    ends_cleanly(&mut m);
     let text = m.console_text();
     assert!(
         text.contains("stopped stopper") || text.contains("service stopper"),
@@ -259,48 +270,18 @@ fn stage_2_runs_services_restarts_a_crashing_one_and_powers_off() {
 fn sigint_the_signal_of_ctrl_alt_delete_reboots_in_order() {
     require_qemu();
     let dir = tempfile::tempdir().unwrap();
-    let boot = {
-        let s = shared();
-        let conf = dir.path().join("configuration.nix");
-        // With ctrl-alt-delete handed to PID 1 (reboot(RB_DISABLE_CAD)), the kernel sends it
-        // SIGINT when the keys are pressed; a service sends the same signal here.
-        fs::write(
-            &conf,
-            format!(
-                r#"{{ ... }}: {{
-  imports = [ {} ];
-  systemd.services.interrupt = {{
+    // With ctrl-alt-delete handed to PID 1 (reboot(RB_DISABLE_CAD)), the kernel sends it
+    // SIGINT when the keys are pressed; a service sends the same signal here.
+    let boot = example_with_services(
+        dir.path(),
+        r#"
+  systemd.services.interrupt = {
     wantedBy = [ "multi-user.target" ];
     script = "sleep 3; kill -INT 1; sleep 60";
-  }};
-}}
+  };
 "#,
-                example().display()
-            ),
-        )
-        .unwrap();
-        let lock = crate::system::repo().join("examples/strata.lock");
-        let top = build(
-            &s,
-            &[
-                "-f",
-                conf.to_str().unwrap(),
-                "--lock",
-                lock.to_str().unwrap(),
-                "--no-out-link",
-            ],
-        )
-        .ok()
-        .line();
-        let img = closure_image(&s, &top, dir.path());
-        direct_boot(
-            &s,
-            &top,
-            format!("init={top}/init"),
-            vec![img],
-            log_path("sigint"),
-        )
-    };
+        "sigint",
+    );
     let mut m = Machine::start(&boot).unwrap();
     m.wait_for_console_text("strata: saguaro is up", BOOT_TIMEOUT)
         .unwrap();
@@ -310,12 +291,7 @@ fn sigint_the_signal_of_ctrl_alt_delete_reboots_in_order() {
     // -no-reboot, so the reboot ends it).
     m.wait_for_console_text("strata: stopped interrupt", BOOT_TIMEOUT)
         .unwrap();
-    let status = m.wait_exit(Duration::from_secs(120));
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "QEMU did not end: {status:?}\n{}",
-        m.last_lines(30)
-    );
+    ends_cleanly(&mut m);
     assert!(
         m.console_text().contains("reboot: Restarting system"),
         "{}",
