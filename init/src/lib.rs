@@ -22,6 +22,7 @@ pub mod probe;
 pub mod services;
 pub mod stage1;
 pub mod stage2;
+pub mod supervisor;
 pub mod sys;
 #[cfg(test)]
 mod testing;

@@ -1,23 +1,14 @@
 //! Stage 2: PID 1 on the real root. Mounts what the system needs, marks the generation as
-//! booted, activates it (crate `activate`: users, `/etc`, host name), then supervises: the services of the manifest in boot order
-//! ([`services::boot_order`]), restarted by their `Restart=` policy with a growing delay, their
-//! output copied to the console and to `/var/log/strata/<name>.log`; a login prompt on each
-//! console; orphans reaped; and a control socket (`/run/strata/init.sock`) through which
-//! `strata` starts, stops, restarts and queries services and powers off or reboots.
-//! SIGTERM, SIGINT (also what ctrl-alt-del sends) and `strata poweroff|reboot` shut down in
-//! order: services stopped newest first with a bounded wait, every process killed, file
-//! systems synced and remounted read-only, then `reboot(2)`.
+//! booted, activates it (crate `activate`: users, `/etc`, host name), then runs the
+//! [`Supervisor`] on [`RealSupervise`]: the kernel behind the [`Supervise`] trait. When the
+//! supervisor returns, the file systems are synced, the root is remounted read-only and
+//! `reboot(2)` powers off or reboots.
 //!
 //! One thread; signals arrive through a `signalfd`, and the only wait is one `poll` on it, the
-//! control socket and the services' output pipes, with the nearest restart as its deadline.
-//!
-//! The control protocol: one request line, answered with lines and the connection closed.
-//! Requests: `status`, `start NAME`, `stop NAME`, `restart NAME`, `reload NAME`, `poweroff`,
-//! `reboot`. The answer starts with `ok` or `error: <what>`.
-//!
-//! `Type=` as far as it applies without systemd: `simple` and `exec` count as started once
-//! running, `oneshot` once finished, `notify` once it sent `READY=1` to `NOTIFY_SOCKET`,
-//! `forking` once its start process ended (the daemon it leaves is not tracked).
+//! control socket (`/run/strata/init.sock`), the services' output pipes and notify sockets,
+//! with the supervisor's nearest deadline as its timeout. SIGTERM, SIGPWR and SIGUSR2 ask for
+//! a power-off, SIGINT (what ctrl-alt-del sends once it is handed to PID 1) and SIGUSR1 for a
+//! reboot.
 
 use std::collections::BTreeMap;
 use std::ffi::CString;
@@ -26,76 +17,19 @@ use std::io::{self, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
-use crate::services::{self, ActivationManifest, Exit};
+use crate::services::{ActivationManifest, Exit};
 use crate::stage1::mount_essentials;
+use crate::supervisor::{Event, Shutdown, Spawn, Supervise, Supervisor};
 use crate::sys::{ms, RealSys, Sys};
 
 /// The control socket.
 pub const CONTROL_SOCKET: &str = "/run/strata/init.sock";
 /// Where services' output is kept.
 pub const LOG_DIR: &str = "/var/log/strata";
-/// How long services get to stop at shutdown before everything is killed.
-pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The toplevel a stage 2 started as `<toplevel>/init` belongs to.
 pub fn toplevel_of(argv0: &str) -> Option<&str> {
     argv0.strip_suffix("/init").filter(|t| !t.is_empty())
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum State {
-    Stopped,
-    Running {
-        pid: i32,
-        since: Duration,
-    },
-    /// A oneshot that finished, or a service that ended and is not restarted.
-    Exited(Exit),
-    WaitingRestart {
-        at: Duration,
-    },
-    /// Could not be started; why.
-    Failed(String),
-}
-
-#[derive(Debug)]
-struct Unit {
-    spec: services::Service,
-    state: State,
-    /// Restarts since the service last ran stably.
-    attempts: u32,
-    /// Being stopped on purpose: not restarted when it ends.
-    stopping: bool,
-    /// `Type=notify`: its socket, and whether it said `READY=1`.
-    notify: Option<OwnedFd>,
-    notified: bool,
-    /// The read end of its output pipe, while it runs.
-    output: Option<OwnedFd>,
-    pending: Vec<u8>,
-    log: Option<fs::File>,
-}
-
-/// Why the loop ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shutdown {
-    PowerOff,
-    Reboot,
-}
-
-struct Supervisor {
-    sys: RealSys,
-    toplevel: String,
-    host: String,
-    units: BTreeMap<String, Unit>,
-    boot: Vec<String>,
-    started_order: Vec<String>,
-    gettys: BTreeMap<i32, String>,
-    /// `ExecReload`/`ExecStop` commands running, by pid: (service, what).
-    helpers: BTreeMap<i32, (String, &'static str)>,
-    consoles: Vec<String>,
-    signals: OwnedFd,
-    control: Option<OwnedFd>,
-    ready_said: bool,
 }
 
 fn last_error() -> io::Error {
@@ -287,32 +221,6 @@ fn exit_of(status: i32) -> Exit {
     }
 }
 
-/// Whether a unit counts as started for those ordered after it and for the ready marker:
-/// `simple` and `exec` once running, `notify` once it said `READY=1`, `oneshot` and
-/// `forking` once their start process ended; one that ended or failed counts too.
-fn is_ready(u: &Unit) -> bool {
-    match &u.state {
-        State::Stopped => false,
-        State::Running { .. } => match u.spec.service_config.Type.as_str() {
-            "oneshot" | "forking" => false,
-            "notify" => u.notified,
-            _ => true,
-        },
-        State::Exited(_) | State::Failed(_) | State::WaitingRestart { .. } => true,
-    }
-}
-
-/// The order services stop in at shutdown: the reverse of the order they started in, those
-/// not running left out.
-pub fn shutdown_order<'a>(started: &'a [String], running: &dyn Fn(&str) -> bool) -> Vec<&'a str> {
-    started
-        .iter()
-        .rev()
-        .map(String::as_str)
-        .filter(|n| running(n))
-        .collect()
-}
-
 /// A datagram socket a `Type=notify` service reports to (`NOTIFY_SOCKET`).
 fn notify_socket(path: &str) -> io::Result<OwnedFd> {
     let _ = fs::create_dir_all("/run/strata/notify");
@@ -360,397 +268,42 @@ fn bind_unix(fd: &OwnedFd, path: &str) -> io::Result<()> {
     Ok(())
 }
 
-impl Supervisor {
-    fn say(&mut self, line: &str) {
-        self.sys.console(&format!("strata: {line}"));
-    }
+/// A running child's descriptors.
+#[derive(Debug, Default)]
+struct Child {
+    output: Option<OwnedFd>,
+    notify: Option<OwnedFd>,
+}
 
-    fn sh(&self) -> String {
-        format!("{}/sw/bin/sh", self.toplevel)
-    }
+/// The kernel, for the [`Supervisor`].
+#[derive(Debug)]
+pub struct RealSupervise {
+    sys: RealSys,
+    signals: OwnedFd,
+    control: Option<OwnedFd>,
+    children: BTreeMap<i32, Child>,
+    /// Control connections waiting for their answer.
+    conns: BTreeMap<u64, OwnedFd>,
+    next_id: u64,
+    logs: BTreeMap<String, fs::File>,
+}
 
-    fn start(&mut self, name: &str) {
-        let Some(unit) = self.units.get(name) else {
-            return;
-        };
-        if matches!(unit.state, State::Running { .. }) {
-            return;
+/// Reads what is available on a non-blocking descriptor; true at end of file.
+fn read_available(fd: RawFd, into: &mut Vec<u8>) -> bool {
+    let mut buf = [0u8; 4096];
+    loop {
+        // SAFETY: reading into a local buffer.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        if n > 0 {
+            into.extend_from_slice(&buf[..n as usize]);
+            continue;
         }
-        let spec = unit.spec.clone();
-        let cfg = &spec.service_config;
-        let body = match (&cfg.ExecStart, spec.script.trim().is_empty()) {
-            (Some(cmd), _) => format!("exec {cmd}"),
-            (None, false) => spec.script.clone(),
-            (None, true) => {
-                let why = "it has neither a script nor serviceConfig.ExecStart".to_owned();
-                self.fail(name, why);
-                return;
-            }
-        };
-        let script = if spec.pre_start.trim().is_empty() {
-            body
-        } else {
-            format!("{}\n{body}", spec.pre_start)
-        };
-        let Some((uid, mut gid, home)) = lookup_user(&cfg.User) else {
-            self.fail(name, format!("its user {} does not exist", cfg.User));
-            return;
-        };
-        if let Some(g) = &cfg.Group {
-            match lookup_group(g) {
-                Some(id) => gid = id,
-                None => {
-                    self.fail(name, format!("its group {g} does not exist"));
-                    return;
-                }
-            }
-        }
-        let mut path: Vec<String> = spec.path.iter().map(|p| format!("{p}/bin")).collect();
-        path.push(format!("{}/sw/bin", self.toplevel));
-        let mut env = vec![
-            format!("PATH={}", path.join(":")),
-            format!("HOME={home}"),
-            format!("USER={}", cfg.User),
-            "LANG=C.UTF-8".to_owned(),
-        ];
-        env.extend(spec.environment.iter().map(|(k, v)| format!("{k}={v}")));
-        let mut notify = None;
-        if cfg.Type == "notify" {
-            let path = format!("/run/strata/notify/{name}");
-            match notify_socket(&path) {
-                Ok(fd) => {
-                    env.push(format!("NOTIFY_SOCKET={path}"));
-                    notify = Some(fd);
-                }
-                Err(e) => {
-                    self.fail(name, format!("cannot make its notify socket {path}: {e}"));
-                    return;
-                }
-            }
-        }
-        let (read, write) = match pipe() {
-            Ok(p) => p,
-            Err(e) => {
-                self.fail(name, format!("cannot make its output pipe: {e}"));
-                return;
-            }
-        };
-        let plan = ChildPlan {
-            program: cstring(&self.sh()),
-            argv: vec![
-                // busybox picks its applet by argv[0].
-                cstring("sh"),
-                cstring("-e"),
-                cstring("-c"),
-                cstring(&script),
-            ],
-            env: env.iter().map(|e| cstring(e)).collect(),
-            dir: cfg.WorkingDirectory.as_deref().map(cstring),
-            ids: (uid != 0 || gid != 0).then_some((uid, gid)),
-            output: Some(write.as_raw_fd()),
-            tty: None,
-        };
-        let now = self.sys.now();
-        match spawn(&plan) {
-            Ok(pid) => {
-                drop(write);
-                let log = fs::create_dir_all(LOG_DIR).ok().and_then(|()| {
-                    fs::OpenOptions::new()
-                        .create(true)
-                        .append(true)
-                        .open(format!("{LOG_DIR}/{name}.log"))
-                        .ok()
-                });
-                if let Some(u) = self.units.get_mut(name) {
-                    u.state = State::Running { pid, since: now };
-                    u.output = Some(read);
-                    u.log = log;
-                    u.notify = notify;
-                    u.notified = false;
-                }
-                if !self.started_order.iter().any(|n| n == name) {
-                    self.started_order.push(name.to_owned());
-                }
-                self.say(&format!("started {name} (pid {pid})"));
-            }
-            Err(e) => self.fail(name, format!("cannot start it: {e}")),
-        }
+        return n == 0;
     }
+}
 
-    fn fail(&mut self, name: &str, why: String) {
-        self.say(&format!("service {name} failed: {why}"));
-        if let Some(u) = self.units.get_mut(name) {
-            u.state = State::Failed(why);
-        }
-    }
-
-    /// Copies what a service wrote to the console and its log, line by line.
-    fn drain_output(&mut self, name: &str) {
-        let Some(u) = self.units.get_mut(name) else {
-            return;
-        };
-        let Some(fd) = &u.output else {
-            return;
-        };
-        let mut buf = [0u8; 4096];
-        let mut eof = false;
-        loop {
-            // SAFETY: reading into a local buffer from our non-blocking pipe.
-            let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-            if n > 0 {
-                u.pending.extend_from_slice(&buf[..n as usize]);
-                continue;
-            }
-            if n == 0 {
-                eof = true;
-            }
-            break;
-        }
-        let mut lines = Vec::new();
-        while let Some(i) = u.pending.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = u.pending.drain(..=i).collect();
-            lines.push(String::from_utf8_lossy(&line[..line.len() - 1]).into_owned());
-        }
-        if eof && !u.pending.is_empty() {
-            lines.push(String::from_utf8_lossy(&std::mem::take(&mut u.pending)).into_owned());
-        }
-        if eof {
-            u.output = None;
-        }
-        for l in &lines {
-            if let Some(log) = &mut u.log {
-                let _ = writeln!(log, "{l}");
-            }
-        }
-        for l in lines {
-            self.sys.console(&format!("[{name}] {l}"));
-        }
-    }
-
-    /// Reads a `Type=notify` service's messages; `READY=1` marks it started.
-    fn read_notify(&mut self, name: &str) {
-        let Some(u) = self.units.get_mut(name) else {
-            return;
-        };
-        let Some(fd) = &u.notify else {
-            return;
-        };
-        let mut ready = false;
-        let mut buf = [0u8; 4096];
-        loop {
-            // SAFETY: receiving into a local buffer from our non-blocking socket.
-            let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-            if n <= 0 {
-                break;
-            }
-            let msg = String::from_utf8_lossy(&buf[..n as usize]);
-            ready |= msg.lines().any(|l| l.trim() == "READY=1");
-        }
-        if ready && !u.notified {
-            u.notified = true;
-            self.say(&format!("service {name} is ready"));
-        }
-    }
-
-    /// Runs `command` (a service's `ExecReload` or `ExecStop`) with `MAINPID` set; its output
-    /// goes to the console.
-    fn run_helper(&mut self, name: &str, what: &'static str, command: &str, main_pid: i32) {
-        let plan = ChildPlan {
-            program: cstring(&self.sh()),
-            argv: vec![cstring("sh"), cstring("-c"), cstring(command)],
-            env: vec![
-                cstring(&format!("PATH={}/sw/bin", self.toplevel)),
-                cstring(&format!("MAINPID={main_pid}")),
-            ],
-            dir: None,
-            ids: None,
-            output: None,
-            tty: None,
-        };
-        match spawn(&plan) {
-            Ok(pid) => {
-                self.helpers.insert(pid, (name.to_owned(), what));
-            }
-            Err(e) => self.say(&format!("cannot run {what} of {name}: {e}")),
-        }
-    }
-
-    /// `ExecReload`, or SIGHUP to the service's main process.
-    fn reload(&mut self, name: &str) -> Result<(), String> {
-        let u = self.units.get(name).ok_or(format!("no service {name}"))?;
-        let State::Running { pid, .. } = u.state else {
-            return Err(format!("service {name} is not running"));
-        };
-        match u.spec.service_config.ExecReload.clone() {
-            Some(cmd) => self.run_helper(name, "ExecReload", &cmd, pid),
-            // SAFETY: signalling the service's main process.
-            None => unsafe {
-                libc::kill(pid, libc::SIGHUP);
-            },
-        }
-        self.say(&format!("reloading {name}"));
-        Ok(())
-    }
-
-    /// A child ended: a service (restart or not), a getty (respawn), or an orphan.
-    fn reaped(&mut self, pid: i32, exit: Exit) {
-        if let Some(tty) = self.gettys.remove(&pid) {
-            self.spawn_getty(&tty);
-            return;
-        }
-        if let Some((name, what)) = self.helpers.remove(&pid) {
-            if !exit.success() {
-                self.say(&format!("{what} of {name} {exit}"));
-            }
-            return;
-        }
-        let Some(name) = self.units.iter().find_map(|(n, u)| {
-            matches!(u.state, State::Running { pid: p, .. } if p == pid).then(|| n.clone())
-        }) else {
-            return; // an orphan
-        };
-        self.drain_output(&name);
-        let now = self.sys.now();
-        let Some(u) = self.units.get_mut(&name) else {
-            return;
-        };
-        let ran = match u.state {
-            State::Running { since, .. } => now.saturating_sub(since),
-            _ => Duration::ZERO,
-        };
-        if ran >= services::STABLE_AFTER {
-            u.attempts = 0;
-        }
-        let cfg = &u.spec.service_config;
-        if u.stopping {
-            u.state = State::Exited(exit);
-        } else if services::should_restart(&cfg.Restart, exit) {
-            u.attempts += 1;
-            let base = services::parse_duration(&cfg.RestartSec).unwrap_or(Duration::from_secs(1));
-            let delay = services::restart_delay(base, u.attempts);
-            u.state = State::WaitingRestart { at: now + delay };
-            let attempts = u.attempts;
-            self.say(&format!(
-                "service {name} {exit}; restarting in {:.1} s (restart {attempts})",
-                delay.as_secs_f64()
-            ));
-        } else {
-            u.state = State::Exited(exit);
-            u.notify = None;
-            let forking = cfg.Type == "forking";
-            if exit.success() && forking {
-                self.say(&format!("service {name} is running in the background"));
-            } else if exit.success() {
-                self.say(&format!("service {name} finished"));
-            } else {
-                self.say(&format!("service {name} {exit}"));
-            }
-        }
-    }
-
-    fn spawn_getty(&mut self, tty: &str) {
-        let getty = format!("{}/sw/bin/getty", self.toplevel);
-        if !std::path::Path::new(&getty).exists() {
-            return;
-        }
-        let plan = ChildPlan {
-            program: cstring(&getty),
-            argv: [
-                "getty",
-                "-L",
-                "-l",
-                &format!("{}/sw/bin/login", self.toplevel),
-                "115200",
-                tty,
-                "vt100",
-            ]
-            .iter()
-            .map(|s| cstring(s))
-            .collect(),
-            env: vec![
-                cstring(&format!("PATH={}/sw/bin", self.toplevel)),
-                cstring("TERM=vt100"),
-            ],
-            dir: None,
-            ids: None,
-            output: None,
-            tty: Some(cstring(&format!("/dev/{tty}"))),
-        };
-        if let Ok(pid) = spawn(&plan) {
-            self.gettys.insert(pid, tty.to_owned());
-        }
-    }
-
-    /// Starts what is due: restarts whose time came, and boot services whose `after` are done.
-    fn step(&mut self) {
-        let now = self.sys.now();
-        let due: Vec<String> = self
-            .units
-            .iter()
-            .filter(|(_, u)| matches!(u.state, State::WaitingRestart { at } if at <= now))
-            .map(|(n, _)| n.clone())
-            .collect();
-        for n in due {
-            self.start(&n);
-        }
-        let boot = self.boot.clone();
-        for name in &boot {
-            if !matches!(self.units[name].state, State::Stopped) {
-                continue;
-            }
-            let spec = self.units[name].spec.clone();
-            let mut waiting = false;
-            for a in spec.after.iter().filter_map(|a| services::service_name(a)) {
-                if !boot.iter().any(|b| b == a) {
-                    continue;
-                }
-                waiting |= !is_ready(&self.units[a]);
-            }
-            if waiting {
-                continue;
-            }
-            let failed_req = spec
-                .requires
-                .iter()
-                .filter_map(|r| services::service_name(r))
-                .find(|r| {
-                    matches!(
-                        self.units.get(*r).map(|u| &u.state),
-                        Some(State::Failed(_)) | Some(State::Exited(Exit::Code(1..)))
-                    )
-                })
-                .map(str::to_owned);
-            if let Some(r) = failed_req {
-                self.fail(name, format!("it requires {r}, which failed"));
-                continue;
-            }
-            self.start(name);
-        }
-        if !self.ready_said && self.boot.iter().all(|n| is_ready(&self.units[n])) {
-            self.ready_said = true;
-            let host = self.host.clone();
-            let n = self.boot.len();
-            self.say(&format!(
-                "{host} is up ({n} service{} started)",
-                if n == 1 { "" } else { "s" }
-            ));
-            for tty in self.consoles.clone() {
-                self.spawn_getty(&tty);
-            }
-        }
-    }
-
-    fn next_deadline(&self) -> Option<Duration> {
-        self.units
-            .values()
-            .filter_map(|u| match u.state {
-                State::WaitingRestart { at } => Some(at),
-                _ => None,
-            })
-            .min()
-    }
-
-    fn reap_all(&mut self) {
+impl RealSupervise {
+    fn reap(&mut self, events: &mut Vec<Event>) {
         loop {
             let mut status = 0;
             // SAFETY: non-blocking wait for any child.
@@ -758,40 +311,42 @@ impl Supervisor {
             if pid <= 0 {
                 break;
             }
-            self.reaped(pid, exit_of(status));
+            // What the child wrote before it ended comes first.
+            if let Some(c) = self.children.remove(&pid) {
+                if let Some(fd) = &c.output {
+                    let mut data = Vec::new();
+                    let eof = read_available(fd.as_raw_fd(), &mut data);
+                    if !data.is_empty() || eof {
+                        events.push(Event::Output { pid, data, eof });
+                    }
+                }
+            }
+            events.push(Event::Exited {
+                pid,
+                exit: exit_of(status),
+            });
         }
     }
 
-    /// Reads the pending signals; `Some` when one asks for a shutdown.
-    fn read_signals(&mut self) -> Option<Shutdown> {
-        let mut want = None;
-        loop {
-            // SAFETY: reading one signalfd_siginfo into a correctly sized local.
-            let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
-            let n = unsafe {
-                libc::read(
-                    self.signals.as_raw_fd(),
-                    (&raw mut info).cast(),
-                    std::mem::size_of::<libc::signalfd_siginfo>(),
-                )
-            };
-            if n <= 0 {
-                break;
-            }
-            match info.ssi_signo as i32 {
-                libc::SIGCHLD => self.reap_all(),
-                libc::SIGTERM | libc::SIGUSR2 | libc::SIGPWR => want = Some(Shutdown::PowerOff),
-                libc::SIGINT | libc::SIGUSR1 => want = Some(Shutdown::Reboot),
-                _ => {}
-            }
+    fn accept(&mut self, events: &mut Vec<Event>) {
+        let Some(c) = &self.control else {
+            return;
+        };
+        // SAFETY: accepting on our listening socket.
+        let conn = unsafe {
+            libc::accept4(
+                c.as_raw_fd(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                libc::SOCK_CLOEXEC,
+            )
+        };
+        if conn < 0 {
+            return;
         }
-        self.reap_all();
-        want
-    }
-
-    /// Answers one control connection.
-    fn control_request(&mut self, conn: OwnedFd) -> Option<Shutdown> {
-        // The client writes its request at once; read what is there (bounded by a timeout).
+        // SAFETY: a fresh descriptor.
+        let conn = unsafe { OwnedFd::from_raw_fd(conn) };
+        // The client writes its request at once; wait for it a bounded time.
         let mut pfd = libc::pollfd {
             fd: conn.as_raw_fd(),
             events: libc::POLLIN,
@@ -802,220 +357,203 @@ impl Supervisor {
         let mut buf = [0u8; 1024];
         // SAFETY: reading into a local buffer.
         let n = unsafe { libc::read(conn.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-        let req = if n > 0 {
+        let line = if n > 0 {
             String::from_utf8_lossy(&buf[..n as usize])
                 .trim()
                 .to_owned()
         } else {
             String::new()
         };
-        let mut words = req.split_whitespace();
-        let (reply, shutdown) = match (words.next(), words.next()) {
-            (Some("status"), None) => {
-                let mut s = String::from("ok\n");
-                for (n, u) in &self.units {
-                    let st = match &u.state {
-                        State::Stopped => "stopped".to_owned(),
-                        State::Running { pid, .. } => format!("running (pid {pid})"),
-                        State::Exited(e) => format!("exited: {e}"),
-                        State::WaitingRestart { .. } => "waiting to restart".to_owned(),
-                        State::Failed(w) => format!("failed: {w}"),
-                    };
-                    s.push_str(&format!("{n}\t{st}\n"));
-                }
-                (s, None)
-            }
-            (Some("reload"), Some(name)) => match self.reload(name) {
-                Ok(()) => ("ok\n".to_owned(), None),
-                Err(e) => (format!("error: {e}\n"), None),
-            },
-            (Some(verb @ ("start" | "stop" | "restart")), Some(name)) => {
-                if !self.units.contains_key(name) {
-                    (format!("error: no service {name}\n"), None)
-                } else {
-                    if verb != "start" {
-                        self.stop(name);
-                    }
-                    if verb != "stop" {
-                        if let Some(u) = self.units.get_mut(name) {
-                            u.attempts = 0;
-                            u.state = State::Stopped;
-                        }
-                        self.start(name);
-                    }
-                    ("ok\n".to_owned(), None)
-                }
-            }
-            (Some("poweroff"), None) => ("ok\n".to_owned(), Some(Shutdown::PowerOff)),
-            (Some("reboot"), None) => ("ok\n".to_owned(), Some(Shutdown::Reboot)),
-            _ => (format!("error: unknown request {req:?}\n"), None),
+        let id = self.next_id;
+        self.next_id += 1;
+        self.conns.insert(id, conn);
+        events.push(Event::Request { id, line });
+    }
+}
+
+impl Supervise for RealSupervise {
+    fn spawn(&mut self, s: &Spawn) -> io::Result<i32> {
+        let (output, write) = if s.capture {
+            let (r, w) = pipe()?;
+            (Some(r), Some(w))
+        } else {
+            (None, None)
         };
-        // SAFETY: writing our reply from a local buffer.
-        unsafe { libc::write(conn.as_raw_fd(), reply.as_ptr().cast(), reply.len()) };
-        shutdown
+        let notify = match &s.notify {
+            Some(path) => Some(notify_socket(path)?),
+            None => None,
+        };
+        let plan = ChildPlan {
+            program: cstring(&s.program),
+            argv: s.argv.iter().map(|a| cstring(a)).collect(),
+            env: s.env.iter().map(|e| cstring(e)).collect(),
+            dir: s.dir.as_deref().map(cstring),
+            ids: s.ids,
+            output: write.as_ref().map(|w| w.as_raw_fd()),
+            tty: s.tty.as_deref().map(cstring),
+        };
+        let pid = spawn(&plan)?;
+        drop(write);
+        self.children.insert(pid, Child { output, notify });
+        Ok(pid)
     }
 
-    /// Stops one service: SIGTERM to its process group, then waits up to [`STOP_TIMEOUT`]
-    /// before SIGKILL.
-    fn stop(&mut self, name: &str) {
-        let Some(State::Running { pid, .. }) = self.units.get(name).map(|u| u.state.clone()) else {
-            if let Some(u) = self.units.get_mut(name) {
-                u.state = State::Stopped;
-            }
-            return;
-        };
-        let exec_stop = self.units.get_mut(name).and_then(|u| {
-            u.stopping = true;
-            u.spec.service_config.ExecStop.clone()
-        });
-        match exec_stop {
-            Some(cmd) => self.run_helper(name, "ExecStop", &cmd, pid),
-            // SAFETY: signalling the service's process group.
-            None => unsafe {
-                libc::kill(-pid, libc::SIGTERM);
-            },
-        }
-        let deadline = self.sys.now() + STOP_TIMEOUT;
-        while matches!(self.units[name].state, State::Running { .. }) {
-            let now = self.sys.now();
-            if now >= deadline {
-                // SAFETY: as above.
-                unsafe { libc::kill(-pid, libc::SIGKILL) };
-                let mut status = 0;
-                // SAFETY: waiting for that child.
-                unsafe { libc::waitpid(pid, &mut status, 0) };
-                self.reaped(pid, exit_of(status));
-                break;
-            }
-            self.wait_signals(deadline - now);
-            self.reap_all();
-        }
-        if let Some(u) = self.units.get_mut(name) {
-            u.stopping = false;
-            u.state = State::Stopped;
-        }
-        self.say(&format!("stopped {name}"));
-    }
-
-    fn wait_signals(&mut self, timeout: Duration) {
-        let mut pfd = libc::pollfd {
+    fn wait(&mut self, timeout: Option<Duration>) -> Vec<Event> {
+        let mut fds = vec![libc::pollfd {
             fd: self.signals.as_raw_fd(),
             events: libc::POLLIN,
             revents: 0,
-        };
-        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-        // SAFETY: one valid pollfd.
-        unsafe { libc::poll(&mut pfd, 1, ms) };
-    }
-
-    /// The main loop; returns when a shutdown is asked for.
-    fn run(&mut self) -> Shutdown {
-        loop {
-            self.step();
-            let mut fds = vec![libc::pollfd {
-                fd: self.signals.as_raw_fd(),
+        }];
+        if let Some(c) = &self.control {
+            fds.push(libc::pollfd {
+                fd: c.as_raw_fd(),
                 events: libc::POLLIN,
                 revents: 0,
-            }];
-            if let Some(c) = &self.control {
-                fds.push(libc::pollfd {
-                    fd: c.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                });
+            });
+        }
+        let base = fds.len();
+        // (pid, is notify, fd)
+        let mut watched: Vec<(i32, bool, RawFd)> = Vec::new();
+        for (pid, c) in &self.children {
+            if let Some(f) = &c.output {
+                watched.push((*pid, false, f.as_raw_fd()));
             }
-            let outputs: Vec<(String, RawFd)> = self
-                .units
-                .iter()
-                .filter_map(|(n, u)| u.output.as_ref().map(|f| (n.clone(), f.as_raw_fd())))
-                .collect();
-            let notifies: Vec<(String, RawFd)> = self
-                .units
-                .iter()
-                .filter_map(|(n, u)| u.notify.as_ref().map(|f| (n.clone(), f.as_raw_fd())))
-                .collect();
-            for (_, fd) in outputs.iter().chain(&notifies) {
-                fds.push(libc::pollfd {
-                    fd: *fd,
-                    events: libc::POLLIN,
-                    revents: 0,
-                });
+            if let Some(f) = &c.notify {
+                watched.push((*pid, true, f.as_raw_fd()));
             }
-            let timeout = match self.next_deadline() {
-                Some(at) => at
-                    .saturating_sub(self.sys.now())
-                    .as_millis()
-                    .min(i32::MAX as u128) as i32,
-                None => -1,
-            };
-            // SAFETY: a valid array of pollfds.
-            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
-            if n <= 0 {
+        }
+        for (_, _, fd) in &watched {
+            fds.push(libc::pollfd {
+                fd: *fd,
+                events: libc::POLLIN,
+                revents: 0,
+            });
+        }
+        let ms = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as i32);
+        // SAFETY: a valid array of pollfds.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+        let mut events = Vec::new();
+        if n <= 0 {
+            return events;
+        }
+        for (i, (pid, is_notify, fd)) in watched.iter().enumerate() {
+            if fds[base + i].revents == 0 {
                 continue;
             }
-            let base = if self.control.is_some() { 2 } else { 1 };
-            for (i, (name, _)) in outputs.iter().enumerate() {
-                if fds[base + i].revents != 0 {
-                    self.drain_output(name);
+            if *is_notify {
+                let mut buf = [0u8; 4096];
+                loop {
+                    // SAFETY: receiving into a local buffer from a non-blocking socket.
+                    let n = unsafe { libc::recv(*fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+                    if n <= 0 {
+                        break;
+                    }
+                    events.push(Event::Notify {
+                        pid: *pid,
+                        message: String::from_utf8_lossy(&buf[..n as usize]).into_owned(),
+                    });
                 }
-            }
-            for (i, (name, _)) in notifies.iter().enumerate() {
-                if fds[base + outputs.len() + i].revents != 0 {
-                    self.read_notify(name);
-                }
-            }
-            if self.control.is_some() && fds[1].revents != 0 {
-                if let Some(c) = &self.control {
-                    // SAFETY: accepting on our listening socket.
-                    let conn = unsafe {
-                        libc::accept4(
-                            c.as_raw_fd(),
-                            std::ptr::null_mut(),
-                            std::ptr::null_mut(),
-                            libc::SOCK_CLOEXEC,
-                        )
-                    };
-                    if conn >= 0 {
-                        // SAFETY: a fresh descriptor.
-                        let conn = unsafe { OwnedFd::from_raw_fd(conn) };
-                        if let Some(s) = self.control_request(conn) {
-                            return s;
-                        }
+            } else {
+                let mut data = Vec::new();
+                let eof = read_available(*fd, &mut data);
+                if eof {
+                    if let Some(c) = self.children.get_mut(pid) {
+                        c.output = None;
                     }
                 }
+                events.push(Event::Output {
+                    pid: *pid,
+                    data,
+                    eof,
+                });
             }
-            if fds[0].revents != 0 {
-                if let Some(s) = self.read_signals() {
-                    return s;
+        }
+        if self.control.is_some() && fds[1].revents != 0 {
+            self.accept(&mut events);
+        }
+        if fds[0].revents != 0 {
+            loop {
+                // SAFETY: reading one signalfd_siginfo into a correctly sized local.
+                let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+                let n = unsafe {
+                    libc::read(
+                        self.signals.as_raw_fd(),
+                        (&raw mut info).cast(),
+                        std::mem::size_of::<libc::signalfd_siginfo>(),
+                    )
+                };
+                if n <= 0 {
+                    break;
+                }
+                match info.ssi_signo as i32 {
+                    libc::SIGTERM | libc::SIGUSR2 | libc::SIGPWR => {
+                        events.push(Event::Signal(Shutdown::PowerOff))
+                    }
+                    libc::SIGINT | libc::SIGUSR1 => events.push(Event::Signal(Shutdown::Reboot)),
+                    _ => {}
                 }
             }
+            self.reap(&mut events);
+        }
+        events
+    }
+
+    fn reply(&mut self, id: u64, text: &str) {
+        if let Some(conn) = self.conns.remove(&id) {
+            // SAFETY: writing our reply from a local buffer.
+            unsafe { libc::write(conn.as_raw_fd(), text.as_ptr().cast(), text.len()) };
         }
     }
 
-    /// Stops every service newest first, kills what is left, syncs, remounts read-only.
-    fn shut_down(&mut self, how: Shutdown) {
-        self.say(match how {
-            Shutdown::PowerOff => "powering off",
-            Shutdown::Reboot => "rebooting",
-        });
-        let started = self.started_order.clone();
-        let order = shutdown_order(&started, &|n| {
-            matches!(self.units[n].state, State::Running { .. })
-        });
-        for name in order {
-            self.stop(name);
-        }
+    fn signal_group(&mut self, pid: i32, sig: i32) {
+        // SAFETY: signalling a process group we started.
+        unsafe { libc::kill(-pid, sig) };
+    }
+
+    fn signal_all(&mut self, sig: i32) {
         // SAFETY: signalling every process but ourselves.
-        unsafe { libc::kill(-1, libc::SIGTERM) };
-        self.wait_signals(Duration::from_secs(1));
-        // SAFETY: as above.
-        unsafe { libc::kill(-1, libc::SIGKILL) };
-        self.reap_all();
-        // SAFETY: flushing file systems.
-        unsafe { libc::sync() };
-        let _ = self.sys.mount("", "/", "", ms::REMOUNT | ms::RDONLY, "");
-        // SAFETY: as above.
-        unsafe { libc::sync() };
+        unsafe { libc::kill(-1, sig) };
+    }
+
+    fn now(&mut self) -> Duration {
+        self.sys.now()
+    }
+
+    fn console(&mut self, line: &str) {
+        self.sys.console(line);
+    }
+
+    fn log(&mut self, service: &str, line: &str) {
+        if !self.logs.contains_key(service) {
+            let f = fs::create_dir_all(LOG_DIR).ok().and_then(|()| {
+                fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(format!("{LOG_DIR}/{service}.log"))
+                    .ok()
+            });
+            match f {
+                Some(f) => {
+                    self.logs.insert(service.to_owned(), f);
+                }
+                None => return,
+            }
+        }
+        if let Some(f) = self.logs.get_mut(service) {
+            let _ = writeln!(f, "{line}");
+        }
+    }
+
+    fn user(&mut self, name: &str) -> Option<(u32, u32, String)> {
+        lookup_user(name)
+    }
+
+    fn group(&mut self, name: &str) -> Option<u32> {
+        lookup_group(name)
+    }
+
+    fn exists(&mut self, path: &str) -> bool {
+        self.sys.exists(path)
     }
 }
 
@@ -1106,13 +644,6 @@ pub fn run(argv0: &str) -> ! {
     // ctrl-alt-del sends SIGINT to PID 1 instead of rebooting at once.
     // SAFETY: a plain reboot(2) command.
     unsafe { libc::reboot(libc::RB_DISABLE_CAD) };
-    let boot = match services::boot_order(&service_specs) {
-        Ok(b) => b,
-        Err(e) => {
-            sys.console(&format!("strata: {e}; no services start"));
-            Vec::new()
-        }
-    };
     let cmdline = sys.read_file("/proc/cmdline").unwrap_or_default();
     let params = crate::cmdline::BootParams::read(None, &String::from_utf8_lossy(&cmdline));
     let mut consoles = params.console_devices();
@@ -1132,48 +663,31 @@ pub fn run(argv0: &str) -> ! {
             None
         }
     };
-    let units = service_specs
-        .into_iter()
-        .map(|(n, spec)| {
-            (
-                n,
-                Unit {
-                    spec,
-                    state: State::Stopped,
-                    attempts: 0,
-                    stopping: false,
-                    notify: None,
-                    notified: false,
-                    output: None,
-                    pending: Vec::new(),
-                    log: None,
-                },
-            )
-        })
-        .collect();
-    let mut sup = Supervisor {
+    let real = RealSupervise {
         sys,
-        toplevel,
-        host: host_name,
-        units,
-        boot,
-        started_order: Vec::new(),
-        gettys: BTreeMap::new(),
-        helpers: BTreeMap::new(),
-        consoles,
         signals,
         control,
-        ready_said: false,
+        children: BTreeMap::new(),
+        conns: BTreeMap::new(),
+        next_id: 0,
+        logs: BTreeMap::new(),
     };
+    let mut sup = Supervisor::new(real, &toplevel, &host_name, service_specs, consoles);
     let how = sup.run();
     sup.shut_down(how);
+    let mut sys = sup.sys.sys;
+    // SAFETY: flushing file systems.
+    unsafe { libc::sync() };
+    let _ = sys.mount("", "/", "", ms::REMOUNT | ms::RDONLY, "");
+    // SAFETY: as above.
+    unsafe { libc::sync() };
     let cmd = match how {
         Shutdown::PowerOff => libc::RB_POWER_OFF,
         Shutdown::Reboot => libc::RB_AUTOBOOT,
     };
     // SAFETY: the final reboot(2).
     unsafe { libc::reboot(cmd) };
-    sup.say(&format!("reboot(2) failed: {}", last_error()));
+    sys.console(&format!("strata: reboot(2) failed: {}", last_error()));
     crate::wait_forever()
 }
 
@@ -1181,52 +695,6 @@ pub fn run(argv0: &str) -> ! {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
-
-    fn unit(kind: &str, state: State, notified: bool) -> Unit {
-        let spec = crate::services::tests::service(kind);
-        Unit {
-            spec,
-            state,
-            attempts: 0,
-            stopping: false,
-            notify: None,
-            notified,
-            output: None,
-            pending: Vec::new(),
-            log: None,
-        }
-    }
-
-    #[test]
-    fn readiness_by_type() {
-        let running = || State::Running {
-            pid: 7,
-            since: Duration::ZERO,
-        };
-        let cases = [
-            ("simple", running(), false, true),
-            ("exec", running(), false, true),
-            ("notify", running(), false, false),
-            ("notify", running(), true, true),
-            ("oneshot", running(), false, false),
-            ("oneshot", State::Exited(Exit::Code(0)), false, true),
-            ("forking", running(), false, false),
-            ("forking", State::Exited(Exit::Code(0)), false, true),
-            ("simple", State::Stopped, false, false),
-            ("simple", State::Failed("x".into()), false, true),
-        ];
-        for (kind, state, notified, want) in cases {
-            let desc = format!("{kind} {state:?} notified={notified}");
-            assert_eq!(is_ready(&unit(kind, state, notified)), want, "{desc}");
-        }
-    }
-
-    #[test]
-    fn services_stop_newest_first_and_only_if_running() {
-        let started: Vec<String> = ["db", "hello", "web", "cron"].map(String::from).into();
-        let order = shutdown_order(&started, &|n| n != "hello");
-        assert_eq!(order, ["cron", "web", "db"]);
-    }
 
     #[test]
     fn the_generation_comes_from_the_path_init_was_started_as() {
