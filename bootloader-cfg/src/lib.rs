@@ -278,7 +278,7 @@ pub struct Plan {
 /// The generations listed: newest first, at most `limit`.
 fn listed<'a>(gens: &'a [Generation], s: &Settings) -> Result<Vec<&'a Generation>, Error> {
     let mut v: Vec<&Generation> = gens.iter().collect();
-    v.sort_by(|a, b| b.number.cmp(&a.number));
+    v.sort_by_key(|g| std::cmp::Reverse(g.number));
     if let Some(l) = s.limit {
         v.truncate(l as usize);
     }
