@@ -12,6 +12,7 @@
 
 pub mod etc;
 pub mod manifest;
+pub mod profile;
 pub mod users;
 
 use std::fs;

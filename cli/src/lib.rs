@@ -6,6 +6,7 @@
 mod build_cmd;
 mod config_cmd;
 mod eval_cmd;
+mod generations_cmd;
 mod init_cmd;
 mod lock_cmd;
 mod realise_cmd;
@@ -62,6 +63,9 @@ pub enum Command {
     Log(realise_cmd::LogArgs),
     /// Build a configuration's system (its toplevel) and link `result` to it.
     Build(build_cmd::BuildArgs),
+    /// List or delete the system profile's generations.
+    #[command(subcommand)]
+    Generations(generations_cmd::GenerationsCommand),
     /// Start, stop, restart or list the running system's services.
     #[command(subcommand)]
     Service(init_cmd::ServiceCommand),
@@ -129,6 +133,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Realise(args) => realise_cmd::realise(args, cli.store_root, &cli.store_dir),
         Command::Log(args) => realise_cmd::log(args, cli.store_root, &cli.store_dir),
         Command::Build(args) => build_cmd::build(args, cli.store_root, &cli.store_dir),
+        Command::Generations(cmd) => generations_cmd::run(cmd),
         Command::Service(cmd) => init_cmd::service(cmd),
         Command::Poweroff => init_cmd::power("poweroff"),
         Command::Reboot => init_cmd::power("reboot"),

@@ -12,12 +12,15 @@
 //! - [`realise`]: `strata realise` and `strata log` on derivations built with busybox.
 //! - [`system`]: `strata build` of the example configuration, with packages from the Debian
 //!   archive the host's apt sources name.
-//! - [`boot`]: the example's kernel and initrd booted in QEMU: stage 1 of `strata-init`.
+//! - [`boot`]: the example's kernel and initrd booted in QEMU: both stages of `strata-init`.
+//! - [`generations`]: `strata generations list|delete` on a root made by hand.
 
 #[path = "cli/boot.rs"]
 mod boot;
 #[path = "cli/compat.rs"]
 mod compat;
+#[path = "cli/generations.rs"]
+mod generations;
 #[path = "cli/lock.rs"]
 mod lock;
 #[path = "cli/malformed.rs"]
