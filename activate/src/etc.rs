@@ -106,17 +106,44 @@ pub fn apply(
     users: &BTreeMap<String, u32>,
     groups: &BTreeMap<String, u32>,
     real_tree: &Path,
+    step: &mut dyn FnMut() -> Result<(), ActivateError>,
 ) -> Result<Vec<String>, ActivateError> {
     check(etc, entries)?;
     fs::create_dir_all(etc).map_err(io_err(etc))?;
     let mut changes = Vec::new();
+    let old = read_managed(etc);
+    // While entries change, both generations' are managed: an interrupted run can be
+    // finished without taking the new ones for the user's.
+    let mut both: Vec<ManifestEtcEntry> = entries.to_vec();
+    for (target, copy) in &old {
+        if !entries.iter().any(|e| &e.target == target) {
+            both.push(ManifestEtcEntry {
+                target: target.clone(),
+                mode: if *copy {
+                    "0644".into()
+                } else {
+                    "symlink".into()
+                },
+                user: "+0".into(),
+                group: "+0".into(),
+                source: String::new(),
+            });
+        }
+    }
+    write_atomic(
+        &etc.join(MANAGED),
+        managed_text(&both).as_bytes(),
+        0o644,
+        None,
+    )?;
+    step()?;
     // The static tree, switched in one rename.
     let tmp = etc.join(".static.new");
     let _ = fs::remove_file(&tmp);
     symlink(tree, &tmp).map_err(io_err(&tmp))?;
     fs::rename(&tmp, etc.join("static")).map_err(io_err(&etc.join("static")))?;
+    step()?;
 
-    let old = read_managed(etc);
     let wanted: BTreeSet<&str> = entries.iter().map(|e| e.target.as_str()).collect();
     for e in entries {
         let dst = etc.join(&e.target);
@@ -132,6 +159,7 @@ pub fn apply(
             symlink(&want, &tmp).map_err(io_err(&tmp))?;
             replace(&tmp, &dst)?;
             changes.push(format!("linked /etc/{}", e.target));
+            step()?;
         } else {
             let src = real_tree.join(&e.target);
             let data = fs::read(&src).map_err(io_err(&src))?;
@@ -153,6 +181,7 @@ pub fn apply(
             }
             write_atomic(&dst, &data, mode, Some((uid, gid)))?;
             changes.push(format!("wrote /etc/{} ({:04o})", e.target, mode));
+            step()?;
         }
     }
     // Entries that left the configuration: removed if still what strata made.
@@ -169,6 +198,7 @@ pub fn apply(
         if ours {
             fs::remove_file(&p).map_err(io_err(&p))?;
             changes.push(format!("removed /etc/{target}"));
+            step()?;
         }
     }
     write_atomic(

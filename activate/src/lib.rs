@@ -7,8 +7,11 @@
 //! [`activate`] takes an exclusive lock, then applies, in order: the user database
 //! ([`users`]), home directories, `/etc` ([`etc`]: the static tree and the managed entries;
 //! the time zone is the `localtime` entry), and the live host name. Every file is replaced
-//! through a temporary file, `fsync` and `rename`. Not yet: the journal that finishes or undoes
-//! an interrupted activation, and the service plan (both with the switch issue).
+//! through a temporary file, `fsync` and `rename`. The user database is staged whole and a
+//! journal (`var/lib/strata/activation.journal`) written before anything is replaced; a run
+//! that finds a journal first finishes that activation (moves the staged files into place,
+//! redoes homes and `/etc`, which converge), so a machine killed at any step ends up wholly in
+//! one generation. Not yet: the service plan (with the switch verbs).
 
 pub mod etc;
 pub mod manifest;
@@ -37,6 +40,8 @@ pub enum ActivateError {
     /// Files strata does not manage stand where the generation puts entries.
     Unmanaged(Vec<String>),
     Invalid(String),
+    /// A test stopped the activation at this step, as a kill would.
+    Injected(usize),
 }
 
 impl std::fmt::Display for ActivateError {
@@ -52,6 +57,7 @@ impl std::fmt::Display for ActivateError {
                 if paths.len() == 1 { "it" } else { "them" }
             ),
             ActivateError::Invalid(m) => f.write_str(m),
+            ActivateError::Injected(n) => write!(f, "stopped at step {n} (a test's fault)"),
         }
     }
 }
@@ -114,6 +120,8 @@ pub fn write_atomic(
 pub struct Options {
     /// Set the running kernel's host name (not in tests, which use a temporary root).
     pub set_hostname: bool,
+    /// Stop at this step as if killed (fault-injection tests).
+    pub fail_at: Option<usize>,
 }
 
 /// What an activation did.
@@ -163,26 +171,98 @@ fn lock(root: &Path) -> Result<Lock, ActivateError> {
     Ok(Lock(f))
 }
 
+/// The journal of an activation in progress, below the root.
+pub const JOURNAL: &str = "var/lib/strata/activation.journal";
+
+/// What an activation in progress has staged: written before anything is replaced, removed
+/// once everything is.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct Journal {
+    /// The generation being activated.
+    target: String,
+    /// (file, its staged new contents), paths relative to the root.
+    staged: Vec<(String, String)>,
+}
+
+/// Counts the steps of an activation, and stops at [`Options::fail_at`] as if killed there.
+pub(crate) struct Steps<'a> {
+    n: usize,
+    fail_at: Option<usize>,
+    _opts: std::marker::PhantomData<&'a ()>,
+}
+
+impl Steps<'_> {
+    pub(crate) fn step(&mut self) -> Result<(), ActivateError> {
+        let n = self.n;
+        self.n += 1;
+        if self.fail_at == Some(n) {
+            return Err(ActivateError::Injected(n));
+        }
+        Ok(())
+    }
+}
+
+/// Writes `data` to `path` (mode, owner) and syncs it, without replacing anything.
+fn stage(path: &Path, data: &[u8], mode: u32) -> Result<(), ActivateError> {
+    let _ = fs::remove_file(path);
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io_err(path))?;
+    f.write_all(data).map_err(io_err(path))?;
+    f.set_permissions(fs::Permissions::from_mode(mode))
+        .map_err(io_err(path))?;
+    f.sync_all().map_err(io_err(path))
+}
+
+/// Moves the staged files of `j` into place (those already moved are skipped).
+fn roll_forward(root: &Path, j: &Journal, steps: &mut Steps<'_>) -> Result<(), ActivateError> {
+    for (file, staged) in &j.staged {
+        let from = root.join(staged);
+        if from.exists() {
+            let to = root.join(file);
+            fs::rename(&from, &to).map_err(io_err(&to))?;
+            if let Some(d) = to.parent().and_then(|d| fs::File::open(d).ok()) {
+                let _ = d.sync_all();
+            }
+        }
+        steps.step()?;
+    }
+    Ok(())
+}
+
 /// Makes the machine whose root is `root` match the generation `toplevel` (a logical store
-/// path); see the crate documentation.
+/// path); see the crate documentation. An activation that was interrupted (its journal is
+/// there) is finished first, so the machine is wholly in one generation before it moves to
+/// the next.
 pub fn activate(root: &Path, toplevel: &str, opts: &Options) -> Result<Report, ActivateError> {
     let _lock = lock(root)?;
-    let top = resolve(root, toplevel);
-    let manifest_path = resolve(root, &format!("{toplevel}/activation.json"));
-    let json = fs::read_to_string(&manifest_path).map_err(io_err(&manifest_path))?;
-    let m = ActivationManifest::from_json(&json).map_err(ActivateError::Manifest)?;
-    let etc_link = top.join("etc");
-    let etc_store = fs::read_link(&etc_link)
-        .map_err(io_err(&etc_link))?
-        .to_string_lossy()
-        .into_owned();
-    let tree = format!("{etc_store}/etc");
-    let real_tree = resolve(root, &tree);
+    let mut steps = Steps {
+        n: 0,
+        fail_at: opts.fail_at,
+        _opts: std::marker::PhantomData,
+    };
+    let mut report = Report::default();
+    let journal_path = root.join(JOURNAL);
+    if let Ok(text) = fs::read_to_string(&journal_path) {
+        let j: Journal = serde_json::from_str(&text)
+            .map_err(|e| ActivateError::Invalid(format!("{}: {e}", journal_path.display())))?;
+        roll_forward(root, &j, &mut steps)?;
+        let m = read_manifest(root, &j.target)?;
+        finish(root, &j.target, &m, opts, &mut steps, &mut report)?;
+        fs::remove_file(&journal_path).map_err(io_err(&journal_path))?;
+        report.changes.push(format!(
+            "finished the interrupted activation of {}",
+            j.target
+        ));
+    }
+
+    let m = read_manifest(root, toplevel)?;
     let etc_dir = root.join("etc");
     // Refuse before anything changes.
     etc::check(&etc_dir, &m.etc)?;
-
-    let mut report = Report::default();
     let read = |p: &str| fs::read_to_string(root.join(p)).unwrap_or_default();
     let cur = users::Current {
         passwd: read("etc/passwd"),
@@ -198,44 +278,100 @@ pub fn activate(root: &Path, toplevel: &str, opts: &Options) -> Result<Report, A
     let read_secret = |p: &str| fs::read_to_string(root.join(p.trim_start_matches('/'))).ok();
     let plan = users::plan_users(&m, &cur, &ids, &read_secret).map_err(ActivateError::Invalid)?;
     fs::create_dir_all(&etc_dir).map_err(io_err(&etc_dir))?;
+    let ids_json = serde_json::to_string_pretty(&plan.ids).unwrap_or_default();
+    // Stage the whole user database, then the journal, then replace: a crash before the
+    // journal leaves the old files; after it, the next run moves the rest into place. Users
+    // are never removed (only locked), so replacing groups first and passwd last means every
+    // user passwd names already has its group and its shadow line at each instant.
+    let files: [(String, &str, u32); 5] = [
+        (format!("{STATE_DIR}/ids.json"), ids_json.as_str(), 0o644),
+        ("etc/group".into(), &plan.group, 0o644),
+        ("etc/gshadow".into(), &plan.gshadow, 0o600),
+        ("etc/shadow".into(), &plan.shadow, 0o600),
+        ("etc/passwd".into(), &plan.passwd, 0o644),
+    ];
+    let mut staged = Vec::new();
+    for (file, data, mode) in &files {
+        let tmp = format!("{file}.strata-new");
+        stage(&root.join(&tmp), data.as_bytes(), *mode)?;
+        staged.push((file.clone(), tmp));
+    }
+    steps.step()?;
+    let j = Journal {
+        target: toplevel.to_owned(),
+        staged,
+    };
     write_atomic(
-        &ids_path,
-        serde_json::to_string_pretty(&plan.ids)
-            .unwrap_or_default()
-            .as_bytes(),
-        0o644,
-        None,
-    )?;
-    // Groups before the users that name them; the secrets never world-readable.
-    write_atomic(&etc_dir.join("group"), plan.group.as_bytes(), 0o644, None)?;
-    write_atomic(
-        &etc_dir.join("gshadow"),
-        plan.gshadow.as_bytes(),
+        &journal_path,
+        serde_json::to_string(&j).unwrap_or_default().as_bytes(),
         0o600,
         None,
     )?;
-    write_atomic(&etc_dir.join("passwd"), plan.passwd.as_bytes(), 0o644, None)?;
-    write_atomic(&etc_dir.join("shadow"), plan.shadow.as_bytes(), 0o600, None)?;
+    steps.step()?;
+    roll_forward(root, &j, &mut steps)?;
     report.changes.extend(plan.changes.iter().cloned());
-    for (home, uid, gid) in &plan.homes {
-        let h = root.join(home.trim_start_matches('/'));
+    finish(root, toplevel, &m, opts, &mut steps, &mut report)?;
+    fs::remove_file(&journal_path).map_err(io_err(&journal_path))?;
+    Ok(report)
+}
+
+fn read_manifest(root: &Path, toplevel: &str) -> Result<ActivationManifest, ActivateError> {
+    let manifest_path = resolve(root, &format!("{toplevel}/activation.json"));
+    let json = fs::read_to_string(&manifest_path).map_err(io_err(&manifest_path))?;
+    ActivationManifest::from_json(&json).map_err(ActivateError::Manifest)
+}
+
+/// What follows the user database: home directories, `/etc`, the host name. Each part can
+/// run again and reach the same state, which is how an interrupted activation is finished.
+fn finish(
+    root: &Path,
+    toplevel: &str,
+    m: &ActivationManifest,
+    opts: &Options,
+    steps: &mut Steps<'_>,
+    report: &mut Report,
+) -> Result<(), ActivateError> {
+    let passwd = fs::read_to_string(root.join("etc/passwd")).unwrap_or_default();
+    let group = fs::read_to_string(root.join("etc/group")).unwrap_or_default();
+    let users_now = users::parse_passwd(&passwd);
+    for u in m
+        .users
+        .iter()
+        .filter(|u| u.create_home && !u.home.is_empty())
+    {
+        let Some(e) = users_now.iter().find(|e| e.name == u.name) else {
+            continue;
+        };
+        let h = root.join(u.home.trim_start_matches('/'));
         if !h.exists() {
             fs::create_dir_all(&h).map_err(io_err(&h))?;
-            std::os::unix::fs::chown(&h, Some(*uid), Some(*gid)).map_err(io_err(&h))?;
+            std::os::unix::fs::chown(&h, Some(e.uid), Some(e.gid)).map_err(io_err(&h))?;
             fs::set_permissions(&h, fs::Permissions::from_mode(0o700)).map_err(io_err(&h))?;
-            report.changes.push(format!("created {home}"));
+            report.changes.push(format!("created {}", u.home));
         }
     }
-    let uids = users::parse_passwd(&plan.passwd)
-        .into_iter()
-        .map(|e| (e.name, e.uid))
-        .collect();
-    let gids = users::parse_group(&plan.group)
+    steps.step()?;
+    let uids = users_now.into_iter().map(|e| (e.name, e.uid)).collect();
+    let gids = users::parse_group(&group)
         .into_iter()
         .map(|g| (g.name, g.gid))
         .collect();
+    let top = resolve(root, toplevel);
+    let etc_link = top.join("etc");
+    let etc_store = fs::read_link(&etc_link)
+        .map_err(io_err(&etc_link))?
+        .to_string_lossy()
+        .into_owned();
+    let tree = format!("{etc_store}/etc");
+    let real_tree = resolve(root, &tree);
     report.changes.extend(etc::apply(
-        &etc_dir, &tree, &m.etc, &uids, &gids, &real_tree,
+        &root.join("etc"),
+        &tree,
+        &m.etc,
+        &uids,
+        &gids,
+        &real_tree,
+        &mut || steps.step(),
     )?);
     if opts.set_hostname && !m.host_name.is_empty() {
         // SAFETY: the name's bytes and length.
@@ -247,7 +383,7 @@ pub fn activate(root: &Path, toplevel: &str, opts: &Options) -> Result<Report, A
             });
         }
     }
-    Ok(report)
+    steps.step()
 }
 
 #[cfg(test)]

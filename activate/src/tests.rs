@@ -122,7 +122,6 @@ fn consistent(root: &Path) {
             u.gid
         );
     }
-    assert_eq!(passwd.len(), shadow.len());
     assert_eq!(
         fs::metadata(root.join("etc/shadow")).unwrap().mode() & 0o777,
         0o600
@@ -377,4 +376,155 @@ fn etc_entries_are_linked_copied_removed_and_unmanaged_files_left_alone() {
         fs::read_to_string(root.join("nix/store/g2-etc/etc/ssh/sshd_config")).unwrap(),
         "Port 2222\n"
     );
+}
+
+/// Everything activation writes, as text: the user database, the ID map, and `/etc`'s
+/// links and files (with modes), so two roots can be compared.
+fn snapshot(root: &Path) -> String {
+    let mut out = String::new();
+    for f in [
+        "etc/passwd",
+        "etc/group",
+        "etc/shadow",
+        "etc/gshadow",
+        "var/lib/strata/ids.json",
+    ] {
+        out.push_str(&format!("== {f}\n{}", read(root, f)));
+    }
+    let mut stack = vec![root.join("etc")];
+    let mut entries = Vec::new();
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let rel = p.strip_prefix(root).unwrap().display().to_string();
+            let md = fs::symlink_metadata(&p).unwrap();
+            if md.is_dir() {
+                stack.push(p);
+            } else if md.file_type().is_symlink() {
+                entries.push(format!("{rel} -> {}", fs::read_link(&p).unwrap().display()));
+            } else if !rel.ends_with("passwd") && !rel.contains("shadow") && !rel.ends_with("group")
+            {
+                entries.push(format!(
+                    "{rel} {:o}: {}",
+                    md.mode() & 0o7777,
+                    read(root, &rel)
+                ));
+            }
+        }
+    }
+    entries.sort();
+    out.push_str(&entries.join("\n"));
+    out
+}
+
+/// Two generations that differ in users, groups, links and copies.
+fn two_generations(root: &Path) -> (String, String) {
+    let copy = |target: &str| ManifestEtcEntry {
+        target: target.into(),
+        mode: "0640".into(),
+        user: "root".into(),
+        group: "wheel".into(),
+        source: format!("/nix/store/src-{target}"),
+    };
+    let mut alice = user("alice", false, Some("$6$alice"));
+    alice.extra_groups = vec!["wheel".into()];
+    let g1 = manifest(
+        vec![
+            alice.clone(),
+            user("bob", false, Some("$6$bob")),
+            user("svc", true, None),
+        ],
+        vec![link_entry("motd"), link_entry("hosts"), copy("sudoers")],
+    );
+    let g2 = manifest(
+        vec![
+            alice,
+            user("carol", false, Some("$6$carol")),
+            user("svc", true, None),
+        ],
+        vec![link_entry("motd"), link_entry("issue"), copy("secret.conf")],
+    );
+    let t1 = generation(
+        root,
+        "g1",
+        &g1,
+        &[
+            ("motd", "one\n"),
+            ("hosts", "127.0.0.1 one\n"),
+            ("sudoers", "%wheel ALL\n"),
+        ],
+    );
+    let t2 = generation(
+        root,
+        "g2",
+        &g2,
+        &[
+            ("motd", "two\n"),
+            ("issue", "two\n"),
+            ("secret.conf", "key=2\n"),
+        ],
+    );
+    (t1, t2)
+}
+
+#[test]
+fn an_activation_killed_at_any_step_is_finished_by_the_next_run() {
+    // The states a clean run reaches: g1 then g2, and g1, g2, g1 again.
+    let reference = |path: &[usize]| {
+        let dir = tempfile::tempdir().unwrap();
+        let (t1, t2) = two_generations(dir.path());
+        for &g in path {
+            activate(dir.path(), if g == 1 { &t1 } else { &t2 }, &opts()).unwrap();
+        }
+        snapshot(dir.path())
+    };
+    let new_state = reference(&[1, 2]);
+    let back_to_old = reference(&[1, 2, 1]);
+    assert_ne!(new_state, back_to_old);
+
+    let mut step = 0;
+    loop {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let (t1, t2) = two_generations(root);
+        activate(root, &t1, &opts()).unwrap();
+        let killed = Options {
+            fail_at: Some(step),
+            ..Options::default()
+        };
+        match activate(root, &t2, &killed) {
+            Ok(_) => break, // every step has been tried
+            Err(ActivateError::Injected(n)) => assert_eq!(n, step),
+            Err(e) => panic!("step {step}: {e}"),
+        }
+        // Whatever happened, passwd, group and shadow agree.
+        consistent(root);
+        // Booting either generation next leaves the machine wholly in it.
+        let again = tempfile::tempdir().unwrap();
+        copy_tree(root, again.path());
+        activate(root, &t2, &opts()).unwrap();
+        assert_eq!(snapshot(root), new_state, "killed at step {step}, then g2");
+        activate(again.path(), &t1, &opts()).unwrap();
+        let old_path_state = snapshot(again.path());
+        // Before the journal the old generation was still whole; after it, g2 is finished
+        // first and g1 activated over it.
+        let clean_old = reference(&[1, 1]);
+        assert!(
+            old_path_state == back_to_old || old_path_state == clean_old,
+            "killed at step {step}, then g1:\n{old_path_state}"
+        );
+        assert!(!root.join(crate::JOURNAL).exists());
+        step += 1;
+    }
+    assert!(step > 10, "only {step} steps were tried");
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    let ok = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", from.display()))
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(ok.success());
 }

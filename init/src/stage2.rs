@@ -632,7 +632,10 @@ pub fn run(argv0: &str) -> ! {
     match strata_activate::activate(
         std::path::Path::new("/"),
         &toplevel,
-        &strata_activate::Options { set_hostname: true },
+        &strata_activate::Options {
+            set_hostname: true,
+            ..Default::default()
+        },
     ) {
         Ok(r) => {
             for c in &r.changes {
