@@ -175,6 +175,74 @@ pub fn restart_delay(base: Duration, attempt: u32) -> Duration {
     grown.min(MAX_RESTART_DELAY.max(base))
 }
 
+/// What a switch does to the running services, as NixOS's switch does it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServicePlan {
+    /// In the old generation only.
+    pub stop: Vec<String>,
+    /// Changed: stopped with the old definition, started with the new.
+    pub restart: Vec<String>,
+    /// Only their `reloadTriggers` changed.
+    pub reload: Vec<String>,
+    /// New, and wanted at boot.
+    pub start: Vec<String>,
+    /// Changed, but `restartIfChanged = false`: left running with the old definition.
+    pub skipped: Vec<String>,
+}
+
+/// A service with what does not concern the running process blanked.
+fn running_part(s: &Service) -> Service {
+    let mut s = s.clone();
+    s.description.clear();
+    s.wanted_by.clear();
+    s.reload_triggers.clear();
+    s.restart_if_changed = true;
+    s
+}
+
+/// Compares the services of the running generation with the next one's. `running` says
+/// which old services are running now (a stopped one that changed is not restarted).
+pub fn service_plan(
+    old: &BTreeMap<String, Service>,
+    new: &BTreeMap<String, Service>,
+    running: &dyn Fn(&str) -> bool,
+) -> ServicePlan {
+    let mut p = ServicePlan::default();
+    for (name, o) in old {
+        match new.get(name) {
+            None => {
+                if running(name) {
+                    p.stop.push(name.clone());
+                }
+            }
+            Some(n) if running_part(o) != running_part(n) => {
+                if !running(name) {
+                    continue;
+                }
+                if n.restart_if_changed {
+                    p.restart.push(name.clone());
+                } else {
+                    p.skipped.push(name.clone());
+                }
+            }
+            Some(n) if o.reload_triggers != n.reload_triggers && running(name) => {
+                p.reload.push(name.clone());
+            }
+            Some(_) => {}
+        }
+    }
+    for (name, n) in new {
+        let wanted = n
+            .wanted_by
+            .iter()
+            .any(|t| BOOT_TARGETS.contains(&t.as_str()));
+        if wanted && (!old.contains_key(name) || !running(name)) && !p.restart.contains(name) {
+            p.start.push(name.clone());
+        }
+    }
+    p
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 pub(crate) mod tests {
@@ -304,5 +372,40 @@ pub(crate) mod tests {
         assert_eq!(d, [1, 2, 4, 8, 16, 32, 60, 60]);
         assert_eq!(restart_delay(s(90), 3), s(90), "never below RestartSec");
         assert_eq!(restart_delay(Duration::ZERO, 5), Duration::ZERO);
+    }
+
+    #[test]
+    fn switch_plans_stop_restart_reload_start_and_skip() {
+        let mut old = BTreeMap::new();
+        for n in [
+            "gone",
+            "same",
+            "changed",
+            "sticky",
+            "triggered",
+            "stopped",
+            "described",
+        ] {
+            old.insert(n.to_owned(), svc(&["multi-user.target"], &[], &[], &[]));
+        }
+        let mut new = old.clone();
+        new.remove("gone");
+        new.get_mut("changed").unwrap().script = "echo v2".into();
+        let sticky = new.get_mut("sticky").unwrap();
+        sticky.script = "echo v2".into();
+        sticky.restart_if_changed = false;
+        new.get_mut("triggered").unwrap().reload_triggers = vec!["abc".into()];
+        new.get_mut("stopped").unwrap().script = "echo v2".into();
+        new.get_mut("described").unwrap().description = "now with words".into();
+        new.insert("fresh".into(), svc(&["multi-user.target"], &[], &[], &[]));
+        new.insert("idle".into(), svc(&[], &[], &[], &[]));
+        let running = |n: &str| n != "stopped";
+        let p = service_plan(&old, &new, &running);
+        assert_eq!(p.stop, ["gone"]);
+        assert_eq!(p.restart, ["changed"]);
+        assert_eq!(p.skipped, ["sticky"]);
+        assert_eq!(p.reload, ["triggered"]);
+        // A new boot service starts; one that was stopped and is wanted starts too.
+        assert_eq!(p.start, ["fresh", "stopped"]);
     }
 }

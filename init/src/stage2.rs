@@ -555,6 +555,16 @@ impl Supervise for RealSupervise {
     fn exists(&mut self, path: &str) -> bool {
         self.sys.exists(path)
     }
+
+    fn read_services(
+        &mut self,
+        toplevel: &str,
+    ) -> Result<(String, BTreeMap<String, crate::services::Service>), String> {
+        let path = format!("{toplevel}/activation.json");
+        let json = fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        let m = ActivationManifest::from_json(&json).map_err(|e| e.to_string())?;
+        Ok((m.host_name, m.services))
+    }
 }
 
 /// Mounts, links and supervises; never returns.

@@ -8,7 +8,8 @@
 //! to the console and to its log, line by line; a login prompt runs on each console once the
 //! boot services are up, and comes back when it ends. Control requests (one line each,
 //! answered `ok` or `error: ...`): `status`, `start NAME`, `stop NAME`, `restart NAME`,
-//! `reload NAME`, `poweroff`, `reboot`. A shutdown stops the services newest first, each with
+//! `reload NAME`, `apply TOPLEVEL` (move the services to another generation after its
+//! activation: [`services::service_plan`]), `poweroff`, `reboot`. A shutdown stops the services newest first, each with
 //! a bounded wait ([`STOP_TIMEOUT`], then SIGKILL), then signals every process.
 //!
 //! `Type=` as far as it applies without systemd: `simple` and `exec` count as started once
@@ -87,6 +88,11 @@ pub trait Supervise {
     fn user(&mut self, name: &str) -> Option<(u32, u32, String)>;
     fn group(&mut self, name: &str) -> Option<u32>;
     fn exists(&mut self, path: &str) -> bool;
+    /// The host name and services of the generation `toplevel` (its `activation.json`).
+    fn read_services(
+        &mut self,
+        toplevel: &str,
+    ) -> Result<(String, BTreeMap<String, Service>), String>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -564,6 +570,7 @@ impl<S: Supervise> Supervisor<S> {
             (Some("status"), None, None) => (self.status(), None),
             (Some("poweroff"), None, None) => ("ok\n".to_owned(), Some(Shutdown::PowerOff)),
             (Some("reboot"), None, None) => ("ok\n".to_owned(), Some(Shutdown::Reboot)),
+            (Some("apply"), Some(toplevel), None) => (self.apply(toplevel), None),
             (Some("reload"), Some(name), None) => match self.reload(name) {
                 Ok(()) => ("ok\n".to_owned(), None),
                 Err(e) => (format!("error: {e}\n"), None),
@@ -589,6 +596,89 @@ impl<S: Supervise> Supervisor<S> {
         };
         self.sys.reply(id, &reply);
         shutdown
+    }
+
+    /// Moves the services to the generation `toplevel` (after its activation): stops those it
+    /// no longer has and those that changed, takes the new definitions, starts the changed and
+    /// the new ones (in boot order, through [`step`](Self::step)), reloads those whose
+    /// `reloadTriggers` changed, and leaves those with `restartIfChanged = false` running.
+    /// The answer lists what was done, one line each.
+    fn apply(&mut self, toplevel: &str) -> String {
+        let (host, new) = match self.sys.read_services(toplevel) {
+            Ok(x) => x,
+            Err(e) => return format!("error: {e}\n"),
+        };
+        let old: BTreeMap<String, Service> = self
+            .units
+            .iter()
+            .map(|(n, u)| (n.clone(), u.spec.clone()))
+            .collect();
+        let running: Vec<String> = self
+            .units
+            .keys()
+            .filter(|n| self.running_pid(n).is_some())
+            .cloned()
+            .collect();
+        let plan = services::service_plan(&old, &new, &|n| running.iter().any(|r| r == n));
+        let boot = match services::boot_order(&new) {
+            Ok(b) => b,
+            Err(e) => return format!("error: {e}\n"),
+        };
+        let mut out = String::from("ok\n");
+        let to_stop: Vec<String> = plan.stop.iter().chain(&plan.restart).cloned().collect();
+        let started = self.started_order.clone();
+        for name in shutdown_order(&started, &|n| to_stop.iter().any(|s| s == n)) {
+            self.stop(name);
+            if plan.stop.iter().any(|s| s == name) {
+                out.push_str(&format!("stopped {name}\n"));
+            }
+        }
+        for name in &plan.stop {
+            self.units.remove(name);
+            self.started_order.retain(|n| n != name);
+        }
+        self.toplevel = toplevel.to_owned();
+        self.host = host;
+        for (name, spec) in new {
+            if plan.skipped.contains(&name) {
+                continue; // keeps running as it was defined
+            }
+            match self.units.get_mut(&name) {
+                Some(u) => u.spec = spec,
+                None => {
+                    self.units.insert(name, Unit::new(spec));
+                }
+            }
+        }
+        self.boot = boot;
+        for name in plan.restart.iter().chain(&plan.start) {
+            let verb = if plan.restart.contains(name) {
+                "restarting"
+            } else {
+                "starting"
+            };
+            out.push_str(&format!("{verb} {name}\n"));
+            self.started_order.retain(|n| n != name);
+            if let Some(u) = self.units.get_mut(name) {
+                u.state = State::Stopped;
+                u.attempts = 0;
+            }
+            if !self.boot.contains(name) {
+                self.start(name);
+            }
+        }
+        for name in &plan.reload {
+            match self.reload(name) {
+                Ok(()) => out.push_str(&format!("reloaded {name}\n")),
+                Err(e) => out.push_str(&format!("failed to reload {name}: {e}\n")),
+            }
+        }
+        for name in &plan.skipped {
+            out.push_str(&format!(
+                "not restarted {name} (restartIfChanged = false)\n"
+            ));
+        }
+        out
     }
 
     /// Handles one event; `Some` when it asks for a shutdown.

@@ -36,6 +36,8 @@ struct Fake {
     notifies: Vec<(Duration, i32)>,
     /// The user and group each process was started as.
     ids: BTreeMap<i32, Option<(u32, u32)>>,
+    /// The services of other generations, by toplevel.
+    generations: BTreeMap<String, BTreeMap<String, Service>>,
 }
 
 impl Fake {
@@ -215,6 +217,16 @@ impl Supervise for Fake {
 
     fn exists(&mut self, path: &str) -> bool {
         path.ends_with("/sw/bin/getty")
+    }
+
+    fn read_services(
+        &mut self,
+        toplevel: &str,
+    ) -> Result<(String, BTreeMap<String, Service>), String> {
+        self.generations
+            .get(toplevel)
+            .map(|s| ("ocotillo".to_owned(), s.clone()))
+            .ok_or_else(|| format!("cannot read {toplevel}/activation.json"))
     }
 }
 
@@ -457,4 +469,78 @@ fn readiness_by_type() {
         u.notified = notified;
         assert_eq!(is_ready(&u), want, "{desc}");
     }
+}
+
+#[test]
+fn a_switch_applies_the_service_plan() {
+    let mut sticky_new = svc("forever sticky v2", &[]);
+    sticky_new.restart_if_changed = false;
+    let mut trig_new = svc("forever trig", &[]);
+    trig_new.reload_triggers = vec!["new-config".into()];
+    let gen1 = vec![
+        ("keep", svc("forever keep", &[])),
+        ("change", svc("forever change v1", &[])),
+        ("gone", svc("forever gone", &[])),
+        ("sticky", svc("forever sticky v1", &[])),
+        ("trig", svc("forever trig", &[])),
+    ];
+    let gen2: BTreeMap<String, Service> = [
+        ("keep", svc("forever keep", &[])),
+        ("change", svc("forever change v2", &[])),
+        ("sticky", sticky_new),
+        ("trig", trig_new),
+        ("fresh", svc("forever fresh", &["keep"])),
+    ]
+    .into_iter()
+    .map(|(n, s)| (n.to_owned(), s))
+    .collect();
+    let mut fake = Fake::new();
+    fake.generations.insert("/gen2".into(), gen2);
+    let t = Duration::from_secs;
+    for (at, id, line) in [
+        (1, 1, "apply /gen2"),
+        (2, 2, "apply /nonesuch"),
+        (3, 3, "poweroff"),
+    ] {
+        fake.scripted.push((
+            t(at),
+            Event::Request {
+                id,
+                line: line.into(),
+            },
+        ));
+    }
+    let mut sup = supervisor(gen1, fake);
+    assert_eq!(sup.run(), Shutdown::PowerOff);
+    let f = &sup.sys;
+    assert_eq!(
+        f.replies[&1],
+        "ok\nstopped gone\nrestarting change\nstarting fresh\nreloaded trig\n\
+         not restarted sticky (restartIfChanged = false)\n"
+    );
+    assert!(
+        f.replies[&2].starts_with("error: cannot read /nonesuch"),
+        "{}",
+        f.replies[&2]
+    );
+    let pid = |w: &str| f.pid_of(w)[0];
+    let signalled = |p: i32, sig: i32| f.signals.iter().any(|s| s.1 == p && s.2 == sig);
+    assert!(signalled(pid("forever gone"), libc::SIGTERM));
+    assert!(signalled(pid("forever change v1"), libc::SIGTERM));
+    assert!(signalled(pid("forever trig"), libc::SIGHUP));
+    assert!(
+        !signalled(pid("forever keep"), libc::SIGTERM),
+        "unchanged: left alone"
+    );
+    assert!(
+        !signalled(pid("forever sticky v1"), libc::SIGTERM),
+        "restartIfChanged = false"
+    );
+    // The new definitions run after the old ones stopped.
+    let v2 = f.start_times("forever change v2");
+    assert_eq!(v2.len(), 1);
+    assert!(v2[0] > t(1));
+    assert_eq!(f.start_times("forever fresh").len(), 1);
+    assert!(f.start_times("forever sticky v2").is_empty());
+    assert!(f.pid_of("forever gone").len() == 1, "not started again");
 }
