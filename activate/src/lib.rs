@@ -185,13 +185,12 @@ struct Journal {
 }
 
 /// Counts the steps of an activation, and stops at [`Options::fail_at`] as if killed there.
-pub(crate) struct Steps<'a> {
+pub(crate) struct Steps {
     n: usize,
     fail_at: Option<usize>,
-    _opts: std::marker::PhantomData<&'a ()>,
 }
 
-impl Steps<'_> {
+impl Steps {
     pub(crate) fn step(&mut self) -> Result<(), ActivateError> {
         let n = self.n;
         self.n += 1;
@@ -218,7 +217,7 @@ fn stage(path: &Path, data: &[u8], mode: u32) -> Result<(), ActivateError> {
 }
 
 /// Moves the staged files of `j` into place (those already moved are skipped).
-fn roll_forward(root: &Path, j: &Journal, steps: &mut Steps<'_>) -> Result<(), ActivateError> {
+fn roll_forward(root: &Path, j: &Journal, steps: &mut Steps) -> Result<(), ActivateError> {
     for (file, staged) in &j.staged {
         let from = root.join(staged);
         if from.exists() {
@@ -242,7 +241,6 @@ pub fn activate(root: &Path, toplevel: &str, opts: &Options) -> Result<Report, A
     let mut steps = Steps {
         n: 0,
         fail_at: opts.fail_at,
-        _opts: std::marker::PhantomData,
     };
     let mut report = Report::default();
     let journal_path = root.join(JOURNAL);
@@ -328,7 +326,7 @@ fn finish(
     toplevel: &str,
     m: &ActivationManifest,
     opts: &Options,
-    steps: &mut Steps<'_>,
+    steps: &mut Steps,
     report: &mut Report,
 ) -> Result<(), ActivateError> {
     let passwd = fs::read_to_string(root.join("etc/passwd")).unwrap_or_default();
