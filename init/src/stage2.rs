@@ -68,14 +68,18 @@ fn signal_fd() -> io::Result<OwnedFd> {
     }
 }
 
-fn control_socket() -> io::Result<OwnedFd> {
-    let _ = fs::create_dir_all("/run/strata");
-    let _ = fs::remove_file(CONTROL_SOCKET);
+/// A non-blocking, close-on-exec Unix socket of `kind` bound at `path` (a stale socket
+/// file there is replaced), with the file's mode set to `mode`.
+fn bound_socket(kind: libc::c_int, path: &str, mode: u32) -> io::Result<OwnedFd> {
+    if let Some(dir) = std::path::Path::new(path).parent() {
+        let _ = fs::create_dir_all(dir);
+    }
+    let _ = fs::remove_file(path);
     // SAFETY: socket creation; the fd is owned at once.
     let fd = unsafe {
         libc::socket(
             libc::AF_UNIX,
-            libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+            kind | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
             0,
         )
     };
@@ -84,12 +88,14 @@ fn control_socket() -> io::Result<OwnedFd> {
     }
     // SAFETY: a fresh descriptor.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    bind_unix(&fd, CONTROL_SOCKET)?;
+    bind_unix(&fd, path)?;
+    fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode))?;
+    Ok(fd)
+}
+
+fn control_socket() -> io::Result<OwnedFd> {
     // Only root may talk to init.
-    let _ = fs::set_permissions(
-        CONTROL_SOCKET,
-        std::os::unix::fs::PermissionsExt::from_mode(0o600),
-    );
+    let fd = bound_socket(libc::SOCK_STREAM, CONTROL_SOCKET, 0o600)?;
     // SAFETY: listening on a bound socket.
     if unsafe { libc::listen(fd.as_raw_fd(), 8) } < 0 {
         return Err(last_error());
@@ -223,25 +229,8 @@ fn exit_of(status: i32) -> Exit {
 
 /// A datagram socket a `Type=notify` service reports to (`NOTIFY_SOCKET`).
 fn notify_socket(path: &str) -> io::Result<OwnedFd> {
-    let _ = fs::create_dir_all("/run/strata/notify");
-    let _ = fs::remove_file(path);
-    // SAFETY: socket creation; the fd is owned at once.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_UNIX,
-            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-            0,
-        )
-    };
-    if fd < 0 {
-        return Err(last_error());
-    }
-    // SAFETY: a fresh descriptor.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    bind_unix(&fd, path)?;
     // Services running as other users report too.
-    let _ = fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o666));
-    Ok(fd)
+    bound_socket(libc::SOCK_DGRAM, path, 0o666)
 }
 
 fn bind_unix(fd: &OwnedFd, path: &str) -> io::Result<()> {
