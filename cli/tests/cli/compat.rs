@@ -575,6 +575,14 @@ fn check_tree(test: &str, make: fn(&Path) -> PathBuf) {
     nix.verify(&r1);
 }
 
+/// A temporary directory with a store root for strata and one for Nix in it.
+fn roots() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let strata = tmp.path().join("strata-root");
+    let nix = tmp.path().join("nix-root");
+    (tmp, strata, nix)
+}
+
 #[test]
 fn tree_empty_file() {
     check_tree("tree_empty_file", |base| {
@@ -694,9 +702,7 @@ fn text_paths_match_builtins_to_file() {
     let Some(nix) = Nix::get("text_paths_match_builtins_to_file") else {
         return;
     };
-    let tmp = tempfile::tempdir().unwrap();
-    let r1 = tmp.path().join("strata-root");
-    let r2 = tmp.path().join("nix-root");
+    let (tmp, r1, r2) = roots();
     let cases = [
         ("hello.txt", "hello\n"),
         ("empty", ""),
@@ -742,9 +748,7 @@ fn text_paths_with_references() {
     let Some(nix) = Nix::get("text_paths_with_references") else {
         return;
     };
-    let tmp = tempfile::tempdir().unwrap();
-    let r1 = tmp.path().join("strata-root");
-    let r2 = tmp.path().join("nix-root");
+    let (tmp, r1, r2) = roots();
     let src = tmp.path().join("src");
     mkdir(&src);
     let tree = tree_mixed(&src);
@@ -852,9 +856,7 @@ fn export_from_strata_imports_into_nix() {
     let Some(nix) = Nix::get("export_from_strata_imports_into_nix") else {
         return;
     };
-    let tmp = tempfile::tempdir().unwrap();
-    let r1 = tmp.path().join("strata-root");
-    let r2 = tmp.path().join("nix-root");
+    let (tmp, r1, r2) = roots();
     let src = tmp.path().join("src");
     mkdir(&src);
     let tree = run(strata_store(&r1, ["add"]).arg(tree_mixed(&src)), None)
@@ -1044,9 +1046,7 @@ fn add_refusals_and_names_match_nix() {
     let Some(nix) = Nix::get("add_refusals_and_names_match_nix") else {
         return;
     };
-    let tmp = tempfile::tempdir().unwrap();
-    let r1 = tmp.path().join("strata-root");
-    let r2 = tmp.path().join("nix-root");
+    let (tmp, r1, r2) = roots();
     let src = tmp.path().join("src");
     mkdir(&src.join("with-fifo/sub"));
     write_file(&src.join("with-fifo/a"), b"a\n", 0o644);
@@ -1119,9 +1119,7 @@ fn import_of_a_nix_derivation_closure() {
     let Some(nix) = Nix::get("import_of_a_nix_derivation_closure") else {
         return;
     };
-    let tmp = tempfile::tempdir().unwrap();
-    let r1 = tmp.path().join("strata-root");
-    let r2 = tmp.path().join("nix-root");
+    let (_tmp, r1, r2) = roots();
     let mut inst = nix.cmd("nix-instantiate");
     inst.arg("--store").arg(&r2).args([
         "-E",
@@ -1185,9 +1183,7 @@ fn add_fixed_matches_nix() {
     let Some(nix) = Nix::get("add_fixed_matches_nix") else {
         return;
     };
-    let tmp = tempfile::tempdir().unwrap();
-    let r1 = tmp.path().join("strata-root");
-    let r2 = tmp.path().join("nix-root");
+    let (tmp, r1, r2) = roots();
     let src = tmp.path().join("src");
     mkdir(&src);
     let tree = tree_mixed(&src);

@@ -585,23 +585,8 @@ impl LocalStore {
         let path = self
             .store_dir
             .make_fixed_output_path(&name, recursive, &content_hash)?;
-        let new = NewPath {
-            path: path.clone(),
-            references: BTreeSet::new(),
-            deriver: None,
-            ca: Some(format!(
-                "fixed:{}{content_hash}",
-                if recursive { "r:" } else { "" }
-            )),
-            ultimate: true,
-        };
-        self.install(vec![Staged {
-            stage,
-            new,
-            nar_hash,
-            nar_size,
-        }])?;
-        self.require_info(&path)
+        let ca = format!("fixed:{}{content_hash}", if recursive { "r:" } else { "" });
+        self.install_added(stage, path, BTreeSet::new(), ca, nar_hash, nar_size)
     }
 
     /// Like [`add_path`](Self::add_path), leaving out every entry `filter` rejects, as
@@ -648,11 +633,26 @@ impl LocalStore {
         let path = self
             .store_dir
             .make_source_path(name, &nar_hash, &BTreeSet::new(), false)?;
+        let ca = format!("fixed:r:{nar_hash}");
+        self.install_added(stage, path, BTreeSet::new(), ca, nar_hash, nar_size)
+    }
+
+    /// Installs one staged path added by the user (no deriver, content address `ca`) and
+    /// returns what the store now knows of it.
+    fn install_added(
+        &mut self,
+        stage: PathBuf,
+        path: StorePath,
+        references: BTreeSet<StorePath>,
+        ca: String,
+        nar_hash: Hash,
+        nar_size: u64,
+    ) -> Result<PathInfo, StoreError> {
         let new = NewPath {
             path: path.clone(),
-            references: BTreeSet::new(),
+            references,
             deriver: None,
-            ca: Some(format!("fixed:r:{}", nar_hash)),
+            ca: Some(ca),
             ultimate: true,
         };
         self.install(vec![Staged {
@@ -688,20 +688,8 @@ impl LocalStore {
                 return Err(e.into());
             }
         };
-        let new = NewPath {
-            path: path.clone(),
-            references: references.clone(),
-            deriver: None,
-            ca: Some(format!("text:{sha}")),
-            ultimate: true,
-        };
-        self.install(vec![Staged {
-            stage,
-            new,
-            nar_hash,
-            nar_size,
-        }])?;
-        self.require_info(&path)
+        let ca = format!("text:{sha}");
+        self.install_added(stage, path, references.clone(), ca, nar_hash, nar_size)
     }
 
     /// A shared hold on the GC lock for as long as the value lives, so that no collection
