@@ -24,6 +24,9 @@ use crate::debian_index::{
 };
 use crate::fetch::{fetch_bytes, fetch_fixed, FetchError, Progress};
 
+#[doc(hidden)]
+pub mod fake;
+
 /// The environment variable that names the archive's base URL when no flag does.
 pub const MIRROR_ENV: &str = "STRATA_DEBIAN_MIRROR";
 

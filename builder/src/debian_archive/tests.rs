@@ -1,43 +1,34 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::fs;
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::Command;
 
 use strata_store::StoreDir;
 
+use super::fake::{FakeDeb, FakePackage};
 use super::*;
 use crate::fetch::file_url;
 use crate::fetch::tests::{response, serve};
 
 const SUITE: &str = "fake";
 
-/// A package of the fake archive: control fields and one file it installs.
-struct FakePkg {
-    name: &'static str,
-    version: &'static str,
-    arch: &'static str,
-    depends: &'static str,
-    file: (&'static str, &'static str),
-}
-
-const PKGS: &[FakePkg] = &[
-    FakePkg {
+const PKGS: &[FakePackage<'static>] = &[
+    FakePackage {
         name: "app",
         version: "1.0-1",
         arch: "amd64",
         depends: "libfoo (>= 1.0) | libbar",
         file: ("usr/bin/app", "#!/bin/sh\necho app\n"),
     },
-    FakePkg {
+    FakePackage {
         name: "libfoo",
         version: "1.2~rc1-1",
         arch: "amd64",
         depends: "",
         file: ("usr/lib/libfoo.txt", "foo library\n"),
     },
-    FakePkg {
+    FakePackage {
         name: "unrelated",
         version: "3",
         arch: "all",
@@ -49,8 +40,7 @@ const PKGS: &[FakePkg] = &[
 /// A fake archive under a temporary directory.
 struct FakeArchive {
     dir: tempfile::TempDir,
-    /// (package, archive-relative filename, sha256 hex, size)
-    debs: Vec<(&'static str, String, String, u64)>,
+    debs: Vec<FakeDeb>,
     packages_text: String,
 }
 
@@ -75,63 +65,12 @@ impl FakeArchive {
 /// Builds the fake archive with `dpkg-deb --build`, and writes its `Packages` index gzipped.
 fn fake_archive() -> FakeArchive {
     let dir = tempfile::tempdir().unwrap();
-    let build = dir.path().join("build");
-    let mut debs = Vec::new();
-    let mut packages_text = String::new();
-    for p in PKGS {
-        let tree = build.join(p.name);
-        fs::create_dir_all(tree.join("DEBIAN")).unwrap();
-        let mut control = format!(
-            "Package: {}\nVersion: {}\nArchitecture: {}\nMaintainer: Nobody <nobody@example.invalid>\n",
-            p.name, p.version, p.arch
-        );
-        if !p.depends.is_empty() {
-            control.push_str(&format!("Depends: {}\n", p.depends));
-        }
-        control.push_str("Description: a package of the fake archive\n");
-        fs::write(tree.join("DEBIAN/control"), &control).unwrap();
-        let file = tree.join(p.file.0);
-        fs::create_dir_all(file.parent().unwrap()).unwrap();
-        fs::write(&file, p.file.1).unwrap();
-        let filename = format!(
-            "pool/main/{}/{}/{}_{}_{}.deb",
-            &p.name[..1],
-            p.name,
-            p.name,
-            p.version,
-            p.arch
-        );
-        let deb = dir.path().join(&filename);
-        fs::create_dir_all(deb.parent().unwrap()).unwrap();
-        let out = Command::new("dpkg-deb")
-            .args(["--root-owner-group", "-Zgzip", "--build"])
-            .arg(&tree)
-            .arg(&deb)
-            .output()
-            .expect("dpkg-deb must be installed to build the fake archive");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let bytes = fs::read(&deb).unwrap();
-        let sha = sha256_hex(&bytes);
-        packages_text.push_str(&format!(
-            "{control}Filename: {filename}\nSize: {}\nSHA256: {sha}\nPriority: optional\n\n",
-            bytes.len()
-        ));
-        debs.push((p.name, filename, sha, bytes.len() as u64));
-    }
-    let a = FakeArchive {
+    let (packages_text, debs) = fake::build(dir.path(), SUITE, PKGS);
+    FakeArchive {
         dir,
         debs,
         packages_text,
-    };
-    fs::create_dir_all(a.index_dir()).unwrap();
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(a.packages_text.as_bytes()).unwrap();
-    fs::write(a.index_dir().join("Packages.gz"), gz.finish().unwrap()).unwrap();
-    a
+    }
 }
 
 fn xz_available() -> bool {
@@ -154,10 +93,10 @@ fn check_lock(a: &FakeArchive, lock: &LockFile) {
     let names: Vec<&str> = lock.packages.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["app", "libfoo"]);
     for p in &lock.packages {
-        let (_, filename, sha, size) = a.debs.iter().find(|d| d.0 == p.name).unwrap();
-        assert_eq!(&p.filename, filename);
-        assert_eq!(&p.sha256, sha);
-        assert_eq!(p.size, *size);
+        let d = a.debs.iter().find(|d| d.name == p.name).unwrap();
+        assert_eq!(p.filename, d.filename);
+        assert_eq!(p.sha256, d.sha256);
+        assert_eq!(p.size, d.size);
     }
     assert_eq!(lock.packages[0].depends, ["libfoo"]);
     assert_eq!(lock.packages[1].version, "1.2~rc1-1");

@@ -4,13 +4,12 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
 use strata_builder::build::BuildOptions;
+use strata_builder::debian_archive::fake::{self, FakeDeb, FakePackage};
 use strata_builder::debian_archive::{update_lock, Archive};
 use strata_builder::debian_index::{sha256_hex, LockFile};
 use strata_builder::eval_io::StoreIo;
@@ -22,28 +21,26 @@ use strata_store::{Hash, HashAlgo, LocalStore, StoreDir, StorePath};
 
 const SUITE: &str = "fake";
 
-/// (name, version, Depends, installed file, its contents)
-const PKGS: &[(&str, &str, &str, &str, &str)] = &[
-    (
-        "hello",
-        "2.10-3",
-        "libgreet (>= 1.0)",
-        "usr/bin/hello",
-        "#!/bin/sh\necho hello\n",
-    ),
-    (
-        "libgreet",
-        "1:1.2~rc1-1",
-        "",
-        "usr/share/greet/words",
-        "hello, world\n",
-    ),
+const PKGS: &[FakePackage<'static>] = &[
+    FakePackage {
+        name: "hello",
+        version: "2.10-3",
+        arch: "amd64",
+        depends: "libgreet (>= 1.0)",
+        file: ("usr/bin/hello", "#!/bin/sh\necho hello\n"),
+    },
+    FakePackage {
+        name: "libgreet",
+        version: "1:1.2~rc1-1",
+        arch: "amd64",
+        depends: "",
+        file: ("usr/share/greet/words", "hello, world\n"),
+    },
 ];
 
 struct Fixture {
     dir: tempfile::TempDir,
-    /// package name -> archive-relative filename
-    debs: Vec<(&'static str, String)>,
+    debs: Vec<FakeDeb>,
 }
 
 impl Fixture {
@@ -60,8 +57,8 @@ impl Fixture {
     }
 
     fn deb_file(&self, name: &str) -> PathBuf {
-        let f = &self.debs.iter().find(|d| d.0 == name).unwrap().1;
-        self.archive_dir().join(f)
+        let d = self.debs.iter().find(|d| d.name == name).unwrap();
+        self.archive_dir().join(&d.filename)
     }
 
     fn store(&self) -> LocalStore {
@@ -83,57 +80,7 @@ impl Fixture {
 /// A fake archive with `dpkg-deb --build`-made packages and a gzipped `Packages` index.
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let archive = dir.path().join("archive");
-    let build = dir.path().join("build");
-    let mut packages = String::new();
-    let mut debs = Vec::new();
-    for (name, version, depends, file, contents) in PKGS {
-        let tree = build.join(name);
-        fs::create_dir_all(tree.join("DEBIAN")).unwrap();
-        let mut control = format!(
-            "Package: {name}\nVersion: {version}\nArchitecture: amd64\n\
-             Maintainer: Nobody <nobody@example.invalid>\n"
-        );
-        if !depends.is_empty() {
-            control.push_str(&format!("Depends: {depends}\n"));
-        }
-        control.push_str("Description: a package of the fake archive\n");
-        fs::write(tree.join("DEBIAN/control"), &control).unwrap();
-        let path = tree.join(file);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(&path, contents).unwrap();
-        // Pool file names carry no epoch.
-        let file_version = version.split_once(':').map_or(*version, |(_, v)| v);
-        let filename = format!(
-            "pool/main/{}/{name}/{name}_{file_version}_amd64.deb",
-            &name[..1]
-        );
-        let deb = archive.join(&filename);
-        fs::create_dir_all(deb.parent().unwrap()).unwrap();
-        let out = Command::new("dpkg-deb")
-            .args(["--root-owner-group", "-Zgzip", "--build"])
-            .arg(&tree)
-            .arg(&deb)
-            .output()
-            .expect("dpkg-deb must be installed to build the fake archive");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let bytes = fs::read(&deb).unwrap();
-        packages.push_str(&format!(
-            "{control}Filename: {filename}\nSize: {}\nSHA256: {}\n\n",
-            bytes.len(),
-            sha256_hex(&bytes)
-        ));
-        debs.push((*name, filename));
-    }
-    let index = archive.join(format!("dists/{SUITE}/main/binary-amd64"));
-    fs::create_dir_all(&index).unwrap();
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(packages.as_bytes()).unwrap();
-    fs::write(index.join("Packages.gz"), gz.finish().unwrap()).unwrap();
+    let (_, debs) = fake::build(&dir.path().join("archive"), SUITE, PKGS);
     Fixture { dir, debs }
 }
 
@@ -255,11 +202,12 @@ fn debian_package_builds_from_the_lock() {
         4,
         "{events:?}"
     );
-    for (paths, (_, _, _, file, contents)) in [(&hello, &PKGS[0]), (&greet, &PKGS[1])] {
+    for (paths, pkg) in [(&hello, &PKGS[0]), (&greet, &PKGS[1])] {
+        let (file, contents) = pkg.file;
         assert!(store.is_valid(&paths.out).unwrap());
         assert!(store.is_valid(&paths.deb_out).unwrap());
         let out = store.real_path(&paths.out);
-        assert_eq!(fs::read_to_string(out.join(file)).unwrap(), *contents);
+        assert_eq!(fs::read_to_string(out.join(file)).unwrap(), contents);
         let info = store.path_info(&paths.out).unwrap().unwrap();
         assert_eq!(info.deriver.as_ref(), Some(&paths.drv));
         let deb_info = store.path_info(&paths.deb_out).unwrap().unwrap();

@@ -5,6 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use strata_builder::debian_archive::fake::{self, FakePackage};
 use strata_builder::debian_index::LockFile;
 use strata_store::{Hash, HashAlgo};
 use tempfile::TempDir;
@@ -13,65 +14,35 @@ use super::{run, strata};
 
 const SUITE: &str = "fake";
 
-/// (name, version, depends, installed file, its contents)
-const PKGS: &[(&str, &str, &str, &str, &str)] = &[
-    (
-        "app",
-        "1.0-1",
-        "libfoo",
-        "usr/bin/app",
-        "#!/bin/sh\necho app\n",
-    ),
-    ("libfoo", "2.0-3", "", "usr/lib/libfoo.txt", "foo\n"),
-    ("other", "1", "", "usr/share/other", "not pinned\n"),
+const PKGS: &[FakePackage<'static>] = &[
+    FakePackage {
+        name: "app",
+        version: "1.0-1",
+        arch: "amd64",
+        depends: "libfoo",
+        file: ("usr/bin/app", "#!/bin/sh\necho app\n"),
+    },
+    FakePackage {
+        name: "libfoo",
+        version: "2.0-3",
+        arch: "amd64",
+        depends: "",
+        file: ("usr/lib/libfoo.txt", "foo\n"),
+    },
+    FakePackage {
+        name: "other",
+        version: "1",
+        arch: "amd64",
+        depends: "",
+        file: ("usr/share/other", "not pinned\n"),
+    },
 ];
 
 /// Builds the archive with `dpkg-deb` and a gzipped index; returns its directory and the
 /// uncompressed index text.
 fn fake_archive() -> (TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
-    let mut index = String::new();
-    for (name, version, depends, path, contents) in PKGS {
-        let tree = dir.path().join("build").join(name);
-        fs::create_dir_all(tree.join("DEBIAN")).unwrap();
-        let mut control = format!(
-            "Package: {name}\nVersion: {version}\nArchitecture: amd64\n\
-             Maintainer: Nobody <nobody@example.invalid>\n"
-        );
-        if !depends.is_empty() {
-            control.push_str(&format!("Depends: {depends}\n"));
-        }
-        control.push_str("Description: a fake package\n");
-        fs::write(tree.join("DEBIAN/control"), &control).unwrap();
-        let file = tree.join(path);
-        fs::create_dir_all(file.parent().unwrap()).unwrap();
-        fs::write(&file, contents).unwrap();
-        let filename = format!("pool/main/{name}_{version}_amd64.deb");
-        let deb = dir.path().join(&filename);
-        fs::create_dir_all(deb.parent().unwrap()).unwrap();
-        let out = Command::new("dpkg-deb")
-            .args(["--root-owner-group", "-Zgzip", "--build"])
-            .arg(&tree)
-            .arg(&deb)
-            .output()
-            .expect("dpkg-deb must be installed");
-        assert!(out.status.success(), "{:?}", out);
-        let bytes = fs::read(&deb).unwrap();
-        index.push_str(&format!(
-            "{control}Filename: {filename}\nSize: {}\nSHA256: {}\n\n",
-            bytes.len(),
-            Hash::of(HashAlgo::Sha256, &bytes).to_base16()
-        ));
-    }
-    let idx_dir = dir.path().join(format!("dists/{SUITE}/main/binary-amd64"));
-    fs::create_dir_all(&idx_dir).unwrap();
-    fs::write(idx_dir.join("Packages"), &index).unwrap();
-    let out = Command::new("gzip")
-        .arg("-n")
-        .arg(idx_dir.join("Packages"))
-        .output()
-        .expect("gzip must be installed");
-    assert!(out.status.success(), "{:?}", out);
+    let (index, _) = fake::build(dir.path(), SUITE, PKGS);
     (dir, index)
 }
 
@@ -140,14 +111,15 @@ fn update_then_fetch_then_refuse_a_corrupt_deb() {
         "{}",
         out.stderr
     );
-    for (path, (name, _, _, file, contents)) in paths.iter().zip(PKGS) {
+    for (path, pkg) in paths.iter().zip(PKGS) {
+        let (name, (file, contents)) = (pkg.name, pkg.file);
         assert!(path.starts_with("/nix/store/"), "{path}");
         assert!(
             path.ends_with(&format!(
                 "-{name}_{}_amd64.deb",
                 lock.packages
                     .iter()
-                    .find(|p| p.name == *name)
+                    .find(|p| p.name == name)
                     .unwrap()
                     .version
             )),
@@ -156,7 +128,7 @@ fn update_then_fetch_then_refuse_a_corrupt_deb() {
         let real: PathBuf = root.join(path.trim_start_matches('/'));
         let dest = work.path().join(format!("unpacked-{name}"));
         strata_builder::deb::unpack_deb(&real, &dest).unwrap();
-        assert_eq!(fs::read_to_string(dest.join(file)).unwrap(), *contents);
+        assert_eq!(fs::read_to_string(dest.join(file)).unwrap(), contents);
     }
     let out = run(
         lock_cmd(&root)

@@ -1,0 +1,103 @@
+//! A fake Debian archive for tests: packages built with `dpkg-deb --build` (which must be
+//! installed) in the archive's pool layout, and a gzipped `Packages` index, under a directory
+//! that a `file://` URL reaches. Used by this crate's tests and by the command line's.
+
+use std::fs;
+use std::io::Write as _;
+use std::path::Path;
+use std::process::Command;
+
+use crate::debian_index::sha256_hex;
+
+/// A package: control fields and the one file it installs.
+#[derive(Debug, Clone, Copy)]
+pub struct FakePackage<'a> {
+    pub name: &'a str,
+    pub version: &'a str,
+    pub arch: &'a str,
+    /// The `Depends` field (empty: none).
+    pub depends: &'a str,
+    /// (path it installs, contents)
+    pub file: (&'a str, &'a str),
+}
+
+/// A built package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeDeb {
+    pub name: String,
+    /// Archive-relative, as the index and the lock name it.
+    pub filename: String,
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// Builds `packages` into `archive` and writes `dists/<suite>/main/binary-amd64/Packages.gz`;
+/// returns the uncompressed index text and the built packages. Panics when a tool fails (a
+/// test fixture).
+pub fn build(archive: &Path, suite: &str, packages: &[FakePackage<'_>]) -> (String, Vec<FakeDeb>) {
+    let build = archive.join(".build");
+    let mut index = String::new();
+    let mut debs = Vec::new();
+    for p in packages {
+        let tree = build.join(p.name);
+        fs::create_dir_all(tree.join("DEBIAN")).expect("create the package tree");
+        let mut control = format!(
+            "Package: {}\nVersion: {}\nArchitecture: {}\n\
+             Maintainer: Nobody <nobody@example.invalid>\n",
+            p.name, p.version, p.arch
+        );
+        if !p.depends.is_empty() {
+            control.push_str(&format!("Depends: {}\n", p.depends));
+        }
+        control.push_str("Description: a package of the fake archive\n");
+        fs::write(tree.join("DEBIAN/control"), &control).expect("write control");
+        let file = tree.join(p.file.0);
+        fs::create_dir_all(file.parent().unwrap_or(&tree)).expect("create the file's directory");
+        fs::write(&file, p.file.1).expect("write the package's file");
+        // Pool file names carry no epoch.
+        let file_version = p.version.split_once(':').map_or(p.version, |(_, v)| v);
+        let filename = format!(
+            "pool/main/{}/{}/{}_{file_version}_{}.deb",
+            &p.name[..1],
+            p.name,
+            p.name,
+            p.arch
+        );
+        let deb = archive.join(&filename);
+        fs::create_dir_all(deb.parent().unwrap_or(archive)).expect("create the pool");
+        let out = Command::new("dpkg-deb")
+            .args(["--root-owner-group", "-Zgzip", "--build"])
+            .arg(&tree)
+            .arg(&deb)
+            .output()
+            .expect("dpkg-deb must be installed to build the fake archive");
+        assert!(
+            out.status.success(),
+            "dpkg-deb: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let bytes = fs::read(&deb).expect("read the built package");
+        let sha256 = sha256_hex(&bytes);
+        index.push_str(&format!(
+            "{control}Filename: {filename}\nSize: {}\nSHA256: {sha256}\nPriority: optional\n\n",
+            bytes.len()
+        ));
+        debs.push(FakeDeb {
+            name: p.name.to_owned(),
+            filename,
+            sha256,
+            size: bytes.len() as u64,
+        });
+    }
+    let _ = fs::remove_dir_all(&build);
+    let dir = archive.join(format!("dists/{suite}/main/binary-amd64"));
+    fs::create_dir_all(&dir).expect("create the index directory");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(index.as_bytes()).expect("compress the index");
+    fs::write(
+        dir.join("Packages.gz"),
+        gz.finish().expect("compress the index"),
+    )
+    .expect("write the index");
+    (index, debs)
+}
