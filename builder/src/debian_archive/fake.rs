@@ -3,7 +3,7 @@
 //! that a `file://` URL reaches. Used by this crate's tests and by the command line's.
 
 use std::fs;
-use std::io::Write as _;
+use std::io::{self, Write as _};
 use std::path::Path;
 use std::process::Command;
 
@@ -32,15 +32,18 @@ pub struct FakeDeb {
 }
 
 /// Builds `packages` into `archive` and writes `dists/<suite>/main/binary-amd64/Packages.gz`;
-/// returns the uncompressed index text and the built packages. Panics when a tool fails (a
-/// test fixture).
-pub fn build(archive: &Path, suite: &str, packages: &[FakePackage<'_>]) -> (String, Vec<FakeDeb>) {
+/// returns the uncompressed index text and the built packages.
+pub fn build(
+    archive: &Path,
+    suite: &str,
+    packages: &[FakePackage<'_>],
+) -> io::Result<(String, Vec<FakeDeb>)> {
     let build = archive.join(".build");
     let mut index = String::new();
     let mut debs = Vec::new();
     for p in packages {
         let tree = build.join(p.name);
-        fs::create_dir_all(tree.join("DEBIAN")).expect("create the package tree");
+        fs::create_dir_all(tree.join("DEBIAN"))?;
         let mut control = format!(
             "Package: {}\nVersion: {}\nArchitecture: {}\n\
              Maintainer: Nobody <nobody@example.invalid>\n",
@@ -50,10 +53,10 @@ pub fn build(archive: &Path, suite: &str, packages: &[FakePackage<'_>]) -> (Stri
             control.push_str(&format!("Depends: {}\n", p.depends));
         }
         control.push_str("Description: a package of the fake archive\n");
-        fs::write(tree.join("DEBIAN/control"), &control).expect("write control");
+        fs::write(tree.join("DEBIAN/control"), &control)?;
         let file = tree.join(p.file.0);
-        fs::create_dir_all(file.parent().unwrap_or(&tree)).expect("create the file's directory");
-        fs::write(&file, p.file.1).expect("write the package's file");
+        fs::create_dir_all(file.parent().unwrap_or(&tree))?;
+        fs::write(&file, p.file.1)?;
         // Pool file names carry no epoch.
         let file_version = p.version.split_once(':').map_or(p.version, |(_, v)| v);
         let filename = format!(
@@ -64,19 +67,24 @@ pub fn build(archive: &Path, suite: &str, packages: &[FakePackage<'_>]) -> (Stri
             p.arch
         );
         let deb = archive.join(&filename);
-        fs::create_dir_all(deb.parent().unwrap_or(archive)).expect("create the pool");
+        fs::create_dir_all(deb.parent().unwrap_or(archive))?;
         let out = Command::new("dpkg-deb")
             .args(["--root-owner-group", "-Zgzip", "--build"])
             .arg(&tree)
             .arg(&deb)
             .output()
-            .expect("dpkg-deb must be installed to build the fake archive");
-        assert!(
-            out.status.success(),
-            "dpkg-deb: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let bytes = fs::read(&deb).expect("read the built package");
+            .map_err(|e| {
+                io::Error::other(format!(
+                    "cannot run dpkg-deb, which builds the fake archive (install dpkg): {e}"
+                ))
+            })?;
+        if !out.status.success() {
+            return Err(io::Error::other(format!(
+                "dpkg-deb: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )));
+        }
+        let bytes = fs::read(&deb)?;
         let sha256 = sha256_hex(&bytes);
         index.push_str(&format!(
             "{control}Filename: {filename}\nSize: {}\nSHA256: {sha256}\nPriority: optional\n\n",
@@ -91,13 +99,9 @@ pub fn build(archive: &Path, suite: &str, packages: &[FakePackage<'_>]) -> (Stri
     }
     let _ = fs::remove_dir_all(&build);
     let dir = archive.join(format!("dists/{suite}/main/binary-amd64"));
-    fs::create_dir_all(&dir).expect("create the index directory");
+    fs::create_dir_all(&dir)?;
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(index.as_bytes()).expect("compress the index");
-    fs::write(
-        dir.join("Packages.gz"),
-        gz.finish().expect("compress the index"),
-    )
-    .expect("write the index");
-    (index, debs)
+    gz.write_all(index.as_bytes())?;
+    fs::write(dir.join("Packages.gz"), gz.finish()?)?;
+    Ok((index, debs))
 }

@@ -65,7 +65,7 @@ impl FakeArchive {
 /// Builds the fake archive with `dpkg-deb --build`, and writes its `Packages` index gzipped.
 fn fake_archive() -> FakeArchive {
     let dir = tempfile::tempdir().unwrap();
-    let (packages_text, debs) = fake::build(dir.path(), SUITE, PKGS);
+    let (packages_text, debs) = fake::build(dir.path(), SUITE, PKGS).unwrap();
     FakeArchive {
         dir,
         debs,

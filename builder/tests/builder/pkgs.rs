@@ -80,7 +80,7 @@ impl Fixture {
 /// A fake archive with `dpkg-deb --build`-made packages and a gzipped `Packages` index.
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let (_, debs) = fake::build(&dir.path().join("archive"), SUITE, PKGS);
+    let (_, debs) = fake::build(&dir.path().join("archive"), SUITE, PKGS).unwrap();
     Fixture { dir, debs }
 }
 

@@ -42,7 +42,7 @@ const PKGS: &[FakePackage<'static>] = &[
 /// uncompressed index text.
 fn fake_archive() -> (TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
-    let (index, _) = fake::build(dir.path(), SUITE, PKGS);
+    let (index, _) = fake::build(dir.path(), SUITE, PKGS).unwrap();
     (dir, index)
 }
 
