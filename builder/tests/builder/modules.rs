@@ -11,39 +11,16 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::rc::Rc;
 
+use crate::common::on_eval_thread;
 use strata_builder::config;
-use strata_builder::eval_io::FsIo;
 use strata_lang::source::Span;
-use strata_lang::{EvalConfig, Evaluator};
-use strata_store::StoreDir;
-
-const STACK: usize = 256 << 20;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("..")
         .canonicalize()
         .expect("repository root")
-}
-
-fn on_eval_thread<T: Send + 'static>(f: impl FnOnce(&mut Evaluator) -> T + Send + 'static) -> T {
-    std::thread::Builder::new()
-        .stack_size(STACK)
-        .spawn(move || {
-            let cfg = EvalConfig {
-                max_stack: STACK - (32 << 20),
-                ..EvalConfig::default()
-            };
-            let mut ev = Evaluator::new(cfg, Rc::new(FsIo::new(StoreDir::default())));
-            ev.set_trace_sink(Box::new(|_| {}));
-            ev.reset_stack_base();
-            f(&mut ev)
-        })
-        .expect("thread")
-        .join()
-        .expect("evaluation panicked")
 }
 
 fn programs(prefix: &str) -> Vec<PathBuf> {

@@ -3,43 +3,27 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 
+use crate::common::on_eval_thread;
 use strata_builder::config::{self, SystemConfig};
-use strata_builder::eval_io::FsIo;
 use strata_builder::toplevel::{
     bootspec_json, build_etc, make_manifest, sha512_crypt, validate_bootspec, ActivationManifest,
     PasswordSource,
 };
-use strata_lang::{EvalConfig, Evaluator};
 use strata_store::{LocalStore, StoreDir};
-
-const STACK: usize = 256 << 20;
 
 fn example() -> SystemConfig {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("..")
         .canonicalize()
         .unwrap();
-    std::thread::Builder::new()
-        .stack_size(STACK)
-        .spawn(move || {
-            let cfg = EvalConfig {
-                max_stack: STACK - (32 << 20),
-                ..EvalConfig::default()
-            };
-            let mut ev = Evaluator::new(cfg, Rc::new(FsIo::new(StoreDir::default())));
-            ev.set_trace_sink(Box::new(|_| {}));
-            ev.reset_stack_base();
-            let example = root.join("examples/configuration.nix");
-            config::evaluate(&mut ev, &root.join("modules"), &example)
-                .map(|e| e.config)
-                .map_err(|e| e.to_string())
-        })
-        .unwrap()
-        .join()
-        .unwrap()
-        .unwrap()
+    on_eval_thread(move |ev| {
+        let example = root.join("examples/configuration.nix");
+        config::evaluate(ev, &root.join("modules"), &example)
+            .map(|e| e.config)
+            .map_err(|e| e.to_string())
+    })
+    .unwrap()
 }
 
 /// Every regular file and symlink target below `dir`.
