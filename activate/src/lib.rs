@@ -13,9 +13,12 @@
 //! redoes homes and `/etc`, which converge), so a machine killed at any step ends up wholly in
 //! one generation. Not yet: the service plan (with the switch verbs).
 
+pub mod control;
 pub mod etc;
 pub mod manifest;
 pub mod profile;
+pub mod services;
+pub mod switch;
 pub mod users;
 
 use std::fs;

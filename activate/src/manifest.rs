@@ -37,6 +37,60 @@ pub struct ActivationManifest {
     pub groups: Vec<ManifestGroup>,
     pub etc: Vec<ManifestEtcEntry>,
     pub services: BTreeMap<String, Service>,
+    /// How the machine boots: the boot loader and its menu.
+    #[serde(default)]
+    pub boot_loader: BootLoader,
+    /// The file systems besides `/`, sorted by mount point (stage 2 mounts them).
+    #[serde(default)]
+    pub file_systems: Vec<ManifestFileSystem>,
+}
+
+/// The boot loader a generation asks for, and how its menu looks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BootLoader {
+    /// `systemd-boot` or `grub`.
+    pub kind: String,
+    /// Seconds before the default boots; `None` waits for the user.
+    pub timeout: Option<u32>,
+    /// The most generations the menu lists.
+    pub configuration_limit: Option<u32>,
+    /// systemd-boot's `console-mode`.
+    pub console_mode: String,
+    /// GRUB for UEFI as well as BIOS.
+    pub efi_support: bool,
+    /// Disks GRUB's BIOS boot code goes to (`nodev`: none).
+    pub devices: Vec<String>,
+    /// The kernel console includes a serial port, so the menu goes there too.
+    pub serial: bool,
+    /// Where the boot files go (the EFI system partition's mount point).
+    pub boot_dir: String,
+}
+
+impl Default for BootLoader {
+    fn default() -> BootLoader {
+        BootLoader {
+            kind: "systemd-boot".into(),
+            timeout: Some(5),
+            configuration_limit: None,
+            console_mode: "keep".into(),
+            efi_support: true,
+            devices: Vec::new(),
+            serial: false,
+            boot_dir: "/boot".into(),
+        }
+    }
+}
+
+/// A file system mounted besides `/`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ManifestFileSystem {
+    pub mount_point: String,
+    /// A device path, `/dev/disk/by-label/...`, `LABEL=`, `UUID=` or `PARTUUID=`.
+    pub device: String,
+    pub fs_type: String,
+    pub options: Vec<String>,
 }
 
 /// A user account, with its password sources (never a clear-text password).

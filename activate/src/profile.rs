@@ -46,7 +46,7 @@ fn number_of(name: &str) -> Option<u32> {
 }
 
 /// Replaces the link `path` with one to `target`, atomically.
-fn relink(path: &Path, target: &str) -> Result<(), ActivateError> {
+pub(crate) fn relink(path: &Path, target: &str) -> Result<(), ActivateError> {
     let tmp = path.with_extension("tmp-link");
     let _ = fs::remove_file(&tmp);
     symlink(target, &tmp).map_err(io_err(&tmp))?;
@@ -183,6 +183,23 @@ pub fn delete(root: &Path, numbers: &[u32]) -> Result<(), ActivateError> {
     Ok(())
 }
 
+/// `YYYY-MM-DD HH:MM` (UTC) of seconds since the epoch.
+pub fn format_date(secs: u64) -> String {
+    let days = (secs / 86400) as i64;
+    let (h, m) = ((secs % 86400) / 3600, (secs % 3600) / 60);
+    // The civil date from days since 1970-01-01, through 400-year eras of 146097 days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(mo <= 2);
+    format!("{y:04}-{mo:02}-{d:02} {h:02}:{m:02}")
+}
+
 /// `30d`, `12h`, `90m`, `3600s` or plain seconds (as `nix-collect-garbage --delete-older-than`
 /// takes days).
 pub fn parse_age(s: &str) -> Option<Duration> {
@@ -270,6 +287,13 @@ mod tests {
         let e = previous(root).unwrap_err();
         assert!(e.to_string().contains("nothing to roll back to"), "{e}");
         assert!(set_current(root, 1).is_err());
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(format_date(0), "1970-01-01 00:00");
+        assert_eq!(format_date(1_795_257_000), "2026-11-21 10:30");
+        assert_eq!(format_date(951_782_400), "2000-02-29 00:00");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::manifest::{
 use crate::users::{parse_group, parse_passwd, parse_shadow};
 use crate::{activate, ActivateError, Options};
 
-fn user(name: &str, system: bool, initial: Option<&str>) -> ManifestUser {
+pub(crate) fn user(name: &str, system: bool, initial: Option<&str>) -> ManifestUser {
     ManifestUser {
         name: name.into(),
         uid: None,
@@ -36,7 +36,7 @@ fn user(name: &str, system: bool, initial: Option<&str>) -> ManifestUser {
     }
 }
 
-fn manifest(users: Vec<ManifestUser>, etc: Vec<ManifestEtcEntry>) -> ActivationManifest {
+pub(crate) fn manifest(users: Vec<ManifestUser>, etc: Vec<ManifestEtcEntry>) -> ActivationManifest {
     let mut groups: Vec<ManifestGroup> = vec![ManifestGroup {
         name: "wheel".into(),
         gid: None,
@@ -63,10 +63,12 @@ fn manifest(users: Vec<ManifestUser>, etc: Vec<ManifestEtcEntry>) -> ActivationM
         groups,
         etc,
         services: BTreeMap::new(),
+        boot_loader: Default::default(),
+        file_systems: Vec::new(),
     }
 }
 
-fn link_entry(target: &str) -> ManifestEtcEntry {
+pub(crate) fn link_entry(target: &str) -> ManifestEtcEntry {
     ManifestEtcEntry {
         target: target.into(),
         mode: "symlink".into(),
@@ -78,7 +80,12 @@ fn link_entry(target: &str) -> ManifestEtcEntry {
 
 /// Writes a generation `name` into `root`'s store: its etc tree holds `files` (target,
 /// contents) and the manifest `m`. Returns the toplevel's logical path.
-fn generation(root: &Path, name: &str, m: &ActivationManifest, files: &[(&str, &str)]) -> String {
+pub(crate) fn generation(
+    root: &Path,
+    name: &str,
+    m: &ActivationManifest,
+    files: &[(&str, &str)],
+) -> String {
     let store = root.join("nix/store");
     let top = format!("/nix/store/{name}-strata-system");
     let etc = format!("/nix/store/{name}-etc");
@@ -100,12 +107,12 @@ fn opts() -> Options {
     Options::default()
 }
 
-fn read(root: &Path, p: &str) -> String {
+pub(crate) fn read(root: &Path, p: &str) -> String {
     fs::read_to_string(root.join(p)).unwrap_or_default()
 }
 
 /// passwd, group and shadow agree: every user has a shadow line and an existing group.
-fn consistent(root: &Path) {
+pub(crate) fn consistent(root: &Path) {
     let passwd = parse_passwd(&read(root, "etc/passwd"));
     let groups = parse_group(&read(root, "etc/group"));
     let shadow = parse_shadow(&read(root, "etc/shadow"));
@@ -132,7 +139,7 @@ fn consistent(root: &Path) {
     );
 }
 
-fn uid(root: &Path, name: &str) -> Option<u32> {
+pub(crate) fn uid(root: &Path, name: &str) -> Option<u32> {
     parse_passwd(&read(root, "etc/passwd"))
         .into_iter()
         .find(|u| u.name == name)

@@ -50,6 +50,8 @@
 //! | `groups` | [`ManifestGroup`]s, by name |
 //! | `etc` | [`ManifestEtcEntry`]s, by target: every entry of the etc tree, generated ones included |
 //! | `services` | the enabled `systemd.services`, by unit name, exactly as [`config::Service`] |
+//! | `bootLoader` | [`BootLoader`]: `kind` (`grub` or `systemd-boot`), `timeout`, `configurationLimit`, `consoleMode`, `efiSupport`, `devices` (GRUB's BIOS disks), `serial` (a `console=ttyS*` kernel parameter: the menu goes to the serial port too), `bootDir` (the mount point of `/boot` or `/boot/efi`, else `/boot`) |
+//! | `fileSystems` | [`ManifestFileSystem`]s besides `/` (`mountPoint`, `device`, `fsType`, `options`), sorted by mount point |
 //!
 //! A user ([`ManifestUser`]): `name`, `uid` (`null`: activation allocates one, from the
 //! system range if `isSystemUser`, else the normal range, and keeps it), `group` (primary),
@@ -115,8 +117,8 @@ use bootspec::{BootJson, SystemConfigurationRoot};
 use crate::config::{self, SystemConfig};
 
 pub use strata_activate::manifest::{
-    ActivationManifest, ManifestEtcEntry, ManifestGroup, ManifestUser, PasswordSource,
-    MANIFEST_VERSION,
+    ActivationManifest, BootLoader, ManifestEtcEntry, ManifestFileSystem, ManifestGroup,
+    ManifestUser, PasswordSource, MANIFEST_VERSION,
 };
 
 /// Why a toplevel part could not be made.
@@ -399,6 +401,20 @@ pub fn make_manifest(
     groups.sort_by(|a, b| a.name.cmp(&b.name));
     let mut etc = etc.to_vec();
     etc.sort_by(|a, b| a.target.cmp(&b.target));
+    // BTreeMap order: sorted by mount point, so a parent comes before what is mounted on it.
+    let file_systems = config
+        .file_systems
+        .values()
+        .filter(|f| f.mount_point != "/")
+        .filter_map(|f| {
+            Some(ManifestFileSystem {
+                mount_point: f.mount_point.clone(),
+                device: f.device.clone()?,
+                fs_type: f.fs_type.clone(),
+                options: f.options.clone(),
+            })
+        })
+        .collect();
     Ok(ActivationManifest {
         version: MANIFEST_VERSION,
         host_name: config.host_name.clone(),
@@ -409,7 +425,51 @@ pub fn make_manifest(
         groups,
         etc,
         services: config.services.clone(),
+        boot_loader: boot_loader(config),
+        file_systems,
     })
+}
+
+/// The boot loader settings of the configuration.
+fn boot_loader(config: &SystemConfig) -> BootLoader {
+    let l = &config.boot.loader;
+    let serial = config
+        .boot
+        .kernel_params
+        .iter()
+        .any(|p| p.starts_with("console=ttyS"));
+    let boot_dir = config
+        .file_systems
+        .values()
+        .find(|f| f.mount_point == "/boot" || f.mount_point == "/boot/efi")
+        .map_or_else(|| "/boot".to_owned(), |f| f.mount_point.clone());
+    if l.grub.enable {
+        let mut devices: Vec<String> = l.grub.devices.clone();
+        if !l.grub.device.is_empty() && !devices.contains(&l.grub.device) {
+            devices.insert(0, l.grub.device.clone());
+        }
+        BootLoader {
+            kind: "grub".into(),
+            timeout: l.timeout,
+            configuration_limit: Some(l.grub.configuration_limit),
+            console_mode: "keep".into(),
+            efi_support: l.grub.efi_support,
+            devices,
+            serial,
+            boot_dir,
+        }
+    } else {
+        BootLoader {
+            kind: "systemd-boot".into(),
+            timeout: l.timeout,
+            configuration_limit: l.systemd_boot.configuration_limit,
+            console_mode: l.systemd_boot.console_mode.clone(),
+            efi_support: true,
+            devices: Vec::new(),
+            serial,
+            boot_dir,
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,15 +10,12 @@ use strata_builder::debian_archive::Archive;
 use strata_builder::debian_index::LockFile;
 use strata_builder::scheduler::SchedulerOptions;
 use strata_builder::system::{build_system, StrataSelf, SystemInputs};
+use strata_store::{LocalStore, StorePath};
 
 #[derive(Debug, Args)]
 pub struct BuildArgs {
-    /// The configuration [default: ./configuration.nix, then /etc/strata/configuration.nix].
-    #[arg(short = 'f', long = "file", value_name = "FILE")]
-    pub file: Option<PathBuf>,
-    /// The lock file pinning the packages [default: strata.lock beside the configuration].
-    #[arg(long, value_name = "FILE")]
-    pub lock: Option<PathBuf>,
+    #[command(flatten)]
+    pub inputs: BuildInputs,
     /// Where to link the toplevel (a GC root).
     #[arg(
         short = 'o',
@@ -30,6 +27,17 @@ pub struct BuildArgs {
     /// Do not make the link; print the toplevel's path only.
     #[arg(long, conflicts_with = "out_link")]
     pub no_out_link: bool,
+}
+
+/// What a system is built from, and how.
+#[derive(Debug, Args)]
+pub struct BuildInputs {
+    /// The configuration [default: ./configuration.nix, then /etc/strata/configuration.nix].
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// The lock file pinning the packages [default: strata.lock beside the configuration].
+    #[arg(long, value_name = "FILE")]
+    pub lock: Option<PathBuf>,
     /// How many builds run at once [default: the number of CPUs].
     #[arg(short, long, value_name = "N")]
     pub jobs: Option<usize>,
@@ -81,9 +89,21 @@ pub fn read_lock(flag: Option<PathBuf>, configuration: &Path) -> Result<LockFile
 }
 
 pub fn build(args: BuildArgs, root: Option<PathBuf>, store_dir: &str) -> Result<ExitCode> {
+    let store = crate::open_store(root, store_dir)?;
+    let out_link = (!args.no_out_link).then_some(args.out_link.as_path());
+    let toplevel = build_system_of(args.inputs, &store, out_link)?;
+    println!("{}", store.print(&toplevel));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Evaluates and builds the configuration `args` name into `store`; returns the toplevel.
+pub fn build_system_of(
+    args: BuildInputs,
+    store: &LocalStore,
+    out_link: Option<&Path>,
+) -> Result<StorePath> {
     let configuration = configuration_file(args.file)?;
     let lock = read_lock(args.lock, &configuration)?;
-    let store = crate::open_store(root, store_dir)?;
     let me = StrataSelf::locate()?;
     let mut opts = SchedulerOptions {
         jobs: args.jobs.unwrap_or(0),
@@ -108,7 +128,7 @@ pub fn build(args: BuildArgs, root: Option<PathBuf>, store_dir: &str) -> Result<
         configuration: &configuration,
         lock: &lock,
         strata: &me,
-        out_link: (!args.no_out_link).then_some(args.out_link.as_path()),
+        out_link,
     };
     let built = build_system(store.root(), store.store_dir(), &inputs, &opts)?;
     for w in &built.warnings {
@@ -117,6 +137,5 @@ pub fn build(args: BuildArgs, root: Option<PathBuf>, store_dir: &str) -> Result<
     if built.built == 0 {
         eprintln!("nothing to build: the toplevel is up to date");
     }
-    println!("{}", store.print(&built.toplevel));
-    Ok(ExitCode::SUCCESS)
+    Ok(built.toplevel)
 }

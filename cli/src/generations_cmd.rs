@@ -57,23 +57,6 @@ struct Row {
     booted: bool,
 }
 
-/// `YYYY-MM-DD HH:MM` (UTC) of seconds since the epoch.
-fn date(secs: u64) -> String {
-    let days = (secs / 86400) as i64;
-    let (h, m) = ((secs % 86400) / 3600, (secs % 3600) / 60);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(mo <= 2);
-    format!("{y:04}-{mo:02}-{d:02} {h:02}:{m:02}")
-}
-
 fn row(root: &Path, g: &GenerationInfo) -> Row {
     let top = strata_activate::resolve(root, &g.toplevel);
     let label = std::fs::read_to_string(top.join("boot.json"))
@@ -90,7 +73,7 @@ fn row(root: &Path, g: &GenerationInfo) -> Row {
         .unwrap_or_default();
     Row {
         number: g.number,
-        date: date(g.created),
+        date: profile::format_date(g.created),
         toplevel: g.toplevel.clone(),
         label,
         kernel_version,
@@ -139,22 +122,11 @@ pub fn run(cmd: GenerationsCommand) -> Result<ExitCode> {
             }
             let gens = profile::list(&root)?;
             let doomed = profile::to_delete(&gens, &a.numbers, age, SystemTime::now())?;
-            profile::delete(&root, &doomed)?;
+            strata_activate::switch::delete_generations(&root, &doomed)?;
             for n in &doomed {
                 println!("deleted generation {n}");
             }
             Ok(ExitCode::SUCCESS)
         }
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-mod tests {
-    #[test]
-    fn dates() {
-        assert_eq!(super::date(0), "1970-01-01 00:00");
-        assert_eq!(super::date(1_795_257_000), "2026-11-21 10:30");
-        assert_eq!(super::date(951_782_400), "2000-02-29 00:00");
     }
 }

@@ -1,14 +1,13 @@
 //! `strata poweroff`, `strata reboot` and `strata service ...`: requests to the running
 //! strata-init through its control socket.
 
-use std::io::{Read as _, Write as _};
-use std::os::unix::net::UnixStream;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use clap::Subcommand;
-use strata_init::stage2::CONTROL_SOCKET;
+use strata_activate::control::CONTROL_SOCKET;
 
 #[derive(Debug, Subcommand)]
 pub enum ServiceCommand {
@@ -22,20 +21,13 @@ pub enum ServiceCommand {
     Restart { name: String },
 }
 
-/// Sends one request line and returns the answer; an `error:` answer is an error.
+/// Sends one request line and returns the answer.
 fn request(line: &str) -> Result<String> {
-    let mut s = UnixStream::connect(CONTROL_SOCKET).with_context(|| {
-        format!("cannot reach strata-init at {CONTROL_SOCKET} (is this a running strata system, and are you root?)")
-    })?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    s.write_all(format!("{line}\n").as_bytes())?;
-    let mut answer = String::new();
-    s.read_to_string(&mut answer)
-        .context("no answer from strata-init")?;
-    if let Some(e) = answer.strip_prefix("error: ") {
-        anyhow::bail!("{}", e.trim_end());
-    }
-    Ok(answer.strip_prefix("ok\n").unwrap_or(&answer).to_owned())
+    Ok(strata_activate::control::request(
+        Path::new(CONTROL_SOCKET),
+        line,
+        Duration::from_secs(30),
+    )?)
 }
 
 pub fn power(what: &str) -> Result<ExitCode> {

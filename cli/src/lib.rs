@@ -11,12 +11,14 @@ mod init_cmd;
 mod lock_cmd;
 mod realise_cmd;
 mod store_cmd;
+mod switch_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
+use strata_activate::switch::Action;
 use strata_store::{LocalStore, StoreDir};
 
 /// Declarative, reproducible Linux machines that can roll back.
@@ -63,6 +65,22 @@ pub enum Command {
     Log(realise_cmd::LogArgs),
     /// Build a configuration's system (its toplevel) and link `result` to it.
     Build(build_cmd::BuildArgs),
+    /// Build the configuration, activate it and make it the boot default.
+    Switch(switch_cmd::SwitchArgs),
+    /// Build the configuration and make it the boot default, without activating it.
+    Boot(switch_cmd::SwitchArgs),
+    /// Build the configuration and activate it, leaving the profile and boot default alone.
+    Test(switch_cmd::SwitchArgs),
+    /// Build the configuration and print what switching to it would change.
+    DryActivate(switch_cmd::DryActivateArgs),
+    /// Switch back to the generation before the current one.
+    Rollback(switch_cmd::RollbackArgs),
+    /// Keep a switch made with --confirm-within.
+    Confirm(switch_cmd::MachineArgs),
+    /// Delete old generations (-d, --delete-older-than), then the store paths nothing uses.
+    CollectGarbage(switch_cmd::CollectGarbageArgs),
+    #[command(hide = true)]
+    RevertUnconfirmed(switch_cmd::RevertArgs),
     /// List or delete the system profile's generations.
     #[command(subcommand)]
     Generations(generations_cmd::GenerationsCommand),
@@ -133,6 +151,16 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Realise(args) => realise_cmd::realise(args, cli.store_root, &cli.store_dir),
         Command::Log(args) => realise_cmd::log(args, cli.store_root, &cli.store_dir),
         Command::Build(args) => build_cmd::build(args, cli.store_root, &cli.store_dir),
+        Command::Switch(a) => switch_cmd::switch(Action::Switch, a, cli.store_root, &cli.store_dir),
+        Command::Boot(a) => switch_cmd::switch(Action::Boot, a, cli.store_root, &cli.store_dir),
+        Command::Test(a) => switch_cmd::switch(Action::Test, a, cli.store_root, &cli.store_dir),
+        Command::DryActivate(a) => switch_cmd::dry_activate(a, cli.store_root, &cli.store_dir),
+        Command::Rollback(a) => switch_cmd::rollback(a),
+        Command::Confirm(a) => switch_cmd::confirm(a),
+        Command::CollectGarbage(a) => {
+            switch_cmd::collect_garbage(a, cli.store_root, &cli.store_dir)
+        }
+        Command::RevertUnconfirmed(a) => switch_cmd::revert_unconfirmed(a),
         Command::Generations(cmd) => generations_cmd::run(cmd),
         Command::Service(cmd) => init_cmd::service(cmd),
         Command::Poweroff => init_cmd::power("poweroff"),

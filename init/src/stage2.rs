@@ -22,8 +22,7 @@ use crate::stage1::mount_essentials;
 use crate::supervisor::{Event, Shutdown, Spawn, Supervise, Supervisor};
 use crate::sys::{ms, RealSys, Sys};
 
-/// The control socket.
-pub const CONTROL_SOCKET: &str = "/run/strata/init.sock";
+pub use strata_activate::control::CONTROL_SOCKET;
 /// Where services' output is kept.
 pub const LOG_DIR: &str = "/var/log/strata";
 
@@ -617,16 +616,28 @@ pub fn run(argv0: &str) -> ! {
             sys.console(&format!("strata: cannot link {link}: {e}"));
         }
     }
+    // The booted generation stays alive through a garbage collection even once its profile
+    // link is deleted.
+    let gcroots = "/nix/var/nix/gcroots";
+    if fs::create_dir_all(gcroots).is_ok() {
+        let link = format!("{gcroots}/booted-system");
+        let _ = fs::remove_file(&link);
+        let _ = std::os::unix::fs::symlink(&toplevel, &link);
+    }
+    // A switch that waited for confirmation when the machine went down is over: the boot
+    // default never moved to it.
+    let _ = fs::remove_file(format!("/{}", strata_activate::switch::PENDING));
     let manifest = fs::read_to_string(format!("{toplevel}/activation.json"))
         .map_err(|e| format!("cannot read {toplevel}/activation.json: {e}"))
         .and_then(|j| ActivationManifest::from_json(&j).map_err(|e| e.to_string()));
-    let (host_name, service_specs) = match manifest {
-        Ok(m) => (m.host_name, m.services),
+    let (host_name, service_specs, mounts) = match manifest {
+        Ok(m) => (m.host_name, m.services, m.file_systems),
         Err(e) => {
             sys.console(&format!("strata: {e}; no services start"));
-            (String::new(), BTreeMap::new())
+            (String::new(), BTreeMap::new(), Vec::new())
         }
     };
+    let mounted = mount_file_systems(&mut sys, &mounts);
     // The same activation `strata switch` runs: users, /etc, the host name.
     match strata_activate::activate(
         std::path::Path::new("/"),
@@ -680,6 +691,12 @@ pub fn run(argv0: &str) -> ! {
     let mut sys = sup.sys.sys;
     // SAFETY: flushing file systems.
     unsafe { libc::sync() };
+    for m in mounted.iter().rev() {
+        if let Ok(c) = std::ffi::CString::new(m.as_str()) {
+            // SAFETY: a NUL-terminated path.
+            unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+        }
+    }
     let _ = sys.mount("", "/", "", ms::REMOUNT | ms::RDONLY, "");
     // SAFETY: as above.
     unsafe { libc::sync() };
@@ -691,6 +708,51 @@ pub fn run(argv0: &str) -> ! {
     unsafe { libc::reboot(cmd) };
     sys.console(&format!("strata: reboot(2) failed: {}", last_error()));
     crate::wait_forever()
+}
+
+/// How long stage 2 waits for a declared file system's device.
+const MOUNT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Mounts the file systems declared besides `/`, parents first; returns the mount points
+/// mounted. A file system that cannot be mounted is reported and skipped: the machine still
+/// comes up, so it can be repaired.
+pub fn mount_file_systems(
+    sys: &mut dyn Sys,
+    file_systems: &[strata_activate::manifest::ManifestFileSystem],
+) -> Vec<String> {
+    let mut mounted = Vec::new();
+    for f in file_systems {
+        let Some(spec) = crate::cmdline::RootSpec::parse(&f.device) else {
+            sys.console(&format!(
+                "strata: {}: cannot read the device {:?}",
+                f.mount_point, f.device
+            ));
+            continue;
+        };
+        let found = match crate::stage1::wait_for_root(sys, &spec, MOUNT_TIMEOUT) {
+            Ok(found) => found,
+            Err(e) => {
+                sys.console(&format!("strata: not mounting {}: {e}", f.mount_point));
+                continue;
+            }
+        };
+        let fstype = match (f.fs_type.as_str(), found.fstype) {
+            ("auto", Some(t)) => t.to_owned(),
+            (t, _) => t.to_owned(),
+        };
+        let (flags, data) = crate::stage1::mount_options(&f.options, None);
+        let res = sys
+            .mkdir_p(&f.mount_point)
+            .and_then(|()| sys.mount(&found.device, &f.mount_point, &fstype, flags, &data));
+        match res {
+            Ok(()) => mounted.push(f.mount_point.clone()),
+            Err(e) => sys.console(&format!(
+                "strata: cannot mount {} on {}: {e}",
+                found.device, f.mount_point
+            )),
+        }
+    }
+    mounted
 }
 
 #[cfg(test)]

@@ -10,8 +10,13 @@ let
   c = evaluated.config;
   inherit (evaluated.system) kernelPackages sw;
   root = c.fileSystems."/";
-  # The module a root file system of this type needs (none for types built into the kernel).
-  fsModule = if builtins.elem root.fsType [ "auto" "tmpfs" "ramfs" ] then [ ] else [ root.fsType ];
+  # The modules the declared file systems need (none for types built into the kernel); a FAT
+  # file system (the EFI system partition at /boot) also needs the code pages its names use.
+  fsModulesOf = t:
+    if builtins.elem t [ "auto" "tmpfs" "ramfs" "proc" "sysfs" "devtmpfs" "none" ] then [ ]
+    else if t == "vfat" then [ "vfat" "nls_cp437" "nls_iso8859_1" ]
+    else [ t ];
+  fsModule = builtins.concatLists (map (f: fsModulesOf f.fsType) (builtins.attrValues c.fileSystems));
   strataInit = "${builtins.storePath strata}/bin/strata-init";
 
   initrd = derivation {
@@ -22,7 +27,7 @@ let
     init = strataInit;
     inherit (evaluated.system) busybox;
     # Loaded at boot, in dependency order: the modules the initrd carries for the disks and
-    # file systems it may meet, those it always loads, and the root file system's.
+    # file systems it may meet, those it always loads, and those of the declared file systems.
     modules = c.boot.initrd.availableKernelModules ++ c.boot.initrd.kernelModules ++ fsModule;
     rootDevice = if root.device == null then "" else root.device;
     rootFsType = root.fsType;

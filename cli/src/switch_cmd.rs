@@ -1,0 +1,381 @@
+//! `strata switch|boot|test|dry-activate|rollback|confirm|collect-garbage`: the verbs of
+//! `nixos-rebuild` and `nix-collect-garbage`, over the machine whose root is `--root`.
+//!
+//! Exit codes: 0 done; 1 refused or failed before anything changed (evaluation, build, a
+//! pending confirmation); 3 activation failed (profile and boot default unchanged); 4 the
+//! services did not all follow; 5 the boot menu could not be written (boot default
+//! unchanged).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{bail, Context as _, Result};
+use clap::Args;
+use strata_activate::control::CONTROL_SOCKET;
+use strata_activate::profile;
+use strata_activate::switch::{self, Action, Outcome, SwitchError, SwitchOptions};
+use strata_store::local::GcOptions;
+
+use crate::build_cmd::{build_system_of, BuildInputs};
+
+/// The machine a verb works on.
+#[derive(Debug, Args)]
+pub struct MachineArgs {
+    /// The machine's root directory (default: this machine, which strata must have set up).
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct SwitchArgs {
+    #[command(flatten)]
+    pub inputs: BuildInputs,
+    #[command(flatten)]
+    pub machine: MachineArgs,
+    /// Revert to the previous generation unless `strata confirm` runs within this time
+    /// (`60s`, `5m`); meanwhile the boot default stays the previous generation.
+    #[arg(long, value_name = "TIME")]
+    pub confirm_within: Option<String>,
+    /// Print what was done as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DryActivateArgs {
+    #[command(flatten)]
+    pub inputs: BuildInputs,
+    #[command(flatten)]
+    pub machine: MachineArgs,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub machine: MachineArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CollectGarbageArgs {
+    #[command(flatten)]
+    pub machine: MachineArgs,
+    /// Delete every generation but the current one first.
+    #[arg(short = 'd', long = "delete-old", conflicts_with = "delete_older_than")]
+    pub delete_old: bool,
+    /// Delete the generations older than this first (`30d`, `12h`).
+    #[arg(long, value_name = "AGE")]
+    pub delete_older_than: Option<String>,
+    /// Say what would be deleted; delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// The hidden watchdog a `--confirm-within` switch leaves behind.
+#[derive(Debug, Args)]
+pub struct RevertArgs {
+    #[command(flatten)]
+    pub machine: MachineArgs,
+    /// The switch's target generation.
+    #[arg(long)]
+    pub target: String,
+    /// Seconds since the epoch.
+    #[arg(long)]
+    pub deadline: u64,
+}
+
+/// A live machine (root `/`) must have been set up by strata: a switch takes over its `/etc`
+/// and its user database.
+fn check_machine(root: &Path) -> Result<()> {
+    if root == Path::new("/") && !Path::new("/etc/strata/machine").exists() {
+        bail!(
+            "this machine was not set up by strata (/etc/strata/machine is missing), so strata \
+             will not take over its /etc and users; give --root DIR to work on a machine tree"
+        );
+    }
+    Ok(())
+}
+
+/// The store a verb builds into: `--store-root`, else the machine root when one is given,
+/// else the default.
+fn store_for(root: &Path, store_root: Option<PathBuf>) -> Option<PathBuf> {
+    store_root.or_else(|| (root != Path::new("/")).then(|| root.to_owned()))
+}
+
+fn options(root: &Path, confirm_within: Option<Duration>) -> SwitchOptions {
+    let live = root == Path::new("/");
+    SwitchOptions {
+        set_hostname: live,
+        control_socket: (live && Path::new(CONTROL_SOCKET).exists())
+            .then(|| PathBuf::from(CONTROL_SOCKET)),
+        confirm_within,
+        fail_at: std::env::var("STRATA_TEST_FAIL_AT")
+            .ok()
+            .and_then(|v| v.parse().ok()),
+    }
+}
+
+fn report(out: &Outcome, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(out)?);
+        return Ok(());
+    }
+    for c in &out.activation {
+        println!("activation: {c}");
+    }
+    for s in &out.services {
+        println!("services: {s}");
+    }
+    if !out.boot_written.is_empty() || !out.boot_removed.is_empty() {
+        println!(
+            "boot menu: {} files written, {} removed",
+            out.boot_written.len(),
+            out.boot_removed.len()
+        );
+    }
+    if let Some(n) = out.generation {
+        println!("generation {n} is current");
+    }
+    Ok(())
+}
+
+/// The exit code and message of a verb's failure.
+fn failed(e: SwitchError) -> Result<ExitCode> {
+    eprintln!("error: {e}");
+    Ok(ExitCode::from(e.exit_code()))
+}
+
+pub fn switch(
+    action: Action,
+    args: SwitchArgs,
+    store_root: Option<PathBuf>,
+    store_dir: &str,
+) -> Result<ExitCode> {
+    let root = args.machine.root;
+    check_machine(&root)?;
+    let within = match &args.confirm_within {
+        Some(s) if action == Action::Switch => Some(profile::parse_age(s).ok_or_else(|| {
+            anyhow::anyhow!("--confirm-within {s}: give a time like 60s, 5m or 1h")
+        })?),
+        Some(_) => bail!("--confirm-within goes with `strata switch' only"),
+        None => None,
+    };
+    let store = crate::open_store(store_for(&root, store_root), store_dir)?;
+    // The new generation must survive a collection until the profile holds it.
+    let _hold = store.gc_hold()?;
+    let toplevel = build_system_of(args.inputs, &store, None)?;
+    let toplevel = store.print(&toplevel);
+    let opts = options(&root, within);
+    let out = match switch::switch(&root, &toplevel, action, &opts) {
+        Ok(o) => o,
+        Err(e) => return failed(e),
+    };
+    report(&out, args.json)?;
+    if let Some(deadline) = out.confirm_by {
+        spawn_watchdog(&root, &toplevel, deadline)?;
+        eprintln!(
+            "run `strata confirm` within {} s, or the machine goes back to the previous \
+             generation",
+            within.map_or(0, |d| d.as_secs())
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Starts the process that reverts an unconfirmed switch at `deadline`, in a session of its
+/// own so that it outlives the terminal (or the SSH connection) the switch ran from.
+fn spawn_watchdog(root: &Path, target: &str, deadline: u64) -> Result<()> {
+    use std::os::unix::process::CommandExt as _;
+    let me = std::env::current_exe().context("cannot find the strata executable")?;
+    let log_dir = root.join("var/log/strata");
+    std::fs::create_dir_all(&log_dir)
+        .with_context(|| format!("cannot create {}", log_dir.display()))?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_dir.join("confirm.log"))
+        .with_context(|| format!("cannot open {}/confirm.log", log_dir.display()))?;
+    let mut cmd = std::process::Command::new(me);
+    cmd.arg("revert-unconfirmed")
+        .arg("--root")
+        .arg(root)
+        .arg("--target")
+        .arg(target)
+        .arg("--deadline")
+        .arg(deadline.to_string())
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    // SAFETY: setsid is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd.spawn()
+        .context("cannot start the confirmation watchdog")?;
+    Ok(())
+}
+
+pub fn revert_unconfirmed(args: RevertArgs) -> Result<ExitCode> {
+    let root = args.machine.root;
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    std::thread::sleep(Duration::from_secs(args.deadline.saturating_sub(now)));
+    match switch::revert_unconfirmed(&root, &args.target, &options(&root, None)) {
+        Ok(Some(out)) => {
+            println!("the switch to {} was not confirmed; reverted", args.target);
+            report(&out, false)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(None) => Ok(ExitCode::SUCCESS),
+        Err(e) => failed(e),
+    }
+}
+
+pub fn dry_activate(
+    args: DryActivateArgs,
+    store_root: Option<PathBuf>,
+    store_dir: &str,
+) -> Result<ExitCode> {
+    let root = args.machine.root;
+    let store = crate::open_store(store_for(&root, store_root), store_dir)?;
+    let toplevel = build_system_of(args.inputs, &store, None)?;
+    let toplevel = store.print(&toplevel);
+    let running = if root == Path::new("/") && Path::new(CONTROL_SOCKET).exists() {
+        let status = strata_activate::control::request(
+            Path::new(CONTROL_SOCKET),
+            "status",
+            Duration::from_secs(10),
+        )?;
+        // `NAME STATE ...` per line.
+        Some(
+            status
+                .lines()
+                .filter(|l| l.split_whitespace().nth(1) == Some("running"))
+                .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+                .collect::<Vec<_>>(),
+        )
+    } else {
+        None
+    };
+    let plan = switch::dry_activate(&root, &toplevel, running.as_deref())?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&plan)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "would activate {} (now {})",
+        plan.to,
+        plan.from.as_deref().unwrap_or("nothing")
+    );
+    if let Some((a, b)) = &plan.host_name {
+        println!("host name: {a} -> {b}");
+    }
+    if let Some((a, b)) = &plan.time_zone {
+        println!(
+            "time zone: {} -> {}",
+            a.as_deref().unwrap_or("UTC"),
+            b.as_deref().unwrap_or("UTC")
+        );
+    }
+    let lists: [(&str, &Vec<String>); 9] = [
+        ("users", &plan.users),
+        ("/etc added", &plan.etc_added),
+        ("/etc changed", &plan.etc_changed),
+        ("/etc removed", &plan.etc_removed),
+        ("would stop", &plan.services_stop),
+        ("would restart", &plan.services_restart),
+        ("would reload", &plan.services_reload),
+        ("would start", &plan.services_start),
+        (
+            "changed but not restarted (restartIfChanged = false)",
+            &plan.services_skipped,
+        ),
+    ];
+    for (what, items) in lists {
+        for i in items {
+            println!("{what}: {i}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn rollback(args: RollbackArgs) -> Result<ExitCode> {
+    let root = args.machine.root;
+    check_machine(&root)?;
+    match switch::rollback(&root, &options(&root, None)) {
+        Ok(out) => {
+            report(&out, args.json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => failed(e),
+    }
+}
+
+pub fn confirm(args: MachineArgs) -> Result<ExitCode> {
+    check_machine(&args.root)?;
+    match switch::confirm(&args.root) {
+        Ok(out) => {
+            report(&out, false)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => failed(e),
+    }
+}
+
+pub fn collect_garbage(
+    args: CollectGarbageArgs,
+    store_root: Option<PathBuf>,
+    store_dir: &str,
+) -> Result<ExitCode> {
+    let root = args.machine.root;
+    check_machine(&root)?;
+    let gens = profile::list(&root)?;
+    let doomed = if args.delete_old {
+        gens.iter()
+            .filter(|g| !g.current)
+            .map(|g| g.number)
+            .collect()
+    } else if let Some(age) = &args.delete_older_than {
+        let age = profile::parse_age(age).ok_or_else(|| {
+            anyhow::anyhow!("--delete-older-than {age}: give an age like 30d, 12h or 3600")
+        })?;
+        profile::to_delete(&gens, &[], Some(age), SystemTime::now())?
+    } else {
+        Vec::new()
+    };
+    if args.dry_run {
+        for n in &doomed {
+            println!("would delete generation {n}");
+        }
+    } else if !doomed.is_empty() {
+        if let Err(e) = switch::delete_generations(&root, &doomed) {
+            return failed(e);
+        }
+        for n in &doomed {
+            println!("deleted generation {n}");
+        }
+    }
+    let mut store = crate::open_store(store_for(&root, store_root), store_dir)?;
+    let r = store.gc(&GcOptions {
+        dry_run: args.dry_run,
+        ..Default::default()
+    })?;
+    println!(
+        "{} store paths {}deleted, {:.1} MiB freed",
+        r.deleted.len(),
+        if args.dry_run { "would be " } else { "" },
+        r.bytes_freed as f64 / 1048576.0
+    );
+    Ok(ExitCode::SUCCESS)
+}
