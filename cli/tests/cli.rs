@@ -14,6 +14,7 @@
 //!   archive the host's apt sources name.
 //! - [`boot`]: the example's kernel and initrd booted in QEMU: both stages of `strata-init`.
 //! - [`generations`]: `strata generations list|delete` on a root made by hand.
+//! - [`switch`]: the switch verbs on a machine tree over the shared store of [`system`].
 
 #[path = "cli/boot.rs"]
 mod boot;
@@ -27,6 +28,8 @@ mod lock;
 mod malformed;
 #[path = "cli/realise.rs"]
 mod realise;
+#[path = "cli/switch.rs"]
+mod switch;
 #[path = "cli/system.rs"]
 mod system;
 
