@@ -318,3 +318,48 @@ fn dry_activate_changes_nothing() {
         plan.users
     );
 }
+
+#[test]
+fn a_switch_stopped_at_any_step_leaves_the_profile_on_the_old_generation_until_it_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let g1 = bootable(root, "g1", &["alice"], &sd());
+    switch(root, &g1, Action::Switch, &SwitchOptions::default()).unwrap();
+    let g2 = bootable(root, "g2", &["alice", "bob"], &sd());
+    let boot = snapshot(&root.join("boot"));
+    let mut step = 0;
+    loop {
+        let o = SwitchOptions {
+            fail_at: Some(step),
+            ..Default::default()
+        };
+        match switch(root, &g2, Action::Switch, &o) {
+            Err(e) => {
+                assert_eq!(e.exit_code(), 3, "step {step}: {e}");
+                // The boot default is still g1, and the user database is whole.
+                assert_eq!(profile::current(root), Some(1), "step {step}");
+                assert_eq!(snapshot(&root.join("boot")), boot, "step {step}");
+                consistent(root);
+                // Booting now activates the default, g1: the interrupted activation is
+                // finished first, then undone.
+                crate::activate(root, &g1, &crate::Options::default()).unwrap();
+                assert!(present(root, "g1") && !present(root, "g2"), "step {step}");
+                let shadow = fs::read_to_string(root.join("etc/shadow")).unwrap();
+                assert!(
+                    !shadow.contains("bob:") || shadow.contains("bob:!"),
+                    "step {step}: bob is locked if he was made: {shadow}"
+                );
+                step += 1;
+            }
+            Ok(out) => {
+                assert_eq!(out.generation, Some(2));
+                break;
+            }
+        }
+        assert!(step < 100, "the switch never got through");
+    }
+    assert!(step > 5, "only {step} steps were tried");
+    assert_eq!(current_system(root), g2);
+    assert!(present(root, "g2") && !present(root, "g1"));
+    consistent(root);
+}
