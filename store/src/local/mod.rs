@@ -222,6 +222,8 @@ pub struct LocalStore {
     real_store: PathBuf,
     state_dir: PathBuf,
     db: Connection,
+    /// Fixed registration time ([`LocalStore::set_registration_time`]).
+    registration_time: Option<i64>,
 }
 
 impl LocalStore {
@@ -277,7 +279,65 @@ impl LocalStore {
             real_store,
             state_dir,
             db,
+            registration_time: None,
         })
+    }
+
+    /// Registers new paths with this time (seconds since the epoch) instead of the clock's,
+    /// so that a store made for an image is the same on every build.
+    pub fn set_registration_time(&mut self, time: Option<i64>) {
+        self.registration_time = time;
+    }
+
+    /// Copies `paths` with everything they refer to from `src` into this store, with their
+    /// metadata (NAR hash and size, references, deriver, content address; not "ultimate").
+    /// Files are hard-linked where both stores share a file system and copied otherwise; all
+    /// paths are registered in one transaction, so either all or none become valid.
+    pub fn copy_closure_from(
+        &mut self,
+        src: &LocalStore,
+        paths: &[StorePath],
+    ) -> Result<usize, StoreError> {
+        let closure = src.closure(paths)?;
+        let order = src.topo_sort(&closure)?;
+        let mut staged = Vec::new();
+        let res = (|| {
+            for p in &order {
+                if self.is_valid(p)? {
+                    continue;
+                }
+                let info = src.require_info(p)?;
+                let stage = self.new_staging_dir("copy")?;
+                let tree = stage.join("t");
+                link_or_copy_tree(&src.real_path(p), &tree)?;
+                staged.push((
+                    stage,
+                    Staged {
+                        stage: tree,
+                        new: NewPath {
+                            path: p.clone(),
+                            references: info.references,
+                            deriver: info.deriver,
+                            ca: info.ca,
+                            ultimate: false,
+                        },
+                        nar_hash: info.nar_hash,
+                        nar_size: info.nar_size,
+                    },
+                ));
+            }
+            Ok(())
+        })();
+        let n = staged.len();
+        let dirs: Vec<PathBuf> = staged.iter().map(|(d, _)| d.clone()).collect();
+        let result = res.and_then(|()| {
+            let _gc = self.gc_lock(false)?;
+            self.install(staged.into_iter().map(|(_, s)| s).collect())
+        });
+        for d in dirs {
+            remove_tree(&d);
+        }
+        result.map(|()| n)
     }
 
     pub fn store_dir(&self) -> &StoreDir {
@@ -751,10 +811,12 @@ impl LocalStore {
         for s in staged {
             canonicalise(&s.stage)?;
         }
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
+        let now = self.registration_time.unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0)
+        });
         let store_dir = self.store_dir.clone();
         let real_store = self.real_store.clone();
         let tx = self
@@ -1164,6 +1226,32 @@ pub fn delete_tree(path: &Path) -> Result<(), StoreError> {
 }
 
 /// Best-effort removal of a staging tree; failures only matter to GC, which retries.
+/// Recreates the tree `src` at `dst`: directories made, symlinks copied, regular files
+/// hard-linked (copied when the two are on different file systems), modes kept.
+fn link_or_copy_tree(src: &Path, dst: &Path) -> Result<(), StoreError> {
+    let meta = fs::symlink_metadata(src).map_err(io_err("cannot read", src))?;
+    let ft = meta.file_type();
+    if ft.is_symlink() {
+        let t = fs::read_link(src).map_err(io_err("cannot read the link", src))?;
+        std::os::unix::fs::symlink(&t, dst).map_err(io_err("cannot create the link", dst))?;
+    } else if ft.is_dir() {
+        fs::create_dir(dst).map_err(io_err("cannot create", dst))?;
+        let mut names: Vec<_> = fs::read_dir(src)
+            .map_err(io_err("cannot read", src))?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<Result<_, _>>()
+            .map_err(io_err("cannot read", src))?;
+        names.sort();
+        for n in names {
+            link_or_copy_tree(&src.join(&n), &dst.join(&n))?;
+        }
+        fs::set_permissions(dst, meta.permissions()).map_err(io_err("cannot chmod", dst))?;
+    } else if fs::hard_link(src, dst).is_err() {
+        fs::copy(src, dst).map_err(io_err("cannot copy to", dst))?;
+    }
+    Ok(())
+}
+
 pub(crate) fn remove_tree(path: &Path) {
     if let Err(e) = delete_tree(path) {
         tracing::debug!("could not remove {}: {e}", path.display());

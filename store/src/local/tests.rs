@@ -242,3 +242,56 @@ fn derivation_outputs_are_recorded_with_the_drv() {
     s.gc(&GcOptions::default()).expect("gc");
     assert!(!s.is_valid(&info.path).expect("valid"));
 }
+
+#[test]
+fn a_closure_is_copied_with_its_metadata_and_a_fixed_time() {
+    let (d, mut s) = store();
+    let src = d.path().join("tree");
+    fs::create_dir_all(src.join("sub")).expect("mkdir");
+    fs::write(src.join("sub/file"), b"data").expect("write");
+    std::os::unix::fs::symlink("sub/file", src.join("link")).expect("symlink");
+    let tree = s.add_path(&src, Some("tree")).expect("add");
+    let refs: BTreeSet<_> = [tree.path.clone()].into_iter().collect();
+    let top = s
+        .add_text(
+            "top",
+            format!("uses {}", s.print(&tree.path)).as_bytes(),
+            &refs,
+        )
+        .expect("add");
+    let mut t = LocalStore::open(d.path().join("image"), StoreDir::default()).expect("open");
+    t.set_registration_time(Some(42));
+    assert_eq!(
+        t.copy_closure_from(&s, std::slice::from_ref(&top.path))
+            .expect("copy"),
+        2
+    );
+    for p in [&tree.path, &top.path] {
+        let (a, b) = (
+            s.require_info(p).expect("info"),
+            t.require_info(p).expect("info"),
+        );
+        assert_eq!(
+            (&a.nar_hash, a.nar_size, &a.references, &a.ca),
+            (&b.nar_hash, b.nar_size, &b.references, &b.ca)
+        );
+        assert_eq!(b.registration_time, 42);
+    }
+    assert!(t.verify(None).expect("verify").problems.is_empty());
+    assert_eq!(
+        fs::read_link(t.real_path(&tree.path).join("link")).expect("link"),
+        Path::new("sub/file")
+    );
+    // Again: nothing to do.
+    assert_eq!(
+        t.copy_closure_from(&s, std::slice::from_ref(&top.path))
+            .expect("copy"),
+        0
+    );
+    let leftovers: Vec<_> = fs::read_dir(t.real_store_dir())
+        .expect("ls")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
