@@ -23,6 +23,11 @@ in {
     kernelPackages = [ kernel ] ++ kernel.depends;
     # The initrd's emergency shell.
     busybox = "${pkgs.busybox-static}/bin/busybox";
+    # The boot loader's own files (EFI programs, GRUB's modules), which images and switches
+    # install: GRUB for UEFI and BIOS, or systemd-boot.
+    bootLoader = map (name: pkgs.${name} or (throw
+      "the boot loader needs the package `${name}', which is not in strata.lock; add it with `strata lock update ${name} ...'"))
+      (if c.boot.loader.grub.enable then [ "grub-efi-amd64-bin" "grub-pc-bin" ] else [ "systemd-boot-efi" ]);
     sw = pkgs.buildEnv {
       name = "system-path";
       # The configuration's packages first: where two packages have a file at the same place,

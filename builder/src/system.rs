@@ -36,7 +36,7 @@
 //!
 //! # `builtin:strata-toplevel`
 //!
-//! Attributes: `kernelPackages`, `initrd`, `init`, `sw`, `etc`, `manifest`, `strata`, `label`,
+//! Attributes: `kernelPackages`, `initrd`, `init`, `sw`, `bootLoader`, `etc`, `manifest`, `strata`, `label`,
 //! `kernelParams` (a JSON list), `hostSystem`. Output, NixOS's layout where NixOS
 //! has the same thing:
 //!
@@ -51,6 +51,7 @@
 //! | `etc` | link to the static `/etc` tree |
 //! | `activation.json` | link to the activation manifest |
 //! | `strata` | link to strata itself |
+//! | `boot-loader/<name>-<version>` | links to the boot loader's packages (`bootLoader`): `grub-efi-amd64-bin` and `grub-pc-bin`, or `systemd-boot-efi` |
 //! | `boot.json` | bootspec v1 ([`crate::toplevel::bootspec_json`]) |
 //! | `kernel-params` | the parameters, space-separated, a line |
 //! | `system` | `x86_64-linux`, a line |
@@ -672,6 +673,15 @@ pub fn builtin_toplevel(cx: &mut BuiltinContext<'_>) -> Result<(), String> {
         let v = cx.attr(attr)?.to_owned();
         cx.input(attr, &v)?;
         link(name, &v)?;
+    }
+    let loaders = cx.inputs("bootLoader")?;
+    if !loaders.is_empty() {
+        fs::create_dir_all(out.join("boot-loader")).map_err(|e| e.to_string())?;
+        for (logical, _) in &loaders {
+            let name = logical.rsplit('/').next().unwrap_or(logical);
+            let name = name.split_once('-').map_or(name, |(_, n)| n);
+            link(&format!("boot-loader/{name}"), logical)?;
+        }
     }
     let system = cx.attr("hostSystem")?.to_owned();
     let label = cx.attr("label")?.to_owned();

@@ -40,6 +40,7 @@ derivation {
   system = "builtin";
   builder = "builtin:strata-toplevel";
   inherit kernelPackages initrd sw;
+  inherit (evaluated.system) bootLoader;
   init = strataInit;
   etc = builtins.storePath etc;
   manifest = builtins.storePath manifest;

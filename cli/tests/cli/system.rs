@@ -150,6 +150,22 @@ fn example_toplevel_has_every_part() {
     );
     let image = fs::read(s.real(&kernel)).unwrap();
     assert_eq!(&image[0x202..0x206], b"HdrS", "a bzImage");
+    // GRUB's modules for both firmwares come with the system.
+    let loaders: BTreeSet<String> = fs::read_dir(t.join("boot-loader"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        loaders.iter().any(|n| n.starts_with("grub-pc-bin-"))
+            && loaders.iter().any(|n| n.starts_with("grub-efi-amd64-bin-")),
+        "{loaders:?}"
+    );
+    assert!(s
+        .real(&link_target(
+            &t.join("boot-loader").join(loaders.iter().next().unwrap())
+        ))
+        .join("usr/lib/grub")
+        .is_dir());
     let modules_pkg = s.real(&link_target(&t.join("kernel-modules")));
     assert!(modules_pkg
         .join("lib/modules")
