@@ -1,6 +1,14 @@
 //! strata-images: partition tables, FAT, ext4, squashfs/ISO, qcow2 and tar; the layout of
 //! each image format.
 //!
-//! Must not: need root, loop devices or a VM.
+//! Every writer works on a regular file at explicit offsets, so that an image is assembled
+//! piece by piece in place: [`gpt`] lays out the disk, [`fat`] fills the EFI system
+//! partition, and [`grub`] makes GRUB's EFI program and BIOS core (with `grub-mkimage` over the
+//! GRUB modules of the system's own packages) and embeds the BIOS boot code.
 //!
-//! Status: not yet written; it arrives with its own issue.
+//! Must not: need root, loop devices or a VM, or produce different bytes from the same
+//! inputs (GUIDs, serial numbers and timestamps come from the caller).
+
+pub mod fat;
+pub mod gpt;
+pub mod grub;
