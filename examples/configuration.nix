@@ -13,6 +13,11 @@
     device = "/dev/disk/by-label/strata";
     fsType = "ext4";
   };
+  # The EFI system partition, where the boot menu lives: switches rewrite it.
+  fileSystems."/boot" = {
+    device = "/dev/disk/by-label/ESP";
+    fsType = "vfat";
+  };
 
   users.users.alice = {
     isNormalUser = true;

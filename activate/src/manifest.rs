@@ -40,7 +40,7 @@ pub struct ActivationManifest {
     /// How the machine boots: the boot loader and its menu.
     #[serde(default)]
     pub boot_loader: BootLoader,
-    /// The file systems besides `/`, sorted by mount point (stage 2 mounts them).
+    /// The file systems, sorted by mount point (stage 1 mounts `/`, stage 2 the others).
     #[serde(default)]
     pub file_systems: Vec<ManifestFileSystem>,
 }

@@ -51,7 +51,7 @@
 //! | `etc` | [`ManifestEtcEntry`]s, by target: every entry of the etc tree, generated ones included |
 //! | `services` | the enabled `systemd.services`, by unit name, exactly as [`config::Service`] |
 //! | `bootLoader` | [`BootLoader`]: `kind` (`grub` or `systemd-boot`), `timeout`, `configurationLimit`, `consoleMode`, `efiSupport`, `devices` (GRUB's BIOS disks), `serial` (a `console=ttyS*` kernel parameter: the menu goes to the serial port too), `bootDir` (the mount point of `/boot` or `/boot/efi`, else `/boot`) |
-//! | `fileSystems` | [`ManifestFileSystem`]s besides `/` (`mountPoint`, `device`, `fsType`, `options`), sorted by mount point |
+//! | `fileSystems` | [`ManifestFileSystem`]s (`mountPoint`, `device`, `fsType`, `options`), sorted by mount point, `/` first (stage 1 mounts it; stage 2 the others) |
 //!
 //! A user ([`ManifestUser`]): `name`, `uid` (`null`: activation allocates one, from the
 //! system range if `isSystemUser`, else the normal range, and keeps it), `group` (primary),
@@ -405,7 +405,6 @@ pub fn make_manifest(
     let file_systems = config
         .file_systems
         .values()
-        .filter(|f| f.mount_point != "/")
         .filter_map(|f| {
             Some(ManifestFileSystem {
                 mount_point: f.mount_point.clone(),

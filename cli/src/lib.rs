@@ -7,6 +7,7 @@ mod build_cmd;
 mod config_cmd;
 mod eval_cmd;
 mod generations_cmd;
+mod image_cmd;
 mod init_cmd;
 mod lock_cmd;
 mod realise_cmd;
@@ -81,6 +82,8 @@ pub enum Command {
     CollectGarbage(switch_cmd::CollectGarbageArgs),
     #[command(hide = true)]
     RevertUnconfirmed(switch_cmd::RevertArgs),
+    /// Build the configuration and write it as a disk image (raw, qcow2) or a tarball.
+    Image(image_cmd::ImageArgs),
     /// List or delete the system profile's generations.
     #[command(subcommand)]
     Generations(generations_cmd::GenerationsCommand),
@@ -161,6 +164,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             switch_cmd::collect_garbage(a, cli.store_root, &cli.store_dir)
         }
         Command::RevertUnconfirmed(a) => switch_cmd::revert_unconfirmed(a),
+        Command::Image(a) => image_cmd::image(a, cli.store_root, &cli.store_dir),
         Command::Generations(cmd) => generations_cmd::run(cmd),
         Command::Service(cmd) => init_cmd::service(cmd),
         Command::Poweroff => init_cmd::power("poweroff"),

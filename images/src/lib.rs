@@ -9,6 +9,9 @@
 //! Must not: need root, loop devices or a VM, or produce different bytes from the same
 //! inputs (GUIDs, serial numbers and timestamps come from the caller).
 
+pub mod assemble;
+pub mod ext4;
 pub mod fat;
 pub mod gpt;
 pub mod grub;
+pub mod tarball;

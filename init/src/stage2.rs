@@ -721,7 +721,7 @@ pub fn mount_file_systems(
     file_systems: &[strata_activate::manifest::ManifestFileSystem],
 ) -> Vec<String> {
     let mut mounted = Vec::new();
-    for f in file_systems {
+    for f in file_systems.iter().filter(|f| f.mount_point != "/") {
         let Some(spec) = crate::cmdline::RootSpec::parse(&f.device) else {
             sys.console(&format!(
                 "strata: {}: cannot read the device {:?}",

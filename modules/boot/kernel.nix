@@ -7,7 +7,14 @@ let inherit (lib) mkOption types; in
       default = "linux-image-amd64";
       description = "The Debian package the kernel and its modules come from.";
     };
-    kernelParams = mkOption { type = types.listOf types.str; default = [ ]; example = [ "console=ttyS0" ]; description = "Parameters on the kernel command line."; };
+    kernelParams = mkOption {
+      type = types.listOf types.str;
+      # Virtual machines: the console on the screen and on the first serial port (the last
+      # one named is /dev/console), so `qemu -nographic` shows the boot and a login prompt.
+      default = [ "console=tty0" "console=ttyS0,115200" ];
+      example = [ "console=ttyS0" ];
+      description = "Parameters on the kernel command line; setting it replaces the default consoles.";
+    };
     kernelModules = mkOption { type = types.listOf types.str; default = [ ]; description = "Kernel modules loaded in stage 2."; };
     initrd.availableKernelModules = mkOption {
       type = types.listOf types.str;

@@ -1,0 +1,596 @@
+//! A system's image in each format, from its toplevel.
+//!
+//! [`stage`] lays out the machine's first state in a work directory beside the store (so the
+//! store's files are hard-linked, not copied):
+//!
+//! - `root/`: the toplevel's closure in `nix/store` with its own database (registered at the
+//!   build's time stamp), the system profile with generation 1, `etc/strata/configuration.nix`
+//!   (the configuration it was built from) and `strata.lock` beside it, `etc/strata/machine`
+//!   (which marks a machine strata set up, so `strata switch` may take it over), and the mount
+//!   points; activation makes the rest of `/etc` and the users at first boot;
+//! - `esp/`: the boot menu for every generation of the profile (`bootloader-cfg`, the same
+//!   plan `strata switch` installs later) and the boot loader's program: systemd-boot, or
+//!   GRUB's EFI program built from the system's GRUB package.
+//!
+//! Every file outside the store gets the time stamp `epoch`; GUIDs, UUIDs and serial numbers
+//! are derived from the toplevel's hash ([`ImageIds`]). So the same toplevel gives the same
+//! bytes in every format.
+//!
+//! - raw: GPT; a BIOS boot partition with GRUB's core when GRUB is the boot loader (its boot
+//!   code in the MBR: the same disk boots on BIOS and UEFI); the ESP (FAT32, written by
+//!   [`crate::fat`]); the root file system (ext4, [`crate::ext4`]).
+//! - qcow2: the raw disk converted by `qemu-img convert`.
+//! - tar: the root tree with the ESP's files under `boot/`, zstd-compressed ([`crate::tarball`]).
+//! - iso: not yet.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use strata_activate::manifest::{ActivationManifest, BootLoader};
+use strata_activate::{profile, resolve, switch};
+use strata_bootloader_cfg as blc;
+use strata_store::{LocalStore, StorePath};
+
+use crate::gpt::{self, Guid, PartSize, PartitionRequest};
+use crate::{ext4, fat, grub};
+
+/// The formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Raw,
+    Qcow2,
+    Iso,
+    Tar,
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Format, String> {
+        match s {
+            "raw" => Ok(Format::Raw),
+            "qcow2" => Ok(Format::Qcow2),
+            "iso" => Ok(Format::Iso),
+            "tar" => Ok(Format::Tar),
+            other => Err(format!(
+                "unknown image format {other:?}: give raw, qcow2, iso or tar"
+            )),
+        }
+    }
+}
+
+/// Why an image could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{what} {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] strata_store::StoreError),
+    #[error(transparent)]
+    Activate(#[from] strata_activate::ActivateError),
+    #[error(transparent)]
+    Gpt(#[from] gpt::Error),
+    #[error(transparent)]
+    Fat(#[from] fat::Error),
+    #[error(transparent)]
+    Grub(#[from] grub::Error),
+    #[error(transparent)]
+    Ext4(#[from] ext4::Error),
+    #[error("{0}")]
+    Other(String),
+}
+
+pub(crate) fn io_err<'a>(
+    what: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(io::Error) -> Error + 'a {
+    move |source| Error::Io {
+        what,
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// What an image is made from.
+#[derive(Debug)]
+pub struct ImageSpec<'a> {
+    pub store: &'a LocalStore,
+    pub toplevel: &'a StorePath,
+    /// Copied to `/etc/strata/configuration.nix`.
+    pub configuration: &'a Path,
+    /// Copied to `/etc/strata/strata.lock`.
+    pub lock: Option<&'a Path>,
+    pub format: Format,
+    /// The disk's size; `None` sizes it from the closure.
+    pub size: Option<u64>,
+    /// Free space on the root file system when the size is automatic.
+    pub free: u64,
+    /// The time stamp of every file outside the store (`SOURCE_DATE_EPOCH`).
+    pub epoch: u64,
+    pub out: &'a Path,
+}
+
+/// What was made.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageReport {
+    pub size: u64,
+    pub boot_loader: String,
+    pub warnings: Vec<String>,
+}
+
+/// Identifiers derived from the toplevel's hash.
+#[derive(Debug, Clone)]
+pub struct ImageIds {
+    seed: Vec<u8>,
+}
+
+impl ImageIds {
+    pub fn new(toplevel: &StorePath) -> ImageIds {
+        ImageIds {
+            seed: toplevel.hash_part().as_bytes().to_vec(),
+        }
+    }
+
+    pub fn guid(&self, what: &str) -> Guid {
+        gpt::derive_guid(&self.seed, what)
+    }
+
+    /// A UUID in text form (lower case, as file systems print them).
+    pub fn uuid(&self, what: &str) -> String {
+        self.guid(what).to_string().to_lowercase()
+    }
+
+    /// A 32-bit serial number.
+    pub fn serial(&self, what: &str) -> u32 {
+        let g = self.guid(what).to_text_order();
+        u32::from_be_bytes([g[0], g[1], g[2], g[3]])
+    }
+}
+
+/// A staged machine: see the module documentation.
+#[derive(Debug)]
+pub struct Staged {
+    /// Removed when dropped.
+    pub work: tempfile::TempDir,
+    pub root: PathBuf,
+    pub esp: PathBuf,
+    pub manifest: ActivationManifest,
+    /// GRUB's BIOS boot code, when GRUB is the boot loader.
+    pub bios: Option<grub::BiosBoot>,
+    /// The root file system's label and the ESP's.
+    pub root_label: String,
+    pub esp_label: String,
+    pub warnings: Vec<String>,
+}
+
+/// The label a `/dev/disk/by-label/X` or `LABEL=X` device names.
+fn label_of(device: &str) -> Option<String> {
+    device
+        .strip_prefix("/dev/disk/by-label/")
+        .or_else(|| device.strip_prefix("LABEL="))
+        .map(str::to_owned)
+}
+
+/// The package `boot-loader/<prefix>*` of the toplevel, where it is on disk.
+fn loader_package(root: &Path, toplevel: &str, prefix: &str) -> Result<PathBuf, Error> {
+    let dir = resolve(root, &format!("{toplevel}/boot-loader"));
+    let rd = fs::read_dir(&dir).map_err(io_err("cannot read", &dir))?;
+    for e in rd.flatten() {
+        if e.file_name().to_string_lossy().starts_with(prefix) {
+            return Ok(resolve(
+                root,
+                &format!("{toplevel}/boot-loader/{}", e.file_name().to_string_lossy()),
+            ));
+        }
+    }
+    Err(Error::Other(format!(
+        "the system has no {prefix} package under {toplevel}/boot-loader (built by an older \
+         strata?); rebuild it"
+    )))
+}
+
+/// `grub-mkimage` from the PATH.
+fn grub_mkimage() -> Result<PathBuf, Error> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join("grub-mkimage"))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            Error::Other(
+                "GRUB images need grub-mkimage (Debian's grub-common); GRUB's modules come from \
+                 the system's own packages"
+                    .into(),
+            )
+        })
+}
+
+fn copy(from: &Path, to: &Path) -> Result<(), Error> {
+    if let Some(d) = to.parent() {
+        fs::create_dir_all(d).map_err(io_err("cannot create", d))?;
+    }
+    fs::copy(from, to).map_err(io_err("cannot copy to", to))?;
+    fs::set_permissions(to, fs::Permissions::from_mode(0o644))
+        .map_err(io_err("cannot chmod", to))?;
+    Ok(())
+}
+
+/// Sets the time of everything below `dir` (links themselves included) to `epoch`, except
+/// the store paths, which keep the store's time stamp.
+fn pin_times(dir: &Path, store: &Path, epoch: u64) -> Result<(), Error> {
+    let t = libc::timespec {
+        tv_sec: epoch as libc::time_t,
+        tv_nsec: 0,
+    };
+    let mut todo = vec![dir.to_path_buf()];
+    let mut all = Vec::new();
+    while let Some(d) = todo.pop() {
+        all.push(d.clone());
+        if d == store {
+            continue;
+        }
+        for e in fs::read_dir(&d).map_err(io_err("cannot read", &d))? {
+            let e = e.map_err(io_err("cannot read", &d))?;
+            if e.file_type()
+                .map_err(io_err("cannot read", &e.path()))?
+                .is_dir()
+            {
+                todo.push(e.path());
+            } else {
+                all.push(e.path());
+            }
+        }
+    }
+    for p in all {
+        let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes())
+            .map_err(|_| Error::Other(format!("{} has a NUL byte", p.display())))?;
+        // SAFETY: a NUL-terminated path and two timespecs.
+        let r = unsafe {
+            libc::utimensat(
+                libc::AT_FDCWD,
+                c.as_ptr(),
+                [t, t].as_ptr(),
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        };
+        if r < 0 {
+            return Err(io_err("cannot set the time of", &p)(
+                io::Error::last_os_error(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Lays out the machine; see the module documentation.
+pub fn stage(spec: &ImageSpec<'_>) -> Result<Staged, Error> {
+    let store = spec.store;
+    let top = store.print(spec.toplevel);
+    let work = tempfile::Builder::new()
+        .prefix(".strata-image-")
+        .tempdir_in(store.root())
+        .map_err(io_err("cannot create a work directory in", store.root()))?;
+    let root = work.path().join("root");
+    let esp = work.path().join("esp");
+    {
+        let mut s = LocalStore::open(&root, store.store_dir().clone())?;
+        s.set_registration_time(Some(spec.epoch as i64));
+        s.copy_closure_from(store, std::slice::from_ref(spec.toplevel))?;
+    }
+    // Only the database itself belongs in the image.
+    for f in ["nix/var/nix/db/open.lock", "nix/var/nix/gc.lock"] {
+        let _ = fs::remove_file(root.join(f));
+    }
+    let n = profile::add(&root, &top)?;
+    profile::set_current(&root, n)?;
+    let m_path = resolve(&root, &format!("{top}/activation.json"));
+    let manifest = ActivationManifest::from_json(
+        &fs::read_to_string(&m_path).map_err(io_err("cannot read", &m_path))?,
+    )
+    .map_err(|e| Error::Other(format!("{}: {e}", m_path.display())))?;
+
+    let etc = root.join("etc/strata");
+    copy(spec.configuration, &etc.join("configuration.nix"))?;
+    if let Some(lock) = spec.lock {
+        copy(lock, &etc.join("strata.lock"))?;
+    }
+    fs::write(
+        etc.join("machine"),
+        "This machine was set up by strata; `strata switch` manages it.\n",
+    )
+    .map_err(io_err("cannot write", &etc))?;
+    for (d, mode) in [
+        ("boot", 0o755),
+        ("dev", 0o755),
+        ("proc", 0o555),
+        ("sys", 0o555),
+        ("run", 0o755),
+        ("tmp", 0o1777),
+        ("var", 0o755),
+        ("home", 0o755),
+        ("root", 0o700),
+        ("mnt", 0o755),
+    ] {
+        let p = root.join(d);
+        fs::create_dir_all(&p).map_err(io_err("cannot create", &p))?;
+        fs::set_permissions(&p, fs::Permissions::from_mode(mode))
+            .map_err(io_err("cannot chmod", &p))?;
+    }
+
+    let root_fs = manifest.file_systems.iter().find(|f| f.mount_point == "/");
+    let root_label = root_fs
+        .and_then(|f| label_of(&f.device))
+        .unwrap_or_else(|| "strata".into());
+    let boot_fs = manifest
+        .file_systems
+        .iter()
+        .find(|f| f.mount_point == manifest.boot_loader.boot_dir);
+    let esp_label = boot_fs
+        .and_then(|f| label_of(&f.device))
+        .unwrap_or_else(|| "ESP".into());
+    let mut warnings = Vec::new();
+    if boot_fs.is_none() {
+        warnings.push(format!(
+            "no file system is declared at {}: the machine will not update the boot menu on \
+             the EFI system partition when it switches (declare fileSystems.\"/boot\" = {{ \
+             device = \"/dev/disk/by-label/{esp_label}\"; fsType = \"vfat\"; }})",
+            manifest.boot_loader.boot_dir
+        ));
+    }
+
+    // The menu, exactly as a switch writes it, then the boot loader's program.
+    let (plan, _) = switch::boot_plan(&root, n, &manifest.boot_loader).map_err(Error::Other)?;
+    blc::install(&plan, &esp, &|p| resolve(&root, p)).map_err(|e| Error::Other(e.to_string()))?;
+    let bios = install_loader(&root, &top, &manifest.boot_loader, &esp, &esp_label)?;
+    pin_times(&root, &root.join("nix/store"), spec.epoch)?;
+    Ok(Staged {
+        work,
+        root,
+        esp,
+        manifest,
+        bios,
+        root_label,
+        esp_label,
+        warnings,
+    })
+}
+
+/// Puts the boot loader's EFI program on the ESP; returns GRUB's BIOS boot code for GRUB.
+fn install_loader(
+    root: &Path,
+    top: &str,
+    loader: &BootLoader,
+    esp: &Path,
+    esp_label: &str,
+) -> Result<Option<grub::BiosBoot>, Error> {
+    let efi_boot = esp.join("EFI/BOOT");
+    fs::create_dir_all(&efi_boot).map_err(io_err("cannot create", &efi_boot))?;
+    if loader.kind == "grub" {
+        let tool = grub_mkimage()?;
+        let efi_mods =
+            loader_package(root, top, "grub-efi-amd64-bin")?.join("usr/lib/grub/x86_64-efi");
+        grub::efi_image(&tool, &efi_mods, esp_label, &efi_boot.join("BOOTX64.EFI"))?;
+        let pc_mods = loader_package(root, top, "grub-pc-bin")?.join("usr/lib/grub/i386-pc");
+        Ok(Some(grub::bios_core(&tool, &pc_mods, esp_label)?))
+    } else {
+        let efi = loader_package(root, top, "systemd-boot-efi")?
+            .join("usr/lib/systemd/boot/efi/systemd-bootx64.efi");
+        copy(&efi, &efi_boot.join("BOOTX64.EFI"))?;
+        copy(&efi, &esp.join("EFI/systemd/systemd-bootx64.efi"))?;
+        Ok(None)
+    }
+}
+
+const MIB: u64 = 1 << 20;
+/// The ESP holds the menus and a kernel and initrd per generation: room for about 15.
+pub const ESP_MIN: u64 = 256 * MIB;
+/// GRUB's BIOS boot partition.
+const BIOS_BOOT_SIZE: u64 = MIB;
+
+/// The sizes of a raw disk's parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DiskSizes {
+    pub disk: u64,
+    pub bios: u64,
+    pub esp: u64,
+    pub root: u64,
+    pub inodes: u64,
+}
+
+/// Sizes a raw disk for `staged`: the ESP at least [`ESP_MIN`], the root file system from
+/// its tree plus `free` ([`ext4::size_for`]), 1 MiB before the partitions and 1 MiB after
+/// (the GPT and its backup). An explicit `size` too small for the same parts (without the
+/// free space) is refused.
+pub fn disk_sizes(staged: &Staged, size: Option<u64>, free: u64) -> Result<DiskSizes, Error> {
+    let esp = fat::fat_size_for_dir(&staged.esp)?
+        .max(ESP_MIN)
+        .div_ceil(MIB)
+        * MIB;
+    let bios = if staged.bios.is_some() {
+        BIOS_BOOT_SIZE
+    } else {
+        0
+    };
+    let usage = ext4::measure(&staged.root)?;
+    let fixed = 2 * MIB + bios + esp;
+    match size {
+        None => {
+            let root = ext4::size_for(usage, free, free / 16384).div_ceil(MIB) * MIB;
+            Ok(DiskSizes {
+                disk: fixed + root,
+                bios,
+                esp,
+                root,
+                inodes: ext4::inodes_for(usage, free),
+            })
+        }
+        Some(size) => {
+            let least = fixed + ext4::size_for(usage, 0, 0).div_ceil(MIB) * MIB;
+            if size < least {
+                return Err(Error::Other(format!(
+                    "the image needs at least {} MiB ({} MiB of it the system's files); {} MiB \
+                     was asked for, and nothing was written",
+                    least.div_ceil(MIB),
+                    (least - fixed).div_ceil(MIB),
+                    size / MIB
+                )));
+            }
+            let size = size / MIB * MIB;
+            let root = size - fixed;
+            let free = root.saturating_sub(ext4::size_for(usage, 0, 0));
+            Ok(DiskSizes {
+                disk: size,
+                bios,
+                esp,
+                root,
+                inodes: ext4::inodes_for(usage, free),
+            })
+        }
+    }
+}
+
+/// Writes the raw disk for `staged` to `out`.
+pub fn write_raw(
+    staged: &Staged,
+    sizes: &DiskSizes,
+    ids: &ImageIds,
+    epoch: u64,
+    out: &Path,
+) -> Result<(), Error> {
+    let mut requests = Vec::new();
+    if sizes.bios > 0 {
+        requests.push(PartitionRequest {
+            name: "BIOS boot".into(),
+            type_guid: gpt::BIOS_BOOT_TYPE,
+            unique_guid: ids.guid("bios-boot-partition"),
+            size: PartSize::Bytes(sizes.bios),
+            attributes: 0,
+        });
+    }
+    requests.push(PartitionRequest {
+        name: "EFI system partition".into(),
+        type_guid: gpt::ESP_TYPE,
+        unique_guid: ids.guid("esp-partition"),
+        size: PartSize::Bytes(sizes.esp),
+        attributes: 0,
+    });
+    requests.push(PartitionRequest {
+        name: "strata root".into(),
+        type_guid: gpt::LINUX_FS_TYPE,
+        unique_guid: ids.guid("root-partition"),
+        size: PartSize::Rest,
+        attributes: 0,
+    });
+    let parts = gpt::plan(sizes.disk, &requests)?;
+    let _ = fs::remove_file(out);
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(out)
+        .map_err(io_err("cannot create", out))?;
+    file.set_len(sizes.disk)
+        .map_err(io_err("cannot size", out))?;
+    gpt::write_gpt(&file, sizes.disk, ids.guid("disk"), &parts)?;
+    let (esp_part, root_part) = (&parts[parts.len() - 2], &parts[parts.len() - 1]);
+    fat::make_fat(
+        &file,
+        esp_part.offset(),
+        esp_part.size(),
+        &staged.esp_label,
+        ids.serial("esp"),
+        &staged.esp,
+        epoch,
+    )?;
+    if let Some(bios) = &staged.bios {
+        let mut f = file.try_clone().map_err(io_err("cannot reopen", out))?;
+        grub::embed_bios(
+            &mut f,
+            bios,
+            parts[0].first_lba,
+            parts[0].last_lba - parts[0].first_lba + 1,
+        )?;
+    }
+    file.sync_all().map_err(io_err("cannot sync", out))?;
+    drop(file);
+    ext4::make_ext4(
+        out,
+        root_part.offset(),
+        root_part.size(),
+        &staged.root,
+        &ext4::Ext4Options {
+            label: staged.root_label.clone(),
+            uuid: ids.uuid("root-fs"),
+            hash_seed: ids.uuid("root-fs-hash-seed"),
+            inodes: sizes.inodes,
+            epoch,
+        },
+    )?;
+    Ok(())
+}
+
+/// Converts the raw disk `raw` into a qcow2 image `out` with `qemu-img`.
+pub fn write_qcow2(raw: &Path, out: &Path) -> Result<(), Error> {
+    let o = Command::new("qemu-img")
+        .args(["convert", "-f", "raw", "-O", "qcow2"])
+        .arg(raw)
+        .arg(out)
+        .output()
+        .map_err(|e| {
+            Error::Other(format!(
+                "cannot run qemu-img ({e}); install Debian's qemu-utils for qcow2 images"
+            ))
+        })?;
+    if !o.status.success() {
+        return Err(Error::Other(format!(
+            "qemu-img convert failed: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        )));
+    }
+    Ok(())
+}
+
+/// Makes the image `spec` asks for.
+pub fn build_image(spec: &ImageSpec<'_>) -> Result<ImageReport, Error> {
+    let staged = stage(spec)?;
+    let ids = ImageIds::new(spec.toplevel);
+    let mut report = ImageReport {
+        boot_loader: staged.manifest.boot_loader.kind.clone(),
+        warnings: staged.warnings.clone(),
+        ..Default::default()
+    };
+    let tmp_out = spec.out.with_extension("strata-tmp");
+    let result = (|| match spec.format {
+        Format::Raw => {
+            let sizes = disk_sizes(&staged, spec.size, spec.free)?;
+            write_raw(&staged, &sizes, &ids, spec.epoch, &tmp_out)?;
+            Ok(())
+        }
+        Format::Qcow2 => {
+            let sizes = disk_sizes(&staged, spec.size, spec.free)?;
+            let raw = staged.work.path().join("disk.raw");
+            write_raw(&staged, &sizes, &ids, spec.epoch, &raw)?;
+            write_qcow2(&raw, &tmp_out)
+        }
+        Format::Tar => crate::tarball::write_tar(&staged, spec.epoch, &tmp_out),
+        Format::Iso => Err(Error::Other(
+            "ISO images are not made yet; make a raw or qcow2 disk, which boots from a USB \
+             stick as well"
+                .into(),
+        )),
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp_out);
+        return Err(e);
+    }
+    fs::rename(&tmp_out, spec.out).map_err(io_err("cannot move the image to", spec.out))?;
+    report.size = fs::metadata(spec.out)
+        .map_err(io_err("cannot read", spec.out))?
+        .len();
+    Ok(report)
+}
