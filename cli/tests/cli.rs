@@ -14,6 +14,8 @@
 //!   archive the host's apt sources name.
 //! - [`boot`]: the example's kernel and initrd booted in QEMU: both stages of `strata-init`.
 //! - [`generations`]: `strata generations list|delete` on a root made by hand.
+//! - [`image`]: `strata image` in every format, read back with tools that share no code with
+//!   strata, and built twice to compare.
 //! - [`switch`]: the switch verbs on a machine tree over the shared store of [`system`].
 
 #[path = "cli/boot.rs"]
@@ -22,6 +24,8 @@ mod boot;
 mod compat;
 #[path = "cli/generations.rs"]
 mod generations;
+#[path = "cli/image.rs"]
+mod image;
 #[path = "cli/lock.rs"]
 mod lock;
 #[path = "cli/malformed.rs"]

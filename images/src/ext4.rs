@@ -9,7 +9,10 @@
 //!   4 KiB blocks, 256-byte inodes, no blocks reserved for root, no resize inode;
 //! - the UUID and the directory hash seed are given by the caller (derived from the
 //!   toplevel); every time stamp mke2fs writes is `E2FSPROGS_FAKE_TIME`;
-//! - the files keep the times, modes and owners they have in the tree (the caller pins them).
+//! - the files keep the modification times, modes and owners they have in the tree (the
+//!   caller pins them); mke2fs 1.47.0 also copies each file's access and change times, which
+//!   no caller controls (reading a file sets one, staging it the other), so [`make_ext4`] then
+//!   sets both to the epoch for every inode with `debugfs` ([`pin_times`]).
 //!
 //! # Size
 //!
@@ -51,10 +54,13 @@ pub enum Error {
         source: std::io::Error,
     },
     #[error(
-        "cannot run mkfs.ext4 ({source}); install Debian's e2fsprogs, which makes the root file \
+        "cannot run {tool} ({source}); install Debian's e2fsprogs, which makes the root file \
          system"
     )]
-    Tool { source: std::io::Error },
+    Tool {
+        tool: &'static str,
+        source: std::io::Error,
+    },
     #[error("mkfs.ext4 failed ({status}) making the root file system at byte {offset}: {stderr}")]
     Failed {
         status: String,
@@ -215,12 +221,85 @@ pub fn make_ext4(
         .arg(image)
         .arg(format!("{}k", size / 1024))
         .output()
-        .map_err(|source| Error::Tool { source })?;
+        .map_err(|source| Error::Tool {
+            tool: "mkfs.ext4",
+            source,
+        })?;
     if !out.status.success() {
         return Err(Error::Failed {
             status: out.status.to_string(),
             offset,
             stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
+    }
+    pin_times(image, offset, tree, opts.epoch, conf_dir.path())
+}
+
+/// Sets the access and change times of every inode of the file system at `offset` of
+/// `image` (made from `tree`) to `epoch`, through one `debugfs` session.
+fn pin_times(image: &Path, offset: u64, tree: &Path, epoch: u64, tmp: &Path) -> Result<(), Error> {
+    let mut cmds = String::new();
+    let mut todo = vec![PathBuf::from("/")];
+    while let Some(rel) = todo.pop() {
+        let name = rel.to_string_lossy();
+        if name.contains(['"', '\n', '\\']) {
+            return Err(Error::Failed {
+                status: "refused".into(),
+                offset,
+                stderr: format!("{name}: a name with a quote, backslash or line break"),
+            });
+        }
+        for field in ["atime", "ctime"] {
+            cmds.push_str(&format!("sif \"{name}\" {field} @{epoch}\n"));
+        }
+        let real = tree.join(rel.strip_prefix("/").unwrap_or(&rel));
+        let m = fs::symlink_metadata(&real).map_err(|source| Error::Read {
+            path: real.clone(),
+            source,
+        })?;
+        if m.is_dir() {
+            let mut names: Vec<_> = fs::read_dir(&real)
+                .map_err(|source| Error::Read {
+                    path: real.clone(),
+                    source,
+                })?
+                .filter_map(|e| e.ok().map(|e| e.file_name()))
+                .collect();
+            names.sort();
+            todo.extend(names.into_iter().map(|n| rel.join(n)));
+        }
+    }
+    // lost+found is mke2fs's own.
+    for field in ["atime", "ctime"] {
+        cmds.push_str(&format!("sif /lost+found {field} @{epoch}\n"));
+    }
+    let file = tmp.join("debugfs-commands");
+    fs::write(&file, cmds).map_err(|source| Error::Write {
+        path: file.clone(),
+        source,
+    })?;
+    let out = Command::new("debugfs")
+        .env("E2FSPROGS_FAKE_TIME", epoch.to_string())
+        .arg("-w")
+        .arg("-f")
+        .arg(&file)
+        .arg(format!("{}?offset={offset}", image.display()))
+        .output()
+        .map_err(|source| Error::Tool {
+            tool: "debugfs",
+            source,
+        })?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // debugfs reports a failed command on standard error but exits 0.
+    let problems: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.starts_with("debugfs ") && !l.trim().is_empty())
+        .collect();
+    if !out.status.success() || !problems.is_empty() {
+        return Err(Error::Failed {
+            status: out.status.to_string(),
+            offset,
+            stderr: problems.join("; "),
         });
     }
     Ok(())

@@ -29,6 +29,10 @@ fn append_tree<W: io::Write>(
         h.set_mode(m.mode() & 0o7777);
         h.set_uid(0);
         h.set_gid(0);
+        h.set_username("root")
+            .map_err(io_err("cannot name the owner of", &p))?;
+        h.set_groupname("root")
+            .map_err(io_err("cannot name the group of", &p))?;
         h.set_mtime(m.mtime().max(0) as u64);
         let ft = m.file_type();
         let w = |e: io::Error| Error::Io {

@@ -1,0 +1,316 @@
+//! `strata image` of the example (GRUB) and of a systemd-boot variant, in the shared store of
+//! [`crate::system`]: each format is read back with tools that do not share strata's code
+//! (`sfdisk`, `fsck.fat`, `e2fsck`, `debugfs`, `qemu-img`, `tar`), and the same configuration
+//! gives the same bytes twice.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use strata_images::fat::{read_fat_tree, FatEntry};
+use strata_images::gpt::{read_gpt, BIOS_BOOT_TYPE, ESP_TYPE, LINUX_FS_TYPE};
+
+use crate::system::{example, repo, shared, Shared};
+use crate::{run, Output};
+
+/// `strata --store-root SHARED image ARGS...` with a fixed SOURCE_DATE_EPOCH.
+fn image(s: &Shared, args: &[&str]) -> Output {
+    let mut c = crate::strata();
+    c.arg("--store-root")
+        .arg(s.root())
+        .arg("image")
+        .args(args)
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .env_remove("STRATA_DEBIAN_MIRROR");
+    run(&mut c, None)
+}
+
+fn sh(cmd: &mut Command) -> (bool, String) {
+    let o = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    (
+        o.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+    )
+}
+
+/// The region `[offset, offset + len)` of `disk` as a file of its own.
+fn extract(disk: &Path, offset: u64, len: u64, to: &Path) {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = fs::File::open(disk).unwrap();
+    f.seek(SeekFrom::Start(offset)).unwrap();
+    let mut out = fs::File::create(to).unwrap();
+    std::io::copy(&mut f.take(len), &mut out).unwrap();
+}
+
+/// What `debugfs -R request` prints on standard output.
+fn debugfs(fs_image: &Path, request: &str) -> String {
+    let o = Command::new("debugfs")
+        .arg("-R")
+        .arg(request)
+        .arg(fs_image)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "debugfs -R {request:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn sha256(p: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    std::io::copy(&mut fs::File::open(p).unwrap(), &mut h).unwrap();
+    format!("{:x}", h.finalize())
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn raw_disk_with_grub_for_bios_and_uefi() {
+    let s = shared();
+    let work = tempfile::tempdir().unwrap();
+    let raw = work.path().join("disk.raw");
+    let o = image(
+        &s,
+        &["-f", path(&example()), "--format", "raw", "-o", path(&raw)],
+    )
+    .ok();
+    assert!(o.stderr.contains("grub boot menu"), "{}", o.stderr);
+
+    // The partition table, read by strata's reader and by sfdisk.
+    let t = read_gpt(&fs::File::open(&raw).unwrap()).unwrap();
+    let types: Vec<_> = t.partitions.iter().map(|p| p.type_guid).collect();
+    assert_eq!(types, [BIOS_BOOT_TYPE, ESP_TYPE, LINUX_FS_TYPE]);
+    let (ok, dump) = sh(Command::new("sfdisk").arg("--dump").arg(&raw));
+    assert!(ok && dump.matches(" : start=").count() == 3, "{dump}");
+    // GRUB's boot code in the MBR, the protective partition kept.
+    let mbr = &fs::read(&raw).unwrap()[..512];
+    assert_eq!(&mbr[510..], [0x55, 0xaa]);
+    assert_eq!(mbr[450], 0xee, "the protective MBR partition");
+    assert_ne!(&mbr[..440], &[0u8; 440][..], "boot code");
+
+    // The ESP: GRUB's EFI program, the menu, the kernel and initrd by content hash.
+    let esp = &t.partitions[1];
+    let file = fs::File::open(&raw).unwrap();
+    let tree = read_fat_tree(&file, esp.offset(), esp.size()).unwrap();
+    let names: Vec<&String> = tree.keys().collect();
+    assert!(tree.contains_key("EFI/BOOT/BOOTX64.EFI"), "{names:?}");
+    let Some(FatEntry::File(cfg)) = tree.get("grub/grub.cfg") else {
+        panic!("no grub/grub.cfg: {names:?}")
+    };
+    let cfg = String::from_utf8_lossy(cfg);
+    assert!(cfg.contains("Generation 1"), "{cfg}");
+    assert!(cfg.contains("-strata-system-saguaro/init"), "{cfg}");
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("EFI/strata/") && n.contains("-vmlinuz-")),
+        "{names:?}"
+    );
+    let esp_file = work.path().join("esp.fat");
+    extract(&raw, esp.offset(), esp.size(), &esp_file);
+    let (ok, out) = sh(Command::new("fsck.fat").arg("-n").arg(&esp_file));
+    assert!(ok, "fsck.fat: {out}");
+
+    // The root file system: clean, labelled for the configuration's root device, holding the
+    // configuration, the profile and a store database that names the whole closure.
+    let root = &t.partitions[2];
+    let root_file = work.path().join("root.ext4");
+    extract(&raw, root.offset(), root.size(), &root_file);
+    let (ok, out) = sh(Command::new("e2fsck").arg("-fn").arg(&root_file));
+    assert!(ok, "e2fsck: {out}");
+    let (_, label) = sh(Command::new("e2label").arg(&root_file));
+    assert_eq!(label.trim(), "strata");
+    let conf = debugfs(&root_file, "cat /etc/strata/configuration.nix");
+    assert_eq!(conf, fs::read_to_string(example()).unwrap());
+    assert!(debugfs(&root_file, "stat /etc/strata/machine").contains("Type: regular"));
+    let profile = debugfs(&root_file, "ls -l /nix/var/nix/profiles");
+    assert!(profile.contains("system-1-link"), "{profile}");
+    let db = work.path().join("db.sqlite");
+    debugfs(
+        &root_file,
+        &format!("dump /nix/var/nix/db/db.sqlite {}", db.display()),
+    );
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let paths: Vec<String> = conn
+        .prepare("select path from ValidPaths")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert!(
+        paths.iter().any(|p| p.ends_with("-strata-system-saguaro")),
+        "{paths:?}"
+    );
+    assert!(
+        paths.iter().any(|p| p.contains("linux-image-")),
+        "{paths:?}"
+    );
+    let times: Vec<i64> = conn
+        .prepare("select distinct registrationTime from ValidPaths")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(times, [1_700_000_000]);
+    // Every path the database names is on the file system.
+    let listing = debugfs(&root_file, "ls /nix/store");
+    for p in &paths {
+        let base = p.rsplit('/').next().unwrap();
+        assert!(listing.contains(base), "{base} is registered but missing");
+    }
+
+    // Reproducible: the same configuration gives the same bytes.
+    let again = work.path().join("again.raw");
+    image(
+        &s,
+        &[
+            "-f",
+            path(&example()),
+            "--format",
+            "raw",
+            "-o",
+            path(&again),
+        ],
+    )
+    .ok();
+    assert_eq!(sha256(&raw), sha256(&again), "two builds differ");
+
+    // qcow2: valid, and the same disk.
+    let q = work.path().join("disk.qcow2");
+    image(
+        &s,
+        &["-f", path(&example()), "--format", "qcow2", "-o", path(&q)],
+    )
+    .ok();
+    let (ok, out) = sh(Command::new("qemu-img").arg("check").arg(&q));
+    assert!(ok, "qemu-img check: {out}");
+    let (ok, out) = sh(Command::new("qemu-img")
+        .args(["compare", "-f", "raw", "-F", "qcow2"])
+        .arg(&raw)
+        .arg(&q));
+    assert!(ok, "qemu-img compare: {out}");
+}
+
+#[test]
+fn tarball_and_systemd_boot_and_bad_sizes() {
+    let s = shared();
+    let work = tempfile::tempdir().unwrap();
+    let tarball = work.path().join("root.tar.zst");
+    image(
+        &s,
+        &[
+            "-f",
+            path(&example()),
+            "--format",
+            "tar",
+            "-o",
+            path(&tarball),
+        ],
+    )
+    .ok();
+    let (ok, list) = sh(Command::new("tar").arg("--zstd").arg("-tvf").arg(&tarball));
+    assert!(ok, "tar: {list}");
+    for want in [
+        "etc/strata/configuration.nix",
+        "nix/var/nix/profiles/system-1-link",
+        "nix/var/nix/db/db.sqlite",
+        "boot/grub/grub.cfg",
+        "-strata-system-saguaro/init",
+    ] {
+        assert!(list.contains(want), "{want} is not in the tarball");
+    }
+    assert!(
+        list.lines().all(|l| l.contains("root/root")),
+        "every entry is root's"
+    );
+
+    // A systemd-boot machine: no BIOS boot partition; systemd-boot and its entries on the ESP.
+    let d = work.path().join("sd");
+    fs::create_dir_all(&d).unwrap();
+    fs::copy(repo().join("examples/strata.lock"), d.join("strata.lock")).unwrap();
+    let text = fs::read_to_string(example())
+        .unwrap()
+        .replace(
+            "boot.loader.grub.enable = true;",
+            "boot.loader.systemd-boot.enable = true;",
+        )
+        .replace("  boot.loader.grub.device = \"/dev/vda\";\n", "");
+    fs::write(d.join("configuration.nix"), text).unwrap();
+    let conf = d.join("configuration.nix");
+    let raw = work.path().join("sd.raw");
+    let o = image(
+        &s,
+        &["-f", path(&conf), "--format", "raw", "-o", path(&raw)],
+    )
+    .ok();
+    assert!(o.stderr.contains("systemd-boot boot menu"), "{}", o.stderr);
+    let file = fs::File::open(&raw).unwrap();
+    let t = read_gpt(&file).unwrap();
+    assert_eq!(t.partitions.len(), 2);
+    let tree = read_fat_tree(&file, t.partitions[0].offset(), t.partitions[0].size()).unwrap();
+    let Some(FatEntry::File(efi)) = tree.get("EFI/BOOT/BOOTX64.EFI") else {
+        panic!("no BOOTX64.EFI")
+    };
+    assert_eq!(&efi[..2], b"MZ");
+    assert!(efi.windows(12).any(|w| w == b"systemd-boot"));
+    let Some(FatEntry::File(entry)) = tree.get("loader/entries/strata-generation-1.conf") else {
+        panic!("no entry: {:?}", tree.keys().collect::<Vec<_>>())
+    };
+    let entry = String::from_utf8_lossy(entry);
+    assert!(entry.contains("options init=/nix/store/"), "{entry}");
+
+    // A size that cannot hold the system is refused before anything is written.
+    let small = work.path().join("small.raw");
+    let o = image(
+        &s,
+        &[
+            "-f",
+            path(&conf),
+            "--format",
+            "raw",
+            "--size",
+            "300M",
+            "-o",
+            path(&small),
+        ],
+    );
+    assert_eq!(o.code, Some(1), "{}", o.stderr);
+    assert!(o.stderr.contains("needs at least"), "{}", o.stderr);
+    assert!(!small.exists());
+    let leftovers: Vec<PathBuf> = fs::read_dir(work.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("strata-tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // An explicit size that fits is used as given.
+    let sized = work.path().join("sized.raw");
+    image(
+        &s,
+        &[
+            "-f",
+            path(&conf),
+            "--format",
+            "raw",
+            "--size",
+            "2G",
+            "-o",
+            path(&sized),
+        ],
+    )
+    .ok();
+    assert_eq!(fs::metadata(&sized).unwrap().len(), 2 << 30);
+}
