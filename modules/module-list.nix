@@ -10,4 +10,5 @@
   ./boot/kernel.nix
   ./tasks/filesystems.nix
   ./system/services.nix
+  ./testing/command-channel.nix
 ]

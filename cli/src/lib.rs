@@ -134,10 +134,54 @@ pub fn store_root(flag: Option<PathBuf>) -> Result<PathBuf> {
     Ok(PathBuf::from(home).join(".local/share/strata/root"))
 }
 
+/// On a strata machine the store is mounted read-only (strata-init binds it so): a command
+/// that writes to it gets a private mount namespace in which the store is writable, as Nix
+/// does. Nothing changes for other processes.
+fn writable_store(store: &std::path::Path) -> Result<()> {
+    let c = std::ffi::CString::new(store.as_os_str().as_encoded_bytes())?;
+    // SAFETY: a zeroed statvfs is valid; statvfs fills it.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a NUL-terminated path and a statvfs to fill.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } < 0 || st.f_flag & libc::ST_RDONLY == 0 {
+        return Ok(());
+    }
+    let root = c"/";
+    // SAFETY: plain system calls on NUL-terminated paths.
+    unsafe {
+        if libc::unshare(libc::CLONE_NEWNS) < 0
+            || libc::mount(
+                std::ptr::null(),
+                root.as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            ) < 0
+            || libc::mount(
+                std::ptr::null(),
+                c.as_ptr(),
+                std::ptr::null(),
+                libc::MS_REMOUNT | libc::MS_BIND,
+                std::ptr::null(),
+            ) < 0
+        {
+            anyhow::bail!(
+                "the store {} is read-only and cannot be made writable for this command: {} \
+                 (are you root?)",
+                store.display(),
+                std::io::Error::last_os_error()
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Opens the store the global options name.
 pub fn open_store(cli_root: Option<PathBuf>, store_dir: &str) -> Result<LocalStore> {
     let root = store_root(cli_root)?;
     let dir = StoreDir::new(store_dir)?;
+    if root == std::path::Path::new("/") {
+        writable_store(&root.join(store_dir.trim_start_matches('/')))?;
+    }
     LocalStore::open(&root, dir)
         .with_context(|| format!("failed to open the store under '{}'", root.display()))
 }

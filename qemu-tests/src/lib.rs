@@ -89,6 +89,107 @@ pub struct DirectBoot {
     pub log: PathBuf,
 }
 
+/// UEFI firmware (Debian's ovmf).
+pub const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE.fd";
+/// The variable store each machine gets a copy of.
+pub const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS.fd";
+
+/// How the machine starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Firmware {
+    /// OVMF, with a variable store of the machine's own.
+    Uefi,
+    /// SeaBIOS, QEMU's default.
+    Bios,
+}
+
+/// `kvm` when a short probe shows it works here, else `tcg`. The probe boots nothing: it asks
+/// QEMU to start with KVM and quit at once, which fails where KVM is absent or broken.
+pub fn accel() -> String {
+    static ACCEL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ACCEL
+        .get_or_init(|| {
+            if std::env::var_os("STRATA_QEMU_KVM").is_none() {
+                // KVM opens here but firmware fails under it; it is used only when asked.
+                return "tcg".into();
+            }
+            let ok = Command::new(QEMU)
+                .args(["-accel", "kvm", "-machine", "q35", "-display", "none"])
+                .args(["-nodefaults", "-S", "-monitor", "none", "-no-reboot"])
+                .arg("-daemonize")
+                .arg("-pidfile")
+                .arg(std::env::temp_dir().join("strata-kvm-probe.pid"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if let Ok(pid) = fs::read_to_string(std::env::temp_dir().join("strata-kvm-probe.pid")) {
+                let _ = Command::new("kill").arg(pid.trim()).status();
+            }
+            if ok { "kvm" } else { "tcg" }.into()
+        })
+        .clone()
+}
+
+/// A machine that boots from a disk image: a copy-on-write overlay of `image` and (UEFI) a
+/// copy of the variable store, both in `dir`, kept across reboots.
+#[derive(Debug)]
+pub struct DiskBoot {
+    pub dir: PathBuf,
+    pub firmware: Firmware,
+    pub memory_mib: u32,
+    boots: std::cell::Cell<u32>,
+}
+
+impl DiskBoot {
+    /// Prepares `dir` for `image` (`raw` or `qcow2`).
+    pub fn new(image: &Path, format: &str, firmware: Firmware, dir: &Path) -> io::Result<DiskBoot> {
+        fs::create_dir_all(dir)?;
+        let d = DiskBoot {
+            dir: dir.to_owned(),
+            firmware,
+            memory_mib: 1024,
+            boots: std::cell::Cell::new(0),
+        };
+        let out = Command::new("qemu-img")
+            .args(["create", "-q", "-f", "qcow2", "-F", format, "-b"])
+            .arg(image)
+            .arg(d.overlay())
+            .output()?;
+        if !out.status.success() {
+            return Err(io::Error::other(format!(
+                "qemu-img create failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )));
+        }
+        if firmware == Firmware::Uefi {
+            fs::copy(OVMF_VARS, d.vars())?;
+        }
+        Ok(d)
+    }
+
+    pub fn overlay(&self) -> PathBuf {
+        self.dir.join("overlay.qcow2")
+    }
+
+    pub fn vars(&self) -> PathBuf {
+        self.dir.join("OVMF_VARS.fd")
+    }
+
+    fn next_boot(&self) -> u32 {
+        let n = self.boots.get() + 1;
+        self.boots.set(n);
+        n
+    }
+}
+
+/// What a command run through the channel did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ran {
+    pub code: i32,
+    pub output: String,
+}
+
 #[derive(Debug, Default)]
 struct Console {
     /// Everything the guest wrote, ANSI sequences removed.
@@ -104,6 +205,8 @@ pub struct Machine {
     console: Arc<(Mutex<Console>, Condvar)>,
     log: PathBuf,
     started: Instant,
+    /// The command channel's socket, for disk boots.
+    channel: Option<PathBuf>,
 }
 
 /// Removes ANSI escape sequences (CSI `ESC [ ... final`, and two-byte `ESC x`) and `\r`.
@@ -146,6 +249,49 @@ impl Machine {
             cmd.arg("-drive")
                 .arg(format!("file={},if=virtio,format=raw", d.display()));
         }
+        Machine::spawn(cmd, &boot.log, None)
+    }
+
+    /// Starts QEMU (again) on `disk`'s overlay and variable store: a reboot keeps both.
+    pub fn boot_disk(disk: &DiskBoot) -> io::Result<Machine> {
+        let mut cmd = Command::new(QEMU);
+        cmd.args([
+            "-machine",
+            "q35",
+            "-accel",
+            &accel(),
+            "-nodefaults",
+            "-no-reboot",
+        ])
+        .args(["-display", "none", "-serial", "stdio"])
+        .arg("-m")
+        .arg(disk.memory_mib.to_string());
+        if disk.firmware == Firmware::Uefi {
+            cmd.arg("-drive")
+                .arg(format!("if=pflash,format=raw,readonly=on,file={OVMF_CODE}"));
+            cmd.arg("-drive").arg(format!(
+                "if=pflash,format=raw,file={}",
+                disk.vars().display()
+            ));
+        }
+        cmd.arg("-drive").arg(format!(
+            "file={},if=virtio,format=qcow2",
+            disk.overlay().display()
+        ));
+        // The command channel: the second serial port, a socket QEMU listens on.
+        let sock = disk.dir.join("channel.sock");
+        let _ = fs::remove_file(&sock);
+        cmd.arg("-chardev")
+            .arg(format!(
+                "socket,id=channel,path={},server=on,wait=off",
+                sock.display()
+            ))
+            .args(["-serial", "chardev:channel"]);
+        let log = disk.dir.join(format!("console-{}.log", disk.next_boot()));
+        Machine::spawn(cmd, &log, Some(sock))
+    }
+
+    fn spawn(mut cmd: Command, log_path: &Path, channel: Option<PathBuf>) -> io::Result<Machine> {
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -161,7 +307,7 @@ impl Machine {
             .ok_or_else(|| io::Error::other("no stderr"))?;
         let console = Arc::new((Mutex::new(Console::default()), Condvar::new()));
         let started = Instant::now();
-        let mut log = fs::File::create(&boot.log)?;
+        let mut log = fs::File::create(log_path)?;
         let c2 = console.clone();
         std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
@@ -222,8 +368,9 @@ impl Machine {
             child,
             stdin,
             console,
-            log: boot.log.clone(),
+            log: log_path.to_owned(),
             started,
+            channel,
         })
     }
 
@@ -318,6 +465,118 @@ impl Machine {
     pub fn log_path(&self) -> &Path {
         &self.log
     }
+
+    /// Kills QEMU at once, as pulling the power cord would.
+    pub fn power_cut(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Runs `command` (a shell command line) in the guest through the command channel (the
+    /// second serial port, served by the `testing.commandChannel` service), for at most
+    /// `timeout`. The command travels base64-encoded; the answer is the output, then a line
+    /// `@@strata-rc=<code>@@`.
+    pub fn run(&self, command: &str, timeout: Duration) -> Result<Ran, String> {
+        use std::os::unix::net::UnixStream;
+        let sock = self
+            .channel
+            .as_ref()
+            .ok_or("this machine has no command channel")?;
+        let deadline = Instant::now() + timeout;
+        let mut s = loop {
+            match UnixStream::connect(sock) {
+                Ok(s) => break s,
+                Err(e) if Instant::now() >= deadline => {
+                    return Err(format!("cannot reach the command channel: {e}"))
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        };
+        let line = format!("{}\n", base64(command.as_bytes()));
+        s.write_all(line.as_bytes())
+            .map_err(|e| format!("cannot send {command:?}: {e}"))?;
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(format!(
+                    "{command:?} did not finish within {} s; it printed:\n{}\nconsole:\n{}",
+                    timeout.as_secs(),
+                    String::from_utf8_lossy(&got),
+                    self.last_lines(15)
+                ));
+            }
+            s.set_read_timeout(Some(left)).map_err(|e| e.to_string())?;
+            match s.read(&mut buf) {
+                Ok(0) => return Err("the command channel closed".into()),
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e)
+                    if e.kind() == io::ErrorKind::WouldBlock
+                        || e.kind() == io::ErrorKind::TimedOut =>
+                {
+                    continue
+                }
+                Err(e) => return Err(format!("reading the command channel: {e}")),
+            }
+            let text = String::from_utf8_lossy(&got).replace('\r', "");
+            if let Some(i) = text.find("@@strata-rc=") {
+                if let Some(j) = text[i..].find("@@\n") {
+                    let code = text[i + 12..i + j].trim().parse().unwrap_or(-1);
+                    return Ok(Ran {
+                        code,
+                        output: text[..i].to_owned(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Waits for `menu_marker` on the console (the menu is up), stops its countdown, moves
+    /// down `down` entries and checks that the highlighted line (GRUB marks it with `*`) names
+    /// `expect`, then presses Enter. Keys go one sequence per write: an `ESC` alone means
+    /// something else to systemd-boot.
+    pub fn pick_menu_entry(
+        &mut self,
+        menu_marker: &str,
+        down: usize,
+        expect: &str,
+        timeout: Duration,
+    ) -> Result<(), String> {
+        let (_, mut at) = self.wait_for_console_text_from(menu_marker, 0, timeout)?;
+        for _ in 0..down {
+            self.send("\u{1b}[B").map_err(|e| e.to_string())?;
+            std::thread::sleep(Duration::from_millis(700));
+        }
+        if down == 0 {
+            // Any key stops the countdown; a redraw shows the highlight.
+            self.send("\u{1b}[A").map_err(|e| e.to_string())?;
+            std::thread::sleep(Duration::from_millis(700));
+        }
+        let (_, end) = self.wait_for_console_text_from(expect, at, Duration::from_secs(20))?;
+        at = end;
+        let _ = at;
+        self.send("\r").map_err(|e| e.to_string())
+    }
+}
+
+/// Standard base64 (RFC 4648, with padding).
+pub fn base64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in data.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 impl Drop for Machine {
@@ -331,6 +590,15 @@ impl Drop for Machine {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base64_as_rfc_4648() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    }
 
     #[test]
     fn ansi_sequences_and_carriage_returns_are_stripped() {
