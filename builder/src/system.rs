@@ -45,6 +45,7 @@
 //! | `kernel` | link to the kernel image (`<package>/boot/vmlinuz-<version>`) |
 //! | `kernel-modules` | link to the package holding `lib/modules/<version>/` |
 //! | `kernel-version` | the version, a line |
+//! | `kernel-packages` | every package of `kernelPackages`, a line each (so they are in the closure and a machine can rebuild its initrd and toplevel offline) |
 //! | `initrd` | link to `<initrd>/initrd` |
 //! | `init` | link to strata's init; stage 2 finds its generation from the path it was started as |
 //! | `sw` | link to the joined system packages |
@@ -199,12 +200,28 @@ pub struct SystemBuild {
     pub warnings: Vec<String>,
 }
 
-/// The stack of the thread the evaluation runs on (deep configurations recurse deeply); the
-/// evaluator stops with an error 64 MiB before its end.
-pub const EVAL_STACK: usize = 1 << 30;
+/// The stack of the thread the evaluation runs on (deep configurations recurse deeply): 1 GiB,
+/// or a quarter of the memory on a smaller machine, where the kernel would refuse to reserve
+/// 1 GiB at once (a 1 GiB virtual machine has less than that to give). The evaluator stops
+/// with an error 64 MiB before its end.
+pub fn eval_stack() -> usize {
+    // SAFETY: sysconf only reads configuration values.
+    let (pages, size) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    let memory =
+        usize::try_from(pages.max(0)).unwrap_or(0) * usize::try_from(size.max(0)).unwrap_or(0);
+    if memory == 0 {
+        return 1 << 30;
+    }
+    (memory / 4).clamp(256 << 20, 1 << 30)
+}
 
 /// Builds the system `inputs.configuration` describes; see the module documentation. Runs on
-/// a thread of its own with an [`EVAL_STACK`]-sized stack.
+/// a thread of its own with an [`eval_stack`]-sized stack.
 pub fn build_system(
     store_root: &Path,
     store_dir: &StoreDir,
@@ -214,7 +231,7 @@ pub fn build_system(
     std::thread::scope(|s| {
         std::thread::Builder::new()
             .name("build-system".into())
-            .stack_size(EVAL_STACK)
+            .stack_size(eval_stack())
             .spawn_scoped(s, || build_system_here(store_root, store_dir, inputs, opts))
             .map_err(io_ctx("cannot start the evaluation thread"))?
             .join()
@@ -259,7 +276,7 @@ fn build_system_here(
 
     let io = StoreIo::new(LocalStore::open(store_root, store_dir.clone())?);
     let cfg = EvalConfig {
-        max_stack: EVAL_STACK - (64 << 20),
+        max_stack: eval_stack() - (64 << 20),
         ..EvalConfig::default()
     };
     let mut ev = Evaluator::new(cfg, Rc::new(io));
@@ -689,6 +706,14 @@ pub fn builtin_toplevel(cx: &mut BuiltinContext<'_>) -> Result<(), String> {
         fs::write(out.join(name), text).map_err(|e| format!("cannot write '{name}': {e}"))
     };
     write("kernel-version", &format!("{version}\n"))?;
+    // Every package the kernel came with, so that they are in the closure: a machine
+    // rebuilding itself (its initrd, its toplevel) finds them in its own store, offline.
+    let mut kernel_packages: Vec<&str> = packages.iter().map(|(l, _)| l.as_str()).collect();
+    kernel_packages.sort_unstable();
+    write(
+        "kernel-packages",
+        &format!("{}\n", kernel_packages.join("\n")),
+    )?;
     write("kernel-params", &format!("{}\n", params.join(" ")))?;
     write("system", &format!("{system}\n"))?;
     write(

@@ -60,10 +60,10 @@ fn with_evaluator<T: Send + 'static>(
 ) -> Result<T> {
     let handle = std::thread::Builder::new()
         .name("eval".into())
-        .stack_size(crate::eval_cmd::EVAL_STACK)
+        .stack_size(strata_builder::system::eval_stack())
         .spawn(move || {
             let cfg = EvalConfig {
-                max_stack: crate::eval_cmd::EVAL_STACK - (64 << 20),
+                max_stack: strata_builder::system::eval_stack() - (64 << 20),
                 ..EvalConfig::default()
             };
             let io = Rc::new(strata_builder::eval_io::FsIo::new(

@@ -39,9 +39,6 @@ pub struct EvalArgs {
     argstr: Vec<String>,
 }
 
-/// Bytes of stack for the evaluation thread; deep recursion ends in an error well before.
-pub(crate) const EVAL_STACK: usize = 1 << 30;
-
 fn search_entry(s: &str) -> (String, String) {
     match s.split_once('=') {
         Some((prefix, path)) => (prefix.to_owned(), path.to_owned()),
@@ -61,7 +58,7 @@ pub fn run(args: EvalArgs, store_root: Option<PathBuf>, store_dir: &str) -> Resu
     let config = EvalConfig {
         search_path: search,
         store_dir: store_dir.as_str().to_owned(),
-        max_stack: EVAL_STACK - (64 << 20),
+        max_stack: strata_builder::system::eval_stack() - (64 << 20),
         ..EvalConfig::default()
     };
     let store = if args.read_write_mode {
@@ -71,7 +68,7 @@ pub fn run(args: EvalArgs, store_root: Option<PathBuf>, store_dir: &str) -> Resu
     };
     let handle = std::thread::Builder::new()
         .name("eval".into())
-        .stack_size(EVAL_STACK)
+        .stack_size(strata_builder::system::eval_stack())
         .spawn(move || evaluate(args, config, store_dir, store))
         .context("failed to start the evaluation thread")?;
     match handle.join() {

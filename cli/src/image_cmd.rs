@@ -1,5 +1,5 @@
 //! `strata image`: build a configuration's system and write it as a disk image (raw GPT or
-//! qcow2) or a rootfs tarball.
+//! qcow2) or a rootfs tarball. `strata build-vm`: the same as a virtual machine to boot.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -103,4 +103,108 @@ mod tests {
         assert_eq!(super::parse_size("lots"), None);
         assert_eq!(super::parse_size("99999999999T"), None);
     }
+}
+
+#[derive(Debug, Args)]
+pub struct BuildVmArgs {
+    #[command(flatten)]
+    pub inputs: BuildInputs,
+    /// Where to link the result (holding `bin/run-<hostname>-vm`).
+    #[arg(
+        short = 'o',
+        long = "out-link",
+        value_name = "LINK",
+        default_value = "result"
+    )]
+    pub out_link: PathBuf,
+    /// Free space on the machine's disk.
+    #[arg(long, value_name = "SIZE", default_value = "1G")]
+    pub free: String,
+}
+
+/// Where Debian's OVMF keeps UEFI's firmware code and its variable store.
+const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE.fd";
+const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS.fd";
+
+/// `strata build-vm`: the system as a qcow2 disk `<hostname>.qcow2` in the current
+/// directory, and `result/bin/run-<hostname>-vm`, which boots it (the `nixos-rebuild
+/// build-vm` of strata).
+pub fn build_vm(
+    args: BuildVmArgs,
+    store_root: Option<PathBuf>,
+    store_dir: &str,
+) -> Result<ExitCode> {
+    let free = parse_size(&args.free)
+        .with_context(|| format!("--free {}: give a size like 1G", args.free))?;
+    let configuration = configuration_file(args.inputs.file.clone())?;
+    let lock = args.inputs.lock.clone().unwrap_or_else(|| {
+        configuration
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("strata.lock")
+    });
+    let mut store = crate::open_store(store_root, store_dir)?;
+    let _hold = store.gc_hold()?;
+    let toplevel = build_system_of(args.inputs, &store, None)?;
+    let top = store.print(&toplevel);
+    let manifest_path = store.real_path(&toplevel).join("activation.json");
+    let manifest = strata_activate::manifest::ActivationManifest::from_json(
+        &std::fs::read_to_string(&manifest_path)
+            .with_context(|| format!("cannot read {}", manifest_path.display()))?,
+    )?;
+    let host = if manifest.host_name.is_empty() {
+        "strata".to_owned()
+    } else {
+        manifest.host_name.clone()
+    };
+    let cwd = std::env::current_dir().context("cannot find the current directory")?;
+    let disk = cwd.join(format!("{host}.qcow2"));
+    let uefi = manifest.boot_loader.kind != "grub";
+    let vars = cwd.join(format!("{host}-efivars.fd"));
+    if uefi && !Path::new(OVMF_CODE).is_file() {
+        anyhow::bail!(
+            "{host} boots with systemd-boot, which needs UEFI firmware: install Debian's ovmf \
+             ({OVMF_CODE} is missing)"
+        );
+    }
+    let report = build_image(&ImageSpec {
+        store: &store,
+        toplevel: &toplevel,
+        configuration: &configuration,
+        lock: lock.is_file().then_some(lock.as_path()),
+        format: Format::Qcow2,
+        size: None,
+        free,
+        epoch: 1,
+        out: &disk,
+    })
+    .with_context(|| format!("failed to write the disk {}", disk.display()))?;
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    if uefi {
+        std::fs::copy(OVMF_VARS, &vars)
+            .with_context(|| format!("cannot copy {OVMF_VARS} to {}", vars.display()))?;
+    }
+    let script = strata_images::vm::launcher(
+        &host,
+        &disk,
+        uefi.then(|| (Path::new(OVMF_CODE), vars.as_path())),
+    );
+    // The launcher goes into the store, like any build result.
+    let stage = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let bin = stage.path().join("bin");
+    std::fs::create_dir_all(&bin)?;
+    let run = bin.join(format!("run-{host}-vm"));
+    std::fs::write(&run, script)?;
+    std::fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+    let info = store.add_path(stage.path(), Some(&format!("{host}-vm")))?;
+    store.add_indirect_root(&args.out_link, &info.path)?;
+    eprintln!(
+        "{}: the disk of {host} (from {top}); boot it with ./{}/bin/run-{host}-vm",
+        disk.display(),
+        args.out_link.display()
+    );
+    println!("{}", store.print(&info.path));
+    Ok(ExitCode::SUCCESS)
 }

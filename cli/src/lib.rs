@@ -84,6 +84,8 @@ pub enum Command {
     RevertUnconfirmed(switch_cmd::RevertArgs),
     /// Build the configuration and write it as a disk image (raw, qcow2) or a tarball.
     Image(image_cmd::ImageArgs),
+    /// Build the configuration as a virtual machine: a disk and result/bin/run-<host>-vm.
+    BuildVm(image_cmd::BuildVmArgs),
     /// List or delete the system profile's generations.
     #[command(subcommand)]
     Generations(generations_cmd::GenerationsCommand),
@@ -209,6 +211,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::RevertUnconfirmed(a) => switch_cmd::revert_unconfirmed(a),
         Command::Image(a) => image_cmd::image(a, cli.store_root, &cli.store_dir),
+        Command::BuildVm(a) => image_cmd::build_vm(a, cli.store_root, &cli.store_dir),
         Command::Generations(cmd) => generations_cmd::run(cmd),
         Command::Service(cmd) => init_cmd::service(cmd),
         Command::Poweroff => init_cmd::power("poweroff"),

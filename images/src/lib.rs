@@ -15,3 +15,4 @@ pub mod fat;
 pub mod gpt;
 pub mod grub;
 pub mod tarball;
+pub mod vm;

@@ -183,6 +183,9 @@ impl DiskBoot {
     }
 }
 
+/// The command channel's answer to an empty line.
+const READY: &str = "@@strata-ready@@";
+
 /// What a command run through the channel did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ran {
@@ -492,11 +495,36 @@ impl Machine {
                 Err(_) => std::thread::sleep(Duration::from_millis(100)),
             }
         };
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        // Ask until the guest listens.
+        loop {
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "the command channel did not answer within {} s; console:\n{}",
+                    timeout.as_secs(),
+                    self.last_lines(15)
+                ));
+            }
+            s.write_all(b"\n")
+                .map_err(|e| format!("cannot write to the command channel: {e}"))?;
+            s.set_read_timeout(Some(Duration::from_secs(1)))
+                .map_err(|e| e.to_string())?;
+            match s.read(&mut buf) {
+                Ok(0) => return Err("the command channel closed".into()),
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e)
+                    if e.kind() == io::ErrorKind::WouldBlock
+                        || e.kind() == io::ErrorKind::TimedOut => {}
+                Err(e) => return Err(format!("reading the command channel: {e}")),
+            }
+            if String::from_utf8_lossy(&got).contains(READY) {
+                break;
+            }
+        }
         let line = format!("{}\n", base64(command.as_bytes()));
         s.write_all(line.as_bytes())
             .map_err(|e| format!("cannot send {command:?}: {e}"))?;
-        let mut got = Vec::new();
-        let mut buf = [0u8; 4096];
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -519,7 +547,10 @@ impl Machine {
                 }
                 Err(e) => return Err(format!("reading the command channel: {e}")),
             }
-            let text = String::from_utf8_lossy(&got).replace('\r', "");
+            // Answers to the questions still on their way come first; they are not output.
+            let text = String::from_utf8_lossy(&got)
+                .replace('\r', "")
+                .replace(&format!("{READY}\n"), "");
             if let Some(i) = text.find("@@strata-rc=") {
                 if let Some(j) = text[i..].find("@@\n") {
                     let code = text[i + 12..i + j].trim().parse().unwrap_or(-1);
