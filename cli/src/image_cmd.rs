@@ -41,6 +41,18 @@ fn parse_size(s: &str) -> Option<u64> {
     num.parse::<u64>().ok()?.checked_mul(mult)
 }
 
+/// The configuration and the lock an image records in `/etc/strata/`.
+fn sources(inputs: &BuildInputs) -> Result<(PathBuf, PathBuf)> {
+    let configuration = configuration_file(inputs.file.clone())?;
+    let lock = inputs.lock.clone().unwrap_or_else(|| {
+        configuration
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("strata.lock")
+    });
+    Ok((configuration, lock))
+}
+
 pub fn image(args: ImageArgs, store_root: Option<PathBuf>, store_dir: &str) -> Result<ExitCode> {
     let size = match args.size.as_str() {
         "auto" => None,
@@ -58,13 +70,7 @@ pub fn image(args: ImageArgs, store_root: Option<PathBuf>, store_dir: &str) -> R
             .with_context(|| format!("SOURCE_DATE_EPOCH={v} is not a number of seconds"))?,
         Err(_) => 1,
     };
-    let configuration = configuration_file(args.inputs.file.clone())?;
-    let lock = args.inputs.lock.clone().unwrap_or_else(|| {
-        configuration
-            .parent()
-            .unwrap_or(Path::new("."))
-            .join("strata.lock")
-    });
+    let (configuration, lock) = sources(&args.inputs)?;
     let store = crate::open_store(store_root, store_dir)?;
     let _hold = store.gc_hold()?;
     let toplevel = build_system_of(args.inputs, &store, None)?;
@@ -136,18 +142,12 @@ pub fn build_vm(
 ) -> Result<ExitCode> {
     let free = parse_size(&args.free)
         .with_context(|| format!("--free {}: give a size like 1G", args.free))?;
-    let configuration = configuration_file(args.inputs.file.clone())?;
-    let lock = args.inputs.lock.clone().unwrap_or_else(|| {
-        configuration
-            .parent()
-            .unwrap_or(Path::new("."))
-            .join("strata.lock")
-    });
+    let (configuration, lock) = sources(&args.inputs)?;
     let mut store = crate::open_store(store_root, store_dir)?;
     let _hold = store.gc_hold()?;
     let toplevel = build_system_of(args.inputs, &store, None)?;
     let top = store.print(&toplevel);
-    let manifest_path = store.real_path(&toplevel).join("activation.json");
+    let manifest_path = strata_activate::resolve(store.root(), &format!("{top}/activation.json"));
     let manifest = strata_activate::manifest::ActivationManifest::from_json(
         &std::fs::read_to_string(&manifest_path)
             .with_context(|| format!("cannot read {}", manifest_path.display()))?,
@@ -200,6 +200,17 @@ pub fn build_vm(
     std::fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
     let info = store.add_path(stage.path(), Some(&format!("{host}-vm")))?;
     store.add_indirect_root(&args.out_link, &info.path)?;
+    // The user runs the launcher through the link: where the store is kept elsewhere than at
+    // its logical place, the link points at the physical copy (still a root to the GC).
+    let real = store.real_path(&info.path);
+    if real != Path::new(&store.print(&info.path)) {
+        let tmp = args.out_link.with_extension("strata-tmp");
+        let _ = std::fs::remove_file(&tmp);
+        std::os::unix::fs::symlink(&real, &tmp)
+            .with_context(|| format!("cannot link {}", tmp.display()))?;
+        std::fs::rename(&tmp, &args.out_link)
+            .with_context(|| format!("cannot link {}", args.out_link.display()))?;
+    }
     eprintln!(
         "{}: the disk of {host} (from {top}); boot it with ./{}/bin/run-{host}-vm",
         disk.display(),

@@ -13,13 +13,18 @@
 //! - [`system`]: `strata build` of the example configuration, with packages from the Debian
 //!   archive the host's apt sources name.
 //! - [`boot`]: the example's kernel and initrd booted in QEMU: both stages of `strata-init`.
+//! - [`build_vm`]: `strata build-vm`'s launcher boots the example to its ready marker.
 //! - [`generations`]: `strata generations list|delete` on a root made by hand.
 //! - [`image`]: `strata image` in every format, read back with tools that share no code with
 //!   strata, and built twice to compare.
+//! - [`scenarios`]: images booted in QEMU under UEFI and BIOS, checked through the command
+//!   channel; switch, reboot, the boot menu, rollback, --confirm-within.
 //! - [`switch`]: the switch verbs on a machine tree over the shared store of [`system`].
 
 #[path = "cli/boot.rs"]
 mod boot;
+#[path = "cli/build_vm.rs"]
+mod build_vm;
 #[path = "cli/compat.rs"]
 mod compat;
 #[path = "cli/generations.rs"]
@@ -32,6 +37,8 @@ mod lock;
 mod malformed;
 #[path = "cli/realise.rs"]
 mod realise;
+#[path = "cli/scenarios/mod.rs"]
+mod scenarios;
 #[path = "cli/switch.rs"]
 mod switch;
 #[path = "cli/system.rs"]

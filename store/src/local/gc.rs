@@ -49,7 +49,13 @@ impl LocalStore {
         Ok(roots)
     }
 
+    /// The store path a root's target names: a logical path, or (for links a user follows
+    /// on a host whose store lives elsewhere) the physical path of one.
     fn store_target(&self, target: &Path) -> Option<StorePath> {
+        if let Ok(rest) = target.strip_prefix(self.real_store_dir()) {
+            let logical = format!("{}/{}", self.store_dir().as_str(), rest.to_str()?);
+            return self.store_dir().parse_containing(&logical).ok();
+        }
         let s = target.to_str()?;
         self.store_dir().parse_containing(s).ok()
     }
