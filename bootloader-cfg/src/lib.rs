@@ -25,7 +25,7 @@
 //! [`install`] executes a plan in a directory (the mounted ESP or /boot): it checks first that
 //! what it must write fits in the free space, writes every file through a temporary file,
 //! `fsync` and `rename`, then removes the kernels, initrds and entries of strata that no
-//! listed generation uses.
+//! listed generation uses, and flushes the whole file system (`syncfs`: FAT is not journaled).
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -564,7 +564,22 @@ pub fn install_with(
             }
         }
     }
+    // FAT is not journaled. After a power cut that followed a switch (its fsyncs of the file
+    // and of the directory done), grub.cfg's directory entry was seen pointing at clusters the
+    // FAT marked free. Flushing the whole file system writes every pending block at once.
+    syncfs(dir)?;
     Ok(report)
+}
+
+/// Flushes every pending write of the file system holding `dir`.
+fn syncfs(dir: &Path) -> Result<(), Error> {
+    use std::os::fd::AsRawFd;
+    let d = fs::File::open(dir).map_err(io_err(dir))?;
+    // SAFETY: syncfs on a descriptor we own.
+    if unsafe { libc::syncfs(d.as_raw_fd()) } < 0 {
+        return Err(io_err(dir)(io::Error::last_os_error()));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

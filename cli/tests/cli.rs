@@ -18,7 +18,7 @@
 //! - [`image`]: `strata image` in every format, read back with tools that share no code with
 //!   strata, and built twice to compare.
 //! - [`scenarios`]: images booted in QEMU under UEFI and BIOS, checked through the command
-//!   channel; switch, reboot, the boot menu, rollback, --confirm-within.
+//!   channel; switch, reboot, the boot menu, rollback, a power cut, --confirm-within.
 //! - [`switch`]: the switch verbs on a machine tree over the shared store of [`system`].
 
 #[path = "cli/boot.rs"]

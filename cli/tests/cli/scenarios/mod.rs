@@ -4,6 +4,7 @@
 //! lock, so they run one at a time (and apart from the other system tests).
 
 mod confirm_within;
+mod power_cut;
 mod qcow2_uefi_grub;
 mod raw_bios_grub;
 mod raw_uefi_systemd_boot;
