@@ -430,6 +430,43 @@ impl Machine {
         }
     }
 
+    /// Waits until the console (ANSI sequences stripped) matches `pattern`, for at most
+    /// `timeout`; returns the time since QEMU started and the match.
+    pub fn wait_for_console_regex(
+        &self,
+        pattern: &str,
+        timeout: Duration,
+    ) -> Result<(Duration, String), String> {
+        let re = regex::Regex::new(pattern).map_err(|e| format!("bad pattern {pattern:?}: {e}"))?;
+        let deadline = Instant::now() + timeout;
+        let (m, cv) = &*self.console;
+        let mut c = m
+            .lock()
+            .map_err(|_| "the console lock is poisoned".to_owned())?;
+        loop {
+            if let Some(found) = re.find(&c.text) {
+                return Ok((self.started.elapsed(), found.as_str().to_owned()));
+            }
+            let now = Instant::now();
+            if c.closed || now >= deadline {
+                let why = if c.closed { "QEMU exited" } else { "timed out" };
+                let t = c.text.clone();
+                drop(c);
+                let lines: Vec<&str> = t.lines().collect();
+                return Err(format!(
+                    "{why} after {:.1} s waiting for /{pattern}/ on the console; last lines:\n{}\n(full log: {})",
+                    self.started.elapsed().as_secs_f64(),
+                    lines[lines.len().saturating_sub(25)..].join("\n"),
+                    self.log.display()
+                ));
+            }
+            c = cv
+                .wait_timeout(c, deadline - now)
+                .map_err(|_| "the console lock is poisoned".to_owned())?
+                .0;
+        }
+    }
+
     /// [`wait_for_console_text_from`](Self::wait_for_console_text_from) the start.
     pub fn wait_for_console_text(
         &self,

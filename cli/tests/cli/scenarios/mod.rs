@@ -69,8 +69,8 @@ pub fn image(s: &Shared, configuration: &Path, format: &str, dir: &Path) -> Path
 /// Boots and waits for the ready marker; prints the time it took.
 pub fn boot(disk: &DiskBoot, what: &str) -> Machine {
     let m = Machine::boot_disk(disk).unwrap();
-    let t = m
-        .wait_for_console_text(" is up (", BOOT)
+    let (t, _) = m
+        .wait_for_console_regex(r"strata: \S+ is up \(\d+ services? started\)", BOOT)
         .unwrap_or_else(|e| panic!("{what}: {e}"));
     eprintln!(
         "{what}: QEMU start to ready marker: {:.1} s",
