@@ -1,4 +1,5 @@
-//! `strata generations list|delete` on a machine root made by hand.
+//! `strata generations list|delete` on a machine root made by hand: three generations with a
+//! kernel, an initrd, a bootspec and a manifest each, and systemd-boot's menu.
 
 use std::fs;
 use std::os::unix::fs::symlink;
@@ -15,11 +16,35 @@ fn generations_are_listed_and_deleted() {
         let top = format!("/nix/store/{n:032}-strata-system-saguaro");
         let real = root.join(top.trim_start_matches('/'));
         fs::create_dir_all(&real).unwrap();
-        fs::write(
-            real.join("boot.json"),
-            format!(r#"{{"org.nixos.bootspec.v1": {{"label": "strata-24.11-g{n}"}}}}"#),
-        )
-        .unwrap();
+        let spec = serde_json::json!({
+            "org.nixos.bootspec.v1": {
+                "system": "x86_64-linux",
+                "init": format!("{top}/init"),
+                "initrd": format!("{top}/initrd"),
+                "kernel": format!("{top}/kernel"),
+                "kernelParams": [],
+                "label": format!("strata-24.11-g{n}"),
+                "toplevel": top,
+            },
+            "org.nixos.specialisation.v1": {},
+        });
+        fs::write(real.join("boot.json"), spec.to_string()).unwrap();
+        fs::write(real.join("kernel"), "a kernel").unwrap();
+        fs::write(real.join("initrd"), format!("initrd {n}")).unwrap();
+        let manifest = strata_activate::manifest::ActivationManifest {
+            version: 1,
+            host_name: "saguaro".into(),
+            time_zone: None,
+            state_version: "24.11".into(),
+            mutable_users: true,
+            users: Vec::new(),
+            groups: Vec::new(),
+            etc: Vec::new(),
+            services: Default::default(),
+            boot_loader: Default::default(),
+            file_systems: Vec::new(),
+        };
+        fs::write(real.join("activation.json"), manifest.to_json()).unwrap();
         fs::write(real.join("kernel-version"), "6.1.0-50-amd64\n").unwrap();
         symlink(&top, profiles.join(format!("system-{n}-link"))).unwrap();
     }
@@ -64,6 +89,16 @@ fn generations_are_listed_and_deleted() {
     )
     .ok();
     assert!(fs::symlink_metadata(profiles.join("system-1-link")).is_err());
+    // The menu follows: generation 1's entry and initrd are gone.
+    let mut entries: Vec<String> = fs::read_dir(root.join("boot/loader/entries"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    entries.sort();
+    assert_eq!(
+        entries,
+        ["strata-generation-2.conf", "strata-generation-3.conf"]
+    );
     // Everything else is younger than a day.
     let o = run(
         strata().args(["generations", "delete", "--root", r, "--older-than", "1d"]),
