@@ -64,7 +64,7 @@ fn switch_dry_activate_test_rollback_on_a_machine_tree() {
         )
     });
     let c3 = config(work.path(), "three", &|t| {
-        t.replace("\"saguaro\"", "\"ocotillo\"")
+        t.replace("\"saguaro\"", "\"paloverde\"")
     });
     let path = |p: &PathBuf| p.to_str().unwrap().to_owned();
 
@@ -109,7 +109,7 @@ fn switch_dry_activate_test_rollback_on_a_machine_tree() {
 
     // test: active, but the profile stays at 2.
     verb(&s, m, "test", &["-f", &path(&c3)]).ok();
-    assert!(current_system(m).ends_with("-strata-system-ocotillo"));
+    assert!(current_system(m).ends_with("-strata-system-paloverde"));
     let g = generations(m);
     assert_eq!(g.as_array().unwrap().len(), 2);
     assert_eq!(g[1]["current"], true);
