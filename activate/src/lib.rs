@@ -264,20 +264,7 @@ pub fn activate(root: &Path, toplevel: &str, opts: &Options) -> Result<Report, A
     let etc_dir = root.join("etc");
     // Refuse before anything changes.
     etc::check(&etc_dir, &m.etc)?;
-    let read = |p: &str| fs::read_to_string(root.join(p)).unwrap_or_default();
-    let cur = users::Current {
-        passwd: read("etc/passwd"),
-        group: read("etc/group"),
-        shadow: read("etc/shadow"),
-    };
-    let ids_path = root.join(STATE_DIR).join("ids.json");
-    let ids: users::IdMap = match fs::read_to_string(&ids_path) {
-        Ok(t) => serde_json::from_str(&t)
-            .map_err(|e| ActivateError::Invalid(format!("{}: {e}", ids_path.display())))?,
-        Err(_) => users::IdMap::default(),
-    };
-    let read_secret = |p: &str| fs::read_to_string(root.join(p.trim_start_matches('/'))).ok();
-    let plan = users::plan_users(&m, &cur, &ids, &read_secret).map_err(ActivateError::Invalid)?;
+    let plan = plan_users_at(root, &m)?;
     fs::create_dir_all(&etc_dir).map_err(io_err(&etc_dir))?;
     let ids_json = serde_json::to_string_pretty(&plan.ids).unwrap_or_default();
     // Stage the whole user database, then the journal, then replace: a crash before the
@@ -316,7 +303,29 @@ pub fn activate(root: &Path, toplevel: &str, opts: &Options) -> Result<Report, A
     Ok(report)
 }
 
-fn read_manifest(root: &Path, toplevel: &str) -> Result<ActivationManifest, ActivateError> {
+/// The user database `m` asks for, from the one below `root` and the IDs it remembers.
+pub(crate) fn plan_users_at(
+    root: &Path,
+    m: &ActivationManifest,
+) -> Result<users::UsersPlan, ActivateError> {
+    let read = |p: &str| fs::read_to_string(root.join(p)).unwrap_or_default();
+    let cur = users::Current {
+        passwd: read("etc/passwd"),
+        group: read("etc/group"),
+        shadow: read("etc/shadow"),
+    };
+    let ids_path = root.join(STATE_DIR).join("ids.json");
+    let ids: users::IdMap = match fs::read_to_string(&ids_path) {
+        Ok(t) => serde_json::from_str(&t)
+            .map_err(|e| ActivateError::Invalid(format!("{}: {e}", ids_path.display())))?,
+        Err(_) => users::IdMap::default(),
+    };
+    let read_secret = |p: &str| fs::read_to_string(root.join(p.trim_start_matches('/'))).ok();
+    users::plan_users(m, &cur, &ids, &read_secret).map_err(ActivateError::Invalid)
+}
+
+/// The activation manifest of the generation `toplevel` on the machine whose root is `root`.
+pub fn read_manifest(root: &Path, toplevel: &str) -> Result<ActivationManifest, ActivateError> {
     let manifest_path = resolve(root, &format!("{toplevel}/activation.json"));
     let json = fs::read_to_string(&manifest_path).map_err(io_err(&manifest_path))?;
     ActivationManifest::from_json(&json).map_err(ActivateError::Manifest)

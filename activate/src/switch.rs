@@ -24,7 +24,7 @@ use strata_bootloader_cfg as blc;
 
 use crate::manifest::{ActivationManifest, BootLoader};
 use crate::services::{service_plan, ServicePlan};
-use crate::{activate, io_err, profile, resolve, users, ActivateError, Options};
+use crate::{activate, io_err, profile, read_manifest, resolve, ActivateError, Options};
 
 /// A switch waiting for `strata confirm`, below the root.
 pub const PENDING: &str = "var/lib/strata/pending-confirm.json";
@@ -134,12 +134,6 @@ pub fn active(root: &Path) -> Option<String> {
         .into_iter()
         .find(|g| g.number == cur)
         .map(|g| g.toplevel)
-}
-
-fn read_manifest(root: &Path, toplevel: &str) -> Result<ActivationManifest, ActivateError> {
-    let p = resolve(root, &format!("{toplevel}/activation.json"));
-    let json = fs::read_to_string(&p).map_err(io_err(&p))?;
-    ActivationManifest::from_json(&json).map_err(ActivateError::Manifest)
 }
 
 fn now() -> u64 {
@@ -376,21 +370,7 @@ pub fn dry_activate(
         ..Default::default()
     };
     crate::etc::check(&root.join("etc"), &new.etc)?;
-    let read = |p: &str| fs::read_to_string(root.join(p)).unwrap_or_default();
-    let cur = users::Current {
-        passwd: read("etc/passwd"),
-        group: read("etc/group"),
-        shadow: read("etc/shadow"),
-    };
-    let ids_path = root.join(crate::STATE_DIR).join("ids.json");
-    let ids: users::IdMap = fs::read_to_string(&ids_path)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default();
-    let read_secret = |p: &str| fs::read_to_string(root.join(p.trim_start_matches('/'))).ok();
-    plan.users = users::plan_users(&new, &cur, &ids, &read_secret)
-        .map_err(ActivateError::Invalid)?
-        .changes;
+    plan.users = crate::plan_users_at(root, &new)?.changes;
     let empty = ActivationManifest {
         etc: Vec::new(),
         services: Default::default(),

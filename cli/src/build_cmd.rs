@@ -70,14 +70,19 @@ pub fn configuration_file(flag: Option<PathBuf>) -> Result<PathBuf> {
     )
 }
 
-/// The lock file: the flag, else `strata.lock` beside the configuration.
-pub fn read_lock(flag: Option<PathBuf>, configuration: &Path) -> Result<LockFile> {
-    let path = flag.unwrap_or_else(|| {
+/// Where the lock file is: the flag, else `strata.lock` beside the configuration.
+pub fn lock_path(flag: Option<PathBuf>, configuration: &Path) -> PathBuf {
+    flag.unwrap_or_else(|| {
         configuration
             .parent()
             .unwrap_or(Path::new("."))
             .join("strata.lock")
-    });
+    })
+}
+
+/// The lock file ([`lock_path`]), read.
+pub fn read_lock(flag: Option<PathBuf>, configuration: &Path) -> Result<LockFile> {
+    let path = lock_path(flag, configuration);
     let text = std::fs::read_to_string(&path).with_context(|| {
         format!(
             "cannot read the lock file '{}' (make one with `strata lock update -o {}`)",

@@ -8,7 +8,7 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 use strata_images::assemble::{build_image, Format, ImageSpec};
 
-use crate::build_cmd::{build_system_of, configuration_file, BuildInputs};
+use crate::build_cmd::{build_system_of, configuration_file, lock_path, BuildInputs};
 
 #[derive(Debug, Args)]
 pub struct ImageArgs {
@@ -44,12 +44,7 @@ fn parse_size(s: &str) -> Option<u64> {
 /// The configuration and the lock an image records in `/etc/strata/`.
 fn sources(inputs: &BuildInputs) -> Result<(PathBuf, PathBuf)> {
     let configuration = configuration_file(inputs.file.clone())?;
-    let lock = inputs.lock.clone().unwrap_or_else(|| {
-        configuration
-            .parent()
-            .unwrap_or(Path::new("."))
-            .join("strata.lock")
-    });
+    let lock = lock_path(inputs.lock.clone(), &configuration);
     Ok((configuration, lock))
 }
 
@@ -147,11 +142,7 @@ pub fn build_vm(
     let _hold = store.gc_hold()?;
     let toplevel = build_system_of(args.inputs, &store, None)?;
     let top = store.print(&toplevel);
-    let manifest_path = strata_activate::resolve(store.root(), &format!("{top}/activation.json"));
-    let manifest = strata_activate::manifest::ActivationManifest::from_json(
-        &std::fs::read_to_string(&manifest_path)
-            .with_context(|| format!("cannot read {}", manifest_path.display()))?,
-    )?;
+    let manifest = strata_activate::read_manifest(store.root(), &top)?;
     let host = if manifest.host_name.is_empty() {
         "strata".to_owned()
     } else {

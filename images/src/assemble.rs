@@ -288,11 +288,8 @@ pub fn stage(spec: &ImageSpec<'_>) -> Result<Staged, Error> {
     }
     let n = profile::add(&root, &top)?;
     profile::set_current(&root, n)?;
-    let m_path = resolve(&root, &format!("{top}/activation.json"));
-    let manifest = ActivationManifest::from_json(
-        &fs::read_to_string(&m_path).map_err(io_err("cannot read", &m_path))?,
-    )
-    .map_err(|e| Error::Other(format!("{}: {e}", m_path.display())))?;
+    let manifest = strata_activate::read_manifest(&root, &top)
+        .map_err(|e| Error::Other(format!("{top}/activation.json: {e}")))?;
 
     let etc = root.join("etc/strata");
     copy(spec.configuration, &etc.join("configuration.nix"))?;
@@ -577,7 +574,7 @@ pub fn build_image(spec: &ImageSpec<'_>) -> Result<ImageReport, Error> {
             write_raw(&staged, &sizes, &ids, spec.epoch, &raw)?;
             write_qcow2(&raw, &tmp_out)
         }
-        Format::Tar => crate::tarball::write_tar(&staged, spec.epoch, &tmp_out),
+        Format::Tar => crate::tarball::write_tar(&staged, &tmp_out),
         Format::Iso => Err(Error::Other(
             "ISO images are not made yet; make a raw or qcow2 disk, which boots from a USB \
              stick as well"

@@ -67,7 +67,7 @@ fn append_tree<W: io::Write>(
 }
 
 /// Writes the tarball of `staged` to `out`.
-pub fn write_tar(staged: &Staged, _epoch: u64, out: &Path) -> Result<(), Error> {
+pub fn write_tar(staged: &Staged, out: &Path) -> Result<(), Error> {
     let file = File::create(out).map_err(io_err("cannot create", out))?;
     let mut enc = zstd::stream::Encoder::new(BufWriter::new(file), 3)
         .map_err(io_err("cannot compress into", out))?;
