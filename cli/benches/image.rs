@@ -22,7 +22,7 @@
 mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -31,13 +31,6 @@ use strata_store::{LocalStore, StoreDir};
 
 const STRATA: &str = env!("CARGO_BIN_EXE_strata");
 const MIB: u64 = 1 << 20;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .canonicalize()
-        .unwrap()
-}
 
 fn sh(cmd: &mut Command) {
     let o = cmd.output().unwrap();
@@ -60,7 +53,7 @@ fn allocated(p: &Path) -> u64 {
 fn main() {
     let dir = tempfile::tempdir().unwrap();
     let store_root = dir.path().join("store");
-    let conf = repo().join("examples/configuration.nix");
+    let conf = common::repo().join("examples/configuration.nix");
     let build = Command::new(STRATA)
         .arg("--store-root")
         .arg(&store_root)

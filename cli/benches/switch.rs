@@ -22,20 +22,13 @@
 mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use strata_activate::switch::{switch, Action, SwitchOptions};
 
 const STRATA: &str = env!("CARGO_BIN_EXE_strata");
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .canonicalize()
-        .unwrap()
-}
 
 fn strata(store: &Path, args: &[&str]) -> (Duration, String) {
     let start = Instant::now();
@@ -69,7 +62,7 @@ fn main() {
     fs::create_dir_all(machine.join("nix")).unwrap();
     fs::create_dir_all(store.join("nix/store")).unwrap();
     std::os::unix::fs::symlink(store.join("nix/store"), machine.join("nix/store")).unwrap();
-    let example = fs::read_to_string(repo().join("examples/configuration.nix")).unwrap();
+    let example = fs::read_to_string(common::repo().join("examples/configuration.nix")).unwrap();
     let changed = example
         .replace("\"saguaro\"", "\"mesquite\"")
         .replace("America/Phoenix", "America/Denver")
@@ -82,7 +75,11 @@ fn main() {
     for (name, text) in [("a", example), ("b", changed)] {
         let d = dir.path().join(name);
         fs::create_dir_all(&d).unwrap();
-        fs::copy(repo().join("examples/strata.lock"), d.join("strata.lock")).unwrap();
+        fs::copy(
+            common::repo().join("examples/strata.lock"),
+            d.join("strata.lock"),
+        )
+        .unwrap();
         fs::write(d.join("configuration.nix"), text).unwrap();
         configs.push(d.join("configuration.nix"));
     }

@@ -27,13 +27,6 @@ use std::time::{Duration, Instant};
 
 const STRATA: &str = env!("CARGO_BIN_EXE_strata");
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .canonicalize()
-        .unwrap()
-}
-
 /// Runs `strata --store-root ROOT build ARGS...`; returns the time and the toplevel.
 fn build(root: &Path, args: &[&str]) -> (Duration, String) {
     let start = Instant::now();
@@ -108,8 +101,8 @@ fn mib(n: u64) -> f64 {
 fn main() {
     let reps = common::reps();
     let tmp = tempfile::tempdir().unwrap();
-    let example = repo().join("examples/configuration.nix");
-    let lock = repo().join("examples/strata.lock");
+    let example = common::repo().join("examples/configuration.nix");
+    let lock = common::repo().join("examples/strata.lock");
     let f = example.to_str().unwrap();
 
     let network = tmp.path().join("network");

@@ -393,22 +393,23 @@ impl Machine {
         lines[lines.len().saturating_sub(n)..].join("\n")
     }
 
-    /// Waits until the console has shown `needle` (after the byte offset `from`), for at most
-    /// `timeout`; returns the time since QEMU started and the offset just after the match.
-    pub fn wait_for_console_text_from(
+    /// Waits until `find` finds something in the console text (ANSI sequences stripped), for
+    /// at most `timeout`; `what` names it in the error, which shows the last console lines and
+    /// the log's path.
+    fn wait_until<T>(
         &self,
-        needle: &str,
-        from: usize,
+        what: &str,
         timeout: Duration,
-    ) -> Result<(Duration, usize), String> {
+        find: impl Fn(&str) -> Option<T>,
+    ) -> Result<(Duration, T), String> {
         let deadline = Instant::now() + timeout;
         let (m, cv) = &*self.console;
         let mut c = m
             .lock()
             .map_err(|_| "the console lock is poisoned".to_owned())?;
         loop {
-            if let Some(i) = c.text.get(from..).and_then(|t| t.find(needle)) {
-                return Ok((self.started.elapsed(), from + i + needle.len()));
+            if let Some(found) = find(&c.text) {
+                return Ok((self.started.elapsed(), found));
             }
             let now = Instant::now();
             if c.closed || now >= deadline {
@@ -417,7 +418,7 @@ impl Machine {
                 drop(c);
                 let lines: Vec<&str> = t.lines().collect();
                 return Err(format!(
-                    "{why} after {:.1} s waiting for {needle:?} on the console; last lines:\n{}\n(full log: {})",
+                    "{why} after {:.1} s waiting for {what} on the console; last lines:\n{}\n(full log: {})",
                     self.started.elapsed().as_secs_f64(),
                     lines[lines.len().saturating_sub(25)..].join("\n"),
                     self.log.display()
@@ -430,6 +431,21 @@ impl Machine {
         }
     }
 
+    /// Waits until the console has shown `needle` (after the byte offset `from`), for at most
+    /// `timeout`; returns the time since QEMU started and the offset just after the match.
+    pub fn wait_for_console_text_from(
+        &self,
+        needle: &str,
+        from: usize,
+        timeout: Duration,
+    ) -> Result<(Duration, usize), String> {
+        self.wait_until(&format!("{needle:?}"), timeout, |text| {
+            text.get(from..)
+                .and_then(|t| t.find(needle))
+                .map(|i| from + i + needle.len())
+        })
+    }
+
     /// Waits until the console (ANSI sequences stripped) matches `pattern`, for at most
     /// `timeout`; returns the time since QEMU started and the match.
     pub fn wait_for_console_regex(
@@ -438,33 +454,9 @@ impl Machine {
         timeout: Duration,
     ) -> Result<(Duration, String), String> {
         let re = regex::Regex::new(pattern).map_err(|e| format!("bad pattern {pattern:?}: {e}"))?;
-        let deadline = Instant::now() + timeout;
-        let (m, cv) = &*self.console;
-        let mut c = m
-            .lock()
-            .map_err(|_| "the console lock is poisoned".to_owned())?;
-        loop {
-            if let Some(found) = re.find(&c.text) {
-                return Ok((self.started.elapsed(), found.as_str().to_owned()));
-            }
-            let now = Instant::now();
-            if c.closed || now >= deadline {
-                let why = if c.closed { "QEMU exited" } else { "timed out" };
-                let t = c.text.clone();
-                drop(c);
-                let lines: Vec<&str> = t.lines().collect();
-                return Err(format!(
-                    "{why} after {:.1} s waiting for /{pattern}/ on the console; last lines:\n{}\n(full log: {})",
-                    self.started.elapsed().as_secs_f64(),
-                    lines[lines.len().saturating_sub(25)..].join("\n"),
-                    self.log.display()
-                ));
-            }
-            c = cv
-                .wait_timeout(c, deadline - now)
-                .map_err(|_| "the console lock is poisoned".to_owned())?
-                .0;
-        }
+        self.wait_until(&format!("/{pattern}/"), timeout, |text| {
+            re.find(text).map(|m| m.as_str().to_owned())
+        })
     }
 
     /// [`wait_for_console_text_from`](Self::wait_for_console_text_from) the start.

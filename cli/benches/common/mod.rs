@@ -8,3 +8,12 @@ pub fn reps() -> usize {
         .unwrap_or(3)
         .max(1)
 }
+
+/// The repository (for `examples/`); not every benchmark needs it.
+#[allow(dead_code)]
+pub fn repo() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .expect("the repository's directory")
+}
