@@ -227,15 +227,17 @@ pub fn eval_config_set(
     modules: &Path,
     configuration: &Path,
 ) -> Result<Value, EvalError> {
-    eval_config_set_with(ev, modules, configuration, None)
+    eval_config_set_with(ev, modules, configuration, &[], None)
 }
 
-/// [`eval_config_set`] with a package set (`pkgs/default.nix` applied to a lock, from
-/// [`crate::pkgs::eval_pkgs`]) as the modules' `pkgs`.
+/// [`eval_config_set`] with modules besides the configuration (`extra`: files such as
+/// `profiles/live-iso.nix`, evaluated with it) and a package set (`pkgs/default.nix` applied
+/// to a lock, from [`crate::pkgs::eval_pkgs`]) as the modules' `pkgs`.
 pub fn eval_config_set_with(
     ev: &mut Evaluator,
     modules: &Path,
     configuration: &Path,
+    extra: &[PathBuf],
     pkgs: Option<Value>,
 ) -> Result<Value, EvalError> {
     ev.sources.add_library_dir(modules.join("lib"));
@@ -254,6 +256,15 @@ pub fn eval_config_set_with(
             intern("modulesDir"),
             Value::str(modules.display().to_string()),
         ),
+        (
+            intern("extraModules"),
+            Value::list(
+                extra
+                    .iter()
+                    .map(|m| Value::str(m.display().to_string()))
+                    .collect(),
+            ),
+        ),
     ];
     if let Some(pkgs) = pkgs {
         arg.push((intern("pkgs"), pkgs));
@@ -268,7 +279,7 @@ pub fn evaluate(
     modules: &Path,
     configuration: &Path,
 ) -> Result<Evaluated, ConfigError> {
-    evaluate_with(ev, modules, configuration, None).map(|(e, _, _)| e)
+    evaluate_with(ev, modules, configuration, &[], None).map(|(e, _, _)| e)
 }
 
 /// [`evaluate`] with a package set; also returns eval-config.nix's whole result set (for
@@ -279,11 +290,12 @@ pub fn evaluate_with(
     ev: &mut Evaluator,
     modules: &Path,
     configuration: &Path,
+    extra: &[PathBuf],
     pkgs: Option<Value>,
 ) -> Result<(Evaluated, Value, Context), ConfigError> {
     let render = |ev: &Evaluator, e: EvalError| ConfigError::Eval(e.render(&ev.sources));
     let whole =
-        eval_config_set_with(ev, modules, configuration, pkgs).map_err(|e| render(ev, e))?;
+        eval_config_set_with(ev, modules, configuration, extra, pkgs).map_err(|e| render(ev, e))?;
     let Value::Attrs(set) = &whole else {
         return Err(ConfigError::Shape(
             "eval-config.nix did not return a set".into(),

@@ -185,6 +185,9 @@ pub struct SystemInputs<'a> {
     pub strata: &'a StrataSelf,
     /// Make this a symlink to the toplevel and a GC root (like `nix-build`'s `result`).
     pub out_link: Option<&'a Path>,
+    /// Modules of strata's option set evaluated with the configuration, relative to the
+    /// module directory (`profiles/live-iso.nix` makes the live system of an ISO image).
+    pub profiles: &'a [&'a str],
 }
 
 /// A built system.
@@ -287,10 +290,22 @@ fn build_system_here(
     };
 
     // 1. The package set and the configuration.
+    let mut extra = Vec::new();
+    for p in inputs.profiles {
+        let m = modules.join(p);
+        if !m.is_file() {
+            return Err(SystemError::Strata(format!(
+                "strata's module {} is missing (the module directory {} is incomplete)",
+                m.display(),
+                modules.display()
+            )));
+        }
+        extra.push(m);
+    }
     let pkgs =
         crate::pkgs::eval_pkgs(&mut ev, modules, inputs.lock).map_err(|e| eval_err(&ev, e))?;
     let (evaluated, whole, context) =
-        config::evaluate_with(&mut ev, modules, &configuration, Some(pkgs))?;
+        config::evaluate_with(&mut ev, modules, &configuration, &extra, Some(pkgs))?;
 
     // 2. What the manifest refers to.
     let mut prerequisites = BTreeSet::new();

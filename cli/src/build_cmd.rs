@@ -96,16 +96,18 @@ pub fn read_lock(flag: Option<PathBuf>, configuration: &Path) -> Result<LockFile
 pub fn build(args: BuildArgs, root: Option<PathBuf>, store_dir: &str) -> Result<ExitCode> {
     let store = crate::open_store(root, store_dir)?;
     let out_link = (!args.no_out_link).then_some(args.out_link.as_path());
-    let toplevel = build_system_of(args.inputs, &store, out_link)?;
+    let toplevel = build_system_of(args.inputs, &store, out_link, &[])?;
     println!("{}", store.print(&toplevel));
     Ok(ExitCode::SUCCESS)
 }
 
-/// Evaluates and builds the configuration `args` name into `store`; returns the toplevel.
+/// Evaluates and builds the configuration `args` name into `store`, with strata's modules
+/// `profiles` besides it (see [`SystemInputs::profiles`]); returns the toplevel.
 pub fn build_system_of(
     args: BuildInputs,
     store: &LocalStore,
     out_link: Option<&Path>,
+    profiles: &[&str],
 ) -> Result<StorePath> {
     let configuration = configuration_file(args.file)?;
     let lock = read_lock(args.lock, &configuration)?;
@@ -134,6 +136,7 @@ pub fn build_system_of(
         lock: &lock,
         strata: &me,
         out_link,
+        profiles,
     };
     let built = build_system(store.root(), store.store_dir(), &inputs, &opts)?;
     for w in &built.warnings {

@@ -68,7 +68,13 @@ pub fn image(args: ImageArgs, store_root: Option<PathBuf>, store_dir: &str) -> R
     let (configuration, lock) = sources(&args.inputs)?;
     let store = crate::open_store(store_root, store_dir)?;
     let _hold = store.gc_hold()?;
-    let toplevel = build_system_of(args.inputs, &store, None)?;
+    // An ISO holds the configuration's live variant (`profiles/live-iso.nix`).
+    let profiles: &[&str] = if args.format == Format::Iso {
+        &[strata_images::iso::LIVE_PROFILE]
+    } else {
+        &[]
+    };
+    let toplevel = build_system_of(args.inputs, &store, None, profiles)?;
     let report = build_image(&ImageSpec {
         store: &store,
         toplevel: &toplevel,
@@ -140,7 +146,7 @@ pub fn build_vm(
     let (configuration, lock) = sources(&args.inputs)?;
     let mut store = crate::open_store(store_root, store_dir)?;
     let _hold = store.gc_hold()?;
-    let toplevel = build_system_of(args.inputs, &store, None)?;
+    let toplevel = build_system_of(args.inputs, &store, None, &[])?;
     let top = store.print(&toplevel);
     let manifest = strata_activate::read_manifest(store.root(), &top)?;
     let host = if manifest.host_name.is_empty() {

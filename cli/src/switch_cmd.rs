@@ -168,7 +168,7 @@ pub fn switch(
     let store = crate::open_store(store_for(&root, store_root), store_dir)?;
     // The new generation must survive a collection until the profile holds it.
     let _hold = store.gc_hold()?;
-    let toplevel = build_system_of(args.inputs, &store, None)?;
+    let toplevel = build_system_of(args.inputs, &store, None, &[])?;
     let toplevel = store.print(&toplevel);
     let opts = options(&root, within);
     let out = match switch::switch(&root, &toplevel, action, &opts) {
@@ -249,7 +249,7 @@ pub fn dry_activate(
 ) -> Result<ExitCode> {
     let root = args.machine.root;
     let store = crate::open_store(store_for(&root, store_root), store_dir)?;
-    let toplevel = build_system_of(args.inputs, &store, None)?;
+    let toplevel = build_system_of(args.inputs, &store, None, &[])?;
     let toplevel = store.print(&toplevel);
     let running = if root == Path::new("/") && Path::new(CONTROL_SOCKET).exists() {
         let status = strata_activate::control::request(

@@ -21,7 +21,8 @@
 //!   [`crate::fat`]); the root file system (ext4, [`crate::ext4`]).
 //! - qcow2: the raw disk converted by `qemu-img convert`.
 //! - tar: the root tree with the ESP's files under `boot/`, zstd-compressed ([`crate::tarball`]).
-//! - iso: not yet.
+//! - iso: a live system's medium: the ESP's files, the root tree as a squashfs image, GRUB for
+//!   UEFI and BIOS, hybrid for CDs and USB sticks ([`crate::iso`]).
 
 use std::fs;
 use std::io;
@@ -35,7 +36,7 @@ use strata_bootloader_cfg as blc;
 use strata_store::{LocalStore, StorePath};
 
 use crate::gpt::{self, Guid, PartSize, PartitionRequest};
-use crate::{ext4, fat, grub};
+use crate::{ext4, fat, grub, iso};
 
 /// The formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,9 +162,11 @@ pub struct Staged {
     pub root: PathBuf,
     pub esp: PathBuf,
     pub manifest: ActivationManifest,
-    /// GRUB's BIOS boot code, when GRUB is the boot loader.
+    /// GRUB's BIOS boot code for a disk, when GRUB is the boot loader.
     pub bios: Option<grub::BiosBoot>,
-    /// The root file system's label and the ESP's.
+    /// GRUB's BIOS files for a medium, for an ISO.
+    pub iso: Option<iso::IsoBoot>,
+    /// The root file system's label and the ESP's (for an ISO, both the medium's).
     pub root_label: String,
     pub esp_label: String,
     pub warnings: Vec<String>,
@@ -222,7 +225,7 @@ fn copy(from: &Path, to: &Path) -> Result<(), Error> {
 
 /// Sets the time of everything below `dir` (links themselves included) to `epoch`, except
 /// the store paths, which keep the store's time stamp.
-fn pin_times(dir: &Path, store: &Path, epoch: u64) -> Result<(), Error> {
+pub(crate) fn pin_times(dir: &Path, store: &Path, epoch: u64) -> Result<(), Error> {
     let t = libc::timespec {
         tv_sec: epoch as libc::time_t,
         tv_nsec: 0,
@@ -319,19 +322,27 @@ pub fn stage(spec: &ImageSpec<'_>) -> Result<Staged, Error> {
             .map_err(io_err("cannot chmod", &p))?;
     }
 
+    let live = spec.format == Format::Iso;
     let root_fs = manifest.file_systems.iter().find(|f| f.mount_point == "/");
-    let root_label = root_fs
-        .and_then(|f| label_of(&f.device))
-        .unwrap_or_else(|| "strata".into());
+    let root_label = if live {
+        iso::live_label(&root, &top, &manifest)?
+    } else {
+        root_fs
+            .and_then(|f| label_of(&f.device))
+            .unwrap_or_else(|| "strata".into())
+    };
     let boot_fs = manifest
         .file_systems
         .iter()
         .find(|f| f.mount_point == manifest.boot_loader.boot_dir);
-    let esp_label = boot_fs
-        .and_then(|f| label_of(&f.device))
-        .unwrap_or_else(|| "ESP".into());
+    // A medium holds the menu itself.
+    let esp_label = match boot_fs.and_then(|f| label_of(&f.device)) {
+        _ if live => root_label.clone(),
+        Some(l) => l,
+        None => "ESP".into(),
+    };
     let mut warnings = Vec::new();
-    if boot_fs.is_none() {
+    if boot_fs.is_none() && !live {
         warnings.push(format!(
             "no file system is declared at {}: the machine will not update the boot menu on \
              the EFI system partition when it switches (declare fileSystems.\"/boot\" = {{ \
@@ -344,6 +355,13 @@ pub fn stage(spec: &ImageSpec<'_>) -> Result<Staged, Error> {
     let (plan, _) = switch::boot_plan(&root, n, &manifest.boot_loader).map_err(Error::Other)?;
     blc::install(&plan, &esp, &|p| resolve(&root, p)).map_err(|e| Error::Other(e.to_string()))?;
     let bios = install_loader(&root, &top, &manifest.boot_loader, &esp, &esp_label)?;
+    let (bios, iso) = if live {
+        let tool = grub_mkimage()?;
+        let pc_mods = loader_package(&root, &top, "grub-pc-bin")?.join("usr/lib/grub/i386-pc");
+        (None, Some(iso::iso_boot(&tool, &pc_mods, &root_label)?))
+    } else {
+        (bios, None)
+    };
     pin_times(&root, &root.join("nix/store"), spec.epoch)?;
     Ok(Staged {
         work,
@@ -351,6 +369,7 @@ pub fn stage(spec: &ImageSpec<'_>) -> Result<Staged, Error> {
         esp,
         manifest,
         bios,
+        iso,
         root_label,
         esp_label,
         warnings,
@@ -575,11 +594,7 @@ pub fn build_image(spec: &ImageSpec<'_>) -> Result<ImageReport, Error> {
             write_qcow2(&raw, &tmp_out)
         }
         Format::Tar => crate::tarball::write_tar(&staged, &tmp_out),
-        Format::Iso => Err(Error::Other(
-            "ISO images are not made yet; make a raw or qcow2 disk, which boots from a USB \
-             stick as well"
-                .into(),
-        )),
+        Format::Iso => iso::write_iso(&staged, &ids, spec.epoch, &tmp_out),
     })();
     if let Err(e) = result {
         let _ = fs::remove_file(&tmp_out);

@@ -33,7 +33,7 @@ use tracing::debug;
 /// Modules built into the EFI image, in this order (the order is part of the output's bytes).
 ///
 /// Partition maps and file systems to find the ESP and a root (`part_gpt`, `part_msdos`, `fat`,
-/// `ext2` which reads ext2/3/4); `search` with its label and UUID back ends; `normal` and
+/// `ext2` which reads ext2/3/4, `iso9660` for a live medium); `search` with its label and UUID back ends; `normal` and
 /// `configfile` for menus; `linux` (with `initrd`); `echo`, `test` (`[`), `sleep`, `ls`, `cat`
 /// for scripts and rescue; video for the kernel's framebuffer (`all_video`, `efi_gop`);
 /// `serial` and `terminal` for consoles; `gzio` for compressed files; `boot`, `reboot`,
@@ -43,6 +43,7 @@ pub const EFI_MODULES: &[&str] = &[
     "part_msdos",
     "fat",
     "ext2",
+    "iso9660",
     "search",
     "search_label",
     "search_fs_uuid",
@@ -72,6 +73,7 @@ pub const BIOS_MODULES: &[&str] = &[
     "part_msdos",
     "fat",
     "ext2",
+    "iso9660",
     "search",
     "search_label",
     "search_fs_uuid",
@@ -256,6 +258,14 @@ pub fn bios_core(tool: &Path, modules_dir: &Path, esp_label: &str) -> Result<Bio
     let core_img = mkimage(tool, "i386-pc", modules_dir, esp_label, BIOS_MODULES)?;
     check_core_img(&core_img)?;
     Ok(BiosBoot { boot_img, core_img })
+}
+
+/// Builds GRUB's BIOS image for a CD (El Torito, no emulation: `cdboot.img` then the core)
+/// with `tool` (`grub-mkimage`) from `modules_dir` (`.../usr/lib/grub/i386-pc`). At boot it
+/// finds the file system labelled `label` (the medium) and reads `grub/grub.cfg` from it.
+pub fn eltorito_image(tool: &Path, modules_dir: &Path, label: &str) -> Result<Vec<u8>, Error> {
+    check_files(modules_dir, &["cdboot.img", "lzma_decompress.img"])?;
+    mkimage(tool, "i386-pc-eltorito", modules_dir, label, BIOS_MODULES)
 }
 
 /// The sectors a core image of `core_len` bytes occupies: the least size of the BIOS boot

@@ -17,7 +17,7 @@
 //! | `console=` | the consoles (repeatable; the last is `/dev/console`) |
 //! | `strata.rescue`, `rescue`, `emergency`, `single` | a shell instead of going on (in stage 1 before mounting the root) |
 //! | `strata.root_timeout=SECONDS` | how long to wait for the root device (30 by default) |
-//! | `strata.live=IMAGE` | a live system: the root device is a medium holding the squashfs store image `IMAGE`; the root is a tmpfs and `/nix/store` an overlay with a writable tmpfs layer |
+//! | `strata.live=IMAGE` | a live system: the root device is a medium holding `IMAGE`, a squashfs image of the root tree; the root is an overlay of that image and a writable tmpfs |
 //! | `strata.<name>=<value>` | other options, kept for later stages |
 
 use std::collections::BTreeMap;

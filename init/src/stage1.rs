@@ -324,13 +324,19 @@ pub fn resolve_in_root(sys: &mut dyn Sys, root: &str, path: &str) -> Option<Stri
     Some(format!("/{}", parts.join("/")))
 }
 
-/// Where a live system's medium is mounted (it stays visible there after the switch).
+/// Where a live system's medium is mounted (it stays visible there after the switch, as do
+/// the two layers below).
 pub const LIVE_MEDIUM: &str = "/run/strata-live/medium";
+/// Where a live system's root image is mounted: the overlay's lower layer.
+pub const LIVE_IMAGE: &str = "/run/strata-live/image";
+/// The tmpfs holding the overlay's upper layer and work directory.
+pub const LIVE_WRITES: &str = "/run/strata-live/writes";
 
 /// A live system (`strata.live=<image>`): the root device is a medium (an ISO) holding a
-/// squashfs image of the store at `<image>`. The root becomes a tmpfs; the image, attached to
-/// a loop device, is the lower layer of an overlay at `/nix/store` whose upper layer is a
-/// tmpfs, so the whole live system is writable and the medium is only read.
+/// squashfs image of the machine's root tree (its store and database, the profile,
+/// `/etc/strata`) at `<image>`. The image, attached to a loop device, is the lower layer of an
+/// overlay mounted as the root, whose upper layer is a tmpfs: the whole live system is
+/// writable, the writes live in memory, and the medium is only read.
 pub fn mount_live(
     sys: &mut dyn Sys,
     medium: &Found,
@@ -349,29 +355,25 @@ pub fn mount_live(
             medium.device
         ));
     }
-    sys.mount("tmpfs", SYSROOT, "tmpfs", ms::NOSUID, "mode=0755")
-        .map_err(|e| step("mount a tmpfs as the root", e))?;
     let loop_dev = sys
         .attach_loop(&file)
         .map_err(|e| step(&format!("attach {file} to a loop device"), e))?;
-    let ro = format!("{SYSROOT}/nix/.ro-store");
-    let rw = format!("{SYSROOT}/nix/.rw-store");
-    let store = format!("{SYSROOT}/nix/store");
-    for d in [&ro, &rw, &store] {
+    for d in [LIVE_IMAGE, LIVE_WRITES] {
         sys.mkdir_p(d)
             .map_err(|e| step(&format!("create {d}"), e))?;
     }
-    sys.mount(&loop_dev, &ro, "squashfs", ms::RDONLY, "")
-        .map_err(|e| step(&format!("mount the store image {file}"), e))?;
-    sys.mount("tmpfs", &rw, "tmpfs", ms::NOSUID | ms::NODEV, "mode=0755")
-        .map_err(|e| step("mount the store's writable layer", e))?;
+    sys.mount(&loop_dev, LIVE_IMAGE, "squashfs", ms::RDONLY, "")
+        .map_err(|e| step(&format!("mount the root image {file}"), e))?;
+    sys.mount("tmpfs", LIVE_WRITES, "tmpfs", 0, "mode=0755")
+        .map_err(|e| step("mount the tmpfs for the root's writes", e))?;
     for d in ["upper", "work"] {
-        sys.mkdir_p(&format!("{rw}/{d}"))
-            .map_err(|e| step(&format!("create {rw}/{d}"), e))?;
+        sys.mkdir_p(&format!("{LIVE_WRITES}/{d}"))
+            .map_err(|e| step(&format!("create {LIVE_WRITES}/{d}"), e))?;
     }
-    let layers = format!("lowerdir={ro},upperdir={rw}/upper,workdir={rw}/work");
-    sys.mount("overlay", &store, "overlay", 0, &layers)
-        .map_err(|e| step("mount the store's overlay", e))?;
+    let layers =
+        format!("lowerdir={LIVE_IMAGE},upperdir={LIVE_WRITES}/upper,workdir={LIVE_WRITES}/work");
+    sys.mount("overlay", SYSROOT, "overlay", 0, &layers)
+        .map_err(|e| step("mount the overlay root", e))?;
     sys.console(&format!(
         "strata: live system from {} ({image} on {loop_dev}), writable in memory",
         medium.device

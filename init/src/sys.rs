@@ -298,9 +298,6 @@ impl Sys for RealSys {
     fn attach_loop(&mut self, path: &str) -> io::Result<String> {
         const LOOP_CTL_GET_FREE: libc::c_ulong = 0x4C82;
         const LOOP_SET_FD: libc::c_ulong = 0x4C00;
-        const LOOP_SET_STATUS64: libc::c_ulong = 0x4C04;
-        const LO_FLAGS_READ_ONLY: u32 = 1;
-        const LO_FLAGS_AUTOCLEAR: u32 = 4;
         let ctl = fs::File::open("/dev/loop-control")?;
         // SAFETY: an ioctl without arguments on our descriptor.
         let n = unsafe { libc::ioctl(ctl.as_raw_fd(), LOOP_CTL_GET_FREE) };
@@ -308,17 +305,13 @@ impl Sys for RealSys {
             return Err(io::Error::last_os_error());
         }
         let dev = format!("/dev/loop{n}");
+        // Opened read-only, so the loop device is read-only. Not auto-clearing: that would
+        // detach the device when this function closes it, before anything mounts it; a live
+        // system's image stays attached until the machine stops anyway.
         let backing = fs::File::open(path)?;
         let lo = fs::File::open(&dev)?;
         // SAFETY: attaching our open file to the loop device.
         if unsafe { libc::ioctl(lo.as_raw_fd(), LOOP_SET_FD, backing.as_raw_fd()) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // struct loop_info64: 232 bytes; lo_flags is the u32 at offset 52.
-        let mut info = [0u8; 232];
-        info[52..56].copy_from_slice(&(LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR).to_ne_bytes());
-        // SAFETY: a loop_info64-sized buffer.
-        if unsafe { libc::ioctl(lo.as_raw_fd(), LOOP_SET_STATUS64, info.as_ptr()) } < 0 {
             return Err(io::Error::last_os_error());
         }
         Ok(dev)

@@ -401,14 +401,14 @@ fn iso(label: &str) -> Vec<u8> {
 }
 
 #[test]
-fn a_live_medium_becomes_a_writable_overlay_store_on_a_tmpfs_root() {
+fn a_live_medium_becomes_a_writable_overlay_root_over_its_image() {
     let mut r = machine();
     r.dir("/sys/class/block/sr0");
     r.block("/dev/sr0", iso("STRATA_LIVE"));
-    r.file("/run/strata-live/medium/strata/store.squashfs", b"hsqs");
+    r.file("/run/strata-live/medium/strata/root.squashfs", b"hsqs");
     let p = BootParams::read(
         None,
-        &format!("root=LABEL=STRATA_LIVE strata.live=/strata/store.squashfs init={INIT}"),
+        &format!("root=LABEL=STRATA_LIVE strata.live=/strata/root.squashfs init={INIT}"),
     );
     assert_eq!(
         stage1::run(&mut r, &p).unwrap(),
@@ -416,29 +416,25 @@ fn a_live_medium_becomes_a_writable_overlay_store_on_a_tmpfs_root() {
     );
     let mounts = r.calls_starting("mount ");
     assert_eq!(
-        mounts[..5],
+        mounts[..4],
         [
             format!(
                 "mount /dev/sr0 /run/strata-live/medium iso9660 {} ",
                 ms::RDONLY
             ),
-            format!("mount tmpfs /sysroot tmpfs {} mode=0755", ms::NOSUID),
             format!(
-                "mount /dev/loop0 /sysroot/nix/.ro-store squashfs {} ",
+                "mount /dev/loop0 /run/strata-live/image squashfs {} ",
                 ms::RDONLY
             ),
-            format!(
-                "mount tmpfs /sysroot/nix/.rw-store tmpfs {} mode=0755",
-                ms::NOSUID | ms::NODEV
-            ),
-            "mount overlay /sysroot/nix/store overlay 0 lowerdir=/sysroot/nix/.ro-store,\
-             upperdir=/sysroot/nix/.rw-store/upper,workdir=/sysroot/nix/.rw-store/work"
+            "mount tmpfs /run/strata-live/writes tmpfs 0 mode=0755".to_owned(),
+            "mount overlay /sysroot overlay 0 lowerdir=/run/strata-live/image,\
+             upperdir=/run/strata-live/writes/upper,workdir=/run/strata-live/writes/work"
                 .to_owned(),
         ]
     );
     assert_eq!(
         r.calls_starting("attach-loop"),
-        ["attach-loop /run/strata-live/medium/strata/store.squashfs"]
+        ["attach-loop /run/strata-live/medium/strata/root.squashfs"]
     );
     assert!(r.calls.last().unwrap().starts_with("switch-root"));
 
@@ -448,8 +444,8 @@ fn a_live_medium_becomes_a_writable_overlay_store_on_a_tmpfs_root() {
     r.block("/dev/sr0", iso("STRATA_LIVE"));
     let e = stage1::run(&mut r, &p).unwrap_err();
     assert!(
-        matches!(&e, Stop::Fatal(m) if m.contains("/dev/sr0 holds no /strata/store.squashfs")),
+        matches!(&e, Stop::Fatal(m) if m.contains("/dev/sr0 holds no /strata/root.squashfs")),
         "{e:?}"
     );
-    assert!(r.calls_starting("mount tmpfs /sysroot").is_empty());
+    assert!(r.calls_starting("mount overlay").is_empty());
 }

@@ -18,9 +18,11 @@ let inherit (lib) mkOption types; in
     kernelModules = mkOption { type = types.listOf types.str; default = [ ]; description = "Kernel modules loaded in stage 2."; };
     initrd.availableKernelModules = mkOption {
       type = types.listOf types.str;
-      default = [ "virtio_pci" "virtio_blk" "virtio_scsi" "ahci" "sd_mod" "ext4" ];
-      description = "Kernel modules the initrd carries, loaded when hardware needs them.";
+      default = [ ];
+      description = "Kernel modules the initrd carries, loaded when hardware needs them; added to the disk controllers of virtual machines and PCs, which it always carries.";
     };
     initrd.kernelModules = mkOption { type = types.listOf types.str; default = [ ]; description = "Kernel modules the initrd always loads."; };
   };
+  # A definition, not the option's default, so that a configuration's own modules add to it.
+  config.boot.initrd.availableKernelModules = [ "virtio_pci" "virtio_blk" "virtio_scsi" "ahci" "sd_mod" "ext4" ];
 }

@@ -175,7 +175,12 @@ let
         check = x: isAttrs x || isFunction x || isPath x;
         merge = loc: defs:
           (lib.evalModules {
-            modules = modules ++ map (d: { _file = toString d.file; imports = [ d.value ]; }) defs;
+            # With `shorthandOnlyDefinesConfig` (as `submodule` has), a set defined for it is
+            # its config, even with an attribute named `options` (fileSystems.<name>.options).
+            modules = modules ++ map (d:
+              if shorthandOnlyDefinesConfig && isAttrs d.value
+              then { _file = toString d.file; config = d.value; }
+              else { _file = toString d.file; imports = [ d.value ]; }) defs;
             specialArgs = { name = lib.last loc; } // specialArgs;
             prefix = loc;
           }).config;
@@ -185,14 +190,15 @@ let
             specialArgs = { name = "<name>"; } // specialArgs;
             inherit prefix;
           }).options;
-        functor = { inherit modules specialArgs; };
+        functor = { inherit modules specialArgs shorthandOnlyDefinesConfig; };
         typeMerge = other:
           if other.name == "submodule" then submoduleWith {
             modules = modules ++ other.functor.modules;
             specialArgs = specialArgs // other.functor.specialArgs;
+            shorthandOnlyDefinesConfig = shorthandOnlyDefinesConfig && other.functor.shorthandOnlyDefinesConfig;
           } else null;
       };
-    submodule = m: submoduleWith { modules = lib.toList m; };
+    submodule = m: submoduleWith { modules = lib.toList m; shorthandOnlyDefinesConfig = true; };
   };
 
   # Submodules given as functions or sets carry no file; the option that declares them does.
@@ -201,6 +207,7 @@ let
       types.submoduleWith {
         modules = map (m: if builtins.isPath m || builtins.isString m then m else { _file = file; imports = [ m ]; }) t.functor.modules;
         specialArgs = t.functor.specialArgs;
+        inherit (t.functor) shorthandOnlyDefinesConfig;
         description = t.description;
       }
     else if t.name == "attrsOf" then types.attrsOf (withFile file t.nestedTypes.elemType)

@@ -12,10 +12,12 @@ let
   root = c.fileSystems."/";
   # The modules the declared file systems need (none for types built into the kernel); a FAT
   # file system (the EFI system partition at /boot) also needs the code page and the character
-  # set its names use (Debian's kernel defaults to cp437 and ascii).
+  # set its names use (Debian's kernel defaults to cp437 and ascii). ISO 9660's module is
+  # `isofs`.
   fsModulesOf = t:
     if builtins.elem t [ "auto" "tmpfs" "ramfs" "proc" "sysfs" "devtmpfs" "none" ] then [ ]
     else if t == "vfat" then [ "vfat" "nls_cp437" "nls_ascii" ]
+    else if t == "iso9660" then [ "isofs" ]
     else [ t ];
   fsModule = builtins.concatLists (map (f: fsModulesOf f.fsType) (builtins.attrValues c.fileSystems));
   strataInit = "${builtins.storePath strata}/bin/strata-init";
