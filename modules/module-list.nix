@@ -10,5 +10,6 @@
   ./boot/kernel.nix
   ./tasks/filesystems.nix
   ./system/services.nix
+  ./system/iso-image.nix
   ./testing/command-channel.nix
 ]

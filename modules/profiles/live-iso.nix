@@ -1,7 +1,7 @@
 # The live variant of a configuration, which `strata image --format iso` builds: the same
 # machine (host name, users, packages, services, /etc) booted from a CD or a USB stick.
 #
-# The medium is an ISO 9660 file system labelled `isoImage.volumeID`. It holds the kernel, the
+# The medium is an ISO 9660 file system labelled `isoImage.volumeID` (system/iso-image.nix). It holds the kernel, the
 # initrd, GRUB for UEFI and BIOS, and the machine's root tree (its store with the database,
 # the profile, /etc/strata) as the squashfs image the kernel parameter `strata.live=` names.
 # Stage 1 mounts that image under a tmpfs with an overlay, so the live system is writable; the
@@ -11,15 +11,9 @@
 # replaced: the root is the medium, nothing else is mounted, and GRUB boots it.
 { config, lib, ... }:
 let
-  inherit (lib) mkOption types mkImageMediaOverride;
+  inherit (lib) mkImageMediaOverride;
 in
 {
-  options.isoImage.volumeID = mkOption {
-    type = types.strMatching "[A-Z0-9_]{1,32}";
-    default = "STRATA_LIVE";
-    description = "The ISO 9660 volume label: GRUB and stage 1 find the medium by it (upper-case letters, digits and `_', at most 32).";
-  };
-
   config = {
     fileSystems = mkImageMediaOverride {
       "/" = {

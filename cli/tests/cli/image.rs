@@ -314,3 +314,217 @@ fn tarball_and_systemd_boot_and_bad_sizes() {
     .ok();
     assert_eq!(fs::metadata(&sized).unwrap().len(), 2 << 30);
 }
+
+/// `xorriso ARGS...` on an ISO: its report.
+fn xorriso(args: &[&str]) -> String {
+    let (ok, out) = sh(Command::new("xorriso").args(args));
+    assert!(ok, "xorriso {args:?}: {out}");
+    out
+}
+
+#[test]
+fn hybrid_iso_with_a_squashfs_root_for_uefi_and_bios() {
+    let s = shared();
+    let work = tempfile::tempdir().unwrap();
+    let iso = work.path().join("live.iso");
+    let o = image(
+        &s,
+        &["-f", path(&example()), "--format", "iso", "-o", path(&iso)],
+    )
+    .ok();
+    assert!(o.stderr.contains("grub boot menu"), "{}", o.stderr);
+    assert!(
+        !o.stderr.contains("warning"),
+        "a medium needs no /boot: {}",
+        o.stderr
+    );
+
+    // El Torito for BIOS and UEFI, GRUB's hybrid MBR, the EFI image as a GPT partition.
+    let report = xorriso(&[
+        "-indev",
+        path(&iso),
+        "-report_el_torito",
+        "plain",
+        "-report_system_area",
+        "plain",
+    ]);
+    assert!(report.contains("Volume id    : 'STRATA_LIVE'"), "{report}");
+    for want in [
+        "El Torito img path :   1  /grub/i386-pc/eltorito.img",
+        "El Torito img opts :   1  boot-info-table grub2-boot-info",
+        "El Torito img path :   2  /grub/efi.img",
+        "GPT partition path :   2  /grub/efi.img",
+    ] {
+        assert!(report.contains(want), "no {want:?} in {report}");
+    }
+    assert!(
+        report
+            .lines()
+            .any(|l| l.starts_with("El Torito boot img :   1  BIOS  y   none")),
+        "{report}"
+    );
+    assert!(
+        report
+            .lines()
+            .any(|l| l.starts_with("El Torito boot img :   2  UEFI  y   none")),
+        "{report}"
+    );
+    assert!(report.contains("grub2-mbr"), "{report}");
+    // The MBR's code is the system's own GRUB's boot_hybrid.img (xorriso patches in the LBA of
+    // the BIOS image at 432).
+    let hybrid = fs::read_dir(s.root().join("nix/store"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().into_owned();
+            n.contains("-grub-pc-bin-") && !n.ends_with(".drv") && p.is_dir()
+        })
+        .expect("grub-pc-bin in the store")
+        .join("usr/lib/grub/i386-pc/boot_hybrid.img");
+    let mbr = &fs::read(&iso).unwrap()[..512];
+    assert_eq!(&mbr[..432], &fs::read(&hybrid).unwrap()[..432]);
+    assert_eq!(&mbr[510..], [0x55, 0xaa]);
+
+    // The medium's files.
+    let medium = work.path().join("medium");
+    xorriso(&[
+        "-osirrox",
+        "on",
+        "-indev",
+        path(&iso),
+        "-extract",
+        "/",
+        path(&medium),
+    ]);
+    let cfg = fs::read_to_string(medium.join("grub/grub.cfg")).unwrap();
+    assert!(cfg.contains("Generation 1"), "{cfg}");
+    assert!(cfg.contains("strata.live=/strata/root.squashfs"), "{cfg}");
+    assert!(cfg.contains("-strata-system-saguaro/init"), "{cfg}");
+    let kernels: Vec<String> = fs::read_dir(medium.join("EFI/strata"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        kernels.iter().any(|k| k.contains("-vmlinuz-")),
+        "{kernels:?}"
+    );
+    for k in &kernels {
+        assert!(
+            cfg.contains(&format!("/EFI/strata/{k}")),
+            "{k} not in {cfg}"
+        );
+    }
+    // The UEFI boot image: a clean FAT holding GRUB's EFI program, which knows the label.
+    let efi_img = medium.join("grub/efi.img");
+    let (ok, out) = sh(Command::new("fsck.fat").arg("-n").arg(&efi_img));
+    assert!(ok, "fsck.fat: {out}");
+    let f = fs::File::open(&efi_img).unwrap();
+    let tree = read_fat_tree(&f, 0, f.metadata().unwrap().len()).unwrap();
+    let Some(FatEntry::File(efi)) = tree.get("EFI/BOOT/BOOTX64.EFI") else {
+        panic!("no BOOTX64.EFI: {:?}", tree.keys().collect::<Vec<_>>())
+    };
+    assert_eq!(&efi[..2], b"MZ");
+    assert!(
+        efi.windows(11).any(|w| w == b"STRATA_LIVE"),
+        "GRUB's early config names the medium"
+    );
+
+    // The root image: the machine's tree, every file root's.
+    let sq = medium.join("strata/root.squashfs");
+    let (ok, list) = sh(Command::new("unsquashfs").arg("-lls").arg(&sq));
+    assert!(ok, "unsquashfs: {list}");
+    for want in [
+        "squashfs-root/etc/strata/configuration.nix",
+        "squashfs-root/etc/strata/machine",
+        "squashfs-root/nix/var/nix/db/db.sqlite",
+        "squashfs-root/nix/var/nix/profiles/system-1-link",
+        "-strata-system-saguaro/init",
+    ] {
+        assert!(list.contains(want), "{want} is not in the root image");
+    }
+    let entries: Vec<&str> = list
+        .lines()
+        .filter(|l| l.contains("squashfs-root"))
+        .collect();
+    assert!(entries.len() > 1000, "{}", entries.len());
+    assert!(
+        entries.iter().all(|l| l.contains(" root/root ")),
+        "every entry is root's"
+    );
+    let (ok, conf) = sh(Command::new("unsquashfs")
+        .args(["-cat"])
+        .arg(&sq)
+        .arg("etc/strata/configuration.nix"));
+    assert!(ok, "{conf}");
+    assert_eq!(conf, fs::read_to_string(example()).unwrap());
+    let tree = work.path().join("tree");
+    let (ok, out) = sh(Command::new("unsquashfs")
+        .arg("-d")
+        .arg(&tree)
+        .arg(&sq)
+        .arg("nix/var/nix/db/db.sqlite"));
+    assert!(ok, "{out}");
+    let conn = rusqlite::Connection::open(tree.join("nix/var/nix/db/db.sqlite")).unwrap();
+    let paths: Vec<String> = conn
+        .prepare("select path from ValidPaths")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    for p in &paths {
+        let base = p.rsplit('/').next().unwrap();
+        assert!(
+            list.contains(&format!("squashfs-root/nix/store/{base}\n"))
+                || list.contains(&format!("squashfs-root/nix/store/{base} ->")),
+            "{base} is registered but not in the image"
+        );
+    }
+    let top = paths
+        .iter()
+        .find(|p| p.ends_with("-strata-system-saguaro"))
+        .expect("the toplevel is registered");
+    assert!(cfg.contains(&format!("init={top}/init")), "{cfg}");
+
+    // Reproducible.
+    let again = work.path().join("again.iso");
+    image(
+        &s,
+        &[
+            "-f",
+            path(&example()),
+            "--format",
+            "iso",
+            "-o",
+            path(&again),
+        ],
+    )
+    .ok();
+    assert_eq!(sha256(&iso), sha256(&again), "two builds differ");
+
+    // A volume label ISO 9660 and GRUB's search cannot both take is refused by name, and
+    // nothing is written.
+    let d = work.path().join("bad");
+    fs::create_dir_all(&d).unwrap();
+    fs::copy(repo().join("examples/strata.lock"), d.join("strata.lock")).unwrap();
+    let text = fs::read_to_string(example()).unwrap().replace(
+        "  system.stateVersion",
+        "  isoImage.volumeID = \"my live disk\";\n  system.stateVersion",
+    );
+    fs::write(d.join("configuration.nix"), text).unwrap();
+    let bad = work.path().join("bad.iso");
+    let o = image(
+        &s,
+        &[
+            "-f",
+            path(&d.join("configuration.nix")),
+            "--format",
+            "iso",
+            "-o",
+            path(&bad),
+        ],
+    );
+    assert_eq!(o.code, Some(1), "{}", o.stderr);
+    assert!(o.stderr.contains("isoImage.volumeID"), "{}", o.stderr);
+    assert!(!bad.exists());
+}
