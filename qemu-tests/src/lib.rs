@@ -131,6 +131,17 @@ pub fn accel() -> String {
         .clone()
 }
 
+/// How the image under test is attached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Medium {
+    /// A virtio disk.
+    Disk,
+    /// A CD-ROM on the machine's SATA controller (AHCI).
+    Cdrom,
+    /// A USB stick on an xHCI controller.
+    UsbStick,
+}
+
 /// A machine that boots from a disk image: a copy-on-write overlay of `image` and (UEFI) a
 /// copy of the variable store, both in `dir`, kept across reboots.
 #[derive(Debug)]
@@ -138,6 +149,8 @@ pub struct DiskBoot {
     pub dir: PathBuf,
     pub firmware: Firmware,
     pub memory_mib: u32,
+    /// A virtio disk unless changed.
+    pub medium: Medium,
     boots: std::cell::Cell<u32>,
 }
 
@@ -149,6 +162,7 @@ impl DiskBoot {
             dir: dir.to_owned(),
             firmware,
             memory_mib: 1024,
+            medium: Medium::Disk,
             boots: std::cell::Cell::new(0),
         };
         let out = Command::new("qemu-img")
@@ -277,10 +291,30 @@ impl Machine {
                 disk.vars().display()
             ));
         }
-        cmd.arg("-drive").arg(format!(
-            "file={},if=virtio,format=qcow2",
-            disk.overlay().display()
-        ));
+        let overlay = disk.overlay();
+        match disk.medium {
+            Medium::Disk => {
+                cmd.arg("-drive")
+                    .arg(format!("file={},if=virtio,format=qcow2", overlay.display()));
+            }
+            Medium::Cdrom => {
+                cmd.arg("-drive")
+                    .arg(format!(
+                        "file={},if=none,id=medium,media=cdrom,format=qcow2",
+                        overlay.display()
+                    ))
+                    .args(["-device", "ide-cd,drive=medium,bus=ide.0,bootindex=0"]);
+            }
+            Medium::UsbStick => {
+                cmd.arg("-drive")
+                    .arg(format!(
+                        "file={},if=none,id=medium,format=qcow2",
+                        overlay.display()
+                    ))
+                    .args(["-device", "qemu-xhci,id=xhci"])
+                    .args(["-device", "usb-storage,bus=xhci.0,drive=medium,bootindex=0"]);
+            }
+        }
         // The command channel: the second serial port, a socket QEMU listens on.
         let sock = disk.dir.join("channel.sock");
         let _ = fs::remove_file(&sock);

@@ -4,6 +4,7 @@
 //! lock, so they run one at a time (and apart from the other system tests).
 
 mod confirm_within;
+mod iso_uefi_and_bios;
 mod power_cut;
 mod qcow2_uefi_grub;
 mod raw_bios_grub;
@@ -86,8 +87,16 @@ pub fn ok(m: &Machine, cmd: &str) -> String {
     r.output
 }
 
-/// The checks of scenarios 1 to 3: host name, time zone, alice in wheel, the service ran.
+/// The checks of scenarios 1 to 3: [`check_configured`], and the ESP on /boot.
 pub fn check_example(m: &Machine) {
+    check_configured(m);
+    // The ESP is mounted where switches write the menu.
+    let mounts = ok(m, "cat /proc/mounts");
+    assert!(mounts.contains(" /boot vfat "), "{mounts}");
+}
+
+/// The example's configuration is live: host name, time zone, alice in wheel, the service ran.
+pub fn check_configured(m: &Machine) {
     assert_eq!(ok(m, "cat /proc/sys/kernel/hostname").trim(), "saguaro");
     assert_eq!(ok(m, "date +%Z").trim(), "MST");
     let id = ok(m, "id alice");
@@ -97,9 +106,6 @@ pub fn check_example(m: &Machine) {
     );
     let log = ok(m, "cat /var/log/strata/hello.log");
     assert!(log.contains("hello from saguaro"), "{log}");
-    // The ESP is mounted where switches write the menu.
-    let mounts = ok(m, "cat /proc/mounts");
-    assert!(mounts.contains(" /boot vfat "), "{mounts}");
 }
 
 /// Stops the machine through strata and waits for QEMU to exit.
