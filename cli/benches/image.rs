@@ -15,6 +15,10 @@
 //!   separate ESP file copied in with `dd`, `mkfs.ext4 -d` into a separate root file copied in
 //!   with `dd` (the usual recipe; no boot code, no pinned times, so not reproducible);
 //! - qcow2 from the raw disk: `qemu-img convert` in both columns (strata uses it too);
+//! - the ISO from the staged live variant: strata's `write_iso` (squashfs, GRUB's images from
+//!   the system's packages, its own EFI image, `xorriso`) against `mksquashfs -comp zstd`
+//!   (zstd's default level, as a user would write it) and `grub-mkrescue` (the host's GRUB,
+//!   mtools, `xorriso`);
 //! - the whole `strata image` command for each format (evaluation, an up-to-date build,
 //!   staging, writing), and the image sizes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -27,6 +31,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use strata_images::assemble::{disk_sizes, stage, write_raw, Format, ImageIds, ImageSpec};
+use strata_images::iso::{write_iso, LIVE_PROFILE, ROOT_IMAGE};
 use strata_store::{LocalStore, StoreDir};
 
 const STRATA: &str = env!("CARGO_BIN_EXE_strata");
@@ -50,24 +55,25 @@ fn allocated(p: &Path) -> u64 {
     fs::metadata(p).unwrap().blocks() * 512
 }
 
+/// `strata build` of `conf` into `store_root`: the toplevel's path.
+fn build(store_root: &Path, conf: &Path) -> String {
+    let o = Command::new(STRATA)
+        .arg("--store-root")
+        .arg(store_root)
+        .args(["build", "--no-out-link", "-f"])
+        .arg(conf)
+        .env_remove("STRATA_DEBIAN_MIRROR")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).unwrap().trim().to_owned()
+}
+
 fn main() {
     let dir = tempfile::tempdir().unwrap();
     let store_root = dir.path().join("store");
     let conf = common::repo().join("examples/configuration.nix");
-    let build = Command::new(STRATA)
-        .arg("--store-root")
-        .arg(&store_root)
-        .args(["build", "--no-out-link", "-f"])
-        .arg(&conf)
-        .env_remove("STRATA_DEBIAN_MIRROR")
-        .output()
-        .unwrap();
-    assert!(
-        build.status.success(),
-        "{}",
-        String::from_utf8_lossy(&build.stderr)
-    );
-    let top = String::from_utf8(build.stdout).unwrap().trim().to_owned();
+    let top = build(&store_root, &conf);
     let store = LocalStore::open(&store_root, StoreDir::default()).unwrap();
     let toplevel = store.parse_path(&top).unwrap();
     let out = dir.path().join("unused");
@@ -157,9 +163,67 @@ fn main() {
     let raw = dir.path().join("strata.raw");
     let q = dir.path().join("strata.qcow2");
 
+    // The ISO: the example's live variant, staged once.
+    let live_conf_dir = dir.path().join("live-conf");
+    fs::create_dir_all(&live_conf_dir).unwrap();
+    fs::copy(
+        common::repo().join("examples/strata.lock"),
+        live_conf_dir.join("strata.lock"),
+    )
+    .unwrap();
+    let live_conf = live_conf_dir.join("configuration.nix");
+    fs::write(
+        &live_conf,
+        format!(
+            "{{ imports = [ {:?} {:?} ]; }}\n",
+            conf.display().to_string(),
+            common::repo()
+                .join("modules")
+                .join(LIVE_PROFILE)
+                .display()
+                .to_string()
+        ),
+    )
+    .unwrap();
+    let live_top = store.parse_path(&build(&store_root, &live_conf)).unwrap();
+    let live_spec = ImageSpec {
+        toplevel: &live_top,
+        format: Format::Iso,
+        ..spec
+    };
+    let live = stage(&live_spec).unwrap();
+    let live_ids = ImageIds::new(&live_top);
+    let (mut iso_ours, mut iso_theirs) = (Vec::new(), Vec::new());
+    let iso = dir.path().join("strata.iso");
+    let hand_iso = dir.path().join("hand.iso");
+    for _ in 0..common::reps() {
+        let _ = fs::remove_file(&iso);
+        let t = Instant::now();
+        write_iso(&live, &live_ids, 1, &iso).unwrap();
+        iso_ours.push(t.elapsed());
+
+        let medium = dir.path().join("hand-medium");
+        let _ = fs::remove_dir_all(&medium);
+        let _ = fs::remove_file(&hand_iso);
+        let t = Instant::now();
+        sh(Command::new("cp").arg("-a").arg(&live.esp).arg(&medium));
+        let squashfs = medium.join(ROOT_IMAGE);
+        fs::create_dir_all(squashfs.parent().unwrap()).unwrap();
+        sh(Command::new("mksquashfs")
+            .arg(&live.root)
+            .arg(&squashfs)
+            .args(["-noappend", "-no-progress", "-quiet", "-comp", "zstd"]));
+        sh(Command::new("grub-mkrescue")
+            .arg("-o")
+            .arg(&hand_iso)
+            .arg(&medium)
+            .args(["--", "-volid", "STRATA_LIVE"]));
+        iso_theirs.push(t.elapsed());
+    }
+
     // The whole command, per format.
     let mut whole = Vec::new();
-    for format in ["raw", "qcow2", "tar"] {
+    for format in ["raw", "qcow2", "tar", "iso"] {
         let out = dir.path().join(format!("whole.{format}"));
         let t = Instant::now();
         let o = Command::new(STRATA)
@@ -188,6 +252,14 @@ fn main() {
         "| qcow2 from the raw disk (qemu-img convert) | {:.2} s | {:.2} s (the same tool) |",
         best(&q_ours),
         best(&q_ours)
+    );
+    println!(
+        "| hybrid ISO from the staged live system ({:.1} MiB; by hand {:.1} MiB) | {:.2} s | \
+         {:.2} s (mksquashfs, grub-mkrescue) |",
+        fs::metadata(&iso).unwrap().len() as f64 / MIB as f64,
+        fs::metadata(&hand_iso).unwrap().len() as f64 / MIB as f64,
+        best(&iso_ours),
+        best(&iso_theirs)
     );
     println!();
     println!("| `strata image` | time | file size | allocated |");

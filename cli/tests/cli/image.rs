@@ -25,6 +25,30 @@ fn image(s: &Shared, args: &[&str]) -> Output {
     run(&mut c, None)
 }
 
+/// [`image`] of `configuration` in `format` to `out`.
+fn image_of(s: &Shared, configuration: &Path, format: &str, out: &Path) -> Output {
+    image(
+        s,
+        &[
+            "-f",
+            path(configuration),
+            "--format",
+            format,
+            "-o",
+            path(out),
+        ],
+    )
+}
+
+/// The example edited by `edit`, as `dir/configuration.nix` with the lock beside it.
+fn variant(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
+    fs::create_dir_all(dir).unwrap();
+    fs::copy(repo().join("examples/strata.lock"), dir.join("strata.lock")).unwrap();
+    let conf = dir.join("configuration.nix");
+    fs::write(&conf, edit(fs::read_to_string(example()).unwrap())).unwrap();
+    conf
+}
+
 fn sh(cmd: &mut Command) -> (bool, String) {
     let o = cmd
         .output()
@@ -80,11 +104,7 @@ fn raw_disk_with_grub_for_bios_and_uefi() {
     let s = shared();
     let work = tempfile::tempdir().unwrap();
     let raw = work.path().join("disk.raw");
-    let o = image(
-        &s,
-        &["-f", path(&example()), "--format", "raw", "-o", path(&raw)],
-    )
-    .ok();
+    let o = image_of(&s, &example(), "raw", &raw).ok();
     assert!(o.stderr.contains("grub boot menu"), "{}", o.stderr);
 
     // The partition table, read by strata's reader and by sfdisk.
@@ -174,27 +194,12 @@ fn raw_disk_with_grub_for_bios_and_uefi() {
 
     // Reproducible: the same configuration gives the same bytes.
     let again = work.path().join("again.raw");
-    image(
-        &s,
-        &[
-            "-f",
-            path(&example()),
-            "--format",
-            "raw",
-            "-o",
-            path(&again),
-        ],
-    )
-    .ok();
+    image_of(&s, &example(), "raw", &again).ok();
     assert_eq!(sha256(&raw), sha256(&again), "two builds differ");
 
     // qcow2: valid, and the same disk.
     let q = work.path().join("disk.qcow2");
-    image(
-        &s,
-        &["-f", path(&example()), "--format", "qcow2", "-o", path(&q)],
-    )
-    .ok();
+    image_of(&s, &example(), "qcow2", &q).ok();
     let (ok, out) = sh(Command::new("qemu-img").arg("check").arg(&q));
     assert!(ok, "qemu-img check: {out}");
     let (ok, out) = sh(Command::new("qemu-img")
@@ -209,18 +214,7 @@ fn tarball_and_systemd_boot_and_bad_sizes() {
     let s = shared();
     let work = tempfile::tempdir().unwrap();
     let tarball = work.path().join("root.tar.zst");
-    image(
-        &s,
-        &[
-            "-f",
-            path(&example()),
-            "--format",
-            "tar",
-            "-o",
-            path(&tarball),
-        ],
-    )
-    .ok();
+    image_of(&s, &example(), "tar", &tarball).ok();
     let (ok, list) = sh(Command::new("tar").arg("--zstd").arg("-tvf").arg(&tarball));
     assert!(ok, "tar: {list}");
     for want in [
@@ -238,24 +232,15 @@ fn tarball_and_systemd_boot_and_bad_sizes() {
     );
 
     // A systemd-boot machine: no BIOS boot partition; systemd-boot and its entries on the ESP.
-    let d = work.path().join("sd");
-    fs::create_dir_all(&d).unwrap();
-    fs::copy(repo().join("examples/strata.lock"), d.join("strata.lock")).unwrap();
-    let text = fs::read_to_string(example())
-        .unwrap()
-        .replace(
+    let conf = variant(&work.path().join("sd"), |t| {
+        t.replace(
             "boot.loader.grub.enable = true;",
             "boot.loader.systemd-boot.enable = true;",
         )
-        .replace("  boot.loader.grub.device = \"/dev/vda\";\n", "");
-    fs::write(d.join("configuration.nix"), text).unwrap();
-    let conf = d.join("configuration.nix");
+        .replace("  boot.loader.grub.device = \"/dev/vda\";\n", "")
+    });
     let raw = work.path().join("sd.raw");
-    let o = image(
-        &s,
-        &["-f", path(&conf), "--format", "raw", "-o", path(&raw)],
-    )
-    .ok();
+    let o = image_of(&s, &conf, "raw", &raw).ok();
     assert!(o.stderr.contains("systemd-boot boot menu"), "{}", o.stderr);
     let file = fs::File::open(&raw).unwrap();
     let t = read_gpt(&file).unwrap();
@@ -327,11 +312,7 @@ fn hybrid_iso_with_a_squashfs_root_for_uefi_and_bios() {
     let s = shared();
     let work = tempfile::tempdir().unwrap();
     let iso = work.path().join("live.iso");
-    let o = image(
-        &s,
-        &["-f", path(&example()), "--format", "iso", "-o", path(&iso)],
-    )
-    .ok();
+    let o = image_of(&s, &example(), "iso", &iso).ok();
     assert!(o.stderr.contains("grub boot menu"), "{}", o.stderr);
     assert!(
         !o.stderr.contains("warning"),
@@ -488,42 +469,19 @@ fn hybrid_iso_with_a_squashfs_root_for_uefi_and_bios() {
 
     // Reproducible.
     let again = work.path().join("again.iso");
-    image(
-        &s,
-        &[
-            "-f",
-            path(&example()),
-            "--format",
-            "iso",
-            "-o",
-            path(&again),
-        ],
-    )
-    .ok();
+    image_of(&s, &example(), "iso", &again).ok();
     assert_eq!(sha256(&iso), sha256(&again), "two builds differ");
 
     // A volume label ISO 9660 and GRUB's search cannot both take is refused by name, and
     // nothing is written.
-    let d = work.path().join("bad");
-    fs::create_dir_all(&d).unwrap();
-    fs::copy(repo().join("examples/strata.lock"), d.join("strata.lock")).unwrap();
-    let text = fs::read_to_string(example()).unwrap().replace(
-        "  system.stateVersion",
-        "  isoImage.volumeID = \"my live disk\";\n  system.stateVersion",
-    );
-    fs::write(d.join("configuration.nix"), text).unwrap();
+    let conf = variant(&work.path().join("bad"), |t| {
+        t.replace(
+            "  system.stateVersion",
+            "  isoImage.volumeID = \"my live disk\";\n  system.stateVersion",
+        )
+    });
     let bad = work.path().join("bad.iso");
-    let o = image(
-        &s,
-        &[
-            "-f",
-            path(&d.join("configuration.nix")),
-            "--format",
-            "iso",
-            "-o",
-            path(&bad),
-        ],
-    );
+    let o = image_of(&s, &conf, "iso", &bad);
     assert_eq!(o.code, Some(1), "{}", o.stderr);
     assert!(o.stderr.contains("isoImage.volumeID"), "{}", o.stderr);
     assert!(!bad.exists());
