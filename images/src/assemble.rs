@@ -354,14 +354,7 @@ pub fn stage(spec: &ImageSpec<'_>) -> Result<Staged, Error> {
     // The menu, exactly as a switch writes it, then the boot loader's program.
     let (plan, _) = switch::boot_plan(&root, n, &manifest.boot_loader).map_err(Error::Other)?;
     blc::install(&plan, &esp, &|p| resolve(&root, p)).map_err(|e| Error::Other(e.to_string()))?;
-    let bios = install_loader(&root, &top, &manifest.boot_loader, &esp, &esp_label)?;
-    let (bios, iso) = if live {
-        let tool = grub_mkimage()?;
-        let pc_mods = loader_package(&root, &top, "grub-pc-bin")?.join("usr/lib/grub/i386-pc");
-        (None, Some(iso::iso_boot(&tool, &pc_mods, &root_label)?))
-    } else {
-        (bios, None)
-    };
+    let (bios, iso) = install_loader(&root, &top, &manifest.boot_loader, &esp, &esp_label, live)?;
     pin_times(&root, &root.join("nix/store"), spec.epoch)?;
     Ok(Staged {
         work,
@@ -376,14 +369,16 @@ pub fn stage(spec: &ImageSpec<'_>) -> Result<Staged, Error> {
     })
 }
 
-/// Puts the boot loader's EFI program on the ESP; returns GRUB's BIOS boot code for GRUB.
+/// Puts the boot loader's EFI program on the ESP; returns GRUB's BIOS files for GRUB: the
+/// boot code of a disk, or (`live`) those of a medium.
 fn install_loader(
     root: &Path,
     top: &str,
     loader: &BootLoader,
     esp: &Path,
     esp_label: &str,
-) -> Result<Option<grub::BiosBoot>, Error> {
+    live: bool,
+) -> Result<(Option<grub::BiosBoot>, Option<iso::IsoBoot>), Error> {
     let efi_boot = esp.join("EFI/BOOT");
     fs::create_dir_all(&efi_boot).map_err(io_err("cannot create", &efi_boot))?;
     if loader.kind == "grub" {
@@ -392,13 +387,21 @@ fn install_loader(
             loader_package(root, top, "grub-efi-amd64-bin")?.join("usr/lib/grub/x86_64-efi");
         grub::efi_image(&tool, &efi_mods, esp_label, &efi_boot.join("BOOTX64.EFI"))?;
         let pc_mods = loader_package(root, top, "grub-pc-bin")?.join("usr/lib/grub/i386-pc");
-        Ok(Some(grub::bios_core(&tool, &pc_mods, esp_label)?))
+        if live {
+            Ok((None, Some(iso::iso_boot(&tool, &pc_mods, esp_label)?)))
+        } else {
+            Ok((Some(grub::bios_core(&tool, &pc_mods, esp_label)?), None))
+        }
+    } else if live {
+        Err(Error::Other(
+            "a live medium boots with GRUB; this system's boot loader is systemd-boot".into(),
+        ))
     } else {
         let efi = loader_package(root, top, "systemd-boot-efi")?
             .join("usr/lib/systemd/boot/efi/systemd-bootx64.efi");
         copy(&efi, &efi_boot.join("BOOTX64.EFI"))?;
         copy(&efi, &esp.join("EFI/systemd/systemd-bootx64.efi"))?;
-        Ok(None)
+        Ok((None, None))
     }
 }
 
