@@ -52,4 +52,18 @@ in
     assertion = e.mode == "symlink" || builtins.match "0?[0-7]{3,4}" e.mode != null;
     message = "environment.etc.\"${n}\".mode must be `symlink' or an octal mode like 0644, not `${e.mode}'.";
   }) config.environment.etc;
+
+  # Login shells read /etc/profile: the system's programs and strata itself on PATH, then
+  # environment.variables (lists joined with colons), each quoted for the shell.
+  config.environment.etc."profile".text = lib.mkDefault (
+    let
+      quote = s: "'" + builtins.replaceStrings [ "'" ] [ "'\\''" ] s + "'";
+      value = v: if builtins.isList v then lib.concatStringsSep ":" v else v;
+    in
+    ''
+      # Written by strata from environment.variables; login shells read it.
+      export PATH=/run/current-system/sw/bin:/run/current-system/sw/sbin:/run/current-system/strata/bin
+    ''
+    + lib.concatStrings (lib.mapAttrsToList (n: v: "export ${n}=${quote (value v)}\n") config.environment.variables)
+  );
 }

@@ -183,3 +183,41 @@ fn lib_agrees_with_nix() {
         );
     }
 }
+
+#[test]
+fn login_shells_get_the_system_path_and_the_declared_variables() {
+    let root = root();
+    let modules = root.join("modules");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conf = dir.path().join("configuration.nix");
+    let text = std::fs::read_to_string(root.join("examples/configuration.nix"))
+        .expect("example")
+        .replace(
+            "  system.stateVersion",
+            "  environment.variables = { GREETING = \"it's $HOME `here`\"; SEARCH = [ \"/a\" \"/b c\" ]; };\n  system.stateVersion",
+        );
+    std::fs::write(&conf, text).expect("write");
+    let got =
+        on_eval_thread(move |ev| config::evaluate(ev, &modules, &conf).map_err(|e| e.to_string()));
+    let c = got.unwrap_or_else(|e| panic!("{e}")).config;
+    let profile = c.environment.etc["profile"]
+        .text
+        .clone()
+        .expect("/etc/profile has text");
+    let file = dir.path().join("profile");
+    std::fs::write(&file, &profile).expect("write");
+    // The shell reads back exactly what was declared: no expansion, lists joined.
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(". \"$1\" && printf '%s|%s|%s' \"$GREETING\" \"$SEARCH\" \"$PATH\"")
+        .arg("sh")
+        .arg(&file)
+        .output()
+        .expect("sh");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "it's $HOME `here`|/a:/b c|/run/current-system/sw/bin:/run/current-system/sw/sbin:\
+         /run/current-system/strata/bin"
+    );
+}

@@ -106,6 +106,13 @@ pub fn check_configured(m: &Machine) {
     );
     let log = ok(m, "cat /var/log/strata/hello.log");
     assert!(log.contains("hello from saguaro"), "{log}");
+    // A login shell finds the system's programs and strata itself (/etc/profile).
+    let found = ok(m, "sh -lc 'command -v strata; echo \"$PATH\"'");
+    assert_eq!(
+        found,
+        "/run/current-system/strata/bin/strata\n/run/current-system/sw/bin:\
+         /run/current-system/sw/sbin:/run/current-system/strata/bin\n"
+    );
 }
 
 /// Stops the machine through strata and waits for QEMU to exit.
