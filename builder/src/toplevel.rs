@@ -1193,6 +1193,7 @@ mod tests {
                 "issue",
                 "localtime",
                 "motd",
+                "profile",
                 "ssh/banner",
                 "sudoers"
             ]
@@ -1227,7 +1228,8 @@ mod tests {
         let info = store.require_info(&tree.path).unwrap();
         let issue = store.store_dir().parse(&src).unwrap();
         assert!(info.references.contains(&issue));
-        assert_eq!(info.references.len(), 4, "{:?}", info.references);
+        // issue, motd, profile, ssh/banner and hostname (linked); sudoers is a copy.
+        assert_eq!(info.references.len(), 5, "{:?}", info.references);
         // The copied text's store file is in the manifest even though the tree holds a copy.
         let sudo = tree.entries.iter().find(|e| e.target == "sudoers").unwrap();
         assert!(sudo.source.ends_with("-etc-sudoers"));
@@ -1311,7 +1313,7 @@ mod tests {
         cfg.host_name = String::new();
         let tree = build_etc(&mut store, &cfg).unwrap();
         let targets: Vec<&str> = tree.entries.iter().map(|e| e.target.as_str()).collect();
-        assert_eq!(targets, ["motd"]);
+        assert_eq!(targets, ["motd", "profile"]);
         let root = store.real_path(&tree.path).join("etc");
         assert!(fs::symlink_metadata(root.join("localtime")).is_err());
     }
