@@ -131,6 +131,13 @@ pub fn accel() -> String {
         .clone()
 }
 
+/// A boot loader's menu, for [`Machine::pick_menu_entry`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Menu {
+    Grub,
+    SystemdBoot,
+}
+
 /// How the image under test is attached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Medium {
@@ -211,6 +218,8 @@ pub struct Ran {
 struct Console {
     /// Everything the guest wrote, ANSI sequences removed.
     text: String,
+    /// Everything the guest wrote, as written (menus show their highlight with colours).
+    raw: String,
     closed: bool,
 }
 
@@ -380,6 +389,7 @@ impl Machine {
                 let (m, cv) = &*c2;
                 if let Ok(mut c) = m.lock() {
                     c.text.push_str(&clean);
+                    c.raw.push_str(&ready);
                 }
                 cv.notify_all();
             }
@@ -436,13 +446,23 @@ impl Machine {
         timeout: Duration,
         find: impl Fn(&str) -> Option<T>,
     ) -> Result<(Duration, T), String> {
+        self.wait_until_in(what, timeout, |c| find(&c.text))
+    }
+
+    /// [`wait_until`](Self::wait_until) over the whole console: the text and the raw bytes.
+    fn wait_until_in<T>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        find: impl Fn(&Console) -> Option<T>,
+    ) -> Result<(Duration, T), String> {
         let deadline = Instant::now() + timeout;
         let (m, cv) = &*self.console;
         let mut c = m
             .lock()
             .map_err(|_| "the console lock is poisoned".to_owned())?;
         loop {
-            if let Some(found) = find(&c.text) {
+            if let Some(found) = find(&c) {
                 return Ok((self.started.elapsed(), found));
             }
             let now = Instant::now();
@@ -626,30 +646,51 @@ impl Machine {
         }
     }
 
-    /// Waits for `menu_marker` on the console (the menu is up), stops its countdown, moves
-    /// down `down` entries and checks that the highlighted line (GRUB marks it with `*`) names
-    /// `expect`, then presses Enter. Keys go one sequence per write: an `ESC` alone means
-    /// something else to systemd-boot.
+    /// Moves a boot menu's highlight `steps` entries down (up when negative; 0 sends one key up,
+    /// which stops the countdown and redraws), one key sequence per write (an `ESC` alone means
+    /// something else to systemd-boot), then waits until the highlight is on the entry whose
+    /// title starts with `entry`: GRUB marks that line with `*`; systemd-boot draws it black on
+    /// light grey (`ESC[47m` before the title).
+    pub fn move_highlight(&mut self, menu: Menu, steps: i32, entry: &str) -> Result<(), String> {
+        let (from_text, from_raw) = {
+            let (m, _) = &*self.console;
+            let c = m
+                .lock()
+                .map_err(|_| "the console lock is poisoned".to_owned())?;
+            (c.text.len(), c.raw.len())
+        };
+        let key = if steps > 0 { "\u{1b}[B" } else { "\u{1b}[A" };
+        for _ in 0..steps.unsigned_abs().max(1) {
+            self.send(key).map_err(|e| e.to_string())?;
+            std::thread::sleep(Duration::from_millis(700));
+        }
+        let highlighted = regex::Regex::new(&format!(r"\x1b\[47m *{}", regex::escape(entry)))
+            .map_err(|e| e.to_string())?;
+        let grub_line = format!("*{entry}");
+        self.wait_until_in(
+            &format!("the highlight on {entry:?}"),
+            Duration::from_secs(20),
+            |c| match menu {
+                Menu::Grub => c.text.get(from_text..)?.find(&grub_line),
+                Menu::SystemdBoot => highlighted.find(c.raw.get(from_raw..)?).map(|m| m.start()),
+            },
+        )
+        .map(|_| ())
+    }
+
+    /// Waits for `menu_marker` on the console (the menu is up), moves the highlight `down`
+    /// entries onto `entry` ([`move_highlight`](Self::move_highlight) checks it is there),
+    /// then presses Enter.
     pub fn pick_menu_entry(
         &mut self,
+        menu: Menu,
         menu_marker: &str,
-        down: usize,
-        expect: &str,
+        down: i32,
+        entry: &str,
         timeout: Duration,
     ) -> Result<(), String> {
-        let (_, mut at) = self.wait_for_console_text_from(menu_marker, 0, timeout)?;
-        for _ in 0..down {
-            self.send("\u{1b}[B").map_err(|e| e.to_string())?;
-            std::thread::sleep(Duration::from_millis(700));
-        }
-        if down == 0 {
-            // Any key stops the countdown; a redraw shows the highlight.
-            self.send("\u{1b}[A").map_err(|e| e.to_string())?;
-            std::thread::sleep(Duration::from_millis(700));
-        }
-        let (_, end) = self.wait_for_console_text_from(expect, at, Duration::from_secs(20))?;
-        at = end;
-        let _ = at;
+        self.wait_for_console_text_from(menu_marker, 0, timeout)?;
+        self.move_highlight(menu, down, entry)?;
         self.send("\r").map_err(|e| e.to_string())
     }
 }

@@ -70,6 +70,13 @@ pub fn image(s: &Shared, configuration: &Path, format: &str, dir: &Path) -> Path
 /// Boots and waits for the ready marker; prints the time it took.
 pub fn boot(disk: &DiskBoot, what: &str) -> Machine {
     let m = Machine::boot_disk(disk).unwrap();
+    ready(&m, what);
+    m
+}
+
+/// Waits for the ready marker of a machine that is booting; prints the time since QEMU
+/// started.
+pub fn ready(m: &Machine, what: &str) {
     let (t, _) = m
         .wait_for_console_regex(r"strata: \S+ is up \(\d+ services? started\)", BOOT)
         .unwrap_or_else(|e| panic!("{what}: {e}"));
@@ -77,7 +84,6 @@ pub fn boot(disk: &DiskBoot, what: &str) -> Machine {
         "{what}: QEMU start to ready marker: {:.1} s",
         t.as_secs_f64()
     );
-    m
 }
 
 /// Runs `cmd` in the guest; panics unless it exits 0. Returns its output.

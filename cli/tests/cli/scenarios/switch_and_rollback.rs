@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use strata_qemu_tests::{base64, DiskBoot, Firmware, Machine};
+use strata_qemu_tests::{base64, DiskBoot, Firmware, Machine, Menu};
 
 use super::{boot, config, image, ok, BOOT};
 use crate::system::shared;
@@ -20,6 +20,31 @@ pub fn reboot(mut m: Machine) {
         m.wait_exit(Duration::from_secs(120)).is_some(),
         "the machine did not reboot:\n{}",
         m.last_lines(20)
+    );
+}
+
+/// Edits `/etc/strata/configuration.nix` on the machine as [`changed`] does and runs
+/// `strata switch`, which must make generation `expect` current.
+pub fn edit_and_switch(m: &Machine, expect: u32) {
+    let old = ok(m, "cat /etc/strata/configuration.nix");
+    let new = changed(&old);
+    assert_ne!(old, new);
+    ok(
+        m,
+        &format!(
+            "echo {} | base64 -d > /etc/strata/configuration.nix",
+            base64(new.as_bytes())
+        ),
+    );
+    let r = m
+        .run(&format!("{STRATA} switch 2>&1"), Duration::from_secs(900))
+        .unwrap();
+    assert_eq!(r.code, 0, "strata switch failed:\n{}", r.output);
+    assert!(
+        r.output
+            .contains(&format!("generation {expect} is current")),
+        "{}",
+        r.output
     );
 }
 
@@ -44,21 +69,7 @@ fn switch_reboot_pick_the_old_generation_and_roll_back() {
     assert_eq!(ok(&m, "cat /proc/sys/kernel/hostname").trim(), "saguaro");
 
     // Edit the configuration on the machine and switch.
-    let old = ok(&m, "cat /etc/strata/configuration.nix");
-    let new = changed(&old);
-    assert_ne!(old, new);
-    ok(
-        &m,
-        &format!(
-            "echo {} | base64 -d > /etc/strata/configuration.nix",
-            base64(new.as_bytes())
-        ),
-    );
-    let r = m
-        .run(&format!("{STRATA} switch 2>&1"), Duration::from_secs(900))
-        .unwrap();
-    assert_eq!(r.code, 0, "strata switch failed:\n{}", r.output);
-    assert!(r.output.contains("generation 2 is current"), "{}", r.output);
+    edit_and_switch(&m, 2);
     // Live without a reboot.
     assert_eq!(ok(&m, "cat /proc/sys/kernel/hostname").trim(), "mesquite");
     assert!(ok(&m, "id bob").contains("uid=1001(bob)"));
@@ -84,16 +95,18 @@ fn switch_reboot_pick_the_old_generation_and_roll_back() {
     // Generation 1 from the menu: the submenu, then its second entry.
     let mut m = Machine::boot_disk(&disk).unwrap();
     m.pick_menu_entry(
+        Menu::Grub,
         "strata: every generation",
         1,
-        "*strata: every generation",
+        "strata: every generation",
         BOOT,
     )
     .unwrap();
     m.pick_menu_entry(
+        Menu::Grub,
         "strata (Generation 1",
         1,
-        "*strata (Generation 1",
+        "strata (Generation 1",
         Duration::from_secs(60),
     )
     .unwrap();
