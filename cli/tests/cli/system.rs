@@ -15,12 +15,12 @@ use strata_builder::toplevel::{validate_bootspec, ActivationManifest, PasswordSo
 use crate::{run, Output};
 
 pub(crate) struct Shared {
-    dir: tempfile::TempDir,
+    dir: PathBuf,
 }
 
 impl Shared {
     pub(crate) fn root(&self) -> PathBuf {
-        self.dir.path().join("root")
+        self.dir.join("root")
     }
 
     fn store(&self) -> PathBuf {
@@ -33,14 +33,48 @@ impl Shared {
     }
 }
 
+/// Removes `dir` and everything below it, making read-only directories (as a store's are)
+/// writable first.
+fn remove_tree(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let _ = fs::set_permissions(&d, fs::Permissions::from_mode(0o755));
+        if let Ok(rd) = fs::read_dir(&d) {
+            for e in rd.flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    todo.push(e.path());
+                }
+            }
+        }
+    }
+    let _ = fs::remove_dir_all(dir);
+}
+
 /// The shared store, locked for the caller.
+///
+/// It lives in `CARGO_TARGET_TMPDIR/cli-shared-stores/pid-<pid>`: a static is never dropped,
+/// so a temporary directory would be left behind by every run (over 600 MiB each). Each run
+/// removes the stores of runs whose process is gone.
 pub(crate) fn shared() -> MutexGuard<'static, Shared> {
     static SHARED: OnceLock<Mutex<Shared>> = OnceLock::new();
     SHARED
         .get_or_init(|| {
-            Mutex::new(Shared {
-                dir: tempfile::tempdir().unwrap(),
-            })
+            let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-shared-stores");
+            fs::create_dir_all(&base).unwrap();
+            for e in fs::read_dir(&base).unwrap().flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let gone = name
+                    .strip_prefix("pid-")
+                    .is_none_or(|pid| !Path::new("/proc").join(pid).exists());
+                if gone {
+                    remove_tree(&e.path());
+                }
+            }
+            let dir = base.join(format!("pid-{}", std::process::id()));
+            remove_tree(&dir);
+            fs::create_dir_all(&dir).unwrap();
+            Mutex::new(Shared { dir })
         })
         .lock()
         .unwrap_or_else(|e| e.into_inner())
