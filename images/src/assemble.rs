@@ -173,7 +173,7 @@ pub struct Staged {
 }
 
 /// The label a `/dev/disk/by-label/X` or `LABEL=X` device names.
-fn label_of(device: &str) -> Option<String> {
+pub(crate) fn label_of(device: &str) -> Option<String> {
     device
         .strip_prefix("/dev/disk/by-label/")
         .or_else(|| device.strip_prefix("LABEL="))
@@ -198,19 +198,41 @@ fn loader_package(root: &Path, toplevel: &str, prefix: &str) -> Result<PathBuf, 
     )))
 }
 
-/// `grub-mkimage` from the PATH.
-fn grub_mkimage() -> Result<PathBuf, Error> {
+/// The program `name` from the PATH, or the error `missing` says.
+pub(crate) fn find_tool(name: &str, missing: &str) -> Result<PathBuf, Error> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
-        .map(|d| d.join("grub-mkimage"))
+        .map(|d| d.join(name))
         .find(|p| p.is_file())
-        .ok_or_else(|| {
-            Error::Other(
-                "GRUB images need grub-mkimage (Debian's grub-common); GRUB's modules come from \
-                 the system's own packages"
-                    .into(),
-            )
-        })
+        .ok_or_else(|| Error::Other(missing.to_owned()))
+}
+
+/// Runs `cmd` (`what` names it in errors); a failure gives its standard error, or its output
+/// when that is empty.
+pub(crate) fn run_tool(cmd: &mut Command, what: &str) -> Result<(), Error> {
+    let o = cmd
+        .output()
+        .map_err(|e| Error::Other(format!("cannot run {what}: {e}")))?;
+    if !o.status.success() {
+        let mut text = String::from_utf8_lossy(&o.stderr).trim().to_owned();
+        if text.is_empty() {
+            text = String::from_utf8_lossy(&o.stdout).trim().to_owned();
+        }
+        return Err(Error::Other(format!(
+            "{what} failed ({}): {text}",
+            o.status
+        )));
+    }
+    Ok(())
+}
+
+/// `grub-mkimage` from the PATH.
+fn grub_mkimage() -> Result<PathBuf, Error> {
+    find_tool(
+        "grub-mkimage",
+        "GRUB images need grub-mkimage (Debian's grub-common); GRUB's modules come from the \
+         system's own packages",
+    )
 }
 
 fn copy(from: &Path, to: &Path) -> Result<(), Error> {
@@ -224,8 +246,8 @@ fn copy(from: &Path, to: &Path) -> Result<(), Error> {
 }
 
 /// Sets the time of everything below `dir` (links themselves included) to `epoch`, except
-/// the store paths, which keep the store's time stamp.
-pub(crate) fn pin_times(dir: &Path, store: &Path, epoch: u64) -> Result<(), Error> {
+/// what is below `store` (the store paths, which keep the store's time stamp).
+pub(crate) fn pin_times(dir: &Path, store: Option<&Path>, epoch: u64) -> Result<(), Error> {
     let t = libc::timespec {
         tv_sec: epoch as libc::time_t,
         tv_nsec: 0,
@@ -234,7 +256,7 @@ pub(crate) fn pin_times(dir: &Path, store: &Path, epoch: u64) -> Result<(), Erro
     let mut all = Vec::new();
     while let Some(d) = todo.pop() {
         all.push(d.clone());
-        if d == store {
+        if Some(d.as_path()) == store {
             continue;
         }
         for e in fs::read_dir(&d).map_err(io_err("cannot read", &d))? {
@@ -355,7 +377,7 @@ pub fn stage(spec: &ImageSpec<'_>) -> Result<Staged, Error> {
     let (plan, _) = switch::boot_plan(&root, n, &manifest.boot_loader).map_err(Error::Other)?;
     blc::install(&plan, &esp, &|p| resolve(&root, p)).map_err(|e| Error::Other(e.to_string()))?;
     let (bios, iso) = install_loader(&root, &top, &manifest.boot_loader, &esp, &esp_label, live)?;
-    pin_times(&root, &root.join("nix/store"), spec.epoch)?;
+    pin_times(&root, Some(&root.join("nix/store")), spec.epoch)?;
     Ok(Staged {
         work,
         root,
@@ -555,23 +577,17 @@ pub fn write_raw(
 
 /// Converts the raw disk `raw` into a qcow2 image `out` with `qemu-img`.
 pub fn write_qcow2(raw: &Path, out: &Path) -> Result<(), Error> {
-    let o = Command::new("qemu-img")
-        .args(["convert", "-f", "raw", "-O", "qcow2"])
-        .arg(raw)
-        .arg(out)
-        .output()
-        .map_err(|e| {
-            Error::Other(format!(
-                "cannot run qemu-img ({e}); install Debian's qemu-utils for qcow2 images"
-            ))
-        })?;
-    if !o.status.success() {
-        return Err(Error::Other(format!(
-            "qemu-img convert failed: {}",
-            String::from_utf8_lossy(&o.stderr).trim()
-        )));
-    }
-    Ok(())
+    let tool = find_tool(
+        "qemu-img",
+        "qcow2 images need qemu-img (Debian's qemu-utils); install it",
+    )?;
+    run_tool(
+        Command::new(tool)
+            .args(["convert", "-f", "raw", "-O", "qcow2"])
+            .arg(raw)
+            .arg(out),
+        "qemu-img convert",
+    )
 }
 
 /// Makes the image `spec` asks for.

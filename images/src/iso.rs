@@ -26,8 +26,9 @@ use std::process::Command;
 
 use strata_activate::manifest::ActivationManifest;
 use strata_activate::resolve;
+use strata_store::local::{delete_tree, link_or_copy_tree};
 
-use crate::assemble::{io_err, Error, ImageIds, Staged};
+use crate::assemble::{find_tool, io_err, label_of, pin_times, run_tool, Error, ImageIds, Staged};
 use crate::fat;
 
 /// The module `strata image --format iso` evaluates with the configuration, relative to
@@ -72,10 +73,7 @@ pub fn live_label(root: &Path, top: &str, manifest: &ActivationManifest) -> Resu
             fs.fs_type
         )));
     }
-    let label = fs
-        .device
-        .strip_prefix("/dev/disk/by-label/")
-        .or_else(|| fs.device.strip_prefix("LABEL="))
+    let label = label_of(&fs.device)
         .ok_or_else(|| not_live(format!("its root {} is not named by label", fs.device)))?;
     let valid = !label.is_empty()
         && label.len() <= 32
@@ -94,7 +92,7 @@ pub fn live_label(root: &Path, top: &str, manifest: &ActivationManifest) -> Resu
     if !params.split_whitespace().any(|p| p == wanted) {
         return Err(not_live(format!("its kernel parameters lack {wanted}")));
     }
-    Ok(label.to_owned())
+    Ok(label)
 }
 
 /// GRUB's BIOS files for the medium labelled `label`, with `tool` (`grub-mkimage`) from the
@@ -116,49 +114,12 @@ pub fn iso_boot(tool: &Path, pc_modules: &Path, label: &str) -> Result<IsoBoot, 
     })
 }
 
-/// A program from the PATH, or an error naming the Debian package that has it.
+/// A program ISO images need, from the PATH.
 fn tool(name: &str, package: &str) -> Result<std::path::PathBuf, Error> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-        .ok_or_else(|| {
-            Error::Other(format!(
-                "ISO images need {name} (Debian's {package}); install it"
-            ))
-        })
-}
-
-fn run(cmd: &mut Command, what: &str) -> Result<(), Error> {
-    let o = cmd
-        .output()
-        .map_err(|e| Error::Other(format!("cannot run {what}: {e}")))?;
-    if !o.status.success() {
-        let mut text = String::from_utf8_lossy(&o.stderr).trim().to_owned();
-        if text.is_empty() {
-            text = String::from_utf8_lossy(&o.stdout).trim().to_owned();
-        }
-        return Err(Error::Other(format!(
-            "{what} failed ({}): {text}",
-            o.status
-        )));
-    }
-    Ok(())
-}
-
-/// Hard-links (or, across file systems, copies) the tree below `from` into `to`.
-fn link_tree(from: &Path, to: &Path) -> Result<(), Error> {
-    fs::create_dir_all(to).map_err(io_err("cannot create", to))?;
-    for e in fs::read_dir(from).map_err(io_err("cannot read", from))? {
-        let e = e.map_err(io_err("cannot read", from))?;
-        let (src, dst) = (e.path(), to.join(e.file_name()));
-        if e.file_type().map_err(io_err("cannot read", &src))?.is_dir() {
-            link_tree(&src, &dst)?;
-        } else if fs::hard_link(&src, &dst).is_err() {
-            fs::copy(&src, &dst).map_err(io_err("cannot copy to", &dst))?;
-        }
-    }
-    Ok(())
+    find_tool(
+        name,
+        &format!("ISO images need {name} (Debian's {package}); install it"),
+    )
 }
 
 /// The squashfs image of `root` at `out`: zstd at level 6 in 1 MiB blocks, root-owned, no
@@ -182,7 +143,7 @@ pub fn make_squashfs(root: &Path, out: &Path, epoch: u64) -> Result<(), Error> {
         .arg(epoch.to_string())
         // mksquashfs would set every file's time from it; the store's files keep theirs.
         .env_remove("SOURCE_DATE_EPOCH");
-    run(&mut cmd, "mksquashfs")
+    run_tool(&mut cmd, "mksquashfs")
 }
 
 /// Writes the hybrid ISO for `staged` (a live system's, with [`Staged::iso`]) to `out`.
@@ -192,26 +153,19 @@ pub fn write_iso(staged: &Staged, ids: &ImageIds, epoch: u64, out: &Path) -> Res
     })?;
     let xorriso = tool("xorriso", "xorriso")?;
     let work = staged.work.path();
+    // Written again from the start when called again on the same staged tree.
     let medium = work.join("medium");
-    if medium.exists() {
-        fs::remove_dir_all(&medium).map_err(io_err("cannot remove", &medium))?;
+    let efi_tree = work.join("efi-boot");
+    delete_tree(&medium)?;
+    delete_tree(&efi_tree)?;
+    link_or_copy_tree(&staged.esp, &medium)?;
+    let eltorito = medium.join(ELTORITO_IMAGE);
+    if let Some(d) = eltorito.parent() {
+        fs::create_dir_all(d).map_err(io_err("cannot create", d))?;
     }
-    link_tree(&staged.esp, &medium)?;
-
-    let write = |rel: &str, bytes: &[u8]| -> Result<(), Error> {
-        let p = medium.join(rel);
-        if let Some(d) = p.parent() {
-            fs::create_dir_all(d).map_err(io_err("cannot create", d))?;
-        }
-        fs::write(&p, bytes).map_err(io_err("cannot write", &p))
-    };
-    write(ELTORITO_IMAGE, &boot.eltorito)?;
+    fs::write(&eltorito, &boot.eltorito).map_err(io_err("cannot write", &eltorito))?;
 
     // The UEFI boot image: GRUB's EFI program alone on a FAT file system just big enough.
-    let efi_tree = work.join("efi-boot");
-    if efi_tree.exists() {
-        fs::remove_dir_all(&efi_tree).map_err(io_err("cannot remove", &efi_tree))?;
-    }
     let efi_program = staged.esp.join("EFI/BOOT/BOOTX64.EFI");
     let program_dir = efi_tree.join("EFI/BOOT");
     fs::create_dir_all(&program_dir).map_err(io_err("cannot create", &program_dir))?;
@@ -250,7 +204,7 @@ pub fn write_iso(staged: &Staged, ids: &ImageIds, epoch: u64, out: &Path) -> Res
     make_squashfs(&staged.root, &squashfs, epoch)?;
 
     // Every file and directory of the medium dated `epoch` (none is a store path).
-    crate::assemble::pin_times(&medium, &work.join("no-store"), epoch)?;
+    pin_times(&medium, None, epoch)?;
     let mbr = work.join("boot_hybrid.img");
     fs::write(&mbr, &boot.hybrid_mbr).map_err(io_err("cannot write", &mbr))?;
     let mut cmd = Command::new(xorriso);
@@ -278,5 +232,5 @@ pub fn write_iso(staged: &Staged, ids: &ImageIds, epoch: u64, out: &Path) -> Res
         .arg("--protective-msdos-label")
         .arg(&medium)
         .env("SOURCE_DATE_EPOCH", epoch.to_string());
-    run(&mut cmd, "xorriso")
+    run_tool(&mut cmd, "xorriso")
 }

@@ -437,20 +437,10 @@ impl Machine {
         lines[lines.len().saturating_sub(n)..].join("\n")
     }
 
-    /// Waits until `find` finds something in the console text (ANSI sequences stripped), for
-    /// at most `timeout`; `what` names it in the error, which shows the last console lines and
-    /// the log's path.
+    /// Waits until `find` finds something in the console (its text, ANSI sequences stripped,
+    /// or its raw bytes), for at most `timeout`; `what` names it in the error, which shows the
+    /// last console lines and the log's path.
     fn wait_until<T>(
-        &self,
-        what: &str,
-        timeout: Duration,
-        find: impl Fn(&str) -> Option<T>,
-    ) -> Result<(Duration, T), String> {
-        self.wait_until_in(what, timeout, |c| find(&c.text))
-    }
-
-    /// [`wait_until`](Self::wait_until) over the whole console: the text and the raw bytes.
-    fn wait_until_in<T>(
         &self,
         what: &str,
         timeout: Duration,
@@ -493,8 +483,9 @@ impl Machine {
         from: usize,
         timeout: Duration,
     ) -> Result<(Duration, usize), String> {
-        self.wait_until(&format!("{needle:?}"), timeout, |text| {
-            text.get(from..)
+        self.wait_until(&format!("{needle:?}"), timeout, |c| {
+            c.text
+                .get(from..)
                 .and_then(|t| t.find(needle))
                 .map(|i| from + i + needle.len())
         })
@@ -508,8 +499,8 @@ impl Machine {
         timeout: Duration,
     ) -> Result<(Duration, String), String> {
         let re = regex::Regex::new(pattern).map_err(|e| format!("bad pattern {pattern:?}: {e}"))?;
-        self.wait_until(&format!("/{pattern}/"), timeout, |text| {
-            re.find(text).map(|m| m.as_str().to_owned())
+        self.wait_until(&format!("/{pattern}/"), timeout, |c| {
+            re.find(&c.text).map(|m| m.as_str().to_owned())
         })
     }
 
@@ -667,7 +658,7 @@ impl Machine {
         let highlighted = regex::Regex::new(&format!(r"\x1b\[47m *{}", regex::escape(entry)))
             .map_err(|e| e.to_string())?;
         let grub_line = format!("*{entry}");
-        self.wait_until_in(
+        self.wait_until(
             &format!("the highlight on {entry:?}"),
             Duration::from_secs(20),
             |c| match menu {

@@ -11,6 +11,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use strata_builder::initrd::{decompress, read_newc};
 use strata_builder::toplevel::{validate_bootspec, ActivationManifest, PasswordSource};
+use strata_store::local::delete_tree;
 
 use crate::{run, Output};
 
@@ -33,24 +34,6 @@ impl Shared {
     }
 }
 
-/// Removes `dir` and everything below it, making read-only directories (as a store's are)
-/// writable first.
-fn remove_tree(dir: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        let _ = fs::set_permissions(&d, fs::Permissions::from_mode(0o755));
-        if let Ok(rd) = fs::read_dir(&d) {
-            for e in rd.flatten() {
-                if e.file_type().is_ok_and(|t| t.is_dir()) {
-                    todo.push(e.path());
-                }
-            }
-        }
-    }
-    let _ = fs::remove_dir_all(dir);
-}
-
 /// The shared store, locked for the caller.
 ///
 /// It lives in `CARGO_TARGET_TMPDIR/cli-shared-stores/pid-<pid>`: a static is never dropped,
@@ -68,11 +51,11 @@ pub(crate) fn shared() -> MutexGuard<'static, Shared> {
                     .strip_prefix("pid-")
                     .is_none_or(|pid| !Path::new("/proc").join(pid).exists());
                 if gone {
-                    remove_tree(&e.path());
+                    let _ = delete_tree(&e.path());
                 }
             }
             let dir = base.join(format!("pid-{}", std::process::id()));
-            remove_tree(&dir);
+            let _ = delete_tree(&dir);
             fs::create_dir_all(&dir).unwrap();
             Mutex::new(Shared { dir })
         })

@@ -1225,10 +1225,10 @@ pub fn delete_tree(path: &Path) -> Result<(), StoreError> {
     }
 }
 
-/// Best-effort removal of a staging tree; failures only matter to GC, which retries.
-/// Recreates the tree `src` at `dst`: directories made, symlinks copied, regular files
-/// hard-linked (copied when the two are on different file systems), modes kept.
-fn link_or_copy_tree(src: &Path, dst: &Path) -> Result<(), StoreError> {
+/// Recreates the tree `src` at `dst` (which must not exist): directories made, symlinks
+/// copied, regular files hard-linked (copied when the two are on different file systems),
+/// modes kept.
+pub fn link_or_copy_tree(src: &Path, dst: &Path) -> Result<(), StoreError> {
     let meta = fs::symlink_metadata(src).map_err(io_err("cannot read", src))?;
     let ft = meta.file_type();
     if ft.is_symlink() {
@@ -1252,6 +1252,7 @@ fn link_or_copy_tree(src: &Path, dst: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Best-effort removal of a staging tree; failures only matter to GC, which retries.
 pub(crate) fn remove_tree(path: &Path) {
     if let Err(e) = delete_tree(path) {
         tracing::debug!("could not remove {}: {e}", path.display());

@@ -2,19 +2,17 @@
 
 use std::time::Duration;
 
-use strata_qemu_tests::{base64, DiskBoot, Firmware};
+use strata_qemu_tests::{base64, Firmware};
 
 use super::switch_and_rollback::{changed, STRATA};
-use super::{boot, config, image, ok};
+use super::{boot, disk, ok};
 use crate::system::shared;
 
 #[test]
 fn an_unconfirmed_switch_reverts_itself() {
     let s = shared();
     let dir = tempfile::tempdir().unwrap();
-    let conf = config(&dir.path().join("conf"), &|t| t);
-    let img = image(&s, &conf, "raw", dir.path());
-    let disk = DiskBoot::new(&img, "raw", Firmware::Bios, &dir.path().join("vm")).unwrap();
+    let disk = disk(&s, dir.path(), &|t| t, "raw", Firmware::Bios);
     let m = boot(&disk, "confirm-within");
     let old = ok(&m, "cat /etc/strata/configuration.nix");
     ok(

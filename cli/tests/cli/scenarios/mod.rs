@@ -15,7 +15,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use strata_qemu_tests::{have_qemu, DiskBoot, Machine};
+use strata_qemu_tests::{have_qemu, DiskBoot, Firmware, Machine};
 
 use crate::run;
 use crate::system::{example, repo, Shared};
@@ -65,6 +65,22 @@ pub fn image(s: &Shared, configuration: &Path, format: &str, dir: &Path) -> Path
         .env_remove("STRATA_DEBIAN_MIRROR");
     run(&mut c, None).ok();
     out
+}
+
+/// A machine for an image of the example (command channel on, edited by `edit`) in `format`
+/// under `firmware`: configuration, image and the machine's overlay in `dir`. The caller holds
+/// `s`'s lock for the whole scenario, so scenarios run one at a time.
+pub fn disk(
+    s: &Shared,
+    dir: &Path,
+    edit: &dyn Fn(String) -> String,
+    format: &str,
+    firmware: Firmware,
+) -> DiskBoot {
+    let conf = config(&dir.join("conf"), edit);
+    let img = image(s, &conf, format, dir);
+    let backing = if format == "qcow2" { "qcow2" } else { "raw" };
+    DiskBoot::new(&img, backing, firmware, &dir.join("vm")).unwrap()
 }
 
 /// Boots and waits for the ready marker; prints the time it took.

@@ -3,19 +3,17 @@
 
 use std::time::Duration;
 
-use strata_qemu_tests::{base64, DiskBoot, Firmware, Machine};
+use strata_qemu_tests::{base64, Firmware, Machine};
 
 use super::switch_and_rollback::{changed, STRATA};
-use super::{boot, config, image, ok};
+use super::{boot, disk, ok};
 use crate::system::shared;
 
 #[test]
 fn a_power_cut_during_a_switch_leaves_one_whole_generation() {
     let s = shared();
     let dir = tempfile::tempdir().unwrap();
-    let conf = config(&dir.path().join("conf"), &|t| t);
-    let img = image(&s, &conf, "raw", dir.path());
-    let disk = DiskBoot::new(&img, "raw", Firmware::Bios, &dir.path().join("vm")).unwrap();
+    let disk = disk(&s, dir.path(), &|t| t, "raw", Firmware::Bios);
     let mut m = boot(&disk, "power cut: first boot");
     let old = ok(&m, "cat /etc/strata/configuration.nix");
     ok(

@@ -3,19 +3,17 @@
 //! a `strata switch` in the guest and a reboot, generation 1 picked below the new default
 //! boots the old configuration.
 
-use strata_qemu_tests::{DiskBoot, Firmware, Machine, Menu};
+use strata_qemu_tests::{Firmware, Machine, Menu};
 
 use super::switch_and_rollback::{edit_and_switch, reboot};
-use super::{check_example, config, image, ok, power_off, ready, systemd_boot, BOOT};
+use super::{check_example, disk, ok, power_off, ready, systemd_boot, BOOT};
 use crate::system::shared;
 
 #[test]
 fn raw_image_boots_with_systemd_boot_under_uefi() {
     let s = shared();
     let dir = tempfile::tempdir().unwrap();
-    let conf = config(&dir.path().join("conf"), &systemd_boot);
-    let img = image(&s, &conf, "raw", dir.path());
-    let disk = DiskBoot::new(&img, "raw", Firmware::Uefi, &dir.path().join("vm")).unwrap();
+    let disk = disk(&s, dir.path(), &systemd_boot, "raw", Firmware::Uefi);
     let mut m = Machine::boot_disk(&disk).unwrap();
     m.wait_for_console_text("strata (Generation 1", BOOT)
         .unwrap();

@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
-use strata_qemu_tests::{base64, DiskBoot, Firmware, Machine, Menu};
+use strata_qemu_tests::{base64, Firmware, Machine, Menu};
 
-use super::{boot, config, image, ok, BOOT};
+use super::{boot, disk, ok, BOOT};
 use crate::system::shared;
 
 /// strata inside the guest.
@@ -62,9 +62,7 @@ pub fn changed(text: &str) -> String {
 fn switch_reboot_pick_the_old_generation_and_roll_back() {
     let s = shared();
     let dir = tempfile::tempdir().unwrap();
-    let conf = config(&dir.path().join("conf"), &|t| t);
-    let img = image(&s, &conf, "raw", dir.path());
-    let disk = DiskBoot::new(&img, "raw", Firmware::Bios, &dir.path().join("vm")).unwrap();
+    let disk = disk(&s, dir.path(), &|t| t, "raw", Firmware::Bios);
     let m = boot(&disk, "switch: first boot");
     assert_eq!(ok(&m, "cat /proc/sys/kernel/hostname").trim(), "saguaro");
 
