@@ -230,10 +230,8 @@ fn main() {
             c
         };
         let nix = |f: &Path| {
-            let mut c = Command::new("nix-instantiate");
-            c.args(["--eval", "--strict"])
-                .arg(f)
-                .env("NIX_CONF_DIR", dir.path());
+            let mut c = common::nix_command("nix-instantiate");
+            c.args(["--eval", "--strict"]).arg(f);
             c
         };
         let mut s_best = Duration::MAX;

@@ -46,6 +46,8 @@ use std::time::{Duration, Instant};
 use strata_store::local::delete_tree;
 use strata_store::{LocalStore, StoreDir, StorePath};
 
+mod common;
+
 const STRATA: &str = env!("CARGO_BIN_EXE_strata");
 
 fn main() {
@@ -83,7 +85,7 @@ fn main() {
     }
     println!(
         "strata: {STRATA}\nnix:    {}\nrepetitions: {reps}; load average at start: {}",
-        first_line(&run_ok(Command::new("nix-store").arg("--version")).stdout),
+        first_line(&run_ok(common::nix_command("nix-store").arg("--version")).stdout),
         fs::read_to_string("/proc/loadavg")
             .unwrap_or_default()
             .trim()
@@ -139,7 +141,7 @@ fn bench_hash(tree: &Path, reps: usize, mib: f64, files: u64) -> Row {
         c
     };
     let nix = || {
-        let mut c = Command::new("nix-hash");
+        let mut c = common::nix_command("nix-hash");
         c.args(["--type", "sha256"]).arg(tree);
         c
     };
@@ -176,7 +178,7 @@ fn bench_add(tree: &Path, run: &Path, reps: usize, mib: f64) -> Row {
         c
     };
     let nix = |root: &Path| {
-        let mut c = Command::new("nix-store");
+        let mut c = common::nix_command("nix-store");
         c.arg("--store").arg(root).arg("--add").arg(tree);
         c
     };
@@ -251,7 +253,7 @@ fn bench_gc(run: &Path, reps: usize, n: usize) -> Row {
         let ts = t.elapsed();
         let t = Instant::now();
         let out = run_ok(
-            Command::new("nix-store")
+            common::nix_command("nix-store")
                 .arg("--store")
                 .arg(&rn)
                 .arg("--import")
@@ -290,7 +292,7 @@ fn bench_gc(run: &Path, reps: usize, n: usize) -> Row {
                 }
             } else {
                 let (d, out) = timed(
-                    Command::new("nix-store")
+                    common::nix_command("nix-store")
                         .arg("--store")
                         .arg(&rn)
                         .arg("--gc"),

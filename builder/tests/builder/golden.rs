@@ -321,6 +321,11 @@ fn derivations_written_by_nix_round_trip() {
         );
     }
     let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("nix.conf"),
+        "build-users-group =\nsubstituters =\n",
+    )
+    .expect("write nix.conf");
     let root = dir.path().join("root");
     let expr = r#"
       let

@@ -166,6 +166,7 @@ fn lib_agrees_with_nix() {
         );
     }
     let scratch = tempfile::tempdir().expect("scratch");
+    write_nix_conf(scratch.path());
     for p in programs("eval-okay-") {
         let out = Command::new("nix-instantiate")
             .args(["--eval", "--strict"])
@@ -220,4 +221,11 @@ fn login_shells_get_the_system_path_and_the_declared_variables() {
         "it's $HOME `here`|/a:/b c|/run/current-system/sw/bin:/run/current-system/sw/sbin:\
          /run/current-system/strata/bin"
     );
+}
+
+/// Nix's configuration for the oracle runs, so the host's state (a missing `nixbld` group, a
+/// configured substituter) cannot change what Nix prints.
+fn write_nix_conf(dir: &Path) {
+    std::fs::write(dir.join("nix.conf"), "build-users-group =\nsubstituters =\n")
+        .expect("write nix.conf");
 }

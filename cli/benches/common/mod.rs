@@ -17,3 +17,24 @@ pub fn repo() -> std::path::PathBuf {
         .canonicalize()
         .expect("the repository's directory")
 }
+
+/// A Nix tool that reads no configuration of the host's: no build users (Debian's nix-bin does
+/// not create the `nixbld` group, and Nix warns on every run when it is missing), no
+/// substituters, and none of the host's `NIX_*` variables.
+#[allow(dead_code)]
+pub fn nix_command(program: &str) -> std::process::Command {
+    let mut c = std::process::Command::new(program);
+    for v in [
+        "NIX_REMOTE",
+        "NIX_STORE_DIR",
+        "NIX_STATE_DIR",
+        "NIX_LOG_DIR",
+        "NIX_CONF_DIR",
+        "NIX_USER_CONF_FILES",
+        "NIX_PATH",
+    ] {
+        c.env_remove(v);
+    }
+    c.env("NIX_CONFIG", "build-users-group =\nsubstituters =\n");
+    c
+}

@@ -44,6 +44,9 @@ WORK="$(mktemp -d /tmp/strata-eval-regen.XXXXXX)"
 export WORK
 trap 'chmod -R u+w "$WORK" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/home" "$WORK/conf" "$WORK/xdg-config" "$WORK/xdg-dirs" "$WORK/out"
+# Nix's configuration is ours, not the host's: no build users (nix-bin does not create the
+# `nixbld` group, and Nix warns about it on every run when it is missing) and no substituters.
+printf 'build-users-group =\nsubstituters =\n' >"$WORK/conf/nix.conf"
 
 # The environment nix-instantiate runs in. Keep in sync with README.md.
 run_nix() {
