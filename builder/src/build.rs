@@ -23,7 +23,7 @@
 //! `mirror://debian/` URL resolves against [`BuildOptions::debian_mirror`]) into a flat fixed
 //! output, whose hash is then checked like any fixed output's; `builtin:unpack-deb` unpacks
 //! the data of the `.deb` named by the `deb` attribute (which must be an input) with
-//! [`crate::deb::unpack_deb`]; `builtin:strata-initrd` and `builtin:strata-toplevel` make a
+//! [`crate::debian::unpack::unpack_deb`]; `builtin:strata-initrd` and `builtin:strata-toplevel` make a
 //! system's initrd and toplevel ([`crate::system`]).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -575,7 +575,7 @@ fn run_builtin(
                 )));
             }
             let _ = writeln!(log, "unpacking '{deb}'");
-            let contents = crate::deb::unpack_deb(&store.real_path(&deb_path), &dest)
+            let contents = crate::debian::unpack::unpack_deb(&store.real_path(&deb_path), &dest)
                 .map_err(|e| failed(e.to_string()))?;
             let _ = writeln!(
                 log,

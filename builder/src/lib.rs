@@ -13,9 +13,7 @@
 
 pub mod build;
 pub mod config;
-pub mod deb;
-pub mod debian_archive;
-pub mod debian_index;
+pub mod debian;
 pub mod eval_io;
 pub mod fetch;
 pub mod initrd;

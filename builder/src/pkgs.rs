@@ -13,7 +13,7 @@ use serde::Serialize;
 use strata_lang::value::{intern, Attrs, Value};
 use strata_lang::{EvalError, Evaluator};
 
-use crate::debian_index::LockFile;
+use crate::debian::lock::LockFile;
 
 /// The package set's file below the `modules` directory.
 pub const DEBIAN_NIX: &str = "pkgs/debian.nix";
@@ -153,8 +153,8 @@ mod tests {
     use strata_store::{Hash, HashAlgo, StoreDir};
 
     use super::*;
-    use crate::debian_archive::deb_store_name;
-    use crate::debian_index::{LockedIndex, LockedPackage};
+    use crate::debian::archive::deb_store_name;
+    use crate::debian::lock::{LockedIndex, LockedPackage};
     use crate::eval_io::FsIo;
 
     fn modules() -> PathBuf {

@@ -72,7 +72,7 @@ use strata_store::derivation::Derivation;
 use strata_store::{LocalStore, StoreDir, StoreError, StorePath};
 
 use crate::config::{self, ConfigError};
-use crate::debian_index::LockFile;
+use crate::debian::lock::LockFile;
 use crate::eval_io::StoreIo;
 use crate::initrd::{self, Compression, ModulesDir};
 use crate::scheduler::{realise_all, Progress, SchedulerError, SchedulerOptions};

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 use clap::Args;
-use strata_builder::debian_archive::Archive;
-use strata_builder::debian_index::LockFile;
+use strata_builder::debian::lock::LockFile;
+use strata_builder::debian::mirror::debian_mirror;
 use strata_builder::scheduler::SchedulerOptions;
 use strata_builder::system::{build_system, StrataSelf, SystemInputs};
 use strata_store::{LocalStore, StorePath};
@@ -123,14 +123,10 @@ pub fn build_system_of(
     opts.build.timeout = args.timeout.map(std::time::Duration::from_secs);
     // Needed only when a package must be fetched; without an archive, that fetch names the
     // problem.
-    opts.build.debian_mirror = Archive::configure(
-        args.mirror.as_deref(),
-        Some(&lock.suite),
-        &lock.architecture,
-        Path::new("/"),
-    )
-    .ok()
-    .map(|a| a.base);
+    opts.build.debian_mirror =
+        debian_mirror(args.mirror.as_deref(), &lock.architecture, Path::new("/"))
+            .ok()
+            .flatten();
     let inputs = SystemInputs {
         configuration: &configuration,
         lock: &lock,

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 use clap::{Args, Subcommand};
-use strata_builder::debian_archive::{fetch_locked, update_lock, Archive, BASE_PACKAGES};
-use strata_builder::debian_index::LockFile;
+use strata_builder::debian::archive::{fetch_locked, update_lock, Archive, BASE_PACKAGES};
+use strata_builder::debian::lock::LockFile;
 use strata_builder::fetch::{human_size, Progress};
 
 /// The architecture strata builds for.

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::{self, Write as _};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -112,9 +112,15 @@ pub fn realise(args: RealiseArgs, root: Option<PathBuf>, store_dir: &str) -> Res
     };
     opts.build.timeout = args.timeout.map(std::time::Duration::from_secs);
     // `mirror://debian/` URLs of builtin:fetchurl resolve against the configured archive.
-    opts.build.debian_mirror = std::env::var(strata_builder::debian_archive::MIRROR_ENV)
-        .ok()
-        .filter(|m| !m.trim().is_empty());
+    // Needed only when a package must be fetched; without an archive, that fetch names the
+    // problem.
+    opts.build.debian_mirror = strata_builder::debian::mirror::debian_mirror(
+        None,
+        strata_builder::debian::mirror::HOST_ARCH,
+        Path::new("/"),
+    )
+    .ok()
+    .flatten();
     let built = realise_all(store.root(), store.store_dir(), &drvs, &opts)?;
 
     let mut paths: Vec<StorePath> = Vec::new();

@@ -9,9 +9,9 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
 use strata_builder::build::BuildOptions;
-use strata_builder::debian_archive::fake::{self, FakeDeb, FakePackage};
-use strata_builder::debian_archive::{update_lock, Archive};
-use strata_builder::debian_index::{sha256_hex, LockFile};
+use strata_builder::debian::archive::fake::{self, FakeDeb, FakePackage};
+use strata_builder::debian::archive::{update_lock, Archive};
+use strata_builder::debian::lock::{sha256_hex, LockFile};
 use strata_builder::eval_io::StoreIo;
 use strata_builder::fetch::file_url;
 use strata_builder::pkgs::{drv_path, eval_debian_pkgs, out_path};

@@ -5,8 +5,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use strata_builder::debian_archive::fake::{self, FakePackage};
-use strata_builder::debian_index::LockFile;
+use strata_builder::debian::archive::fake::{self, FakePackage};
+use strata_builder::debian::lock::LockFile;
 use strata_store::{Hash, HashAlgo};
 use tempfile::TempDir;
 
@@ -127,7 +127,7 @@ fn update_then_fetch_then_refuse_a_corrupt_deb() {
         );
         let real: PathBuf = root.join(path.trim_start_matches('/'));
         let dest = work.path().join(format!("unpacked-{name}"));
-        strata_builder::deb::unpack_deb(&real, &dest).unwrap();
+        strata_builder::debian::unpack::unpack_deb(&real, &dest).unwrap();
         assert_eq!(fs::read_to_string(dest.join(file)).unwrap(), contents);
     }
     let out = run(

@@ -114,7 +114,8 @@ fn check_unpacks(s: &LocalStore, fetched: &[FetchedPackage], scratch: &Path) {
         assert!(s.is_valid(&f.info.path).unwrap());
         let p = PKGS.iter().find(|p| p.name == f.name).unwrap();
         let dest = scratch.join(format!("unpacked-{}", f.name));
-        let contents = crate::deb::unpack_deb(&s.real_path(&f.info.path), &dest).unwrap();
+        let contents =
+            crate::debian::unpack::unpack_deb(&s.real_path(&f.info.path), &dest).unwrap();
         assert!(contents.paths.iter().any(|x| x.ends_with(p.file.0)));
         assert_eq!(fs::read_to_string(dest.join(p.file.0)).unwrap(), p.file.1);
     }

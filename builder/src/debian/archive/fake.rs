@@ -7,7 +7,7 @@ use std::io::{self, Write as _};
 use std::path::Path;
 use std::process::Command;
 
-use crate::debian_index::sha256_hex;
+use crate::debian::lock::sha256_hex;
 
 /// A package: control fields and the one file it installs.
 #[derive(Debug, Clone, Copy)]

@@ -1,11 +1,9 @@
 //! The Debian archive as strata reaches it: where it is, its `Packages` index, and the
 //! operations behind `strata lock update` and `strata lock fetch`.
 //!
-//! The archive's address is never built in. It comes from the caller (a `--mirror URL` flag),
-//! else from the `STRATA_DEBIAN_MIRROR` environment variable, else from the first `deb` entry
-//! with the `main` component in the host's apt sources
-//! ([`crate::debian_index::find_debian_archive`]). The suite likewise comes
-//! from the caller, else from those apt sources.
+//! The archive's address is never built in: [`super::mirror`] gives it (a `--mirror URL` flag,
+//! else `STRATA_DEBIAN_MIRROR`, else the host's apt sources). The suite comes from the caller,
+//! else from those apt sources.
 //!
 //! [`Archive::fetch_packages_index`] reads `dists/<suite>/main/binary-<arch>/Packages.xz` and
 //! falls back to `Packages.gz` when the archive has no `.xz`; [`update_lock`] resolves packages
@@ -18,17 +16,15 @@ use std::path::Path;
 use strata_store::{Hash, HashAlgo, LocalStore, PathInfo};
 use thiserror::Error;
 
-use crate::debian_index::{
-    find_debian_archive, parse_packages_bytes, sha256_hex, Index, IndexError, LockFile,
-    LockedIndex, LockedPackage, ResolveError, SourcesError,
-};
+use super::apt_sources::{find_debian_archive, SourcesError};
+use super::index::{parse_packages_bytes, Index, IndexError};
+use super::lock::{sha256_hex, LockFile, LockedIndex, LockedPackage};
+use super::mirror::{explicit_mirror, MIRROR_ENV};
+use super::resolve::ResolveError;
 use crate::fetch::{fetch_bytes, fetch_fixed, FetchError, Progress};
 
 #[doc(hidden)]
 pub mod fake;
-
-/// The environment variable that names the archive's base URL when no flag does.
-pub const MIRROR_ENV: &str = "STRATA_DEBIAN_MIRROR";
 
 /// The packages `strata lock update` pins when none are named: the kernel (through the
 /// `linux-image-<arch>` metapackage, resolved like any other package), busybox, time zone data,
@@ -106,10 +102,7 @@ impl Archive {
         arch: &str,
         apt_root: &Path,
     ) -> Result<Archive, ArchiveError> {
-        let env = std::env::var(MIRROR_ENV)
-            .ok()
-            .filter(|m| !m.trim().is_empty());
-        let mirror = mirror.map(str::to_owned).or(env);
+        let mirror = explicit_mirror(mirror);
         let (base, suite) = match (mirror, suite) {
             (Some(m), Some(s)) => (m, s.to_owned()),
             (mirror, suite) => {
