@@ -12,6 +12,7 @@
 //! Must not: activate anything on the host.
 
 pub mod build;
+pub mod compress;
 pub mod config;
 pub mod debian;
 pub mod eval_io;

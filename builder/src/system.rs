@@ -74,7 +74,9 @@ use strata_store::{LocalStore, StoreDir, StoreError, StorePath};
 use crate::config::{self, ConfigError};
 use crate::debian::lock::LockFile;
 use crate::eval_io::StoreIo;
-use crate::initrd::{self, Compression, ModulesDir};
+use crate::initrd::cpio::source_date_epoch;
+use crate::initrd::modules::ModulesDir;
+use crate::initrd::{self, Compression};
 use crate::scheduler::{realise_all, Progress, SchedulerError, SchedulerOptions};
 use crate::toplevel::{self, ToplevelError};
 
@@ -658,9 +660,7 @@ pub fn builtin_initrd(cx: &mut BuiltinContext<'_>) -> Result<(), String> {
     fs::create_dir_all(&etc).map_err(|e| e.to_string())?;
     fs::write(tree.path().join(INITRD_CONF), conf).map_err(|e| e.to_string())?;
 
-    let mtime = initrd::source_date_epoch()
-        .map_err(|e| e.to_string())?
-        .unwrap_or(1);
+    let mtime = source_date_epoch().map_err(|e| e.to_string())?.unwrap_or(1);
     let image = initrd::build_initrd(tree.path(), compression, mtime).map_err(|e| e.to_string())?;
     fs::create_dir_all(cx.out).map_err(|e| e.to_string())?;
     fs::write(cx.out.join("initrd"), &image).map_err(|e| e.to_string())?;

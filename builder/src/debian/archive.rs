@@ -10,11 +10,13 @@
 //! over that index into a [`LockFile`]; [`fetch_locked`] puts every `.deb` a lock pins into the
 //! store with [`fetch_fixed`], checked against the lock's sha256.
 
-use std::io::{self, Read as _};
+use std::io;
 use std::path::Path;
 
 use strata_store::{Hash, HashAlgo, LocalStore, PathInfo};
 use thiserror::Error;
+
+use crate::compress::{decompress_limited, Format};
 
 use super::apt_sources::{find_debian_archive, SourcesError};
 use super::index::{parse_packages_bytes, Index, IndexError};
@@ -154,10 +156,21 @@ impl Archive {
             }
             Err(e) => return Err(e.into()),
         };
-        let data = decompress(&url, &compressed).map_err(|source| ArchiveError::Decompress {
-            url: url.clone(),
-            source,
-        })?;
+        // The name declares the format; the bytes must agree.
+        let declared = if url.ends_with(".xz") {
+            Format::Xz
+        } else if url.ends_with(".gz") {
+            Format::Gzip
+        } else {
+            Format::None
+        };
+        let data =
+            decompress_limited(&compressed, Some(declared), MAX_INDEX_SIZE).map_err(|source| {
+                ArchiveError::Decompress {
+                    url: url.clone(),
+                    source,
+                }
+            })?;
         let sha256 = sha256_hex(&data);
         Ok(PackagesIndex {
             path,
@@ -166,25 +179,6 @@ impl Archive {
             sha256,
         })
     }
-}
-
-/// Decompresses an index by its URL's extension.
-fn decompress(url: &str, data: &[u8]) -> io::Result<Vec<u8>> {
-    let reader: Box<dyn io::Read + '_> = if url.ends_with(".xz") {
-        Box::new(lzma_rust2::XzReader::new(data, true))
-    } else if url.ends_with(".gz") {
-        Box::new(flate2::read::MultiGzDecoder::new(data))
-    } else {
-        Box::new(data)
-    };
-    let mut out = Vec::new();
-    reader.take(MAX_INDEX_SIZE + 1).read_to_end(&mut out)?;
-    if out.len() as u64 > MAX_INDEX_SIZE {
-        return Err(io::Error::other(format!(
-            "the index is larger than {MAX_INDEX_SIZE} bytes uncompressed"
-        )));
-    }
-    Ok(out)
 }
 
 /// Fetches the archive's index and resolves `packages` (with their `Pre-Depends` and

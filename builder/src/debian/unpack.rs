@@ -24,11 +24,12 @@
 //! - on any error the destination is removed again, so it either holds the whole package or
 //!   does not exist.
 //!
-//! Decompression is pure Rust: `flate2` (gzip), `lzma-rust2` (xz), `ruzstd` (zstd).
+//! Members are decompressed by [`crate::compress`], which checks the compression a member's
+//! name declares against its magic bytes.
 
 use std::fmt;
 use std::fs::{self, File};
-use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Take};
+use std::io::{self, BufReader, Read, Seek, SeekFrom, Take};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
@@ -38,6 +39,7 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
 pub use super::deb822::ControlFields;
+use crate::compress::{decoder_expecting, Format};
 
 /// The global header every `ar` archive starts with.
 pub const AR_MAGIC: &[u8; 8] = b"!<arch>\n";
@@ -320,130 +322,27 @@ pub struct DebContents {
     pub paths: Vec<PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Compression {
-    None,
-    Gzip,
-    Xz,
-    Zstd,
-}
-
-impl Compression {
-    /// The compression of member `name` if it is `{base}` or `{base}.{gz,xz,zst}`.
-    fn of_member(name: &str, base: &str) -> Option<Result<Compression, String>> {
-        let rest = name.strip_prefix(base)?;
-        Some(match rest {
-            "" => Ok(Compression::None),
-            ".gz" => Ok(Compression::Gzip),
-            ".xz" => Ok(Compression::Xz),
-            ".zst" => Ok(Compression::Zstd),
-            _ if rest.starts_with('.') => Err(format!(
-                "member {name} uses a compression strata does not support (gzip, xz and zstd are)"
-            )),
-            _ => return None,
-        })
-    }
-
-    fn decoder<'a>(self, raw: impl BufRead + 'a) -> io::Result<Box<dyn Read + 'a>> {
-        Ok(match self {
-            Compression::None => Box::new(raw),
-            Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(raw)),
-            Compression::Xz => Box::new(lzma_rust2::XzReader::new(raw, true)),
-            Compression::Zstd => Box::new(ZstdReader::new(raw)?),
-        })
-    }
-}
-
-/// A zstd decoder over every frame of a stream (ruzstd's `StreamingDecoder` reads one frame),
-/// skipping skippable frames.
-struct ZstdReader<R> {
-    source: R,
-    frame: ruzstd::decoding::FrameDecoder,
-    in_frame: bool,
-}
-
-impl<R: BufRead> ZstdReader<R> {
-    fn new(source: R) -> io::Result<Self> {
-        let mut reader = ZstdReader {
-            source,
-            frame: ruzstd::decoding::FrameDecoder::new(),
-            in_frame: false,
-        };
-        if !reader.start_frame()? {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the zstd stream is empty",
-            ));
-        }
-        Ok(reader)
-    }
-
-    /// Starts the next data frame; false at the end of the stream.
-    fn start_frame(&mut self) -> io::Result<bool> {
-        use ruzstd::decoding::errors::{FrameDecoderError, ReadFrameHeaderError};
-        loop {
-            if self.source.fill_buf()?.is_empty() {
-                return Ok(false);
-            }
-            match self.frame.reset(&mut self.source) {
-                Ok(()) => {
-                    self.in_frame = true;
-                    return Ok(true);
-                }
-                Err(FrameDecoderError::ReadFrameHeaderError(ReadFrameHeaderError::SkipFrame {
-                    length,
-                    ..
-                })) => {
-                    let skipped = io::copy(
-                        &mut (&mut self.source).take(u64::from(length)),
-                        &mut io::sink(),
-                    )?;
-                    if skipped != u64::from(length) {
-                        return Err(io::Error::new(
-                            io::ErrorKind::UnexpectedEof,
-                            "truncated zstd skippable frame",
-                        ));
-                    }
-                }
-                Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
-            }
-        }
-    }
-}
-
-impl<R: BufRead> Read for ZstdReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        use ruzstd::decoding::BlockDecodingStrategy;
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        loop {
-            if !self.in_frame && !self.start_frame()? {
-                return Ok(0);
-            }
-            while self.frame.can_collect() < buf.len() && !self.frame.is_finished() {
-                let wanted = buf.len() - self.frame.can_collect();
-                self.frame
-                    .decode_blocks(&mut self.source, BlockDecodingStrategy::UptoBytes(wanted))
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-            }
-            let n = self.frame.read(buf)?;
-            if n > 0 {
-                return Ok(n);
-            }
-            if self.frame.is_finished() {
-                self.in_frame = false;
-            }
-        }
-    }
+/// The compression a member's name declares: `{base}` or `{base}.{gz,xz,zst}`.
+fn member_format(name: &str, base: &str) -> Option<Result<Format, String>> {
+    let rest = name.strip_prefix(base)?;
+    Some(match rest {
+        "" => Ok(Format::None),
+        ".gz" => Ok(Format::Gzip),
+        ".xz" => Ok(Format::Xz),
+        ".zst" => Ok(Format::Zstd),
+        _ if rest.starts_with('.') => Err(format!(
+            "member {name} uses a compression strata does not support (gzip, xz and zstd are)"
+        )),
+        _ => return None,
+    })
 }
 
 /// An opened `.deb` whose structure has been checked.
 struct Deb {
     path: PathBuf,
     ar: ArArchive<File>,
-    control: (usize, Compression),
-    data: (usize, Compression),
+    control: (usize, Format),
+    data: (usize, Format),
 }
 
 impl Deb {
@@ -490,12 +389,12 @@ impl Deb {
         let mut data = None;
         for (index, member) in ar.members().iter().enumerate().skip(1) {
             let name = member.name.as_str();
-            if let Some(compression) = Compression::of_member(name, "control.tar") {
+            if let Some(compression) = member_format(name, "control.tar") {
                 if control.is_some() || data.is_some() {
                     return Err(format(format!("member {name} is out of place")));
                 }
                 control = Some((index, compression.map_err(format)?));
-            } else if let Some(compression) = Compression::of_member(name, "data.tar") {
+            } else if let Some(compression) = member_format(name, "data.tar") {
                 if control.is_none() {
                     return Err(format(format!("member {name} comes before control.tar")));
                 }
@@ -535,7 +434,7 @@ impl Deb {
             problem,
         };
         let raw = BufReader::new(self.ar.member_data(index).map_err(io_err)?);
-        let mut archive = tar::Archive::new(compression.decoder(raw).map_err(io_err)?);
+        let mut archive = tar::Archive::new(decoder_expecting(raw, compression).map_err(io_err)?);
         for entry in archive.entries().map_err(io_err)? {
             let mut entry = entry.map_err(io_err)?;
             let is_control =
@@ -649,7 +548,7 @@ fn extract_data(package: &mut Deb, dest: &Path) -> Result<Vec<PathBuf>, DebError
     };
     let mut paths = Vec::new();
     let raw = BufReader::new(package.ar.member_data(index).map_err(io_err)?);
-    let mut archive = tar::Archive::new(compression.decoder(raw).map_err(io_err)?);
+    let mut archive = tar::Archive::new(decoder_expecting(raw, compression).map_err(io_err)?);
     for entry in archive.entries().map_err(io_err)? {
         let mut entry = entry.map_err(io_err)?;
         let raw_path = entry.path_bytes().into_owned();
