@@ -4,6 +4,9 @@
 //! (`modules/`) and projects the result onto the shape below; [`evaluate`] runs it and
 //! checks the assertions. The JSON form (`strata eval-config --json`) is exactly these
 //! structures serialised, field names as written here.
+//!
+//! [`configuration_file`] is THE rule for which `configuration.nix` a command means (`-f`,
+//! else `$STRATA_CONFIG`, else `./configuration.nix`, else `/etc/strata/configuration.nix`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -371,4 +374,85 @@ fn to_serde_ctx<T: serde::de::DeserializeOwned>(
             span(),
         )
     })
+}
+
+/// The environment variable naming the configuration when no `-f` does.
+pub const CONFIG_ENV: &str = "STRATA_CONFIG";
+
+/// The configuration of the machine itself, the last place looked.
+pub const SYSTEM_CONFIGURATION: &str = "/etc/strata/configuration.nix";
+
+/// No configuration was named and none was found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "no configuration: give one with -f, set {CONFIG_ENV}, or write ./configuration.nix or \
+     {SYSTEM_CONFIGURATION}"
+)]
+pub struct NoConfiguration;
+
+/// The configuration file every command uses: `flag` (`-f`) if given, else `$STRATA_CONFIG`
+/// if set and not empty, else `./configuration.nix` if it is a file, else
+/// `/etc/strata/configuration.nix` if it is a file. A named file (flag or variable) is
+/// returned as named, whether or not it exists: reading it names the problem.
+pub fn configuration_file(flag: Option<&Path>) -> Result<PathBuf, NoConfiguration> {
+    choose_configuration(
+        flag,
+        std::env::var_os(CONFIG_ENV),
+        &[
+            Path::new("configuration.nix"),
+            Path::new(SYSTEM_CONFIGURATION),
+        ],
+    )
+}
+
+fn choose_configuration(
+    flag: Option<&Path>,
+    env: Option<std::ffi::OsString>,
+    candidates: &[&Path],
+) -> Result<PathBuf, NoConfiguration> {
+    if let Some(f) = flag {
+        return Ok(f.to_owned());
+    }
+    if let Some(e) = env.filter(|e| !e.is_empty()) {
+        return Ok(PathBuf::from(e));
+    }
+    candidates
+        .iter()
+        .find(|c| c.is_file())
+        .map(|c| c.to_path_buf())
+        .ok_or(NoConfiguration)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flag_then_variable_then_current_directory_then_etc() {
+        let dir = tempfile::tempdir().unwrap();
+        let here = dir.path().join("configuration.nix");
+        let etc = dir.path().join("etc-configuration.nix");
+        let cands = [here.as_path(), etc.as_path()];
+        let flag = Path::new("/f.nix");
+        let env = || Some(std::ffi::OsString::from("/env.nix"));
+        assert_eq!(
+            choose_configuration(None, None, &cands),
+            Err(NoConfiguration)
+        );
+        std::fs::write(&etc, "{}").unwrap();
+        assert_eq!(choose_configuration(None, None, &cands).unwrap(), etc);
+        std::fs::write(&here, "{}").unwrap();
+        assert_eq!(choose_configuration(None, None, &cands).unwrap(), here);
+        let empty = Some(std::ffi::OsString::new());
+        assert_eq!(choose_configuration(None, empty, &cands).unwrap(), here);
+        assert_eq!(
+            choose_configuration(None, env(), &cands).unwrap(),
+            Path::new("/env.nix")
+        );
+        assert_eq!(
+            choose_configuration(Some(flag), env(), &cands).unwrap(),
+            flag
+        );
+        assert!(NoConfiguration.to_string().contains("STRATA_CONFIG"));
+    }
 }

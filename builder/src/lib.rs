@@ -11,14 +11,19 @@
 //!
 //! Must not: activate anything on the host.
 
+pub mod bootspec;
 pub mod build;
+pub mod builtins;
 pub mod compress;
 pub mod config;
+pub mod crypt;
 pub mod debian;
 pub mod eval_io;
+pub mod eval_thread;
 pub mod fetch;
 pub mod initrd;
 pub mod pkgs;
+pub mod sandbox;
 pub mod scheduler;
 pub mod system;
 pub mod toplevel;

@@ -53,21 +53,10 @@ pub struct BuildInputs {
     pub mirror: Option<String>,
 }
 
-/// The configuration file: the flag, else `./configuration.nix`, else
-/// `/etc/strata/configuration.nix`.
+/// The configuration file: [`strata_builder::config::configuration_file`]'s rule (`-f`, else
+/// `$STRATA_CONFIG`, else `./configuration.nix`, else `/etc/strata/configuration.nix`).
 pub fn configuration_file(flag: Option<PathBuf>) -> Result<PathBuf> {
-    if let Some(f) = flag {
-        return Ok(f);
-    }
-    for f in ["configuration.nix", "/etc/strata/configuration.nix"] {
-        if Path::new(f).is_file() {
-            return Ok(PathBuf::from(f));
-        }
-    }
-    anyhow::bail!(
-        "no configuration: give one with -f, or write ./configuration.nix or \
-         /etc/strata/configuration.nix"
-    )
+    Ok(strata_builder::config::configuration_file(flag.as_deref())?)
 }
 
 /// Where the lock file is: the flag, else `strata.lock` beside the configuration.

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use anyhow::{anyhow, bail, Context as _, Result};
 use clap::Args;
 use strata_builder::config::{self, SystemConfig};
-use strata_lang::{EvalConfig, Evaluator};
+use strata_lang::Evaluator;
 
 #[derive(Debug, Args)]
 pub struct EvalConfigArgs {
@@ -32,13 +32,7 @@ pub struct OptionsArgs {
 }
 
 fn config_file(flag: Option<PathBuf>) -> Result<PathBuf> {
-    let f = flag
-        .or_else(|| {
-            std::env::var_os("STRATA_CONFIG")
-                .filter(|s| !s.is_empty())
-                .map(PathBuf::from)
-        })
-        .unwrap_or_else(|| PathBuf::from("/etc/strata/configuration.nix"));
+    let f = config::configuration_file(flag.as_deref())?;
     if !f.exists() {
         bail!(
             "the configuration '{}' does not exist (give one with -f FILE)",
@@ -58,23 +52,15 @@ fn modules() -> Result<PathBuf> {
 fn with_evaluator<T: Send + 'static>(
     f: impl FnOnce(&mut Evaluator) -> T + Send + 'static,
 ) -> Result<T> {
-    let handle = std::thread::Builder::new()
-        .name("eval".into())
-        .stack_size(strata_builder::system::eval_stack())
-        .spawn(move || {
-            let cfg = EvalConfig {
-                max_stack: strata_builder::system::eval_stack() - (64 << 20),
-                ..EvalConfig::default()
-            };
-            let io = Rc::new(strata_builder::eval_io::FsIo::new(
-                strata_store::StoreDir::default(),
-            ));
-            let mut ev = Evaluator::new(cfg, io);
-            ev.reset_stack_base();
-            f(&mut ev)
-        })
-        .context("failed to start the evaluation thread")?;
-    handle.join().map_err(|_| anyhow!("the evaluator panicked"))
+    Ok(strata_builder::eval_thread::run("eval", move || {
+        let cfg = strata_builder::eval_thread::eval_config();
+        let io = Rc::new(strata_builder::eval_io::FsIo::new(
+            strata_store::StoreDir::default(),
+        ));
+        let mut ev = Evaluator::new(cfg, io);
+        ev.reset_stack_base();
+        f(&mut ev)
+    })?)
 }
 
 pub fn eval_config(args: EvalConfigArgs) -> Result<ExitCode> {

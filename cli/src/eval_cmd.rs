@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::rc::Rc;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{bail, Result};
 use clap::Args;
 use strata_lang::value::{Attrs, Value};
 use strata_lang::{EvalConfig, EvalError, Evaluator};
@@ -58,23 +58,14 @@ pub fn run(args: EvalArgs, store_root: Option<PathBuf>, store_dir: &str) -> Resu
     let config = EvalConfig {
         search_path: search,
         store_dir: store_dir.as_str().to_owned(),
-        max_stack: strata_builder::system::eval_stack() - (64 << 20),
-        ..EvalConfig::default()
+        ..strata_builder::eval_thread::eval_config()
     };
     let store = if args.read_write_mode {
         Some(crate::open_store(store_root, store_dir.as_str())?)
     } else {
         None
     };
-    let handle = std::thread::Builder::new()
-        .name("eval".into())
-        .stack_size(strata_builder::system::eval_stack())
-        .spawn(move || evaluate(args, config, store_dir, store))
-        .context("failed to start the evaluation thread")?;
-    match handle.join() {
-        Ok(r) => r,
-        Err(_) => bail!("the evaluator panicked"),
-    }
+    strata_builder::eval_thread::run("eval", move || evaluate(args, config, store_dir, store))?
 }
 
 fn evaluate(

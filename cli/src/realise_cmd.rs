@@ -164,16 +164,6 @@ pub fn realise(args: RealiseArgs, root: Option<PathBuf>, store_dir: &str) -> Res
     Ok(ExitCode::SUCCESS)
 }
 
-/// Where `build::realise` keeps the log of the derivation `drv`.
-fn log_path(store: &LocalStore, drv: &StorePath) -> PathBuf {
-    store
-        .state_dir()
-        .parent()
-        .unwrap_or(store.state_dir())
-        .join("log/strata/drvs")
-        .join(drv.hash_part())
-}
-
 pub fn log(args: LogArgs, root: Option<PathBuf>, store_dir: &str) -> Result<ExitCode> {
     let store = crate::open_store(root, store_dir)?;
     let path = crate::store_cmd::parse_paths(&store, std::slice::from_ref(&args.path))?
@@ -193,7 +183,7 @@ pub fn log(args: LogArgs, root: Option<PathBuf>, store_dir: &str) -> Result<Exit
             )
         })?
     };
-    let file = log_path(&store, &drv);
+    let file = strata_builder::build::log_path(&store, &drv);
     let data = match fs::read(&file) {
         Ok(d) => d,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {

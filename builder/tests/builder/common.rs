@@ -6,36 +6,26 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use strata_builder::eval_io::FsIo;
-use strata_lang::{EvalConfig, Evaluator};
+use strata_lang::Evaluator;
 
 use strata_store::derivation::{Derivation, Output};
 use strata_store::{Hash, LocalStore, StoreDir, StorePath};
 
 const BUSYBOX: &str = "/bin/busybox";
 
-/// The stack of the evaluation threads; the evaluator stops 32 MiB before its end.
-const STACK: usize = 256 << 20;
-
-/// Runs `f` with an evaluator (reading the host, traces silenced) on a thread with a large
-/// stack.
+/// Runs `f` with an evaluator (reading the host, traces silenced) on the evaluation thread
+/// ([`strata_builder::eval_thread`]).
 pub fn on_eval_thread<T: Send + 'static>(
     f: impl FnOnce(&mut Evaluator) -> T + Send + 'static,
 ) -> T {
-    std::thread::Builder::new()
-        .stack_size(STACK)
-        .spawn(move || {
-            let cfg = EvalConfig {
-                max_stack: STACK - (32 << 20),
-                ..EvalConfig::default()
-            };
-            let mut ev = Evaluator::new(cfg, Rc::new(FsIo::new(StoreDir::default())));
-            ev.set_trace_sink(Box::new(|_| {}));
-            ev.reset_stack_base();
-            f(&mut ev)
-        })
-        .expect("thread")
-        .join()
-        .expect("evaluation panicked")
+    strata_builder::eval_thread::run("eval", move || {
+        let cfg = strata_builder::eval_thread::eval_config();
+        let mut ev = Evaluator::new(cfg, Rc::new(FsIo::new(StoreDir::default())));
+        ev.set_trace_sink(Box::new(|_| {}));
+        ev.reset_stack_base();
+        f(&mut ev)
+    })
+    .expect("evaluation thread")
 }
 
 /// A fresh store with busybox in it, and the derivations written so far.

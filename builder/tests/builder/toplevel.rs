@@ -5,11 +5,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::common::on_eval_thread;
+use strata_builder::bootspec::{bootspec_json, validate_bootspec};
 use strata_builder::config::{self, SystemConfig};
-use strata_builder::toplevel::{
-    bootspec_json, build_etc, make_manifest, sha512_crypt, validate_bootspec, ActivationManifest,
-    PasswordSource,
-};
+use strata_builder::crypt::sha512_crypt;
+use strata_builder::toplevel::{build_etc, make_manifest, ActivationManifest, PasswordSource};
 use strata_store::{LocalStore, StoreDir};
 
 fn example() -> SystemConfig {

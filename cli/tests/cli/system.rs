@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
+use strata_builder::bootspec::validate_bootspec;
 use strata_builder::compress::decompress;
 use strata_builder::initrd::cpio::read_newc;
-use strata_builder::toplevel::{validate_bootspec, ActivationManifest, PasswordSource};
+use strata_builder::toplevel::{ActivationManifest, PasswordSource};
 use strata_store::local::delete_tree;
 
 use crate::{run, Output};

@@ -1,0 +1,148 @@
+//! `builtin:strata-initrd`: a system's initrd.
+//!
+//! Attributes: `kernelPackages` (store paths, one of which holds `lib/modules/<version>/`),
+//! `modules` (names), `init` (the stage-1 program), `busybox` (a static busybox for the
+//! emergency shell; may be empty), `rootDevice`, `rootFsType`, `rootOptions`, `compression`
+//! (`zstd`, `gzip` or `none`). Output: `$out/initrd`, a newc archive holding `init` (the
+//! program, mode 0755), `bin/busybox` with `bin/<applet>` links for [`INITRD_APPLETS`], the
+//! closure of the named modules with
+//! their `modules.dep` under `lib/modules/<version>/`, `dev/console`, and
+//! `etc/strata-initrd.conf`: lines `key=value` that stage 1 reads before the kernel command
+//! line (whose values win): `root=`, `rootfstype=`, `rootflags=`, `kernel=<version>`, then one
+//! `module=<name>` per module file, in load order (each after its dependencies). Also
+//! `$out/modules`: the same module names, one a line, for people and tests.
+//!
+//!
+//! Must not: choose the modules or the init (the configuration does, through the derivation).
+
+use std::fs;
+
+use super::{find_kernel, BuiltinContext};
+use crate::compress::Compression;
+use crate::initrd::build_initrd;
+use crate::initrd::cpio::source_date_epoch;
+use crate::initrd::modules::ModulesDir;
+
+/// The name of the stage-1 configuration file inside the initrd.
+pub const INITRD_CONF: &str = "etc/strata-initrd.conf";
+
+/// The busybox applets the initrd's emergency shell has as commands.
+pub const INITRD_APPLETS: &[&str] = &[
+    "sh",
+    "ls",
+    "cat",
+    "echo",
+    "mount",
+    "umount",
+    "mkdir",
+    "ln",
+    "rm",
+    "cp",
+    "mv",
+    "dmesg",
+    "insmod",
+    "lsmod",
+    "modprobe",
+    "blkid",
+    "find",
+    "grep",
+    "less",
+    "vi",
+    "ps",
+    "kill",
+    "sleep",
+    "reboot",
+    "poweroff",
+    "switch_root",
+];
+
+/// `builtin:strata-initrd`; see the module documentation.
+pub(super) fn run(cx: &mut BuiltinContext<'_>) -> Result<(), String> {
+    let packages = cx.inputs("kernelPackages")?;
+    let (_, kernel_root, version) = find_kernel(&packages)?;
+    let init = cx.input("init", cx.attr("init")?)?;
+    let compression = match cx.attr("compression")? {
+        "zstd" => Compression::Zstd,
+        "gzip" => Compression::Gzip,
+        "none" => Compression::None,
+        other => {
+            return Err(format!(
+                "unknown compression '{other}' (zstd, gzip or none)"
+            ))
+        }
+    };
+    let wanted: Vec<&str> = cx.attr("modules")?.split_whitespace().collect();
+    let dir = ModulesDir::open(&kernel_root.join("lib/modules").join(&version))
+        .map_err(|e| e.to_string())?;
+    let closure = dir.closure(&wanted).map_err(|e| e.to_string())?;
+    let _ = writeln!(
+        cx.log,
+        "kernel {version}: {} module files for {} wanted modules ({} built in)",
+        closure.modules.len(),
+        wanted.len(),
+        closure.builtin.len()
+    );
+
+    let tree = tempfile::Builder::new()
+        .prefix("initrd-tree")
+        .tempdir()
+        .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+    dir.stage(&closure, tree.path())
+        .map_err(|e| e.to_string())?;
+    let init_dst = tree.path().join("init");
+    fs::copy(&init, &init_dst).map_err(|e| format!("cannot copy '{}': {e}", init.display()))?;
+    fs::set_permissions(
+        &init_dst,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .map_err(|e| e.to_string())?;
+    let busybox = cx.attr("busybox")?;
+    if !busybox.is_empty() {
+        let src = cx.input("busybox", busybox)?;
+        let bin = tree.path().join("bin");
+        fs::create_dir_all(&bin).map_err(|e| e.to_string())?;
+        fs::copy(&src, bin.join("busybox"))
+            .map_err(|e| format!("cannot copy '{}': {e}", src.display()))?;
+        fs::set_permissions(
+            bin.join("busybox"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .map_err(|e| e.to_string())?;
+        for applet in INITRD_APPLETS {
+            std::os::unix::fs::symlink("busybox", bin.join(applet)).map_err(|e| e.to_string())?;
+        }
+    }
+    let mut conf =
+        String::from("# strata stage 1: read before the kernel command line, whose values win.\n");
+    for (key, attr) in [
+        ("root", "rootDevice"),
+        ("rootfstype", "rootFsType"),
+        ("rootflags", "rootOptions"),
+    ] {
+        let v = cx.attr(attr)?;
+        if v.contains('\n') {
+            return Err(format!("attribute '{attr}' holds a line break"));
+        }
+        if !v.is_empty() {
+            conf.push_str(&format!("{key}={v}\n"));
+        }
+    }
+    conf.push_str(&format!("kernel={version}\n"));
+    let mut names = String::new();
+    for m in &closure.modules {
+        conf.push_str(&format!("module={}\n", m.name));
+        names.push_str(&m.name);
+        names.push('\n');
+    }
+    let etc = tree.path().join("etc");
+    fs::create_dir_all(&etc).map_err(|e| e.to_string())?;
+    fs::write(tree.path().join(INITRD_CONF), conf).map_err(|e| e.to_string())?;
+
+    let mtime = source_date_epoch().map_err(|e| e.to_string())?.unwrap_or(1);
+    let image = build_initrd(tree.path(), compression, mtime).map_err(|e| e.to_string())?;
+    fs::create_dir_all(cx.out).map_err(|e| e.to_string())?;
+    fs::write(cx.out.join("initrd"), &image).map_err(|e| e.to_string())?;
+    fs::write(cx.out.join("modules"), names).map_err(|e| e.to_string())?;
+    let _ = writeln!(cx.log, "initrd: {} bytes", image.len());
+    Ok(())
+}
