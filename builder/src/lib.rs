@@ -1,13 +1,28 @@
-//! strata-builder: the glue between `strata-lang` and `strata-store`. Today it provides the
-//! evaluator's window on the world ([`eval_io`]), the evaluated machine configuration
-//! ([`config`]), derivation realisation in a namespace sandbox ([`build`]), the fixed-output
-//! fetcher ([`fetch`]), and the Debian package set: `.deb` unpacking ([`deb`]), the Packages
-//! index, dependency resolution and the lock file ([`debian_index`]), and the archive itself
-//! ([`debian_archive`]), the scheduler that realises whole derivation graphs in parallel
-//! ([`scheduler`]), the initrd's cpio writer and kernel module closure ([`initrd`]), and parts
-//! of the toplevel: the static etc tree, the activation manifest and `boot.json`
-//! ([`toplevel`]), and the whole system from configuration to toplevel, with the builtin
-//! builders of the initrd and the toplevel ([`system`]).
+//! strata-builder: the glue between `strata-lang` and `strata-store`: from a
+//! `configuration.nix` and its `strata.lock` to a system's toplevel in the store. One concern
+//! a module:
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`config`] | the evaluated machine configuration, and the one rule for which configuration file a command means |
+//! | [`eval_io`] | the evaluator's window on the world (host files, the store) |
+//! | [`eval_thread`] | the big-stack thread every evaluation runs on |
+//! | [`pkgs`] | the Debian package set as the evaluator sees it |
+//! | [`debian`] | Debian: versions, relations, the one deb822 reader, the `Packages` index, the resolver, `strata.lock`, apt sources, the archive's address, fetching and `.deb` unpacking |
+//! | [`compress`] | the one decompression (format by magic bytes) and the initrd's compression |
+//! | [`fetch`] | fixed-output downloads into the store |
+//! | [`build`] | realising one derivation: its inputs, its log ([`build::log_path`]), running it, registering its outputs |
+//! | [`sandbox`] | the namespace sandbox a builder runs in |
+//! | [`builtins`] | strata's own builders (`builtin:fetchurl`, `unpack-deb`, `strata-initrd`, `strata-toplevel`) |
+//! | [`scheduler`] | realising whole derivation graphs in parallel |
+//! | [`initrd`] | the initrd: cpio writer, kernel-module closure, ELF reader |
+//! | [`toplevel`] | the static `/etc` tree and the activation manifest |
+//! | [`crypt`] | SHA-512 crypt for clear-text passwords |
+//! | [`bootspec`] | `boot.json` (bootspec v1) |
+//! | [`system`] | the whole system, from configuration to toplevel |
+//!
+//! Imports go one way: [`system`] -> [`scheduler`] -> [`build`] -> [`sandbox`] and
+//! [`builtins`]; no builtin reaches back to the orchestration.
 //!
 //! Must not: activate anything on the host.
 

@@ -72,9 +72,9 @@
 //! **No clear-text password enters the store.** `hashedPassword` and `initialHashedPassword`
 //! are hashes already and are kept as they are (as NixOS does; they must not hold `:` or a
 //! line break, which would corrupt `/etc/shadow`). A clear-text `password` or
-//! `initialPassword` is hashed here with SHA-512 crypt (`$6$`, [`sha512_crypt`](crate::crypt::sha512_crypt)) and only the
+//! `initialPassword` is hashed here with SHA-512 crypt (`$6$`, [`sha512_crypt`]) and only the
 //! hash is written. Builds must be reproducible, so the salt cannot be random: it is derived
-//! from the host name and the user name ([`deterministic_salt`](crate::crypt::deterministic_salt)). Consequently the same
+//! from the host name and the user name ([`deterministic_salt`]). Consequently the same
 //! password of the same user on the same host always gives the same hash, so the hash shows
 //! whether a password changed between generations, and anyone who can read the store (it is
 //! world-readable) can mount a dictionary attack on it. Prefer `hashedPassword` (made with

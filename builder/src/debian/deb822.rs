@@ -4,7 +4,7 @@
 //!
 //! deb822 is stanzas (paragraphs) of `Field: value` lines; a continuation line starts with a
 //! space or tab; paragraphs are separated by blank lines; field names are printable ASCII, do
-//! not start with `-`, and are matched case-insensitively. [`classify_line`] classifies one
+//! not start with `-`, and are matched case-insensitively. `classify_line` classifies one
 //! line; each reader keeps the fields it needs and says what a second paragraph or a
 //! continuation means for it.
 //!
