@@ -171,7 +171,7 @@ pub fn realise(
         let known = opts.input_outputs.get(in_drv);
         let parsed = match known {
             Some(_) => None,
-            None => Some(read_derivation(store, in_drv).map_err(&bad)?),
+            None => Some(read_derivation(store, in_drv).map_err(|e| bad(e.to_string()))?),
         };
         for o in outs {
             let p = match (known, &parsed) {
@@ -254,12 +254,31 @@ fn fresh_build_dir(tmp: &Path, name: &str) -> Result<PathBuf, BuildError> {
     }
 }
 
+/// Why an input derivation could not be read.
+#[derive(Debug, thiserror::Error)]
+enum ReadDrvError {
+    #[error(transparent)]
+    Path(#[from] strata_store::path::PathError),
+    #[error("cannot read input derivation '{drv}': {source}")]
+    Read { drv: String, source: io::Error },
+    #[error("cannot parse '{drv}': {source}")]
+    Parse {
+        drv: String,
+        source: strata_store::derivation::DrvParseError,
+    },
+}
+
 /// Reads and parses a `.drv` file from the store.
-fn read_derivation(store: &LocalStore, drv: &str) -> Result<Derivation, String> {
-    let p = store.store_dir().parse(drv).map_err(|e| e.to_string())?;
-    let text = fs::read_to_string(store.real_path(&p))
-        .map_err(|e| format!("cannot read input derivation '{drv}': {e}"))?;
-    Derivation::parse(&text).map_err(|e| format!("cannot parse '{drv}': {e}"))
+fn read_derivation(store: &LocalStore, drv: &str) -> Result<Derivation, ReadDrvError> {
+    let p = store.store_dir().parse(drv)?;
+    let text = fs::read_to_string(store.real_path(&p)).map_err(|source| ReadDrvError::Read {
+        drv: drv.to_owned(),
+        source,
+    })?;
+    Derivation::parse(&text).map_err(|source| ReadDrvError::Parse {
+        drv: drv.to_owned(),
+        source,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -508,12 +527,12 @@ fn run_builtin(
             drv: drv_name.clone(),
             problem,
         },
-        BuiltinError::Failed(detail) => BuildError::Builtin {
+        BuiltinError::Io { context, source } => BuildError::Io { context, source },
+        failed => BuildError::Builtin {
             drv: drv_name.clone(),
             builder: drv.builder.clone(),
-            detail,
+            detail: failed.to_string(),
         },
-        BuiltinError::Io { context, source } => BuildError::Io { context, source },
     })?;
     drop(log);
     register_staged(store, drv_path, drv, outputs, closure, staging)

@@ -128,6 +128,21 @@ pub enum ToplevelError {
     Manifest(#[from] strata_activate::manifest::ManifestError),
 }
 
+/// An `environment.etc` entry's target or mode that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EtcValueError {
+    #[error("the target is empty")]
+    EmptyTarget,
+    #[error("the target `{0}' is absolute")]
+    AbsoluteTarget(String),
+    #[error("the target contains a NUL byte")]
+    NulInTarget,
+    #[error("the target `{0}' has an empty, `.' or `..' component")]
+    BadComponent(String),
+    #[error("the mode must be `symlink' or an octal mode like 0644, not `{0}'")]
+    BadMode(String),
+}
+
 fn io_ctx(context: impl Into<String>) -> impl FnOnce(io::Error) -> ToplevelError {
     let context = context.into();
     move |source| ToplevelError::Io { context, source }
@@ -308,38 +323,34 @@ pub struct EtcTree {
 }
 
 /// Checks an etc target: relative, no empty, `.` or `..` components.
-pub fn check_etc_target(target: &str) -> Result<(), String> {
+pub fn check_etc_target(target: &str) -> Result<(), EtcValueError> {
     if target.is_empty() {
-        return Err("the target is empty".into());
+        return Err(EtcValueError::EmptyTarget);
     }
     if target.starts_with('/') {
-        return Err(format!("the target `{target}' is absolute"));
+        return Err(EtcValueError::AbsoluteTarget(target.to_owned()));
     }
     if target.contains('\0') {
-        return Err("the target contains a NUL byte".into());
+        return Err(EtcValueError::NulInTarget);
     }
     if target
         .split('/')
         .any(|c| c.is_empty() || c == "." || c == "..")
     {
-        return Err(format!(
-            "the target `{target}' has an empty, `.' or `..' component"
-        ));
+        return Err(EtcValueError::BadComponent(target.to_owned()));
     }
     Ok(())
 }
 
 /// `symlink`, or an octal mode (with or without a leading 0) normalised to four digits.
-pub fn normalise_mode(mode: &str) -> Result<String, String> {
+pub fn normalise_mode(mode: &str) -> Result<String, EtcValueError> {
     if mode == "symlink" {
         return Ok(mode.to_owned());
     }
     let ok = (3..=5).contains(&mode.len()) && mode.bytes().all(|b| (b'0'..=b'7').contains(&b));
     match u32::from_str_radix(mode, 8) {
         Ok(m) if ok && m <= 0o7777 => Ok(format!("{m:04o}")),
-        _ => Err(format!(
-            "the mode must be `symlink' or an octal mode like 0644, not `{mode}'"
-        )),
+        _ => Err(EtcValueError::BadMode(mode.to_owned())),
     }
 }
 
@@ -404,14 +415,14 @@ pub fn build_etc(store: &mut LocalStore, config: &SystemConfig) -> Result<EtcTre
         }
         let what = format!("environment.etc.\"{name}\"");
         let bad = |m: String| ToplevelError::Invalid(format!("{what}: {m}"));
-        check_etc_target(&e.target).map_err(bad)?;
+        check_etc_target(&e.target).map_err(|m| bad(m.to_string()))?;
         if matches!(e.target.as_str(), "passwd" | "group" | "shadow") {
             return Err(bad(format!(
                 "/etc/{} is written by activation from users.users and users.groups",
                 e.target
             )));
         }
-        let mode = normalise_mode(&e.mode).map_err(bad)?;
+        let mode = normalise_mode(&e.mode).map_err(|m| bad(m.to_string()))?;
         let (logical, physical) = match (&e.text, &e.source) {
             (Some(text), None) => {
                 let info = add_scanned_text(store, &etc_store_name(&e.target), text.as_bytes())?;

@@ -61,8 +61,7 @@ pub(super) fn run(cx: &mut BuiltinContext<'_>) -> Result<(), BuiltinError> {
         .hash_algo
         .parse()
         .map_err(|e| bad(format!("output hash algorithm: {e}")))?;
-    let url = resolve_mirror_url(cx.required("url")?, cx.debian_mirror)
-        .map_err(|e| BuiltinError::Failed(e.to_string()))?;
+    let url = resolve_mirror_url(cx.required("url")?, cx.debian_mirror)?;
     let _ = writeln!(cx.log, "downloading '{url}'");
     let dest = cx.out;
     let mut file =
@@ -73,8 +72,7 @@ pub(super) fn run(cx: &mut BuiltinContext<'_>) -> Result<(), BuiltinError> {
         algo,
         cx.out_path.name(),
         crate::fetch::Progress::Never,
-    )
-    .map_err(|e| BuiltinError::Failed(e.to_string()))?;
+    )?;
     let len = file.metadata().map_or(0, |m| m.len());
     let _ = writeln!(cx.log, "{len} bytes, {}", got.to_sri());
     Ok(())

@@ -17,7 +17,9 @@
 
 use std::fs;
 
-use super::{find_kernel, BuiltinContext};
+use std::os::unix::fs::PermissionsExt as _;
+
+use super::{file_err, find_kernel, BuiltinContext, BuiltinError};
 use crate::compress::Compression;
 use crate::initrd::build_initrd;
 use crate::initrd::cpio::source_date_epoch;
@@ -57,7 +59,7 @@ pub const INITRD_APPLETS: &[&str] = &[
 ];
 
 /// `builtin:strata-initrd`; see the module documentation.
-pub(super) fn run(cx: &mut BuiltinContext<'_>) -> Result<(), String> {
+pub(super) fn run(cx: &mut BuiltinContext<'_>) -> Result<(), BuiltinError> {
     let packages = cx.inputs("kernelPackages")?;
     let (_, kernel_root, version) = find_kernel(&packages)?;
     let init = cx.input("init", cx.attr("init")?)?;
@@ -65,16 +67,11 @@ pub(super) fn run(cx: &mut BuiltinContext<'_>) -> Result<(), String> {
         "zstd" => Compression::Zstd,
         "gzip" => Compression::Gzip,
         "none" => Compression::None,
-        other => {
-            return Err(format!(
-                "unknown compression '{other}' (zstd, gzip or none)"
-            ))
-        }
+        other => return Err(BuiltinError::UnknownCompression(other.to_owned())),
     };
     let wanted: Vec<&str> = cx.attr("modules")?.split_whitespace().collect();
-    let dir = ModulesDir::open(&kernel_root.join("lib/modules").join(&version))
-        .map_err(|e| e.to_string())?;
-    let closure = dir.closure(&wanted).map_err(|e| e.to_string())?;
+    let dir = ModulesDir::open(&kernel_root.join("lib/modules").join(&version))?;
+    let closure = dir.closure(&wanted)?;
     let _ = writeln!(
         cx.log,
         "kernel {version}: {} module files for {} wanted modules ({} built in)",
@@ -86,30 +83,24 @@ pub(super) fn run(cx: &mut BuiltinContext<'_>) -> Result<(), String> {
     let tree = tempfile::Builder::new()
         .prefix("initrd-tree")
         .tempdir()
-        .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
-    dir.stage(&closure, tree.path())
-        .map_err(|e| e.to_string())?;
+        .map_err(file_err("create", &std::env::temp_dir()))?;
+    dir.stage(&closure, tree.path())?;
     let init_dst = tree.path().join("init");
-    fs::copy(&init, &init_dst).map_err(|e| format!("cannot copy '{}': {e}", init.display()))?;
-    fs::set_permissions(
-        &init_dst,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .map_err(|e| e.to_string())?;
+    fs::copy(&init, &init_dst).map_err(file_err("copy", &init))?;
+    fs::set_permissions(&init_dst, fs::Permissions::from_mode(0o755))
+        .map_err(file_err("make executable", &init_dst))?;
     let busybox = cx.attr("busybox")?;
     if !busybox.is_empty() {
         let src = cx.input("busybox", busybox)?;
         let bin = tree.path().join("bin");
-        fs::create_dir_all(&bin).map_err(|e| e.to_string())?;
-        fs::copy(&src, bin.join("busybox"))
-            .map_err(|e| format!("cannot copy '{}': {e}", src.display()))?;
-        fs::set_permissions(
-            bin.join("busybox"),
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .map_err(|e| e.to_string())?;
+        fs::create_dir_all(&bin).map_err(file_err("create", &bin))?;
+        let dst = bin.join("busybox");
+        fs::copy(&src, &dst).map_err(file_err("copy", &src))?;
+        fs::set_permissions(&dst, fs::Permissions::from_mode(0o755))
+            .map_err(file_err("make executable", &dst))?;
         for applet in INITRD_APPLETS {
-            std::os::unix::fs::symlink("busybox", bin.join(applet)).map_err(|e| e.to_string())?;
+            let link = bin.join(applet);
+            std::os::unix::fs::symlink("busybox", &link).map_err(file_err("create", &link))?;
         }
     }
     let mut conf =
@@ -121,7 +112,7 @@ pub(super) fn run(cx: &mut BuiltinContext<'_>) -> Result<(), String> {
     ] {
         let v = cx.attr(attr)?;
         if v.contains('\n') {
-            return Err(format!("attribute '{attr}' holds a line break"));
+            return Err(BuiltinError::LineBreak(attr));
         }
         if !v.is_empty() {
             conf.push_str(&format!("{key}={v}\n"));
@@ -135,14 +126,17 @@ pub(super) fn run(cx: &mut BuiltinContext<'_>) -> Result<(), String> {
         names.push('\n');
     }
     let etc = tree.path().join("etc");
-    fs::create_dir_all(&etc).map_err(|e| e.to_string())?;
-    fs::write(tree.path().join(INITRD_CONF), conf).map_err(|e| e.to_string())?;
+    fs::create_dir_all(&etc).map_err(file_err("create", &etc))?;
+    let conf_path = tree.path().join(INITRD_CONF);
+    fs::write(&conf_path, conf).map_err(file_err("write", &conf_path))?;
 
-    let mtime = source_date_epoch().map_err(|e| e.to_string())?.unwrap_or(1);
-    let image = build_initrd(tree.path(), compression, mtime).map_err(|e| e.to_string())?;
-    fs::create_dir_all(cx.out).map_err(|e| e.to_string())?;
-    fs::write(cx.out.join("initrd"), &image).map_err(|e| e.to_string())?;
-    fs::write(cx.out.join("modules"), names).map_err(|e| e.to_string())?;
+    let mtime = source_date_epoch()?.unwrap_or(1);
+    let image = build_initrd(tree.path(), compression, mtime)?;
+    fs::create_dir_all(cx.out).map_err(file_err("create", cx.out))?;
+    for (name, data) in [("initrd", image.as_slice()), ("modules", names.as_bytes())] {
+        let path = cx.out.join(name);
+        fs::write(&path, data).map_err(file_err("write", &path))?;
+    }
     let _ = writeln!(cx.log, "initrd: {} bytes", image.len());
     Ok(())
 }

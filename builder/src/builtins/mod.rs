@@ -32,22 +32,73 @@ use strata_store::{LocalStore, StorePath};
 pub use fetchurl::{resolve_mirror_url, MirrorUrlError, DEBIAN_MIRROR_SCHEME};
 pub use initrd::{INITRD_APPLETS, INITRD_CONF};
 
-/// Why a builtin builder failed.
+/// Why a builtin builder failed. Every variant but [`BuiltinError::BadDerivation`] and
+/// [`BuiltinError::Io`] is the builder failing ([`crate::build::BuildError::Builtin`]).
 #[derive(Debug, thiserror::Error)]
 pub enum BuiltinError {
     /// The derivation does not give the builder what it needs (an attribute, an input, a
     /// fixed output).
     #[error("{0}")]
     BadDerivation(String),
-    /// The builder ran and failed.
-    #[error("{0}")]
-    Failed(String),
+    /// Making the output's place failed (a build error, not the builder's).
     #[error("{context}: {source}")]
     Io {
         context: String,
         #[source]
         source: io::Error,
     },
+    #[error("the attribute '{0}' is missing")]
+    MissingAttr(String),
+    #[error("attribute '{name}': {source}")]
+    BadPath {
+        name: String,
+        #[source]
+        source: strata_store::path::PathError,
+    },
+    #[error("attribute '{name}' ('{value}') is not among the derivation's inputs")]
+    NotAnInput { name: String, value: String },
+    #[error("attribute '{0}' holds a line break")]
+    LineBreak(&'static str),
+    #[error("unknown compression '{0}' (zstd, gzip or none)")]
+    UnknownCompression(String),
+    #[error("attribute 'kernelParams' is not a JSON list of strings: {0}")]
+    KernelParams(#[source] serde_json::Error),
+    #[error("the derivation has no output 'out'")]
+    NoOut,
+    #[error(
+        "no kernel: none of {packages} holds boot/vmlinuz-<version> and lib/modules/<version>/ \
+         (boot.kernel must name a Debian kernel package such as linux-image-amd64)"
+    )]
+    NoKernel { packages: String },
+    #[error("more than one kernel among the kernel packages: {versions}")]
+    ManyKernels { versions: String },
+    #[error("cannot {action} '{}': {source}", path.display())]
+    File {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error(transparent)]
+    MirrorUrl(#[from] MirrorUrlError),
+    #[error(transparent)]
+    Fetch(#[from] crate::fetch::FetchError),
+    #[error(transparent)]
+    Unpack(#[from] crate::debian::unpack::DebError),
+    #[error(transparent)]
+    Modules(#[from] crate::initrd::modules::ModuleError),
+    #[error(transparent)]
+    Cpio(#[from] crate::initrd::cpio::CpioError),
+}
+
+/// A file operation's error, naming the file.
+fn file_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> BuiltinError {
+    let path = path.to_owned();
+    move |source| BuiltinError::File {
+        action,
+        path,
+        source,
+    }
 }
 
 fn io_ctx(context: impl Into<String>) -> impl FnOnce(io::Error) -> BuiltinError {
@@ -84,8 +135,8 @@ pub fn run(kind: &str, cx: &mut BuiltinContext<'_>) -> Result<(), BuiltinError> 
     match kind {
         "fetchurl" => fetchurl::run(cx),
         "unpack-deb" => unpack_deb::run(cx),
-        "strata-initrd" => initrd::run(cx).map_err(BuiltinError::Failed),
-        "strata-toplevel" => toplevel::run(cx).map_err(BuiltinError::Failed),
+        "strata-initrd" => initrd::run(cx),
+        "strata-toplevel" => toplevel::run(cx),
         other => Err(BuiltinError::BadDerivation(format!(
             "unknown builtin builder 'builtin:{other}' (strata has builtin:fetchurl, \
              builtin:unpack-deb, builtin:strata-initrd and builtin:strata-toplevel)"
@@ -109,24 +160,28 @@ impl BuiltinContext<'_> {
             })
     }
 
-    fn attr(&self, name: &str) -> Result<&str, String> {
+    fn attr(&self, name: &str) -> Result<&str, BuiltinError> {
         self.drv
             .env
             .get(name)
             .map(String::as_str)
-            .ok_or_else(|| format!("the attribute '{name}' is missing"))
+            .ok_or_else(|| BuiltinError::MissingAttr(name.to_owned()))
     }
 
     /// An attribute naming a path inside an input: where it is on disk.
-    fn input(&self, name: &str, value: &str) -> Result<PathBuf, String> {
+    fn input(&self, name: &str, value: &str) -> Result<PathBuf, BuiltinError> {
         let dir = self.store.store_dir();
         let p = dir
             .parse_containing(value)
-            .map_err(|e| format!("attribute '{name}': {e}"))?;
+            .map_err(|source| BuiltinError::BadPath {
+                name: name.to_owned(),
+                source,
+            })?;
         if !self.closure.contains(&p) {
-            return Err(format!(
-                "attribute '{name}' ('{value}') is not among the derivation's inputs"
-            ));
+            return Err(BuiltinError::NotAnInput {
+                name: name.to_owned(),
+                value: value.to_owned(),
+            });
         }
         let rest = value
             .strip_prefix(&dir.display(&p))
@@ -141,7 +196,7 @@ impl BuiltinContext<'_> {
     }
 
     /// A space-separated list of store paths.
-    fn inputs(&self, name: &str) -> Result<Vec<(String, PathBuf)>, String> {
+    fn inputs(&self, name: &str) -> Result<Vec<(String, PathBuf)>, BuiltinError> {
         self.attr(name)?
             .split_whitespace()
             .map(|v| Ok((v.to_owned(), self.input(name, v)?)))
@@ -151,7 +206,7 @@ impl BuiltinContext<'_> {
 
 /// The kernel among `packages`: `(logical package path, its physical path, version)` of the
 /// one package holding `boot/vmlinuz-<version>` and `lib/modules/<version>/`.
-fn find_kernel(packages: &[(String, PathBuf)]) -> Result<(String, PathBuf, String), String> {
+fn find_kernel(packages: &[(String, PathBuf)]) -> Result<(String, PathBuf, String), BuiltinError> {
     let mut found = Vec::new();
     for (logical, real) in packages {
         let Ok(rd) = fs::read_dir(real.join("boot")) else {
@@ -168,22 +223,19 @@ fn find_kernel(packages: &[(String, PathBuf)]) -> Result<(String, PathBuf, Strin
     }
     match found.len() {
         1 => Ok(found.remove(0)),
-        0 => Err(format!(
-            "no kernel: none of {} holds boot/vmlinuz-<version> and lib/modules/<version>/ \
-             (boot.kernel must name a Debian kernel package such as linux-image-amd64)",
-            packages
+        0 => Err(BuiltinError::NoKernel {
+            packages: packages
                 .iter()
                 .map(|p| format!("'{}'", p.0))
                 .collect::<Vec<_>>()
-                .join(", ")
-        )),
-        _ => Err(format!(
-            "more than one kernel among the kernel packages: {}",
-            found
+                .join(", "),
+        }),
+        _ => Err(BuiltinError::ManyKernels {
+            versions: found
                 .iter()
                 .map(|k| k.2.as_str())
                 .collect::<Vec<_>>()
-                .join(", ")
-        )),
+                .join(", "),
+        }),
     }
 }

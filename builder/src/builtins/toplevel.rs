@@ -27,30 +27,30 @@
 
 use std::fs;
 
-use super::{find_kernel, BuiltinContext};
+use super::{file_err, find_kernel, BuiltinContext, BuiltinError};
 
 /// `builtin:strata-toplevel`; see the module documentation.
-pub(super) fn run(cx: &mut BuiltinContext<'_>) -> Result<(), String> {
+pub(super) fn run(cx: &mut BuiltinContext<'_>) -> Result<(), BuiltinError> {
     let packages = cx.inputs("kernelPackages")?;
     let (kernel_pkg, _, version) = find_kernel(&packages)?;
     let kernel = format!("{kernel_pkg}/boot/vmlinuz-{version}");
     let initrd = format!("{}/initrd", cx.attr("initrd")?);
     let init = cx.attr("init")?.to_owned();
     cx.input("init", &init)?;
-    let params: Vec<String> = serde_json::from_str(cx.attr("kernelParams")?)
-        .map_err(|e| format!("attribute 'kernelParams' is not a JSON list of strings: {e}"))?;
+    let params: Vec<String> =
+        serde_json::from_str(cx.attr("kernelParams")?).map_err(BuiltinError::KernelParams)?;
     let out = cx.out;
     let out_logical = cx
         .drv
         .outputs
         .get("out")
         .map(|o| o.path.clone())
-        .ok_or("the derivation has no output 'out'")?;
+        .ok_or(BuiltinError::NoOut)?;
 
-    fs::create_dir_all(out).map_err(|e| e.to_string())?;
-    let link = |name: &str, target: &str| -> Result<(), String> {
-        std::os::unix::fs::symlink(target, out.join(name))
-            .map_err(|e| format!("cannot create '{name}': {e}"))
+    fs::create_dir_all(out).map_err(file_err("create", out))?;
+    let link = |name: &str, target: &str| -> Result<(), BuiltinError> {
+        let path = out.join(name);
+        std::os::unix::fs::symlink(target, &path).map_err(file_err("create", &path))
     };
     link("kernel", &kernel)?;
     link("kernel-modules", &kernel_pkg)?;
@@ -68,7 +68,8 @@ pub(super) fn run(cx: &mut BuiltinContext<'_>) -> Result<(), String> {
     }
     let loaders = cx.inputs("bootLoader")?;
     if !loaders.is_empty() {
-        fs::create_dir_all(out.join("boot-loader")).map_err(|e| e.to_string())?;
+        let dir = out.join("boot-loader");
+        fs::create_dir_all(&dir).map_err(file_err("create", &dir))?;
         for (logical, _) in &loaders {
             let name = logical.rsplit('/').next().unwrap_or(logical);
             let name = name.split_once('-').map_or(name, |(_, n)| n);
@@ -77,8 +78,9 @@ pub(super) fn run(cx: &mut BuiltinContext<'_>) -> Result<(), String> {
     }
     let system = cx.attr("hostSystem")?.to_owned();
     let label = cx.attr("label")?.to_owned();
-    let write = |name: &str, text: &str| -> Result<(), String> {
-        fs::write(out.join(name), text).map_err(|e| format!("cannot write '{name}': {e}"))
+    let write = |name: &str, text: &str| -> Result<(), BuiltinError> {
+        let path = out.join(name);
+        fs::write(&path, text).map_err(file_err("write", &path))
     };
     write("kernel-version", &format!("{version}\n"))?;
     // Every package the kernel came with, so that they are in the closure: a machine

@@ -20,8 +20,7 @@ pub(super) fn run(cx: &mut BuiltinContext<'_>) -> Result<(), BuiltinError> {
         )));
     }
     let _ = writeln!(cx.log, "unpacking '{deb}'");
-    let contents = crate::debian::unpack::unpack_deb(&cx.store.real_path(&deb_path), cx.out)
-        .map_err(|e| BuiltinError::Failed(e.to_string()))?;
+    let contents = crate::debian::unpack::unpack_deb(&cx.store.real_path(&deb_path), cx.out)?;
     let _ = writeln!(
         cx.log,
         "{} entries from {}",

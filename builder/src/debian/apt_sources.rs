@@ -229,7 +229,7 @@ pub fn parse_deb822_sources(text: &str) -> Result<Vec<AptEntry>, SourcesSyntaxEr
     let mut start = 0;
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
-        match classify_line(line, true).map_err(|m| syntax(n, m))? {
+        match classify_line(line, true).map_err(|m| syntax(n, m.to_string()))? {
             Line::Blank => flush(&mut fields, start, &mut out)?,
             Line::Comment => {}
             Line::Continuation(v) => {

@@ -24,9 +24,21 @@ pub(crate) enum Line<'a> {
     Continuation(&'a str),
 }
 
-/// Classifies one line (without its newline); `Err` is a message for the line. `comments`
-/// says whether `#` lines are allowed.
-pub(crate) fn classify_line(line: &str, comments: bool) -> Result<Line<'_>, String> {
+/// What is wrong with one line; the caller adds the line number.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LineError {
+    #[error("comment lines are not allowed here")]
+    CommentNotAllowed,
+    /// Holds the line (cut to 60 bytes).
+    #[error("expected `Field: value`, found `{0}`")]
+    NotAField(String),
+    /// Holds the name (cut to 60 bytes).
+    #[error("invalid field name `{0}`")]
+    BadName(String),
+}
+
+/// Classifies one line (without its newline). `comments` says whether `#` lines are allowed.
+pub(crate) fn classify_line(line: &str, comments: bool) -> Result<Line<'_>, LineError> {
     let first = match line.as_bytes().first() {
         None => return Ok(Line::Blank),
         Some(&b) => b,
@@ -41,17 +53,14 @@ pub(crate) fn classify_line(line: &str, comments: bool) -> Result<Line<'_>, Stri
         if comments {
             return Ok(Line::Comment);
         }
-        return Err("comment lines are not allowed here".to_string());
+        return Err(LineError::CommentNotAllowed);
     }
     let Some(colon) = line.find(':') else {
-        return Err(format!(
-            "expected `Field: value`, found `{}`",
-            truncate(line)
-        ));
+        return Err(LineError::NotAField(truncate(line).into_owned()));
     };
     let name = &line[..colon];
     if name.is_empty() || first == b'-' || !name.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
-        return Err(format!("invalid field name `{}`", truncate(name)));
+        return Err(LineError::BadName(truncate(name).into_owned()));
     }
     Ok(Line::Field {
         name,
@@ -109,7 +118,7 @@ impl ControlFields {
                 ended |= !fields.is_empty();
                 continue;
             }
-            let classified = classify_line(line, true).map_err(err)?;
+            let classified = classify_line(line, true).map_err(|e| err(e.to_string()))?;
             if matches!(classified, Line::Comment) {
                 continue;
             }

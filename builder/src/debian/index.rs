@@ -263,33 +263,55 @@ fn invalid(line: usize, field: Field, message: impl fmt::Display) -> IndexError 
     }
 }
 
+/// A field value that is not what its field needs (values are quoted cut to 60 bytes).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ValueError {
+    #[error("empty path")]
+    EmptyPath,
+    #[error("`{0}` is not an archive-relative path")]
+    NotRelative(String),
+    #[error("`{0}` contains whitespace")]
+    Whitespace(String),
+    #[error("`{0}` has an empty, `.` or `..` component")]
+    BadComponent(String),
+    #[error("`{0}` is not a size in bytes")]
+    NotASize(String),
+    #[error("`{0}` is too large")]
+    TooLarge(String),
+    #[error("`{0}` is not 64 hex digits")]
+    NotSha256(String),
+    #[error("`{0}` is not 64 lowercase hex digits")]
+    NotLowercaseSha256(String),
+}
+
 /// Checks an archive-relative path: non-empty, relative, no `..`, no whitespace, not a URL.
-pub(crate) fn check_archive_path(p: &str) -> Result<(), String> {
+pub(crate) fn check_archive_path(p: &str) -> Result<(), ValueError> {
     if p.is_empty() {
-        return Err("empty path".to_string());
+        return Err(ValueError::EmptyPath);
     }
     if p.starts_with('/') || p.contains("://") {
-        return Err(format!("`{p}` is not an archive-relative path"));
+        return Err(ValueError::NotRelative(p.to_owned()));
     }
     if p.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!("`{p}` contains whitespace"));
+        return Err(ValueError::Whitespace(p.to_owned()));
     }
     if p.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
-        return Err(format!("`{p}` has an empty, `.` or `..` component"));
+        return Err(ValueError::BadComponent(p.to_owned()));
     }
     Ok(())
 }
 
-pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
+pub(crate) fn parse_size(s: &str) -> Result<u64, ValueError> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("`{s}` is not a size in bytes"));
+        return Err(ValueError::NotASize(s.to_owned()));
     }
-    s.parse::<u64>().map_err(|_| format!("`{s}` is too large"))
+    s.parse::<u64>()
+        .map_err(|_| ValueError::TooLarge(s.to_owned()))
 }
 
-fn parse_sha256(s: &str) -> Result<String, String> {
+fn parse_sha256(s: &str) -> Result<String, ValueError> {
     if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(format!("`{}` is not 64 hex digits", truncate(s)));
+        return Err(ValueError::NotSha256(truncate(s).into_owned()));
     }
     Ok(s.to_ascii_lowercase())
 }
@@ -313,9 +335,9 @@ pub fn parse_packages(text: &str) -> Result<Vec<Package>, IndexError> {
     let mut st = Stanza::default();
     for (i, line) in text.split('\n').enumerate() {
         let lineno = i + 1;
-        let classified = classify_line(line, false).map_err(|message| IndexError::Syntax {
+        let classified = classify_line(line, false).map_err(|e| IndexError::Syntax {
             line: lineno,
-            message,
+            message: e.to_string(),
         })?;
         match classified {
             Line::Blank => {

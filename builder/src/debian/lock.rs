@@ -48,7 +48,7 @@
 use thiserror::Error;
 
 use super::deb822::truncate;
-use super::index::{check_archive_path, parse_size};
+use super::index::{check_archive_path, parse_size, ValueError};
 use super::relation::{is_arch_name, is_valid_package_name};
 use super::resolve::Resolution;
 use super::version::Version;
@@ -268,8 +268,8 @@ impl<'a> LockReader<'a> {
             let (path, sha) = v
                 .split_once(' ')
                 .ok_or_else(|| lock_err(n, "expected `index <path> <sha256>`"))?;
-            check_archive_path(path).map_err(|m| lock_err(n, m))?;
-            check_lock_sha256(sha).map_err(|m| lock_err(n, m))?;
+            check_archive_path(path).map_err(|m| lock_err(n, m.to_string()))?;
+            check_lock_sha256(sha).map_err(|m| lock_err(n, m.to_string()))?;
             indexes.push(LockedIndex {
                 path: path.to_string(),
                 sha256: sha.to_string(),
@@ -326,10 +326,10 @@ impl<'a> LockReader<'a> {
             }
             let n = self.lineno();
             let filename = self.field("filename", false)?;
-            check_archive_path(filename).map_err(|m| lock_err(n, m))?;
+            check_archive_path(filename).map_err(|m| lock_err(n, m.to_string()))?;
             let n = self.lineno();
             let size = self.field("size", false)?;
-            let size_n = parse_size(size).map_err(|m| lock_err(n, m))?;
+            let size_n = parse_size(size).map_err(|m| lock_err(n, m.to_string()))?;
             if size_n.to_string() != size {
                 return Err(lock_err(
                     n,
@@ -338,7 +338,7 @@ impl<'a> LockReader<'a> {
             }
             let n = self.lineno();
             let sha = self.field("sha256", false)?;
-            check_lock_sha256(sha).map_err(|m| lock_err(n, m))?;
+            check_lock_sha256(sha).map_err(|m| lock_err(n, m.to_string()))?;
             let n = self.lineno();
             let deps = self.field("depends", true)?;
             let depends: Vec<String> = if deps.is_empty() {
@@ -393,13 +393,13 @@ impl<'a> LockReader<'a> {
     }
 }
 
-fn check_lock_sha256(s: &str) -> Result<(), String> {
+fn check_lock_sha256(s: &str) -> Result<(), ValueError> {
     if s.len() != 64
         || !s
             .bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     {
-        return Err(format!("`{}` is not 64 lowercase hex digits", truncate(s)));
+        return Err(ValueError::NotLowercaseSha256(truncate(s).into_owned()));
     }
     Ok(())
 }

@@ -273,7 +273,10 @@ pub enum DebError {
     #[error("read {path} as an ar archive: {source}")]
     Ar { path: PathBuf, source: ArError },
     #[error("read {path} as a Debian package: {problem}")]
-    Format { path: PathBuf, problem: String },
+    Format {
+        path: PathBuf,
+        problem: FormatProblem,
+    },
     #[error("read member {member} of {path}: {source}")]
     Member {
         path: PathBuf,
@@ -284,7 +287,7 @@ pub enum DebError {
     Control {
         path: PathBuf,
         member: String,
-        problem: String,
+        problem: ControlProblem,
     },
     #[error("create {dest}: it already exists")]
     DestExists { dest: PathBuf },
@@ -305,6 +308,46 @@ pub enum DebError {
     },
 }
 
+/// What is wrong with a `.deb`'s `./control`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ControlProblem {
+    #[error("./control is not a regular file")]
+    NotAFile,
+    #[error("./control is {0} bytes long")]
+    TooLong(u64),
+    #[error("./control is not valid UTF-8")]
+    NotUtf8,
+    #[error("there is no ./control")]
+    Missing,
+    #[error(transparent)]
+    Fields(#[from] super::deb822::ControlError),
+}
+
+/// What is wrong with a `.deb`'s structure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FormatProblem {
+    #[error("the archive has no members")]
+    NoMembers,
+    #[error("its first member is {0:?}, not \"debian-binary\"")]
+    FirstMember(String),
+    #[error("its debian-binary member is {0} bytes long")]
+    LongVersion(u64),
+    #[error("its format version (debian-binary) is {0:?}, strata reads \"2.0\\n\"")]
+    Version(String),
+    #[error("member {0} is out of place")]
+    OutOfPlace(String),
+    #[error("member {0} comes before control.tar")]
+    DataBeforeControl(String),
+    #[error("it has an unexpected member {0:?}")]
+    Unexpected(String),
+    #[error("it has no control.tar member")]
+    NoControl,
+    #[error("it has no data.tar member")]
+    NoData,
+    #[error("member {0} uses a compression strata does not support (gzip, xz and zstd are)")]
+    Compression(String),
+}
+
 // ---------------------------------------------------------------------------------------------
 // the package
 
@@ -323,16 +366,14 @@ pub struct DebContents {
 }
 
 /// The compression a member's name declares: `{base}` or `{base}.{gz,xz,zst}`.
-fn member_format(name: &str, base: &str) -> Option<Result<Format, String>> {
+fn member_format(name: &str, base: &str) -> Option<Result<Format, FormatProblem>> {
     let rest = name.strip_prefix(base)?;
     Some(match rest {
         "" => Ok(Format::None),
         ".gz" => Ok(Format::Gzip),
         ".xz" => Ok(Format::Xz),
         ".zst" => Ok(Format::Zstd),
-        _ if rest.starts_with('.') => Err(format!(
-            "member {name} uses a compression strata does not support (gzip, xz and zstd are)"
-        )),
+        _ if rest.starts_with('.') => Err(FormatProblem::Compression(name.to_owned())),
         _ => return None,
     })
 }
@@ -355,23 +396,17 @@ impl Deb {
             path: path.to_owned(),
             source,
         })?;
-        let format = |problem: String| DebError::Format {
+        let format = |problem: FormatProblem| DebError::Format {
             path: path.to_owned(),
             problem,
         };
         match ar.members().first() {
-            None => return Err(format("the archive has no members".into())),
+            None => return Err(format(FormatProblem::NoMembers)),
             Some(m) if m.name != "debian-binary" => {
-                return Err(format(format!(
-                    "its first member is {:?}, not \"debian-binary\"",
-                    m.name
-                )))
+                return Err(format(FormatProblem::FirstMember(m.name.clone())))
             }
             Some(m) if m.size > MAX_DEBIAN_BINARY => {
-                return Err(format(format!(
-                    "its debian-binary member is {} bytes long",
-                    m.size
-                )))
+                return Err(format(FormatProblem::LongVersion(m.size)))
             }
             Some(_) => {}
         }
@@ -391,22 +426,22 @@ impl Deb {
             let name = member.name.as_str();
             if let Some(compression) = member_format(name, "control.tar") {
                 if control.is_some() || data.is_some() {
-                    return Err(format(format!("member {name} is out of place")));
+                    return Err(format(FormatProblem::OutOfPlace(name.to_owned())));
                 }
                 control = Some((index, compression.map_err(format)?));
             } else if let Some(compression) = member_format(name, "data.tar") {
                 if control.is_none() {
-                    return Err(format(format!("member {name} comes before control.tar")));
+                    return Err(format(FormatProblem::DataBeforeControl(name.to_owned())));
                 }
                 data = Some((index, compression.map_err(format)?));
                 // deb(5): members after data.tar are to be ignored.
                 break;
             } else if !name.starts_with('_') {
-                return Err(format(format!("it has an unexpected member {name:?}")));
+                return Err(format(FormatProblem::Unexpected(name.to_owned())));
             }
         }
-        let control = control.ok_or_else(|| format("it has no control.tar member".into()))?;
-        let data = data.ok_or_else(|| format("it has no data.tar member".into()))?;
+        let control = control.ok_or_else(|| format(FormatProblem::NoControl))?;
+        let data = data.ok_or_else(|| format(FormatProblem::NoData))?;
         Ok(Deb {
             path: path.to_owned(),
             ar,
@@ -428,7 +463,7 @@ impl Deb {
             member: member.clone(),
             source,
         };
-        let control_err = |problem: String| DebError::Control {
+        let control_err = |problem: ControlProblem| DebError::Control {
             path: path.clone(),
             member: member.clone(),
             problem,
@@ -443,25 +478,21 @@ impl Deb {
                 continue;
             }
             if !entry.header().entry_type().is_file() {
-                return Err(control_err("./control is not a regular file".into()));
+                return Err(control_err(ControlProblem::NotAFile));
             }
             if entry.size() > MAX_CONTROL {
-                return Err(control_err(format!(
-                    "./control is {} bytes long",
-                    entry.size()
-                )));
+                return Err(control_err(ControlProblem::TooLong(entry.size())));
             }
             let mut text = Vec::new();
             entry.read_to_end(&mut text).map_err(io_err)?;
-            let text = String::from_utf8(text)
-                .map_err(|_| control_err("./control is not valid UTF-8".into()))?;
-            return ControlFields::parse(&text).map_err(|e| control_err(e.to_string()));
+            let text = String::from_utf8(text).map_err(|_| control_err(ControlProblem::NotUtf8))?;
+            return ControlFields::parse(&text).map_err(|e| control_err(e.into()));
         }
-        Err(control_err("there is no ./control".into()))
+        Err(control_err(ControlProblem::Missing))
     }
 }
 
-fn check_format_version(content: &[u8]) -> Result<(), String> {
+fn check_format_version(content: &[u8]) -> Result<(), FormatProblem> {
     let first = content.split(|&b| b == b'\n').next().unwrap_or_default();
     let ok = content.contains(&b'\n')
         && first
@@ -470,9 +501,8 @@ fn check_format_version(content: &[u8]) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "its format version (debian-binary) is {:?}, strata reads \"2.0\\n\"",
-            String::from_utf8_lossy(content)
+        Err(FormatProblem::Version(
+            String::from_utf8_lossy(content).into_owned(),
         ))
     }
 }

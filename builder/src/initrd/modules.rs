@@ -460,20 +460,29 @@ fn write_file(path: &Path, data: &[u8]) -> Result<(), ModuleError> {
 }
 
 /// Checks a module path from `modules.dep`: relative, no `..`, a module file name.
-fn check_module_path(path: &str) -> Result<(), String> {
+/// A path in `modules.dep` that cannot be a module's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModulePathError {
+    #[error("module path {0:?} is absolute")]
+    Absolute(String),
+    #[error("module path {0:?} is not canonical")]
+    NotCanonical(String),
+    #[error("{0:?} is not a module file (.ko, .ko.xz, .ko.zst or .ko.gz)")]
+    NotAModule(String),
+}
+
+fn check_module_path(path: &str) -> Result<(), ModulePathError> {
     if path.starts_with('/') {
-        return Err(format!("module path {path:?} is absolute"));
+        return Err(ModulePathError::Absolute(path.to_owned()));
     }
     if path
         .split('/')
         .any(|c| c.is_empty() || c == "." || c == "..")
     {
-        return Err(format!("module path {path:?} is not canonical"));
+        return Err(ModulePathError::NotCanonical(path.to_owned()));
     }
     if module_name_of_path(path).is_none() {
-        return Err(format!(
-            "{path:?} is not a module file (.ko, .ko.xz, .ko.zst or .ko.gz)"
-        ));
+        return Err(ModulePathError::NotAModule(path.to_owned()));
     }
     Ok(())
 }
@@ -502,7 +511,7 @@ pub fn parse_modules_dep(
                 format!("expected \"module: deps...\", found {line:?}"),
             ));
         };
-        check_module_path(path).map_err(|m| err(n, m))?;
+        check_module_path(path).map_err(|m| err(n, m.to_string()))?;
         if !deps.is_empty() && !deps.starts_with(' ') {
             return Err(err(
                 n,
@@ -511,7 +520,7 @@ pub fn parse_modules_dep(
         }
         let deps: Vec<String> = deps.split_whitespace().map(str::to_owned).collect();
         for d in &deps {
-            check_module_path(d).map_err(|m| err(n, m))?;
+            check_module_path(d).map_err(|m| err(n, m.to_string()))?;
             if d == path {
                 return Err(err(n, format!("{path} depends on itself")));
             }
