@@ -7,8 +7,8 @@
 //! After a successful build each output is canonicalised, scanned for references (to the
 //! input closure and the outputs), hashed, checked against the expected hash if fixed-output,
 //! and all outputs are registered in one transaction. The build log (stdout and stderr) is
-//! kept at `<state_dir>/../log/strata/drvs/<hash-part of the .drv>`.
-//!
+//! kept at `<state_dir>/../log/strata/drvs/<hash-part of the .drv>` ([`log_path`], which
+//! `strata log` reads too).
 //!
 //! Must not: set up namespaces (that is [`crate::sandbox`]) or know what a builtin builder
 //! does (that is [`crate::builtins`]).
