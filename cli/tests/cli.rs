@@ -4,6 +4,7 @@
 //! - [`compat`]: byte-for-byte and path-for-path agreement with Nix 2.8 (`nix-store`,
 //!   `nix-hash`, `nix`, `nix-instantiate`) on generated trees, texts and export streams.
 //!   Needs Debian's `nix-bin`; set `STRATA_SKIP_NIX_TESTS=1` to skip these tests.
+//! - [`config`]: `strata options` with a configuration's values.
 //! - [`malformed`]: a generated corpus of malformed NARs and export streams; every one must be
 //!   refused with a clear message, without a panic, and without changing the store or leaving
 //!   a half-restored tree behind.
@@ -27,6 +28,8 @@ mod boot;
 mod build_vm;
 #[path = "cli/compat.rs"]
 mod compat;
+#[path = "cli/config.rs"]
+mod config;
 #[path = "cli/generations.rs"]
 mod generations;
 #[path = "cli/image.rs"]

@@ -308,12 +308,12 @@ fn example_toplevel_has_every_part() {
     assert_eq!(spec["initrd"], initrd_link.as_str());
     assert_eq!(
         spec["kernelParams"],
-        serde_json::json!(["console=ttyS0,115200"])
+        serde_json::json!(["console=tty0", "console=ttyS0,115200"])
     );
     assert_eq!(spec["label"], "strata-24.11");
     assert_eq!(
         fs::read_to_string(t.join("kernel-params")).unwrap(),
-        "console=ttyS0,115200\n"
+        "console=tty0 console=ttyS0,115200\n"
     );
 
     // strata itself: static programs, the module library and the lock.
