@@ -21,5 +21,6 @@ pub mod fetch;
 pub mod initrd;
 pub mod pkgs;
 pub mod scheduler;
+pub mod sources;
 pub mod system;
 pub mod toplevel;

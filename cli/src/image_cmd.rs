@@ -44,7 +44,7 @@ fn parse_size(s: &str) -> Option<u64> {
 /// The configuration and the lock an image records in `/etc/strata/`.
 fn sources(inputs: &BuildInputs) -> Result<(PathBuf, PathBuf)> {
     let configuration = configuration_file(inputs.file.clone())?;
-    let lock = lock_path(inputs.lock.clone(), &configuration);
+    let lock = lock_path(inputs.lock.clone(), &configuration)?.path;
     Ok((configuration, lock))
 }
 
