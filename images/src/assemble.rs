@@ -590,6 +590,18 @@ pub fn write_qcow2(raw: &Path, out: &Path) -> Result<(), Error> {
     )
 }
 
+/// A name in `path`'s directory for writing it before a rename: hidden, and unique to this
+/// process and call, so that two runs writing the same file at once do not share one.
+pub(crate) fn temp_beside(path: &Path) -> PathBuf {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.strata-tmp-{}-{n}", std::process::id()))
+}
+
 /// Makes the image `spec` asks for.
 pub fn build_image(spec: &ImageSpec<'_>) -> Result<ImageReport, Error> {
     let staged = stage(spec)?;
@@ -599,7 +611,7 @@ pub fn build_image(spec: &ImageSpec<'_>) -> Result<ImageReport, Error> {
         warnings: staged.warnings.clone(),
         ..Default::default()
     };
-    let tmp_out = spec.out.with_extension("strata-tmp");
+    let tmp_out = temp_beside(spec.out);
     let result = (|| match spec.format {
         Format::Raw => {
             let sizes = disk_sizes(&staged, spec.size, spec.free)?;
