@@ -13,6 +13,8 @@
 //! redoes homes and `/etc`, which converge), so a machine killed at any step ends up wholly in
 //! one generation. Not yet: the service plan (with the switch verbs).
 
+pub mod collect;
+pub mod confirm;
 pub mod control;
 pub mod etc;
 pub mod manifest;
