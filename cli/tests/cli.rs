@@ -1,6 +1,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Integration tests that drive the real `strata` binary.
 //!
+//! - [`bad_config`]: the corpus of bad configurations (`tests/bad-configs`), each refused by
+//!   `strata eval-config` and `strata build` with the option and the value named, and
+//!   nothing left behind.
 //! - [`compat`]: byte-for-byte and path-for-path agreement with Nix 2.8 (`nix-store`,
 //!   `nix-hash`, `nix`, `nix-instantiate`) on generated trees, texts and export streams.
 //!   Needs Debian's `nix-bin`; set `STRATA_SKIP_NIX_TESTS=1` to skip these tests.
@@ -22,6 +25,8 @@
 //!   channel; switch, reboot, the boot menu, rollback, a power cut, --confirm-within.
 //! - [`switch`]: the switch verbs on a machine tree over the shared store of [`system`].
 
+#[path = "cli/bad_config.rs"]
+mod bad_config;
 #[path = "cli/boot.rs"]
 mod boot;
 #[path = "cli/build_vm.rs"]

@@ -5,7 +5,8 @@
 //!
 //! - `root/`: the toplevel's closure in `nix/store` with its own database (registered at the
 //!   build's time stamp), the system profile with generation 1, `etc/strata/configuration.nix`
-//!   (the configuration it was built from) and `strata.lock` beside it, `etc/strata/machine`
+//!   (the configuration it was built from, readable by root only: it may hold clear-text
+//!   passwords) and `strata.lock` beside it, `etc/strata/machine`
 //!   (which marks a machine strata set up, so `strata switch` may take it over), and the mount
 //!   points; activation makes the rest of `/etc` and the users at first boot;
 //! - `esp/`: the boot menu for every generation of the profile (`bootloader-cfg`, the same
@@ -318,6 +319,10 @@ pub fn stage(spec: &ImageSpec<'_>) -> Result<Staged, Error> {
 
     let etc = root.join("etc/strata");
     copy(spec.configuration, &etc.join("configuration.nix"))?;
+    // It may hold clear-text passwords (`initialPassword`): root's alone.
+    let conf = etc.join("configuration.nix");
+    fs::set_permissions(&conf, fs::Permissions::from_mode(0o600))
+        .map_err(io_err("cannot chmod", &conf))?;
     if let Some(lock) = spec.lock {
         copy(lock, &etc.join("strata.lock"))?;
     }

@@ -226,6 +226,11 @@ fn tarball_and_systemd_boot_and_bad_sizes() {
     ] {
         assert!(list.contains(want), "{want} is not in the tarball");
     }
+    let conf = list
+        .lines()
+        .find(|l| l.ends_with("etc/strata/configuration.nix"))
+        .unwrap();
+    assert!(conf.starts_with("-rw------- "), "{conf}");
     assert!(
         list.lines().all(|l| l.contains("root/root")),
         "every entry is root's"
