@@ -124,7 +124,9 @@ in
     # The store holds only hashes, but the configuration file keeps the clear text.
     warnings = lib.concatLists (lib.mapAttrsToList (n: u:
       lib.optional (u.password != null)
-        "users.users.${n}.password holds a password in clear text: the store keeps only its hash, but the configuration file (and every copy of it, such as /etc/strata/configuration.nix in images) holds it; use users.users.${n}.hashedPassword instead.")
+        "users.users.${n}.password holds a password in clear text: the store keeps only its hash, but the configuration file (and every copy of it, such as /etc/strata/configuration.nix in images) holds it; use users.users.${n}.hashedPassword instead."
+      ++ lib.optional (u.initialPassword != null)
+        "users.users.${n}.initialPassword holds a password in clear text: the store keeps only its hash, but the configuration file (and every copy of it, such as /etc/strata/configuration.nix in images, readable by root only) holds it; change the password after the first login, or use users.users.${n}.initialHashedPassword.")
       config.users.users);
   };
 }
