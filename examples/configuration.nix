@@ -7,7 +7,6 @@
   boot.loader.grub.enable = true;
   boot.loader.grub.device = "/dev/vda";
   boot.loader.timeout = 3;
-  boot.kernelParams = [ "console=ttyS0,115200" ];
 
   fileSystems."/" = {
     device = "/dev/disk/by-label/strata";

@@ -50,3 +50,33 @@ pub fn request(socket: &Path, line: &str, timeout: Duration) -> Result<String, C
     }
     Ok(answer.strip_prefix("ok\n").unwrap_or(&answer).to_owned())
 }
+
+/// The services strata-init at `socket` reports running.
+pub fn running_services(socket: &Path, timeout: Duration) -> Result<Vec<String>, ControlError> {
+    Ok(running_in_status(&request(socket, "status", timeout)?))
+}
+
+/// The names of the running services in the answer to `status`: a line `NAME STATE ...` per
+/// service.
+pub fn running_in_status(status: &str) -> Vec<String> {
+    status
+        .lines()
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            let name = words.next()?;
+            (words.next() == Some("running")).then(|| name.to_owned())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn running_services_of_a_status_answer() {
+        let status = "hello running pid 12\nsshd stopped\nweb running pid 40 restarts 2\n\nodd\n";
+        assert_eq!(running_in_status(status), ["hello", "web"]);
+        assert!(running_in_status("").is_empty());
+    }
+}

@@ -71,9 +71,29 @@ fn resolve_id(
     })
 }
 
+/// Refuses a target that would leave `/etc` or name it: it must be relative, with no empty,
+/// `.` or `..` component and no newline (the option set refuses these already; this holds
+/// whatever built the manifest).
+fn check_target(target: &str) -> Result<(), ActivateError> {
+    let bad = target.starts_with('/')
+        || target.contains(['\n', '\0'])
+        || target
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == "..");
+    if bad {
+        return Err(ActivateError::Invalid(format!(
+            "environment.etc: the manifest's target {target:?} is not a relative path below /etc"
+        )));
+    }
+    Ok(())
+}
+
 /// Checks, before anything changes, that every entry can be placed: where it goes there is
 /// nothing, or something strata manages.
 pub fn check(etc: &Path, entries: &[ManifestEtcEntry]) -> Result<(), ActivateError> {
+    for e in entries {
+        check_target(&e.target)?;
+    }
     let managed = read_managed(etc);
     let mut refused = Vec::new();
     for e in entries {

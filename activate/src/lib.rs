@@ -13,6 +13,8 @@
 //! redoes homes and `/etc`, which converge), so a machine killed at any step ends up wholly in
 //! one generation. Not yet: the service plan (with the switch verbs).
 
+pub mod collect;
+pub mod confirm;
 pub mod control;
 pub mod etc;
 pub mod manifest;
@@ -399,3 +401,7 @@ fn finish(
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod forged_tests;

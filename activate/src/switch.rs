@@ -55,6 +55,36 @@ pub struct SwitchOptions {
     pub fail_at: Option<usize>,
 }
 
+impl SwitchOptions {
+    /// The options for a verb on the machine at `root`: a live machine (`/`) also gets its
+    /// kernel's host name set and its services moved through strata-init's control socket,
+    /// when there is one.
+    pub fn for_root(root: &Path, confirm_within: Option<Duration>) -> SwitchOptions {
+        let live = root == Path::new("/");
+        let socket = Path::new(crate::control::CONTROL_SOCKET);
+        SwitchOptions {
+            set_hostname: live,
+            control_socket: (live && socket.exists()).then(|| socket.to_owned()),
+            confirm_within,
+            fail_at: None,
+        }
+    }
+}
+
+/// A live machine (root `/`) must have been set up by strata (`/etc/strata/machine`): a verb
+/// takes over its `/etc` and its user database. A machine tree given by its root is taken as
+/// it is.
+pub fn require_strata_machine(root: &Path) -> Result<(), SwitchError> {
+    if root == Path::new("/") && !Path::new("/etc/strata/machine").exists() {
+        return Err(SwitchError::Refused(
+            "this machine was not set up by strata (/etc/strata/machine is missing), so strata \
+             will not take over its /etc and users; give --root DIR to work on a machine tree"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 /// What a verb did.
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -177,6 +177,79 @@ fn allocate(used: &BTreeSet<u32>, normal: bool) -> Option<u32> {
     }
 }
 
+/// Whether `name` is a user or group name the option set accepts (at most 32 characters,
+/// `[a-z_][a-z0-9_-]*[$]?`).
+pub fn valid_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    let body = b.strip_suffix(b"$").unwrap_or(b);
+    name.len() <= 32
+        && body
+            .first()
+            .is_some_and(|c| c.is_ascii_lowercase() || *c == b'_')
+        && body
+            .iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-')
+}
+
+/// Whether `path` is absolute, has no `.` or `..` component, and fits in a passwd field.
+fn valid_passwd_path(path: &str) -> bool {
+    path.starts_with('/')
+        && !path.contains([':', '\n', '\0'])
+        && !path.split('/').any(|c| c == "." || c == "..")
+}
+
+/// Refuses a manifest whose users or groups would break a line of passwd, shadow or group, or
+/// put a home directory anywhere but where it says. The option set refuses these already;
+/// this holds whatever built the manifest.
+pub fn check_manifest(m: &ActivationManifest) -> Result<(), String> {
+    let name = |what: &str, n: &str| {
+        if valid_name(n) {
+            Ok(())
+        } else {
+            Err(format!(
+                "the manifest's {what} {n:?} is not a valid user or group name"
+            ))
+        }
+    };
+    for u in &m.users {
+        name("user", &u.name)?;
+        if !u.group.is_empty() {
+            name(
+                &format!("user {:?} has the primary group", u.name),
+                &u.group,
+            )?;
+        }
+        for g in &u.extra_groups {
+            name(&format!("user {:?} has the group", u.name), g)?;
+        }
+        if !u.home.is_empty() && !valid_passwd_path(&u.home) {
+            return Err(format!(
+                "the manifest's user {:?} has the home directory {:?}, which is not an absolute path without `..', colons or newlines",
+                u.name, u.home
+            ));
+        }
+        if !u.shell.is_empty() && !valid_passwd_path(&u.shell) {
+            return Err(format!(
+                "the manifest's user {:?} has the shell {:?}, which is not an absolute path without `..', colons or newlines",
+                u.name, u.shell
+            ));
+        }
+        if u.description.contains([':', '\n', '\r', '\0']) {
+            return Err(format!(
+                "the manifest's user {:?} has the description {:?}, which holds a colon or a newline",
+                u.name, u.description
+            ));
+        }
+    }
+    for g in &m.groups {
+        name("group", &g.name)?;
+        for member in &g.members {
+            name(&format!("group {:?} has the member", g.name), member)?;
+        }
+    }
+    Ok(())
+}
+
 /// Plans the user database; `read_file` reads `hashedPasswordFile`s.
 pub fn plan_users(
     m: &ActivationManifest,
@@ -184,6 +257,7 @@ pub fn plan_users(
     ids: &IdMap,
     read_file: &dyn Fn(&str) -> Option<String>,
 ) -> Result<UsersPlan, String> {
+    check_manifest(m)?;
     let mut ids = ids.clone();
     let mut changes = Vec::new();
     let old_passwd = parse_passwd(&cur.passwd);

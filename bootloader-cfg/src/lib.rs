@@ -153,6 +153,14 @@ impl Generation {
                 }
             }
         }
+        check_values(
+            &spec.label,
+            &path(&spec.init),
+            &kernel,
+            initrd.as_deref(),
+            &spec.kernel_params,
+        )
+        .map_err(bad)?;
         let kernel_hash = hash(&kernel).map_err(|e| bad(format!("kernel {kernel}: {e}")))?;
         let initrd_hash = match &initrd {
             Some(i) => Some(hash(i).map_err(|e| bad(format!("initrd {i}: {e}")))?),
@@ -187,6 +195,37 @@ impl Generation {
         }
         o
     }
+}
+
+/// Refuses values that would break the line of grub.cfg or of a loader entry they are
+/// written on: a line break (or any control character) would start a command or a key of its
+/// own there, and a blank inside a kernel parameter would split it.
+fn check_values(
+    label: &str,
+    init: &str,
+    kernel: &str,
+    initrd: Option<&str>,
+    params: &[String],
+) -> Result<(), String> {
+    let unprintable = |s: &str| s.chars().any(char::is_control);
+    for (what, v) in [
+        ("label", label),
+        ("init", init),
+        ("kernel", kernel),
+        ("initrd", initrd.unwrap_or_default()),
+    ] {
+        if unprintable(v) {
+            return Err(format!("its {what} {v:?} holds a control character"));
+        }
+    }
+    for p in params {
+        if p.is_empty() || unprintable(p) || p.chars().any(char::is_whitespace) {
+            return Err(format!(
+                "its kernel parameter {p:?} is empty or holds a blank or a control character"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The content hash of a file: sha256 in base-16, the first 32 digits.
@@ -277,6 +316,20 @@ pub struct Plan {
 
 /// The generations listed: newest first, at most `limit`.
 fn listed<'a>(gens: &'a [Generation], s: &Settings) -> Result<Vec<&'a Generation>, Error> {
+    // Generations are made from bootspecs, which are checked; this holds whatever made them.
+    for g in gens {
+        check_values(
+            &g.label,
+            &g.init,
+            &g.kernel,
+            g.initrd.as_deref(),
+            &g.kernel_params,
+        )
+        .map_err(|problem| Error::Bootspec {
+            generation: g.number,
+            problem,
+        })?;
+    }
     let mut v: Vec<&Generation> = gens.iter().collect();
     v.sort_by_key(|g| std::cmp::Reverse(g.number));
     if let Some(l) = s.limit {
@@ -366,18 +419,43 @@ fn grub_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
+/// One word of a GRUB command line as it is when GRUB's parser gives it no meaning (letters,
+/// digits and `,._=/:+-@%`), and quoted otherwise: a `;`, `$`, `{` or quote in a kernel
+/// parameter stays part of the parameter instead of starting a command or an expansion.
+fn grub_word(s: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || ",._=/:+-@%".contains(c);
+    if !s.is_empty() && s.chars().all(plain) {
+        s.to_owned()
+    } else {
+        grub_quote(s)
+    }
+}
+
+/// The kernel command line as words of a GRUB `linux` command.
+fn grub_options(g: &Generation) -> String {
+    let mut o = grub_word(&format!("init={}", g.init));
+    for p in &g.kernel_params {
+        o.push(' ');
+        o.push_str(&grub_word(p));
+    }
+    o
+}
+
 fn grub_entry(out: &mut String, indent: &str, title: &str, id: &str, g: &Generation) {
     out.push_str(&format!(
         "{indent}menuentry {} --id {id} {{\n",
         grub_quote(title)
     ));
     out.push_str(&format!(
-        "{indent}  linux /{} {}\n",
-        file_name(&g.kernel, &g.kernel_hash),
-        g.options()
+        "{indent}  linux {} {}\n",
+        grub_word(&format!("/{}", file_name(&g.kernel, &g.kernel_hash))),
+        grub_options(g)
     ));
     if let (Some(i), Some(h)) = (&g.initrd, &g.initrd_hash) {
-        out.push_str(&format!("{indent}  initrd /{}\n", file_name(i, h)));
+        out.push_str(&format!(
+            "{indent}  initrd {}\n",
+            grub_word(&format!("/{}", file_name(i, h)))
+        ));
     }
     out.push_str(&format!("{indent}}}\n"));
 }

@@ -264,3 +264,61 @@ fn an_install_that_would_not_fit_writes_nothing() {
     assert!(e.to_string().contains("nothing was written"), "{e}");
     assert_eq!(fs::read_dir(esp.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn no_kernel_parameter_can_add_a_menu_command() {
+    let s = Settings {
+        default: 1,
+        ..Settings::default()
+    };
+    // A line break would end the `linux` line (GRUB) or the `options` key (systemd-boot) and
+    // start a command of the parameter's choosing: refused, from a bootspec or not.
+    let hostile = "quiet\n}\nmenuentry evil {\n  linux /evil init=/bin/sh\n";
+    let mut g = generation(1, 1);
+    g.kernel_params.push(hostile.into());
+    for e in [grub(&[g.clone()], &s), systemd_boot(&[g], &s)] {
+        let text = e.unwrap_err().to_string();
+        assert!(
+            text.starts_with("generation 1 has a malformed boot.json")
+                && text.contains("menuentry evil"),
+            "{text}"
+        );
+    }
+    let mut hash = |p: &str| Ok(format!("{:032x}", p.len()));
+    for bad in [
+        serde_json::to_string(hostile).unwrap(),
+        "\"console=ttyS0 init=/bin/sh\"".into(),
+        "\"\"".into(),
+    ] {
+        let json = format!(
+            r#"{{"org.nixos.bootspec.v1": {{"system": "x86_64-linux", "init": "/t/init",
+            "kernel": "/nix/store/k/bzImage", "kernelParams": ["quiet", {bad}],
+            "label": "l", "toplevel": "/t"}}}}"#
+        );
+        let text = Generation::from_bootspec(4, "2026-11-21", &json, &mut hash)
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("its kernel parameter"), "{bad}: {text}");
+    }
+    let mut label = generation(1, 1);
+    label.label = "l\nmenuentry evil {".into();
+    assert!(grub(&[label], &s).is_err());
+
+    // What GRUB's parser would read as a separator, an expansion or a quote stays inside one
+    // quoted word of the `linux` line; plain parameters are written as they are.
+    let mut g = generation(1, 1);
+    g.kernel_params = vec![
+        "console=ttyS0,115200".into(),
+        "a;reboot".into(),
+        "x=$(halt)".into(),
+        "it's".into(),
+        "b}".into(),
+    ];
+    let cfg = text_of(&grub(&[g], &s).unwrap(), "grub/grub.cfg");
+    let linux = cfg.lines().find(|l| l.starts_with("  linux ")).unwrap();
+    assert!(
+        linux.ends_with(" console=ttyS0,115200 'a;reboot' 'x=$(halt)' 'it'\\''s' 'b}'"),
+        "{linux}"
+    );
+    assert_eq!(cfg.lines().filter(|l| l.contains("menuentry")).count(), 2);
+}

@@ -325,10 +325,15 @@ pub fn evaluate_with(
 }
 
 /// Every visible option, documented (`modules/options-doc.nix`), as JSON values.
+/// With `name`, only that option and those below it; with `with_values`, each option of the
+/// configuration also carries its merged `value` (a Nix expression) and the files that
+/// define it (`definitions`), as `nixos-option` shows them.
 pub fn options_doc(
     ev: &mut Evaluator,
     modules: &Path,
     configuration: &Path,
+    name: Option<&str>,
+    with_values: bool,
 ) -> Result<serde_json::Value, ConfigError> {
     let render = |ev: &Evaluator, e: EvalError| ConfigError::Eval(e.render(&ev.sources));
     let set = eval_config_set(ev, modules, configuration).map_err(|e| render(ev, e))?;
@@ -348,10 +353,17 @@ pub fn options_doc(
             nix_string(&doc.display().to_string())
         ))
         .map_err(|e| render(ev, e))?;
-    let names = strata_lang::value::intern("options");
-    let arg = Value::attrs(strata_lang::value::Attrs::from_unsorted(vec![(
-        names, options,
-    )]));
+    let mut args = vec![
+        (strata_lang::value::intern("options"), options),
+        (
+            strata_lang::value::intern("withValues"),
+            Value::Bool(with_values),
+        ),
+    ];
+    if let Some(n) = name {
+        args.push((strata_lang::value::intern("name"), Value::str(n)));
+    }
+    let arg = Value::attrs(strata_lang::value::Attrs::from_unsorted(args));
     let list = ev.call(&f, arg, span()).map_err(|e| render(ev, e))?;
     to_serde(ev, &list).map_err(|e| render(ev, e))
 }

@@ -7,6 +7,7 @@
 //! | [`config`] | the evaluated machine configuration, and the one rule for which configuration file a command means |
 //! | [`eval_io`] | the evaluator's window on the world (host files, the store) |
 //! | [`eval_thread`] | the big-stack thread every evaluation runs on |
+//! | [`sources`] | where a configuration's lock is found (beside it, else strata's own) |
 //! | [`pkgs`] | the Debian package set as the evaluator sees it |
 //! | [`debian`] | Debian: versions, relations, the one deb822 reader, the `Packages` index, the resolver, `strata.lock`, apt sources, the archive's address, fetching and `.deb` unpacking |
 //! | [`compress`] | the one decompression (format by magic bytes) and the initrd's compression |
@@ -40,5 +41,6 @@ pub mod initrd;
 pub mod pkgs;
 pub mod sandbox;
 pub mod scheduler;
+pub mod sources;
 pub mod system;
 pub mod toplevel;

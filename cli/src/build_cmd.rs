@@ -9,6 +9,7 @@ use clap::Args;
 use strata_builder::debian::lock::LockFile;
 use strata_builder::debian::mirror::debian_mirror;
 use strata_builder::scheduler::SchedulerOptions;
+use strata_builder::sources::{FoundLock, LockOrigin};
 use strata_builder::system::{build_system, StrataSelf, SystemInputs};
 use strata_store::{LocalStore, StorePath};
 
@@ -35,7 +36,8 @@ pub struct BuildInputs {
     /// The configuration [default: ./configuration.nix, then /etc/strata/configuration.nix].
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub file: Option<PathBuf>,
-    /// The lock file pinning the packages [default: strata.lock beside the configuration].
+    /// The lock file pinning the packages [default: strata.lock beside the configuration, else
+    /// strata's own].
     #[arg(long, value_name = "FILE")]
     pub lock: Option<PathBuf>,
     /// How many builds run at once [default: the number of CPUs].
@@ -59,20 +61,27 @@ pub fn configuration_file(flag: Option<PathBuf>) -> Result<PathBuf> {
     Ok(strata_builder::config::configuration_file(flag.as_deref())?)
 }
 
-/// Where the lock file is: the flag, else `strata.lock` beside the configuration.
-pub fn lock_path(flag: Option<PathBuf>, configuration: &Path) -> PathBuf {
-    flag.unwrap_or_else(|| {
-        configuration
-            .parent()
-            .unwrap_or(Path::new("."))
-            .join("strata.lock")
-    })
+/// Where the lock file is: the flag, else `strata.lock` beside the configuration, else
+/// strata's own ([`strata_builder::sources::find_lock`]).
+pub fn lock_path(flag: Option<PathBuf>, configuration: &Path) -> Result<FoundLock> {
+    Ok(strata_builder::sources::find_lock(
+        flag.as_deref(),
+        configuration,
+    )?)
 }
 
-/// The lock file ([`lock_path`]), read.
+/// The lock file ([`lock_path`]), read; one line on standard error when it is strata's own.
 pub fn read_lock(flag: Option<PathBuf>, configuration: &Path) -> Result<LockFile> {
-    let path = lock_path(flag, configuration);
-    let text = std::fs::read_to_string(&path).with_context(|| {
+    let found = lock_path(flag, configuration)?;
+    let path = &found.path;
+    if found.origin == LockOrigin::Strata {
+        eprintln!(
+            "no strata.lock beside {}: using strata's own, {}",
+            configuration.display(),
+            path.display()
+        );
+    }
+    let text = std::fs::read_to_string(path).with_context(|| {
         format!(
             "cannot read the lock file '{}' (make one with `strata lock update -o {}`)",
             path.display(),

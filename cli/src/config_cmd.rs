@@ -11,7 +11,7 @@ use strata_lang::Evaluator;
 
 #[derive(Debug, Args)]
 pub struct EvalConfigArgs {
-    /// The configuration [default: $STRATA_CONFIG, or /etc/strata/configuration.nix].
+    /// The configuration [default: $STRATA_CONFIG, ./configuration.nix, /etc/strata/configuration.nix].
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     file: Option<PathBuf>,
     /// Print the merged configuration as JSON (the builder's input, documented in
@@ -22,7 +22,9 @@ pub struct EvalConfigArgs {
 
 #[derive(Debug, Args)]
 pub struct OptionsArgs {
-    /// Show only this option, or the options below this prefix.
+    /// Show only this option, or the options below this prefix; with a configuration, also its
+    /// value and the files that define it (a path into an option's value, such as
+    /// `users.users.alice.uid`, shows that part of the value).
     name: Option<String>,
     /// Evaluate against this configuration (its own option declarations included).
     #[arg(short = 'f', long = "file", value_name = "FILE")]
@@ -154,12 +156,18 @@ fn print_summary(c: &SystemConfig) {
 
 pub fn options(args: OptionsArgs) -> Result<ExitCode> {
     let modules = modules()?;
-    let file = match args.file {
-        Some(f) => config_file(Some(f))?,
-        None => modules.join("minimal.nix"),
+    // The configuration's values are shown when there is a configuration: the flag, else the
+    // usual places; without one, the option set alone (its defaults).
+    let configuration = match args.file {
+        Some(f) => Some(config_file(Some(f))?),
+        None => config_file(None).ok(),
     };
+    let with_values = configuration.is_some();
+    let file = configuration.unwrap_or_else(|| modules.join("minimal.nix"));
+    let name = args.name.clone();
     let doc = with_evaluator(move |ev| {
-        config::options_doc(ev, &modules, &file).map_err(|e| e.to_string())
+        config::options_doc(ev, &modules, &file, name.as_deref(), with_values)
+            .map_err(|e| e.to_string())
     })?;
     let doc = match doc {
         Ok(d) => d,
@@ -190,6 +198,19 @@ pub fn options(args: OptionsArgs) -> Result<ExitCode> {
     }
     for o in &selected {
         println!("{}", o["name"].as_str().unwrap_or(""));
+        if let Some(p) = o.get("partOf").and_then(|d| d.as_str()) {
+            // A path into the value of an option, not an option.
+            println!("    part of:     {p}");
+            if let Some(v) = o.get("value").and_then(|d| d.as_str()) {
+                println!(
+                    "    value:       {}",
+                    v.replace('\n', "\n                 ")
+                );
+            }
+            println!("    defined in:  {}", strings(&o["definitions"]).join(", "));
+            println!();
+            continue;
+        }
         println!("    type:        {}", o["type"].as_str().unwrap_or(""));
         if let Some(d) = o.get("default").and_then(|d| d.as_str()) {
             println!("    default:     {d}");
@@ -200,12 +221,27 @@ pub fn options(args: OptionsArgs) -> Result<ExitCode> {
         if let Some(d) = o.get("description").and_then(|d| d.as_str()) {
             println!("    description: {d}");
         }
-        let decl: Vec<&str> = o["declarations"]
-            .as_array()
-            .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
-            .unwrap_or_default();
-        println!("    declared in: {}", decl.join(", "));
+        if let Some(v) = o.get("value").and_then(|d| d.as_str()) {
+            println!(
+                "    value:       {}",
+                v.replace('\n', "\n                 ")
+            );
+        }
+        println!(
+            "    declared in: {}",
+            strings(&o["declarations"]).join(", ")
+        );
+        if o.get("definitions").is_some() {
+            println!("    defined in:  {}", strings(&o["definitions"]).join(", "));
+        }
         println!();
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The strings of a JSON list (none for anything else).
+fn strings(v: &serde_json::Value) -> Vec<&str> {
+    v.as_array()
+        .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
+        .unwrap_or_default()
 }

@@ -1,7 +1,7 @@
 //! `strata image`: build a configuration's system and write it as a disk image (raw GPT or
 //! qcow2) or a rootfs tarball. `strata build-vm`: the same as a virtual machine to boot.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
@@ -44,7 +44,7 @@ fn parse_size(s: &str) -> Option<u64> {
 /// The configuration and the lock an image records in `/etc/strata/`.
 fn sources(inputs: &BuildInputs) -> Result<(PathBuf, PathBuf)> {
     let configuration = configuration_file(inputs.file.clone())?;
-    let lock = lock_path(inputs.lock.clone(), &configuration);
+    let lock = lock_path(inputs.lock.clone(), &configuration)?.path;
     Ok((configuration, lock))
 }
 
@@ -129,10 +129,6 @@ pub struct BuildVmArgs {
     pub free: String,
 }
 
-/// Where Debian's OVMF keeps UEFI's firmware code and its variable store.
-const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE.fd";
-const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS.fd";
-
 /// `strata build-vm`: the system as a qcow2 disk `<hostname>.qcow2` in the current
 /// directory, and `result/bin/run-<hostname>-vm`, which boots it (the `nixos-rebuild
 /// build-vm` of strata).
@@ -147,72 +143,28 @@ pub fn build_vm(
     let mut store = crate::open_store(store_root, store_dir)?;
     let _hold = store.gc_hold()?;
     let toplevel = build_system_of(args.inputs, &store, None, &[])?;
-    let top = store.print(&toplevel);
-    let manifest = strata_activate::read_manifest(store.root(), &top)?;
-    let host = if manifest.host_name.is_empty() {
-        "strata".to_owned()
-    } else {
-        manifest.host_name.clone()
-    };
-    let cwd = std::env::current_dir().context("cannot find the current directory")?;
-    let disk = cwd.join(format!("{host}.qcow2"));
-    let uefi = manifest.boot_loader.kind != "grub";
-    let vars = cwd.join(format!("{host}-efivars.fd"));
-    if uefi && !Path::new(OVMF_CODE).is_file() {
-        anyhow::bail!(
-            "{host} boots with systemd-boot, which needs UEFI firmware: install Debian's ovmf \
-             ({OVMF_CODE} is missing)"
-        );
-    }
-    let report = build_image(&ImageSpec {
-        store: &store,
+    let dir = std::env::current_dir().context("cannot find the current directory")?;
+    let vm = strata_images::vm::build_vm(strata_images::vm::VmSpec {
+        store: &mut store,
         toplevel: &toplevel,
         configuration: &configuration,
         lock: lock.is_file().then_some(lock.as_path()),
-        format: Format::Qcow2,
-        size: None,
         free,
-        epoch: 1,
-        out: &disk,
+        dir: &dir,
+        out_link: &args.out_link,
     })
-    .with_context(|| format!("failed to write the disk {}", disk.display()))?;
-    for w in &report.warnings {
+    .context("failed to make the virtual machine")?;
+    for w in &vm.warnings {
         eprintln!("warning: {w}");
     }
-    if uefi {
-        std::fs::copy(OVMF_VARS, &vars)
-            .with_context(|| format!("cannot copy {OVMF_VARS} to {}", vars.display()))?;
-    }
-    let script = strata_images::vm::launcher(
-        &host,
-        &disk,
-        uefi.then(|| (Path::new(OVMF_CODE), vars.as_path())),
-    );
-    // The launcher goes into the store, like any build result.
-    let stage = tempfile::tempdir().context("cannot create a temporary directory")?;
-    let bin = stage.path().join("bin");
-    std::fs::create_dir_all(&bin)?;
-    let run = bin.join(format!("run-{host}-vm"));
-    std::fs::write(&run, script)?;
-    std::fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
-    let info = store.add_path(stage.path(), Some(&format!("{host}-vm")))?;
-    store.add_indirect_root(&args.out_link, &info.path)?;
-    // The user runs the launcher through the link: where the store is kept elsewhere than at
-    // its logical place, the link points at the physical copy (still a root to the GC).
-    let real = store.real_path(&info.path);
-    if real != Path::new(&store.print(&info.path)) {
-        let tmp = args.out_link.with_extension("strata-tmp");
-        let _ = std::fs::remove_file(&tmp);
-        std::os::unix::fs::symlink(&real, &tmp)
-            .with_context(|| format!("cannot link {}", tmp.display()))?;
-        std::fs::rename(&tmp, &args.out_link)
-            .with_context(|| format!("cannot link {}", args.out_link.display()))?;
-    }
     eprintln!(
-        "{}: the disk of {host} (from {top}); boot it with ./{}/bin/run-{host}-vm",
-        disk.display(),
-        args.out_link.display()
+        "{}: the disk of {} (from {}); boot it with ./{}/bin/run-{}-vm",
+        vm.disk.display(),
+        vm.host,
+        store.print(&toplevel),
+        args.out_link.display(),
+        vm.host
     );
-    println!("{}", store.print(&info.path));
+    println!("{}", store.print(&vm.launcher));
     Ok(ExitCode::SUCCESS)
 }

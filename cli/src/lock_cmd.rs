@@ -39,10 +39,14 @@ pub struct UpdateArgs {
     /// Where to write the lock file.
     #[arg(short, long, value_name = "FILE", default_value = "strata.lock")]
     pub output: PathBuf,
-    /// Packages to pin, with their dependencies [default: the kernel, busybox-static, tzdata,
-    /// systemd-boot-efi, grub-efi-amd64-bin, grub-pc-bin, ovmf].
+    /// Packages to pin, with their dependencies, besides those the lock file already pins
+    /// (a new lock starts from the kernel, busybox-static, tzdata, systemd-boot-efi,
+    /// grub-efi-amd64-bin, grub-pc-bin and ovmf).
     #[arg(value_name = "PACKAGE")]
     pub packages: Vec<String>,
+    /// Pin only the packages named (or the defaults), dropping what the lock file pins.
+    #[arg(long)]
+    pub replace: bool,
 }
 
 #[derive(Debug, Args)]
@@ -68,11 +72,19 @@ fn update(args: UpdateArgs) -> Result<ExitCode> {
         ARCH,
         Path::new("/"),
     )?;
-    let packages: Vec<&str> = if args.packages.is_empty() {
-        BASE_PACKAGES.to_vec()
-    } else {
-        args.packages.iter().map(String::as_str).collect()
+    let existing = match std::fs::read_to_string(&args.output) {
+        Ok(text) => {
+            Some(LockFile::parse(&text).with_context(|| format!("in {}", args.output.display()))?)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", args.output.display())),
     };
+    let packages = strata_builder::sources::update_roots(
+        existing.as_ref(),
+        &args.packages,
+        BASE_PACKAGES,
+        args.replace,
+    );
     let lock = update_lock(&archive, &packages)?;
     strata_store::local::write_atomic(&args.output, lock.to_text().as_bytes())
         .with_context(|| format!("cannot write {}", args.output.display()))?;

@@ -8,14 +8,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
+use strata_activate::collect::{self, OldGenerations};
 use strata_activate::control::CONTROL_SOCKET;
 use strata_activate::profile;
 use strata_activate::switch::{self, Action, Outcome, SwitchError, SwitchOptions};
-use strata_store::local::GcOptions;
 
 use crate::build_cmd::{build_system_of, BuildInputs};
 
@@ -89,16 +89,8 @@ pub struct RevertArgs {
     pub deadline: u64,
 }
 
-/// A live machine (root `/`) must have been set up by strata: a switch takes over its `/etc`
-/// and its user database.
 fn check_machine(root: &Path) -> Result<()> {
-    if root == Path::new("/") && !Path::new("/etc/strata/machine").exists() {
-        bail!(
-            "this machine was not set up by strata (/etc/strata/machine is missing), so strata \
-             will not take over its /etc and users; give --root DIR to work on a machine tree"
-        );
-    }
-    Ok(())
+    Ok(switch::require_strata_machine(root)?)
 }
 
 /// The store a verb builds into: `--store-root`, else the machine root when one is given,
@@ -108,15 +100,12 @@ fn store_for(root: &Path, store_root: Option<PathBuf>) -> Option<PathBuf> {
 }
 
 fn options(root: &Path, confirm_within: Option<Duration>) -> SwitchOptions {
-    let live = root == Path::new("/");
     SwitchOptions {
-        set_hostname: live,
-        control_socket: (live && Path::new(CONTROL_SOCKET).exists())
-            .then(|| PathBuf::from(CONTROL_SOCKET)),
-        confirm_within,
+        // Fault injection for the tests of interrupted switches.
         fail_at: std::env::var("STRATA_TEST_FAIL_AT")
             .ok()
             .and_then(|v| v.parse().ok()),
+        ..SwitchOptions::for_root(root, confirm_within)
     }
 }
 
@@ -187,51 +176,31 @@ pub fn switch(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Starts the process that reverts an unconfirmed switch at `deadline`, in a session of its
-/// own so that it outlives the terminal (or the SSH connection) the switch ran from.
+/// Starts the process that reverts an unconfirmed switch at `deadline`: this program's
+/// hidden `revert-unconfirmed` verb ([`strata_activate::confirm`]).
 fn spawn_watchdog(root: &Path, target: &str, deadline: u64) -> Result<()> {
-    use std::os::unix::process::CommandExt as _;
     let me = std::env::current_exe().context("cannot find the strata executable")?;
-    let log_dir = root.join("var/log/strata");
-    std::fs::create_dir_all(&log_dir)
-        .with_context(|| format!("cannot create {}", log_dir.display()))?;
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log_dir.join("confirm.log"))
-        .with_context(|| format!("cannot open {}/confirm.log", log_dir.display()))?;
-    let mut cmd = std::process::Command::new(me);
-    cmd.arg("revert-unconfirmed")
-        .arg("--root")
-        .arg(root)
-        .arg("--target")
-        .arg(target)
-        .arg("--deadline")
-        .arg(deadline.to_string())
-        .stdin(std::process::Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log);
-    // SAFETY: setsid is async-signal-safe; nothing else runs between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::setsid() < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    cmd.spawn()
-        .context("cannot start the confirmation watchdog")?;
-    Ok(())
+    let args = [
+        "revert-unconfirmed".to_owned(),
+        "--root".to_owned(),
+        root.display().to_string(),
+        "--target".to_owned(),
+        target.to_owned(),
+        "--deadline".to_owned(),
+        deadline.to_string(),
+    ];
+    strata_activate::confirm::spawn_watchdog(root, &me, &args)
+        .context("cannot start the confirmation watchdog")
 }
 
 pub fn revert_unconfirmed(args: RevertArgs) -> Result<ExitCode> {
     let root = args.machine.root;
-    let now = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    std::thread::sleep(Duration::from_secs(args.deadline.saturating_sub(now)));
-    match switch::revert_unconfirmed(&root, &args.target, &options(&root, None)) {
+    match strata_activate::confirm::revert_at(
+        &root,
+        &args.target,
+        args.deadline,
+        &options(&root, None),
+    ) {
         Ok(Some(out)) => {
             println!("the switch to {} was not confirmed; reverted", args.target);
             report(&out, false)?;
@@ -252,19 +221,10 @@ pub fn dry_activate(
     let toplevel = build_system_of(args.inputs, &store, None, &[])?;
     let toplevel = store.print(&toplevel);
     let running = if root == Path::new("/") && Path::new(CONTROL_SOCKET).exists() {
-        let status = strata_activate::control::request(
+        Some(strata_activate::control::running_services(
             Path::new(CONTROL_SOCKET),
-            "status",
             Duration::from_secs(10),
-        )?;
-        // `NAME STATE ...` per line.
-        Some(
-            status
-                .lines()
-                .filter(|l| l.split_whitespace().nth(1) == Some("running"))
-                .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
-                .collect::<Vec<_>>(),
-        )
+        )?)
     } else {
         None
     };
@@ -340,37 +300,28 @@ pub fn collect_garbage(
 ) -> Result<ExitCode> {
     let root = args.machine.root;
     check_machine(&root)?;
-    let gens = profile::list(&root)?;
-    let doomed = if args.delete_old {
-        gens.iter()
-            .filter(|g| !g.current)
-            .map(|g| g.number)
-            .collect()
+    let old = if args.delete_old {
+        OldGenerations::DeleteAll
     } else if let Some(age) = &args.delete_older_than {
-        let age = profile::parse_age(age).ok_or_else(|| {
+        OldGenerations::DeleteOlderThan(profile::parse_age(age).ok_or_else(|| {
             anyhow::anyhow!("--delete-older-than {age}: give an age like 30d, 12h or 3600")
-        })?;
-        profile::to_delete(&gens, &[], Some(age), SystemTime::now())?
+        })?)
     } else {
-        Vec::new()
+        OldGenerations::Keep
     };
-    if args.dry_run {
-        for n in &doomed {
+    let mut store = crate::open_store(store_for(&root, store_root), store_dir)?;
+    let done = match collect::collect_garbage(&root, &mut store, old, args.dry_run) {
+        Ok(d) => d,
+        Err(e) => return failed(e),
+    };
+    for n in &done.generations {
+        if args.dry_run {
             println!("would delete generation {n}");
-        }
-    } else if !doomed.is_empty() {
-        if let Err(e) = switch::delete_generations(&root, &doomed) {
-            return failed(e);
-        }
-        for n in &doomed {
+        } else {
             println!("deleted generation {n}");
         }
     }
-    let mut store = crate::open_store(store_for(&root, store_root), store_dir)?;
-    let r = store.gc(&GcOptions {
-        dry_run: args.dry_run,
-        ..Default::default()
-    })?;
+    let r = done.gc;
     println!(
         "{} store paths {}deleted, {:.1} MiB freed",
         r.deleted.len(),

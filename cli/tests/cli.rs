@@ -1,9 +1,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Integration tests that drive the real `strata` binary.
 //!
+//! - [`bad_config`]: the corpus of bad configurations (`tests/bad-configs`), each refused by
+//!   `strata eval-config` and `strata build` with the option and the value named, and
+//!   nothing left behind.
 //! - [`compat`]: byte-for-byte and path-for-path agreement with Nix 2.8 (`nix-store`,
 //!   `nix-hash`, `nix`, `nix-instantiate`) on generated trees, texts and export streams.
 //!   Needs Debian's `nix-bin`; set `STRATA_SKIP_NIX_TESTS=1` to skip these tests.
+//! - [`config`]: `strata options` with a configuration's values.
 //! - [`malformed`]: a generated corpus of malformed NARs and export streams; every one must be
 //!   refused with a clear message, without a panic, and without changing the store or leaving
 //!   a half-restored tree behind.
@@ -21,12 +25,16 @@
 //!   channel; switch, reboot, the boot menu, rollback, a power cut, --confirm-within.
 //! - [`switch`]: the switch verbs on a machine tree over the shared store of [`system`].
 
+#[path = "cli/bad_config.rs"]
+mod bad_config;
 #[path = "cli/boot.rs"]
 mod boot;
 #[path = "cli/build_vm.rs"]
 mod build_vm;
 #[path = "cli/compat.rs"]
 mod compat;
+#[path = "cli/config.rs"]
+mod config;
 #[path = "cli/generations.rs"]
 mod generations;
 #[path = "cli/image.rs"]

@@ -5,7 +5,8 @@
 //!
 //! - `root/`: the toplevel's closure in `nix/store` with its own database (registered at the
 //!   build's time stamp), the system profile with generation 1, `etc/strata/configuration.nix`
-//!   (the configuration it was built from) and `strata.lock` beside it, `etc/strata/machine`
+//!   (the configuration it was built from, readable by root only: it may hold clear-text
+//!   passwords) and `strata.lock` beside it, `etc/strata/machine`
 //!   (which marks a machine strata set up, so `strata switch` may take it over), and the mount
 //!   points; activation makes the rest of `/etc` and the users at first boot;
 //! - `esp/`: the boot menu for every generation of the profile (`bootloader-cfg`, the same
@@ -318,6 +319,10 @@ pub fn stage(spec: &ImageSpec<'_>) -> Result<Staged, Error> {
 
     let etc = root.join("etc/strata");
     copy(spec.configuration, &etc.join("configuration.nix"))?;
+    // It may hold clear-text passwords (`initialPassword`): root's alone.
+    let conf = etc.join("configuration.nix");
+    fs::set_permissions(&conf, fs::Permissions::from_mode(0o600))
+        .map_err(io_err("cannot chmod", &conf))?;
     if let Some(lock) = spec.lock {
         copy(lock, &etc.join("strata.lock"))?;
     }
@@ -590,6 +595,18 @@ pub fn write_qcow2(raw: &Path, out: &Path) -> Result<(), Error> {
     )
 }
 
+/// A name in `path`'s directory for writing it before a rename: hidden, and unique to this
+/// process and call, so that two runs writing the same file at once do not share one.
+pub(crate) fn temp_beside(path: &Path) -> PathBuf {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.strata-tmp-{}-{n}", std::process::id()))
+}
+
 /// Makes the image `spec` asks for.
 pub fn build_image(spec: &ImageSpec<'_>) -> Result<ImageReport, Error> {
     let staged = stage(spec)?;
@@ -599,7 +616,7 @@ pub fn build_image(spec: &ImageSpec<'_>) -> Result<ImageReport, Error> {
         warnings: staged.warnings.clone(),
         ..Default::default()
     };
-    let tmp_out = spec.out.with_extension("strata-tmp");
+    let tmp_out = temp_beside(spec.out);
     let result = (|| match spec.format {
         Format::Raw => {
             let sizes = disk_sizes(&staged, spec.size, spec.free)?;

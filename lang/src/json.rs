@@ -111,7 +111,15 @@ impl<'a> Parser<'a> {
                 self.depth -= 1;
                 Ok(Value::list(items))
             }
-            b'"' => Ok(Value::str(self.string()?)),
+            b'"' => {
+                // Nix's strings end at a NUL, so a decoded `\u0000` ends the string there
+                // (attribute names keep it).
+                let mut v = self.string()?;
+                if let Some(nul) = v.iter().position(|&b| b == 0) {
+                    v.truncate(nul);
+                }
+                Ok(Value::str(v))
+            }
             b't' => self.word(b"true", Value::Bool(true)),
             b'f' => self.word(b"false", Value::Bool(false)),
             b'n' => self.word(b"null", Value::Null),
@@ -150,6 +158,10 @@ impl<'a> Parser<'a> {
             }
         }
         match text.parse::<f64>() {
+            // A number too large for a float is refused, as Nix does (one too small is 0).
+            Ok(f) if f.is_infinite() => Err(format!(
+                "invalid JSON at byte {start}: number overflow parsing '{text}'"
+            )),
             Ok(f) => Ok(Value::Float(f)),
             Err(_) => self.err("bad number"),
         }

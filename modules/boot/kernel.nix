@@ -8,21 +8,23 @@ let inherit (lib) mkOption types; in
       description = "The Debian package the kernel and its modules come from.";
     };
     kernelParams = mkOption {
-      type = types.listOf types.str;
-      # Virtual machines: the console on the screen and on the first serial port (the last
-      # one named is /dev/console), so `qemu -nographic` shows the boot and a login prompt.
-      default = [ "console=tty0" "console=ttyS0,115200" ];
-      example = [ "console=ttyS0" ];
-      description = "Parameters on the kernel command line; setting it replaces the default consoles.";
+      type = types.listOf types.kernelParam;
+      default = [ ];
+      example = [ "quiet" ];
+      description = "Parameters on the kernel command line, added to the default consoles (`console=tty0 console=ttyS0,115200'); `lib.mkForce [ ... ]' replaces those too.";
     };
-    kernelModules = mkOption { type = types.listOf types.str; default = [ ]; description = "Kernel modules loaded in stage 2."; };
+    kernelModules = mkOption { type = types.listOf types.kernelModule; default = [ ]; description = "Kernel modules loaded in stage 2."; };
     initrd.availableKernelModules = mkOption {
-      type = types.listOf types.str;
+      type = types.listOf types.kernelModule;
       default = [ ];
       description = "Kernel modules the initrd carries, loaded when hardware needs them; added to the disk controllers of virtual machines and PCs, which it always carries.";
     };
-    initrd.kernelModules = mkOption { type = types.listOf types.str; default = [ ]; description = "Kernel modules the initrd always loads."; };
+    initrd.kernelModules = mkOption { type = types.listOf types.kernelModule; default = [ ]; description = "Kernel modules the initrd always loads."; };
   };
-  # A definition, not the option's default, so that a configuration's own modules add to it.
+  # Definitions, not the options' defaults, so that what a configuration or a profile defines
+  # adds to them: an option's default is dropped by the first definition anywhere.
   config.boot.initrd.availableKernelModules = [ "virtio_pci" "virtio_blk" "virtio_scsi" "ahci" "sd_mod" "ext4" ];
+  # Virtual machines: the console on the screen and on the first serial port (the last one
+  # named is /dev/console), so `qemu -nographic` shows the boot and a login prompt.
+  config.boot.kernelParams = [ "console=tty0" "console=ttyS0,115200" ];
 }

@@ -2,10 +2,17 @@
 let
   inherit (lib) mkOption types;
 
+  # A copied file's owner: a user or group name, or `+` and a number.
+  owner = types.passwdName // {
+    name = "owner";
+    description = "`+' and a number, or ${types.passwdName.description}";
+    check = x: types.passwdName.check x || (builtins.isString x && builtins.match "[+][0-9]+" x != null);
+  };
+
   etcOpts = { name, config, ... }: {
     options = {
       enable = mkOption { type = types.bool; default = true; description = "Whether to create this file."; };
-      target = mkOption { type = types.str; default = name; description = "The path below /etc; the attribute name by default."; };
+      target = mkOption { type = types.relativePath; default = name; description = "The path below /etc; the attribute name by default."; };
       text = mkOption { type = types.nullOr types.lines; default = null; description = "The file's contents."; };
       source = mkOption { type = types.nullOr types.path; default = null; description = "A file or directory (a store path) to link or copy; set instead of `text'."; };
       mode = mkOption {
@@ -14,8 +21,8 @@ let
         example = "0600";
         description = "`symlink' to link into the store, or an octal mode to copy the file with.";
       };
-      user = mkOption { type = types.str; default = "+0"; description = "The owner of a copied file (a name, or +UID)."; };
-      group = mkOption { type = types.str; default = "+0"; description = "The group of a copied file (a name, or +GID)."; };
+      user = mkOption { type = owner; default = "+0"; description = "The owner of a copied file (a name, or +UID)."; };
+      group = mkOption { type = owner; default = "+0"; description = "The group of a copied file (a name, or +GID)."; };
     };
   };
 in
@@ -33,13 +40,13 @@ in
     description = "Packages every system has unless this is changed: the shell and tools of busybox. Set it to `[ ]` for a system with only `environment.systemPackages`.";
   };
   options.environment.etc = mkOption {
-    type = types.attrsOf (types.submodule etcOpts);
+    type = types.attrsNamedOf types.relativePath (types.submodule etcOpts);
     default = { };
     example = { "hosts".text = "127.0.0.1 localhost\n"; };
     description = "Files in /etc.";
   };
   options.environment.variables = mkOption {
-    type = types.attrsOf (types.either types.str (types.listOf types.str));
+    type = types.attrsNamedOf types.envVarName (types.either types.str (types.listOf types.str));
     default = { };
     example = { EDITOR = "vi"; };
     description = "Environment variables of every login session; lists are joined with colons.";

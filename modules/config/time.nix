@@ -1,9 +1,7 @@
 { config, lib, pkgs, ... }:
 {
   options.time.timeZone = lib.mkOption {
-    type = lib.types.nullOr (lib.types.addCheck lib.types.str (s: builtins.match "[A-Za-z0-9_+/-]+" s != null && !(lib.hasInfix ".." s)) // {
-      description = "time zone name (like \"Europe/Paris\")";
-    });
+    type = lib.types.nullOr lib.types.timeZone;
     default = null;
     example = "America/Phoenix";
     description = "The time zone, as a name from the tz database (`/usr/share/zoneinfo`); null keeps UTC.";

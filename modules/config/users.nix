@@ -2,9 +2,28 @@
 let
   inherit (lib) mkOption types;
 
+  # A primary group, or none (the empty string, as system users have by default).
+  groupOrNone = types.passwdName // {
+    name = "passwdNameOrEmpty";
+    description = "empty string or ${types.passwdName.description}";
+    check = x: x == "" || types.passwdName.check x;
+  };
+
+  # Users (or groups) that share an id, each pair reported once.
+  sameId = what: field: set:
+    let
+      withId = lib.filterAttrs (n: v: v.${field} != null) set;
+      names = builtins.attrNames withId;
+    in
+      builtins.concatMap (a: builtins.concatMap (b:
+        lib.optional (a < b && withId.${a}.${field} == withId.${b}.${field}) {
+          assertion = false;
+          message = "users.${what}.${a}.${field} and users.${what}.${b}.${field} are both ${toString withId.${a}.${field}}: two ${what} cannot share a ${field}; give each its own.";
+        }) names) names;
+
   userOpts = { name, config, ... }: {
     options = {
-      name = mkOption { type = types.str; default = name; description = "The user's login name; the attribute name by default."; };
+      name = mkOption { type = types.passwdName; default = name; description = "The user's login name; the attribute name by default."; };
       isNormalUser = mkOption {
         type = types.bool;
         default = false;
@@ -17,15 +36,15 @@ let
       };
       uid = mkOption { type = types.nullOr types.ints.unsigned; default = null; description = "The user's UID; allocated (and remembered) when null."; };
       group = mkOption {
-        type = types.str;
+        type = groupOrNone;
         default = if config.isNormalUser then "users" else "";
         defaultText = lib.literalExpression ''if isNormalUser then "users" else ""'';
         description = "The user's primary group.";
       };
-      extraGroups = mkOption { type = types.listOf types.str; default = [ ]; example = [ "wheel" ]; description = "Further groups the user belongs to."; };
-      description = mkOption { type = types.singleLineStr; default = ""; example = "Alice Q. User"; description = "The user's full name (the GECOS field)."; };
+      extraGroups = mkOption { type = types.listOf types.passwdName; default = [ ]; example = [ "wheel" ]; description = "Further groups the user belongs to."; };
+      description = mkOption { type = types.passwdField; default = ""; example = "Alice Q. User"; description = "The user's full name (the GECOS field)."; };
       home = mkOption {
-        type = types.str;
+        type = types.passwdPath;
         default = if config.isNormalUser then "/home/${name}" else "/var/empty";
         defaultText = lib.literalExpression ''if isNormalUser then "/home/''${name}" else "/var/empty"'';
         description = "The user's home directory.";
@@ -36,11 +55,11 @@ let
         defaultText = lib.literalExpression "isNormalUser";
         description = "Whether to create the home directory, owned by the user, on activation.";
       };
-      shell = mkOption { type = types.str; default = "/run/current-system/sw/bin/sh"; description = "The user's login shell."; };
+      shell = mkOption { type = types.passwdPath; default = "/run/current-system/sw/bin/sh"; description = "The user's login shell."; };
       hashedPassword = mkOption { type = types.nullOr types.singleLineStr; default = null; description = "The password hash (as crypt(3) makes), set on every activation."; };
       hashedPasswordFile = mkOption { type = types.nullOr types.str; default = null; description = "A file holding the password hash, read on every activation; wins over every other password option."; };
-      password = mkOption { type = types.nullOr types.str; default = null; description = "The password in clear text (readable in the store: avoid)."; };
-      initialPassword = mkOption { type = types.nullOr types.str; default = null; description = "The password in clear text, set only when the user is created."; };
+      password = mkOption { type = types.nullOr types.str; default = null; description = "The password in clear text, set on every activation. The store holds only its hash, but the configuration file holds it in clear text (`/etc/strata/configuration.nix` in images, readable by root only): prefer `hashedPassword`."; };
+      initialPassword = mkOption { type = types.nullOr types.str; default = null; description = "The password in clear text, set only when the user is created. The store holds only its hash, but the configuration file holds it in clear text (`/etc/strata/configuration.nix` in images, readable by root only): prefer `initialHashedPassword`, or change the password after the first login."; };
       initialHashedPassword = mkOption { type = types.nullOr types.singleLineStr; default = null; description = "The password hash, set only when the user is created."; };
       openssh.authorizedKeys.keys = mkOption { type = types.listOf types.singleLineStr; default = [ ]; description = "SSH public keys that may log in as this user."; };
     };
@@ -48,21 +67,21 @@ let
 
   groupOpts = { name, ... }: {
     options = {
-      name = mkOption { type = types.str; default = name; description = "The group's name; the attribute name by default."; };
+      name = mkOption { type = types.passwdName; default = name; description = "The group's name; the attribute name by default."; };
       gid = mkOption { type = types.nullOr types.ints.unsigned; default = null; description = "The group's GID; allocated (and remembered) when null."; };
-      members = mkOption { type = types.listOf types.str; default = [ ]; description = "Users in the group, besides those that name it in `extraGroups'."; };
+      members = mkOption { type = types.listOf types.passwdName; default = [ ]; description = "Users in the group, besides those that name it in `extraGroups'."; };
     };
   };
 in
 {
   options.users.users = mkOption {
-    type = types.attrsOf (types.submodule userOpts);
+    type = types.attrsNamedOf types.passwdName (types.submodule userOpts);
     default = { };
     example = { alice = { isNormalUser = true; extraGroups = [ "wheel" ]; }; };
     description = "The users of the machine.";
   };
   options.users.groups = mkOption {
-    type = types.attrsOf (types.submodule groupOpts);
+    type = types.attrsNamedOf types.passwdName (types.submodule groupOpts);
     default = { };
     example = { students.gid = 1001; };
     description = "The groups of the machine.";
@@ -99,6 +118,15 @@ in
         assertion = u.group == "" || u.isSystemUser == false || config.users.groups ? ${u.group} || u.group == "";
         message = "The user `${n}' has the primary group `${u.group}', which is not in users.groups.";
       }
-    ]) config.users.users);
+    ]) config.users.users)
+    ++ sameId "users" "uid" config.users.users
+    ++ sameId "groups" "gid" config.users.groups;
+    # The store holds only hashes, but the configuration file keeps the clear text.
+    warnings = lib.concatLists (lib.mapAttrsToList (n: u:
+      lib.optional (u.password != null)
+        "users.users.${n}.password holds a password in clear text: the store keeps only its hash, but the configuration file (and every copy of it, such as /etc/strata/configuration.nix in images) holds it; use users.users.${n}.hashedPassword instead."
+      ++ lib.optional (u.initialPassword != null)
+        "users.users.${n}.initialPassword holds a password in clear text: the store keeps only its hash, but the configuration file (and every copy of it, such as /etc/strata/configuration.nix in images, readable by root only) holds it; change the password after the first login, or use users.users.${n}.initialHashedPassword.")
+      config.users.users);
   };
 }

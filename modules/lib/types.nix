@@ -164,9 +164,83 @@ let
       typeMerge = other: if other.name == "listOf" then let m = mergeTypes t other.nestedTypes.elemType; in if m == null then null else listOf m else null;
     };
     nonEmptyListOf = t: listOf t // { description = "non-empty list of ${t.description}"; check = x: isList x && x != [ ]; };
-    attrsOf = t: attrsWith false t;
-    lazyAttrsOf = t: attrsWith true t;
+    attrsOf = t: attrsWith false null t;
+    lazyAttrsOf = t: attrsWith true null t;
     loaOf = attrsOf;
+
+    # Names and paths that end up in files the system reads (passwd, the boot menu, unit
+    # and log file names, /etc): every module that writes one takes it through one of these
+    # types, so a value that would escape its directory or add a line is refused where it is
+    # defined, by `eval-config` and `build` alike. Later modules (interfaces, wrappers, PAM
+    # services, sudo rules, SSH keys) use them too, or add their own here.
+
+    # A user or group name as Debian's adduser and NixOS accept it.
+    passwdName = str // {
+      name = "passwdName";
+      description = "user or group name (at most 32 characters: a lower-case letter or `_', then lower-case letters, digits, `_' and `-', and an optional final `$')";
+      check = x: isString x && builtins.stringLength x <= 32 && builtins.match "[a-z_][a-z0-9_-]*[$]?" x != null;
+    };
+    # A field of a passwd line (the full name): no colon, no newline.
+    passwdField = str // {
+      name = "passwdField";
+      description = "string without colons or newlines";
+      check = x: isString x && builtins.match "[^:\n]*" x != null;
+    };
+    # An absolute path with no `.` or `..` component and no newline.
+    absolutePath = str // {
+      name = "absolutePath";
+      description = "absolute path (starting with `/', without `.' or `..' components or newlines)";
+      check = x: isString x && lib.hasPrefix "/" x && builtins.match "[^\n]*" x != null
+        && !(builtins.elem "." (lib.splitString "/" x)) && !(builtins.elem ".." (lib.splitString "/" x));
+    };
+    # An absolute path that is also a passwd field (home directories, login shells).
+    passwdPath = absolutePath // {
+      name = "passwdPath";
+      description = "absolute path (starting with `/', without `.' or `..' components, colons or newlines)";
+      check = x: absolutePath.check x && passwdField.check x;
+    };
+    # A path below a directory (the name of a file in /etc): relative, every component a name.
+    relativePath = str // {
+      name = "relativePath";
+      description = "relative path (not starting with `/', without empty, `.' or `..' components or newlines)";
+      check = x: isString x && builtins.match "[^\n]+" x != null && !(lib.hasPrefix "/" x)
+        && builtins.all (c: c != "" && c != "." && c != "..") (lib.splitString "/" x);
+    };
+    # A service (unit) name: it names log files and state directories.
+    unitName = str // {
+      name = "unitName";
+      description = "unit name (at most 255 letters, digits and `:_.@-', not `.' or `..')";
+      check = x: isString x && builtins.stringLength x <= 255 && x != "." && x != ".."
+        && builtins.match "[A-Za-z0-9:_.@-]+" x != null;
+    };
+    # One parameter of the kernel command line: no whitespace, which would split it.
+    kernelParam = str // {
+      name = "kernelParam";
+      description = "kernel parameter (a non-empty string without whitespace)";
+      check = x: isString x && builtins.match "[^ \t\n\r]+" x != null;
+    };
+    # A kernel module's name.
+    kernelModule = str // {
+      name = "kernelModule";
+      description = "kernel module name (letters, digits, `_' and `-')";
+      check = x: isString x && builtins.match "[A-Za-z0-9_-]+" x != null;
+    };
+    # A time zone's name, which /etc/localtime points into the zone database by; whether
+    # the zone exists is known only with the package set (the builder checks it).
+    timeZone = str // {
+      name = "timeZone";
+      description = "time zone name (like \"Europe/Paris\")";
+      check = x: isString x && builtins.match "[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*" x != null;
+    };
+    # An environment variable's name, written unquoted into shell scripts.
+    envVarName = str // {
+      name = "envVarName";
+      description = "environment variable name (a letter or `_', then letters, digits and `_')";
+      check = x: isString x && builtins.match "[A-Za-z_][A-Za-z0-9_]*" x != null;
+    };
+
+    # `attrsOf t` whose attribute names must be of type `nameType` (one of the types above).
+    attrsNamedOf = nameType: t: attrsWith false nameType t;
 
     submoduleWith = { modules, specialArgs ? { }, shorthandOnlyDefinesConfig ? false, description ? null }:
       mkOptionType {
@@ -210,7 +284,7 @@ let
         inherit (t.functor) shorthandOnlyDefinesConfig;
         description = t.description;
       }
-    else if t.name == "attrsOf" then types.attrsOf (withFile file t.nestedTypes.elemType)
+    else if t.name == "attrsOf" then attrsWith false (t.nestedTypes.nameType or null) (withFile file t.nestedTypes.elemType)
     else if t.name == "lazyAttrsOf" then types.lazyAttrsOf (withFile file t.nestedTypes.elemType)
     else if t.name == "listOf" then types.listOf (withFile file t.nestedTypes.elemType)
     else if t.name == "nullOr" then types.nullOr (withFile file t.nestedTypes.elemType)
@@ -222,7 +296,8 @@ let
     else if a.name == b.name && a.description == b.description then a
     else null;
 
-  attrsWith = lazy: t: mkOptionType {
+  # Attribute sets of `t`; with `nameType`, every attribute name must be of that type.
+  attrsWith = lazy: nameType: t: mkOptionType {
     name = if lazy then "lazyAttrsOf" else "attrsOf";
     description = "${if lazy then "lazy " else ""}attribute set of ${t.description}";
     check = isAttrs;
@@ -231,16 +306,20 @@ let
         # Each definition's attributes, with properties pushed down from the set itself.
         perAttr = builtins.zipAttrsWith (n: vs: vs)
           (map (d: mapAttrs (n: v: { inherit (d) file; value = v; }) d.value) defs);
+        badNames = if nameType == null then [ ] else filter (n: !(nameType.check n)) (attrNames perAttr);
+        bad = head badNames;
         merged = mapAttrs (n: ds: lib.mergeDefinitions (loc ++ [ n ]) t ds) perAttr;
       in
-        if lazy then mapAttrs (n: m: m.mergedValue) merged
+        if badNames != [ ] then
+          throw "The option `${showLoc loc}` has an attribute named ${builtins.toJSON bad}, which is not of type `${nameType.description}`. It is defined in ${fileNames perAttr.${bad}}."
+        else if lazy then mapAttrs (n: m: m.mergedValue) merged
         else mapAttrs (n: m: m.optionalValue.value)
           (lib.filterAttrs (n: m: m.optionalValue ? value) merged);
-    nestedTypes.elemType = t;
+    nestedTypes = { elemType = t; } // (if nameType == null then { } else { inherit nameType; });
     getSubOptions = prefix: t.getSubOptions or (_: { }) (prefix ++ [ "<name>" ]);
     typeMerge = other:
       if other.name == (if lazy then "lazyAttrsOf" else "attrsOf") then
-        let m = mergeTypes t other.nestedTypes.elemType; in if m == null then null else attrsWith lazy m
+        let m = mergeTypes t other.nestedTypes.elemType; in if m == null then null else attrsWith lazy nameType m
       else null;
   };
 in

@@ -6,11 +6,11 @@ let
     options = {
       enable = mkOption { type = types.bool; default = true; description = "Whether the service exists."; };
       description = mkOption { type = types.str; default = ""; description = "What the service is, shown in logs."; };
-      wantedBy = mkOption { type = types.listOf types.str; default = [ ]; example = [ "multi-user.target" ]; description = "Targets that start this service."; };
-      after = mkOption { type = types.listOf types.str; default = [ ]; description = "Services this one starts after."; };
-      requires = mkOption { type = types.listOf types.str; default = [ ]; description = "Services this one needs running; it stops if they stop."; };
-      wants = mkOption { type = types.listOf types.str; default = [ ]; description = "Services started along with this one."; };
-      environment = mkOption { type = types.attrsOf types.str; default = { }; description = "Environment variables of the service."; };
+      wantedBy = mkOption { type = types.listOf types.unitName; default = [ ]; example = [ "multi-user.target" ]; description = "Targets that start this service."; };
+      after = mkOption { type = types.listOf types.unitName; default = [ ]; description = "Services this one starts after."; };
+      requires = mkOption { type = types.listOf types.unitName; default = [ ]; description = "Services this one needs running; it stops if they stop."; };
+      wants = mkOption { type = types.listOf types.unitName; default = [ ]; description = "Services started along with this one."; };
+      environment = mkOption { type = types.attrsNamedOf types.envVarName types.str; default = { }; description = "Environment variables of the service."; };
       path = mkOption { type = types.listOf (types.either types.package types.str); default = [ ]; description = "Packages whose bin directories go on the service's PATH."; };
       script = mkOption { type = types.lines; default = ""; description = "Shell commands that are the service (instead of serviceConfig.ExecStart)."; };
       preStart = mkOption { type = types.lines; default = ""; description = "Shell commands run before the service starts."; };
@@ -25,9 +25,9 @@ let
             Type = mkOption { type = types.enum [ "simple" "oneshot" "forking" "notify" "exec" ]; default = "simple"; description = "How the service signals that it is ready."; };
             Restart = mkOption { type = types.enum [ "no" "on-success" "on-failure" "on-abnormal" "always" ]; default = "no"; description = "When the service is restarted after it exits."; };
             RestartSec = mkOption { type = types.either types.ints.unsigned types.str; default = 1; description = "Seconds to wait before a restart."; };
-            User = mkOption { type = types.str; default = "root"; description = "The user the service runs as."; };
-            Group = mkOption { type = types.nullOr types.str; default = null; description = "The group the service runs as (the user's primary group by default)."; };
-            WorkingDirectory = mkOption { type = types.nullOr types.str; default = null; description = "The service's working directory."; };
+            User = mkOption { type = types.passwdName; default = "root"; description = "The user the service runs as."; };
+            Group = mkOption { type = types.nullOr types.passwdName; default = null; description = "The group the service runs as (the user's primary group by default)."; };
+            WorkingDirectory = mkOption { type = types.nullOr types.absolutePath; default = null; description = "The service's working directory."; };
           };
         };
         default = { };
@@ -38,7 +38,7 @@ let
 in
 {
   options.systemd.services = mkOption {
-    type = types.attrsOf (types.submodule serviceOpts);
+    type = types.attrsNamedOf types.unitName (types.submodule serviceOpts);
     default = { };
     description = "Services that strata's init supervises.";
   };

@@ -3,7 +3,7 @@ let
   inherit (lib) mkOption types;
   fsOpts = { name, ... }: {
     options = {
-      mountPoint = mkOption { type = types.str; default = name; description = "Where it is mounted; the attribute name by default."; };
+      mountPoint = mkOption { type = types.absolutePath; default = name; description = "Where it is mounted; the attribute name by default."; };
       device = mkOption { type = types.nullOr types.str; default = null; example = "/dev/disk/by-label/strata"; description = "What is mounted."; };
       fsType = mkOption { type = types.str; default = "auto"; example = "ext4"; description = "The file system type."; };
       options = mkOption { type = types.listOf types.str; default = [ "defaults" ]; description = "Mount options."; };
@@ -13,7 +13,7 @@ let
 in
 {
   options.fileSystems = mkOption {
-    type = types.attrsOf (types.submodule fsOpts);
+    type = types.attrsNamedOf types.absolutePath (types.submodule fsOpts);
     default = { };
     example = { "/" = { device = "/dev/disk/by-label/strata"; fsType = "ext4"; }; };
     description = "The file systems, by mount point.";

@@ -100,7 +100,14 @@ fn example_configuration_evaluates_to_the_expected_builder_input() {
         config::evaluate(ev, &modules, &example).map_err(|e| e.to_string())
     });
     let evaluated = got.unwrap_or_else(|e| panic!("examples/configuration.nix failed: {e}"));
-    assert!(evaluated.warnings.is_empty(), "{:?}", evaluated.warnings);
+    // The example gives alice a first password in clear text, which strata warns about.
+    assert_eq!(evaluated.warnings.len(), 1, "{:?}", evaluated.warnings);
+    assert!(
+        evaluated.warnings[0]
+            .starts_with("users.users.alice.initialPassword holds a password in clear text"),
+        "{:?}",
+        evaluated.warnings
+    );
     let c = &evaluated.config;
     assert_eq!(c.host_name, "saguaro");
     assert_eq!(c.time_zone.as_deref(), Some("America/Phoenix"));

@@ -149,7 +149,7 @@ fn example_etc_tree_manifest_and_bootspec() {
     assert_eq!(spec["label"], "strata-24.11");
     assert_eq!(
         spec["kernelParams"],
-        serde_json::json!(["console=ttyS0,115200"])
+        serde_json::json!(["console=tty0", "console=ttyS0,115200"])
     );
     assert!(!boot.contains("init="), "the boot loader adds init=");
 }

@@ -1,6 +1,7 @@
 //! What the benchmarks share.
 
 /// How many times each case runs: `STRATA_BENCH_REPS`, 3 by default, at least 1.
+#[allow(dead_code)]
 pub fn reps() -> usize {
     std::env::var("STRATA_BENCH_REPS")
         .ok()

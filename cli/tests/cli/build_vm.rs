@@ -13,17 +13,39 @@ use crate::system::{example, shared};
 fn build_vm_makes_a_launcher_that_boots_the_machine() {
     let s = shared();
     let cwd = tempfile::tempdir().unwrap();
-    let mut c = crate::strata();
-    c.current_dir(cwd.path())
-        .arg("--store-root")
-        .arg(s.root())
-        .args(["build-vm", "-f"])
-        .arg(example())
-        .env_remove("STRATA_DEBIAN_MIRROR");
-    let o = run(&mut c, None).ok();
+    let build_vm = || {
+        let mut c = crate::strata();
+        c.current_dir(cwd.path())
+            .arg("--store-root")
+            .arg(s.root())
+            .args(["build-vm", "-f"])
+            .arg(example())
+            .env_remove("STRATA_DEBIAN_MIRROR");
+        run(&mut c, None)
+    };
+    // Two at once in one directory: each writes its files under names of its own and renames
+    // them into place, so both succeed and leave one whole disk and nothing else.
+    let (a, b) = std::thread::scope(|t| {
+        let a = t.spawn(build_vm);
+        let b = t.spawn(build_vm);
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let o = a.ok();
+    b.ok();
     assert!(o.stderr.contains("run-saguaro-vm"), "{}", o.stderr);
     let disk = cwd.path().join("saguaro.qcow2");
     assert!(disk.is_file());
+    let mut names: Vec<String> = std::fs::read_dir(cwd.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["result", "saguaro.qcow2"]);
+    let check = run(
+        Command::new("qemu-img").args(["check", "-q"]).arg(&disk),
+        None,
+    );
+    assert!(check.success(), "qemu-img check: {}", check.stderr);
     let launcher = cwd.path().join("result/bin/run-saguaro-vm");
     let script = std::fs::read_to_string(&launcher).unwrap();
     assert!(script.contains(&disk.display().to_string()), "{script}");

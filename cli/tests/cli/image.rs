@@ -226,6 +226,11 @@ fn tarball_and_systemd_boot_and_bad_sizes() {
     ] {
         assert!(list.contains(want), "{want} is not in the tarball");
     }
+    let conf = list
+        .lines()
+        .find(|l| l.ends_with("etc/strata/configuration.nix"))
+        .unwrap();
+    assert!(conf.starts_with("-rw------- "), "{conf}");
     assert!(
         list.lines().all(|l| l.contains("root/root")),
         "every entry is root's"
@@ -380,6 +385,12 @@ fn hybrid_iso_with_a_squashfs_root_for_uefi_and_bios() {
     let cfg = fs::read_to_string(medium.join("grub/grub.cfg")).unwrap();
     assert!(cfg.contains("Generation 1"), "{cfg}");
     assert!(cfg.contains("strata.live=/strata/root.squashfs"), "{cfg}");
+    // The example sets no kernel parameters: the live profile's adds to the default consoles
+    // rather than replacing them, so the serial console still shows the boot.
+    assert!(
+        cfg.contains("console=tty0 console=ttyS0,115200"),
+        "the live system lost the default consoles:\n{cfg}"
+    );
     assert!(cfg.contains("-strata-system-saguaro/init"), "{cfg}");
     let kernels: Vec<String> = fs::read_dir(medium.join("EFI/strata"))
         .unwrap()

@@ -198,3 +198,32 @@ fn update_with_an_unknown_package() {
     );
     assert!(!lock_path.exists());
 }
+
+#[test]
+fn update_adds_to_what_the_lock_pins_unless_told_to_replace() {
+    let (archive, _) = fake_archive();
+    let work = tempfile::tempdir().unwrap();
+    let lock_path = work.path().join("strata.lock");
+    let update = |extra: &[&str]| {
+        run(
+            lock_cmd(&work.path().join("root"))
+                .args(["update", "--mirror"])
+                .arg(file_url(archive.path()))
+                .args(["--suite", SUITE, "-o"])
+                .arg(&lock_path)
+                .args(extra),
+            None,
+        )
+        .ok();
+        let lock = LockFile::parse(&fs::read_to_string(&lock_path).unwrap()).unwrap();
+        lock.packages
+            .iter()
+            .map(|p| p.name.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(update(&["app"]), ["app", "libfoo"]);
+    assert_eq!(update(&["other"]), ["app", "libfoo", "other"]);
+    // No names: the same packages again, at the archive's versions.
+    assert_eq!(update(&[]), ["app", "libfoo", "other"]);
+    assert_eq!(update(&["--replace", "other"]), ["other"]);
+}

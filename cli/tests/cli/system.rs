@@ -310,12 +310,12 @@ fn example_toplevel_has_every_part() {
     assert_eq!(spec["initrd"], initrd_link.as_str());
     assert_eq!(
         spec["kernelParams"],
-        serde_json::json!(["console=ttyS0,115200"])
+        serde_json::json!(["console=tty0", "console=ttyS0,115200"])
     );
     assert_eq!(spec["label"], "strata-24.11");
     assert_eq!(
         fs::read_to_string(t.join("kernel-params")).unwrap(),
-        "console=ttyS0,115200\n"
+        "console=tty0 console=ttyS0,115200\n"
     );
 
     // strata itself: static programs, the module library and the lock.
@@ -368,6 +368,29 @@ fn rebuilds_are_noops_and_one_option_rebuilds_only_what_depends_on_it() {
         "{}",
         again.stderr
     );
+
+    // The same configuration with no lock beside it builds from strata's own lock (the
+    // example's, in the source tree), says so, and gives the same system.
+    let lockless = work.path().join("lockless");
+    fs::create_dir_all(&lockless).unwrap();
+    fs::copy(&f, lockless.join("configuration.nix")).unwrap();
+    let o = build(
+        &s,
+        &[
+            "-f",
+            lockless.join("configuration.nix").to_str().unwrap(),
+            "--no-out-link",
+        ],
+    )
+    .ok();
+    assert!(
+        o.stderr.contains("no strata.lock beside")
+            && o.stderr.contains("using strata's own, ")
+            && o.stderr.contains("examples/strata.lock"),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(o.line(), first.line(), "{}", o.stderr);
 
     // Another host name: only the toplevel is built again (etc and the manifest are
     // content-addressed parts strata writes itself); kernel and initrd stay.

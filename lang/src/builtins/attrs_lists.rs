@@ -537,9 +537,21 @@ fn float_arg(ev: &mut Evaluator, v: &Value, s: Span) -> EvalResult<f64> {
         other => Err(type_error("a float", &other, s)),
     }
 }
+/// A whole float as an integer the way Nix converts it: a value outside the integers' range
+/// (or NaN) gives the smallest integer, as the x86-64 conversion instruction does, instead of
+/// saturating.
+fn float_to_int(f: f64) -> i64 {
+    // -2^63 is exact in a float; 2^63 is the first value too large.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if (-LIMIT..LIMIT).contains(&f) {
+        f as i64
+    } else {
+        i64::MIN
+    }
+}
 fn ceil(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
-    Ok(Value::Int(float_arg(ev, &a[0], s)?.ceil() as i64))
+    Ok(Value::Int(float_to_int(float_arg(ev, &a[0], s)?.ceil())))
 }
 fn floor(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
-    Ok(Value::Int(float_arg(ev, &a[0], s)?.floor() as i64))
+    Ok(Value::Int(float_to_int(float_arg(ev, &a[0], s)?.floor())))
 }

@@ -159,9 +159,62 @@ fn fetch_tarball(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> 
     fetched(ev, &url, &name, true, hash.as_ref(), s)
 }
 
+/// The number literal at `span` in `text`, replaced by the nearest value its type holds
+/// when it is too large for it; `None` when it is no such literal.
+///
+/// Nix reads TOML numbers the C library's way: an integer beyond the 64-bit range becomes the
+/// largest (or smallest) integer, and a float beyond the double range the largest (or
+/// smallest) finite float. The parser strata uses refuses them instead.
+fn clamp_number(text: &str, span: std::ops::Range<usize>) -> Option<String> {
+    let bytes = text.as_bytes();
+    let token = |c: u8| c.is_ascii_alphanumeric() || b"+-._".contains(&c);
+    let (mut start, mut end) = (span.start.min(bytes.len()), span.start.min(bytes.len()));
+    while start > 0 && token(bytes[start - 1]) {
+        start -= 1;
+    }
+    while end < bytes.len() && token(bytes[end]) {
+        end += 1;
+    }
+    let lit = &text[start..end];
+    let negative = lit.starts_with('-');
+    let digits = lit.trim_start_matches(['+', '-']).replace('_', "");
+    let (radix, body) = match digits.get(..2) {
+        Some("0x") => (16, &digits[2..]),
+        Some("0o") => (8, &digits[2..]),
+        Some("0b") => (2, &digits[2..]),
+        _ => (10, digits.as_str()),
+    };
+    let clamped = if !body.is_empty() && body.chars().all(|c| c.is_digit(radix)) {
+        // Every digit is valid, so the only way it fails to fit is by being too large.
+        if i64::from_str_radix(body, radix).is_ok() {
+            return None;
+        }
+        if negative {
+            i64::MIN.to_string()
+        } else {
+            i64::MAX.to_string()
+        }
+    } else if radix == 10 && body.parse::<f64>().is_ok_and(f64::is_infinite) {
+        format!("{}{:e}", if negative { "-" } else { "" }, f64::MAX)
+    } else {
+        return None;
+    };
+    Some(format!("{}{clamped}{}", &text[..start], &text[end..]))
+}
+
 fn from_toml(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
-    let text = string(ev, &a[0], s)?;
-    let parsed: toml::Table = toml::from_str(&text.to_str_lossy()).map_err(|e| {
+    let mut text = string(ev, &a[0], s)?.to_str_lossy().into_owned();
+    // Each number too large for its type is clamped and the text read again.
+    let parsed = loop {
+        match toml::from_str::<toml::Table>(&text) {
+            Err(e) => match e.span().and_then(|sp| clamp_number(&text, sp)) {
+                Some(t) if t != text => text = t,
+                _ => break Err(e),
+            },
+            ok => break ok,
+        }
+    };
+    let parsed: toml::Table = parsed.map_err(|e| {
         let msg = e.to_string();
         let first = msg
             .lines()

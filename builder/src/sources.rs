@@ -1,0 +1,175 @@
+//! Where a system's inputs are found: the lock that pins a configuration's packages.
+//!
+//! A configuration uses the `strata.lock` its user names, else the one beside it, else
+//! strata's own: the lock strata ships beside its module set (`share/strata/strata.lock` in
+//! every system, so a machine rebuilds itself from what it was built with; the example's lock
+//! in the source tree). A NixOS user's `/etc/nixos/configuration.nix` has no pin beside it
+//! either: it builds from the channel, and strata's own lock plays that part.
+//!
+//! Must not: read the lock (callers parse it) or guess at the network.
+
+use std::path::{Path, PathBuf};
+
+/// How a lock was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockOrigin {
+    /// The user named it (`--lock`).
+    Named,
+    /// `strata.lock` beside the configuration.
+    Beside,
+    /// strata's own lock: the configuration has none.
+    Strata,
+}
+
+/// A lock file's path and how it was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundLock {
+    pub path: PathBuf,
+    pub origin: LockOrigin,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error(
+        "there is no strata.lock beside '{configuration}', and strata's own lock cannot be \
+         found (make one with `strata lock update -o {beside}`, or set STRATA_MODULES to a \
+         module set with a strata.lock beside it)"
+    )]
+    NoLock {
+        configuration: String,
+        beside: String,
+    },
+}
+
+/// The lock for `configuration`: `named` if given (it need not exist yet: reading it names
+/// the problem), else `strata.lock` beside the configuration, else strata's own
+/// ([`strata_lock`]).
+pub fn find_lock(named: Option<&Path>, configuration: &Path) -> Result<FoundLock, LockError> {
+    if let Some(p) = named {
+        return Ok(FoundLock {
+            path: p.to_owned(),
+            origin: LockOrigin::Named,
+        });
+    }
+    let beside = beside(configuration);
+    if beside.is_file() {
+        return Ok(FoundLock {
+            path: beside,
+            origin: LockOrigin::Beside,
+        });
+    }
+    strata_lock()
+        .map(|path| FoundLock {
+            path,
+            origin: LockOrigin::Strata,
+        })
+        .ok_or_else(|| LockError::NoLock {
+            configuration: configuration.display().to_string(),
+            beside: beside.display().to_string(),
+        })
+}
+
+/// `strata.lock` in the configuration's directory.
+pub fn beside(configuration: &Path) -> PathBuf {
+    configuration
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .join("strata.lock")
+}
+
+/// strata's own lock: `strata.lock` beside the module set (`share/strata/` of an installed
+/// strata, which every system carries), else, for a strata run from its source tree, the
+/// example's.
+pub fn strata_lock() -> Option<PathBuf> {
+    let modules = crate::config::modules_dir()?;
+    let shipped = modules.parent()?.join("strata.lock");
+    if shipped.is_file() {
+        return Some(shipped);
+    }
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/strata.lock");
+    source
+        .is_file()
+        .then(|| source.canonicalize().unwrap_or(source))
+}
+
+/// The packages `strata lock update` resolves: those `existing` pins (so an update keeps
+/// what the lock has and moves its versions), with `names` added; without an existing lock,
+/// `base` with `names`. With `replace`, `names` alone (`base` if there are none).
+pub fn update_roots(
+    existing: Option<&crate::debian::lock::LockFile>,
+    names: &[String],
+    base: &[&str],
+    replace: bool,
+) -> Vec<String> {
+    let mut roots: Vec<String> = match existing {
+        Some(lock) if !replace => lock.packages.iter().map(|p| p.name.clone()).collect(),
+        _ if names.is_empty() => base.iter().map(|s| (*s).to_owned()).collect(),
+        _ => Vec::new(),
+    };
+    roots.extend(names.iter().cloned());
+    roots.sort();
+    roots.dedup();
+    roots
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_update_keeps_what_the_lock_pins_and_adds_names() {
+        let lock = crate::debian::lock::LockFile::parse(
+            "format strata-lock 1\nsuite bookworm\narchitecture amd64\n\
+             index dists/x/Packages 0000000000000000000000000000000000000000000000000000000000000000\n\n\
+             package aa\nversion 1\narchitecture amd64\nfilename pool/a.deb\nsize 1\n\
+             sha256 0000000000000000000000000000000000000000000000000000000000000000\ndepends\n",
+        )
+        .unwrap();
+        let names = vec!["cc".to_owned(), "aa".to_owned()];
+        assert_eq!(
+            update_roots(Some(&lock), &names, &["bb"], false),
+            ["aa", "cc"]
+        );
+        assert_eq!(update_roots(Some(&lock), &[], &["bb"], false), ["aa"]);
+        assert_eq!(update_roots(None, &[], &["bb"], false), ["bb"]);
+        assert_eq!(update_roots(None, &names, &["bb"], false), ["aa", "cc"]);
+        assert_eq!(
+            update_roots(Some(&lock), &["cc".to_owned()], &["bb"], true),
+            ["cc"]
+        );
+        assert_eq!(update_roots(Some(&lock), &[], &["bb"], true), ["bb"]);
+    }
+
+    #[test]
+    fn named_then_beside_then_strata() {
+        let d = tempfile::tempdir().unwrap();
+        let conf = d.path().join("configuration.nix");
+        std::fs::write(&conf, "{ }").unwrap();
+        let named = d.path().join("other.lock");
+        assert_eq!(
+            find_lock(Some(&named), &conf).unwrap(),
+            FoundLock {
+                path: named.clone(),
+                origin: LockOrigin::Named
+            }
+        );
+        // No lock beside it: strata's own (the source tree's, here).
+        let own = find_lock(None, &conf).unwrap();
+        assert_eq!(own.origin, LockOrigin::Strata);
+        assert!(own.path.ends_with("examples/strata.lock"), "{own:?}");
+        std::fs::write(d.path().join("strata.lock"), "").unwrap();
+        assert_eq!(
+            find_lock(None, &conf).unwrap(),
+            FoundLock {
+                path: d.path().join("strata.lock"),
+                origin: LockOrigin::Beside
+            }
+        );
+        // A configuration named without a directory has its lock in the current one.
+        assert_eq!(
+            beside(Path::new("configuration.nix")),
+            Path::new("./strata.lock")
+        );
+    }
+}
