@@ -61,13 +61,9 @@ pub struct User {
     pub authorized_keys: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Group {
-    pub name: String,
-    pub gid: Option<u32>,
-    pub members: Vec<String>,
-}
+/// A group: the same fields in the configuration as in the activation manifest (where the
+/// members also include the users that name the group in `extraGroups`).
+pub use strata_activate::manifest::ManifestGroup as Group;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -156,36 +152,18 @@ pub struct Evaluated {
 }
 
 /// Why a configuration did not evaluate.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The evaluation failed; the rendered error (with positions) is in the string.
+    #[error("{}", .0.trim_end().trim_start_matches("error: "))]
     Eval(String),
     /// Assertions failed; their messages.
+    #[error("Failed assertions:{}", .0.iter().map(|m| format!("\n- {m}")).collect::<String>())]
     Assertions(Vec<String>),
     /// The evaluated value does not have the expected shape (a bug in the option set).
+    #[error("the evaluated configuration has an unexpected shape: {0}")]
     Shape(String),
 }
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ConfigError::Eval(e) => f.write_str(e.trim_end().trim_start_matches("error: ")),
-            ConfigError::Assertions(msgs) => {
-                f.write_str("Failed assertions:")?;
-                for m in msgs {
-                    write!(f, "\n- {m}")?;
-                }
-                Ok(())
-            }
-            ConfigError::Shape(e) => write!(
-                f,
-                "the evaluated configuration has an unexpected shape: {e}"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 /// Where strata's option set is: `STRATA_MODULES`, then `share/strata/modules` beside the
 /// executable's directory, then the source tree the binary was built from.
