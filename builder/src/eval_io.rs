@@ -1,10 +1,11 @@
 //! [`FsIo`]: the evaluator reads the real file system and computes store paths the way
 //! `nix-instantiate --eval` does in read-only mode, without writing to any store.
 
+use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::fs;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use strata_lang::io::{EvalIo, FileKind, PathFilter};
 use strata_store::{nar, Hash, HashAlgo, StoreDir, StorePath};
@@ -216,19 +217,165 @@ impl EvalIo for FsIo {
 
 /// Writes what the evaluator adds into a real store (`--read-write-mode`), and reads store
 /// paths from the store's physical root.
+///
+/// A deferred `StoreIo` ([`StoreIo::deferred`]) only computes the paths of what the evaluator
+/// adds (text files, `.drv` files, copies of sources) and keeps them in memory, where the
+/// evaluation reads them back, until [`StoreIo::commit`] writes them in the order they were
+/// added. A configuration that fails to evaluate, or whose assertions fail, so leaves the
+/// store as it was.
 #[derive(Debug)]
 pub struct StoreIo {
-    store: std::cell::RefCell<strata_store::LocalStore>,
+    store: RefCell<strata_store::LocalStore>,
     fs: FsIo,
+    /// `Some` while writes are deferred: what is waiting, in order.
+    pending: RefCell<Option<Vec<Pending>>>,
+}
+
+/// An addition waiting for [`StoreIo::commit`].
+#[derive(Debug)]
+enum Pending {
+    Text {
+        path: String,
+        name: String,
+        contents: Vec<u8>,
+        references: BTreeSet<StorePath>,
+    },
+    Source {
+        path: String,
+        name: String,
+        source: PathBuf,
+        /// With a filter: the entries it kept (their paths on the host).
+        kept: Option<BTreeSet<PathBuf>>,
+    },
+}
+
+impl Pending {
+    fn path(&self) -> &str {
+        match self {
+            Pending::Text { path, .. } | Pending::Source { path, .. } => path,
+        }
+    }
+}
+
+/// Why deferred additions could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    #[error(transparent)]
+    Store(#[from] strata_store::StoreError),
+    #[error(
+        "'{origin}' changed during the evaluation: it was to be {expected}, but is now {found}"
+    )]
+    Changed {
+        origin: String,
+        expected: String,
+        found: String,
+    },
 }
 
 impl StoreIo {
     pub fn new(store: strata_store::LocalStore) -> StoreIo {
         let fs = FsIo::new(store.store_dir().clone());
         StoreIo {
-            store: std::cell::RefCell::new(store),
+            store: RefCell::new(store),
             fs,
+            pending: RefCell::new(None),
         }
+    }
+
+    /// A `StoreIo` that writes nothing until [`StoreIo::commit`].
+    pub fn deferred(store: strata_store::LocalStore) -> StoreIo {
+        let io = StoreIo::new(store);
+        *io.pending.borrow_mut() = Some(Vec::new());
+        io
+    }
+
+    /// Writes what was deferred, in order, and writes at once from then on. Each path must
+    /// come out as it was computed: a source changed since it was read is an error.
+    pub fn commit(&self) -> Result<(), CommitError> {
+        let Some(pending) = self.pending.borrow_mut().take() else {
+            return Ok(());
+        };
+        let mut store = self.store.borrow_mut();
+        for p in pending {
+            let (expected, written, origin) = match p {
+                Pending::Text {
+                    path,
+                    name,
+                    contents,
+                    references,
+                } => {
+                    let info = store.add_text(&name, &contents, &references)?;
+                    (path, store.print(&info.path), name)
+                }
+                Pending::Source {
+                    path,
+                    name,
+                    source,
+                    kept,
+                } => {
+                    let info = match &kept {
+                        None => store.add_path(&source, Some(&name))?,
+                        Some(kept) => {
+                            let mut keep = |p: &Path, _kind: &'static str| Ok(kept.contains(p));
+                            store.add_path_filtered(&source, &name, &mut keep)?
+                        }
+                    };
+                    (path, store.print(&info.path), source.display().to_string())
+                }
+            };
+            if written != expected {
+                return Err(CommitError::Changed {
+                    origin,
+                    expected,
+                    found: written,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// A deferred text file's contents, when `path` is one.
+    fn pending_text(&self, path: &Path) -> Option<Vec<u8>> {
+        let pending = self.pending.borrow();
+        pending.as_ref()?.iter().find_map(|p| match p {
+            Pending::Text {
+                path: at, contents, ..
+            } if Path::new(at) == path => Some(contents.clone()),
+            _ => None,
+        })
+    }
+
+    /// Where a path below a deferred copy of a source is read from: the source.
+    fn pending_source(&self, path: &Path) -> Option<PathBuf> {
+        let pending = self.pending.borrow();
+        pending.as_ref()?.iter().find_map(|p| match p {
+            Pending::Source {
+                path: at, source, ..
+            } => path.strip_prefix(at).ok().map(|rest| {
+                if rest.as_os_str().is_empty() {
+                    source.clone()
+                } else {
+                    source.join(rest)
+                }
+            }),
+            Pending::Text { .. } => None,
+        })
+    }
+
+    /// Whether `path` is valid in the store or waiting to be written.
+    fn known(&self, path: &str) -> bool {
+        let waiting = self
+            .pending
+            .borrow()
+            .as_ref()
+            .is_some_and(|v| v.iter().any(|p| p.path() == path));
+        waiting
+            || self
+                .store
+                .borrow()
+                .parse_path(path)
+                .ok()
+                .is_some_and(|p| self.store.borrow().is_valid(&p).unwrap_or(false))
     }
 
     /// Uses `env` instead of the process environment for `builtins.getEnv`.
@@ -237,8 +384,12 @@ impl StoreIo {
         self
     }
 
-    /// Where a path is on disk: store paths live under the store's physical root.
+    /// Where a path is on disk: store paths live under the store's physical root, and paths
+    /// of deferred copies at their sources.
     fn physical(&self, path: &Path) -> std::path::PathBuf {
+        if let Some(p) = self.pending_source(path) {
+            return p;
+        }
         let store = self.store.borrow();
         match path.strip_prefix(store.store_dir().as_str()) {
             Ok(rest) => store.real_store_dir().join(rest),
@@ -253,15 +404,18 @@ impl StoreIo {
 
 impl EvalIo for StoreIo {
     fn read_file(&self, path: &Path) -> io::Result<Vec<u8>> {
+        if let Some(contents) = self.pending_text(path) {
+            return Ok(contents);
+        }
         self.fs.read_file(&self.physical(path))
     }
 
     fn path_exists(&self, path: &Path) -> bool {
-        self.fs.path_exists(&self.physical(path))
+        self.pending_text(path).is_some() || self.fs.path_exists(&self.physical(path))
     }
 
     fn is_dir(&self, path: &Path) -> bool {
-        self.fs.is_dir(&self.physical(path))
+        self.pending_text(path).is_none() && self.fs.is_dir(&self.physical(path))
     }
 
     fn read_dir(&self, path: &Path) -> io::Result<Vec<(String, FileKind)>> {
@@ -279,6 +433,35 @@ impl EvalIo for StoreIo {
         filter: Option<PathFilter<'_>>,
     ) -> Result<String, String> {
         let src = self.physical(path);
+        if self.pending.borrow().is_some() {
+            // Compute the path now; copy at the commit, exactly what the filter kept.
+            let (at, kept) = match filter {
+                None => (self.fs.add_path(&src, name, None)?, None),
+                Some(f) => {
+                    let mut kept = BTreeSet::new();
+                    let mut recording = |p: &Path, kind: FileKind| {
+                        let keep = f(p, kind)?;
+                        if keep {
+                            kept.insert(p.to_owned());
+                        }
+                        Ok(keep)
+                    };
+                    let at = self.fs.add_path(&src, name, Some(&mut recording))?;
+                    (at, Some(kept))
+                }
+            };
+            if !self.known(&at) {
+                if let Some(v) = self.pending.borrow_mut().as_mut() {
+                    v.push(Pending::Source {
+                        path: at.clone(),
+                        name: name.to_owned(),
+                        source: src,
+                        kept,
+                    });
+                }
+            }
+            return Ok(at);
+        }
         let info = match filter {
             None => self.store.borrow_mut().add_path(&src, Some(name)),
             Some(f) => {
@@ -299,6 +482,20 @@ impl EvalIo for StoreIo {
         references: &[String],
     ) -> Result<String, String> {
         let refs = self.fs.refs(references)?;
+        if self.pending.borrow().is_some() {
+            let at = self.fs.add_text(name, contents, references)?;
+            if !self.known(&at) {
+                if let Some(v) = self.pending.borrow_mut().as_mut() {
+                    v.push(Pending::Text {
+                        path: at.clone(),
+                        name: name.to_owned(),
+                        contents: contents.to_vec(),
+                        references: refs,
+                    });
+                }
+            }
+            return Ok(at);
+        }
         let info = self
             .store
             .borrow_mut()
@@ -342,5 +539,89 @@ fn kind_from(kind: &str) -> FileKind {
         "regular" => FileKind::Regular,
         "symlink" => FileKind::Symlink,
         _ => FileKind::Unknown,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use strata_store::LocalStore;
+
+    fn store(dir: &Path) -> LocalStore {
+        LocalStore::open(dir.join("root"), StoreDir::default()).unwrap()
+    }
+
+    #[test]
+    fn deferred_additions_are_read_back_and_written_only_at_the_commit() {
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("src");
+        fs::create_dir_all(src.join("sub")).unwrap();
+        fs::write(src.join("a"), "a\n").unwrap();
+        fs::write(src.join("sub/b"), "b\n").unwrap();
+        fs::write(src.join("skipped"), "no\n").unwrap();
+
+        let io = StoreIo::deferred(store(d.path()));
+        let text = io.add_text("t", b"hello\n", &[]).unwrap();
+        let drv = io
+            .add_derivation("x", b"Derive()", std::slice::from_ref(&text))
+            .unwrap();
+        let copy = io.add_path(&src, "src", None).unwrap();
+        let mut keep = |p: &Path, _k: FileKind| Ok(!p.ends_with("skipped"));
+        let filtered = io.add_path(&src, "filtered", Some(&mut keep)).unwrap();
+
+        // The evaluation sees them; the store does not have them yet.
+        assert_eq!(io.read_file(Path::new(&text)).unwrap(), b"hello\n");
+        assert!(io.path_exists(Path::new(&drv)));
+        assert_eq!(
+            io.read_file(&Path::new(&copy).join("sub/b")).unwrap(),
+            b"b\n"
+        );
+        assert!(io.is_dir(Path::new(&copy)));
+        let fresh = store(d.path());
+        for p in [&text, &drv, &copy, &filtered] {
+            assert!(
+                !fresh.is_valid(&fresh.parse_path(p).unwrap()).unwrap(),
+                "{p}"
+            );
+        }
+
+        // The commit writes each at the path the evaluation was given.
+        io.commit().unwrap();
+        let fresh = store(d.path());
+        for p in [&text, &drv, &copy, &filtered] {
+            assert!(
+                fresh.is_valid(&fresh.parse_path(p).unwrap()).unwrap(),
+                "{p}"
+            );
+        }
+        let info = fresh
+            .require_info(&fresh.parse_path(&drv).unwrap())
+            .unwrap();
+        assert_eq!(info.references.len(), 1);
+        let filtered_real = fresh.real_path(&fresh.parse_path(&filtered).unwrap());
+        assert!(filtered_real.join("a").exists());
+        assert!(!filtered_real.join("skipped").exists());
+
+        // From then on, writes are immediate.
+        let later = io.add_text("later", b"now\n", &[]).unwrap();
+        let fresh = store(d.path());
+        assert!(fresh.is_valid(&fresh.parse_path(&later).unwrap()).unwrap());
+    }
+
+    #[test]
+    fn a_source_that_changes_before_the_commit_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("src");
+        fs::create_dir_all(&src).unwrap();
+        fs::write(src.join("a"), "a\n").unwrap();
+        let io = StoreIo::deferred(store(d.path()));
+        io.add_path(&src, "src", None).unwrap();
+        fs::write(src.join("a"), "changed\n").unwrap();
+        let e = io.commit().unwrap_err();
+        assert!(
+            e.to_string().contains("changed during the evaluation"),
+            "{e}"
+        );
     }
 }

@@ -61,6 +61,8 @@ pub enum SystemError {
     },
     #[error("{0}")]
     Strata(String),
+    #[error("cannot write what the evaluation added to the store: {0}")]
+    Commit(#[from] crate::eval_io::CommitError),
 }
 
 fn io_ctx(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> SystemError {
@@ -188,9 +190,14 @@ fn build_system_here(
         }
     }));
 
-    let io = StoreIo::new(LocalStore::open(store_root, store_dir.clone())?);
+    // Nothing the evaluation adds reaches the store until the configuration has evaluated and
+    // its assertions hold: a refused configuration leaves the store as it was.
+    let io = Rc::new(StoreIo::deferred(LocalStore::open(
+        store_root,
+        store_dir.clone(),
+    )?));
     let cfg = eval_thread::eval_config();
-    let mut ev = Evaluator::new(cfg, Rc::new(io));
+    let mut ev = Evaluator::new(cfg, io.clone());
     ev.reset_stack_base();
     let eval_err = |ev: &Evaluator, e: EvalError| {
         let text = e.render(&ev.sources);
@@ -214,6 +221,7 @@ fn build_system_here(
         crate::pkgs::eval_pkgs(&mut ev, modules, inputs.lock).map_err(|e| eval_err(&ev, e))?;
     let (evaluated, whole, context) =
         config::evaluate_with(&mut ev, modules, &configuration, &extra, Some(pkgs))?;
+    io.commit()?;
 
     // 2. What the manifest refers to.
     let mut prerequisites = BTreeSet::new();
