@@ -4,12 +4,20 @@
 //! NAR, export streams — and the local store that keeps valid paths, their metadata in SQLite,
 //! closures, garbage collection, optimisation and verification.
 //!
+//! Cargo feature `local` (on by default) gates the local store and the export/import of
+//! streams into it ([`local`], [`export`]) and with them `rusqlite`, which bundles SQLite.
+//! Without it the crate is the pure formats alone (hashes, nix32, store paths, NAR,
+//! derivations, references, the wire encoding) and links no C: `strata-lang` depends on it
+//! with `default-features = false` so that the evaluator never links SQLite.
+//!
 //! Must not: know the Nix language. Evaluation lives in `strata-lang`; the builder connects
 //! the two.
 
 pub mod derivation;
+#[cfg(feature = "local")]
 pub mod export;
 pub mod hash;
+#[cfg(feature = "local")]
 pub mod local;
 pub mod nar;
 pub mod nix32;
@@ -18,5 +26,6 @@ pub mod refs;
 pub mod wire;
 
 pub use hash::{Hash, HashAlgo, HashFormat};
+#[cfg(feature = "local")]
 pub use local::{LocalStore, PathInfo, StoreError};
 pub use path::{StoreDir, StorePath};

@@ -226,6 +226,9 @@ fn login_shells_get_the_system_path_and_the_declared_variables() {
 /// Nix's configuration for the oracle runs, so the host's state (a missing `nixbld` group, a
 /// configured substituter) cannot change what Nix prints.
 fn write_nix_conf(dir: &Path) {
-    std::fs::write(dir.join("nix.conf"), "build-users-group =\nsubstituters =\n")
-        .expect("write nix.conf");
+    std::fs::write(
+        dir.join("nix.conf"),
+        "build-users-group =\nsubstituters =\n",
+    )
+    .expect("write nix.conf");
 }
