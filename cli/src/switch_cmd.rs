@@ -190,7 +190,6 @@ pub fn switch(
 /// Starts the process that reverts an unconfirmed switch at `deadline`, in a session of its
 /// own so that it outlives the terminal (or the SSH connection) the switch ran from.
 fn spawn_watchdog(root: &Path, target: &str, deadline: u64) -> Result<()> {
-    use std::os::unix::process::CommandExt as _;
     let me = std::env::current_exe().context("cannot find the strata executable")?;
     let log_dir = root.join("var/log/strata");
     std::fs::create_dir_all(&log_dir)
@@ -211,15 +210,7 @@ fn spawn_watchdog(root: &Path, target: &str, deadline: u64) -> Result<()> {
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);
-    // SAFETY: setsid is async-signal-safe; nothing else runs between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::setsid() < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    strata_init::host::new_session_on_spawn(&mut cmd);
     cmd.spawn()
         .context("cannot start the confirmation watchdog")?;
     Ok(())

@@ -576,7 +576,7 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        if let Err(e) = fs::remove_dir_all(&self.0) {
+        if let Err(e) = strata_store::fs::delete_tree(&self.0) {
             debug!(dir = %self.0.display(), error = %e, "removing a scratch directory");
         }
     }

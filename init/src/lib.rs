@@ -18,6 +18,7 @@
 //! shuts down in order.
 
 pub mod cmdline;
+pub mod host;
 pub mod probe;
 pub mod services;
 pub mod stage1;

@@ -16,6 +16,7 @@
 pub mod derivation;
 #[cfg(feature = "local")]
 pub mod export;
+pub mod fs;
 pub mod hash;
 #[cfg(feature = "local")]
 pub mod local;

@@ -119,6 +119,16 @@ pub enum StoreError {
     CannotDelete { path: String, reason: String },
 }
 
+impl From<crate::fs::FsError> for StoreError {
+    fn from(e: crate::fs::FsError) -> Self {
+        StoreError::Io {
+            context: e.context,
+            path: e.path,
+            source: e.source,
+        }
+    }
+}
+
 pub(crate) fn io_err(
     context: &'static str,
     path: impl Into<PathBuf>,
@@ -1203,26 +1213,10 @@ pub(crate) fn canonicalise_times_only(path: &Path) -> Result<(), StoreError> {
     .map_err(io_err("cannot set the times of", path))
 }
 
-/// Deletes a tree that may be read-only (as store paths are).
+/// Deletes a tree that may be read-only (as store paths are); [`crate::fs::delete_tree`],
+/// kept here for the callers that know it under this name.
 pub fn delete_tree(path: &Path) -> Result<(), StoreError> {
-    let md = match fs::symlink_metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(io_err("cannot stat", path)(e)),
-    };
-    if md.is_dir() {
-        if md.mode() & 0o700 != 0o700 {
-            fs::set_permissions(path, fs::Permissions::from_mode(0o755))
-                .map_err(io_err("cannot chmod", path))?;
-        }
-        for e in fs::read_dir(path).map_err(io_err("cannot read directory", path))? {
-            let e = e.map_err(io_err("cannot read directory", path))?;
-            delete_tree(&e.path())?;
-        }
-        fs::remove_dir(path).map_err(io_err("cannot remove", path))
-    } else {
-        fs::remove_file(path).map_err(io_err("cannot remove", path))
-    }
+    Ok(crate::fs::delete_tree(path)?)
 }
 
 /// Recreates the tree `src` at `dst` (which must not exist): directories made, symlinks
@@ -1259,17 +1253,10 @@ pub(crate) fn remove_tree(path: &Path) {
     }
 }
 
-/// Writes a small file atomically: temporary file, fsync, rename.
+/// Writes a small file atomically; [`crate::fs::write_atomic`] (which also syncs the
+/// directory), kept here for the callers that know it under this name.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), StoreError> {
-    use std::io::Write as _;
-    // Unique per call, not just per process: threads with their own handles may write the
-    // same file at once (e.g. `db/schema` when they open a fresh root together).
-    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let tmp = path.with_extension(format!("tmp-{}-{n}", std::process::id()));
-    let mut f = fs::File::create(&tmp).map_err(io_err("cannot create", &tmp))?;
-    f.write_all(data).map_err(io_err("cannot write", &tmp))?;
-    f.sync_all().map_err(io_err("cannot sync", &tmp))?;
-    fs::rename(&tmp, path).map_err(io_err("cannot rename into place", path))
+    Ok(crate::fs::write_atomic(path, data)?)
 }
 
 #[cfg(test)]
