@@ -47,17 +47,20 @@ pub enum Format {
     Tar,
 }
 
+/// A format name that is none of [`Format`]'s.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown image format {0:?}: give raw, qcow2, iso or tar")]
+pub struct UnknownFormat(pub String);
+
 impl std::str::FromStr for Format {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Format, String> {
+    type Err = UnknownFormat;
+    fn from_str(s: &str) -> Result<Format, UnknownFormat> {
         match s {
             "raw" => Ok(Format::Raw),
             "qcow2" => Ok(Format::Qcow2),
             "iso" => Ok(Format::Iso),
             "tar" => Ok(Format::Tar),
-            other => Err(format!(
-                "unknown image format {other:?}: give raw, qcow2, iso or tar"
-            )),
+            other => Err(UnknownFormat(other.to_owned())),
         }
     }
 }
@@ -83,6 +86,8 @@ pub enum Error {
     Grub(#[from] grub::Error),
     #[error(transparent)]
     Ext4(#[from] ext4::Error),
+    #[error(transparent)]
+    BootLoader(#[from] strata_activate::switch::BootLoaderError),
     #[error("{0}")]
     Other(String),
 }
@@ -374,7 +379,7 @@ pub fn stage(spec: &ImageSpec<'_>) -> Result<Staged, Error> {
     }
 
     // The menu, exactly as a switch writes it, then the boot loader's program.
-    let (plan, _) = switch::boot_plan(&root, n, &manifest.boot_loader).map_err(Error::Other)?;
+    let (plan, _) = switch::boot_plan(&root, n, &manifest.boot_loader)?;
     blc::install(&plan, &esp, &|p| resolve(&root, p)).map_err(|e| Error::Other(e.to_string()))?;
     let (bios, iso) = install_loader(&root, &top, &manifest.boot_loader, &esp, &esp_label, live)?;
     pin_times(&root, Some(&root.join("nix/store")), spec.epoch)?;

@@ -197,7 +197,10 @@ pub enum Error {
         stderr: String,
     },
     #[error("reading {}: not GRUB's i386-pc boot.img: {problem}", path.display())]
-    BadBootImg { path: PathBuf, problem: String },
+    BadBootImg {
+        path: PathBuf,
+        problem: BootImgProblem,
+    },
     #[error("reading the i386-pc core image: {problem}")]
     BadCoreImg { problem: String },
     #[error(
@@ -394,36 +397,44 @@ fn read_boot_img(path: &Path) -> Result<[u8; SECTOR], Error> {
         path: path.to_owned(),
         source,
     })?;
-    let bad = |problem: String| Error::BadBootImg {
+    let bad = |problem: BootImgProblem| Error::BadBootImg {
         path: path.to_owned(),
         problem,
     };
     let img: [u8; SECTOR] = bytes
         .as_slice()
         .try_into()
-        .map_err(|_| bad(format!("it is {} bytes, not {SECTOR}", bytes.len())))?;
+        .map_err(|_| bad(BootImgProblem::Size(bytes.len())))?;
     check_boot_img(&img).map_err(bad)?;
     Ok(img)
 }
 
+/// Why a file is not GRUB's i386-pc boot.img.
+#[derive(Debug, thiserror::Error)]
+pub enum BootImgProblem {
+    #[error("it is {0} bytes, not {SECTOR}")]
+    Size(usize),
+    #[error("no boot signature 55 aa at byte 510")]
+    NoSignature,
+    #[error("no load address 0x8000 at byte {BOOT_KERNEL_ADDRESS:#x}")]
+    NoLoadAddress,
+    #[error("no drive check jump at byte {BOOT_DRIVE_CHECK:#x} (found {0:02x} {1:02x})")]
+    NoDriveCheck(u8, u8),
+}
+
 /// Whether `img` looks like GRUB's boot.img where [`patch_boot`] writes; the problem if not.
-fn check_boot_img(img: &[u8; SECTOR]) -> Result<(), String> {
+fn check_boot_img(img: &[u8; SECTOR]) -> Result<(), BootImgProblem> {
     if img[SECTOR - 2..] != MBR_SIGNATURE {
-        return Err("no boot signature 55 aa at byte 510".into());
+        return Err(BootImgProblem::NoSignature);
     }
     if img[BOOT_KERNEL_ADDRESS..BOOT_KERNEL_ADDRESS + 2] != 0x8000u16.to_le_bytes() {
-        return Err(format!(
-            "no load address 0x8000 at byte {BOOT_KERNEL_ADDRESS:#x}"
-        ));
+        return Err(BootImgProblem::NoLoadAddress);
     }
     // Either the `jmp` GRUB ships or the `nop`s an installed copy has: anything else would be
     // code we must not overwrite.
     let check = [img[BOOT_DRIVE_CHECK], img[BOOT_DRIVE_CHECK + 1]];
     if check[0] != 0xeb && check != [0x90, 0x90] {
-        return Err(format!(
-            "no drive check jump at byte {BOOT_DRIVE_CHECK:#x} (found {:02x} {:02x})",
-            check[0], check[1]
-        ));
+        return Err(BootImgProblem::NoDriveCheck(check[0], check[1]));
     }
     Ok(())
 }
