@@ -253,9 +253,13 @@ fn copy(from: &Path, to: &Path) -> Result<(), Error> {
 /// Sets the time of everything below `dir` (links themselves included) to `epoch`, except
 /// what is below `store` (the store paths, which keep the store's time stamp).
 pub(crate) fn pin_times(dir: &Path, store: Option<&Path>, epoch: u64) -> Result<(), Error> {
-    let t = libc::timespec {
-        tv_sec: epoch as libc::time_t,
+    let t = rustix::fs::Timespec {
+        tv_sec: epoch as i64,
         tv_nsec: 0,
+    };
+    let times = rustix::fs::Timestamps {
+        last_access: t,
+        last_modification: t,
     };
     let mut todo = vec![dir.to_path_buf()];
     let mut all = Vec::new();
@@ -277,22 +281,13 @@ pub(crate) fn pin_times(dir: &Path, store: Option<&Path>, epoch: u64) -> Result<
         }
     }
     for p in all {
-        let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes())
-            .map_err(|_| Error::Other(format!("{} has a NUL byte", p.display())))?;
-        // SAFETY: a NUL-terminated path and two timespecs.
-        let r = unsafe {
-            libc::utimensat(
-                libc::AT_FDCWD,
-                c.as_ptr(),
-                [t, t].as_ptr(),
-                libc::AT_SYMLINK_NOFOLLOW,
-            )
-        };
-        if r < 0 {
-            return Err(io_err("cannot set the time of", &p)(
-                io::Error::last_os_error(),
-            ));
-        }
+        rustix::fs::utimensat(
+            rustix::fs::CWD,
+            &p,
+            &times,
+            rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| io_err("cannot set the time of", &p)(e.into()))?;
     }
     Ok(())
 }

@@ -10,6 +10,8 @@
 //!
 //! Must not: be needed by the unit tests of other crates.
 
+#![forbid(unsafe_code)]
+
 use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};

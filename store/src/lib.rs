@@ -13,6 +13,8 @@
 //! Must not: know the Nix language. Evaluation lives in `strata-lang`; the builder connects
 //! the two.
 
+#![forbid(unsafe_code)]
+
 pub mod derivation;
 #[cfg(feature = "local")]
 pub mod export;
