@@ -114,25 +114,55 @@ pub fn sync_dir(dir: &Path) {
 
 /// Deletes a tree that may be read-only (as store paths are): directories are made writable
 /// before their entries are removed. A missing `path` is not an error.
+///
+/// Iterative, not recursive: a tree can be nested thousands deep (the staging of a malformed
+/// archive that an import refused), deeper than a thread's stack allows recursion.
 pub fn delete_tree(path: &Path) -> Result<(), FsError> {
     let md = match fs::symlink_metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(fs_err("cannot stat", path)(e)),
     };
-    if md.is_dir() {
-        if md.mode() & 0o700 != 0o700 {
-            fs::set_permissions(path, fs::Permissions::from_mode(0o755))
-                .map_err(fs_err("cannot chmod", path))?;
-        }
-        for e in fs::read_dir(path).map_err(fs_err("cannot read directory", path))? {
-            let e = e.map_err(fs_err("cannot read directory", path))?;
-            delete_tree(&e.path())?;
-        }
-        fs::remove_dir(path).map_err(fs_err("cannot remove", path))
-    } else {
-        fs::remove_file(path).map_err(fs_err("cannot remove", path))
+    if !md.is_dir() {
+        return fs::remove_file(path).map_err(fs_err("cannot remove", path));
     }
+    make_traversable(path, &md)?;
+    // The directories being emptied, outermost first.
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.last() {
+        let mut sub = None;
+        for e in fs::read_dir(dir).map_err(fs_err("cannot read directory", dir))? {
+            let p = e.map_err(fs_err("cannot read directory", dir))?.path();
+            let md = match fs::symlink_metadata(&p) {
+                Ok(m) => m,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(fs_err("cannot stat", &p)(e)),
+            };
+            if md.is_dir() {
+                make_traversable(&p, &md)?;
+                sub = Some(p);
+                break;
+            }
+            fs::remove_file(&p).map_err(fs_err("cannot remove", &p))?;
+        }
+        match sub {
+            Some(p) => stack.push(p),
+            None => {
+                fs::remove_dir(dir).map_err(fs_err("cannot remove", dir))?;
+                stack.pop();
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Lets the owner list, enter and change a directory (store directories are read-only).
+fn make_traversable(dir: &Path, md: &fs::Metadata) -> Result<(), FsError> {
+    if md.mode() & 0o700 != 0o700 {
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o755))
+            .map_err(fs_err("cannot chmod", dir))?;
+    }
+    Ok(())
 }
 
 /// Flushes every pending write of the file system holding `dir` (`syncfs`): for file systems
@@ -207,6 +237,29 @@ mod tests {
         delete_tree(&t).expect("delete");
         assert!(!t.exists());
         delete_tree(&t).expect("a missing tree is fine");
+    }
+
+    #[test]
+    fn delete_tree_survives_depth_beyond_recursion() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let top = d.path().join("t");
+        // Short names keep the path within PATH_MAX; relative creation keeps each call short.
+        fs::create_dir(&top).expect("mkdir");
+        let mut p = top.clone();
+        for _ in 0..1500 {
+            p.push("d");
+        }
+        fs::create_dir_all(&p).expect("deep mkdir");
+        fs::write(p.join("f"), b"x").expect("write");
+        // A 64 KiB stack would not hold 1,500 frames of a recursive walk.
+        let t2 = top.clone();
+        std::thread::Builder::new()
+            .stack_size(64 * 1024)
+            .spawn(move || delete_tree(&t2).expect("delete"))
+            .expect("spawn")
+            .join()
+            .expect("join");
+        assert!(!top.exists());
     }
 
     #[test]
