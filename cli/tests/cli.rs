@@ -27,6 +27,8 @@ mod boot;
 mod build_vm;
 #[path = "cli/compat.rs"]
 mod compat;
+#[path = "cli/compat_exchange.rs"]
+mod compat_exchange;
 #[path = "cli/generations.rs"]
 mod generations;
 #[path = "cli/image.rs"]
