@@ -4,11 +4,14 @@
 //! NAR, export streams — and the local store that keeps valid paths, their metadata in SQLite,
 //! closures, garbage collection, optimisation and verification.
 //!
+//! [`fs`] holds the file-system primitives every crate shares: the atomic write (file and
+//! directory synced), deletion of read-only trees, `syncfs` and the `statvfs` queries.
+//!
 //! Cargo feature `local` (on by default) gates the local store and the export/import of
 //! streams into it ([`local`], [`export`]) and with them `rusqlite`, which bundles SQLite.
 //! Without it the crate is the pure formats alone (hashes, nix32, store paths, NAR,
-//! derivations, references, the wire encoding) and links no C: `strata-lang` depends on it
-//! with `default-features = false` so that the evaluator never links SQLite.
+//! derivations, references, the wire encoding) and links no SQLite: `strata-lang` uses it
+//! with `default-features = false`, so the evaluator does not link SQLite.
 //!
 //! Must not: know the Nix language. Evaluation lives in `strata-lang`; the builder connects
 //! the two.
