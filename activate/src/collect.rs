@@ -1,14 +1,13 @@
 //! `strata collect-garbage` (`nix-collect-garbage`): delete old generations of the system
 //! profile (rewriting the boot menu without them), then collect the store's garbage.
 //!
-//! Must not: delete the current generation; touch the store before the profile has let go of
-//! the generations (their toplevels would still be roots).
+//! The collection itself is the caller's (the store's GC, through a closure), so activation
+//! does not link the local store's database.
+//!
+//! Must not: delete the current generation; collect before the profile has let go of the
+//! generations (their toplevels would still be roots).
 
 use std::time::{Duration, SystemTime};
-
-use serde::Serialize;
-use strata_store::local::{GcOptions, GcResult};
-use strata_store::LocalStore;
 
 use crate::profile;
 use crate::switch::{delete_generations, SwitchError};
@@ -25,22 +24,23 @@ pub enum OldGenerations {
 }
 
 /// What a collection did (or, for a dry run, would do).
-#[derive(Debug, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Collected {
+#[derive(Debug, Default)]
+pub struct Collected<R> {
     /// The generations deleted.
     pub generations: Vec<u32>,
-    pub gc: GcResult,
+    /// What the collection reported.
+    pub gc: R,
 }
 
 /// Deletes the generations `old` names from the profile at `root` (with a boot menu rewrite),
-/// then collects `store`'s garbage. With `dry_run`, changes nothing and reports what would go.
-pub fn collect_garbage(
+/// then runs `collect`, the store's collection. With `dry_run`, deletes nothing and reports
+/// what would go (`collect` is told to do the same by its caller).
+pub fn collect_garbage<R, E: std::fmt::Display>(
     root: &std::path::Path,
-    store: &mut LocalStore,
     old: OldGenerations,
     dry_run: bool,
-) -> Result<Collected, SwitchError> {
+    collect: impl FnOnce() -> Result<R, E>,
+) -> Result<Collected<R>, SwitchError> {
     let gens = profile::list(root)?;
     let generations = match old {
         OldGenerations::Keep => Vec::new(),
@@ -56,11 +56,7 @@ pub fn collect_garbage(
     if !dry_run && !generations.is_empty() {
         delete_generations(root, &generations)?;
     }
-    let gc = store
-        .gc(&GcOptions {
-            dry_run,
-            ..Default::default()
-        })
+    let gc = collect()
         .map_err(|e| SwitchError::Refused(format!("the store's garbage collection failed: {e}")))?;
     Ok(Collected { generations, gc })
 }

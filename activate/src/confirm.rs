@@ -4,12 +4,13 @@
 //!
 //! It runs the `strata` program itself (with the arguments the caller gives), so that the
 //! watchdog is the same code as the verbs, and writes what it did to
-//! `var/log/strata/confirm.log` below the machine's root.
+//! `var/log/strata/confirm.log` below the machine's root. Starting it in a new session is
+//! the caller's (`strata_init::host::new_session_on_spawn`): this crate makes no system calls
+//! that need `unsafe`.
 //!
 //! Must not: decide anything about the switch: the pending record decides.
 
 use std::fs;
-use std::os::unix::process::CommandExt as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
@@ -20,10 +21,14 @@ use crate::{io_err, ActivateError};
 /// The watchdog's log, below the root.
 pub const LOG: &str = "var/log/strata/confirm.log";
 
-/// Starts `program args...` as the watchdog: in a session of its own, so that it outlives
-/// the terminal or the SSH connection the switch ran from, with its output appended to
-/// [`LOG`].
-pub fn spawn_watchdog(root: &Path, program: &Path, args: &[String]) -> Result<(), ActivateError> {
+/// The command that runs `program args...` as the watchdog, its output appended to [`LOG`].
+/// The caller starts it in a session of its own (so that it outlives the terminal or the SSH
+/// connection the switch ran from): that needs a system call this crate does not make.
+pub fn watchdog_command(
+    root: &Path,
+    program: &Path,
+    args: &[String],
+) -> Result<Command, ActivateError> {
     let log_path = root.join(LOG);
     if let Some(dir) = log_path.parent() {
         fs::create_dir_all(dir).map_err(io_err(dir))?;
@@ -36,17 +41,7 @@ pub fn spawn_watchdog(root: &Path, program: &Path, args: &[String]) -> Result<()
     let log2 = log.try_clone().map_err(io_err(&log_path))?;
     let mut cmd = Command::new(program);
     cmd.args(args).stdin(Stdio::null()).stdout(log).stderr(log2);
-    // SAFETY: setsid is async-signal-safe, and nothing else runs between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::setsid() < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    cmd.spawn().map_err(io_err(program))?;
-    Ok(())
+    Ok(cmd)
 }
 
 /// The watchdog's work: waits until `deadline` (seconds since the epoch), then reverts the

@@ -11,7 +11,10 @@
 //! journal (`var/lib/strata/activation.journal`) written before anything is replaced; a run
 //! that finds a journal first finishes that activation (moves the staged files into place,
 //! redoes homes and `/etc`, which converge), so a machine killed at any step ends up wholly in
-//! one generation. Not yet: the service plan (with the switch verbs).
+//! one generation. [`switch`] holds the verbs; [`collect`] deletes old generations before the
+//! store's collection; [`confirm`] is the watchdog of `--confirm-within`.
+
+#![forbid(unsafe_code)]
 
 pub mod collect;
 pub mod confirm;
@@ -25,7 +28,6 @@ pub mod users;
 
 use std::fs;
 use std::io::{self, Write as _};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -85,39 +87,14 @@ pub fn write_atomic(
     mode: u32,
     owner: Option<(u32, u32)>,
 ) -> Result<(), ActivateError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.strata-tmp"));
-    let _ = fs::remove_file(&tmp);
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io_err(&tmp))?;
-    let res = (|| {
-        f.write_all(data)?;
-        if let Some((uid, gid)) = owner {
-            std::os::unix::fs::fchown(&f, Some(uid), Some(gid))?;
-        }
-        f.set_permissions(fs::Permissions::from_mode(mode))?;
-        f.sync_all()
-    })();
-    if let Err(e) = res {
-        let _ = fs::remove_file(&tmp);
-        return Err(ActivateError::Io {
-            path: tmp,
-            source: e,
-        });
-    }
-    fs::rename(&tmp, path).map_err(io_err(path))?;
-    if let Ok(d) = fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    let opts = strata_store::fs::WriteOptions {
+        mode: Some(mode),
+        owner,
+    };
+    strata_store::fs::write_atomic_with(path, &mut &*data, opts).map_err(|e| ActivateError::Io {
+        path: e.path,
+        source: e.source,
+    })
 }
 
 /// How to activate.
@@ -166,11 +143,10 @@ fn lock(root: &Path) -> Result<Lock, ActivateError> {
         .write(true)
         .open(&path)
         .map_err(io_err(&path))?;
-    // SAFETY: flock on a descriptor we own.
-    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } < 0 {
+    if let Err(e) = rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive) {
         return Err(ActivateError::Io {
             path,
-            source: io::Error::last_os_error(),
+            source: e.into(),
         });
     }
     Ok(Lock(f))
@@ -386,12 +362,10 @@ fn finish(
         &mut || steps.step(),
     )?);
     if opts.set_hostname && !m.host_name.is_empty() {
-        // SAFETY: the name's bytes and length.
-        let r = unsafe { libc::sethostname(m.host_name.as_ptr().cast(), m.host_name.len()) };
-        if r < 0 {
+        if let Err(e) = rustix::system::sethostname(m.host_name.as_bytes()) {
             return Err(ActivateError::Io {
                 path: PathBuf::from("/proc/sys/kernel/hostname"),
-                source: io::Error::last_os_error(),
+                source: e.into(),
             });
         }
     }

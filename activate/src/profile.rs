@@ -224,13 +224,21 @@ mod tests {
     fn set_age(root: &Path, n: u32, days_ago: u64) {
         let p = root.join(PROFILES).join(link_name(n));
         let when = SystemTime::now() - Duration::from_secs(days_ago * 86400);
-        let t = libc::timeval {
-            tv_sec: when.duration_since(UNIX_EPOCH).unwrap().as_secs() as libc::time_t,
-            tv_usec: 0,
+        let t = rustix::fs::Timespec {
+            tv_sec: when.duration_since(UNIX_EPOCH).unwrap().as_secs() as i64,
+            tv_nsec: 0,
         };
-        let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
-        // SAFETY: a valid path and two timevals.
-        assert_eq!(unsafe { libc::lutimes(c.as_ptr(), [t, t].as_ptr()) }, 0);
+        let times = rustix::fs::Timestamps {
+            last_access: t,
+            last_modification: t,
+        };
+        rustix::fs::utimensat(
+            rustix::fs::CWD,
+            &p,
+            &times,
+            rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .unwrap();
     }
 
     #[test]

@@ -110,12 +110,42 @@ pub enum SwitchError {
     Activation(#[from] ActivateError),
     /// The machine is in the new generation (and committed), but services did not follow.
     #[error("the generation is active, but its services did not all follow: {0}")]
-    Services(String),
+    Services(ServicesError),
     /// The boot menu could not be written; the profile was put back.
     #[error("the boot menu could not be updated, so the boot default was left as it was: {0}")]
-    BootLoader(String),
+    BootLoader(BootLoaderError),
     #[error("{0}")]
     Refused(String),
+}
+
+/// Why strata-init's services did not follow a switch.
+#[derive(Debug, thiserror::Error)]
+pub enum ServicesError {
+    #[error(transparent)]
+    Control(#[from] crate::control::ControlError),
+    /// strata-init's answer lines that start with "failed".
+    #[error("{}", .0.join("; "))]
+    Failed(Vec<String>),
+}
+
+/// Why the boot menu could not be planned or written.
+#[derive(Debug, thiserror::Error)]
+pub enum BootLoaderError {
+    #[error(transparent)]
+    Profile(#[from] ActivateError),
+    #[error("the system profile has no current generation")]
+    NoCurrentGeneration,
+    #[error(
+        "generation {generation}: cannot read {}: {source}; the boot loader was left as it was",
+        path.display()
+    )]
+    ReadBootspec {
+        generation: u32,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Loader(#[from] blc::Error),
 }
 
 impl SwitchError {
@@ -195,7 +225,7 @@ fn activate_now(
 }
 
 /// Asks strata-init to move the services to `toplevel`.
-fn apply_services(toplevel: &str, opts: &SwitchOptions) -> Result<Vec<String>, String> {
+fn apply_services(toplevel: &str, opts: &SwitchOptions) -> Result<Vec<String>, ServicesError> {
     let Some(socket) = &opts.control_socket else {
         return Ok(Vec::new());
     };
@@ -203,18 +233,13 @@ fn apply_services(toplevel: &str, opts: &SwitchOptions) -> Result<Vec<String>, S
         socket,
         &format!("apply {toplevel}"),
         Duration::from_secs(120),
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     let lines: Vec<String> = answer.lines().map(str::to_owned).collect();
     let failed: Vec<&String> = lines.iter().filter(|l| l.starts_with("failed")).collect();
     if failed.is_empty() {
         Ok(lines)
     } else {
-        Err(failed
-            .iter()
-            .map(|s| s.as_str())
-            .collect::<Vec<_>>()
-            .join("; "))
+        Err(ServicesError::Failed(failed.into_iter().cloned().collect()))
     }
 }
 
@@ -454,23 +479,23 @@ pub fn dry_activate(
 }
 
 /// The boot loader settings of the profile's current generation.
-fn loader_of(root: &Path) -> Result<(u32, BootLoader), String> {
-    let gens = profile::list(root).map_err(|e| e.to_string())?;
+fn loader_of(root: &Path) -> Result<(u32, BootLoader), BootLoaderError> {
+    let gens = profile::list(root)?;
     let cur = gens
         .iter()
         .find(|g| g.current)
-        .ok_or("the system profile has no current generation")?;
-    let m = read_manifest(root, &cur.toplevel).map_err(|e| e.to_string())?;
+        .ok_or(BootLoaderError::NoCurrentGeneration)?;
+    let m = read_manifest(root, &cur.toplevel)?;
     Ok((cur.number, m.boot_loader))
 }
 
 /// Rewrites the boot menu from every generation of the profile, with the current
 /// generation's settings, in its boot directory below `root`.
-pub fn update_boot_loader(root: &Path) -> Result<blc::InstallReport, String> {
+pub fn update_boot_loader(root: &Path) -> Result<blc::InstallReport, BootLoaderError> {
     let (current, loader) = loader_of(root)?;
     let dir = root.join(loader.boot_dir.trim_start_matches('/'));
     let (plan, _) = boot_plan(root, current, &loader)?;
-    blc::install(&plan, &dir, &|p| resolve(root, p)).map_err(|e| e.to_string())
+    Ok(blc::install(&plan, &dir, &|p| resolve(root, p))?)
 }
 
 /// The boot loader's plan for every generation of the profile below `root` (the machine
@@ -479,23 +504,23 @@ pub fn boot_plan(
     root: &Path,
     current: u32,
     loader: &BootLoader,
-) -> Result<(blc::Plan, Vec<blc::Generation>), String> {
+) -> Result<(blc::Plan, Vec<blc::Generation>), BootLoaderError> {
     let mut gens = Vec::new();
-    for g in profile::list(root).map_err(|e| e.to_string())? {
+    for g in profile::list(root)? {
         let path = resolve(root, &format!("{}/boot.json", g.toplevel));
-        let json = fs::read_to_string(&path).map_err(|e| {
-            format!(
-                "generation {}: cannot read {}: {e}; the boot loader was left as it was",
-                g.number,
-                path.display()
-            )
+        let json = fs::read_to_string(&path).map_err(|source| BootLoaderError::ReadBootspec {
+            generation: g.number,
+            path: path.clone(),
+            source,
         })?;
         let date = profile::format_date(g.created);
         let mut hash = |p: &str| blc::hash_file(&resolve(root, p));
-        gens.push(
-            blc::Generation::from_bootspec(g.number, &date[..10], &json, &mut hash)
-                .map_err(|e| e.to_string())?,
-        );
+        gens.push(blc::Generation::from_bootspec(
+            g.number,
+            &date[..10],
+            &json,
+            &mut hash,
+        )?);
     }
     let settings = blc::Settings {
         timeout: loader.timeout,
@@ -509,8 +534,7 @@ pub fn boot_plan(
         blc::grub(&gens, &settings)
     } else {
         blc::systemd_boot(&gens, &settings)
-    }
-    .map_err(|e| e.to_string())?;
+    }?;
     Ok((plan, gens))
 }
 

@@ -27,9 +27,11 @@
 //! `fsync` and `rename`, then removes the kernels, initrds and entries of strata that no
 //! listed generation uses, and flushes the whole file system (`syncfs`: FAT is not journaled).
 
+#![forbid(unsafe_code)]
+
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::{self, Read, Write as _};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use bootspec::v1::GenerationV1;
@@ -521,42 +523,15 @@ pub struct InstallReport {
 
 /// Free bytes for an unprivileged writer in the file system of `dir`.
 pub fn free_space(dir: &Path) -> io::Result<u64> {
-    let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes())
-        .map_err(|_| io::Error::other("NUL in a path"))?;
-    // SAFETY: a zeroed statvfs is valid; statvfs fills it.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: a NUL-terminated path and a statvfs to fill.
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(st.f_bavail.saturating_mul(st.f_frsize))
+    strata_store::fs::free_space(dir)
 }
 
 fn write_atomic(path: &Path, data: &mut dyn Read) -> Result<(), Error> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(io_err(dir))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let res = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        io::copy(data, &mut f)?;
-        f.flush()?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        if let Ok(d) = fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    res.map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        Error::Io {
-            path: path.to_owned(),
-            source: e,
-        }
+    strata_store::fs::write_atomic_with(path, data, Default::default()).map_err(|e| Error::Io {
+        path: path.to_owned(),
+        source: e.source,
     })
 }
 
@@ -651,13 +626,10 @@ pub fn install_with(
 
 /// Flushes every pending write of the file system holding `dir`.
 fn syncfs(dir: &Path) -> Result<(), Error> {
-    use std::os::fd::AsRawFd;
-    let d = fs::File::open(dir).map_err(io_err(dir))?;
-    // SAFETY: syncfs on a descriptor we own.
-    if unsafe { libc::syncfs(d.as_raw_fd()) } < 0 {
-        return Err(io_err(dir)(io::Error::last_os_error()));
-    }
-    Ok(())
+    strata_store::fs::syncfs(dir).map_err(|e| Error::Io {
+        path: e.path,
+        source: e.source,
+    })
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 //! Must not: hold logic that a library should own. Every command here parses its arguments,
 //! calls one library operation and prints the result.
 
+#![forbid(unsafe_code)]
+
 mod build_cmd;
 mod config_cmd;
 mod eval_cmd;
@@ -140,41 +142,16 @@ pub fn store_root(flag: Option<PathBuf>) -> Result<PathBuf> {
 /// that writes to it gets a private mount namespace in which the store is writable, as Nix
 /// does. Nothing changes for other processes.
 fn writable_store(store: &std::path::Path) -> Result<()> {
-    let c = std::ffi::CString::new(store.as_os_str().as_encoded_bytes())?;
-    // SAFETY: a zeroed statvfs is valid; statvfs fills it.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: a NUL-terminated path and a statvfs to fill.
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } < 0 || st.f_flag & libc::ST_RDONLY == 0 {
+    if !strata_store::fs::is_read_only(store).unwrap_or(false) {
         return Ok(());
     }
-    let root = c"/";
-    // SAFETY: plain system calls on NUL-terminated paths.
-    unsafe {
-        if libc::unshare(libc::CLONE_NEWNS) < 0
-            || libc::mount(
-                std::ptr::null(),
-                root.as_ptr(),
-                std::ptr::null(),
-                libc::MS_REC | libc::MS_PRIVATE,
-                std::ptr::null(),
-            ) < 0
-            || libc::mount(
-                std::ptr::null(),
-                c.as_ptr(),
-                std::ptr::null(),
-                libc::MS_REMOUNT | libc::MS_BIND,
-                std::ptr::null(),
-            ) < 0
-        {
-            anyhow::bail!(
-                "the store {} is read-only and cannot be made writable for this command: {} \
-                 (are you root?)",
-                store.display(),
-                std::io::Error::last_os_error()
-            );
-        }
-    }
-    Ok(())
+    strata_init::host::writable_in_private_namespace(store).map_err(|e| {
+        anyhow::anyhow!(
+            "the store {} is read-only and cannot be made writable for this command: {e} \
+             (are you root?)",
+            store.display(),
+        )
+    })
 }
 
 /// Opens the store the global options name.

@@ -1,5 +1,7 @@
 //! The `strata` binary: parse arguments, set up logging, run, report errors once.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::Parser as _;

@@ -13,6 +13,7 @@ use std::time::Duration;
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use strata_activate::collect::{self, OldGenerations};
+use strata_store::local::GcOptions;
 use strata_activate::control::CONTROL_SOCKET;
 use strata_activate::profile;
 use strata_activate::switch::{self, Action, Outcome, SwitchError, SwitchOptions};
@@ -189,8 +190,13 @@ fn spawn_watchdog(root: &Path, target: &str, deadline: u64) -> Result<()> {
         "--deadline".to_owned(),
         deadline.to_string(),
     ];
-    strata_activate::confirm::spawn_watchdog(root, &me, &args)
-        .context("cannot start the confirmation watchdog")
+    let mut cmd = strata_activate::confirm::watchdog_command(root, &me, &args)
+        .context("cannot prepare the confirmation watchdog")?;
+    // A session of its own, so that it outlives the terminal or the SSH connection.
+    strata_init::host::new_session_on_spawn(&mut cmd);
+    cmd.spawn()
+        .context("cannot start the confirmation watchdog")?;
+    Ok(())
 }
 
 pub fn revert_unconfirmed(args: RevertArgs) -> Result<ExitCode> {
@@ -310,7 +316,12 @@ pub fn collect_garbage(
         OldGenerations::Keep
     };
     let mut store = crate::open_store(store_for(&root, store_root), store_dir)?;
-    let done = match collect::collect_garbage(&root, &mut store, old, args.dry_run) {
+    let done = match collect::collect_garbage(&root, old, args.dry_run, || {
+        store.gc(&GcOptions {
+            dry_run: args.dry_run,
+            ..Default::default()
+        })
+    }) {
         Ok(d) => d,
         Err(e) => return failed(e),
     };

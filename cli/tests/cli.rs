@@ -33,6 +33,8 @@ mod boot;
 mod build_vm;
 #[path = "cli/compat.rs"]
 mod compat;
+#[path = "cli/compat_exchange.rs"]
+mod compat_exchange;
 #[path = "cli/config.rs"]
 mod config;
 #[path = "cli/generations.rs"]
@@ -43,6 +45,8 @@ mod image;
 mod lock;
 #[path = "cli/malformed.rs"]
 mod malformed;
+#[path = "../../store/tests/store/malformed_corpus.rs"]
+mod malformed_corpus;
 #[path = "cli/realise.rs"]
 mod realise;
 #[path = "cli/scenarios/mod.rs"]
@@ -193,50 +197,5 @@ impl Rng {
         }
         v.truncate(n);
         v
-    }
-}
-
-/// Framing of NARs and export streams, written independently of the library: a u64 in
-/// little-endian, and strings as their length, their bytes and zero padding to 8.
-#[derive(Debug, Default, Clone)]
-pub struct Wire {
-    pub buf: Vec<u8>,
-}
-
-impl Wire {
-    pub fn new() -> Self {
-        Wire::default()
-    }
-
-    /// The offset the next token will be written at.
-    pub fn pos(&self) -> u64 {
-        self.buf.len() as u64
-    }
-
-    pub fn num(&mut self, n: u64) -> &mut Self {
-        self.buf.extend_from_slice(&n.to_le_bytes());
-        self
-    }
-
-    pub fn raw(&mut self, b: &[u8]) -> &mut Self {
-        self.buf.extend_from_slice(b);
-        self
-    }
-
-    pub fn s(&mut self, b: impl AsRef<[u8]>) -> &mut Self {
-        let b = b.as_ref();
-        self.num(b.len() as u64);
-        self.buf.extend_from_slice(b);
-        let pad = (8 - b.len() % 8) % 8;
-        self.buf.extend_from_slice(&[0u8; 8][..pad]);
-        self
-    }
-
-    /// Several string tokens.
-    pub fn ss(&mut self, toks: &[&str]) -> &mut Self {
-        for t in toks {
-            self.s(t);
-        }
-        self
     }
 }

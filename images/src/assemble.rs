@@ -48,17 +48,20 @@ pub enum Format {
     Tar,
 }
 
+/// A format name that is none of [`Format`]'s.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown image format {0:?}: give raw, qcow2, iso or tar")]
+pub struct UnknownFormat(pub String);
+
 impl std::str::FromStr for Format {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Format, String> {
+    type Err = UnknownFormat;
+    fn from_str(s: &str) -> Result<Format, UnknownFormat> {
         match s {
             "raw" => Ok(Format::Raw),
             "qcow2" => Ok(Format::Qcow2),
             "iso" => Ok(Format::Iso),
             "tar" => Ok(Format::Tar),
-            other => Err(format!(
-                "unknown image format {other:?}: give raw, qcow2, iso or tar"
-            )),
+            other => Err(UnknownFormat(other.to_owned())),
         }
     }
 }
@@ -84,6 +87,8 @@ pub enum Error {
     Grub(#[from] grub::Error),
     #[error(transparent)]
     Ext4(#[from] ext4::Error),
+    #[error(transparent)]
+    BootLoader(#[from] strata_activate::switch::BootLoaderError),
     #[error("{0}")]
     Other(String),
 }
@@ -249,9 +254,13 @@ fn copy(from: &Path, to: &Path) -> Result<(), Error> {
 /// Sets the time of everything below `dir` (links themselves included) to `epoch`, except
 /// what is below `store` (the store paths, which keep the store's time stamp).
 pub(crate) fn pin_times(dir: &Path, store: Option<&Path>, epoch: u64) -> Result<(), Error> {
-    let t = libc::timespec {
-        tv_sec: epoch as libc::time_t,
+    let t = rustix::fs::Timespec {
+        tv_sec: epoch as i64,
         tv_nsec: 0,
+    };
+    let times = rustix::fs::Timestamps {
+        last_access: t,
+        last_modification: t,
     };
     let mut todo = vec![dir.to_path_buf()];
     let mut all = Vec::new();
@@ -273,22 +282,13 @@ pub(crate) fn pin_times(dir: &Path, store: Option<&Path>, epoch: u64) -> Result<
         }
     }
     for p in all {
-        let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes())
-            .map_err(|_| Error::Other(format!("{} has a NUL byte", p.display())))?;
-        // SAFETY: a NUL-terminated path and two timespecs.
-        let r = unsafe {
-            libc::utimensat(
-                libc::AT_FDCWD,
-                c.as_ptr(),
-                [t, t].as_ptr(),
-                libc::AT_SYMLINK_NOFOLLOW,
-            )
-        };
-        if r < 0 {
-            return Err(io_err("cannot set the time of", &p)(
-                io::Error::last_os_error(),
-            ));
-        }
+        rustix::fs::utimensat(
+            rustix::fs::CWD,
+            &p,
+            &times,
+            rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| io_err("cannot set the time of", &p)(e.into()))?;
     }
     Ok(())
 }
@@ -379,7 +379,7 @@ pub fn stage(spec: &ImageSpec<'_>) -> Result<Staged, Error> {
     }
 
     // The menu, exactly as a switch writes it, then the boot loader's program.
-    let (plan, _) = switch::boot_plan(&root, n, &manifest.boot_loader).map_err(Error::Other)?;
+    let (plan, _) = switch::boot_plan(&root, n, &manifest.boot_loader)?;
     blc::install(&plan, &esp, &|p| resolve(&root, p)).map_err(|e| Error::Other(e.to_string()))?;
     let (bios, iso) = install_loader(&root, &top, &manifest.boot_loader, &esp, &esp_label, live)?;
     pin_times(&root, Some(&root.join("nix/store")), spec.epoch)?;

@@ -10,6 +10,8 @@
 //! Must not: need root, loop devices or a VM, or produce different bytes from the same
 //! inputs (GUIDs, serial numbers and timestamps come from the caller).
 
+#![forbid(unsafe_code)]
+
 pub mod assemble;
 pub mod ext4;
 pub mod fat;

@@ -18,6 +18,7 @@
 //! shuts down in order.
 
 pub mod cmdline;
+pub mod host;
 pub mod probe;
 pub mod services;
 pub mod stage1;
@@ -70,7 +71,7 @@ fn stage1_forever(sys: &mut RealSys) -> ! {
     ));
     loop {
         let attempt = stage1::mount_essentials(sys)
-            .map_err(Stop::Fatal)
+            .map_err(Stop::from)
             .and_then(|()| {
                 let conf = sys.read_file(INITRD_CONF).ok();
                 let conf = conf.as_deref().map(String::from_utf8_lossy);

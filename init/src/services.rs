@@ -30,10 +30,22 @@ pub fn service_name(unit: &str) -> Option<&str> {
     }
 }
 
+/// Why the services of a system cannot be put in an order.
+#[derive(Debug, thiserror::Error)]
+pub enum OrderError {
+    #[error("service {service} requires {requirement}, which is not a service of this system")]
+    MissingRequirement {
+        service: String,
+        requirement: String,
+    },
+    #[error("the services {} order each other in a cycle (through `after`)", .0.join(", "))]
+    Cycle(Vec<String>),
+}
+
 /// The services to start at boot, in start order: every one wanted by a boot target, with
 /// what they want or require; ordered by `after` (among those started), ties by name.
 /// A required service that does not exist, or an ordering cycle, is an error naming it.
-pub fn boot_order(services: &BTreeMap<String, Service>) -> Result<Vec<String>, String> {
+pub fn boot_order(services: &BTreeMap<String, Service>) -> Result<Vec<String>, OrderError> {
     let mut chosen: BTreeSet<String> = BTreeSet::new();
     let mut todo: Vec<String> = services
         .iter()
@@ -52,9 +64,10 @@ pub fn boot_order(services: &BTreeMap<String, Service>) -> Result<Vec<String>, S
         for r in &s.requires {
             if let Some(dep) = service_name(r) {
                 if !services.contains_key(dep) {
-                    return Err(format!(
-                        "service {n} requires {r}, which is not a service of this system"
-                    ));
+                    return Err(OrderError::MissingRequirement {
+                        service: n.clone(),
+                        requirement: r.clone(),
+                    });
                 }
                 todo.push(dep.to_owned());
             }
@@ -72,7 +85,7 @@ pub fn boot_order(services: &BTreeMap<String, Service>) -> Result<Vec<String>, S
 pub fn start_order(
     services: &BTreeMap<String, Service>,
     names: &BTreeSet<String>,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, OrderError> {
     let mut before: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for n in names {
         let deps = before.entry(n.as_str()).or_default();
@@ -96,9 +109,8 @@ pub fn start_order(
                 .filter(|n| !done.contains(*n))
                 .copied()
                 .collect();
-            return Err(format!(
-                "the services {} order each other in a cycle (through `after`)",
-                stuck.join(", ")
+            return Err(OrderError::Cycle(
+                stuck.iter().map(|n| (*n).to_owned()).collect(),
             ));
         }
         for n in ready {
@@ -251,7 +263,7 @@ pub(crate) mod tests {
             "a".into(),
             svc(&["multi-user.target"], &[], &["ghost.service"], &[]),
         );
-        let e = boot_order(&s).unwrap_err();
+        let e = boot_order(&s).unwrap_err().to_string();
         assert!(e.contains("a requires ghost.service"), "{e}");
 
         let mut s = BTreeMap::new();
@@ -261,7 +273,7 @@ pub(crate) mod tests {
             svc(&["multi-user.target"], &["a.service"], &[], &[]),
         );
         s.insert("c".into(), svc(&["multi-user.target"], &[], &[], &[]));
-        let e = boot_order(&s).unwrap_err();
+        let e = boot_order(&s).unwrap_err().to_string();
         assert_eq!(
             e,
             "the services a, b order each other in a cycle (through `after`)"

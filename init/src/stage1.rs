@@ -7,6 +7,7 @@
 //! initramfs and switches the root. The caller executes the [`Handoff`]'s `init`: stage 2.
 
 use std::collections::BTreeMap;
+use std::io;
 use std::time::Duration;
 
 use crate::cmdline::{BootParams, RootSpec};
@@ -36,6 +37,46 @@ pub enum Stop {
     Rescue,
     /// Something is wrong; the message says what.
     Fatal(String),
+}
+
+/// Why a step of the boot failed; each names the device, file or mount point.
+#[derive(Debug, thiserror::Error)]
+pub enum BootError {
+    #[error("cannot create {path}: {source}")]
+    Create { path: String, source: io::Error },
+    #[error("cannot mount {fstype} on {target}: {source}")]
+    Mount {
+        fstype: String,
+        target: String,
+        source: io::Error,
+    },
+    #[error("the initrd names modules but not the kernel version they are for (kernel=)")]
+    NoKernelVersion,
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: io::Error },
+    #[error(
+        "the root device {spec} did not appear within {secs} s; block devices present: {present}"
+    )]
+    RootTimeout {
+        spec: String,
+        secs: u64,
+        present: String,
+    },
+    #[error("cannot wait for the root device {spec}: {source}")]
+    WaitRoot { spec: String, source: io::Error },
+    /// A step of setting up a live system's root (`what` reads after "cannot").
+    #[error("live system: cannot {what}: {source}")]
+    Live { what: String, source: io::Error },
+    #[error(
+        "live system: {device} holds no {image} (strata.live= names the store image on the medium)"
+    )]
+    LiveNoImage { device: String, image: String },
+}
+
+impl From<BootError> for Stop {
+    fn from(e: BootError) -> Stop {
+        Stop::Fatal(e.to_string())
+    }
 }
 
 impl From<String> for Stop {
@@ -71,14 +112,22 @@ pub const ESSENTIAL_MOUNTS: &[(&str, &str, &str, u64, &str)] = &[
 ];
 
 /// Mounts [`ESSENTIAL_MOUNTS`]; one that is mounted already (`EBUSY`) is fine.
-pub fn mount_essentials(sys: &mut dyn Sys) -> Result<(), String> {
+pub fn mount_essentials(sys: &mut dyn Sys) -> Result<(), BootError> {
     for &(src, target, fstype, flags, data) in ESSENTIAL_MOUNTS {
-        sys.mkdir_p(target)
-            .map_err(|e| format!("cannot create {target}: {e}"))?;
+        sys.mkdir_p(target).map_err(|source| BootError::Create {
+            path: target.to_owned(),
+            source,
+        })?;
         match sys.mount(src, target, fstype, flags, data) {
             Ok(()) => {}
             Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {}
-            Err(e) => return Err(format!("cannot mount {fstype} on {target}: {e}")),
+            Err(source) => {
+                return Err(BootError::Mount {
+                    fstype: fstype.to_owned(),
+                    target: target.to_owned(),
+                    source,
+                })
+            }
         }
     }
     Ok(())
@@ -101,18 +150,18 @@ pub fn module_paths(modules_dep: &str) -> BTreeMap<String, String> {
 /// Loads `params.modules` in order from `/lib/modules/<kernel>/`. A module that is loaded
 /// already is fine; one that fails is reported and skipped (drivers for absent hardware may
 /// refuse to load). Returns how many were loaded.
-pub fn load_modules(sys: &mut dyn Sys, params: &BootParams) -> Result<usize, String> {
+pub fn load_modules(sys: &mut dyn Sys, params: &BootParams) -> Result<usize, BootError> {
     if params.modules.is_empty() {
         return Ok(0);
     }
-    let kernel = params
-        .kernel
-        .as_deref()
-        .ok_or("the initrd names modules but not the kernel version they are for (kernel=)")?;
+    let kernel = params.kernel.as_deref().ok_or(BootError::NoKernelVersion)?;
     let dir = format!("/lib/modules/{kernel}");
     let dep = sys
         .read_file(&format!("{dir}/modules.dep"))
-        .map_err(|e| format!("cannot read {dir}/modules.dep: {e}"))?;
+        .map_err(|source| BootError::Read {
+            path: format!("{dir}/modules.dep"),
+            source,
+        })?;
     let paths = module_paths(&String::from_utf8_lossy(&dep));
     let mut loaded = 0;
     for name in &params.modules {
@@ -209,7 +258,7 @@ pub fn wait_for_root(
     sys: &mut dyn Sys,
     spec: &RootSpec,
     timeout: Duration,
-) -> Result<Found, String> {
+) -> Result<Found, BootError> {
     if let Err(e) = sys.watch_uevents() {
         sys.console(&format!("strata: cannot watch for new devices ({e})"));
     }
@@ -234,15 +283,15 @@ pub fn wait_for_root(
                 }
                 present.push(d);
             }
-            return Err(format!(
-                "the root device {spec} did not appear within {} s; block devices present: {}",
-                timeout.as_secs(),
-                if present.is_empty() {
+            return Err(BootError::RootTimeout {
+                spec: spec.to_string(),
+                secs: timeout.as_secs(),
+                present: if present.is_empty() {
                     "none".to_owned()
                 } else {
                     present.join(", ")
-                }
-            ));
+                },
+            });
         }
         if waited >= next_message {
             sys.console(&format!(
@@ -253,7 +302,10 @@ pub fn wait_for_root(
         }
         let step = (timeout - waited).min(next_message - waited);
         if let Err(e) = sys.wait_uevent(step) {
-            return Err(format!("cannot wait for the root device {spec}: {e}"));
+            return Err(BootError::WaitRoot {
+                spec: spec.to_string(),
+                source: e,
+            });
         }
     }
 }
@@ -342,18 +394,21 @@ pub fn mount_live(
     medium: &Found,
     fstype: &str,
     image: &str,
-) -> Result<(), String> {
-    let step = |what: &str, e: std::io::Error| format!("live system: cannot {what}: {e}");
+) -> Result<(), BootError> {
+    let step = |what: &str, source: std::io::Error| BootError::Live {
+        what: what.to_owned(),
+        source,
+    };
     sys.mkdir_p(LIVE_MEDIUM)
         .map_err(|e| step("create the medium's mount point", e))?;
     sys.mount(&medium.device, LIVE_MEDIUM, fstype, ms::RDONLY, "")
         .map_err(|e| step(&format!("mount {} ({fstype})", medium.device), e))?;
     let file = format!("{LIVE_MEDIUM}/{}", image.trim_start_matches('/'));
     if !sys.exists(&file) {
-        return Err(format!(
-            "live system: {} holds no {image} (strata.live= names the store image on the medium)",
-            medium.device
-        ));
+        return Err(BootError::LiveNoImage {
+            device: medium.device.clone(),
+            image: image.to_owned(),
+        });
     }
     let loop_dev = sys
         .attach_loop(&file)

@@ -547,10 +547,14 @@ impl Supervise for RealSupervise {
     fn read_services(
         &mut self,
         toplevel: &str,
-    ) -> Result<(String, BTreeMap<String, crate::services::Service>), String> {
+    ) -> Result<
+        (String, BTreeMap<String, crate::services::Service>),
+        crate::supervisor::ReadServicesError,
+    > {
         let path = format!("{toplevel}/activation.json");
-        let json = fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
-        let m = ActivationManifest::from_json(&json).map_err(|e| e.to_string())?;
+        let json = fs::read_to_string(&path)
+            .map_err(|source| crate::supervisor::ReadServicesError::Read { path, source })?;
+        let m = ActivationManifest::from_json(&json)?;
         Ok((m.host_name, m.services))
     }
 }

@@ -92,7 +92,28 @@ pub trait Supervise {
     fn read_services(
         &mut self,
         toplevel: &str,
-    ) -> Result<(String, BTreeMap<String, Service>), String>;
+    ) -> Result<(String, BTreeMap<String, Service>), ReadServicesError>;
+}
+
+/// Why the services of a generation could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadServicesError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Manifest(#[from] strata_activate::manifest::ManifestError),
+}
+
+/// Why a service could not be reloaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error("no service {0}")]
+    NoService(String),
+    #[error("service {0} is not running")]
+    NotRunning(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -377,10 +398,13 @@ impl<S: Supervise> Supervisor<S> {
         }
     }
 
-    fn reload(&mut self, name: &str) -> Result<(), String> {
-        let u = self.units.get(name).ok_or(format!("no service {name}"))?;
+    fn reload(&mut self, name: &str) -> Result<(), ReloadError> {
+        let u = self
+            .units
+            .get(name)
+            .ok_or_else(|| ReloadError::NoService(name.to_owned()))?;
         let State::Running { pid, .. } = u.state else {
-            return Err(format!("service {name} is not running"));
+            return Err(ReloadError::NotRunning(name.to_owned()));
         };
         match u.spec.service_config.ExecReload.clone() {
             Some(cmd) => self.run_helper(name, "ExecReload", &cmd, pid),

@@ -89,7 +89,7 @@ fn essential_mounts_in_order_and_busy_is_fine() {
     );
     let mut r = Recorder::new();
     r.mount_errors.insert("/sys".into(), libc::ENODEV);
-    let e = stage1::mount_essentials(&mut r).unwrap_err();
+    let e = stage1::mount_essentials(&mut r).unwrap_err().to_string();
     assert!(e.contains("cannot mount sysfs on /sys"), "{e}");
 }
 

@@ -8,6 +8,8 @@
 //!
 //! Must not: do IO except through [`io::EvalIo`], which the builder implements.
 
+#![forbid(unsafe_code)]
+
 pub mod builtins;
 pub mod compile;
 pub mod error;

@@ -10,12 +10,61 @@
 //!
 //! Must not: be needed by the unit tests of other crates.
 
+#![forbid(unsafe_code)]
+
 use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
+
+/// What went wrong while driving a machine; each names what was awaited or sent and shows
+/// what the guest printed.
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    #[error("the console lock is poisoned")]
+    Poisoned,
+    /// The console did not show what was awaited (`why`: QEMU exited, or timed out).
+    #[error(
+        "{why} after {elapsed:.1} s waiting for {what} on the console; last lines:\n{last_lines}\n(full log: {})",
+        log.display()
+    )]
+    ConsoleWait {
+        why: &'static str,
+        elapsed: f64,
+        what: String,
+        last_lines: String,
+        log: PathBuf,
+    },
+    #[error("bad pattern {pattern:?}: {source}")]
+    BadPattern {
+        pattern: String,
+        source: regex::Error,
+    },
+    #[error(transparent)]
+    Regex(#[from] regex::Error),
+    #[error("this machine has no command channel")]
+    NoChannel,
+    #[error("the command channel did not answer within {secs} s; console:\n{console}")]
+    ChannelSilent { secs: u64, console: String },
+    #[error("the command channel closed")]
+    ChannelClosed,
+    /// Talking to the command channel failed (`context` says how far it got).
+    #[error("{context}: {source}")]
+    Channel { context: String, source: io::Error },
+    #[error(
+        "{command:?} did not finish within {secs} s; it printed:\n{output}\nconsole:\n{console}"
+    )]
+    CommandTimeout {
+        command: String,
+        secs: u64,
+        output: String,
+        console: String,
+    },
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
 
 /// The QEMU program.
 pub const QEMU: &str = "qemu-system-x86_64";
@@ -445,12 +494,10 @@ impl Machine {
         what: &str,
         timeout: Duration,
         find: impl Fn(&Console) -> Option<T>,
-    ) -> Result<(Duration, T), String> {
+    ) -> Result<(Duration, T), HarnessError> {
         let deadline = Instant::now() + timeout;
         let (m, cv) = &*self.console;
-        let mut c = m
-            .lock()
-            .map_err(|_| "the console lock is poisoned".to_owned())?;
+        let mut c = m.lock().map_err(|_| HarnessError::Poisoned)?;
         loop {
             if let Some(found) = find(&c) {
                 return Ok((self.started.elapsed(), found));
@@ -461,16 +508,17 @@ impl Machine {
                 let t = c.text.clone();
                 drop(c);
                 let lines: Vec<&str> = t.lines().collect();
-                return Err(format!(
-                    "{why} after {:.1} s waiting for {what} on the console; last lines:\n{}\n(full log: {})",
-                    self.started.elapsed().as_secs_f64(),
-                    lines[lines.len().saturating_sub(25)..].join("\n"),
-                    self.log.display()
-                ));
+                return Err(HarnessError::ConsoleWait {
+                    why,
+                    elapsed: self.started.elapsed().as_secs_f64(),
+                    what: what.to_owned(),
+                    last_lines: lines[lines.len().saturating_sub(25)..].join("\n"),
+                    log: self.log.clone(),
+                });
             }
             c = cv
                 .wait_timeout(c, deadline - now)
-                .map_err(|_| "the console lock is poisoned".to_owned())?
+                .map_err(|_| HarnessError::Poisoned)?
                 .0;
         }
     }
@@ -482,7 +530,7 @@ impl Machine {
         needle: &str,
         from: usize,
         timeout: Duration,
-    ) -> Result<(Duration, usize), String> {
+    ) -> Result<(Duration, usize), HarnessError> {
         self.wait_until(&format!("{needle:?}"), timeout, |c| {
             c.text
                 .get(from..)
@@ -497,8 +545,11 @@ impl Machine {
         &self,
         pattern: &str,
         timeout: Duration,
-    ) -> Result<(Duration, String), String> {
-        let re = regex::Regex::new(pattern).map_err(|e| format!("bad pattern {pattern:?}: {e}"))?;
+    ) -> Result<(Duration, String), HarnessError> {
+        let re = regex::Regex::new(pattern).map_err(|source| HarnessError::BadPattern {
+            pattern: pattern.to_owned(),
+            source,
+        })?;
         self.wait_until(&format!("/{pattern}/"), timeout, |c| {
             re.find(&c.text).map(|m| m.as_str().to_owned())
         })
@@ -509,7 +560,7 @@ impl Machine {
         &self,
         needle: &str,
         timeout: Duration,
-    ) -> Result<Duration, String> {
+    ) -> Result<Duration, HarnessError> {
         self.wait_for_console_text_from(needle, 0, timeout)
             .map(|(t, _)| t)
     }
@@ -553,18 +604,18 @@ impl Machine {
     /// second serial port, served by the `testing.commandChannel` service), for at most
     /// `timeout`. The command travels base64-encoded; the answer is the output, then a line
     /// `@@strata-rc=<code>@@`.
-    pub fn run(&self, command: &str, timeout: Duration) -> Result<Ran, String> {
+    pub fn run(&self, command: &str, timeout: Duration) -> Result<Ran, HarnessError> {
         use std::os::unix::net::UnixStream;
-        let sock = self
-            .channel
-            .as_ref()
-            .ok_or("this machine has no command channel")?;
+        let sock = self.channel.as_ref().ok_or(HarnessError::NoChannel)?;
         let deadline = Instant::now() + timeout;
         let mut s = loop {
             match UnixStream::connect(sock) {
                 Ok(s) => break s,
                 Err(e) if Instant::now() >= deadline => {
-                    return Err(format!("cannot reach the command channel: {e}"))
+                    return Err(HarnessError::Channel {
+                        context: "cannot reach the command channel".into(),
+                        source: e,
+                    })
                 }
                 Err(_) => std::thread::sleep(Duration::from_millis(100)),
             }
@@ -574,23 +625,28 @@ impl Machine {
         // Ask until the guest listens.
         loop {
             if Instant::now() >= deadline {
-                return Err(format!(
-                    "the command channel did not answer within {} s; console:\n{}",
-                    timeout.as_secs(),
-                    self.last_lines(15)
-                ));
+                return Err(HarnessError::ChannelSilent {
+                    secs: timeout.as_secs(),
+                    console: self.last_lines(15),
+                });
             }
-            s.write_all(b"\n")
-                .map_err(|e| format!("cannot write to the command channel: {e}"))?;
-            s.set_read_timeout(Some(Duration::from_secs(1)))
-                .map_err(|e| e.to_string())?;
+            s.write_all(b"\n").map_err(|source| HarnessError::Channel {
+                context: "cannot write to the command channel".into(),
+                source,
+            })?;
+            s.set_read_timeout(Some(Duration::from_secs(1)))?;
             match s.read(&mut buf) {
-                Ok(0) => return Err("the command channel closed".into()),
+                Ok(0) => return Err(HarnessError::ChannelClosed),
                 Ok(n) => got.extend_from_slice(&buf[..n]),
                 Err(e)
                     if e.kind() == io::ErrorKind::WouldBlock
                         || e.kind() == io::ErrorKind::TimedOut => {}
-                Err(e) => return Err(format!("reading the command channel: {e}")),
+                Err(source) => {
+                    return Err(HarnessError::Channel {
+                        context: "reading the command channel".into(),
+                        source,
+                    })
+                }
             }
             if String::from_utf8_lossy(&got).contains(READY) {
                 break;
@@ -598,20 +654,23 @@ impl Machine {
         }
         let line = format!("{}\n", base64(command.as_bytes()));
         s.write_all(line.as_bytes())
-            .map_err(|e| format!("cannot send {command:?}: {e}"))?;
+            .map_err(|source| HarnessError::Channel {
+                context: format!("cannot send {command:?}"),
+                source,
+            })?;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(format!(
-                    "{command:?} did not finish within {} s; it printed:\n{}\nconsole:\n{}",
-                    timeout.as_secs(),
-                    String::from_utf8_lossy(&got),
-                    self.last_lines(15)
-                ));
+                return Err(HarnessError::CommandTimeout {
+                    command: command.to_owned(),
+                    secs: timeout.as_secs(),
+                    output: String::from_utf8_lossy(&got).into_owned(),
+                    console: self.last_lines(15),
+                });
             }
-            s.set_read_timeout(Some(left)).map_err(|e| e.to_string())?;
+            s.set_read_timeout(Some(left))?;
             match s.read(&mut buf) {
-                Ok(0) => return Err("the command channel closed".into()),
+                Ok(0) => return Err(HarnessError::ChannelClosed),
                 Ok(n) => got.extend_from_slice(&buf[..n]),
                 Err(e)
                     if e.kind() == io::ErrorKind::WouldBlock
@@ -619,7 +678,12 @@ impl Machine {
                 {
                     continue
                 }
-                Err(e) => return Err(format!("reading the command channel: {e}")),
+                Err(source) => {
+                    return Err(HarnessError::Channel {
+                        context: "reading the command channel".into(),
+                        source,
+                    })
+                }
             }
             // Answers to the questions still on their way come first; they are not output.
             let text = String::from_utf8_lossy(&got)
@@ -642,21 +706,23 @@ impl Machine {
     /// something else to systemd-boot), then waits until the highlight is on the entry whose
     /// title starts with `entry`: GRUB marks that line with `*`; systemd-boot draws it black on
     /// light grey (`ESC[47m` before the title).
-    pub fn move_highlight(&mut self, menu: Menu, steps: i32, entry: &str) -> Result<(), String> {
+    pub fn move_highlight(
+        &mut self,
+        menu: Menu,
+        steps: i32,
+        entry: &str,
+    ) -> Result<(), HarnessError> {
         let (from_text, from_raw) = {
             let (m, _) = &*self.console;
-            let c = m
-                .lock()
-                .map_err(|_| "the console lock is poisoned".to_owned())?;
+            let c = m.lock().map_err(|_| HarnessError::Poisoned)?;
             (c.text.len(), c.raw.len())
         };
         let key = if steps > 0 { "\u{1b}[B" } else { "\u{1b}[A" };
         for _ in 0..steps.unsigned_abs().max(1) {
-            self.send(key).map_err(|e| e.to_string())?;
+            self.send(key)?;
             std::thread::sleep(Duration::from_millis(700));
         }
-        let highlighted = regex::Regex::new(&format!(r"\x1b\[47m *{}", regex::escape(entry)))
-            .map_err(|e| e.to_string())?;
+        let highlighted = regex::Regex::new(&format!(r"\x1b\[47m *{}", regex::escape(entry)))?;
         let grub_line = format!("*{entry}");
         self.wait_until(
             &format!("the highlight on {entry:?}"),
@@ -679,10 +745,10 @@ impl Machine {
         down: i32,
         entry: &str,
         timeout: Duration,
-    ) -> Result<(), String> {
+    ) -> Result<(), HarnessError> {
         self.wait_for_console_text_from(menu_marker, 0, timeout)?;
         self.move_highlight(menu, down, entry)?;
-        self.send("\r").map_err(|e| e.to_string())
+        Ok(self.send("\r")?)
     }
 }
 

@@ -4,12 +4,26 @@
 //! NAR, export streams — and the local store that keeps valid paths, their metadata in SQLite,
 //! closures, garbage collection, optimisation and verification.
 //!
+//! [`fs`] holds the file-system primitives every crate shares: the atomic write (file and
+//! directory synced), deletion of read-only trees, `syncfs` and the `statvfs` queries.
+//!
+//! Cargo feature `local` (on by default) gates the local store and the export/import of
+//! streams into it ([`local`], [`export`]) and with them `rusqlite`, which bundles SQLite.
+//! Without it the crate is the pure formats alone (hashes, nix32, store paths, NAR,
+//! derivations, references, the wire encoding) and links no SQLite: `strata-lang` uses it
+//! with `default-features = false`, so the evaluator does not link SQLite.
+//!
 //! Must not: know the Nix language. Evaluation lives in `strata-lang`; the builder connects
 //! the two.
 
+#![forbid(unsafe_code)]
+
 pub mod derivation;
+#[cfg(feature = "local")]
 pub mod export;
+pub mod fs;
 pub mod hash;
+#[cfg(feature = "local")]
 pub mod local;
 pub mod nar;
 pub mod nix32;
@@ -18,5 +32,6 @@ pub mod refs;
 pub mod wire;
 
 pub use hash::{Hash, HashAlgo, HashFormat};
+#[cfg(feature = "local")]
 pub use local::{LocalStore, PathInfo, StoreError};
 pub use path::{StoreDir, StorePath};

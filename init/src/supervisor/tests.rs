@@ -222,11 +222,14 @@ impl Supervise for Fake {
     fn read_services(
         &mut self,
         toplevel: &str,
-    ) -> Result<(String, BTreeMap<String, Service>), String> {
+    ) -> Result<(String, BTreeMap<String, Service>), ReadServicesError> {
         self.generations
             .get(toplevel)
             .map(|s| ("ocotillo".to_owned(), s.clone()))
-            .ok_or_else(|| format!("cannot read {toplevel}/activation.json"))
+            .ok_or_else(|| ReadServicesError::Read {
+                path: format!("{toplevel}/activation.json"),
+                source: std::io::ErrorKind::NotFound.into(),
+            })
     }
 }
 

@@ -17,9 +17,12 @@
 //! killed at any moment leaves at worst an unregistered directory, which the next add of the
 //! same path replaces and the next GC deletes.
 
+mod files;
 mod gc;
 mod optimise;
 
+pub use files::{canonicalise, delete_tree, link_or_copy_tree, write_atomic};
+pub(crate) use files::{canonicalise_times_only, remove_tree};
 pub use gc::{GcOptions, GcResult};
 pub use optimise::OptimiseStats;
 
@@ -27,7 +30,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::io;
 use std::os::fd::AsFd;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -117,6 +119,16 @@ pub enum StoreError {
     NotRegularFile(PathBuf),
     #[error("cannot delete '{path}': {reason}")]
     CannotDelete { path: String, reason: String },
+}
+
+impl From<crate::fs::FsError> for StoreError {
+    fn from(e: crate::fs::FsError) -> Self {
+        StoreError::Io {
+            context: e.context,
+            path: e.path,
+            source: e.source,
+        }
+    }
 }
 
 pub(crate) fn io_err(
@@ -1153,123 +1165,6 @@ pub(crate) fn topo_order(refs: &BTreeMap<StorePath, BTreeSet<StorePath>>) -> Vec
         }
     }
     out
-}
-
-/// Gives a tree the canonical metadata of a store path: read-only modes (0444, or 0555 for
-/// executables and directories), no setuid/setgid/sticky bits, and mtime 1.
-pub fn canonicalise(path: &Path) -> Result<(), StoreError> {
-    let md = fs::symlink_metadata(path).map_err(io_err("cannot stat", path))?;
-    if md.is_dir() {
-        for e in fs::read_dir(path).map_err(io_err("cannot read directory", path))? {
-            let e = e.map_err(io_err("cannot read directory", path))?;
-            canonicalise(&e.path())?;
-        }
-    }
-    if !md.file_type().is_symlink() {
-        let mode = md.mode() & 0o7777;
-        let want = if md.is_dir() || mode & 0o100 != 0 {
-            0o555
-        } else {
-            0o444
-        };
-        if mode != want {
-            fs::set_permissions(path, fs::Permissions::from_mode(want))
-                .map_err(io_err("cannot chmod", path))?;
-        }
-    }
-    if md.mtime() != 1 || md.mtime_nsec() != 0 {
-        canonicalise_times_only(path)?;
-    }
-    Ok(())
-}
-
-/// Sets a single inode's times to the canonical mtime 1, without touching anything below it.
-pub(crate) fn canonicalise_times_only(path: &Path) -> Result<(), StoreError> {
-    let one = rustix::fs::Timespec {
-        tv_sec: 1,
-        tv_nsec: 0,
-    };
-    let times = rustix::fs::Timestamps {
-        last_access: one,
-        last_modification: one,
-    };
-    rustix::fs::utimensat(
-        rustix::fs::CWD,
-        path,
-        &times,
-        rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
-    )
-    .map_err(|e| io::Error::from_raw_os_error(e.raw_os_error()))
-    .map_err(io_err("cannot set the times of", path))
-}
-
-/// Deletes a tree that may be read-only (as store paths are).
-pub fn delete_tree(path: &Path) -> Result<(), StoreError> {
-    let md = match fs::symlink_metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(io_err("cannot stat", path)(e)),
-    };
-    if md.is_dir() {
-        if md.mode() & 0o700 != 0o700 {
-            fs::set_permissions(path, fs::Permissions::from_mode(0o755))
-                .map_err(io_err("cannot chmod", path))?;
-        }
-        for e in fs::read_dir(path).map_err(io_err("cannot read directory", path))? {
-            let e = e.map_err(io_err("cannot read directory", path))?;
-            delete_tree(&e.path())?;
-        }
-        fs::remove_dir(path).map_err(io_err("cannot remove", path))
-    } else {
-        fs::remove_file(path).map_err(io_err("cannot remove", path))
-    }
-}
-
-/// Recreates the tree `src` at `dst` (which must not exist): directories made, symlinks
-/// copied, regular files hard-linked (copied when the two are on different file systems),
-/// modes kept.
-pub fn link_or_copy_tree(src: &Path, dst: &Path) -> Result<(), StoreError> {
-    let meta = fs::symlink_metadata(src).map_err(io_err("cannot read", src))?;
-    let ft = meta.file_type();
-    if ft.is_symlink() {
-        let t = fs::read_link(src).map_err(io_err("cannot read the link", src))?;
-        std::os::unix::fs::symlink(&t, dst).map_err(io_err("cannot create the link", dst))?;
-    } else if ft.is_dir() {
-        fs::create_dir(dst).map_err(io_err("cannot create", dst))?;
-        let mut names: Vec<_> = fs::read_dir(src)
-            .map_err(io_err("cannot read", src))?
-            .map(|e| e.map(|e| e.file_name()))
-            .collect::<Result<_, _>>()
-            .map_err(io_err("cannot read", src))?;
-        names.sort();
-        for n in names {
-            link_or_copy_tree(&src.join(&n), &dst.join(&n))?;
-        }
-        fs::set_permissions(dst, meta.permissions()).map_err(io_err("cannot chmod", dst))?;
-    } else if fs::hard_link(src, dst).is_err() {
-        fs::copy(src, dst).map_err(io_err("cannot copy to", dst))?;
-    }
-    Ok(())
-}
-
-/// Best-effort removal of a staging tree; failures only matter to GC, which retries.
-pub(crate) fn remove_tree(path: &Path) {
-    if let Err(e) = delete_tree(path) {
-        tracing::debug!("could not remove {}: {e}", path.display());
-    }
-}
-
-/// Writes a small file atomically: temporary file, fsync, rename.
-pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), StoreError> {
-    use std::io::Write as _;
-    // Unique per call, not just per process: threads with their own handles may write the
-    // same file at once (e.g. `db/schema` when they open a fresh root together).
-    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let tmp = path.with_extension(format!("tmp-{}-{n}", std::process::id()));
-    let mut f = fs::File::create(&tmp).map_err(io_err("cannot create", &tmp))?;
-    f.write_all(data).map_err(io_err("cannot write", &tmp))?;
-    f.sync_all().map_err(io_err("cannot sync", &tmp))?;
-    fs::rename(&tmp, path).map_err(io_err("cannot rename into place", path))
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
 use super::*;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
 fn store() -> (tempfile::TempDir, LocalStore) {
     let dir = tempfile::tempdir().expect("tempdir");
