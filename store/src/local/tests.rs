@@ -296,3 +296,37 @@ fn a_closure_is_copied_with_its_metadata_and_a_fixed_time() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[test]
+fn staging_trees_of_dead_processes_go_when_the_store_is_opened() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("root");
+    let store = LocalStore::open(&root, StoreDir::default()).unwrap();
+    let dir = store.real_store_dir().to_owned();
+    // A process ID above the kernel's largest (2^22) never runs.
+    let dead = dir.join(".tmp-built-4194305-0-linux");
+    let live = dir.join(format!(".tmp-add-{}-7-0", std::process::id()));
+    let other = dir.join(".not-a-staging-tree");
+    for p in [&dead, &live, &other] {
+        fs::create_dir_all(p.join("sub")).unwrap();
+        fs::write(p.join("sub/f"), "x").unwrap();
+    }
+    // Read-only directories inside, as a killed unpack leaves them.
+    fs::set_permissions(dead.join("sub"), fs::Permissions::from_mode(0o555)).unwrap();
+
+    // While any process holds the GC lock (an add or a build under way), nothing goes.
+    let hold = store.gc_hold().unwrap();
+    drop(LocalStore::open(&root, StoreDir::default()).unwrap());
+    assert!(dead.exists());
+    drop(hold);
+    drop(store);
+
+    drop(LocalStore::open(&root, StoreDir::default()).unwrap());
+    assert!(!dead.exists(), "the dead process's tree is gone");
+    assert!(live.exists(), "a running process's tree stays");
+    assert!(other.exists(), "only staging trees are touched");
+    assert_eq!(temporary_owner(".tmp-add-12-3-4"), Some(12));
+    assert_eq!(temporary_owner(".tmp-link-77"), Some(77));
+    assert_eq!(temporary_owner(".tmp-x"), None);
+    assert_eq!(temporary_owner("abc-12"), None);
+}
