@@ -45,7 +45,7 @@ in {
     label = c.system.label;
     users = {
       mutableUsers = c.users.mutableUsers;
-      users = builtins.mapAttrs (n: u: removeAttrs (clean u) [ "openssh" ] // { authorizedKeys = u.openssh.authorizedKeys.keys; }) c.users.users;
+      users = builtins.mapAttrs (n: u: removeAttrs (clean u) [ "openssh" "packages" ] // { authorizedKeys = u.openssh.authorizedKeys.keys; }) c.users.users;
       groups = builtins.mapAttrs (n: g: clean g) c.users.groups;
     };
     boot = {

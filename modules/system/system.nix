@@ -6,6 +6,12 @@
     example = "24.11";
     description = "The release whose defaults stateful data (users' IDs, databases) was created with. Set it once, at installation, and leave it.";
   };
+  options.system.copySystemConfiguration = lib.mkUnsupportedOption {
+    type = lib.types.bool;
+    default = false;
+    description = "Whether the configuration file is copied into the system (/run/current-system/configuration.nix).";
+    reason = "strata does not copy the configuration into the system; images keep it at /etc/strata/configuration.nix.";
+  };
   options.system.label = lib.mkOption {
     type = lib.types.strMatching "[a-zA-Z0-9:_\\.-]*";
     default = "strata-${config.system.stateVersion}";
