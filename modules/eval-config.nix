@@ -52,7 +52,8 @@ in {
       loader = {
         timeout = c.boot.loader.timeout;
         efiCanTouchVariables = c.boot.loader.efi.canTouchEfiVariables;
-        grub = c.boot.loader.grub;
+        # The fields the builder reads (the others are NixOS's, accepted with a warning).
+        grub = { inherit (c.boot.loader.grub) enable device devices efiSupport configurationLimit extraEntries; };
         systemdBoot = c.boot.loader.systemd-boot;
       };
       kernel = c.boot.kernel;

@@ -9,6 +9,7 @@
   ./boot/loader.nix
   ./boot/kernel.nix
   ./tasks/filesystems.nix
+  ./tasks/encrypted-devices.nix
   ./system/services.nix
   ./system/iso-image.nix
   ./testing/command-channel.nix

@@ -35,6 +35,20 @@ in
       devices = mkOption { type = types.listOf types.str; default = [ ]; description = "Disks GRUB's BIOS boot code goes to (with `device')."; };
       efiSupport = mkOption { type = types.bool; default = false; description = "Whether to install GRUB for UEFI as well."; };
       configurationLimit = mkOption { type = types.ints.positive; default = 100; description = "The most generations the menu lists."; };
+      efiInstallAsRemovable = lib.mkUnsupportedOption {
+        type = types.bool;
+        default = false;
+        # What strata always does.
+        quietWhen = v: v;
+        description = "Whether GRUB for UEFI goes to the firmware's fallback path (EFI/BOOT/BOOTX64.EFI) rather than into the firmware's boot entries.";
+        reason = "strata always installs GRUB for UEFI at the fallback path EFI/BOOT/BOOTX64.EFI and never changes the firmware's boot entries.";
+      };
+      useOSProber = lib.mkUnsupportedOption {
+        type = types.bool;
+        default = false;
+        description = "Whether GRUB's menu lists the other operating systems found on the disks.";
+        reason = "strata's GRUB menu lists strata's generations only.";
+      };
       extraEntries = lib.mkUnsupportedOption {
         type = types.lines;
         default = "";

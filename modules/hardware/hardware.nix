@@ -6,6 +6,11 @@ let
   noMicrocode = "strata does not load CPU microcode updates.";
 in
 {
+  imports = [
+    # Renamed in NixOS 24.11; older configurations still use the old name.
+    (lib.mkRenamedOptionModule [ "hardware" "opengl" "enable" ] [ "hardware" "graphics" "enable" ])
+  ];
+
   options.hardware = {
     enableRedistributableFirmware = mkUnsupportedOption {
       type = types.bool;
@@ -34,6 +39,18 @@ in
       yet = true;
       description = "Whether to update the microcode of AMD processors at boot.";
       reason = noMicrocode;
+    };
+    bluetooth.enable = mkUnsupportedOption {
+      type = types.bool;
+      default = false;
+      description = "Whether to run the Bluetooth service.";
+      reason = "strata does not run a Bluetooth service.";
+    };
+    graphics.enable = mkUnsupportedOption {
+      type = types.bool;
+      default = false;
+      description = "Whether to install the graphics drivers (OpenGL, Vulkan) of graphical sessions.";
+      reason = "strata does not run a graphical session and installs no graphics drivers.";
     };
     pulseaudio.enable = mkUnsupportedOption {
       type = types.bool;

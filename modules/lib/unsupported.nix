@@ -11,8 +11,12 @@
 let
   inherit (builtins) attrNames isAttrs isList concatMap;
 
+  # `fileSystems."/home".neededForBoot`: names that are not identifiers are quoted.
+  showLoc = loc: lib.concatMapStringsSep "." (n:
+    if builtins.match "[a-zA-Z_][a-zA-Z0-9_'-]*|\\[[0-9]+]" n != null then n else builtins.toJSON n) loc;
+
   message = loc: u:
-    "The option `${lib.showOption loc}' has no effect on strata${lib.optionalString u.yet " yet"}: ${u.reason}";
+    "The option `${showLoc loc}' has no effect on strata${lib.optionalString u.yet " yet"}: ${u.reason}";
 
   # The unsupported options of a submodule's option tree, by their path in an element.
   marked = prefix: tree: concatMap (n:

@@ -21,7 +21,7 @@ let
         };
         config.warnings = lib.unsupportedWarnings options;
       })
-      { a.enable = true; b.enable = false; c = lib.mkDefault true; e = false; users.x.pkgs = [ "p" ]; users.y = { }; }
+      { a.enable = true; b.enable = false; c = lib.mkDefault true; e = false; users.x.pkgs = [ "p" ]; users.y = { }; users."x y".pkgs = [ "q" ]; }
     ];
   };
 in eval.config.warnings

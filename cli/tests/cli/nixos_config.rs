@@ -141,6 +141,9 @@ fn options_set_to_their_defaults_are_not_warned_about() {
   boot.loader.grub.device = "/dev/vda";
   boot.loader.efi.canTouchEfiVariables = false;
   boot.loader.efi.efiSysMountPoint = "/boot";
+  boot.loader.grub.efiInstallAsRemovable = true;
+  boot.loader.grub.useOSProber = false;
+  boot.initrd.luks.devices = { };
   boot.kernelModules = [ ];
   boot.extraModulePackages = [ ];
   fileSystems."/" = { device = "/dev/vda1"; fsType = "ext4"; };
@@ -182,6 +185,7 @@ fn options_inside_submodules_and_imported_profiles_are_warned_about() {
   boot.loader.grub.enable = true;
   boot.loader.grub.device = "/dev/vda";
   fileSystems."/" = { device = "/dev/vda1"; fsType = "ext4"; };
+  fileSystems."/home" = { device = "/dev/vda2"; fsType = "ext4"; neededForBoot = true; };
   networking.interfaces.ens3.useDHCP = lib.mkDefault true;
   nixpkgs.config.allowUnfree = true;
   users.users.bob = { isNormalUser = true; packages = [ "/nix/store/00000000000000000000000000000000-tree" ]; };
@@ -202,6 +206,7 @@ fn options_inside_submodules_and_imported_profiles_are_warned_about() {
         ("nix.gc.dates", true),
         ("nix.gc.options", true),
         ("nix.settings", false),
+        ("fileSystems.\"/home\".neededForBoot", true),
     ] {
         let prefix = format!(
             "The option `{name}' has no effect on strata{}: ",
@@ -213,7 +218,87 @@ fn options_inside_submodules_and_imported_profiles_are_warned_about() {
             out.stderr
         );
     }
-    assert_eq!(warned.len(), 8, "{}", out.stderr);
+    assert_eq!(warned.len(), 9, "{}", out.stderr);
+}
+
+/// What NixOS's graphical installer writes for a GNOME desktop on an encrypted disk of a
+/// BIOS machine.
+#[test]
+fn graphical_installer_configuration_evaluates_with_a_warning_per_ignored_option() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("configuration.nix");
+    std::fs::write(
+        &conf,
+        r#"{ config, pkgs, ... }:
+{
+  boot.loader.grub.enable = true;
+  boot.loader.grub.device = "/dev/vda";
+  boot.loader.grub.useOSProber = true;
+  boot.initrd.luks.devices."luks-0d3e9a4c".device = "/dev/disk/by-uuid/0d3e9a4c-8f0b-4c55-a1b2-7d3c2e1f0a99";
+  fileSystems."/" = { device = "/dev/mapper/luks-0d3e9a4c"; fsType = "ext4"; };
+  networking.hostName = "nixos";
+  networking.networkmanager.enable = true;
+  time.timeZone = "Europe/Berlin";
+  i18n.defaultLocale = "en_US.UTF-8";
+  i18n.extraLocaleSettings = { LC_ADDRESS = "de_DE.UTF-8"; LC_TIME = "de_DE.UTF-8"; };
+  services.xserver.enable = true;
+  services.xserver.displayManager.gdm.enable = true;
+  services.xserver.desktopManager.gnome.enable = true;
+  services.xserver.xkb = { layout = "de"; variant = ""; };
+  console.keyMap = "de-latin1";
+  services.printing.enable = true;
+  hardware.pulseaudio.enable = false;
+  security.rtkit.enable = true;
+  services.pipewire = {
+    enable = true;
+    alsa.enable = true;
+    alsa.support32Bit = true;
+    pulse.enable = true;
+  };
+  users.users.alice = {
+    isNormalUser = true;
+    description = "Alice";
+    extraGroups = [ "networkmanager" "wheel" ];
+    packages = with pkgs; [ ];
+  };
+  programs.firefox.enable = true;
+  nixpkgs.config.allowUnfree = true;
+  environment.systemPackages = with pkgs; [ ];
+  system.stateVersion = "24.11";
+}
+"#,
+    )
+    .unwrap();
+    let out = run(strata().args(["eval-config", "-f"]).arg(&conf), None).ok();
+    let warned = warnings(&out.stderr);
+    let expected = [
+        "boot.initrd.luks.devices",
+        "boot.loader.grub.useOSProber",
+        "console.keyMap",
+        "i18n.extraLocaleSettings",
+        "networking.networkmanager.enable",
+        "nixpkgs.config.allowUnfree",
+        "programs.firefox.enable",
+        "security.rtkit.enable",
+        "services.pipewire.alsa.enable",
+        "services.pipewire.alsa.support32Bit",
+        "services.pipewire.enable",
+        "services.pipewire.pulse.enable",
+        "services.printing.enable",
+        "services.xserver.desktopManager.gnome.enable",
+        "services.xserver.displayManager.gdm.enable",
+        "services.xserver.enable",
+        "services.xserver.xkb.layout",
+    ];
+    for name in expected {
+        let prefix = format!("The option `{name}' has no effect on strata");
+        assert!(
+            warned.iter().any(|w| w.starts_with(&prefix)),
+            "no warning names `{name}`:\n{}",
+            out.stderr
+        );
+    }
+    assert_eq!(warned.len(), expected.len(), "{}", out.stderr);
 }
 
 #[test]
