@@ -44,7 +44,12 @@ let
   # Options inside the elements of a set or list of submodules: only the merged values are
   # known there, so an element is warned about when its value matters.
   elementWarnings = opt:
-    let marks = if opt.type ? getSubOptions then marked [ ] (opt.type.getSubOptions [ ]) else [ ]; in
+    let
+      # A configuration's own submodule whose option tree cannot be evaluated without a
+      # value holds no option of strata's: it has nothing to warn about.
+      found = builtins.tryEval (let m = marked [ ] (opt.type.getSubOptions [ ]); in builtins.deepSeq (map (x: x.path) m) m);
+      marks = if opt.type ? getSubOptions && found.success then found.value else [ ];
+    in
     if marks == [ ] then [ ]
     else concatMap (e: concatMap (m:
       let v = lib.attrByPath m.path null e.value; in
