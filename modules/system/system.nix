@@ -4,7 +4,7 @@
     type = lib.types.str;
     default = "24.11";
     example = "24.11";
-    description = "The release whose defaults stateful data (users' IDs, databases) was created with. Set it once, at installation, and leave it.";
+    description = "The release whose defaults stateful data (users' IDs, databases) was created with. Set it once, at installation, and leave it. strata records it in each generation's activation manifest, and the default system.label names it.";
   };
   options.system.copySystemConfiguration = lib.mkUnsupportedOption {
     type = lib.types.bool;
