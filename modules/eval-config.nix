@@ -45,14 +45,15 @@ in {
     label = c.system.label;
     users = {
       mutableUsers = c.users.mutableUsers;
-      users = builtins.mapAttrs (n: u: removeAttrs (clean u) [ "openssh" ] // { authorizedKeys = u.openssh.authorizedKeys.keys; }) c.users.users;
+      users = builtins.mapAttrs (n: u: removeAttrs (clean u) [ "openssh" "packages" ] // { authorizedKeys = u.openssh.authorizedKeys.keys; }) c.users.users;
       groups = builtins.mapAttrs (n: g: clean g) c.users.groups;
     };
     boot = {
       loader = {
         timeout = c.boot.loader.timeout;
         efiCanTouchVariables = c.boot.loader.efi.canTouchEfiVariables;
-        grub = c.boot.loader.grub;
+        # The fields the builder reads (the others are NixOS's, accepted with a warning).
+        grub = { inherit (c.boot.loader.grub) enable device devices efiSupport configurationLimit extraEntries; };
         systemdBoot = c.boot.loader.systemd-boot;
       };
       kernel = c.boot.kernel;

@@ -9,7 +9,17 @@
   ./boot/loader.nix
   ./boot/kernel.nix
   ./tasks/filesystems.nix
+  ./tasks/encrypted-devices.nix
   ./system/services.nix
   ./system/iso-image.nix
   ./testing/command-channel.nix
+  ./misc/unsupported.nix
+  ./misc/nixpkgs.nix
+  ./misc/nix.nix
+  ./hardware/hardware.nix
+  ./i18n/i18n.nix
+  ./services/desktop.nix
+  ./services/openssh.nix
+  ./security/security.nix
+  ./programs/programs.nix
 ]

@@ -8,6 +8,8 @@
 //!   `nix-hash`, `nix`, `nix-instantiate`) on generated trees, texts and export streams.
 //!   Needs Debian's `nix-bin`; set `STRATA_SKIP_NIX_TESTS=1` to skip these tests.
 //! - [`config`]: `strata options` with a configuration's values.
+//! - [`nixos_config`]: `strata eval-config` on what `nixos-generate-config` writes: it
+//!   evaluates, and each option strata does not act on is named in a warning.
 //! - [`malformed`]: a generated corpus of malformed NARs and export streams; every one must be
 //!   refused with a clear message, without a panic, and without changing the store or leaving
 //!   a half-restored tree behind.
@@ -47,6 +49,8 @@ mod lock;
 mod malformed;
 #[path = "../../store/tests/store/malformed_corpus.rs"]
 mod malformed_corpus;
+#[path = "cli/nixos_config.rs"]
+mod nixos_config;
 #[path = "cli/realise.rs"]
 mod realise;
 #[path = "cli/scenarios/mod.rs"]

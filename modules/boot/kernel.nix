@@ -13,7 +13,19 @@ let inherit (lib) mkOption types; in
       example = [ "quiet" ];
       description = "Parameters on the kernel command line, added to the default consoles (`console=tty0 console=ttyS0,115200'); `lib.mkForce [ ... ]' replaces those too.";
     };
-    kernelModules = mkOption { type = types.listOf types.kernelModule; default = [ ]; description = "Kernel modules loaded in stage 2."; };
+    kernelModules = lib.mkUnsupportedOption {
+      type = types.listOf types.kernelModule;
+      default = [ ];
+      yet = true;
+      description = "Kernel modules loaded in stage 2.";
+      reason = "strata loads no modules by name after the initrd; list them in boot.initrd.kernelModules to have them loaded at boot.";
+    };
+    extraModulePackages = lib.mkUnsupportedOption {
+      type = types.listOf types.package;
+      default = [ ];
+      description = "Packages of further kernel modules (built for boot.kernelPackages in NixOS).";
+      reason = "strata takes the kernel's modules from the package boot.kernel names, and from nowhere else.";
+    };
     initrd.availableKernelModules = mkOption {
       type = types.listOf types.kernelModule;
       default = [ ];

@@ -61,6 +61,13 @@ let
       password = mkOption { type = types.nullOr types.str; default = null; description = "The password in clear text, set on every activation. The store holds only its hash, but the configuration file holds it in clear text (`/etc/strata/configuration.nix` in images, readable by root only): prefer `hashedPassword`."; };
       initialPassword = mkOption { type = types.nullOr types.str; default = null; description = "The password in clear text, set only when the user is created. The store holds only its hash, but the configuration file holds it in clear text (`/etc/strata/configuration.nix` in images, readable by root only): prefer `initialHashedPassword`, or change the password after the first login."; };
       initialHashedPassword = mkOption { type = types.nullOr types.singleLineStr; default = null; description = "The password hash, set only when the user is created."; };
+      packages = lib.mkUnsupportedOption {
+        type = types.listOf types.package;
+        default = [ ];
+        yet = true;
+        description = "Packages installed in the user's profile.";
+        reason = "strata does not install packages for one user; add them to environment.systemPackages.";
+      };
       openssh.authorizedKeys.keys = mkOption { type = types.listOf types.singleLineStr; default = [ ]; description = "SSH public keys that may log in as this user."; };
     };
   };

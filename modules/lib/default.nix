@@ -9,6 +9,7 @@ let
     (import ./options.nix { inherit lib; })
     { types = import ./types.nix { inherit lib; }; }
     (import ./modules.nix { inherit lib; })
+    (import ./unsupported.nix { inherit lib; })
   ];
 in
 lib

@@ -7,7 +7,13 @@ let
       device = mkOption { type = types.nullOr types.str; default = null; example = "/dev/disk/by-label/strata"; description = "What is mounted."; };
       fsType = mkOption { type = types.str; default = "auto"; example = "ext4"; description = "The file system type."; };
       options = mkOption { type = types.listOf types.str; default = [ "defaults" ]; description = "Mount options."; };
-      neededForBoot = mkOption { type = types.bool; default = false; description = "Whether the initrd mounts it (the root always is)."; };
+      neededForBoot = lib.mkUnsupportedOption {
+        type = types.bool;
+        default = false;
+        yet = true;
+        description = "Whether the initrd mounts it (the root always is).";
+        reason = "strata's initrd mounts only the root file system; the others are mounted after it.";
+      };
     };
   };
 in
@@ -18,7 +24,9 @@ in
     example = { "/" = { device = "/dev/disk/by-label/strata"; fsType = "ext4"; }; };
     description = "The file systems, by mount point.";
   };
-  options.swapDevices = mkOption {
+  options.swapDevices = lib.mkUnsupportedOption {
+    yet = true;
+    reason = "strata does not enable swap devices or make swap files.";
     type = types.listOf (types.submodule {
       options.device = mkOption { type = types.str; description = "The swap device or file."; };
       options.size = mkOption { type = types.nullOr types.ints.positive; default = null; description = "Size in MiB of a swap file to create."; };

@@ -1,0 +1,71 @@
+# NixOS's settings of Nix itself. strata has its own store and builder and runs no Nix
+# daemon: these are accepted, and warned about, so that NixOS configurations evaluate.
+{ lib, ... }:
+let
+  inherit (lib) mkUnsupportedOption types;
+  noDaemon = "strata runs no Nix daemon and writes no nix.conf.";
+  noTimer = "strata does not collect garbage on a timer; run `strata collect-garbage' (with `-d' or `--delete-older-than' to drop old generations too).";
+in
+{
+  options.nix = {
+    settings = mkUnsupportedOption {
+      type = types.attrsOf types.anything;
+      default = { };
+      example = { experimental-features = [ "nix-command" "flakes" ]; };
+      description = "Settings written to nix.conf.";
+      reason = noDaemon;
+    };
+    extraOptions = mkUnsupportedOption {
+      type = types.lines;
+      default = "";
+      description = "Text appended to nix.conf.";
+      reason = noDaemon;
+    };
+    gc = {
+      automatic = mkUnsupportedOption {
+        type = types.bool;
+        default = false;
+        yet = true;
+        description = "Whether to collect garbage at the times nix.gc.dates gives.";
+        reason = noTimer;
+      };
+      dates = mkUnsupportedOption {
+        type = types.singleLineStr;
+        default = "03:15";
+        example = "weekly";
+        yet = true;
+        description = "When garbage is collected, as a systemd calendar event.";
+        reason = noTimer;
+      };
+      options = mkUnsupportedOption {
+        type = types.singleLineStr;
+        default = "";
+        example = "--delete-older-than 30d";
+        yet = true;
+        description = "Options of the automatic garbage collection.";
+        reason = noTimer;
+      };
+      persistent = mkUnsupportedOption {
+        type = types.bool;
+        default = true;
+        yet = true;
+        description = "Whether a collection missed while the machine was off runs at the next boot.";
+        reason = noTimer;
+      };
+      randomizedDelaySec = mkUnsupportedOption {
+        type = types.singleLineStr;
+        default = "0";
+        example = "45min";
+        yet = true;
+        description = "The longest random delay before each automatic collection.";
+        reason = noTimer;
+      };
+    };
+    optimise.automatic = mkUnsupportedOption {
+      type = types.bool;
+      default = false;
+      description = "Whether to hard-link identical files of the store on a timer.";
+      reason = "strata does not deduplicate the files of its store.";
+    };
+  };
+}

@@ -1,0 +1,9 @@
+# Imported by the hardware-configuration.nix that `nixos-generate-config` writes in a QEMU
+# (or KVM) virtual machine: the drivers of QEMU's paravirtual devices.
+{ ... }:
+{
+  # Disks, network and the 9p shared folders, on the PCI bus or as memory-mapped devices.
+  boot.initrd.availableKernelModules = [ "virtio_net" "virtio_pci" "virtio_mmio" "virtio_blk" "virtio_scsi" "9p" "9pnet_virtio" ];
+  # The balloon (memory given back to the host), the virtio console and the host's entropy.
+  boot.initrd.kernelModules = [ "virtio_balloon" "virtio_console" "virtio_rng" ];
+}
