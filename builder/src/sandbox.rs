@@ -136,23 +136,13 @@ fn bind_file(host: &Path, dst: &Path, optional: bool) -> Result<[Step; 2], Sandb
 /// The mount flags a bind mount of `path` must keep when it is remounted read-only inside a
 /// user namespace (the kernel refuses to clear them).
 fn locked_flags(path: &Path) -> libc::c_ulong {
-    let Ok(c) = CString::new(path.as_os_str().as_bytes()) else {
+    use rustix::fs::StatVfsMountFlags as F;
+    let Ok(flags) = strata_store::fs::mount_flags(path) else {
         return 0;
     };
-    // SAFETY: `c` is a valid NUL-terminated string and `buf` a properly sized, writable
-    // statvfs structure that outlives the call.
-    let mut buf: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    if unsafe { libc::statvfs(c.as_ptr(), &mut buf) } != 0 {
-        return 0;
-    }
-    let keep = libc::ST_NOSUID
-        | libc::ST_NODEV
-        | libc::ST_NOEXEC
-        | libc::ST_NOATIME
-        | libc::ST_NODIRATIME
-        | libc::ST_RELATIME;
-    buf.f_flag & keep
+    // statvfs's ST_* flags are the mount flags' MS_* bits of the same names.
+    (flags & (F::NOSUID | F::NODEV | F::NOEXEC | F::NOATIME | F::NODIRATIME | F::RELATIME)).bits()
+        as libc::c_ulong
 }
 
 impl SandboxSpec {

@@ -180,10 +180,14 @@ pub fn free_space(path: &Path) -> io::Result<u64> {
     Ok(st.f_bavail.saturating_mul(st.f_frsize))
 }
 
+/// The mount flags (`ST_*`, as `statvfs` reports them) of the file system holding `path`.
+pub fn mount_flags(path: &Path) -> io::Result<rustix::fs::StatVfsMountFlags> {
+    Ok(rustix::fs::statvfs(path).map_err(io::Error::from)?.f_flag)
+}
+
 /// Whether the file system holding `path` is mounted read-only.
 pub fn is_read_only(path: &Path) -> io::Result<bool> {
-    let st = rustix::fs::statvfs(path).map_err(io::Error::from)?;
-    Ok(st.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY))
+    Ok(mount_flags(path)?.contains(rustix::fs::StatVfsMountFlags::RDONLY))
 }
 
 #[cfg(test)]

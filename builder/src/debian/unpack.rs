@@ -881,26 +881,7 @@ impl Tree {
 /// Removes a partly unpacked tree, first making its directories writable. Never follows
 /// symlinks.
 fn remove_tree(dest: &Path) -> io::Result<()> {
-    fn make_writable(dir: &Path) -> io::Result<()> {
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
-        for entry in fs::read_dir(dir)? {
-            let entry = entry?;
-            if entry.file_type()?.is_dir() {
-                make_writable(&entry.path())?;
-            }
-        }
-        Ok(())
-    }
-    match fs::symlink_metadata(dest) {
-        Ok(meta) if meta.is_dir() => {
-            // Best effort: removal below reports what really matters.
-            let _ = make_writable(dest);
-            fs::remove_dir_all(dest)
-        }
-        Ok(_) => fs::remove_file(dest),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e),
-    }
+    strata_store::fs::delete_tree(dest).map_err(|e| io::Error::new(e.source.kind(), e.to_string()))
 }
 
 #[cfg(test)]
