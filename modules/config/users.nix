@@ -57,7 +57,7 @@ let
       };
       shell = mkOption { type = types.passwdPath; default = "/run/current-system/sw/bin/sh"; description = "The user's login shell."; };
       hashedPassword = mkOption { type = types.nullOr types.singleLineStr; default = null; description = "The password hash (as crypt(3) makes), set on every activation."; };
-      hashedPasswordFile = mkOption { type = types.nullOr types.str; default = null; description = "A file holding the password hash, read on every activation; wins over every other password option."; };
+      hashedPasswordFile = mkOption { type = types.nullOr types.absolutePath; default = null; description = "A file holding the password hash, read on every activation; wins over every other password option."; };
       password = mkOption { type = types.nullOr types.str; default = null; description = "The password in clear text, set on every activation. The store holds only its hash, but the configuration file holds it in clear text (`/etc/strata/configuration.nix` in images, readable by root only): prefer `hashedPassword`."; };
       initialPassword = mkOption { type = types.nullOr types.str; default = null; description = "The password in clear text, set only when the user is created. The store holds only its hash, but the configuration file holds it in clear text (`/etc/strata/configuration.nix` in images, readable by root only): prefer `initialHashedPassword`, or change the password after the first login."; };
       initialHashedPassword = mkOption { type = types.nullOr types.singleLineStr; default = null; description = "The password hash, set only when the user is created."; };

@@ -183,14 +183,14 @@ let
     # A field of a passwd line (the full name): no colon, no newline.
     passwdField = str // {
       name = "passwdField";
-      description = "string without colons or newlines";
-      check = x: isString x && builtins.match "[^:\n]*" x != null;
+      description = "string without colons, newlines or other control characters";
+      check = x: isString x && builtins.match "[^:[:cntrl:]]*" x != null;
     };
     # An absolute path with no `.` or `..` component and no newline.
     absolutePath = str // {
       name = "absolutePath";
-      description = "absolute path (starting with `/', without `.' or `..' components or newlines)";
-      check = x: isString x && lib.hasPrefix "/" x && builtins.match "[^\n]*" x != null
+      description = "absolute path (starting with `/', without `.' or `..' components, newlines or other control characters)";
+      check = x: isString x && lib.hasPrefix "/" x && builtins.match "[^[:cntrl:]]*" x != null
         && !(builtins.elem "." (lib.splitString "/" x)) && !(builtins.elem ".." (lib.splitString "/" x));
     };
     # An absolute path that is also a passwd field (home directories, login shells).
@@ -202,8 +202,8 @@ let
     # A path below a directory (the name of a file in /etc): relative, every component a name.
     relativePath = str // {
       name = "relativePath";
-      description = "relative path (not starting with `/', without empty, `.' or `..' components or newlines)";
-      check = x: isString x && builtins.match "[^\n]+" x != null && !(lib.hasPrefix "/" x)
+      description = "relative path (not starting with `/', without empty, `.' or `..' components, newlines or other control characters)";
+      check = x: isString x && builtins.match "[^[:cntrl:]]+" x != null && !(lib.hasPrefix "/" x)
         && builtins.all (c: c != "" && c != "." && c != "..") (lib.splitString "/" x);
     };
     # A service (unit) name: it names log files and state directories.
@@ -216,8 +216,21 @@ let
     # One parameter of the kernel command line: no whitespace, which would split it.
     kernelParam = str // {
       name = "kernelParam";
-      description = "kernel parameter (a non-empty string without whitespace)";
-      check = x: isString x && builtins.match "[^ \t\n\r]+" x != null;
+      description = "kernel parameter (a non-empty string without whitespace or control characters)";
+      check = x: isString x && builtins.match "[^[:space:][:cntrl:]]+" x != null;
+    };
+    # A word of a line-based file (a mount option, a device in the initrd's configuration):
+    # no whitespace, which would split it, and no control character.
+    word = str // {
+      name = "word";
+      description = "non-empty string without whitespace or control characters";
+      check = x: isString x && builtins.match "[^[:space:][:cntrl:]]+" x != null;
+    };
+    # A file system type, as mount(8) and the initrd's configuration take it.
+    fsTypeName = str // {
+      name = "fsTypeName";
+      description = "file system type (letters, digits and `._+-', like \"ext4\" or \"fuse.sshfs\")";
+      check = x: isString x && builtins.match "[A-Za-z0-9._+-]+" x != null;
     };
     # A kernel module's name.
     kernelModule = str // {

@@ -4,9 +4,9 @@ let
   fsOpts = { name, ... }: {
     options = {
       mountPoint = mkOption { type = types.absolutePath; default = name; description = "Where it is mounted; the attribute name by default."; };
-      device = mkOption { type = types.nullOr types.str; default = null; example = "/dev/disk/by-label/strata"; description = "What is mounted."; };
-      fsType = mkOption { type = types.str; default = "auto"; example = "ext4"; description = "The file system type."; };
-      options = mkOption { type = types.listOf types.str; default = [ "defaults" ]; description = "Mount options."; };
+      device = mkOption { type = types.nullOr types.word; default = null; example = "/dev/disk/by-label/strata"; description = "What is mounted."; };
+      fsType = mkOption { type = types.fsTypeName; default = "auto"; example = "ext4"; description = "The file system type."; };
+      options = mkOption { type = types.listOf types.word; default = [ "defaults" ]; description = "Mount options."; };
       neededForBoot = lib.mkUnsupportedOption {
         type = types.bool;
         default = false;
@@ -28,7 +28,7 @@ in
     yet = true;
     reason = "strata does not enable swap devices or make swap files.";
     type = types.listOf (types.submodule {
-      options.device = mkOption { type = types.str; description = "The swap device or file."; };
+      options.device = mkOption { type = types.absolutePath; description = "The swap device or file."; };
       options.size = mkOption { type = types.nullOr types.ints.positive; default = null; description = "Size in MiB of a swap file to create."; };
     });
     default = [ ];
