@@ -13,10 +13,10 @@ use std::time::Duration;
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use strata_activate::collect::{self, OldGenerations};
-use strata_store::local::GcOptions;
 use strata_activate::control::CONTROL_SOCKET;
 use strata_activate::profile;
 use strata_activate::switch::{self, Action, Outcome, SwitchError, SwitchOptions};
+use strata_store::local::GcOptions;
 
 use crate::build_cmd::{build_system_of, BuildInputs};
 
