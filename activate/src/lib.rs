@@ -37,39 +37,26 @@ use manifest::{ActivationManifest, ManifestError};
 pub const STATE_DIR: &str = "var/lib/strata";
 
 /// Why an activation stopped.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum ActivateError {
-    Io {
-        path: PathBuf,
-        source: io::Error,
-    },
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
+    #[error(transparent)]
     Manifest(ManifestError),
     /// Files strata does not manage stand where the generation puts entries.
+    #[error(
+        "refusing to replace {} which strata does not manage; move {} away, or drop the entry \
+         from environment.etc",
+        .0.join(", "),
+        if .0.len() == 1 { "it" } else { "them" }
+    )]
     Unmanaged(Vec<String>),
+    #[error("{0}")]
     Invalid(String),
     /// A test stopped the activation at this step, as a kill would.
+    #[error("stopped at step {0} (a test's fault)")]
     Injected(usize),
 }
-
-impl std::fmt::Display for ActivateError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ActivateError::Io { path, source } => write!(f, "{}: {source}", path.display()),
-            ActivateError::Manifest(e) => write!(f, "{e}"),
-            ActivateError::Unmanaged(paths) => write!(
-                f,
-                "refusing to replace {} which strata does not manage; move {} away, or drop \
-                 the entry from environment.etc",
-                paths.join(", "),
-                if paths.len() == 1 { "it" } else { "them" }
-            ),
-            ActivateError::Invalid(m) => f.write_str(m),
-            ActivateError::Injected(n) => write!(f, "stopped at step {n} (a test's fault)"),
-        }
-    }
-}
-
-impl std::error::Error for ActivateError {}
 
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(io::Error) -> ActivateError + '_ {
     move |source| ActivateError::Io {
@@ -299,7 +286,9 @@ pub(crate) fn plan_users_at(
         Err(_) => users::IdMap::default(),
     };
     let read_secret = |p: &str| fs::read_to_string(root.join(p.trim_start_matches('/'))).ok();
-    users::plan_users(m, &cur, &ids, &read_secret).map_err(ActivateError::Invalid)
+    // A forged manifest is refused as invalid, like a forged /etc entry.
+    users::plan_users(m, &cur, &ids, &read_secret)
+        .map_err(|e| ActivateError::Invalid(e.to_string()))
 }
 
 /// The activation manifest of the generation `toplevel` on the machine whose root is `root`.

@@ -13,16 +13,19 @@ use serde::{Deserialize, Serialize};
 pub const MANIFEST_VERSION: u32 = 1;
 
 /// A manifest that cannot be read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ManifestError(pub String);
-
-impl std::fmt::Display for ManifestError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "malformed activation manifest: {}", self.0)
-    }
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// Not JSON, or not this format (serde's message names the field).
+    #[error("malformed activation manifest: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error(
+        "malformed activation manifest: version {0} is not supported (this strata reads version \
+         {MANIFEST_VERSION})"
+    )]
+    Version(u64),
+    #[error("malformed activation manifest: no `version'")]
+    NoVersion,
 }
-
-impl std::error::Error for ManifestError {}
 
 /// What activation reads; see the module documentation for every field.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -155,18 +158,13 @@ impl ActivationManifest {
 
     /// Reads a manifest, refusing versions other than [`MANIFEST_VERSION`].
     pub fn from_json(json: &str) -> Result<ActivationManifest, ManifestError> {
-        let v: serde_json::Value =
-            serde_json::from_str(json).map_err(|e| ManifestError(e.to_string()))?;
+        let v: serde_json::Value = serde_json::from_str(json)?;
         match v.get("version").and_then(serde_json::Value::as_u64) {
             Some(n) if n == u64::from(MANIFEST_VERSION) => {}
-            Some(n) => {
-                return Err(ManifestError(format!(
-                    "version {n} is not supported (this strata reads version {MANIFEST_VERSION})"
-                )))
-            }
-            None => return Err(ManifestError("no `version'".into())),
+            Some(n) => return Err(ManifestError::Version(n)),
+            None => return Err(ManifestError::NoVersion),
         }
-        serde_json::from_value(v).map_err(|e| ManifestError(e.to_string()))
+        Ok(serde_json::from_value(v)?)
     }
 }
 

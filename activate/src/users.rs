@@ -23,6 +23,55 @@ use serde::{Deserialize, Serialize};
 
 use crate::manifest::{ActivationManifest, PasswordSource};
 
+/// Why the user database cannot be planned: a forged manifest, a password hash file, or IDs
+/// run out.
+#[derive(Debug, thiserror::Error)]
+pub enum UsersError {
+    #[error("the manifest's user {name:?} is not a valid user or group name")]
+    UserName { name: String },
+    #[error(
+        "the manifest's user {user:?} has the primary group {group:?} is not a valid user or \
+         group name"
+    )]
+    PrimaryGroupName { user: String, group: String },
+    #[error(
+        "the manifest's user {user:?} has the group {group:?} is not a valid user or group name"
+    )]
+    ExtraGroupName { user: String, group: String },
+    #[error("the manifest's group {name:?} is not a valid user or group name")]
+    GroupName { name: String },
+    #[error(
+        "the manifest's group {group:?} has the member {member:?} is not a valid user or group \
+         name"
+    )]
+    MemberName { group: String, member: String },
+    /// A home directory or a shell that is not a clean absolute path; `field` says which.
+    #[error(
+        "the manifest's user {user:?} has the {field} {path:?}, which is not an absolute path \
+         without `..', colons or newlines"
+    )]
+    Path {
+        user: String,
+        field: &'static str,
+        path: String,
+    },
+    #[error(
+        "the manifest's user {user:?} has the description {description:?}, which holds a colon \
+         or a newline"
+    )]
+    Description { user: String, description: String },
+    #[error("cannot read the password hash file {path}")]
+    HashFileUnreadable { path: String },
+    #[error("{path} does not hold one password hash")]
+    HashFileContents { path: String },
+    #[error("no free group ID for {group}")]
+    NoFreeGid { group: String },
+    #[error("no free user ID for {user}")]
+    NoFreeUid { user: String },
+    #[error("users.users.{user}.group: no group {group}")]
+    NoGroup { user: String, group: String },
+}
+
 /// The shell of `root` and of users whose `shell` is empty.
 pub const DEFAULT_SHELL: &str = "/run/current-system/sw/bin/sh";
 /// The shell of locked system accounts.
@@ -150,15 +199,15 @@ fn clean(s: &str) -> String {
 fn hash_of(
     src: &PasswordSource,
     read_file: &dyn Fn(&str) -> Option<String>,
-) -> Result<String, String> {
+) -> Result<String, UsersError> {
     match src {
         PasswordSource::Hash { hash, .. } => Ok(hash.clone()),
         PasswordSource::HashFile { path } => {
             let text = read_file(path)
-                .ok_or_else(|| format!("cannot read the password hash file {path}"))?;
+                .ok_or_else(|| UsersError::HashFileUnreadable { path: path.clone() })?;
             let h = text.lines().next().unwrap_or("").trim().to_owned();
             if h.is_empty() || h.contains(':') {
-                return Err(format!("{path} does not hold one password hash"));
+                return Err(UsersError::HashFileContents { path: path.clone() });
             }
             Ok(h)
         }
@@ -201,50 +250,54 @@ fn valid_passwd_path(path: &str) -> bool {
 /// Refuses a manifest whose users or groups would break a line of passwd, shadow or group, or
 /// put a home directory anywhere but where it says. The option set refuses these already;
 /// this holds whatever built the manifest.
-pub fn check_manifest(m: &ActivationManifest) -> Result<(), String> {
-    let name = |what: &str, n: &str| {
+pub fn check_manifest(m: &ActivationManifest) -> Result<(), UsersError> {
+    let check = |n: &str, err: &dyn Fn() -> UsersError| {
         if valid_name(n) {
             Ok(())
         } else {
-            Err(format!(
-                "the manifest's {what} {n:?} is not a valid user or group name"
-            ))
+            Err(err())
         }
     };
     for u in &m.users {
-        name("user", &u.name)?;
+        let user = || u.name.clone();
+        check(&u.name, &|| UsersError::UserName { name: user() })?;
         if !u.group.is_empty() {
-            name(
-                &format!("user {:?} has the primary group", u.name),
-                &u.group,
-            )?;
+            check(&u.group, &|| UsersError::PrimaryGroupName {
+                user: user(),
+                group: u.group.clone(),
+            })?;
         }
         for g in &u.extra_groups {
-            name(&format!("user {:?} has the group", u.name), g)?;
+            check(g, &|| UsersError::ExtraGroupName {
+                user: user(),
+                group: g.clone(),
+            })?;
         }
-        if !u.home.is_empty() && !valid_passwd_path(&u.home) {
-            return Err(format!(
-                "the manifest's user {:?} has the home directory {:?}, which is not an absolute path without `..', colons or newlines",
-                u.name, u.home
-            ));
-        }
-        if !u.shell.is_empty() && !valid_passwd_path(&u.shell) {
-            return Err(format!(
-                "the manifest's user {:?} has the shell {:?}, which is not an absolute path without `..', colons or newlines",
-                u.name, u.shell
-            ));
+        for (field, path) in [("home directory", &u.home), ("shell", &u.shell)] {
+            if !path.is_empty() && !valid_passwd_path(path) {
+                return Err(UsersError::Path {
+                    user: user(),
+                    field,
+                    path: path.clone(),
+                });
+            }
         }
         if u.description.contains([':', '\n', '\r', '\0']) {
-            return Err(format!(
-                "the manifest's user {:?} has the description {:?}, which holds a colon or a newline",
-                u.name, u.description
-            ));
+            return Err(UsersError::Description {
+                user: user(),
+                description: u.description.clone(),
+            });
         }
     }
     for g in &m.groups {
-        name("group", &g.name)?;
+        check(&g.name, &|| UsersError::GroupName {
+            name: g.name.clone(),
+        })?;
         for member in &g.members {
-            name(&format!("group {:?} has the member", g.name), member)?;
+            check(member, &|| UsersError::MemberName {
+                group: g.name.clone(),
+                member: member.clone(),
+            })?;
         }
     }
     Ok(())
@@ -256,7 +309,7 @@ pub fn plan_users(
     cur: &Current,
     ids: &IdMap,
     read_file: &dyn Fn(&str) -> Option<String>,
-) -> Result<UsersPlan, String> {
+) -> Result<UsersPlan, UsersError> {
     check_manifest(m)?;
     let mut ids = ids.clone();
     let mut changes = Vec::new();
@@ -309,8 +362,9 @@ pub fn plan_users(
         {
             Some(g) => g,
             None => {
-                let g = allocate(&used_gids, false)
-                    .ok_or_else(|| format!("no free group ID for {name}"))?;
+                let g = allocate(&used_gids, false).ok_or_else(|| UsersError::NoFreeGid {
+                    group: name.clone(),
+                })?;
                 used_gids.insert(g);
                 changes.push(format!("created group {name} ({g})"));
                 g
@@ -410,8 +464,11 @@ pub fn plan_users(
             {
                 Some(n) => n,
                 None => {
-                    let n = allocate(&used_uids, !u.is_system_user)
-                        .ok_or_else(|| format!("no free user ID for {}", u.name))?;
+                    let n = allocate(&used_uids, !u.is_system_user).ok_or_else(|| {
+                        UsersError::NoFreeUid {
+                            user: u.name.clone(),
+                        }
+                    })?;
                     used_uids.insert(n);
                     n
                 }
@@ -427,7 +484,10 @@ pub fn plan_users(
                 &u.group
             })
             .map(|g| g.gid)
-            .ok_or_else(|| format!("users.users.{}.group: no group {}", u.name, u.group))?;
+            .ok_or_else(|| UsersError::NoGroup {
+                user: u.name.clone(),
+                group: u.group.clone(),
+            })?;
         let entry = PasswdEntry {
             name: u.name.clone(),
             uid,

@@ -45,53 +45,62 @@ pub const ENTRIES_DIR: &str = "loader/entries";
 pub const ENTRY_PREFIX: &str = "strata-generation-";
 
 /// What went wrong.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A generation's `boot.json` cannot be used.
+    #[error(
+        "generation {generation} has a malformed boot.json ({problem}); the boot loader was \
+         left as it was"
+    )]
     Bootspec {
         generation: u32,
-        problem: String,
+        problem: BootspecProblem,
     },
     /// The files do not fit.
+    #[error(
+        "{} has {} free but the boot files need {}; nothing was written (remove old \
+         generations, or lower configurationLimit)",
+        dir.display(),
+        human(*free),
+        human(*needed)
+    )]
     NoSpace {
         dir: PathBuf,
         needed: u64,
         free: u64,
     },
-    Io {
-        path: PathBuf,
-        source: io::Error,
-    },
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
     /// Nothing to boot.
+    #[error("there is no generation to boot")]
     NoGenerations,
 }
 
-impl std::fmt::Display for Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Error::Bootspec {
-                generation,
-                problem,
-            } => write!(
-                f,
-                "generation {generation} has a malformed boot.json ({problem}); the boot \
-                 loader was left as it was"
-            ),
-            Error::NoSpace { dir, needed, free } => write!(
-                f,
-                "{} has {} free but the boot files need {}; nothing was written (remove old \
-                 generations, or lower configurationLimit)",
-                dir.display(),
-                human(*free),
-                human(*needed)
-            ),
-            Error::Io { path, source } => write!(f, "{}: {source}", path.display()),
-            Error::NoGenerations => f.write_str("there is no generation to boot"),
-        }
-    }
+/// Why a generation's `boot.json` cannot be used; shown inside [`Error::Bootspec`].
+#[derive(Debug, thiserror::Error)]
+pub enum BootspecProblem {
+    /// Not JSON, or not a bootspec of version 1 (serde's message names the field).
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+    #[error("it has no `org.nixos.bootspec.v1' object")]
+    NoV1Object,
+    /// The kernel or the initrd is not named by an absolute path.
+    #[error("its {what} `{path}' is not an absolute path")]
+    RelativePath { what: &'static str, path: String },
+    /// A value written on a line of grub.cfg or of a loader entry holds a control character.
+    #[error("its {what} {value:?} holds a control character")]
+    ControlCharacter { what: &'static str, value: String },
+    /// A kernel parameter that would not stay one word on the kernel's command line.
+    #[error("its kernel parameter {0:?} is empty or holds a blank or a control character")]
+    KernelParameter(String),
+    /// The kernel or the initrd cannot be read to hash it.
+    #[error("{what} {path}: {source}")]
+    Hash {
+        what: &'static str,
+        path: String,
+        source: io::Error,
+    },
 }
-
-impl std::error::Error for Error {}
 
 fn human(n: u64) -> String {
     if n >= 1 << 20 {
@@ -133,17 +142,17 @@ impl Generation {
         json: &str,
         hash: &mut dyn FnMut(&str) -> io::Result<String>,
     ) -> Result<Generation, Error> {
-        let bad = |problem: String| Error::Bootspec {
+        let bad = |problem: BootspecProblem| Error::Bootspec {
             generation: number,
             problem,
         };
-        let v: serde_json::Value = serde_json::from_str(json).map_err(|e| bad(e.to_string()))?;
+        let v: serde_json::Value = serde_json::from_str(json).map_err(|e| bad(e.into()))?;
         if v.get("org.nixos.bootspec.v1").is_none() {
-            return Err(bad("it has no `org.nixos.bootspec.v1' object".into()));
+            return Err(bad(BootspecProblem::NoV1Object));
         }
         // The version's own type first: its errors name the field at fault.
         let spec = serde_json::from_value::<GenerationV1>(v)
-            .map_err(|e| bad(e.to_string()))?
+            .map_err(|e| bad(e.into()))?
             .bootspec;
         let path = |p: &Path| p.to_string_lossy().into_owned();
         let kernel = path(&spec.kernel);
@@ -151,7 +160,10 @@ impl Generation {
         for (what, p) in [("kernel", Some(&kernel)), ("initrd", initrd.as_ref())] {
             if let Some(p) = p {
                 if !p.starts_with('/') {
-                    return Err(bad(format!("its {what} `{p}' is not an absolute path")));
+                    return Err(bad(BootspecProblem::RelativePath {
+                        what,
+                        path: p.clone(),
+                    }));
                 }
             }
         }
@@ -163,9 +175,18 @@ impl Generation {
             &spec.kernel_params,
         )
         .map_err(bad)?;
-        let kernel_hash = hash(&kernel).map_err(|e| bad(format!("kernel {kernel}: {e}")))?;
+        let mut hash_of = |what: &'static str, path: &str| {
+            hash(path).map_err(|source| {
+                bad(BootspecProblem::Hash {
+                    what,
+                    path: path.to_owned(),
+                    source,
+                })
+            })
+        };
+        let kernel_hash = hash_of("kernel", &kernel)?;
         let initrd_hash = match &initrd {
-            Some(i) => Some(hash(i).map_err(|e| bad(format!("initrd {i}: {e}")))?),
+            Some(i) => Some(hash_of("initrd", i)?),
             None => None,
         };
         Ok(Generation {
@@ -208,7 +229,7 @@ fn check_values(
     kernel: &str,
     initrd: Option<&str>,
     params: &[String],
-) -> Result<(), String> {
+) -> Result<(), BootspecProblem> {
     let unprintable = |s: &str| s.chars().any(char::is_control);
     for (what, v) in [
         ("label", label),
@@ -217,14 +238,15 @@ fn check_values(
         ("initrd", initrd.unwrap_or_default()),
     ] {
         if unprintable(v) {
-            return Err(format!("its {what} {v:?} holds a control character"));
+            return Err(BootspecProblem::ControlCharacter {
+                what,
+                value: v.to_owned(),
+            });
         }
     }
     for p in params {
         if p.is_empty() || unprintable(p) || p.chars().any(char::is_whitespace) {
-            return Err(format!(
-                "its kernel parameter {p:?} is empty or holds a blank or a control character"
-            ));
+            return Err(BootspecProblem::KernelParameter(p.clone()));
         }
     }
     Ok(())

@@ -14,10 +14,22 @@ use strata_builder::system::{build_system, StrataSelf, SystemInputs};
 use strata_store::{LocalStore, StorePath};
 
 #[derive(Debug, Args)]
+#[command(mut_arg("out_link", |a| a.help("Where to link the toplevel (a GC root)")))]
 pub struct BuildArgs {
     #[command(flatten)]
+    pub target: LinkedBuild,
+    /// Do not make the link; print the toplevel's path only.
+    #[arg(long, conflicts_with = "out_link")]
+    pub no_out_link: bool,
+}
+
+/// A system to build and the link (a GC root) to make to what is built: `strata build`'s and
+/// `strata build-vm`'s arguments (each command says what the link points to).
+#[derive(Debug, Args)]
+pub struct LinkedBuild {
+    #[command(flatten)]
     pub inputs: BuildInputs,
-    /// Where to link the toplevel (a GC root).
+    /// Where to link the result.
     #[arg(
         short = 'o',
         long = "out-link",
@@ -25,9 +37,6 @@ pub struct BuildArgs {
         default_value = "result"
     )]
     pub out_link: PathBuf,
-    /// Do not make the link; print the toplevel's path only.
-    #[arg(long, conflicts_with = "out_link")]
-    pub no_out_link: bool,
 }
 
 /// What a system is built from, and how.
@@ -93,8 +102,8 @@ pub fn read_lock(flag: Option<PathBuf>, configuration: &Path) -> Result<LockFile
 
 pub fn build(args: BuildArgs, root: Option<PathBuf>, store_dir: &str) -> Result<ExitCode> {
     let store = crate::open_store(root, store_dir)?;
-    let out_link = (!args.no_out_link).then_some(args.out_link.as_path());
-    let toplevel = build_system_of(args.inputs, &store, out_link, &[])?;
+    let out_link = (!args.no_out_link).then_some(args.target.out_link.as_path());
+    let toplevel = build_system_of(args.target.inputs, &store, out_link, &[])?;
     println!("{}", store.print(&toplevel));
     Ok(ExitCode::SUCCESS)
 }

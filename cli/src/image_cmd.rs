@@ -8,7 +8,7 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 use strata_images::assemble::{build_image, Format, ImageSpec};
 
-use crate::build_cmd::{build_system_of, configuration_file, lock_path, BuildInputs};
+use crate::build_cmd::{build_system_of, configuration_file, lock_path, BuildInputs, LinkedBuild};
 
 #[derive(Debug, Args)]
 pub struct ImageArgs {
@@ -113,17 +113,10 @@ mod tests {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("out_link", |a| a.help("Where to link the result (holding `bin/run-<hostname>-vm`)")))]
 pub struct BuildVmArgs {
     #[command(flatten)]
-    pub inputs: BuildInputs,
-    /// Where to link the result (holding `bin/run-<hostname>-vm`).
-    #[arg(
-        short = 'o',
-        long = "out-link",
-        value_name = "LINK",
-        default_value = "result"
-    )]
-    pub out_link: PathBuf,
+    pub target: LinkedBuild,
     /// Free space on the machine's disk.
     #[arg(long, value_name = "SIZE", default_value = "1G")]
     pub free: String,
@@ -139,10 +132,10 @@ pub fn build_vm(
 ) -> Result<ExitCode> {
     let free = parse_size(&args.free)
         .with_context(|| format!("--free {}: give a size like 1G", args.free))?;
-    let (configuration, lock) = sources(&args.inputs)?;
+    let (configuration, lock) = sources(&args.target.inputs)?;
     let mut store = crate::open_store(store_root, store_dir)?;
     let _hold = store.gc_hold()?;
-    let toplevel = build_system_of(args.inputs, &store, None, &[])?;
+    let toplevel = build_system_of(args.target.inputs, &store, None, &[])?;
     let dir = std::env::current_dir().context("cannot find the current directory")?;
     let vm = strata_images::vm::build_vm(strata_images::vm::VmSpec {
         store: &mut store,
@@ -151,7 +144,7 @@ pub fn build_vm(
         lock: lock.is_file().then_some(lock.as_path()),
         free,
         dir: &dir,
-        out_link: &args.out_link,
+        out_link: &args.target.out_link,
     })
     .context("failed to make the virtual machine")?;
     for w in &vm.warnings {
@@ -162,7 +155,7 @@ pub fn build_vm(
         vm.disk.display(),
         vm.host,
         store.print(&toplevel),
-        args.out_link.display(),
+        args.target.out_link.display(),
         vm.host
     );
     println!("{}", store.print(&vm.launcher));

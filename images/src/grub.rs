@@ -32,6 +32,41 @@ pub use bios::{bios_boot_sectors, embed_bios, BiosBoot, BootImgProblem};
 use bios::{check_core_img, read_boot_img, MAX_CORE_SECTORS};
 use tracing::debug;
 
+/// The one list of modules both images build in: `$first` before it (disk access) and
+/// `$video` after `all_video` (the firmware's framebuffer), so the two lists cannot drift
+/// apart.
+macro_rules! modules {
+    ([$($first:literal),*], [$($video:literal),*]) => {
+        &[
+            $($first,)*
+            "part_gpt",
+            "part_msdos",
+            "fat",
+            "ext2",
+            "iso9660",
+            "search",
+            "search_label",
+            "search_fs_uuid",
+            "normal",
+            "configfile",
+            "linux",
+            "echo",
+            "test",
+            "all_video",
+            $($video,)*
+            "serial",
+            "terminal",
+            "gzio",
+            "boot",
+            "ls",
+            "cat",
+            "reboot",
+            "halt",
+            "sleep",
+        ]
+    };
+}
+
 /// Modules built into the EFI image, in this order (the order is part of the output's bytes).
 ///
 /// Partition maps and file systems to find the ESP and a root (`part_gpt`, `part_msdos`, `fat`,
@@ -40,61 +75,11 @@ use tracing::debug;
 /// for scripts and rescue; video for the kernel's framebuffer (`all_video`, `efi_gop`);
 /// `serial` and `terminal` for consoles; `gzio` for compressed files; `boot`, `reboot`,
 /// `halt`.
-pub const EFI_MODULES: &[&str] = &[
-    "part_gpt",
-    "part_msdos",
-    "fat",
-    "ext2",
-    "iso9660",
-    "search",
-    "search_label",
-    "search_fs_uuid",
-    "normal",
-    "configfile",
-    "linux",
-    "echo",
-    "test",
-    "all_video",
-    "efi_gop",
-    "serial",
-    "terminal",
-    "gzio",
-    "boot",
-    "ls",
-    "cat",
-    "reboot",
-    "halt",
-    "sleep",
-];
+pub const EFI_MODULES: &[&str] = modules!([], ["efi_gop"]);
 
 /// Modules built into the BIOS core image, in this order: [`EFI_MODULES`] without `efi_gop`,
 /// with `biosdisk` (disk access through INT 13h) first.
-pub const BIOS_MODULES: &[&str] = &[
-    "biosdisk",
-    "part_gpt",
-    "part_msdos",
-    "fat",
-    "ext2",
-    "iso9660",
-    "search",
-    "search_label",
-    "search_fs_uuid",
-    "normal",
-    "configfile",
-    "linux",
-    "echo",
-    "test",
-    "all_video",
-    "serial",
-    "terminal",
-    "gzio",
-    "boot",
-    "ls",
-    "cat",
-    "reboot",
-    "halt",
-    "sleep",
-];
+pub const BIOS_MODULES: &[&str] = modules!(["biosdisk"], []);
 
 /// The prefix given to `grub-mkimage -p`; the early config replaces it by `(ESP)/grub`.
 const PREFIX: &str = "/grub";

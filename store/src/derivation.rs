@@ -360,8 +360,8 @@ impl StoreDir {
 mod tests {
     use super::*;
 
-    #[test]
-    fn parse_inverts_to_aterm() {
+    /// A derivation built by `/bin/sh` with the one output `out`.
+    fn sh_derivation() -> Derivation {
         let mut d = Derivation {
             system: "x86_64-linux".into(),
             builder: "/bin/sh".into(),
@@ -374,6 +374,12 @@ mod tests {
                 ..Default::default()
             },
         );
+        d
+    }
+
+    #[test]
+    fn parse_inverts_to_aterm() {
+        let mut d = sh_derivation();
         d.outputs.insert(
             "dev".into(),
             Output {
@@ -402,18 +408,7 @@ mod tests {
 
     #[test]
     fn aterm_escapes_and_orders() {
-        let mut d = Derivation {
-            system: "x86_64-linux".into(),
-            builder: "/bin/sh".into(),
-            ..Default::default()
-        };
-        d.outputs.insert(
-            "out".into(),
-            Output {
-                path: "/nix/store/x-a".into(),
-                ..Default::default()
-            },
-        );
+        let mut d = sh_derivation();
         d.env.insert("b".into(), "line\n\"q\"\\".into());
         d.env.insert("a".into(), "1".into());
         d.args = vec!["-c".into()];

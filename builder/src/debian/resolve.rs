@@ -173,7 +173,7 @@ impl<'a> Resolver<'a> {
     }
 
     /// The package chosen for `rel`, or why each alternative cannot be satisfied.
-    fn choose(&self, rel: &Relation) -> Result<usize, Vec<String>> {
+    fn choose(&self, rel: &Relation) -> Result<usize, Vec<Unsatisfied>> {
         let idx = self.index;
         // 1. Already satisfied by a chosen package.
         for alt in rel.alternatives.iter().filter(|a| self.qualifier_ok(a)) {
@@ -198,21 +198,23 @@ impl<'a> Resolver<'a> {
         let mut reasons = Vec::new();
         for alt in &rel.alternatives {
             if !self.qualifier_ok(alt) {
-                reasons.push(format!(
-                    "{alt} asks for another architecture than {}",
-                    idx.arch
-                ));
+                reasons.push(Unsatisfied::OtherArchitecture {
+                    alternative: alt.clone(),
+                    arch: idx.arch.clone(),
+                });
                 continue;
             }
             match self.candidate(alt) {
                 Ok(i) => return Ok(i),
-                Err(reason) => reasons.push(reason),
+                Err(reason) => reasons.push(*reason),
             }
         }
         Err(reasons)
     }
 
-    fn candidate(&self, alt: &Alternative) -> Result<usize, String> {
+    /// The package chosen for one alternative, or why there is none (boxed: it is the rare
+    /// path and an alternative is large).
+    fn candidate(&self, alt: &Alternative) -> Result<usize, Box<Unsatisfied>> {
         let idx = self.index;
         let chosen_real = self.chosen.get(alt.name.as_str()).copied();
         let reals = idx.by_name.get(&alt.name);
@@ -242,43 +244,30 @@ impl<'a> Resolver<'a> {
             return Ok(i);
         }
         // Explain.
-        let mut why = Vec::new();
-        match (chosen_real, reals) {
+        let found = match (chosen_real, reals) {
             (Some(i), _) => {
                 let p = &idx.packages[i];
-                why.push(format!("{} {} is already chosen", p.name, p.version));
+                Found::Chosen {
+                    name: p.name.clone(),
+                    version: p.version.clone(),
+                }
             }
             (None, Some(v)) => {
-                let versions: Vec<String> = v
-                    .iter()
-                    .map(|&i| idx.packages[i].version.to_string())
-                    .collect();
-                why.push(format!(
-                    "the index has {} {}",
-                    alt.name,
-                    versions.join(", ")
-                ));
+                Found::Versions(v.iter().map(|&i| idx.packages[i].version.clone()).collect())
             }
-            (None, None) => {}
-        }
-        if let Some(provs) = provs {
-            let names: Vec<String> = provs
+            (None, None) => Found::Nothing,
+        };
+        let providers = provs.map(|provs| {
+            provs
                 .iter()
-                .map(|(i, v)| match v {
-                    Some(v) => format!("{} (= {v})", idx.packages[*i].name),
-                    None => idx.packages[*i].name.clone(),
-                })
-                .collect();
-            why.push(format!(
-                "{} is provided by {} but none of them can be used",
-                alt.name,
-                names.join(", ")
-            ));
-        }
-        if why.is_empty() {
-            why.push(format!("the index has no package {}", alt.name));
-        }
-        Err(format!("for {alt}: {}", why.join(", ")))
+                .map(|(i, v)| (idx.packages[*i].name.clone(), v.clone()))
+                .collect()
+        });
+        Err(Box::new(Unsatisfied::NoCandidate {
+            alternative: alt.clone(),
+            found,
+            providers,
+        }))
     }
 }
 
@@ -301,16 +290,100 @@ pub struct ResolvedPackage<'a> {
 pub enum ResolveError {
     #[error("the index has no package called {0} and nothing provides it")]
     UnknownPackage(String),
-    #[error("{}{package} has {field} {relation}, which cannot be satisfied: {}",
-        chain_text(chain), reasons.join("; "))]
+    #[error(
+        "{}{package} has {field} {relation}, which cannot be satisfied: {}",
+        chain_text(chain),
+        reasons_text(reasons)
+    )]
     Unsatisfiable {
         /// `name version` of each package from a requested one down to `package`.
         chain: Vec<String>,
         package: String,
         field: &'static str,
         relation: String,
-        reasons: Vec<String>,
+        reasons: Vec<Unsatisfied>,
     },
+}
+
+/// Why one alternative of a relation cannot be satisfied.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Unsatisfied {
+    #[error("{alternative} asks for another architecture than {arch}")]
+    OtherArchitecture {
+        alternative: Alternative,
+        arch: String,
+    },
+    /// Neither a real package nor a provider can be chosen.
+    #[error("for {alternative}: {}", no_candidate_text(alternative, found, providers.as_deref()))]
+    NoCandidate {
+        alternative: Alternative,
+        /// What the index has of the real package of that name.
+        found: Found,
+        /// The packages that provide the name, with the version they provide, if any do.
+        providers: Option<Vec<(String, Option<Version>)>>,
+    },
+}
+
+/// The real package an unsatisfiable alternative names, as the resolver found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// Another version of it is already chosen.
+    Chosen { name: String, version: Version },
+    /// The index's versions of it, none of which satisfies the constraint.
+    Versions(Vec<Version>),
+    /// The index has no real package of that name.
+    Nothing,
+}
+
+/// The reasons are compared with the text they show (the tests and the messages speak text).
+impl PartialEq<&str> for Unsatisfied {
+    fn eq(&self, other: &&str) -> bool {
+        let text = self.to_string();
+        text == *other
+    }
+}
+
+fn no_candidate_text(
+    alt: &Alternative,
+    found: &Found,
+    providers: Option<&[(String, Option<Version>)]>,
+) -> String {
+    let mut why = Vec::new();
+    match found {
+        Found::Chosen { name, version } => why.push(format!("{name} {version} is already chosen")),
+        Found::Versions(v) => {
+            let versions: Vec<String> = v.iter().map(Version::to_string).collect();
+            why.push(format!(
+                "the index has {} {}",
+                alt.name,
+                versions.join(", ")
+            ));
+        }
+        Found::Nothing => {}
+    }
+    if let Some(provs) = providers {
+        let names: Vec<String> = provs
+            .iter()
+            .map(|(name, v)| match v {
+                Some(v) => format!("{name} (= {v})"),
+                None => name.clone(),
+            })
+            .collect();
+        why.push(format!(
+            "{} is provided by {} but none of them can be used",
+            alt.name,
+            names.join(", ")
+        ));
+    }
+    if why.is_empty() {
+        why.push(format!("the index has no package {}", alt.name));
+    }
+    why.join(", ")
+}
+
+fn reasons_text(reasons: &[Unsatisfied]) -> String {
+    let texts: Vec<String> = reasons.iter().map(Unsatisfied::to_string).collect();
+    texts.join("; ")
 }
 
 fn chain_text(chain: &[String]) -> String {
