@@ -6,7 +6,7 @@ use std::path::Path;
 use std::rc::Rc;
 
 use crate::error::ErrorKind;
-use crate::io::{EvalIo, FileKind, PathFilter};
+use crate::io::{EvalIo, FileKind, IoError, PathFilter};
 use crate::source::Span;
 use crate::{EvalConfig, Evaluator};
 
@@ -35,11 +35,11 @@ impl EvalIo for MemIo {
     fn get_env(&self, _: &str) -> Option<String> {
         None
     }
-    fn add_path(&self, _: &Path, _: &str, _: Option<PathFilter<'_>>) -> Result<String, String> {
-        Err("no store in this test".into())
+    fn add_path(&self, _: &Path, _: &str, _: Option<PathFilter<'_>>) -> Result<String, IoError> {
+        Err(IoError::Unavailable { what: "store" })
     }
-    fn add_text(&self, _: &str, _: &[u8], _: &[String]) -> Result<String, String> {
-        Err("no store in this test".into())
+    fn add_text(&self, _: &str, _: &[u8], _: &[String]) -> Result<String, IoError> {
+        Err(IoError::Unavailable { what: "store" })
     }
     fn fetch(
         &self,
@@ -47,8 +47,8 @@ impl EvalIo for MemIo {
         _: &str,
         _: bool,
         _: Option<&strata_store::Hash>,
-    ) -> Result<String, String> {
-        Err("no network in this test".into())
+    ) -> Result<String, IoError> {
+        Err(IoError::Unavailable { what: "network" })
     }
     fn store_dir(&self) -> String {
         "/nix/store".into()
