@@ -439,7 +439,7 @@ fn to_json(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
 fn from_json(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
     let st = string(ev, &a[0], s)?;
     let mut p = crate::json::Parser::new(st.as_bytes());
-    p.parse(ev).map_err(|m| EvalError::eval(m, s))
+    p.parse(ev).map_err(|e| EvalError::eval(e.to_string(), s))
 }
 
 fn placeholder(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
