@@ -341,13 +341,8 @@ impl<'a> Compiler<'a> {
             }
             ast::Expr::Select(s) => {
                 let expr = self.opt(s.expr(), span, "missing expression before '.'");
-                let path = match s.attrpath() {
-                    Some(p) => self.attrpath(&p),
-                    None => {
-                        self.err(span, "missing attribute name after '.'");
-                        Vec::new()
-                    }
-                };
+                let path =
+                    self.opt_attrpath(s.attrpath(), span, "missing attribute name after '.'");
                 let default = s.default_expr().map(|d| self.expr(&d));
                 Rc::new(Expr::Select {
                     expr,
@@ -358,13 +353,8 @@ impl<'a> Compiler<'a> {
             }
             ast::Expr::HasAttr(h) => {
                 let expr = self.opt(h.expr(), span, "missing expression before '?'");
-                let path = match h.attrpath() {
-                    Some(p) => self.attrpath(&p),
-                    None => {
-                        self.err(span, "missing attribute name after '?'");
-                        Vec::new()
-                    }
-                };
+                let path =
+                    self.opt_attrpath(h.attrpath(), span, "missing attribute name after '?'");
                 Rc::new(Expr::HasAttr { expr, path, span })
             }
             ast::Expr::Apply(a) => {
@@ -386,6 +376,17 @@ impl<'a> Compiler<'a> {
         match e {
             Some(e) => self.expr(&e),
             None => self.err(span, what.to_owned()),
+        }
+    }
+
+    /// Like [`Self::opt`], for the attribute path of a selection or `?`.
+    fn opt_attrpath(&mut self, p: Option<ast::Attrpath>, span: Span, what: &str) -> Vec<AttrName> {
+        match p {
+            Some(p) => self.attrpath(&p),
+            None => {
+                self.err(span, what.to_owned());
+                Vec::new()
+            }
         }
     }
 
