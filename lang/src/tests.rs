@@ -210,3 +210,25 @@ fn imports_read_through_the_io_trait() {
     });
     assert_eq!(out, "42");
 }
+
+#[test]
+fn from_json_errors_name_the_byte_offset() {
+    for (src, want) in [
+        (
+            r#"builtins.fromJSON "[1, 2] x""#,
+            "invalid JSON at byte 7: unexpected text after the value",
+        ),
+        (
+            r#"builtins.fromJSON "[1, 1e400]""#,
+            "invalid JSON at byte 4: number overflow parsing '1e400'",
+        ),
+        (r#"builtins.fromJSON "\"\\u12""#, "truncated \\u escape"),
+        (
+            r#"builtins.fromJSON "\"\\u12zz\"""#,
+            "invalid JSON at byte 3: bad \\u escape",
+        ),
+    ] {
+        let e = eval_print(src).expect_err(src);
+        assert!(e.contains(&format!("error: {want}\n")), "{src}: {e}");
+    }
+}
