@@ -7,7 +7,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use strata_lang::io::{EvalIo, FileKind, PathFilter};
+use strata_lang::io::{EvalIo, FileKind, IoError, PathFilter};
 use strata_store::{nar, Hash, HashAlgo, StoreDir, StorePath};
 
 /// Reads files from the host and computes (but does not create) store paths.
@@ -31,10 +31,10 @@ impl FsIo {
         self
     }
 
-    fn refs(&self, references: &[String]) -> Result<BTreeSet<StorePath>, String> {
+    fn refs(&self, references: &[String]) -> Result<BTreeSet<StorePath>, IoError> {
         references
             .iter()
-            .map(|r| self.store_dir.parse(r).map_err(|e| e.to_string()))
+            .map(|r| self.store_dir.parse(r).map_err(|e| IoError::store(r, e)))
             .collect()
     }
 }
@@ -56,20 +56,27 @@ fn fetch_url(
     name: &str,
     unpack: bool,
     expected: Option<&Hash>,
-) -> Result<Fetched, String> {
-    let file = url.strip_prefix("file://").ok_or_else(|| {
-        format!("cannot fetch '{url}' during evaluation: only file:// URLs are fetched here; use a fixed-output derivation (fetchurl from the package set) for the network")
-    })?;
+) -> Result<Fetched, IoError> {
+    let file = url
+        .strip_prefix("file://")
+        .ok_or_else(|| IoError::UnsupportedUrl {
+            url: url.to_owned(),
+        })?;
+    let file_error = |action| {
+        move |source| IoError::File {
+            action,
+            path: PathBuf::from(file),
+            source,
+        }
+    };
     let algo = expected.map(|h| h.algo()).unwrap_or(HashAlgo::Sha256);
     let (dir, source, hash) = if unpack {
-        let dir =
-            tempfile::tempdir().map_err(|e| format!("cannot create a temporary directory: {e}"))?;
-        let f = fs::File::open(file).map_err(|e| format!("cannot open '{file}': {e}"))?;
+        let dir = tempfile::tempdir().map_err(IoError::TempDir)?;
+        let f = fs::File::open(file).map_err(file_error("cannot open"))?;
         let mut head = [0u8; 2];
         let gz = {
             use std::io::Read as _;
-            let mut probe =
-                fs::File::open(file).map_err(|e| format!("cannot open '{file}': {e}"))?;
+            let mut probe = fs::File::open(file).map_err(file_error("cannot open"))?;
             probe.read_exact(&mut head).is_ok() && head == [0x1f, 0x8b]
         };
         let reader: Box<dyn io::Read> = if gz {
@@ -80,37 +87,43 @@ fn fetch_url(
         let unpacked = dir.path().join("unpacked");
         tar::Archive::new(reader)
             .unpack(&unpacked)
-            .map_err(|e| format!("cannot unpack '{url}': {e}"))?;
+            .map_err(|source| IoError::Unpack {
+                url: url.to_owned(),
+                source,
+            })?;
         let entries: Vec<_> = fs::read_dir(&unpacked)
-            .map_err(|e| format!("cannot read the unpacked '{url}': {e}"))?
+            .map_err(|source| IoError::ReadUnpacked {
+                url: url.to_owned(),
+                source,
+            })?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .collect();
         let top = match entries.as_slice() {
             [only] if only.is_dir() => only.clone(),
             _ => {
-                return Err(format!(
-                    "tarball '{url}' contains an unexpected number of top-level files"
-                ))
+                return Err(IoError::TarballLayout {
+                    url: url.to_owned(),
+                })
             }
         };
-        let (hash, _) = nar::hash_path(&top, algo).map_err(|e| e.to_string())?;
+        let (hash, _) = nar::hash_path(&top, algo).map_err(|e| IoError::store(url, e))?;
         (Some(dir), top, hash)
     } else {
-        let bytes = fs::read(file).map_err(|e| format!("cannot read '{file}': {e}"))?;
+        let bytes = fs::read(file).map_err(file_error("cannot read"))?;
         (None, std::path::PathBuf::from(file), Hash::of(algo, &bytes))
     };
     if let Some(want) = expected {
         if *want != hash {
-            return Err(format!(
-                "hash mismatch in file downloaded from '{url}':\n         specified: {}\n         got:       {}",
-                want.to_sri(),
-                hash.to_sri()
-            ));
+            return Err(IoError::HashMismatch {
+                url: url.to_owned(),
+                specified: want.to_sri(),
+                got: hash.to_sri(),
+            });
         }
     }
     let path = store_dir
         .make_fixed_output_path(name, unpack, &hash)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| IoError::store(url, e))?;
     Ok(Fetched {
         _dir: dir,
         source,
@@ -168,20 +181,24 @@ impl EvalIo for FsIo {
         path: &Path,
         name: &str,
         filter: Option<PathFilter<'_>>,
-    ) -> Result<String, String> {
+    ) -> Result<String, IoError> {
         let (hash, _) = match filter {
-            None => nar::hash_path(path, HashAlgo::Sha256).map_err(|e| e.to_string())?,
+            None => nar::hash_path(path, HashAlgo::Sha256)
+                .map_err(|e| IoError::store(path.display().to_string(), e))?,
             Some(f) => {
                 let mut h = nar::CountingHasher::new(HashAlgo::Sha256);
-                let mut adapt = |p: &Path, kind: &'static str| f(p, kind_from(kind));
-                nar::dump_filtered(path, &mut h, &mut adapt).map_err(|e| e.to_string())?;
+                let mut adapt = |p: &Path, kind: &'static str| {
+                    f(p, kind_from(kind)).map_err(nar::FilterError::from)
+                };
+                nar::dump_filtered(path, &mut h, &mut adapt)
+                    .map_err(|e| IoError::store(path.display().to_string(), e))?;
                 h.finish()
             }
         };
         let p = self
             .store_dir
             .make_source_path(name, &hash, &BTreeSet::new(), false)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| IoError::store(name, e))?;
         Ok(self.store_dir.display(&p))
     }
 
@@ -190,13 +207,13 @@ impl EvalIo for FsIo {
         name: &str,
         contents: &[u8],
         references: &[String],
-    ) -> Result<String, String> {
+    ) -> Result<String, IoError> {
         let refs = self.refs(references)?;
         let h = Hash::of(HashAlgo::Sha256, contents);
         let p = self
             .store_dir
             .make_text_path(name, &h, &refs)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| IoError::store(name, e))?;
         Ok(self.store_dir.display(&p))
     }
 
@@ -206,7 +223,7 @@ impl EvalIo for FsIo {
         name: &str,
         unpack: bool,
         expected: Option<&Hash>,
-    ) -> Result<String, String> {
+    ) -> Result<String, IoError> {
         Ok(fetch_url(&self.store_dir, url, name, unpack, expected)?.path)
     }
 
@@ -431,7 +448,7 @@ impl EvalIo for StoreIo {
         path: &Path,
         name: &str,
         filter: Option<PathFilter<'_>>,
-    ) -> Result<String, String> {
+    ) -> Result<String, IoError> {
         let src = self.physical(path);
         if self.pending.borrow().is_some() {
             // Compute the path now; copy at the commit, exactly what the filter kept.
@@ -465,13 +482,15 @@ impl EvalIo for StoreIo {
         let info = match filter {
             None => self.store.borrow_mut().add_path(&src, Some(name)),
             Some(f) => {
-                let mut adapt = |p: &Path, kind: &'static str| f(p, kind_from(kind));
+                let mut adapt = |p: &Path, kind: &'static str| {
+                    f(p, kind_from(kind)).map_err(nar::FilterError::from)
+                };
                 self.store
                     .borrow_mut()
                     .add_path_filtered(&src, name, &mut adapt)
             }
         }
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| IoError::store(src.display().to_string(), e))?;
         Ok(self.print(&info.path))
     }
 
@@ -480,7 +499,7 @@ impl EvalIo for StoreIo {
         name: &str,
         contents: &[u8],
         references: &[String],
-    ) -> Result<String, String> {
+    ) -> Result<String, IoError> {
         let refs = self.fs.refs(references)?;
         if self.pending.borrow().is_some() {
             let at = self.fs.add_text(name, contents, references)?;
@@ -500,7 +519,7 @@ impl EvalIo for StoreIo {
             .store
             .borrow_mut()
             .add_text(name, contents, &refs)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| IoError::store(name, e))?;
         Ok(self.print(&info.path))
     }
 
@@ -510,20 +529,21 @@ impl EvalIo for StoreIo {
         name: &str,
         unpack: bool,
         expected: Option<&Hash>,
-    ) -> Result<String, String> {
+    ) -> Result<String, IoError> {
         let store_dir = self.store.borrow().store_dir().clone();
         let f = fetch_url(&store_dir, url, name, unpack, expected)?;
         let info = self
             .store
             .borrow_mut()
             .add_fixed(&f.source, Some(name), f.hash.algo(), unpack)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| IoError::store(url, e))?;
         let added = self.print(&info.path);
         if added != f.path {
-            return Err(format!(
-                "internal error: '{url}' was added as '{added}', not '{}'",
-                f.path
-            ));
+            return Err(IoError::Misplaced {
+                url: url.to_owned(),
+                added,
+                expected: f.path,
+            });
         }
         Ok(added)
     }

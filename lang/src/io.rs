@@ -2,7 +2,7 @@
 //! the real file system and store; tests implement it in memory.
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The kind of a directory entry, as `builtins.readDir` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -25,7 +25,70 @@ impl FileKind {
 }
 
 /// Decides, for `filterSource` and `builtins.path`, whether an entry is copied.
-pub type PathFilter<'a> = &'a mut dyn FnMut(&Path, FileKind) -> Result<bool, String>;
+pub type PathFilter<'a> = &'a mut dyn FnMut(&Path, FileKind) -> Result<bool, IoError>;
+
+/// Why the outside world refused what the evaluator asked of it. Each message is the one an
+/// evaluation error shows, so it names what failed and on what.
+#[derive(Debug, thiserror::Error)]
+pub enum IoError {
+    /// The store refused an addition, or its path could not be computed: `what` is the path
+    /// on the host, the name of the text file or the URL being added.
+    #[error("{source}")]
+    Store {
+        what: String,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A file on the host could not be opened or read (`action` says which).
+    #[error("{action} '{}': {source}", path.display())]
+    File {
+        action: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    #[error("cannot create a temporary directory: {0}")]
+    TempDir(#[source] io::Error),
+    #[error("cannot fetch '{url}' during evaluation: only file:// URLs are fetched here; use a fixed-output derivation (fetchurl from the package set) for the network")]
+    UnsupportedUrl { url: String },
+    #[error("cannot unpack '{url}': {source}")]
+    Unpack { url: String, source: io::Error },
+    #[error("cannot read the unpacked '{url}': {source}")]
+    ReadUnpacked { url: String, source: io::Error },
+    #[error("tarball '{url}' contains an unexpected number of top-level files")]
+    TarballLayout { url: String },
+    /// What `url` holds does not have the hash the caller gave (both in SRI form).
+    #[error("hash mismatch in file downloaded from '{url}':\n         specified: {specified}\n         got:       {got}")]
+    HashMismatch {
+        url: String,
+        specified: String,
+        got: String,
+    },
+    /// The store put a fetched file elsewhere than the path computed for it (a bug).
+    #[error("internal error: '{url}' was added as '{added}', not '{expected}'")]
+    Misplaced {
+        url: String,
+        added: String,
+        expected: String,
+    },
+    /// A filter (the evaluator's function) failed: its error's message.
+    #[error("{message}")]
+    Filter { message: String },
+    /// This implementation has no store or network (`what` says which).
+    #[error("no {what} in this evaluation")]
+    Unavailable { what: &'static str },
+}
+
+impl IoError {
+    /// A store error about `what`.
+    pub fn store(
+        what: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> IoError {
+        IoError::Store {
+            what: what.into(),
+            source: source.into(),
+        }
+    }
+}
 
 /// What the evaluator asks of the outside world.
 pub trait EvalIo {
@@ -42,21 +105,21 @@ pub trait EvalIo {
         path: &Path,
         name: &str,
         filter: Option<PathFilter<'_>>,
-    ) -> Result<String, String>;
+    ) -> Result<String, IoError>;
     /// Adds a text file with references (`builtins.toFile`) and returns its store path.
     fn add_text(
         &self,
         name: &str,
         contents: &[u8],
         references: &[String],
-    ) -> Result<String, String>;
+    ) -> Result<String, IoError>;
     /// Writes a derivation's ATerm as `<name>.drv` with references and returns its path.
     fn add_derivation(
         &self,
         name: &str,
         aterm: &[u8],
         references: &[String],
-    ) -> Result<String, String> {
+    ) -> Result<String, IoError> {
         self.add_text(&format!("{name}.drv"), aterm, references)
     }
     /// Fetches `url` into the store as `name`: the file itself, or (`unpack`) the single
@@ -69,7 +132,7 @@ pub trait EvalIo {
         name: &str,
         unpack: bool,
         expected: Option<&strata_store::Hash>,
-    ) -> Result<String, String>;
+    ) -> Result<String, IoError>;
     /// The store directory, `/nix/store`.
     fn store_dir(&self) -> String;
 }

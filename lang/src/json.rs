@@ -11,13 +11,36 @@ pub struct Parser<'a> {
 
 const MAX_DEPTH: usize = 10_000;
 
+/// Why the input is not JSON; `offset` is the byte where reading stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum JsonError {
+    #[error("invalid JSON at byte {offset}: {problem}")]
+    Invalid {
+        offset: usize,
+        problem: &'static str,
+    },
+    /// A number too large for a float; `offset` is where it starts.
+    #[error("invalid JSON at byte {offset}: number overflow parsing '{text}'")]
+    Overflow { offset: usize, text: String },
+    /// A `\u` escape cut short by the end of the input (the message has always left out the
+    /// offset).
+    #[error("truncated \\u escape")]
+    TruncatedEscape { offset: usize },
+    /// A `\u` escape whose four bytes are not text (the message leaves out the offset too).
+    #[error("bad \\u escape")]
+    BadEscape { offset: usize },
+}
+
 impl<'a> Parser<'a> {
     pub fn new(s: &'a [u8]) -> Self {
         Parser { s, i: 0, depth: 0 }
     }
 
-    fn err<T>(&self, msg: &str) -> Result<T, String> {
-        Err(format!("invalid JSON at byte {}: {msg}", self.i))
+    fn err<T>(&self, problem: &'static str) -> Result<T, JsonError> {
+        Err(JsonError::Invalid {
+            offset: self.i,
+            problem,
+        })
     }
 
     fn ws(&mut self) {
@@ -26,7 +49,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    pub fn parse(&mut self, ev: &mut Evaluator) -> Result<Value, String> {
+    pub fn parse(&mut self, ev: &mut Evaluator) -> Result<Value, JsonError> {
         let v = self.value(ev)?;
         self.ws();
         if self.i != self.s.len() {
@@ -35,7 +58,7 @@ impl<'a> Parser<'a> {
         Ok(v)
     }
 
-    fn value(&mut self, ev: &mut Evaluator) -> Result<Value, String> {
+    fn value(&mut self, ev: &mut Evaluator) -> Result<Value, JsonError> {
         self.ws();
         let Some(&c) = self.s.get(self.i) else {
             return self.err("unexpected end of input");
@@ -128,7 +151,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn word(&mut self, w: &[u8], v: Value) -> Result<Value, String> {
+    fn word(&mut self, w: &[u8], v: Value) -> Result<Value, JsonError> {
         if self.s[self.i..].starts_with(w) {
             self.i += w.len();
             Ok(v)
@@ -137,7 +160,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn number(&mut self) -> Result<Value, String> {
+    fn number(&mut self) -> Result<Value, JsonError> {
         let start = self.i;
         if self.s.get(self.i) == Some(&b'-') {
             self.i += 1;
@@ -159,27 +182,30 @@ impl<'a> Parser<'a> {
         }
         match text.parse::<f64>() {
             // A number too large for a float is refused, as Nix does (one too small is 0).
-            Ok(f) if f.is_infinite() => Err(format!(
-                "invalid JSON at byte {start}: number overflow parsing '{text}'"
-            )),
+            Ok(f) if f.is_infinite() => Err(JsonError::Overflow {
+                offset: start,
+                text: text.to_owned(),
+            }),
             Ok(f) => Ok(Value::Float(f)),
             Err(_) => self.err("bad number"),
         }
     }
 
-    fn hex4(&mut self) -> Result<u32, String> {
+    fn hex4(&mut self) -> Result<u32, JsonError> {
         let h = self
             .s
             .get(self.i..self.i + 4)
-            .ok_or_else(|| "truncated \\u escape".to_owned())?;
-        let t = std::str::from_utf8(h).map_err(|_| "bad \\u escape".to_owned())?;
-        let v = u32::from_str_radix(t, 16)
-            .map_err(|_| format!("invalid JSON at byte {}: bad \\u escape", self.i))?;
+            .ok_or(JsonError::TruncatedEscape { offset: self.i })?;
+        let t = std::str::from_utf8(h).map_err(|_| JsonError::BadEscape { offset: self.i })?;
+        let v = u32::from_str_radix(t, 16).map_err(|_| JsonError::Invalid {
+            offset: self.i,
+            problem: "bad \\u escape",
+        })?;
         self.i += 4;
         Ok(v)
     }
 
-    fn string(&mut self) -> Result<Vec<u8>, String> {
+    fn string(&mut self) -> Result<Vec<u8>, JsonError> {
         self.i += 1;
         let mut out = Vec::new();
         loop {

@@ -58,22 +58,28 @@ pub fn float_to_string(f: f64) -> String {
     format!("{f:.6}")
 }
 
+/// The escape that Nix string literals and JSON strings both use for `b`, if it needs one.
+#[inline]
+fn common_escape(b: u8) -> Option<&'static [u8]> {
+    Some(match b {
+        b'"' => b"\\\"",
+        b'\\' => b"\\\\",
+        b'\n' => b"\\n",
+        b'\r' => b"\\r",
+        b'\t' => b"\\t",
+        _ => return None,
+    })
+}
+
 /// Appends a string literal with Nix's escapes.
 pub fn escape_string(bytes: &[u8], out: &mut Vec<u8>) {
     out.push(b'"');
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        match b {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            b'$' if bytes.get(i + 1) == Some(&b'{') => out.extend_from_slice(b"\\$"),
-            _ => out.push(b),
+    for (i, &b) in bytes.iter().enumerate() {
+        match common_escape(b) {
+            Some(e) => out.extend_from_slice(e),
+            None if b == b'$' && bytes.get(i + 1) == Some(&b'{') => out.extend_from_slice(b"\\$"),
+            None => out.push(b),
         }
-        i += 1;
     }
     out.push(b'"');
 }
@@ -185,12 +191,11 @@ fn print_child(x: &Value, out: &mut Vec<u8>, seen: &mut HashSet<usize>) {
 pub fn json_string(bytes: &[u8], out: &mut Vec<u8>) {
     out.push(b'"');
     for &b in bytes {
+        if let Some(e) = common_escape(b) {
+            out.extend_from_slice(e);
+            continue;
+        }
         match b {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
             0x08 => out.extend_from_slice(b"\\b"),
             0x0c => out.extend_from_slice(b"\\f"),
             b if b < 0x20 => out.extend_from_slice(format!("\\u{b:04x}").as_bytes()),

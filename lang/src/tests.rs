@@ -6,7 +6,7 @@ use std::path::Path;
 use std::rc::Rc;
 
 use crate::error::ErrorKind;
-use crate::io::{EvalIo, FileKind, PathFilter};
+use crate::io::{EvalIo, FileKind, IoError, PathFilter};
 use crate::source::Span;
 use crate::{EvalConfig, Evaluator};
 
@@ -35,11 +35,11 @@ impl EvalIo for MemIo {
     fn get_env(&self, _: &str) -> Option<String> {
         None
     }
-    fn add_path(&self, _: &Path, _: &str, _: Option<PathFilter<'_>>) -> Result<String, String> {
-        Err("no store in this test".into())
+    fn add_path(&self, _: &Path, _: &str, _: Option<PathFilter<'_>>) -> Result<String, IoError> {
+        Err(IoError::Unavailable { what: "store" })
     }
-    fn add_text(&self, _: &str, _: &[u8], _: &[String]) -> Result<String, String> {
-        Err("no store in this test".into())
+    fn add_text(&self, _: &str, _: &[u8], _: &[String]) -> Result<String, IoError> {
+        Err(IoError::Unavailable { what: "store" })
     }
     fn fetch(
         &self,
@@ -47,8 +47,8 @@ impl EvalIo for MemIo {
         _: &str,
         _: bool,
         _: Option<&strata_store::Hash>,
-    ) -> Result<String, String> {
-        Err("no network in this test".into())
+    ) -> Result<String, IoError> {
+        Err(IoError::Unavailable { what: "network" })
     }
     fn store_dir(&self) -> String {
         "/nix/store".into()
@@ -209,4 +209,26 @@ fn imports_read_through_the_io_trait() {
         String::from_utf8_lossy(&p).into_owned()
     });
     assert_eq!(out, "42");
+}
+
+#[test]
+fn from_json_errors_name_the_byte_offset() {
+    for (src, want) in [
+        (
+            r#"builtins.fromJSON "[1, 2] x""#,
+            "invalid JSON at byte 7: unexpected text after the value",
+        ),
+        (
+            r#"builtins.fromJSON "[1, 1e400]""#,
+            "invalid JSON at byte 4: number overflow parsing '1e400'",
+        ),
+        (r#"builtins.fromJSON "\"\\u12""#, "truncated \\u escape"),
+        (
+            r#"builtins.fromJSON "\"\\u12zz\"""#,
+            "invalid JSON at byte 3: bad \\u escape",
+        ),
+    ] {
+        let e = eval_print(src).expect_err(src);
+        assert!(e.contains(&format!("error: {want}\n")), "{src}: {e}");
+    }
 }

@@ -45,8 +45,8 @@ pub enum DumpError {
     Changed { path: PathBuf, expected: u64 },
     #[error("cannot write the archive: {0}")]
     Write(io::Error),
-    #[error("the filter failed on '{path}': {message}")]
-    Filter { path: PathBuf, message: String },
+    #[error("the filter failed on '{path}': {source}")]
+    Filter { path: PathBuf, source: FilterError },
 }
 
 /// Writes the NAR of the tree at `path` to `out`.
@@ -63,7 +63,10 @@ pub fn dump(path: &Path, out: &mut impl Write) -> Result<(), DumpError> {
 
 /// Decides whether an entry below the root of a dump is included: gets the entry's path and
 /// whether it is a directory, regular file or symlink ("directory", "regular", "symlink").
-pub type DumpFilter<'a> = &'a mut dyn FnMut(&Path, &'static str) -> Result<bool, String>;
+pub type DumpFilter<'a> = &'a mut dyn FnMut(&Path, &'static str) -> Result<bool, FilterError>;
+
+/// Why a [`DumpFilter`] failed: the caller's own error (the store does not know its type).
+pub type FilterError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Writes the NAR of `path`, leaving out every entry below the root that `filter` rejects
 /// (with everything under it), as `builtins.filterSource` does.
@@ -359,9 +362,9 @@ impl<W: Write> Dumper<'_, '_, W> {
                     } else {
                         "unknown"
                     };
-                    let keep = f(&child, kind).map_err(|m| DumpError::Filter {
+                    let keep = f(&child, kind).map_err(|source| DumpError::Filter {
                         path: child.clone(),
-                        message: m,
+                        source,
                     })?;
                     if !keep {
                         continue;

@@ -263,7 +263,7 @@ fn derivation_strict(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Val
     let drv_path = ev
         .io
         .add_derivation(&name, aterm.as_bytes(), &refs)
-        .map_err(&fail)?;
+        .map_err(|e| fail(e.to_string()))?;
     let mut entries = Vec::with_capacity(outputs.len() + 1);
     let mut dctx = Context::new();
     dctx.insert(ContextElem::AllOutputs(drv_path.clone()));

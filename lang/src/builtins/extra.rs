@@ -141,7 +141,7 @@ fn fetched(
     let p = ev
         .io
         .fetch(url, name, unpack, hash)
-        .map_err(|e| EvalError::eval(e, s))?;
+        .map_err(|e| EvalError::eval(e.to_string(), s))?;
     let mut ctx = Context::new();
     ctx.insert(ContextElem::Plain(p.clone()));
     Ok(Value::string(NixStr::with_ctx(p, ctx)))

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use super::{attrs, coerce, list, string, throw, type_error, PrimFn};
 use crate::error::{ErrorKind, EvalError, EvalResult};
 use crate::eval::Evaluator;
-use crate::io::FileKind;
+use crate::io::{FileKind, IoError};
 use crate::source::Span;
 use crate::value::{Attrs, Context, ContextElem, NixStr, Value};
 
@@ -219,7 +219,7 @@ fn to_file(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
     let p = ev
         .io
         .add_text(&name.to_str_lossy(), contents.as_bytes(), &refs)
-        .map_err(|e| EvalError::eval(e, s))?;
+        .map_err(|e| EvalError::eval(e.to_string(), s))?;
     ev.text_refs.insert(p.clone(), refs);
     let mut ctx = Context::new();
     ctx.insert(ContextElem::Plain(p.clone()));
@@ -237,7 +237,7 @@ fn add_filtered(
     let mut failure: Option<EvalError> = None;
     let result = match filter {
         Some(f) => {
-            let mut cb = |p: &Path, kind: FileKind| -> Result<bool, String> {
+            let mut cb = |p: &Path, kind: FileKind| -> Result<bool, IoError> {
                 let r = super::call2(
                     ev,
                     &f,
@@ -245,17 +245,16 @@ fn add_filtered(
                     Value::str(kind.name()),
                     s,
                 );
-                match r {
-                    Ok(Value::Bool(b)) => Ok(b),
-                    Ok(other) => {
-                        failure = Some(type_error("a Boolean", &other, s));
-                        Err("filter failed".into())
-                    }
-                    Err(e) => {
-                        failure = Some(e);
-                        Err("filter failed".into())
-                    }
-                }
+                let e = match r {
+                    Ok(Value::Bool(b)) => return Ok(b),
+                    Ok(other) => type_error("a Boolean", &other, s),
+                    Err(e) => e,
+                };
+                // The evaluator's own error is what the user sees; the store only passes its
+                // message along.
+                let message = e.message();
+                failure = Some(e);
+                Err(IoError::Filter { message })
             };
             io.add_path(src, name, Some(&mut cb))
         }
@@ -333,7 +332,7 @@ fn path(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
         let out = ev
             .io
             .fetch(&url, &name, false, expected.as_ref())
-            .map_err(|e| EvalError::eval(e, s))?;
+            .map_err(|e| EvalError::eval(e.to_string(), s))?;
         let mut ctx = Context::new();
         ctx.insert(ContextElem::Plain(out.clone()));
         return Ok(Value::string(NixStr::with_ctx(out, ctx)));
@@ -440,7 +439,7 @@ fn to_json(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
 fn from_json(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
     let st = string(ev, &a[0], s)?;
     let mut p = crate::json::Parser::new(st.as_bytes());
-    p.parse(ev).map_err(|m| EvalError::eval(m, s))
+    p.parse(ev).map_err(|e| EvalError::eval(e.to_string(), s))
 }
 
 fn placeholder(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {

@@ -1,0 +1,397 @@
+//! Lowering attribute sets and `let` bindings: attribute paths (`a.b.c = ...`) merged into
+//! nested sets, literal sets merged with paths, `inherit`, duplicate definitions reported.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use rnix::ast::{self, HasEntry};
+use rowan::ast::AstNode;
+
+use super::tree::{AttrName, AttrValue, AttrsDef, Expr, StaticAttr};
+use super::{span_of, Compiler, Scope};
+use crate::source::Span;
+use crate::value::{Name, Value};
+
+/// A definition being collected for one attribute while lowering a set.
+enum Pending {
+    Done(AttrValue, Span),
+    /// A nested set built from `a.b = ...` paths, possibly merged with a literal `a = { ... }`.
+    Nested(NestedSet, Span),
+}
+
+#[derive(Default)]
+struct NestedSet {
+    statics: BTreeMap<Name, Pending>,
+    dynamics: Vec<(Rc<Expr>, Rc<Expr>, Span)>,
+}
+impl Compiler<'_> {
+    fn attr_name(&mut self, a: &ast::Attr) -> AttrName {
+        match a {
+            ast::Attr::Ident(i) => {
+                let t = i.syntax().text().to_string();
+                AttrName::Static(self.name(&t))
+            }
+            ast::Attr::Str(s) => {
+                let span = span_of(self.file, s.syntax());
+                let e = self.string(s, span);
+                match &*e {
+                    Expr::Const(Value::String(st)) => {
+                        let t = st.to_str_lossy().into_owned();
+                        AttrName::Static(self.name(&t))
+                    }
+                    _ => AttrName::Dynamic(e),
+                }
+            }
+            ast::Attr::Dynamic(d) => {
+                let span = span_of(self.file, d.syntax());
+                let e = self.opt(d.expr(), span, "empty dynamic attribute");
+                match &*e {
+                    Expr::Const(Value::String(st)) => {
+                        let t = st.to_str_lossy().into_owned();
+                        AttrName::Static(self.name(&t))
+                    }
+                    _ => AttrName::Dynamic(e),
+                }
+            }
+        }
+    }
+
+    pub(super) fn attrpath(&mut self, p: &ast::Attrpath) -> Vec<AttrName> {
+        p.attrs().map(|a| self.attr_name(&a)).collect()
+    }
+
+    /// Lowers the entries of a set or `let`. For `rec`/`let`, the frame's scope is pushed
+    /// while values are lowered (inherits without a source use the enclosing scope).
+    pub(super) fn attrs(&mut self, node: &impl HasEntry, rec: bool, is_let: bool) -> Rc<AttrsDef> {
+        // First pass: the static names, so recursive references resolve.
+        let mut top: NestedSet = NestedSet::default();
+        // Collect the syntax first; lowering values needs the scope in place.
+        struct Def {
+            path: Vec<ast::Attr>,
+            value: Option<ast::Expr>,
+            span: Span,
+        }
+        let mut defs: Vec<Def> = Vec::new();
+        let mut inherits: Vec<(Option<ast::Expr>, Vec<ast::Attr>, Span)> = Vec::new();
+        for entry in node.entries() {
+            match entry {
+                ast::Entry::AttrpathValue(av) => {
+                    let span = span_of(self.file, av.syntax());
+                    let path: Vec<ast::Attr> = av
+                        .attrpath()
+                        .map(|p| p.attrs().collect())
+                        .unwrap_or_default();
+                    defs.push(Def {
+                        path,
+                        value: av.value(),
+                        span,
+                    });
+                }
+                ast::Entry::Inherit(i) => {
+                    let span = span_of(self.file, i.syntax());
+                    inherits.push((i.from().and_then(|f| f.expr()), i.attrs().collect(), span));
+                }
+            }
+        }
+        // Static top-level names, in order to assign slots.
+        let mut static_names: BTreeMap<Name, ()> = BTreeMap::new();
+        for d in &defs {
+            if let Some(first) = d.path.first() {
+                if let AttrName::Static(n) = self.attr_name_peek(first) {
+                    static_names.insert(n, ());
+                }
+            }
+        }
+        for (_, attrs, _) in &inherits {
+            for a in attrs {
+                if let AttrName::Static(n) = self.attr_name_peek(a) {
+                    static_names.insert(n, ());
+                }
+            }
+        }
+        let slot_names: BTreeMap<Name, u32> = static_names
+            .keys()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i as u32))
+            .collect();
+
+        // Inherits without a source resolve in the enclosing scope: lower them first.
+        let mut inherited: Vec<(Name, AttrValue, Span)> = Vec::new();
+        for (from, attrs, span) in &inherits {
+            if from.is_none() {
+                for a in attrs {
+                    match self.attr_name(a) {
+                        AttrName::Static(n) => {
+                            let aspan = inherit_span(self.file, a);
+                            let v = self.lookup(&n, aspan);
+                            inherited.push((n, AttrValue::Inherited(v), aspan));
+                        }
+                        AttrName::Dynamic(_) => {
+                            self.err(*span, "dynamic attributes are not allowed in 'inherit'");
+                        }
+                    }
+                }
+            }
+        }
+        if rec {
+            self.scopes.push(Scope::Static(Rc::new(slot_names.clone())));
+        }
+        for (from, attrs, span) in &inherits {
+            if let Some(from) = from {
+                let src = self.expr(from);
+                for a in attrs {
+                    match self.attr_name(a) {
+                        AttrName::Static(n) => {
+                            let v = Rc::new(Expr::Select {
+                                expr: src.clone(),
+                                path: vec![AttrName::Static(n.clone())],
+                                default: None,
+                                span: *span,
+                            });
+                            inherited.push((n, AttrValue::Expr(v), inherit_span(self.file, a)));
+                        }
+                        AttrName::Dynamic(_) => {
+                            self.err(*span, "dynamic attributes are not allowed in 'inherit'");
+                        }
+                    }
+                }
+            }
+        }
+        for (n, v, span) in inherited {
+            if let Some(prev) = top.statics.get(&n) {
+                let prev_span = match prev {
+                    Pending::Done(_, s) | Pending::Nested(_, s) => *s,
+                };
+                self.already(span, &n, prev_span);
+                continue;
+            }
+            top.statics.insert(n, Pending::Done(v, span));
+        }
+        for d in defs {
+            let Some(value) = d.value else {
+                self.err(d.span, "attribute without a value");
+                continue;
+            };
+            let path: Vec<AttrName> = d.path.iter().map(|a| self.attr_name(a)).collect();
+            if path.is_empty() {
+                self.err(d.span, "attribute without a name");
+                continue;
+            }
+            self.insert_def(&mut top, path, &value, d.span, is_let, "");
+        }
+        if rec {
+            self.scopes.pop();
+        }
+        let statics = top
+            .statics
+            .into_iter()
+            .map(|(name, p)| self.finish(name, p))
+            .collect::<Vec<_>>();
+        if is_let && !top.dynamics.is_empty() {
+            let span = top.dynamics[0].2;
+            self.err(span, "dynamic attributes not allowed in let");
+        }
+        Rc::new(AttrsDef {
+            rec,
+            statics,
+            dynamics: top.dynamics,
+        })
+    }
+
+    fn attr_name_peek(&mut self, a: &ast::Attr) -> AttrName {
+        match a {
+            ast::Attr::Ident(i) => {
+                let t = i.syntax().text().to_string();
+                AttrName::Static(self.name(&t))
+            }
+            ast::Attr::Str(s) => {
+                // Only a string with no interpolation is a static name.
+                let parts = s.normalized_parts();
+                match parts.as_slice() {
+                    [] => AttrName::Static(self.name("")),
+                    [ast::InterpolPart::Literal(l)] => AttrName::Static(self.name(l)),
+                    _ => AttrName::Dynamic(Rc::new(Expr::Const(Value::Null))),
+                }
+            }
+            ast::Attr::Dynamic(d) => match d.expr() {
+                Some(ast::Expr::Str(s)) => {
+                    let parts = s.normalized_parts();
+                    match parts.as_slice() {
+                        [] => AttrName::Static(self.name("")),
+                        [ast::InterpolPart::Literal(l)] => AttrName::Static(self.name(l)),
+                        _ => AttrName::Dynamic(Rc::new(Expr::Const(Value::Null))),
+                    }
+                }
+                _ => AttrName::Dynamic(Rc::new(Expr::Const(Value::Null))),
+            },
+        }
+    }
+
+    fn finish(&mut self, name: Name, p: Pending) -> StaticAttr {
+        match p {
+            Pending::Done(value, span) => StaticAttr { name, value, span },
+            Pending::Nested(set, span) => {
+                let statics = set
+                    .statics
+                    .into_iter()
+                    .map(|(n, p)| self.finish(n, p))
+                    .collect();
+                let def = AttrsDef {
+                    rec: false,
+                    statics,
+                    dynamics: set.dynamics,
+                };
+                StaticAttr {
+                    name,
+                    value: AttrValue::Expr(Rc::new(Expr::Attrs(Rc::new(def)))),
+                    span,
+                }
+            }
+        }
+    }
+
+    fn insert_def(
+        &mut self,
+        set: &mut NestedSet,
+        mut path: Vec<AttrName>,
+        value: &ast::Expr,
+        span: Span,
+        is_let: bool,
+        prefix: &str,
+    ) {
+        let first = path.remove(0);
+        match first {
+            AttrName::Dynamic(name_expr) => {
+                // A dynamic name: the rest of the path becomes a nested literal set.
+                let v = if path.is_empty() {
+                    self.value_expr(value, None)
+                } else {
+                    let mut nested = NestedSet::default();
+                    self.insert_def(&mut nested, path, value, span, false, prefix);
+                    let statics = nested
+                        .statics
+                        .into_iter()
+                        .map(|(n, p)| self.finish(n, p))
+                        .collect();
+                    Rc::new(Expr::Attrs(Rc::new(AttrsDef {
+                        rec: false,
+                        statics,
+                        dynamics: nested.dynamics,
+                    })))
+                };
+                set.dynamics.push((name_expr, v, span));
+            }
+            AttrName::Static(name) => {
+                let full = format!("{prefix}{name}");
+                let sub_prefix = format!("{full}.");
+                if path.is_empty() {
+                    // `a = { ... };` merges with `a.b = ...` definitions when it is a literal
+                    // non-recursive set.
+                    if let Some(existing) = set.statics.get_mut(&name) {
+                        let prev_span = match existing {
+                            Pending::Done(_, s) | Pending::Nested(_, s) => *s,
+                        };
+                        if let (Pending::Nested(nested, _), ast::Expr::AttrSet(lit)) =
+                            (existing, value)
+                        {
+                            if lit.rec_token().is_none() {
+                                self.merge_literal(nested, lit, is_let, &sub_prefix);
+                                return;
+                            }
+                        }
+                        self.already(span, &full, prev_span);
+                        return;
+                    }
+                    if let ast::Expr::AttrSet(lit) = value {
+                        if lit.rec_token().is_none() && lit.inherits().next().is_none() {
+                            let mut nested = NestedSet::default();
+                            self.merge_literal(&mut nested, lit, is_let, &sub_prefix);
+                            set.statics.insert(name, Pending::Nested(nested, span));
+                            return;
+                        }
+                    }
+                    let v = self.value_expr(value, Some(name.clone()));
+                    set.statics
+                        .insert(name, Pending::Done(AttrValue::Expr(v), span));
+                } else {
+                    match set.statics.get_mut(&name) {
+                        Some(Pending::Nested(nested, _)) => {
+                            self.insert_def(nested, path, value, span, false, &sub_prefix);
+                        }
+                        Some(Pending::Done(_, prev)) => {
+                            let prev = *prev;
+                            let rest: Vec<String> = path
+                                .iter()
+                                .map(|a| match a {
+                                    AttrName::Static(n) => n.to_string(),
+                                    AttrName::Dynamic(_) => "${...}".to_owned(),
+                                })
+                                .collect();
+                            self.already(span, &format!("{full}.{}", rest.join(".")), prev);
+                        }
+                        None => {
+                            let mut nested = NestedSet::default();
+                            self.insert_def(&mut nested, path, value, span, false, &sub_prefix);
+                            set.statics.insert(name, Pending::Nested(nested, span));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn merge_literal(
+        &mut self,
+        nested: &mut NestedSet,
+        lit: &ast::AttrSet,
+        _is_let: bool,
+        prefix: &str,
+    ) {
+        for entry in lit.entries() {
+            match entry {
+                ast::Entry::AttrpathValue(av) => {
+                    let span = span_of(self.file, av.syntax());
+                    let path: Vec<AttrName> = av
+                        .attrpath()
+                        .map(|p| p.attrs().map(|a| self.attr_name(&a)).collect())
+                        .unwrap_or_default();
+                    match av.value() {
+                        Some(v) if !path.is_empty() => {
+                            self.insert_def(nested, path, &v, span, false, prefix)
+                        }
+                        _ => {
+                            self.err(span, "attribute without a name or value");
+                        }
+                    }
+                }
+                ast::Entry::Inherit(i) => {
+                    let span = span_of(self.file, i.syntax());
+                    self.err(
+                        span,
+                        "'inherit' in a set merged with attribute paths is not supported",
+                    );
+                }
+            }
+        }
+    }
+
+    fn value_expr(&mut self, value: &ast::Expr, name: Option<Name>) -> Rc<Expr> {
+        if let (ast::Expr::Lambda(l), Some(_)) = (value, &name) {
+            let span = span_of(self.file, l.syntax());
+            return Rc::new(Expr::Lambda(self.lambda(l, span, name)));
+        }
+        self.expr(value)
+    }
+}
+
+/// The position Nix 2.8 gives an inherited attribute: where the whitespace before its name
+/// starts (a quirk of its lexer that `unsafeGetAttrPos` shows).
+fn inherit_span(file: u32, a: &ast::Attr) -> Span {
+    let mut span = span_of(file, a.syntax());
+    if let Some(rowan::NodeOrToken::Token(t)) = a.syntax().prev_sibling_or_token() {
+        if t.kind() == rnix::SyntaxKind::TOKEN_WHITESPACE {
+            span.start = t.text_range().start().into();
+        }
+    }
+    span
+}
