@@ -26,18 +26,23 @@
 //!   UEFI and BIOS, hybrid for CDs and USB sticks ([`crate::iso`]).
 
 use std::fs;
-use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use strata_activate::manifest::{ActivationManifest, BootLoader};
+use strata_activate::manifest::BootLoader;
 use strata_activate::{profile, resolve, switch};
 use strata_bootloader_cfg as blc;
 use strata_store::{LocalStore, StorePath};
 
-use crate::gpt::{self, Guid, PartSize, PartitionRequest};
+use crate::gpt::{self, PartSize, PartitionRequest};
+use crate::staged::label_of;
+use crate::tools::{find_tool, pin_times, run_tool, temp_beside};
 use crate::{ext4, fat, grub, iso};
+
+pub(crate) use crate::error::io_err;
+pub use crate::error::Error;
+pub use crate::staged::{ImageIds, Staged};
 
 /// The formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,44 +68,6 @@ impl std::str::FromStr for Format {
             "tar" => Ok(Format::Tar),
             other => Err(UnknownFormat(other.to_owned())),
         }
-    }
-}
-
-/// Why an image could not be made.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("{what} {path}: {source}")]
-    Io {
-        what: &'static str,
-        path: PathBuf,
-        source: io::Error,
-    },
-    #[error(transparent)]
-    Store(#[from] strata_store::StoreError),
-    #[error(transparent)]
-    Activate(#[from] strata_activate::ActivateError),
-    #[error(transparent)]
-    Gpt(#[from] gpt::Error),
-    #[error(transparent)]
-    Fat(#[from] fat::Error),
-    #[error(transparent)]
-    Grub(#[from] grub::Error),
-    #[error(transparent)]
-    Ext4(#[from] ext4::Error),
-    #[error(transparent)]
-    BootLoader(#[from] strata_activate::switch::BootLoaderError),
-    #[error("{0}")]
-    Other(String),
-}
-
-pub(crate) fn io_err<'a>(
-    what: &'static str,
-    path: &'a Path,
-) -> impl FnOnce(io::Error) -> Error + 'a {
-    move |source| Error::Io {
-        what,
-        path: path.to_owned(),
-        source,
     }
 }
 
@@ -131,61 +98,6 @@ pub struct ImageReport {
     pub warnings: Vec<String>,
 }
 
-/// Identifiers derived from the toplevel's hash.
-#[derive(Debug, Clone)]
-pub struct ImageIds {
-    seed: Vec<u8>,
-}
-
-impl ImageIds {
-    pub fn new(toplevel: &StorePath) -> ImageIds {
-        ImageIds {
-            seed: toplevel.hash_part().as_bytes().to_vec(),
-        }
-    }
-
-    pub fn guid(&self, what: &str) -> Guid {
-        gpt::derive_guid(&self.seed, what)
-    }
-
-    /// A UUID in text form (lower case, as file systems print them).
-    pub fn uuid(&self, what: &str) -> String {
-        self.guid(what).to_string().to_lowercase()
-    }
-
-    /// A 32-bit serial number.
-    pub fn serial(&self, what: &str) -> u32 {
-        let g = self.guid(what).to_text_order();
-        u32::from_be_bytes([g[0], g[1], g[2], g[3]])
-    }
-}
-
-/// A staged machine: see the module documentation.
-#[derive(Debug)]
-pub struct Staged {
-    /// Removed when dropped.
-    pub work: tempfile::TempDir,
-    pub root: PathBuf,
-    pub esp: PathBuf,
-    pub manifest: ActivationManifest,
-    /// GRUB's BIOS boot code for a disk, when GRUB is the boot loader.
-    pub bios: Option<grub::BiosBoot>,
-    /// GRUB's BIOS files for a medium, for an ISO.
-    pub iso: Option<iso::IsoBoot>,
-    /// The root file system's label and the ESP's (for an ISO, both the medium's).
-    pub root_label: String,
-    pub esp_label: String,
-    pub warnings: Vec<String>,
-}
-
-/// The label a `/dev/disk/by-label/X` or `LABEL=X` device names.
-pub(crate) fn label_of(device: &str) -> Option<String> {
-    device
-        .strip_prefix("/dev/disk/by-label/")
-        .or_else(|| device.strip_prefix("LABEL="))
-        .map(str::to_owned)
-}
-
 /// The package `boot-loader/<prefix>*` of the toplevel, where it is on disk.
 fn loader_package(root: &Path, toplevel: &str, prefix: &str) -> Result<PathBuf, Error> {
     let dir = resolve(root, &format!("{toplevel}/boot-loader"));
@@ -204,34 +116,6 @@ fn loader_package(root: &Path, toplevel: &str, prefix: &str) -> Result<PathBuf, 
     )))
 }
 
-/// The program `name` from the PATH, or the error `missing` says.
-pub(crate) fn find_tool(name: &str, missing: &str) -> Result<PathBuf, Error> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-        .ok_or_else(|| Error::Other(missing.to_owned()))
-}
-
-/// Runs `cmd` (`what` names it in errors); a failure gives its standard error, or its output
-/// when that is empty.
-pub(crate) fn run_tool(cmd: &mut Command, what: &str) -> Result<(), Error> {
-    let o = cmd
-        .output()
-        .map_err(|e| Error::Other(format!("cannot run {what}: {e}")))?;
-    if !o.status.success() {
-        let mut text = String::from_utf8_lossy(&o.stderr).trim().to_owned();
-        if text.is_empty() {
-            text = String::from_utf8_lossy(&o.stdout).trim().to_owned();
-        }
-        return Err(Error::Other(format!(
-            "{what} failed ({}): {text}",
-            o.status
-        )));
-    }
-    Ok(())
-}
-
 /// `grub-mkimage` from the PATH.
 fn grub_mkimage() -> Result<PathBuf, Error> {
     find_tool(
@@ -248,48 +132,6 @@ fn copy(from: &Path, to: &Path) -> Result<(), Error> {
     fs::copy(from, to).map_err(io_err("cannot copy to", to))?;
     fs::set_permissions(to, fs::Permissions::from_mode(0o644))
         .map_err(io_err("cannot chmod", to))?;
-    Ok(())
-}
-
-/// Sets the time of everything below `dir` (links themselves included) to `epoch`, except
-/// what is below `store` (the store paths, which keep the store's time stamp).
-pub(crate) fn pin_times(dir: &Path, store: Option<&Path>, epoch: u64) -> Result<(), Error> {
-    let t = rustix::fs::Timespec {
-        tv_sec: epoch as i64,
-        tv_nsec: 0,
-    };
-    let times = rustix::fs::Timestamps {
-        last_access: t,
-        last_modification: t,
-    };
-    let mut todo = vec![dir.to_path_buf()];
-    let mut all = Vec::new();
-    while let Some(d) = todo.pop() {
-        all.push(d.clone());
-        if Some(d.as_path()) == store {
-            continue;
-        }
-        for e in fs::read_dir(&d).map_err(io_err("cannot read", &d))? {
-            let e = e.map_err(io_err("cannot read", &d))?;
-            if e.file_type()
-                .map_err(io_err("cannot read", &e.path()))?
-                .is_dir()
-            {
-                todo.push(e.path());
-            } else {
-                all.push(e.path());
-            }
-        }
-    }
-    for p in all {
-        rustix::fs::utimensat(
-            rustix::fs::CWD,
-            &p,
-            &times,
-            rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
-        )
-        .map_err(|e| io_err("cannot set the time of", &p)(e.into()))?;
-    }
     Ok(())
 }
 
@@ -405,7 +247,7 @@ fn install_loader(
     esp: &Path,
     esp_label: &str,
     live: bool,
-) -> Result<(Option<grub::BiosBoot>, Option<iso::IsoBoot>), Error> {
+) -> Result<(Option<grub::BiosBoot>, Option<grub::IsoBoot>), Error> {
     let efi_boot = esp.join("EFI/BOOT");
     fs::create_dir_all(&efi_boot).map_err(io_err("cannot create", &efi_boot))?;
     if loader.kind == "grub" {
@@ -593,18 +435,6 @@ pub fn write_qcow2(raw: &Path, out: &Path) -> Result<(), Error> {
             .arg(out),
         "qemu-img convert",
     )
-}
-
-/// A name in `path`'s directory for writing it before a rename: hidden, and unique to this
-/// process and call, so that two runs writing the same file at once do not share one.
-pub(crate) fn temp_beside(path: &Path) -> PathBuf {
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.strata-tmp-{}-{n}", std::process::id()))
 }
 
 /// Makes the image `spec` asks for.

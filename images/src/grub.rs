@@ -157,6 +157,14 @@ pub enum Error {
 /// Builds GRUB's EFI program into `out` (for `EFI/BOOT/BOOTX64.EFI` on the ESP) with `tool`
 /// (`grub-mkimage`) from `modules_dir` (`.../usr/lib/grub/x86_64-efi`). At boot it finds the
 /// file system labelled `esp_label` and reads `grub/grub.cfg` from it.
+/// What GRUB needs for BIOS on a medium (an ISO): the El Torito image and the hybrid MBR's
+/// boot code.
+#[derive(Debug, Clone)]
+pub struct IsoBoot {
+    pub eltorito: Vec<u8>,
+    pub hybrid_mbr: Vec<u8>,
+}
+
 pub fn efi_image(
     tool: &Path,
     modules_dir: &Path,

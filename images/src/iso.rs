@@ -28,8 +28,11 @@ use strata_activate::manifest::ActivationManifest;
 use strata_activate::resolve;
 use strata_store::local::{delete_tree, link_or_copy_tree};
 
-use crate::assemble::{find_tool, io_err, label_of, pin_times, run_tool, Error, ImageIds, Staged};
+use crate::error::{io_err, Error};
 use crate::fat;
+use crate::grub::IsoBoot;
+use crate::staged::{label_of, ImageIds, Staged};
+use crate::tools::{find_tool, pin_times, run_tool};
 
 /// The module `strata image --format iso` evaluates with the configuration, relative to
 /// strata's module directory.
@@ -44,13 +47,6 @@ pub const EFI_IMAGE: &str = "grub/efi.img";
 const BOOT_CATALOG: &str = "grub/boot.cat";
 
 const MIB: u64 = 1 << 20;
-
-/// What GRUB needs for BIOS on a medium: the El Torito image and the hybrid MBR's boot code.
-#[derive(Debug, Clone)]
-pub struct IsoBoot {
-    pub eltorito: Vec<u8>,
-    pub hybrid_mbr: Vec<u8>,
-}
 
 /// The volume label of the live system `manifest` describes (toplevel `top` in the staged
 /// `root`), or why it is not a live system: its root must be an `iso9660` file system named by

@@ -13,10 +13,13 @@
 #![forbid(unsafe_code)]
 
 pub mod assemble;
+pub mod error;
 pub mod ext4;
 pub mod fat;
 pub mod gpt;
 pub mod grub;
 pub mod iso;
+pub mod staged;
 pub mod tarball;
+pub mod tools;
 pub mod vm;

@@ -7,7 +7,8 @@ use std::io::{self, BufWriter, Write as _};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use crate::assemble::{io_err, Error, Staged};
+use crate::error::{io_err, Error};
+use crate::staged::Staged;
 
 /// Appends `dir`'s entries below the archive path `prefix` (sorted, recursively).
 fn append_tree<W: io::Write>(

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 
 use strata_store::{LocalStore, StorePath};
 
-use crate::assemble::{build_image, io_err, temp_beside, Error, Format, ImageSpec};
+use crate::assemble::{build_image, Format, ImageSpec};
+use crate::error::{io_err, Error};
+use crate::tools::temp_beside;
 
 /// Where Debian's OVMF keeps UEFI's firmware code and its variable store.
 pub const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE.fd";
