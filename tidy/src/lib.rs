@@ -13,7 +13,7 @@
 
 #![forbid(unsafe_code)]
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::fs;
 use std::io;
@@ -515,6 +515,106 @@ fn is_test_file(dir: &str, rel: &Path) -> bool {
         || rel.file_name().is_some_and(|n| n == "tests.rs")
 }
 
+/// Crates whose top-level modules must not import each other in a circle (the evaluator's
+/// core and its builtins call each other by nature, so `lang` is not listed).
+pub const NO_MODULE_CIRCLES: &[&str] = &[
+    "store",
+    "builder",
+    "bootloader-cfg",
+    "images",
+    "init",
+    "activate",
+];
+
+/// The top-level modules of a crate and those each names through `crate::` (outside its
+/// tests and comments): `files` are the crate's source files as (path below `src/`, text).
+pub fn module_graph(files: &[(PathBuf, String)]) -> BTreeMap<String, BTreeSet<String>> {
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (rel, text) in files {
+        let Some(first) = rel.components().next() else {
+            continue;
+        };
+        let top = first.as_os_str().to_string_lossy();
+        let top = top.strip_suffix(".rs").unwrap_or(&top).to_owned();
+        if top == "lib" || top == "main" || top == "bin" {
+            continue;
+        }
+        let lines: Vec<&str> = text.lines().collect();
+        let code: Vec<&str> = lines[..tests_start(&lines)]
+            .iter()
+            .map(|l| l.split("//").next().unwrap_or(""))
+            .collect();
+        let code = code.join("\n");
+        let deps = graph.entry(top.clone()).or_default();
+        for (i, _) in code.match_indices("crate::") {
+            let rest = &code[i + "crate::".len()..];
+            let names: Vec<&str> = match rest.strip_prefix('{') {
+                Some(group) => group
+                    .split('}')
+                    .next()
+                    .unwrap_or("")
+                    .split(',')
+                    .map(|n| n.trim().split("::").next().unwrap_or(""))
+                    .collect(),
+                None => vec![rest
+                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .next()
+                    .unwrap_or("")],
+            };
+            for n in names {
+                if !n.is_empty() && n != top && n != "self" {
+                    deps.insert(n.to_owned());
+                }
+            }
+        }
+    }
+    graph
+}
+
+/// One circle among `graph`'s modules (`a -> b -> a`), if there is one.
+pub fn find_circle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        graph: &BTreeMap<String, BTreeSet<String>>,
+        node: &str,
+        state: &mut BTreeMap<String, u8>,
+        path: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
+        state.insert(node.to_owned(), 1);
+        path.push(node.to_owned());
+        for next in graph.get(node).into_iter().flatten() {
+            if !graph.contains_key(next) {
+                continue;
+            }
+            match state.get(next.as_str()) {
+                Some(1) => {
+                    let from = path.iter().position(|p| p == next).unwrap_or(0);
+                    let mut circle = path[from..].to_vec();
+                    circle.push(next.clone());
+                    return Some(circle);
+                }
+                Some(_) => {}
+                None => {
+                    if let Some(c) = visit(graph, next, state, path) {
+                        return Some(c);
+                    }
+                }
+            }
+        }
+        path.pop();
+        state.insert(node.to_owned(), 2);
+        None
+    }
+    let mut state = BTreeMap::new();
+    for node in graph.keys() {
+        if !state.contains_key(node.as_str()) {
+            if let Some(c) = visit(graph, node, &mut state, &mut Vec::new()) {
+                return Some(c);
+            }
+        }
+    }
+    None
+}
+
 /// Runs every check on the repository at `root`, with the allow-lists in `tidy/allow/`.
 /// The checker's own crate is not scanned for source rules: its tests plant violations.
 pub fn check_tree(root: &Path) -> io::Result<Vec<Violation>> {
@@ -545,6 +645,27 @@ pub fn check_tree(root: &Path) -> io::Result<Vec<Violation>> {
             out.extend(check_crate_doc(r, &text));
             if NO_UNSAFE.contains(&dir) {
                 out.extend(check_forbids_unsafe(r, &text));
+            }
+        }
+        if NO_MODULE_CIRCLES.contains(&dir) {
+            let src = Path::new(dir).join("src");
+            let mut sources = Vec::new();
+            for f in &files {
+                if let Ok(rel) = f.strip_prefix(&src) {
+                    if !is_test_file(dir, f) {
+                        sources.push((rel.to_path_buf(), read(root, f)?));
+                    }
+                }
+            }
+            if let Some(circle) = find_circle(&module_graph(&sources)) {
+                out.push(violation(
+                    &src,
+                    0,
+                    format!(
+                        "its modules import each other in a circle: {}",
+                        circle.join(" -> ")
+                    ),
+                ));
             }
         }
         for f in &files {

@@ -226,3 +226,48 @@ fn the_tree_check_reports_a_planted_tree() {
     }
     assert_eq!(shown.len(), 7, "{shown:#?}");
 }
+
+#[test]
+fn a_circle_of_module_imports_is_found_and_a_chain_is_not() {
+    let files = |texts: &[(&str, &str)]| -> Vec<(PathBuf, String)> {
+        texts
+            .iter()
+            .map(|(p, t)| (PathBuf::from(p), (*t).to_owned()))
+            .collect()
+    };
+    let chain = files(&[
+        ("system.rs", "use crate::scheduler::run;\n"),
+        (
+            "scheduler.rs",
+            "use crate::{build, store_dir};\n// crate::system in a comment\n",
+        ),
+        ("build/mod.rs", "pub fn f() { crate::sandbox::go() }\n"),
+        (
+            "sandbox.rs",
+            "#[cfg(test)]\nmod tests { use crate::system; }\n",
+        ),
+        ("lib.rs", "pub mod system;\n"),
+    ]);
+    let g = module_graph(&chain);
+    assert_eq!(
+        g["scheduler"],
+        ["build", "store_dir"].map(String::from).into()
+    );
+    assert!(
+        g["sandbox"].is_empty(),
+        "tests and comments do not count: {g:?}"
+    );
+    assert_eq!(find_circle(&g), None);
+
+    let mut circle = chain.clone();
+    circle.push((
+        PathBuf::from("build/run.rs"),
+        "use crate::system::build_system;\n".into(),
+    ));
+    let found = find_circle(&module_graph(&circle)).expect("a circle");
+    assert_eq!(found.first(), found.last());
+    assert!(
+        found.contains(&"system".to_owned()) && found.contains(&"build".to_owned()),
+        "{found:?}"
+    );
+}
