@@ -499,12 +499,31 @@ fn bad_input_is_refused_with_a_clear_error_and_no_toplevel() {
         assert_eq!(toplevels(&s), before, "{text}: no new toplevel");
     }
 
-    // No lock file beside the configuration.
+    // No lock file beside the configuration: strata's own is used, and says so (this
+    // configuration is refused all the same).
     let conf = work.path().join("configuration.nix");
     let o = build(&s, &["-f", conf.to_str().unwrap(), "--no-out-link"]);
     assert_eq!(o.code, Some(1));
     assert!(
-        o.stderr.contains("strata.lock") && o.stderr.contains("strata lock update"),
+        o.stderr.contains("no strata.lock beside") && o.stderr.contains("using strata's own"),
+        "{}",
+        o.stderr
+    );
+    // A lock named that does not exist.
+    let nonesuch = work.path().join("nonesuch.lock");
+    let o = build(
+        &s,
+        &[
+            "-f",
+            conf.to_str().unwrap(),
+            "--lock",
+            nonesuch.to_str().unwrap(),
+            "--no-out-link",
+        ],
+    );
+    assert_eq!(o.code, Some(1));
+    assert!(
+        o.stderr.contains("nonesuch.lock") && o.stderr.contains("strata lock update"),
         "{}",
         o.stderr
     );
