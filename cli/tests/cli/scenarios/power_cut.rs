@@ -57,7 +57,8 @@ fn a_power_cut_during_a_switch_leaves_one_whole_generation() {
     let verify = m
         .run(
             &format!("{STRATA} store verify 2>&1"),
-            Duration::from_secs(600),
+            // Hashing the whole store under emulation: minutes on a loaded machine.
+            Duration::from_secs(1500),
         )
         .unwrap();
     assert_eq!(verify.code, 0, "strata store verify: {}", verify.output);
