@@ -114,11 +114,7 @@ fn restore_base_archive_round_trips() {
 #[test]
 fn restore_refuses_malformed_archives() {
     for c in nar_corpus() {
-        let at = match c.at {
-            At::Byte(n) => Some(n),
-            At::End => Some(c.input.len() as u64),
-            At::Unknown => None,
-        };
+        let at = c.at.offset(0, c.input.len());
         restore_must_fail(&c.name, &c.input, &c.message, at);
     }
 }
@@ -366,11 +362,7 @@ fn import_refuses_malformed_archives_in_streams() {
         let mut w = Wire::new();
         record(&mut w, &c.input, &fake_path(7, "bad-nar"), &[]);
         w.num(0);
-        let at = match c.at {
-            At::Byte(n) => Some(n + 8),
-            At::End => Some(w.buf.len() as u64),
-            At::Unknown => None,
-        };
+        let at = c.at.offset(8, w.buf.len());
         store.import_must_fail(
             &before,
             false,
@@ -388,11 +380,7 @@ fn import_refuses_malformed_streams() {
     let store = Store::new();
     let before = Snapshot::take(&store, true);
     for c in stream_corpus(&store.known) {
-        let at = match c.at {
-            At::Byte(n) => Some(n),
-            At::End => Some(c.input.len() as u64),
-            At::Unknown => None,
-        };
+        let at = c.at.offset(0, c.input.len());
         store.import_must_fail(&before, true, &c.name, &c.input, &c.message, at);
     }
     for p in &store.known {

@@ -86,11 +86,7 @@ fn restore_refuses_malformed_archives() {
     let cases = nar_corpus();
     assert!(!cases.is_empty());
     for c in cases {
-        let at = match c.at {
-            At::Byte(n) => Some(n),
-            At::End => Some(c.input.len() as u64),
-            At::Unknown => None,
-        };
+        let at = c.at.offset(0, c.input.len());
         restore_must_fail(&c.name, &c.input, &c.message, at);
     }
 }
@@ -243,11 +239,7 @@ fn import_refuses_malformed_archives_in_streams() {
         let mut w = Wire::new();
         record(&mut w, &c.input, &fake_path(7, "bad-nar"), &[]);
         w.num(0);
-        let at = match c.at {
-            At::Byte(n) => Some(n + 8),
-            At::End => Some(w.buf.len() as u64),
-            At::Unknown => None,
-        };
+        let at = c.at.offset(8, w.buf.len());
         let what = format!("stream with {}", c.name);
         f.import_must_fail(&before, &what, &w.buf, &c.message, at);
     }
@@ -259,11 +251,7 @@ fn import_refuses_malformed_streams() {
     let before = Snapshot::take(&f.root);
     let known = f.known.clone();
     for c in stream_corpus(&known) {
-        let at = match c.at {
-            At::Byte(n) => Some(n),
-            At::End => Some(c.input.len() as u64),
-            At::Unknown => None,
-        };
+        let at = c.at.offset(0, c.input.len());
         f.import_must_fail(&before, &c.name, &c.input, &c.message, at);
     }
     for p in &known {

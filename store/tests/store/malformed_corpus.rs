@@ -143,6 +143,18 @@ pub enum At {
     Unknown,
 }
 
+impl At {
+    /// The byte offset the error must name: for an archive placed `shift` bytes into an input
+    /// of `len` bytes. `None` when no offset is expected.
+    pub fn offset(self, shift: u64, len: usize) -> Option<u64> {
+        match self {
+            At::Byte(n) => Some(n + shift),
+            At::End => Some(len as u64),
+            At::Unknown => None,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Case {
     pub name: String,
