@@ -16,7 +16,27 @@ let
   c = eval.config;
   clean = v: removeAttrs v [ "_module" ];
   kernel = pkgs.${c.boot.kernel} or (throw
-    "boot.kernel: the package `${c.boot.kernel}' is not in strata.lock; add it with `strata lock update ${c.boot.kernel} ...'");
+    "boot.kernel: the Debian suite strata.lock pins has no package `${c.boot.kernel}'");
+  bootLoader = map (name: pkgs.${name} or (throw
+    "the boot loader needs the package `${name}', which the Debian suite strata.lock pins does not have"))
+    (if c.boot.loader.grub.enable then [ "grub-efi-amd64-bin" "grub-pc-bin" ] else [ "systemd-boot-efi" ]);
+  systemRoots = c.environment.systemPackages ++ c.environment.defaultPackages;
+
+  # Packages of Debian's contrib, non-free and non-free-firmware components need
+  # nixpkgs.config.allowUnfree: checked over everything the system is made of.
+  closureOf = roots: if pkgs ? debianClosure then pkgs.debianClosure roots else [ ];
+  allRoots = systemRoots ++ [ kernel ] ++ bootLoader;
+  nonFree = builtins.filter (p: (p.component or "main") != "main") (closureOf allRoots);
+  wantedBy = p: lib.findFirst (r: builtins.any (q: (q.pname or null) == p.pname) (closureOf [ r ])) null allRoots;
+  freeCheck =
+    if c.nixpkgs.config.allowUnfree || nonFree == [ ] then true
+    else
+      let
+        p = builtins.head nonFree;
+        root = wantedBy p;
+        via = if root == null || (root.pname or null) == p.pname then "" else " (wanted by ${root.pname or root.name})";
+      in
+      throw "${p.pname}${via} is in Debian's ${p.component} component; set nixpkgs.config.allowUnfree = true to use it";
 in {
   inherit (eval) options config;
   system = {
@@ -25,14 +45,12 @@ in {
     busybox = "${pkgs.busybox-static}/bin/busybox";
     # The boot loader's own files (EFI programs, GRUB's modules), which images and switches
     # install: GRUB for UEFI and BIOS, or systemd-boot.
-    bootLoader = map (name: pkgs.${name} or (throw
-      "the boot loader needs the package `${name}', which is not in strata.lock; add it with `strata lock update ${name} ...'"))
-      (if c.boot.loader.grub.enable then [ "grub-efi-amd64-bin" "grub-pc-bin" ] else [ "systemd-boot-efi" ]);
-    sw = pkgs.buildEnv {
+    inherit bootLoader;
+    sw = assert freeCheck; pkgs.buildEnv {
       name = "system-path";
       # The configuration's packages first: where two packages have a file at the same place,
       # the earlier one's wins (so a Debian package's `ls` beats busybox's applet).
-      paths = c.environment.systemPackages ++ c.environment.defaultPackages;
+      paths = systemRoots;
       ignoreCollisions = true;
     };
   };

@@ -1,18 +1,21 @@
-//! The Debian package set as derivations: `modules/pkgs/debian.nix` applied to a lock.
+//! The Debian package set as derivations: `modules/pkgs/debian.nix` applied to a lock's digest.
 //!
-//! [`lock_to_nix_json`] turns a [`LockFile`] into the JSON that `builtins.fromJSON` makes the
-//! `lock` argument of `debian.nix` from; [`eval_debian_pkgs`] evaluates the package set, whose
-//! attributes are the locked packages (each a `builtin:unpack-deb` derivation) and `debs` (their
-//! `builtin:fetchurl` derivations); [`drv_path`] reads one derivation's `.drv` path. With an
-//! evaluator on [`StoreIo`](crate::eval_io::StoreIo) the `.drv` files are written into the
-//! store, ready for [`scheduler::realise_all`](crate::scheduler::realise_all).
+//! The digest ([`crate::debian::digest`]) has one record a package of the pinned suite, tens of
+//! thousands of them. [`eval_pkgs`] makes the attribute set of records in Rust, one string a
+//! name, without parsing a record: `debian.nix` decodes a record with `builtins.fromJSON` only
+//! when a configuration touches its name, so evaluating a configuration costs one file read and
+//! one pass over the names, whatever the suite's size. Each package is a `builtin:unpack-deb`
+//! derivation, with `debs.<name>` its `builtin:fetchurl` derivation; [`drv_path`] reads one
+//! derivation's `.drv` path. With an evaluator on [`StoreIo`](crate::eval_io::StoreIo) the
+//! `.drv` files are written into the store, ready for
+//! [`scheduler::realise_all`](crate::scheduler::realise_all).
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
 use strata_lang::value::{intern, Attrs, Value};
 use strata_lang::{EvalError, Evaluator};
 
+use crate::debian::digest;
 use crate::debian::lock::LockFile;
 
 /// The package set's file below the `modules` directory.
@@ -20,87 +23,77 @@ pub const DEBIAN_NIX: &str = "pkgs/debian.nix";
 /// The whole package set's file below the `modules` directory.
 pub const DEFAULT_NIX: &str = "pkgs/default.nix";
 
-#[derive(Serialize)]
-struct NixLock<'a> {
-    suite: &'a str,
-    architecture: &'a str,
-    packages: Vec<NixPackage<'a>>,
-}
-
-#[derive(Serialize)]
-struct NixPackage<'a> {
-    name: &'a str,
-    version: &'a str,
-    architecture: &'a str,
-    filename: &'a str,
-    size: u64,
-    sha256: &'a str,
-    depends: &'a [String],
-}
-
-/// The lock as JSON: `{ suite, architecture, packages: [ { name, version, architecture,
-/// filename, size, sha256, depends } ] }` (packages in the lock's order).
-pub fn lock_to_nix_json(lock: &LockFile) -> String {
-    let value = NixLock {
-        suite: &lock.suite,
-        architecture: &lock.architecture,
-        packages: lock
-            .packages
-            .iter()
-            .map(|p| NixPackage {
-                name: &p.name,
-                version: &p.version,
-                architecture: &p.architecture,
-                filename: &p.filename,
-                size: p.size,
-                sha256: &p.sha256,
-                depends: &p.depends,
-            })
-            .collect(),
-    };
-    // Strings, numbers and lists of strings: serialising cannot fail.
-    serde_json::to_string(&value).unwrap_or_default()
-}
-
 /// `<modules>/pkgs/debian.nix`.
 pub fn debian_nix(modules: &Path) -> PathBuf {
     modules.join(DEBIAN_NIX)
 }
 
-/// Evaluates `import <modules>/pkgs/debian.nix { lock = builtins.fromJSON <lock as JSON>; }`
-/// and returns the package set (forced to a set; its attributes stay lazy).
+/// Evaluates `import <modules>/pkgs/debian.nix { lock; records; }` over the digest `digest`
+/// (its text) and returns the Debian package set (forced to a set; its attributes stay lazy).
 pub fn eval_debian_pkgs(
     ev: &mut Evaluator,
     modules: &Path,
     lock: &LockFile,
+    digest: &str,
 ) -> Result<Value, EvalError> {
-    eval_with_lock(ev, modules, &debian_nix(modules), lock)
+    eval_with_digest(ev, modules, &debian_nix(modules), lock, digest)
 }
 
-/// strata's whole package set, `<modules>/pkgs/default.nix` applied to the lock: the Debian
-/// packages, the trivial builders and `busybox-applets` (what configurations see as `pkgs`).
-pub fn eval_pkgs(ev: &mut Evaluator, modules: &Path, lock: &LockFile) -> Result<Value, EvalError> {
-    eval_with_lock(ev, modules, &modules.join(DEFAULT_NIX), lock)
+/// strata's whole package set, `<modules>/pkgs/default.nix` applied to the lock and its digest:
+/// the Debian packages, their aliases, the trivial builders and `busybox-applets` (what
+/// configurations see as `pkgs`).
+pub fn eval_pkgs(
+    ev: &mut Evaluator,
+    modules: &Path,
+    lock: &LockFile,
+    digest: &str,
+) -> Result<Value, EvalError> {
+    eval_with_digest(ev, modules, &modules.join(DEFAULT_NIX), lock, digest)
 }
 
-/// `import <nix_file> { lock = ...; }`, forced to a set.
-fn eval_with_lock(
+/// `import <nix_file> { lock = { suite; architecture; }; records = { <name> = <line>; ... }; }`,
+/// forced to a set.
+fn eval_with_digest(
     ev: &mut Evaluator,
     modules: &Path,
     nix_file: &Path,
     lock: &LockFile,
+    digest: &str,
 ) -> Result<Value, EvalError> {
+    let lines = digest::split(digest)
+        .map_err(|e| EvalError::eval(format!("the Debian digest: {e}"), crate::config::span()))?;
+    if lines.header.suite != lock.suite || lines.header.architecture != lock.architecture {
+        return Err(EvalError::eval(
+            format!(
+                "the Debian digest is of {} {}, but strata.lock pins {} {}",
+                lines.header.suite, lines.header.architecture, lock.suite, lock.architecture
+            ),
+            crate::config::span(),
+        ));
+    }
+    let records: Vec<_> = lines
+        .records
+        .iter()
+        .map(|(name, line)| (intern(name), Value::str((*line).to_owned())))
+        .collect();
     ev.sources.add_library_dir(modules.to_path_buf());
     let mut file = Vec::new();
     strata_lang::print::escape_string(nix_file.as_os_str().as_encoded_bytes(), &mut file);
     let f = ev.eval_string(&format!("import {}", String::from_utf8_lossy(&file)))?;
-    let from_json = ev.eval_string("builtins.fromJSON")?;
-    let lock_value = ev.call(
-        &from_json,
-        Value::str(lock_to_nix_json(lock)),
-        crate::config::span(),
-    )?;
-    let arg = Value::attrs(Attrs::from_unsorted(vec![(intern("lock"), lock_value)]));
+    let lock_value = Value::attrs(Attrs::from_unsorted(vec![
+        (intern("suite"), Value::str(lock.suite.clone())),
+        (
+            intern("architecture"),
+            Value::str(lock.architecture.clone()),
+        ),
+    ]));
+    let arg = Value::attrs(Attrs::from_unsorted(vec![
+        (intern("lock"), lock_value),
+        (
+            intern("records"),
+            Value::attrs(Attrs::from_unsorted(records)),
+        ),
+    ]));
     let set = ev.call(&f, arg, crate::config::span())?;
     ev.force(&set, crate::config::span())
 }
@@ -154,36 +147,50 @@ mod tests {
 
     use super::*;
     use crate::debian::archive::deb_store_name;
-    use crate::debian::lock::{LockedIndex, LockedPackage};
+    use crate::debian::lock::LockedIndex;
     use crate::eval_io::FsIo;
 
     fn modules() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../modules")
     }
 
-    fn lock() -> LockFile {
-        let pkg = |name: &str, version: &str, sha: char, depends: &[&str]| LockedPackage {
-            name: name.to_owned(),
-            version: version.to_owned(),
-            architecture: "amd64".to_owned(),
-            filename: format!("pool/main/{}/{name}/{name}_{version}_amd64.deb", &name[..1]),
-            size: 1234,
-            sha256: sha.to_string().repeat(64),
-            depends: depends.iter().map(|d| (*d).to_owned()).collect(),
+    fn stanza(name: &str, version: &str, depends: &str) -> String {
+        let file_version = version.split_once(':').map_or(version, |(_, v)| v);
+        format!(
+            "Package: {name}\nVersion: {version}\nArchitecture: amd64\n\
+             Filename: pool/main/{}/{name}/{name}_{file_version}_amd64.deb\nSize: 1234\n\
+             SHA256: {}\n{depends}\n",
+            &name[..1],
+            name.len()
+                .to_string()
+                .repeat(64)
+                .get(..64)
+                .unwrap_or_default(),
+        )
+    }
+
+    fn lock_and_digest() -> (LockFile, String) {
+        let index = [
+            stanza("app", "1.0-1", "Depends: libfoo\n"),
+            // An epoch and a tilde: neither may appear in a store path name.
+            stanza("libfoo", "2:1.2~rc1+dfsg-1", ""),
+            stanza("broken", "1-1", "Depends: nothere\n"),
+        ]
+        .concat();
+        let locked = LockedIndex {
+            path: "dists/fake/main/binary-amd64/Packages".to_owned(),
+            sha256: crate::debian::lock::sha256_hex(index.as_bytes()),
         };
-        LockFile {
+        let digest =
+            crate::debian::digest::build("fake", "amd64", &[(locked.clone(), index.as_bytes())])
+                .unwrap();
+        let lock = LockFile {
             suite: "fake".to_owned(),
             architecture: "amd64".to_owned(),
-            indexes: vec![LockedIndex {
-                path: "dists/fake/main/binary-amd64/Packages".to_owned(),
-                sha256: "0".repeat(64),
-            }],
-            packages: vec![
-                pkg("app", "1.0-1", 'a', &["libfoo"]),
-                // An epoch and a tilde: neither may appear in a store path name.
-                pkg("libfoo", "2:1.2~rc1+dfsg-1", 'b', &[]),
-            ],
-        }
+            indexes: vec![locked],
+            digest: crate::debian::lock::sha256_hex(&digest),
+        };
+        (lock, String::from_utf8(digest).unwrap())
     }
 
     fn evaluator() -> Evaluator {
@@ -192,20 +199,10 @@ mod tests {
     }
 
     #[test]
-    fn json_round_trips_through_from_json() {
-        let lock = lock();
-        let json: serde_json::Value = serde_json::from_str(&lock_to_nix_json(&lock)).unwrap();
-        assert_eq!(json["suite"], "fake");
-        assert_eq!(json["packages"][0]["depends"][0], "libfoo");
-        assert_eq!(json["packages"][1]["size"], 1234);
-        assert!(json.get("indexes").is_none());
-    }
-
-    #[test]
     fn derivation_paths_are_stable() {
-        let lock = lock();
+        let (lock, digest) = lock_and_digest();
         let paths = |ev: &mut Evaluator| {
-            let set = eval_debian_pkgs(ev, &modules(), &lock).unwrap();
+            let set = eval_debian_pkgs(ev, &modules(), &lock, &digest).unwrap();
             let mut out = Vec::new();
             for name in ["app", "libfoo"] {
                 out.push(drv_path(ev, &set, &[name]).unwrap());
@@ -228,11 +225,13 @@ mod tests {
 
     #[test]
     fn deb_paths_are_those_lock_fetch_makes() {
-        let lock = lock();
+        let (lock, digest) = lock_and_digest();
         let mut ev = evaluator();
-        let set = eval_debian_pkgs(&mut ev, &modules(), &lock).unwrap();
+        let set = eval_debian_pkgs(&mut ev, &modules(), &lock, &digest).unwrap();
         let sd = StoreDir::new("/nix/store").unwrap();
-        for p in &lock.packages {
+        let lines = crate::debian::digest::split(&digest).unwrap();
+        for (_, line) in &lines.records {
+            let p: crate::debian::digest::DigestRecord = serde_json::from_str(line).unwrap();
             let digest = strata_store::hash::from_hex(&p.sha256).unwrap();
             let hash = Hash::from_digest(HashAlgo::Sha256, &digest).unwrap();
             let expected = sd
@@ -245,9 +244,9 @@ mod tests {
 
     #[test]
     fn passthru_attributes() {
-        let lock = lock();
+        let (lock, digest) = lock_and_digest();
         let mut ev = evaluator();
-        let set = eval_debian_pkgs(&mut ev, &modules(), &lock).unwrap();
+        let set = eval_debian_pkgs(&mut ev, &modules(), &lock, &digest).unwrap();
         let app = attr(&mut ev, &set, "app").unwrap();
         let version = attr(&mut ev, &app, "version").unwrap();
         assert_eq!(
@@ -273,6 +272,41 @@ mod tests {
             drv_path(&mut ev, &deps[0], &[]).unwrap(),
             libfoo_drv,
             "depends holds the packages themselves"
+        );
+    }
+
+    #[test]
+    fn a_broken_package_fails_only_when_used() {
+        let (lock, digest) = lock_and_digest();
+        let mut ev = evaluator();
+        let set = eval_debian_pkgs(&mut ev, &modules(), &lock, &digest).unwrap();
+        let broken = attr(&mut ev, &set, "broken").unwrap();
+        let version = attr(&mut ev, &broken, "version").unwrap();
+        assert_eq!(
+            ev.force_string(&version, crate::config::span())
+                .unwrap()
+                .to_str_lossy(),
+            "1-1"
+        );
+        let e = out_path(&mut ev, &set, &["broken"]).unwrap_err();
+        let text = e.render(&ev.sources);
+        assert!(
+            text.contains("pkgs.broken cannot be used: broken 1-1 has Depends nothere"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_digest_of_another_suite_is_refused() {
+        let (mut lock, digest) = lock_and_digest();
+        lock.suite = "other".to_owned();
+        let mut ev = evaluator();
+        let e = eval_debian_pkgs(&mut ev, &modules(), &lock, &digest).unwrap_err();
+        assert!(
+            e.render(&ev.sources)
+                .contains("the Debian digest is of fake amd64, but strata.lock pins other amd64"),
+            "{}",
+            e.render(&ev.sources)
         );
     }
 }

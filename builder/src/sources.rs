@@ -93,53 +93,9 @@ pub fn strata_lock() -> Option<PathBuf> {
         .then(|| source.canonicalize().unwrap_or(source))
 }
 
-/// The packages `strata lock update` resolves: those `existing` pins (so an update keeps
-/// what the lock has and moves its versions), with `names` added; without an existing lock,
-/// `base` with `names`. With `replace`, `names` alone (`base` if there are none).
-pub fn update_roots(
-    existing: Option<&crate::debian::lock::LockFile>,
-    names: &[String],
-    base: &[&str],
-    replace: bool,
-) -> Vec<String> {
-    let mut roots: Vec<String> = match existing {
-        Some(lock) if !replace => lock.packages.iter().map(|p| p.name.clone()).collect(),
-        _ if names.is_empty() => base.iter().map(|s| (*s).to_owned()).collect(),
-        _ => Vec::new(),
-    };
-    roots.extend(names.iter().cloned());
-    roots.sort();
-    roots.dedup();
-    roots
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn an_update_keeps_what_the_lock_pins_and_adds_names() {
-        let lock = crate::debian::lock::LockFile::parse(
-            "format strata-lock 1\nsuite bookworm\narchitecture amd64\n\
-             index dists/x/Packages 0000000000000000000000000000000000000000000000000000000000000000\n\n\
-             package aa\nversion 1\narchitecture amd64\nfilename pool/a.deb\nsize 1\n\
-             sha256 0000000000000000000000000000000000000000000000000000000000000000\ndepends\n",
-        )
-        .unwrap();
-        let names = vec!["cc".to_owned(), "aa".to_owned()];
-        assert_eq!(
-            update_roots(Some(&lock), &names, &["bb"], false),
-            ["aa", "cc"]
-        );
-        assert_eq!(update_roots(Some(&lock), &[], &["bb"], false), ["aa"]);
-        assert_eq!(update_roots(None, &[], &["bb"], false), ["bb"]);
-        assert_eq!(update_roots(None, &names, &["bb"], false), ["aa", "cc"]);
-        assert_eq!(
-            update_roots(Some(&lock), &["cc".to_owned()], &["bb"], true),
-            ["cc"]
-        );
-        assert_eq!(update_roots(Some(&lock), &[], &["bb"], true), ["bb"]);
-    }
 
     #[test]
     fn named_then_beside_then_strata() {

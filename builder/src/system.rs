@@ -2,14 +2,14 @@
 //!
 //! [`build_system`] runs the steps in order:
 //!
-//! 1. evaluate the package set (`modules/pkgs/default.nix` applied to the lock) and the
-//!    configuration with it (`modules/eval-config.nix`), writing every `.drv` into the store;
+//! 1. evaluate the package set (`modules/pkgs/default.nix` applied to the lock's digest, which
+//!    is made from the pinned indexes if the store lacks it) and the configuration with it (`modules/eval-config.nix`), writing every `.drv` into the store;
 //! 2. build what the manifest refers to (system packages, `/etc` sources, scripts), found in
 //!    the manifest's string context, and check `time.timeZone` against the zone database
 //!    `/etc/zoneinfo` links to;
 //! 3. make the parts that come from strata's own code: the static `/etc` tree and the
 //!    activation manifest ([`crate::toplevel`]), and strata itself ([`StrataSelf`]): the
-//!    static `strata` and `strata-init`, the module library and the lock, under
+//!    static `strata` and `strata-init`, the module library, the lock and its digest, under
 //!    `share/strata/`;
 //! 4. evaluate `modules/system/toplevel.nix`, whose two derivations have builtin builders
 //!    ([`crate::builtins::initrd`], [`crate::builtins::toplevel`]), and build the toplevel with everything it
@@ -114,6 +114,9 @@ impl StrataSelf {
 pub struct SystemInputs<'a> {
     pub configuration: &'a Path,
     pub lock: &'a LockFile,
+    /// Where the lock was read from: a digest shipped beside it (`debian-digest`, as every
+    /// system's strata has) is used when the store lacks the lock's digest.
+    pub lock_file: Option<&'a Path>,
     pub strata: &'a StrataSelf,
     /// Make this a symlink to the toplevel and a GC root (like `nix-build`'s `result`).
     pub out_link: Option<&'a Path>,
@@ -217,8 +220,14 @@ fn build_system_here(
         }
         extra.push(m);
     }
-    let pkgs =
-        crate::pkgs::eval_pkgs(&mut ev, modules, inputs.lock).map_err(|e| eval_err(&ev, e))?;
+    let digest_path = ensure_digest(&mut store, inputs, &opts)?;
+    let digest_file = store.real_path(&digest_path);
+    let digest = fs::read_to_string(&digest_file).map_err(io_ctx(format!(
+        "cannot read the Debian digest '{}'",
+        digest_file.display()
+    )))?;
+    let pkgs = crate::pkgs::eval_pkgs(&mut ev, modules, inputs.lock, &digest)
+        .map_err(|e| eval_err(&ev, e))?;
     let (evaluated, whole, context) =
         config::evaluate_with(&mut ev, modules, &configuration, &extra, Some(pkgs))?;
     io.commit()?;
@@ -271,7 +280,7 @@ fn build_system_here(
     let manifest_path = store
         .add_text("activation.json", manifest_json.as_bytes(), &manifest_refs)?
         .path;
-    let strata_path = add_strata(&mut store, inputs.strata, inputs.lock)?;
+    let strata_path = add_strata(&mut store, inputs.strata, inputs.lock, &digest)?;
 
     // 4. The initrd and the toplevel.
     let f = ev
@@ -310,13 +319,57 @@ fn build_system_here(
     })
 }
 
+/// The file name of the digest beside a lock (`share/strata/debian-digest` in every system).
+pub const DIGEST_BESIDE_LOCK: &str = "debian-digest";
+
+/// The lock's digest in the store: valid already, else the one shipped beside the lock (if its
+/// sha256 is the lock's), else made from the pinned indexes fetched from the archive.
+fn ensure_digest(
+    store: &mut LocalStore,
+    inputs: &SystemInputs<'_>,
+    opts: &SchedulerOptions,
+) -> Result<StorePath, SystemError> {
+    use crate::debian::archive::{self, Archive, ArchiveError};
+    let lock = inputs.lock;
+    let digest_err = |e: ArchiveError| SystemError::Strata(format!("the Debian digest: {e}"));
+    let path = archive::digest_store_path(store, lock).map_err(digest_err)?;
+    if store.is_valid(&path)? {
+        return Ok(path);
+    }
+    if let Some(beside) = inputs
+        .lock_file
+        .map(|l| l.with_file_name(DIGEST_BESIDE_LOCK))
+        .filter(|p| p.is_file())
+    {
+        let bytes =
+            fs::read(&beside).map_err(io_ctx(format!("cannot read '{}'", beside.display())))?;
+        if crate::debian::lock::sha256_hex(&bytes) == lock.digest {
+            return archive::add_digest(store, lock, &bytes).map_err(digest_err);
+        }
+        tracing::info!(file = %beside.display(), "the digest beside the lock is not the lock's");
+    }
+    let mirror = opts.build.debian_mirror.clone();
+    archive::ensure_digest(store, lock, || {
+        let base = mirror.ok_or(ArchiveError::NoArchive)?;
+        Archive::configure(
+            Some(&base),
+            Some(&lock.suite),
+            &lock.architecture,
+            Path::new("/"),
+        )
+    })
+    .map_err(digest_err)
+}
+
 /// Adds strata itself: `bin/strata`, `bin/strata-init`, `share/strata/modules/` (the module
-/// library without its tests) and `share/strata/strata.lock`, as one content-addressed path
-/// named `strata-<version>`.
+/// library without its tests), `share/strata/strata.lock` and the lock's digest beside it
+/// (`share/strata/debian-digest`, so a machine evaluates its own configuration offline), as one
+/// content-addressed path named `strata-<version>`.
 pub fn add_strata(
     store: &mut LocalStore,
     me: &StrataSelf,
     lock: &LockFile,
+    digest: &str,
 ) -> Result<StorePath, SystemError> {
     let tmp = tempfile::Builder::new()
         .prefix("strata-self")
@@ -340,6 +393,8 @@ pub fn add_strata(
     })?;
     fs::write(share.join("strata.lock"), lock.to_text())
         .map_err(io_ctx("cannot write strata.lock"))?;
+    fs::write(share.join(DIGEST_BESIDE_LOCK), digest)
+        .map_err(io_ctx("cannot write the Debian digest"))?;
     let name = format!("strata-{}", env!("CARGO_PKG_VERSION"));
     Ok(store.add_path(&root, Some(&name))?.path)
 }

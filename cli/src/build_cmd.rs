@@ -79,8 +79,9 @@ pub fn lock_path(flag: Option<PathBuf>, configuration: &Path) -> Result<FoundLoc
     )?)
 }
 
-/// The lock file ([`lock_path`]), read; one line on standard error when it is strata's own.
-pub fn read_lock(flag: Option<PathBuf>, configuration: &Path) -> Result<LockFile> {
+/// The lock file ([`lock_path`]), read, with its path; one line on standard error when it is
+/// strata's own.
+pub fn read_lock(flag: Option<PathBuf>, configuration: &Path) -> Result<(LockFile, PathBuf)> {
     let found = lock_path(flag, configuration)?;
     let path = &found.path;
     if found.origin == LockOrigin::Strata {
@@ -97,7 +98,8 @@ pub fn read_lock(flag: Option<PathBuf>, configuration: &Path) -> Result<LockFile
             path.display()
         )
     })?;
-    LockFile::parse(&text).with_context(|| format!("in {}", path.display()))
+    let lock = LockFile::parse(&text).with_context(|| format!("in {}", path.display()))?;
+    Ok((lock, found.path))
 }
 
 pub fn build(args: BuildArgs, root: Option<PathBuf>, store_dir: &str) -> Result<ExitCode> {
@@ -117,7 +119,7 @@ pub fn build_system_of(
     profiles: &[&str],
 ) -> Result<StorePath> {
     let configuration = configuration_file(args.file)?;
-    let lock = read_lock(args.lock, &configuration)?;
+    let (lock, lock_file) = read_lock(args.lock, &configuration)?;
     let me = StrataSelf::locate()?;
     let mut opts = SchedulerOptions {
         jobs: args.jobs.unwrap_or(0),
@@ -137,6 +139,7 @@ pub fn build_system_of(
     let inputs = SystemInputs {
         configuration: &configuration,
         lock: &lock,
+        lock_file: Some(&lock_file),
         strata: &me,
         out_link,
         profiles,

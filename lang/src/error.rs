@@ -56,7 +56,7 @@ pub struct ErrorData {
     pub kind: ErrorKind,
     pub span: Option<Span>,
     pub frames: Vec<Frame>,
-    /// A suggestion shown under the source snippet ("Did you mean 'x'?").
+    /// A suggestion shown under the source snippet ("Did you mean x?").
     pub hint: Option<String>,
 }
 

@@ -7,12 +7,10 @@ let
   systemOf = p: if builtins.isString p then p else p.system or "(a platform without `system')";
   pkgsConfig = {
     options = {
-      allowUnfree = mkUnsupportedOption {
+      allowUnfree = mkOption {
         type = types.bool;
         default = false;
-        yet = true;
-        description = "Whether packages that are not free software may be installed.";
-        reason = "strata's packages come from Debian's `main' component only; contrib, non-free and non-free-firmware are not used.";
+        description = "Whether packages of Debian's `contrib', `non-free' and `non-free-firmware' components may be installed (firmware, microcode and other software that is not free, or that needs such software). Without it, a system that uses one is an evaluation error naming the package.";
       };
       allowBroken = mkUnsupportedOption {
         type = types.bool;

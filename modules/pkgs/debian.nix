@@ -1,9 +1,11 @@
-# The Debian package set of a lock file.
+# The Debian package set: every package of the suite strata.lock pins.
 #
-# `lock` is strata.lock as a Nix value (the builder makes it with `pkgs::lock_to_nix_json`):
-#
-#   { suite; architecture;
-#     packages = [ { name; version; architecture; filename; size; sha256; depends = [ ... ]; } ]; }
+# `records` maps every package name to its line of the digest (builder/src/debian/digest.rs): a
+# JSON object with `name`, `version`, `architecture`, `component`, `filename`, `size`,
+# `sha256`, `depends` (the names chosen for its Pre-Depends and Depends), `essential`,
+# `priority` and, when one of its relations cannot be satisfied, `broken`. A record is decoded
+# only when its package is used, so the whole suite costs nothing until a name is touched.
+# `lock` is `{ suite; architecture; }`.
 #
 # The result maps every package name to the derivation that unpacks its `.deb`
 # (`builtin:unpack-deb`), and `debs.<name>` to the fixed-output derivation that fetches the
@@ -11,11 +13,13 @@
 # STRATA_DEBIAN_MIRROR, so no `.drv` names a host). A `.deb`'s store path is the one
 # `strata lock fetch` makes: the same name (its file name, made a valid store name) and hash.
 #
-# Each package also carries `pname`, `version`, `architecture`, `deb` (its fetch derivation) and
-# `depends` (the packages the lock chose for its relations), which are not part of the `.drv`.
-{ lock }:
+# Each package also carries `pname`, `version`, `architecture`, `component`, `essential`,
+# `priority`, `deb` (its fetch derivation) and `depends` (the packages chosen for its
+# relations), which are not part of the `.drv`. Using a broken package is an error that says
+# why it is broken.
+{ lock, records }:
 let
-  inherit (builtins) listToAttrs map split isString concatStringsSep substring stringLength;
+  inherit (builtins) map split isString concatStringsSep substring stringLength fromJSON mapAttrs;
 
   # Every character a store path name cannot hold becomes `_` (allowed: letters, digits and
   # `+-._?=`), and so does a leading `.`.
@@ -30,32 +34,43 @@ let
 
   baseName = path: let parts = split "/" path; in builtins.elemAt parts (builtins.length parts - 1);
 
-  fetchDeb = p: derivation {
-    name = storeName (baseName p.filename);
+  fetchDeb = r: derivation {
+    name = storeName (baseName r.filename);
     system = "builtin";
     builder = "builtin:fetchurl";
-    url = "mirror://debian/${p.filename}";
-    outputHash = p.sha256;
+    url = "mirror://debian/${r.filename}";
+    outputHash = r.sha256;
     outputHashAlgo = "sha256";
     outputHashMode = "flat";
   };
 
-  debs = listToAttrs (map (p: { inherit (p) name; value = fetchDeb p; }) lock.packages);
-
-  unpack = p:
-    derivation {
-      name = storeName "${p.name}-${p.version}";
-      system = "builtin";
-      builder = "builtin:unpack-deb";
-      deb = debs.${p.name};
-    }
-    // {
-      pname = p.name;
-      inherit (p) version architecture;
-      deb = debs.${p.name};
-      depends = map (d: packages.${d}) p.depends;
+  mkDeb = name: line:
+    let
+      r = fromJSON line;
+      deb = fetchDeb r;
+      drv = derivation {
+        name = storeName "${r.name}-${r.version}";
+        system = "builtin";
+        builder = "builtin:unpack-deb";
+        inherit deb;
+      };
+      unusable = throw "pkgs.${name} cannot be used: ${r.broken or ""}";
+      base =
+        if r ? broken then {
+          type = "derivation";
+          name = storeName "${r.name}-${r.version}";
+          outPath = unusable;
+          drvPath = unusable;
+          outputs = [ "out" ];
+        } else drv;
+    in
+    base // {
+      pname = r.name;
+      inherit (r) version architecture component essential priority;
+      inherit deb;
+      depends = map (d: packages.${d}) r.depends;
     };
 
-  packages = listToAttrs (map (p: { inherit (p) name; value = unpack p; }) lock.packages);
+  packages = mapAttrs mkDeb records;
 in
-packages // { inherit debs; }
+packages // { debs = mapAttrs (n: p: p.deb) packages; }

@@ -1,13 +1,47 @@
-# strata's package set: the Debian packages a lock pins (`debian.nix`) and the trivial builders
-# (`trivial.nix`), whose only tool is the locked busybox-static.
+# strata's package set: every Debian package of the suite strata.lock pins (`debian.nix`), the
+# names nixpkgs users type for some of them (`aliases.nix`), and the trivial builders
+# (`trivial.nix`), whose only tool is busybox-static.
 #
 # `busybox-applets` is a tree of `bin/<applet>` links to busybox: the shell and tools a
 # system's `sw` holds by default.
-{ lock }:
+#
+# `debianClosure roots` is the list of `roots` and every package their `depends` reach (each
+# once); packages that are not Debian's (the trivial builders' results) have no `depends`.
+{ lock, records }:
 let
-  debian = import ./debian.nix { inherit lock; };
-  busybox = debian.busybox-static or (throw
-    "strata.lock pins no busybox-static, which every system and every trivial builder needs; add it with `strata lock update`");
+  inherit (builtins) attrNames filter listToAttrs map substring stringLength;
+  debian = import ./debian.nix { inherit lock records; };
+  busybox = debian.busybox-static;
   trivial = import ./trivial.nix { inherit busybox; };
+
+  aliasTable = import ./aliases.nix;
+  aliases = listToAttrs (map (n: { name = n; value = debian.${aliasTable.${n}}; })
+    (filter (n: !(records ? ${n}) && records ? ${aliasTable.${n}}) (attrNames aliasTable)));
+
+  # `<set>.<x>` for every Debian name `<prefix><x><suffix>`, with `rename` applied to `<x>`.
+  prefixed = prefix: suffix:
+    let
+      lp = stringLength prefix;
+      ls = stringLength suffix;
+      matching = filter (n:
+        let l = stringLength n; in
+        l > lp + ls && substring 0 lp n == prefix && substring (l - ls) ls n == suffix)
+        (attrNames records);
+    in
+    listToAttrs (map (n: {
+      name = substring lp (stringLength n - lp - ls) n;
+      value = debian.${n};
+    }) matching);
+
+  debianClosure = roots: map (x: x.pkg) (builtins.genericClosure {
+    startSet = map (p: { key = p.pname or p.outPath; pkg = p; }) roots;
+    operator = x: map (d: { key = d.pname; pkg = d; }) (x.pkg.depends or [ ]);
+  });
 in
-debian // trivial // { busybox-applets = trivial.shell; }
+debian // aliases // trivial // {
+  busybox-applets = trivial.shell;
+  python3Packages = prefixed "python3-" "";
+  nodePackages = prefixed "node-" "";
+  perlPackages = prefixed "lib" "-perl";
+  inherit debianClosure;
+}

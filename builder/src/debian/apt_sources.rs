@@ -341,7 +341,7 @@ pub fn find_debian_archive(root: &Path, arch: &str) -> Result<Option<AptSource>,
 mod tests {
     use super::*;
     use crate::debian::index::{parse_packages_bytes, Index};
-    use crate::debian::lock::{sha256_hex, LockFile, LockedIndex};
+    use crate::debian::lock::{sha256_hex, LockedIndex};
 
     #[test]
     fn sources_list_one_line() {
@@ -664,6 +664,7 @@ Signed-By:
         }
         let mut all = Vec::new();
         let mut locked = Vec::new();
+        let mut datas = Vec::new();
         for f in &files {
             let raw = std::fs::read(f).unwrap();
             let data = if f.extension().is_some_and(|e| e == "lz4") {
@@ -686,6 +687,7 @@ Signed-By:
                 sha256: sha256_hex(&data),
             });
             all.extend(pkgs);
+            datas.push(data);
         }
         let idx = Index::new("amd64", all);
         let r = idx.resolve(&["busybox-static", "tzdata"]).unwrap();
@@ -696,8 +698,27 @@ Signed-By:
         essential.push("busybox-static");
         let r = idx.resolve(&essential).unwrap_or_else(|e| panic!("{e}"));
         eprintln!("essential + busybox-static: {} packages", r.packages.len());
-        let lock = LockFile::from_resolution("host", "amd64", locked, &r);
-        assert_eq!(LockFile::parse(&lock.to_text()), Ok(lock));
+        // The digest of the whole suite: every essential package usable.
+        let t = std::time::Instant::now();
+        let indexes: Vec<(LockedIndex, &[u8])> = locked
+            .iter()
+            .cloned()
+            .zip(datas.iter().map(Vec::as_slice))
+            .collect();
+        let digest = crate::debian::digest::build("host", "amd64", &indexes).unwrap();
+        let text = String::from_utf8(digest).unwrap();
+        let lines = crate::debian::digest::split(&text).unwrap();
+        eprintln!(
+            "digest: {} packages, {} bytes, made in {:?}",
+            lines.records.len(),
+            text.len(),
+            t.elapsed()
+        );
+        for name in idx.essential() {
+            let (_, line) = lines.records.iter().find(|(n, _)| *n == name).unwrap();
+            let r: crate::debian::digest::DigestRecord = serde_json::from_str(line).unwrap();
+            assert!(r.broken.is_none(), "{name}: {:?}", r.broken);
+        }
         // The host's apt sources parse (whatever they say).
         if Path::new("/etc/apt").exists() {
             find_debian_archive(Path::new("/"), "amd64").unwrap();

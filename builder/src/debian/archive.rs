@@ -1,14 +1,16 @@
-//! The Debian archive as strata reaches it: where it is, its `Packages` index, and the
-//! operations behind `strata lock update` and `strata lock fetch`.
+//! The Debian archive as strata reaches it: where it is, its `Packages` indexes, and the
+//! operations behind `strata lock update`, `strata lock fetch` and a build's digest.
 //!
 //! The archive's address is never built in: [`super::mirror`] gives it (a `--mirror URL` flag,
 //! else `STRATA_DEBIAN_MIRROR`, else the host's apt sources). The suite comes from the caller,
 //! else from those apt sources.
 //!
-//! [`Archive::fetch_packages_index`] reads `dists/<suite>/main/binary-<arch>/Packages.xz` and
-//! falls back to `Packages.gz` when the archive has no `.xz`; [`update_lock`] resolves packages
-//! over that index into a [`LockFile`]; [`fetch_locked`] puts every `.deb` a lock pins into the
-//! store with [`fetch_fixed`], checked against the lock's sha256.
+//! [`Archive::fetch_index`] reads `<path>.xz` and falls back to `<path>.gz` when the archive
+//! has no `.xz`; [`update_lock`] fetches every component's index (`main` must exist, the others
+//! are used when the archive has them), makes the digest ([`super::digest`]) and the lock that
+//! pins both; [`ensure_digest`] puts a lock's digest into the store, made again from the pinned
+//! indexes when the store lacks it; [`fetch_debs`] puts `.deb`s into the store with
+//! [`fetch_fixed`], each checked against its sha256.
 
 use std::io;
 use std::path::Path;
@@ -19,27 +21,13 @@ use thiserror::Error;
 use crate::compress::{decompress_limited, Format};
 
 use super::apt_sources::{find_debian_archive, SourcesError};
-use super::index::{parse_packages_bytes, Index, IndexError};
-use super::lock::{sha256_hex, LockFile, LockedIndex, LockedPackage};
+use super::digest::{DigestError, DigestRecord, COMPONENTS};
+use super::lock::{sha256_hex, LockFile, LockedIndex};
 use super::mirror::{explicit_mirror, MIRROR_ENV};
-use super::resolve::ResolveError;
 use crate::fetch::{fetch_bytes, fetch_fixed, FetchError, Progress};
 
 #[doc(hidden)]
 pub mod fake;
-
-/// The packages `strata lock update` pins when none are named: the kernel (through the
-/// `linux-image-<arch>` metapackage, resolved like any other package), busybox, time zone data,
-/// the boot loaders' files and the firmware the VM tests boot with.
-pub const BASE_PACKAGES: &[&str] = &[
-    "linux-image-amd64",
-    "busybox-static",
-    "tzdata",
-    "systemd-boot-efi",
-    "grub-efi-amd64-bin",
-    "grub-pc-bin",
-    "ovmf",
-];
 
 /// An uncompressed index larger than this is refused (a main `Packages` is tens of MiB).
 const MAX_INDEX_SIZE: u64 = 1 << 30;
@@ -64,16 +52,31 @@ pub enum ArchiveError {
         #[source]
         source: io::Error,
     },
-    #[error("{url}: {source}")]
-    Index {
-        url: String,
-        #[source]
-        source: IndexError,
-    },
+    #[error("{url} does not exist (nor its .gz): the archive has no such index")]
+    NoIndex { url: String },
     #[error(transparent)]
-    Resolve(#[from] ResolveError),
-    #[error("strata.lock: package {name}: sha256 `{sha256}` is not a sha256 in hex")]
-    BadLockHash { name: String, sha256: String },
+    Digest(#[from] DigestError),
+    #[error("package {name}: sha256 `{sha256}` is not a sha256 in hex")]
+    BadHash { name: String, sha256: String },
+    #[error(
+        "{url} no longer holds the index strata.lock pins (its sha256 is {got}, the lock's \
+         {wanted}): the suite has moved on. Run `strata lock update` to pin the suite as it is now"
+    )]
+    IndexMoved {
+        url: String,
+        got: String,
+        wanted: String,
+    },
+    #[error(
+        "the digest made from the pinned indexes has sha256 {got}, but strata.lock pins {wanted}: \
+         this strata chooses dependencies differently from the one that wrote the lock. Run \
+         `strata lock update` to pin its choice"
+    )]
+    DigestMismatch { got: String, wanted: String },
+    #[error("cannot add the digest to the store: {0}")]
+    Store(#[from] strata_store::StoreError),
+    #[error("cannot write the digest to a temporary file: {0}")]
+    Temp(#[source] io::Error),
 }
 
 /// Where the archive is: base URL (no trailing `/`), suite and architecture.
@@ -136,33 +139,37 @@ impl Archive {
         format!("{}/{}", self.base, relative.trim_start_matches('/'))
     }
 
-    /// `dists/<suite>/main/binary-<arch>/Packages`.
-    pub fn packages_path(&self) -> String {
-        format!("dists/{}/main/binary-{}/Packages", self.suite, self.arch)
+    /// `dists/<suite>/<component>/binary-<arch>/Packages`.
+    pub fn packages_path(&self, component: &str) -> String {
+        format!(
+            "dists/{}/{component}/binary-{}/Packages",
+            self.suite, self.arch
+        )
     }
 
-    /// Fetches the `main` component's `Packages` index: `Packages.xz`, or `Packages.gz` when
-    /// the archive has no `.xz` (only a missing file falls back; any other failure is an error).
-    pub fn fetch_packages_index(&self) -> Result<PackagesIndex, ArchiveError> {
-        let path = self.packages_path();
+    /// Fetches the `Packages` index at the archive-relative `path` (uncompressed name):
+    /// `<path>.xz`, or `<path>.gz` when the archive has no `.xz` (only a missing file falls
+    /// back; any other failure is an error). `Ok(None)` when neither exists.
+    pub fn fetch_index(&self, path: &str) -> Result<Option<PackagesIndex>, ArchiveError> {
         let xz_url = self.url(&format!("{path}.xz"));
         let (url, compressed) = match fetch_bytes(&xz_url) {
             Ok(b) => (xz_url, b),
             Err(e) if e.is_not_found() => {
                 tracing::info!(url = %xz_url, "no Packages.xz; trying Packages.gz");
                 let gz_url = self.url(&format!("{path}.gz"));
-                let b = fetch_bytes(&gz_url)?;
-                (gz_url, b)
+                match fetch_bytes(&gz_url) {
+                    Ok(b) => (gz_url, b),
+                    Err(e) if e.is_not_found() => return Ok(None),
+                    Err(e) => return Err(e.into()),
+                }
             }
             Err(e) => return Err(e.into()),
         };
         // The name declares the format; the bytes must agree.
         let declared = if url.ends_with(".xz") {
             Format::Xz
-        } else if url.ends_with(".gz") {
-            Format::Gzip
         } else {
-            Format::None
+            Format::Gzip
         };
         let data =
             decompress_limited(&compressed, Some(declared), MAX_INDEX_SIZE).map_err(|source| {
@@ -172,37 +179,134 @@ impl Archive {
                 }
             })?;
         let sha256 = sha256_hex(&data);
-        Ok(PackagesIndex {
-            path,
+        Ok(Some(PackagesIndex {
+            path: path.to_owned(),
             url,
             data,
             sha256,
-        })
+        }))
+    }
+
+    /// The `main` component's index, which must exist.
+    pub fn fetch_main_index(&self) -> Result<PackagesIndex, ArchiveError> {
+        let path = self.packages_path("main");
+        match self.fetch_index(&path)? {
+            Some(i) => Ok(i),
+            None => Err(ArchiveError::NoIndex {
+                url: self.url(&format!("{path}.xz")),
+            }),
+        }
     }
 }
 
-/// Fetches the archive's index and resolves `packages` (with their `Pre-Depends` and
-/// `Depends`) over it into a lock file.
-pub fn update_lock<S: AsRef<str>>(
-    archive: &Archive,
-    packages: &[S],
-) -> Result<LockFile, ArchiveError> {
-    let index = archive.fetch_packages_index()?;
-    let parsed = parse_packages_bytes(&index.data).map_err(|source| ArchiveError::Index {
-        url: index.url.clone(),
-        source,
-    })?;
-    let idx = Index::new(&archive.arch, parsed);
-    let resolution = idx.resolve(packages)?;
-    Ok(LockFile::from_resolution(
-        &archive.suite,
-        &archive.arch,
-        vec![LockedIndex {
-            path: index.path,
-            sha256: index.sha256,
-        }],
-        &resolution,
-    ))
+/// A new lock: every component's index (`main` required, the others when the archive has
+/// them) and the digest made of them, which is returned too.
+pub fn update_lock(archive: &Archive) -> Result<(LockFile, Vec<u8>), ArchiveError> {
+    let mut fetched = vec![archive.fetch_main_index()?];
+    for component in COMPONENTS.iter().skip(1) {
+        if let Some(i) = archive.fetch_index(&archive.packages_path(component))? {
+            fetched.push(i);
+        }
+    }
+    let indexes: Vec<(LockedIndex, &[u8])> = fetched
+        .iter()
+        .map(|i| {
+            (
+                LockedIndex {
+                    path: i.path.clone(),
+                    sha256: i.sha256.clone(),
+                },
+                i.data.as_slice(),
+            )
+        })
+        .collect();
+    let digest = super::digest::build(&archive.suite, &archive.arch, &indexes)?;
+    let lock = LockFile {
+        suite: archive.suite.clone(),
+        architecture: archive.arch.clone(),
+        indexes: indexes.into_iter().map(|(l, _)| l).collect(),
+        digest: sha256_hex(&digest),
+    };
+    Ok((lock, digest))
+}
+
+/// The store path name of a lock's digest.
+pub fn digest_store_name(lock: &LockFile) -> String {
+    format!("debian-digest-{}-{}", lock.suite, lock.architecture).replace('/', "_")
+}
+
+/// The store path a lock's digest has (a flat fixed output named [`digest_store_name`]).
+pub fn digest_store_path(
+    store: &LocalStore,
+    lock: &LockFile,
+) -> Result<strata_store::StorePath, ArchiveError> {
+    let hash = hex_hash("the digest", &lock.digest)?;
+    Ok(store
+        .store_dir()
+        .make_fixed_output_path(&digest_store_name(lock), false, &hash)
+        .map_err(strata_store::StoreError::from)?)
+}
+
+/// Adds `digest` (whose sha256 the lock pins) to the store; returns its path.
+pub fn add_digest(
+    store: &mut LocalStore,
+    lock: &LockFile,
+    digest: &[u8],
+) -> Result<strata_store::StorePath, ArchiveError> {
+    let got = sha256_hex(digest);
+    if got != lock.digest {
+        return Err(ArchiveError::DigestMismatch {
+            got,
+            wanted: lock.digest.clone(),
+        });
+    }
+    let dir = tempfile::tempdir().map_err(ArchiveError::Temp)?;
+    let file = dir.path().join("digest");
+    std::fs::write(&file, digest).map_err(ArchiveError::Temp)?;
+    let info = store.add_fixed(
+        &file,
+        Some(&digest_store_name(lock)),
+        HashAlgo::Sha256,
+        false,
+    )?;
+    Ok(info.path)
+}
+
+/// The lock's digest in the store: the valid path if there is one, else made from the pinned
+/// indexes (fetched from the archive `archive` gives, each checked against the lock) and
+/// added. The digest made must have the sha256 the lock pins.
+pub fn ensure_digest(
+    store: &mut LocalStore,
+    lock: &LockFile,
+    archive: impl FnOnce() -> Result<Archive, ArchiveError>,
+) -> Result<strata_store::StorePath, ArchiveError> {
+    let path = digest_store_path(store, lock)?;
+    if store.is_valid(&path)? {
+        return Ok(path);
+    }
+    let archive = archive()?;
+    let mut fetched = Vec::with_capacity(lock.indexes.len());
+    for locked in &lock.indexes {
+        let index = archive
+            .fetch_index(&locked.path)?
+            .ok_or_else(|| ArchiveError::NoIndex {
+                url: archive.url(&format!("{}.xz", locked.path)),
+            })?;
+        if index.sha256 != locked.sha256 {
+            return Err(ArchiveError::IndexMoved {
+                url: index.url,
+                got: index.sha256,
+                wanted: locked.sha256.clone(),
+            });
+        }
+        fetched.push((locked.clone(), index.data));
+    }
+    let indexes: Vec<(LockedIndex, &[u8])> = fetched
+        .iter()
+        .map(|(l, d)| (l.clone(), d.as_slice()))
+        .collect();
+    let digest = super::digest::build(&lock.suite, &lock.architecture, &indexes)?;
+    add_digest(store, lock, &digest)
 }
 
 /// The store path name for a `.deb`: its file name, with every character a store path name
@@ -225,7 +329,7 @@ pub fn deb_store_name(filename: &str) -> String {
     }
 }
 
-/// One package of a lock, in the store.
+/// One package, in the store.
 #[derive(Debug, Clone)]
 pub struct FetchedPackage {
     pub name: String,
@@ -234,19 +338,19 @@ pub struct FetchedPackage {
     pub downloaded: bool,
 }
 
-/// Fetches every `.deb` that `lock` pins from `archive` into `store` (skipping those already
-/// valid), each checked against the lock's sha256, calling `each` after each one. Stops at the
-/// first failure; what was fetched before it stays in the store.
-pub fn fetch_locked(
+/// Fetches the `.deb` of every record from `archive` into `store` (skipping those already
+/// valid), each checked against its sha256, calling `each` after each one. Stops at the first
+/// failure; what was fetched before it stays in the store.
+pub fn fetch_debs(
     store: &mut LocalStore,
     archive: &Archive,
-    lock: &LockFile,
+    records: &[DigestRecord],
     progress: Progress,
     mut each: impl FnMut(&FetchedPackage),
 ) -> Result<Vec<FetchedPackage>, ArchiveError> {
-    let mut out = Vec::with_capacity(lock.packages.len());
-    for p in &lock.packages {
-        let expected = lock_hash(p)?;
+    let mut out = Vec::with_capacity(records.len());
+    for p in records {
+        let expected = hex_hash(&p.name, &p.sha256)?;
         let name = deb_store_name(&p.filename);
         let path = store
             .store_dir()
@@ -271,12 +375,12 @@ pub fn fetch_locked(
     Ok(out)
 }
 
-fn lock_hash(p: &LockedPackage) -> Result<Hash, ArchiveError> {
-    strata_store::hash::from_hex(&p.sha256)
+fn hex_hash(name: &str, sha256: &str) -> Result<Hash, ArchiveError> {
+    strata_store::hash::from_hex(sha256)
         .and_then(|d| Hash::from_digest(HashAlgo::Sha256, &d))
-        .ok_or_else(|| ArchiveError::BadLockHash {
-            name: p.name.clone(),
-            sha256: p.sha256.clone(),
+        .ok_or_else(|| ArchiveError::BadHash {
+            name: name.to_owned(),
+            sha256: sha256.to_owned(),
         })
 }
 

@@ -1,62 +1,45 @@
-//! The lock file `strata.lock`: a line-oriented text file meant to be read in diffs: one
-//! `key value` pair a line, one blank-line-separated stanza per package, packages sorted by
-//! name. It never holds a URL: the archive's base URL comes from configuration at run time
+//! The lock file `strata.lock`: a short line-oriented text file meant to be read in diffs,
+//! one `key value` pair a line. It pins a suite's `Packages` indexes and the digest strata made
+//! of them ([`super::digest`]), which records every package's version, `.deb` and chosen
+//! dependencies: `pkgs` is the whole suite, and two builds a year apart give the same system.
+//! It never holds a URL: the archive's base URL comes from configuration at run time
 //! ([`super::mirror`]), and the lock stores only paths relative to it.
 //!
 //! ```text
 //! # strata.lock: Debian packages pinned by strata. Generated; do not edit by hand.
-//! format strata-lock 1
+//! format strata-lock 2
 //! suite bookworm
 //! architecture amd64
 //! index dists/bookworm/main/binary-amd64/Packages 3b0c...64 hex digits...
-//!
-//! package base-files
-//! version 12.4+deb12u5
-//! architecture amd64
-//! filename pool/main/b/base-files/base-files_12.4+deb12u5_amd64.deb
-//! size 70616
-//! sha256 5a3b...64 hex digits...
-//! depends mawk
-//!
-//! package mawk
-//! version 1.3.4.20200120-3.1
-//! architecture amd64
-//! filename pool/main/m/mawk/mawk_1.3.4.20200120-3.1_amd64.deb
-//! size 119104
-//! sha256 0f4c...64 hex digits...
-//! depends
+//! index dists/bookworm/non-free-firmware/binary-amd64/Packages 91aa...64 hex digits...
+//! digest strata-digest-1 7e42...64 hex digits...
 //! ```
 //!
 //! The rules, all checked by [`LockFile::parse`], which reports the line of any violation:
 //!
 //! - `#` comment lines may appear only at the top of the file, before `format`.
-//! - The header is `format strata-lock 1`, `suite <suite>`, `architecture <arch>`, then one or
-//!   more `index <archive-relative path> <sha256>` lines: the `Packages` files the lock was
-//!   resolved from and the sha256 of each one's uncompressed text.
-//! - Every package stanza is preceded by exactly one blank line and has exactly the seven keys
-//!   shown, in that order. `version` is a valid Debian version; `architecture` is the header's
-//!   or `all`; `filename` is the archive-relative path of the `.deb` (no leading `/`, no `..`,
-//!   no URL); `size` is in bytes, canonical decimal; `sha256` is 64 lowercase hex digits;
-//!   `depends` lists the names of the packages chosen for this package's `Pre-Depends` and
-//!   `Depends`, sorted, separated by single spaces, each one a package of the lock (an empty
-//!   list is the bare word `depends`).
-//! - Packages are sorted by name (byte order), names are unique, the file ends with a newline,
-//!   and no line has leading or trailing whitespace.
+//! - `format strata-lock 2`, `suite <suite>`, `architecture <arch>`, then one or more
+//!   `index <archive-relative path> <sha256>` lines: the `Packages` files the digest was made
+//!   from (`dists/<suite>/<component>/binary-<arch>/Packages`, the first one `main`'s) and the
+//!   sha256 of each one's uncompressed text; then `digest <format> <sha256>`: the digest's
+//!   format and the sha256 of its bytes.
+//! - sha256 values are 64 lowercase hex digits; the file ends with a newline, and no line has
+//!   leading or trailing whitespace.
+//! - Format 1 (one stanza per pinned package) is recognised and refused with what to do.
 //!
-//! Must not: touch the network or resolve (it records what [`super::resolve`] chose).
+//! Must not: touch the network or resolve (it records what [`super::digest`] made).
 
 use thiserror::Error;
 
 use super::deb822::truncate;
-use super::index::{check_archive_path, parse_size, ValueError};
-use super::relation::{is_arch_name, is_valid_package_name};
-use super::resolve::Resolution;
-use super::version::Version;
+use super::digest::{component_of, DIGEST_FORMAT};
+use super::index::{check_archive_path, ValueError};
+use super::relation::is_arch_name;
 
 /// The lock file's format line.
-const LOCK_FORMAT: &str = "strata-lock 1";
+const LOCK_FORMAT: &str = "strata-lock 2";
 
-/// A `Packages` index a lock was resolved from.
+/// A `Packages` index a lock was made from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockedIndex {
     /// Archive-relative path, e.g. `dists/<suite>/main/binary-amd64/Packages`.
@@ -65,27 +48,15 @@ pub struct LockedIndex {
     pub sha256: String,
 }
 
-/// One pinned package.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LockedPackage {
-    pub name: String,
-    pub version: String,
-    pub architecture: String,
-    pub filename: String,
-    pub size: u64,
-    pub sha256: String,
-    /// Names of the packages chosen for its relations, sorted.
-    pub depends: Vec<String>,
-}
-
 /// The contents of `strata.lock`. See the module documentation for the format.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockFile {
     pub suite: String,
     pub architecture: String,
+    /// `main`'s first.
     pub indexes: Vec<LockedIndex>,
-    /// Sorted by name.
-    pub packages: Vec<LockedPackage>,
+    /// sha256 of the digest made from the indexes, lowercase hex.
+    pub digest: String,
 }
 
 /// A malformed lock file.
@@ -102,35 +73,6 @@ pub fn sha256_hex(data: &[u8]) -> String {
 }
 
 impl LockFile {
-    /// The lock for a resolution.
-    pub fn from_resolution(
-        suite: &str,
-        architecture: &str,
-        indexes: Vec<LockedIndex>,
-        resolution: &Resolution<'_>,
-    ) -> LockFile {
-        let mut packages: Vec<LockedPackage> = resolution
-            .packages
-            .iter()
-            .map(|r| LockedPackage {
-                name: r.package.name.clone(),
-                version: r.package.version.to_string(),
-                architecture: r.package.architecture.clone(),
-                filename: r.package.filename.clone(),
-                size: r.package.size,
-                sha256: r.package.sha256.clone(),
-                depends: r.depends.iter().map(|d| d.to_string()).collect(),
-            })
-            .collect();
-        packages.sort_by(|a, b| a.name.cmp(&b.name));
-        LockFile {
-            suite: suite.to_string(),
-            architecture: architecture.to_string(),
-            indexes,
-            packages,
-        }
-    }
-
     /// The lock file's text.
     pub fn to_text(&self) -> String {
         use std::fmt::Write as _;
@@ -144,26 +86,18 @@ impl LockFile {
         for i in &self.indexes {
             let _ = writeln!(s, "index {} {}", i.path, i.sha256);
         }
-        for p in &self.packages {
-            let _ = writeln!(s);
-            let _ = writeln!(s, "package {}", p.name);
-            let _ = writeln!(s, "version {}", p.version);
-            let _ = writeln!(s, "architecture {}", p.architecture);
-            let _ = writeln!(s, "filename {}", p.filename);
-            let _ = writeln!(s, "size {}", p.size);
-            let _ = writeln!(s, "sha256 {}", p.sha256);
-            if p.depends.is_empty() {
-                s.push_str("depends\n");
-            } else {
-                let _ = writeln!(s, "depends {}", p.depends.join(" "));
-            }
-        }
+        let _ = writeln!(s, "digest {DIGEST_FORMAT} {}", self.digest);
         s
     }
 
     /// Reads a lock file, checking every rule of the format.
     pub fn parse(text: &str) -> Result<LockFile, LockError> {
         LockReader::new(text).read()
+    }
+
+    /// The lock's `main` index (the first).
+    pub fn main_index(&self) -> Option<&LockedIndex> {
+        self.indexes.first()
     }
 }
 
@@ -239,7 +173,15 @@ impl<'a> LockReader<'a> {
             self.pos += 1;
         }
         let n = self.lineno();
-        if self.field("format", false)? != LOCK_FORMAT {
+        let format = self.field("format", false)?;
+        if format == "strata-lock 1" {
+            return Err(lock_err(
+                n,
+                "this lock is in format 1 (one stanza per pinned package), which this strata \
+                 no longer reads: run `strata lock update` to pin the whole suite in format 2",
+            ));
+        }
+        if format != LOCK_FORMAT {
             return Err(lock_err(
                 n,
                 format!("unsupported format (expected `{LOCK_FORMAT}`)"),
@@ -261,7 +203,7 @@ impl<'a> LockReader<'a> {
                 format!("invalid architecture `{architecture}`"),
             ));
         }
-        let mut indexes = Vec::new();
+        let mut indexes: Vec<LockedIndex> = Vec::new();
         while self.peek().is_some_and(|l| l.starts_with("index")) {
             let n = self.lineno();
             let v = self.field("index", false)?;
@@ -269,6 +211,28 @@ impl<'a> LockReader<'a> {
                 .split_once(' ')
                 .ok_or_else(|| lock_err(n, "expected `index <path> <sha256>`"))?;
             check_archive_path(path).map_err(|m| lock_err(n, m.to_string()))?;
+            let wanted_prefix = format!("dists/{suite}/");
+            let component = component_of(path).filter(|_| {
+                path.starts_with(&wanted_prefix)
+                    && path.ends_with(&format!("/binary-{architecture}/Packages"))
+            });
+            let Some(component) = component else {
+                return Err(lock_err(
+                    n,
+                    format!(
+                        "index `{path}` is not dists/{suite}/<component>/binary-{architecture}/Packages"
+                    ),
+                ));
+            };
+            if indexes.is_empty() && component != "main" {
+                return Err(lock_err(
+                    n,
+                    "the first index must be the `main` component's",
+                ));
+            }
+            if indexes.iter().any(|i| i.path == path) {
+                return Err(lock_err(n, format!("index `{path}` is repeated")));
+            }
             check_lock_sha256(sha).map_err(|m| lock_err(n, m.to_string()))?;
             indexes.push(LockedIndex {
                 path: path.to_string(),
@@ -281,114 +245,32 @@ impl<'a> LockReader<'a> {
                 "expected at least one `index` line",
             ));
         }
-        let mut packages: Vec<LockedPackage> = Vec::new();
-        let mut depends_lines = Vec::new();
-        while let Some(line) = self.peek() {
-            if !line.is_empty() {
-                return Err(lock_err(
-                    self.lineno(),
-                    format!(
-                        "expected a blank line before the next package, found `{}`",
-                        truncate(line)
-                    ),
-                ));
-            }
-            self.pos += 1;
-            let n = self.lineno();
-            if self.peek().is_none() {
-                return Err(lock_err(n - 1, "blank line at the end of the file"));
-            }
-            let name = self.field("package", false)?;
-            if !is_valid_package_name(name) {
-                return Err(lock_err(n, format!("invalid package name `{name}`")));
-            }
-            if let Some(prev) = packages.last() {
-                if prev.name.as_str() >= name {
-                    return Err(lock_err(
-                        n,
-                        format!(
-                            "package `{name}` is out of order or repeated (after `{}`)",
-                            prev.name
-                        ),
-                    ));
-                }
-            }
-            let n = self.lineno();
-            let version = self.field("version", false)?;
-            Version::parse(version).map_err(|e| lock_err(n, e.to_string()))?;
-            let n = self.lineno();
-            let arch = self.field("architecture", false)?;
-            if arch != architecture && arch != "all" {
-                return Err(lock_err(
-                    n,
-                    format!("architecture `{arch}` is neither `{architecture}` nor `all`"),
-                ));
-            }
-            let n = self.lineno();
-            let filename = self.field("filename", false)?;
-            check_archive_path(filename).map_err(|m| lock_err(n, m.to_string()))?;
-            let n = self.lineno();
-            let size = self.field("size", false)?;
-            let size_n = parse_size(size).map_err(|m| lock_err(n, m.to_string()))?;
-            if size_n.to_string() != size {
-                return Err(lock_err(
-                    n,
-                    format!("size `{size}` is not in canonical form"),
-                ));
-            }
-            let n = self.lineno();
-            let sha = self.field("sha256", false)?;
-            check_lock_sha256(sha).map_err(|m| lock_err(n, m.to_string()))?;
-            let n = self.lineno();
-            let deps = self.field("depends", true)?;
-            let depends: Vec<String> = if deps.is_empty() {
-                Vec::new()
-            } else {
-                deps.split(' ').map(str::to_string).collect()
-            };
-            for (k, d) in depends.iter().enumerate() {
-                if !is_valid_package_name(d) {
-                    return Err(lock_err(
-                        n,
-                        format!("invalid package name `{d}` in depends"),
-                    ));
-                }
-                if k > 0 && depends[k - 1] >= *d {
-                    return Err(lock_err(
-                        n,
-                        format!("depends not sorted or repeated at `{d}`"),
-                    ));
-                }
-                if d == name {
-                    return Err(lock_err(n, format!("`{name}` depends on itself")));
-                }
-            }
-            depends_lines.push(n);
-            packages.push(LockedPackage {
-                name: name.to_string(),
-                version: version.to_string(),
-                architecture: arch.to_string(),
-                filename: filename.to_string(),
-                size: size_n,
-                sha256: sha.to_string(),
-                depends,
-            });
+        let n = self.lineno();
+        let v = self.field("digest", false)?;
+        let (format, sha) = v
+            .split_once(' ')
+            .ok_or_else(|| lock_err(n, "expected `digest <format> <sha256>`"))?;
+        if format != DIGEST_FORMAT {
+            return Err(lock_err(
+                n,
+                format!(
+                    "digest format `{}` is not `{DIGEST_FORMAT}` (run `strata lock update`)",
+                    truncate(format)
+                ),
+            ));
         }
-        for (p, &n) in packages.iter().zip(&depends_lines) {
-            for d in &p.depends {
-                if packages
-                    .binary_search_by(|q| q.name.as_str().cmp(d))
-                    .is_err()
-                {
-                    return Err(lock_err(n, format!("`{d}` is not a package of this lock")));
-                }
-            }
+        check_lock_sha256(sha).map_err(|m| lock_err(n, m.to_string()))?;
+        if let Some(line) = self.peek() {
+            return Err(lock_err(
+                self.lineno(),
+                format!("unexpected `{}` after the digest", truncate(line)),
+            ));
         }
         Ok(LockFile {
             suite: suite.to_string(),
             architecture: architecture.to_string(),
             indexes,
-            packages,
+            digest: sha.to_string(),
         })
     }
 }
@@ -407,20 +289,23 @@ fn check_lock_sha256(s: &str) -> Result<(), ValueError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::debian::index::tests::{index, synthetic};
 
     fn sample_lock() -> LockFile {
-        let idx = index();
-        let r = idx.resolve(&["app", "base-files"]).unwrap();
-        LockFile::from_resolution(
-            "bookworm",
-            "amd64",
-            vec![LockedIndex {
-                path: "dists/bookworm/main/binary-amd64/Packages".into(),
-                sha256: sha256_hex(synthetic().as_bytes()),
-            }],
-            &r,
-        )
+        LockFile {
+            suite: "bookworm".into(),
+            architecture: "amd64".into(),
+            indexes: vec![
+                LockedIndex {
+                    path: "dists/bookworm/main/binary-amd64/Packages".into(),
+                    sha256: sha256_hex(b"main"),
+                },
+                LockedIndex {
+                    path: "dists/bookworm/non-free-firmware/binary-amd64/Packages".into(),
+                    sha256: sha256_hex(b"firmware"),
+                },
+            ],
+            digest: sha256_hex(b"digest"),
+        }
     }
 
     #[test]
@@ -429,41 +314,39 @@ mod tests {
         let text = lock.to_text();
         assert_eq!(LockFile::parse(&text), Ok(lock.clone()));
         assert!(!text.contains("://"));
-        assert!(text.starts_with(
-            "# strata.lock: Debian packages pinned by strata. Generated; do not edit by hand.\n\
-             format strata-lock 1\nsuite bookworm\narchitecture amd64\n\
-             index dists/bookworm/main/binary-amd64/Packages "
-        ));
-        assert!(text.contains(&format!(
-            "\n\npackage app\nversion 1.0-1\narchitecture amd64\n\
-             filename pool/main/a/app/app_14_amd64.deb\nsize 1014\nsha256 {:064x}\n\
-             depends mawk python3 tzdata virtual-versioned\n\npackage base-files\n",
-            14
-        )));
-        assert!(text.contains("\npackage gcc-12-base\n"));
-        assert!(text.contains("\ndepends\n\n"));
-        assert!(text.ends_with('\n') && !text.ends_with("\n\n"));
-        // Writing is deterministic.
-        assert_eq!(sample_lock().to_text(), text);
-        // A lock without packages is valid too.
-        let empty = LockFile {
-            packages: Vec::new(),
-            ..lock
-        };
-        assert_eq!(LockFile::parse(&empty.to_text()), Ok(empty));
+        assert_eq!(
+            text,
+            format!(
+                "# strata.lock: Debian packages pinned by strata. Generated; do not edit by hand.\n\
+                 format strata-lock 2\nsuite bookworm\narchitecture amd64\n\
+                 index dists/bookworm/main/binary-amd64/Packages {}\n\
+                 index dists/bookworm/non-free-firmware/binary-amd64/Packages {}\n\
+                 digest strata-digest-1 {}\n",
+                sha256_hex(b"main"),
+                sha256_hex(b"firmware"),
+                sha256_hex(b"digest")
+            )
+        );
+        assert_eq!(
+            lock.main_index().map(|i| i.sha256.clone()),
+            Some(sha256_hex(b"main"))
+        );
     }
 
     #[test]
     fn lock_rejects_malformed() {
         let text = sample_lock().to_text();
-        let lines: Vec<&str> = text.lines().collect();
-        let find = |prefix: &str| lines.iter().position(|l| l.starts_with(prefix)).unwrap() + 1;
-        let sha = format!("{:064x}", 14);
+        let digest = sha256_hex(b"digest");
         let cases: Vec<(String, usize, &str)> = vec![
             (
-                text.replace("format strata-lock 1", "format strata-lock 2"),
+                text.replace("format strata-lock 2", "format strata-lock 3"),
                 2,
                 "unsupported format",
+            ),
+            (
+                text.replace("format strata-lock 2", "format strata-lock 1"),
+                2,
+                "run `strata lock update`",
             ),
             (text.replace("suite bookworm\n", ""), 3, "expected `suite`"),
             (
@@ -477,7 +360,7 @@ mod tests {
                 "invalid architecture",
             ),
             (
-                text.replacen("index dists", "X dists", 1),
+                text.replace("index dists", "X dists"),
                 5,
                 "expected at least one `index`",
             ),
@@ -487,118 +370,45 @@ mod tests {
                 "expected `index <path> <sha256>`",
             ),
             (
-                text.replace("package app\n", "package zzz\n"),
-                find("package base-files"),
-                "out of order",
+                text.replacen("dists/bookworm/main", "dists/trixie/main", 1),
+                5,
+                "is not dists/bookworm/<component>/binary-amd64/Packages",
             ),
             (
-                text.replace("package base-files\n", "package app\n"),
-                find("package base-files"),
-                "out of order or repeated",
+                text.replacen("binary-amd64/Packages", "binary-i386/Packages", 1),
+                5,
+                "is not dists/bookworm",
             ),
             (
-                text.replace(&sha, &sha.to_uppercase()),
-                find("sha256 000000000000000000000000000000000000000000000000000000000000000e"),
+                text.replacen("/main/", "/contrib/", 1),
+                5,
+                "must be the `main` component's",
+            ),
+            (text.replace("non-free-firmware", "main"), 6, "is repeated"),
+            (
+                text.replace(&digest, &digest.to_uppercase()),
+                7,
                 "lowercase hex",
             ),
             (
-                text.replace("size 1014", "size 01014"),
-                find("size 1014"),
-                "canonical",
+                text.replace("digest strata-digest-1", "digest strata-digest-0"),
+                7,
+                "digest format `strata-digest-0`",
             ),
             (
-                text.replace("size 1014", "size -1"),
-                find("size 1014"),
-                "not a size",
+                text.replace(&format!("digest strata-digest-1 {digest}\n"), ""),
+                7,
+                "unexpected end of file, expected `digest`",
             ),
             (
-                text.replace("version 1.0-1\n", "version 1.0-\n"),
-                find("version 1.0-1"),
-                "empty Debian revision",
+                format!("{text}package x\n"),
+                8,
+                "unexpected `package x` after the digest",
             ),
             (
-                text.replace("filename pool/main/a/", "filename /pool/main/a/"),
-                find("filename pool/main/a/"),
-                "archive-relative",
-            ),
-            (
-                text.replace(
-                    "filename pool/main/a/",
-                    "filename http://archive.invalid/debian/pool/main/a/",
-                ),
-                find("filename pool/main/a/"),
-                "archive-relative",
-            ),
-            (
-                text.replace(
-                    "depends mawk python3 tzdata virtual-versioned",
-                    "depends python3 mawk",
-                ),
-                find("depends mawk python3"),
-                "not sorted",
-            ),
-            (
-                text.replace(
-                    "depends mawk python3 tzdata virtual-versioned",
-                    "depends mawk nothere",
-                ),
-                find("depends mawk python3"),
-                "`nothere` is not a package of this lock",
-            ),
-            (
-                text.replace(
-                    "depends mawk python3 tzdata virtual-versioned",
-                    "depends app",
-                ),
-                find("depends mawk python3"),
-                "depends on itself",
-            ),
-            (
-                text.replace(
-                    "depends mawk python3 tzdata virtual-versioned",
-                    "depends  mawk",
-                ),
-                find("depends mawk python3"),
-                "stray whitespace",
-            ),
-            (
-                text.replace("size 1014\n", "size 1014 \n"),
-                find("size 1014"),
+                text.replace("suite bookworm", "suite bookworm "),
+                3,
                 "trailing whitespace",
-            ),
-            (
-                text.replace("\npackage base-files", "package base-files"),
-                find("package base-files") - 1,
-                "expected a blank line",
-            ),
-            (
-                format!("{text}\n"),
-                lines.len() + 1,
-                "blank line at the end",
-            ),
-            (
-                text.replace("size 1014\n", ""),
-                find("size 1014"),
-                "expected `size`, found `sha256",
-            ),
-            (
-                format!("{text}\npackage zzzz\nversion 1\n"),
-                lines.len() + 4,
-                "unexpected end of file, expected `architecture`",
-            ),
-            (
-                text.replacen(
-                    "architecture amd64\nfilename",
-                    "architecture i386\nfilename",
-                    1,
-                ),
-                find("package app") + 2,
-                "neither `amd64` nor `all`",
-            ),
-            (
-                text.replace("package app\n", "package App\n"),
-                find("package app"),
-                "invalid package name",
             ),
             (
                 format!("# ok\n{text}").replace("suite bookworm", "# no\nsuite bookworm"),

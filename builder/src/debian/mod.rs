@@ -5,6 +5,7 @@
 //! - [`deb822`]: the one deb822 reader (indexes, `.sources` files, a `.deb`'s `./control`);
 //! - [`index`]: a `Packages` index and the packages of one architecture;
 //! - [`resolve`]: the dependency resolver;
+//! - [`digest`]: the suite reduced to what builds need, every dependency chosen;
 //! - [`lock`]: the `strata.lock` format;
 //! - [`apt_sources`]: reading the host's apt sources;
 //! - [`mirror`]: the one rule for the archive's address;
@@ -16,6 +17,7 @@
 pub mod apt_sources;
 pub mod archive;
 pub mod deb822;
+pub mod digest;
 pub mod index;
 pub mod lock;
 pub mod mirror;

@@ -114,6 +114,24 @@ impl Index {
     }
 }
 
+impl Index {
+    /// The package chosen for `rel` independently of any other choice: the first alternative,
+    /// in the order written, that the index can satisfy (rule 2 of the module documentation
+    /// without rule 1). This is how the digest ([`super::digest`]) fixes each package's
+    /// dependencies once, so that a package's closure does not depend on what else a system
+    /// installs. On failure, why each alternative cannot be satisfied.
+    pub fn choose_context_free(&self, rel: &Relation) -> Result<&Package, Vec<Unsatisfied>> {
+        let r = Resolver {
+            index: self,
+            chosen: HashMap::new(),
+            parent: HashMap::new(),
+            edges: HashMap::new(),
+            queue: VecDeque::new(),
+        };
+        r.choose(rel).map(|i| &self.packages[i])
+    }
+}
+
 /// The state of one resolution.
 struct Resolver<'a> {
     index: &'a Index,

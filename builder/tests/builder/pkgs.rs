@@ -65,7 +65,8 @@ impl Fixture {
         LocalStore::open(self.root(), StoreDir::new("/nix/store").unwrap()).unwrap()
     }
 
-    fn lock(&self) -> LockFile {
+    /// The lock and its digest's text.
+    fn lock(&self) -> (LockFile, String) {
         let archive = Archive::configure(
             Some(&self.mirror()),
             Some(SUITE),
@@ -73,7 +74,8 @@ impl Fixture {
             &self.archive_dir(),
         )
         .unwrap();
-        update_lock(&archive, &["hello"]).unwrap()
+        let (lock, digest) = update_lock(&archive).unwrap();
+        (lock, String::from_utf8(digest).unwrap())
     }
 }
 
@@ -97,10 +99,10 @@ struct Paths {
     deb_out: StorePath,
 }
 
-fn evaluate(f: &Fixture, lock: &LockFile, name: &str) -> Paths {
+fn evaluate(f: &Fixture, (lock, digest): &(LockFile, String), name: &str) -> Paths {
     let io = StoreIo::new(f.store());
     let mut ev = Evaluator::new(EvalConfig::default(), Rc::new(io));
-    let set = match eval_debian_pkgs(&mut ev, &modules(), lock) {
+    let set = match eval_debian_pkgs(&mut ev, &modules(), lock, digest) {
         Ok(s) => s,
         Err(e) => panic!("{}", e.render(&ev.sources)),
     };
@@ -171,7 +173,8 @@ fn no_leftovers(store: &LocalStore) {
 fn debian_package_builds_from_the_lock() {
     let f = fixture();
     let lock = f.lock();
-    let names: Vec<&str> = lock.packages.iter().map(|p| p.name.as_str()).collect();
+    let lines = strata_builder::debian::digest::split(&lock.1).unwrap();
+    let names: Vec<&str> = lines.records.iter().map(|(n, _)| *n).collect();
     assert_eq!(names, ["hello", "libgreet"]);
     let hello = evaluate(&f, &lock, "hello");
     let greet = evaluate(&f, &lock, "libgreet");
@@ -218,7 +221,7 @@ fn debian_package_builds_from_the_lock() {
     }
     // The .deb is the one the lock pins.
     let deb = fs::read(store.real_path(&hello.deb_out)).unwrap();
-    assert_eq!(sha256_hex(&deb), lock.packages[0].sha256);
+    assert_eq!(sha256_hex(&deb), f.debs[0].sha256);
     no_leftovers(&store);
 
     // Everything is valid: a second realise builds nothing (and needs no mirror).
@@ -243,7 +246,7 @@ fn corrupted_deb_fails_with_both_hashes() {
     let (r, events) = realise(&f, std::slice::from_ref(&hello.drv), Some(f.mirror()));
     let err = r.unwrap_err();
     let msg = err.to_string();
-    let digest = strata_store::hash::from_hex(&lock.packages[0].sha256).unwrap();
+    let digest = strata_store::hash::from_hex(&f.debs[0].sha256).unwrap();
     let expected = Hash::from_digest(HashAlgo::Sha256, &digest).unwrap();
     let got = Hash::of(HashAlgo::Sha256, corrupt);
     assert!(msg.contains("hash mismatch"), "{msg}");

@@ -4,7 +4,9 @@
 //!
 //! Both `strata eval-config` and `strata build` run every case: exit status 1, every expected
 //! line in the error, no panic, no result link, and the store's file listing as it was. The
-//! cases fail before anything is fetched, so `build` needs the example's lock but no archive.
+//! cases fail before any package is fetched; `build` needs the example's lock and its digest,
+//! which is put into the store (from the archive the host's apt sources name) before the
+//! listing is taken.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -114,6 +116,16 @@ fn bad_configs_are_refused_by_build_before_anything_changes() {
     )
     .ok();
     let marker = o.line();
+    let lock = repo().join("examples/strata.lock");
+    run(
+        strata()
+            .arg("--store-root")
+            .arg(&root)
+            .args(["lock", "fetch", "-f"])
+            .arg(&lock),
+        None,
+    )
+    .ok();
     let before = listing(&root);
     assert!(
         before
@@ -121,7 +133,6 @@ fn bad_configs_are_refused_by_build_before_anything_changes() {
             .any(|p| marker.ends_with(&*p.to_string_lossy())),
         "{marker} not in the store"
     );
-    let lock = repo().join("examples/strata.lock");
     let result = work.path().join("result");
     let mut failures = Vec::new();
     for (case, want) in &cases {

@@ -71,20 +71,17 @@ fn update_then_fetch_then_refuse_a_corrupt_deb() {
             .args(["update", "--mirror"])
             .arg(file_url(archive.path()))
             .args(["--suite", SUITE, "-o"])
-            .arg(&lock_path)
-            .arg("app"),
+            .arg(&lock_path),
         None,
     )
     .ok();
     assert!(
-        out.text().contains(": 2 packages from fake amd64"),
+        out.text()
+            .contains(": 3 packages from fake amd64 (3 in main)"),
         "{}",
         out.text()
     );
     let lock = LockFile::parse(&fs::read_to_string(&lock_path).unwrap()).unwrap();
-    let names: Vec<&str> = lock.packages.iter().map(|p| p.name.as_str()).collect();
-    assert_eq!(names, ["app", "libfoo"]);
-    assert_eq!(lock.packages[0].depends, ["libfoo"]);
     assert_eq!(
         lock.indexes[0].sha256,
         Hash::of(HashAlgo::Sha256, index.as_bytes()).to_base16()
@@ -95,34 +92,33 @@ fn update_then_fetch_then_refuse_a_corrupt_deb() {
         "the lock must hold no URL:\n{text}"
     );
 
-    // Fetch, the archive named by the environment this time.
+    // Fetch `app` and what it depends on, the archive named by the environment this time.
     let out = run(
         lock_cmd(&root)
             .env("STRATA_DEBIAN_MIRROR", file_url(archive.path()))
             .args(["fetch", "-f"])
-            .arg(&lock_path),
+            .arg(&lock_path)
+            .arg("app"),
         None,
     )
     .ok();
     let paths = out.lines();
-    assert_eq!(paths.len(), 2, "{}", out.text());
+    assert_eq!(paths.len(), 3, "{}", out.text());
     assert!(
-        out.stderr.contains("2 packages in the store, 2 downloaded"),
+        paths[0].ends_with("-debian-digest-fake-amd64"),
+        "the digest first: {}",
+        out.text()
+    );
+    assert!(
+        out.stderr.contains("2 packages (") && out.stderr.contains("in the store, 2 downloaded"),
         "{}",
         out.stderr
     );
-    for (path, pkg) in paths.iter().zip(PKGS) {
+    for (path, pkg) in paths[1..].iter().zip(PKGS) {
         let (name, (file, contents)) = (pkg.name, pkg.file);
         assert!(path.starts_with("/nix/store/"), "{path}");
         assert!(
-            path.ends_with(&format!(
-                "-{name}_{}_amd64.deb",
-                lock.packages
-                    .iter()
-                    .find(|p| p.name == name)
-                    .unwrap()
-                    .version
-            )),
+            path.ends_with(&format!("-{name}_{}_amd64.deb", pkg.version)),
             "{path}"
         );
         let real: PathBuf = root.join(path.trim_start_matches('/'));
@@ -135,16 +131,37 @@ fn update_then_fetch_then_refuse_a_corrupt_deb() {
             .args(["fetch", "--mirror"])
             .arg(file_url(archive.path()))
             .arg("-f")
-            .arg(&lock_path),
+            .arg(&lock_path)
+            .arg("app"),
         None,
     )
     .ok();
     assert_eq!(out.lines(), paths);
     assert!(out.stderr.contains("0 downloaded"), "{}", out.stderr);
 
-    // Corrupt the first package; a fresh store stays empty.
-    let deb = archive.path().join(&lock.packages[0].filename);
-    let mut bytes = fs::read(&deb).unwrap();
+    // An unknown name.
+    let out = run(
+        lock_cmd(&root)
+            .args(["fetch", "--mirror"])
+            .arg(file_url(archive.path()))
+            .arg("-f")
+            .arg(&lock_path)
+            .arg("nonexistent"),
+        None,
+    );
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("pins no package called nonexistent"),
+        "{}",
+        out.stderr
+    );
+
+    // Corrupt the first package; a fresh store gets the digest and no package.
+    let deb = archive
+        .path()
+        .join(format!("pool/main/a/app/app_{}_amd64.deb", PKGS[0].version));
+    let original = fs::read(&deb).unwrap();
+    let mut bytes = original.clone();
     bytes.push(0);
     fs::write(&deb, &bytes).unwrap();
     let fresh = work.path().join("fresh");
@@ -153,12 +170,12 @@ fn update_then_fetch_then_refuse_a_corrupt_deb() {
             .args(["fetch", "--mirror"])
             .arg(file_url(archive.path()))
             .arg("-f")
-            .arg(&lock_path),
+            .arg(&lock_path)
+            .arg("app"),
         None,
     );
     assert_eq!(out.code, Some(1), "{}", out.stderr);
-    let expected = strata_store::hash::from_hex(&lock.packages[0].sha256).unwrap();
-    let expected = Hash::from_digest(HashAlgo::Sha256, &expected).unwrap();
+    let expected = Hash::of(HashAlgo::Sha256, &original);
     let actual = Hash::of(HashAlgo::Sha256, &bytes);
     for part in [
         "hash mismatch".to_string(),
@@ -173,57 +190,100 @@ fn update_then_fetch_then_refuse_a_corrupt_deb() {
             out.stderr
         );
     }
-    assert_eq!(fs::read_dir(fresh.join("nix/store")).unwrap().count(), 0);
+    let left: Vec<String> = fs::read_dir(fresh.join("nix/store"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(left[0].ends_with("-debian-digest-fake-amd64"), "{left:?}");
 }
 
 #[test]
-fn update_with_an_unknown_package() {
+fn a_moved_suite_and_files_that_are_not_locks() {
     let (archive, _) = fake_archive();
     let work = tempfile::tempdir().unwrap();
     let lock_path = work.path().join("strata.lock");
-    let out = run(
-        lock_cmd(&work.path().join("root"))
-            .args(["update", "--mirror"])
-            .arg(file_url(archive.path()))
-            .args(["--suite", SUITE, "-o"])
-            .arg(&lock_path)
-            .arg("nonexistent"),
-        None,
-    );
-    assert_eq!(out.code, Some(1));
-    assert!(
-        out.stderr.contains("no package called nonexistent"),
-        "{}",
-        out.stderr
-    );
-    assert!(!lock_path.exists());
-}
-
-#[test]
-fn update_adds_to_what_the_lock_pins_unless_told_to_replace() {
-    let (archive, _) = fake_archive();
-    let work = tempfile::tempdir().unwrap();
-    let lock_path = work.path().join("strata.lock");
-    let update = |extra: &[&str]| {
+    let update = |root: &str| {
         run(
-            lock_cmd(&work.path().join("root"))
+            lock_cmd(&work.path().join(root))
                 .args(["update", "--mirror"])
                 .arg(file_url(archive.path()))
                 .args(["--suite", SUITE, "-o"])
-                .arg(&lock_path)
-                .args(extra),
+                .arg(&lock_path),
             None,
         )
-        .ok();
-        let lock = LockFile::parse(&fs::read_to_string(&lock_path).unwrap()).unwrap();
-        lock.packages
-            .iter()
-            .map(|p| p.name.clone())
-            .collect::<Vec<_>>()
     };
-    assert_eq!(update(&["app"]), ["app", "libfoo"]);
-    assert_eq!(update(&["other"]), ["app", "libfoo", "other"]);
-    // No names: the same packages again, at the archive's versions.
-    assert_eq!(update(&[]), ["app", "libfoo", "other"]);
-    assert_eq!(update(&["--replace", "other"]), ["other"]);
+    // A file that is not a lock is not overwritten.
+    fs::write(&lock_path, "my notes\n").unwrap();
+    let out = update("root");
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("is not a strata lock file"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(fs::read_to_string(&lock_path).unwrap(), "my notes\n");
+    // A lock of the old format is replaced, and refused where it is read.
+    let old = "format strata-lock 1\nsuite fake\narchitecture amd64\n";
+    fs::write(&lock_path, old).unwrap();
+    let out = run(
+        lock_cmd(&work.path().join("root"))
+            .args(["fetch", "-f"])
+            .arg(&lock_path),
+        None,
+    );
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("format 1") && out.stderr.contains("strata lock update"),
+        "{}",
+        out.stderr
+    );
+    update("root").ok();
+    let lock = LockFile::parse(&fs::read_to_string(&lock_path).unwrap()).unwrap();
+
+    // The archive moves on: a store without the digest cannot make it again.
+    let index_dir = archive
+        .path()
+        .join(format!("dists/{SUITE}/main/binary-amd64"));
+    fs::remove_file(index_dir.join("Packages.gz")).unwrap();
+    let mut moved = fake::build(&work.path().join("moved"), SUITE, &PKGS[..2])
+        .unwrap()
+        .0
+        .into_bytes();
+    moved.extend_from_slice(b"\n");
+    fs::write(index_dir.join("Packages"), &moved).unwrap();
+    let xz = Command::new("xz")
+        .arg(index_dir.join("Packages"))
+        .output()
+        .unwrap();
+    assert!(xz.status.success());
+    let out = run(
+        lock_cmd(&work.path().join("fresh"))
+            .args(["fetch", "--mirror"])
+            .arg(file_url(archive.path()))
+            .arg("-f")
+            .arg(&lock_path),
+        None,
+    );
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("no longer holds the index strata.lock pins")
+            && out.stderr.contains(&lock.indexes[0].sha256),
+        "{}",
+        out.stderr
+    );
+    // The store that has it needs no archive.
+    let out = run(
+        lock_cmd(&work.path().join("root"))
+            .args(["fetch", "-f"])
+            .arg(&lock_path),
+        None,
+    )
+    .ok();
+    assert!(
+        out.text().contains("-debian-digest-fake-amd64"),
+        "{}",
+        out.text()
+    );
 }

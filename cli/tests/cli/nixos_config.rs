@@ -200,7 +200,6 @@ fn options_inside_submodules_and_imported_profiles_are_warned_about() {
     for (name, yet) in [
         ("hardware.enableRedistributableFirmware", true),
         ("networking.interfaces.ens3.useDHCP", true),
-        ("nixpkgs.config.allowUnfree", true),
         ("users.users.bob.packages", true),
         ("nix.gc.automatic", true),
         ("nix.gc.dates", true),
@@ -218,7 +217,7 @@ fn options_inside_submodules_and_imported_profiles_are_warned_about() {
             out.stderr
         );
     }
-    assert_eq!(warned.len(), 9, "{}", out.stderr);
+    assert_eq!(warned.len(), 8, "{}", out.stderr);
 }
 
 /// What NixOS's graphical installer writes for a GNOME desktop on an encrypted disk of a
@@ -277,7 +276,6 @@ fn graphical_installer_configuration_evaluates_with_a_warning_per_ignored_option
         "console.keyMap",
         "i18n.extraLocaleSettings",
         "networking.networkmanager.enable",
-        "nixpkgs.config.allowUnfree",
         "programs.firefox.enable",
         "security.rtkit.enable",
         "services.pipewire.alsa.enable",

@@ -457,7 +457,19 @@ fn bad_input_is_refused_with_a_clear_error_and_no_toplevel() {
         ),
         (
             r#"{ fileSystems."/".device = "/dev/vda"; boot.loader.systemd-boot.enable = true; boot.kernel = "linux-image-nonesuch"; }"#,
-            "boot.kernel: the package `linux-image-nonesuch' is not in strata.lock",
+            "boot.kernel: the Debian suite strata.lock pins has no package `linux-image-nonesuch'",
+        ),
+        (
+            r#"{ pkgs, ... }: { fileSystems."/".device = "/dev/vda"; boot.loader.systemd-boot.enable = true; environment.systemPackages = [ pkgs.vimm ]; }"#,
+            "attribute 'vimm' missing",
+        ),
+        (
+            r#"{ pkgs, ... }: { fileSystems."/".device = "/dev/vda"; boot.loader.systemd-boot.enable = true; environment.systemPackages = [ pkgs.vimm ]; }"#,
+            "Did you mean vim?",
+        ),
+        (
+            r#"{ pkgs, ... }: { fileSystems."/".device = "/dev/vda"; boot.loader.systemd-boot.enable = true; environment.systemPackages = [ pkgs.firmware-misc-nonfree ]; }"#,
+            "firmware-misc-nonfree is in Debian's non-free-firmware component; set nixpkgs.config.allowUnfree = true",
         ),
         (
             r#"{ fileSystems."/".device = "/dev/vda"; boot.loader.systemd-boot.enable = true; networking.hostName = 42; }"#,

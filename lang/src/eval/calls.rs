@@ -152,8 +152,7 @@ impl Evaluator {
                                 "{} called with unexpected argument '{k}'",
                                 self.fn_desc(def)
                             );
-                            let hint = suggest(k, formals.iter().map(|(n, _, _)| n.as_str()))
-                                .map(|s| format!("Did you mean '{s}'?"));
+                            let hint = suggest(k, formals.iter().map(|(n, _, _)| n.as_str()));
                             return Err(EvalError::eval(msg, span)
                                 .with_hint(hint)
                                 .frame(self.fn_frame(def), Some(def.span)));

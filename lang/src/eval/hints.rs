@@ -1,15 +1,50 @@
 //! "Did you mean" hints: the nearest known name to a misspelt one.
 
-/// The closest name to `wanted` among `names`, for "did you mean" hints.
+/// How many names a hint offers at most.
+const MAX_SUGGESTIONS: usize = 3;
+
+/// The "Did you mean ...?" line for a misspelt `wanted` among `names`: up to three of the
+/// closest names (by edit distance, then name), in Nix's words ("Did you mean bar?", "Did you
+/// mean one of hello or hallo?"), or nothing when no name is close. A name of which `wanted`
+/// is the first `-`-separated part (`fd` for `fd-find`) counts as one edit away.
 pub(crate) fn suggest<'a>(wanted: &str, names: impl Iterator<Item = &'a str>) -> Option<String> {
-    let mut best: Option<(usize, &str)> = None;
+    let limit = if wanted.chars().count() <= 2 {
+        1
+    } else {
+        2.max(wanted.len() / 3)
+    };
+    let mut best: Vec<(usize, &str)> = Vec::new();
     for n in names {
-        let d = levenshtein(wanted, n);
-        if d <= 2.max(wanted.len() / 3) && best.is_none_or(|(bd, _)| d < bd) {
-            best = Some((d, n));
+        if n == wanted {
+            continue;
         }
+        // Cheap bound first: the distance is at least the difference in length.
+        let component = n.len() > wanted.len()
+            && n.starts_with(wanted)
+            && n.as_bytes().get(wanted.len()) == Some(&b'-');
+        let d = if component {
+            1
+        } else if n.len().abs_diff(wanted.len()) > limit {
+            continue;
+        } else {
+            levenshtein(wanted, n)
+        };
+        if d > limit {
+            continue;
+        }
+        best.push((d, n));
+        best.sort_unstable();
+        best.truncate(MAX_SUGGESTIONS);
     }
-    best.map(|(_, n)| n.to_owned())
+    let names: Vec<&str> = best.iter().map(|(_, n)| *n).collect();
+    match names.as_slice() {
+        [] => None,
+        [one] => Some(format!("Did you mean {one}?")),
+        [init @ .., last] => Some(format!(
+            "Did you mean one of {} or {last}?",
+            init.join(", ")
+        )),
+    }
 }
 
 fn levenshtein(a: &str, b: &str) -> usize {
@@ -25,4 +60,33 @@ fn levenshtein(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::suggest;
+
+    #[test]
+    fn the_closest_names_in_nix_words() {
+        let names = ["hello", "hallo", "world"];
+        assert_eq!(
+            suggest("helo", names.into_iter()).as_deref(),
+            Some("Did you mean one of hello or hallo?")
+        );
+        assert_eq!(
+            suggest("bax", ["foo", "bar"].into_iter()).as_deref(),
+            Some("Did you mean bar?")
+        );
+        assert_eq!(suggest("zzzzzz", names.into_iter()), None);
+        let many = ["vim", "vimb", "vims", "vime", "nvim"];
+        assert_eq!(
+            suggest("vimm", many.into_iter()).as_deref(),
+            Some("Did you mean one of vim, vimb or vime?")
+        );
+        // The first part of a Debian name.
+        assert_eq!(
+            suggest("fd", ["fd-find", "xfd", "fdupes"].into_iter()).as_deref(),
+            Some("Did you mean one of fd-find or xfd?")
+        );
+    }
 }

@@ -595,8 +595,7 @@ impl Evaluator {
                                         })
                                         .collect::<Vec<_>>()
                                         .join(".");
-                                    let hint = suggest(&key, a.names().map(|n| n.as_str()))
-                                        .map(|s| format!("Did you mean '{s}'?"));
+                                    let hint = suggest(&key, a.names().map(|n| n.as_str()));
                                     let _ = shown;
                                     EvalError::eval(format!("attribute '{key}' missing"), *span)
                                         .with_hint(hint)

@@ -80,7 +80,25 @@ fn xz_available() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-fn check_lock(a: &FakeArchive, lock: &LockFile) {
+fn records(digest: &[u8]) -> Vec<DigestRecord> {
+    let text = std::str::from_utf8(digest).unwrap();
+    crate::debian::digest::split(text)
+        .unwrap()
+        .records
+        .iter()
+        .map(|(_, line)| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+/// The records of `app` and `libfoo`, the closure of `app`.
+fn app_closure(digest: &[u8]) -> Vec<DigestRecord> {
+    records(digest)
+        .into_iter()
+        .filter(|r| r.name != "unrelated")
+        .collect()
+}
+
+fn check_lock(a: &FakeArchive, lock: &LockFile, digest: &[u8]) {
     assert_eq!(lock.suite, SUITE);
     assert_eq!(lock.architecture, "amd64");
     assert_eq!(
@@ -90,16 +108,19 @@ fn check_lock(a: &FakeArchive, lock: &LockFile) {
             sha256: sha256_hex(a.packages_text.as_bytes()),
         }]
     );
-    let names: Vec<&str> = lock.packages.iter().map(|p| p.name.as_str()).collect();
-    assert_eq!(names, ["app", "libfoo"]);
-    for p in &lock.packages {
+    assert_eq!(lock.digest, sha256_hex(digest));
+    let recs = records(digest);
+    let names: Vec<&str> = recs.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["app", "libfoo", "unrelated"]);
+    for p in &recs {
         let d = a.debs.iter().find(|d| d.name == p.name).unwrap();
         assert_eq!(p.filename, d.filename);
         assert_eq!(p.sha256, d.sha256);
         assert_eq!(p.size, d.size);
+        assert_eq!(p.component, "main");
     }
-    assert_eq!(lock.packages[0].depends, ["libfoo"]);
-    assert_eq!(lock.packages[1].version, "1.2~rc1-1");
+    assert_eq!(recs[0].depends, ["libfoo"]);
+    assert_eq!(recs[1].version, "1.2~rc1-1");
     assert_eq!(LockFile::parse(&lock.to_text()).unwrap(), *lock);
 }
 
@@ -126,18 +147,19 @@ fn gz_fallback_lock_and_fetch() {
     let a = fake_archive();
     let archive = a.archive();
     assert_eq!(archive.base, a.url());
-    let index = archive.fetch_packages_index().unwrap();
+    let index = archive.fetch_main_index().unwrap();
     assert!(index.url.ends_with("/Packages.gz"), "{}", index.url);
     assert_eq!(index.data, a.packages_text.as_bytes());
     assert_eq!(index.sha256, sha256_hex(a.packages_text.as_bytes()));
 
-    let lock = update_lock(&archive, &["app"]).unwrap();
-    check_lock(&a, &lock);
+    let (lock, digest) = update_lock(&archive).unwrap();
+    check_lock(&a, &lock, &digest);
 
     let scratch = tempfile::tempdir().unwrap();
     let mut s = store(&scratch.path().join("root"));
     let mut seen = Vec::new();
-    let fetched = fetch_locked(&mut s, &archive, &lock, Progress::Never, |f| {
+    let closure = app_closure(&digest);
+    let fetched = fetch_debs(&mut s, &archive, &closure, Progress::Never, |f| {
         seen.push((f.name.clone(), f.downloaded));
     })
     .unwrap();
@@ -153,9 +175,50 @@ fn gz_fallback_lock_and_fetch() {
 
     // Everything valid: nothing is read from the archive again.
     fs::remove_dir_all(a.root().join("pool")).unwrap();
-    let again = fetch_locked(&mut s, &archive, &lock, Progress::Never, |_| {}).unwrap();
+    let again = fetch_debs(&mut s, &archive, &closure, Progress::Never, |_| {}).unwrap();
     assert!(again.iter().all(|f| !f.downloaded));
     assert_eq!(again[0].info.path, fetched[0].info.path);
+}
+
+#[test]
+fn the_digest_in_the_store() {
+    let a = fake_archive();
+    let archive = a.archive();
+    let (lock, digest) = update_lock(&archive).unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let mut s = store(&scratch.path().join("root"));
+
+    // Made from the pinned index, with the sha256 the lock pins.
+    let path = ensure_digest(&mut s, &lock, || Ok(a.archive())).unwrap();
+    assert_eq!(path, digest_store_path(&s, &lock).unwrap());
+    assert_eq!(fs::read(s.real_path(&path)).unwrap(), digest);
+    assert!(s.print(&path).ends_with("-debian-digest-fake-amd64"));
+    // Valid: the archive is not reached again.
+    let again = ensure_digest(&mut s, &lock, || Err(ArchiveError::NoArchive)).unwrap();
+    assert_eq!(again, path);
+
+    // The suite moved on: the pinned index is no longer there.
+    let mut fresh = store(&scratch.path().join("fresh"));
+    let moved = a.packages_text.replace("Version: 3", "Version: 4");
+    let gz = a.index_dir().join("Packages.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut enc, moved.as_bytes()).unwrap();
+    let original = fs::read(&gz).unwrap();
+    fs::write(&gz, enc.finish().unwrap()).unwrap();
+    let err = ensure_digest(&mut fresh, &lock, || Ok(a.archive())).unwrap_err();
+    assert!(matches!(err, ArchiveError::IndexMoved { .. }), "{err}");
+    assert!(err.to_string().contains("strata lock update"), "{err}");
+    assert!(fresh.valid_paths().unwrap().is_empty());
+
+    // A lock whose digest another resolver made.
+    fs::write(&gz, original).unwrap();
+    let other = LockFile {
+        digest: "0".repeat(64),
+        ..lock
+    };
+    let err = ensure_digest(&mut fresh, &other, || Ok(a.archive())).unwrap_err();
+    assert!(matches!(err, ArchiveError::DigestMismatch { .. }), "{err}");
+    assert!(fresh.valid_paths().unwrap().is_empty());
 }
 
 #[test]
@@ -173,31 +236,28 @@ fn xz_index_is_preferred() {
     // A broken .gz proves the .xz is the one read.
     fs::write(a.index_dir().join("Packages.gz"), b"not gzip").unwrap();
     let archive = a.archive();
-    let index = archive.fetch_packages_index().unwrap();
+    let index = archive.fetch_main_index().unwrap();
     assert!(index.url.ends_with("/Packages.xz"), "{}", index.url);
     assert_eq!(index.data, a.packages_text.as_bytes());
-    check_lock(&a, &update_lock(&archive, &["app"]).unwrap());
+    let (lock, digest) = update_lock(&archive).unwrap();
+    check_lock(&a, &lock, &digest);
 
     // A broken .xz is an error, not a reason to fall back.
     fs::write(a.index_dir().join("Packages.xz"), b"not xz").unwrap();
-    let err = archive.fetch_packages_index().unwrap_err();
+    let err = archive.fetch_main_index().unwrap_err();
     assert!(matches!(err, ArchiveError::Decompress { .. }), "{err}");
     assert!(err.to_string().contains("Packages.xz"), "{err}");
 }
 
 #[test]
-fn missing_index_and_unknown_package() {
+fn missing_main_index() {
     let a = fake_archive();
-    let err = update_lock(&a.archive(), &["no-such-package"]).unwrap_err();
+    fs::remove_file(a.index_dir().join("Packages.gz")).unwrap();
+    let err = update_lock(&a.archive()).unwrap_err();
+    assert!(matches!(err, ArchiveError::NoIndex { .. }), "{err}");
     assert!(
         err.to_string()
-            .contains("no package called no-such-package"),
-        "{err}"
-    );
-    fs::remove_file(a.index_dir().join("Packages.gz")).unwrap();
-    let err = update_lock(&a.archive(), &["app"]).unwrap_err();
-    assert!(
-        err.to_string().contains("Packages.gz") && err.to_string().contains("not found"),
+            .contains("main/binary-amd64/Packages.xz does not exist"),
         "{err}"
     );
 }
@@ -206,9 +266,10 @@ fn missing_index_and_unknown_package() {
 fn corrupt_deb_after_locking() {
     let a = fake_archive();
     let archive = a.archive();
-    let lock = update_lock(&archive, &["app"]).unwrap();
+    let (_, digest) = update_lock(&archive).unwrap();
+    let closure = app_closure(&digest);
     // `app` comes first: nothing is fetched before the failure.
-    let deb = a.root().join(&lock.packages[0].filename);
+    let deb = a.root().join(&closure[0].filename);
     let mut bytes = fs::read(&deb).unwrap();
     let last = bytes.len() - 1;
     bytes[last] ^= 0xff;
@@ -216,13 +277,13 @@ fn corrupt_deb_after_locking() {
 
     let scratch = tempfile::tempdir().unwrap();
     let mut s = store(&scratch.path().join("root"));
-    let err = fetch_locked(&mut s, &archive, &lock, Progress::Never, |_| {}).unwrap_err();
+    let err = fetch_debs(&mut s, &archive, &closure, Progress::Never, |_| {}).unwrap_err();
     let msg = err.to_string();
-    let expected = lock_hash(&lock.packages[0]).unwrap();
+    let expected = hex_hash("app", &closure[0].sha256).unwrap();
     let actual = Hash::of(HashAlgo::Sha256, &bytes);
     for part in [
         "hash mismatch".to_string(),
-        lock.packages[0].filename.clone(),
+        closure[0].filename.clone(),
         expected.to_sri(),
         expected.to_nix32(),
         actual.to_sri(),
@@ -238,26 +299,30 @@ fn corrupt_deb_after_locking() {
 fn over_http_on_loopback() {
     let a = fake_archive();
     let gz = fs::read(a.index_dir().join("Packages.gz")).unwrap();
-    let (base, server) = serve(vec![
-        response("404 Not Found", b""),
-        response("200 OK", &gz),
-    ]);
+    let mut responses = vec![response("404 Not Found", b""), response("200 OK", &gz)];
+    // contrib, non-free and non-free-firmware: neither .xz nor .gz.
+    for _ in 0..6 {
+        responses.push(response("404 Not Found", b""));
+    }
+    let (base, server) = serve(responses);
     let archive =
         Archive::configure(Some(&format!("{base}/")), Some(SUITE), "amd64", a.root()).unwrap();
     assert_eq!(archive.base, base);
-    let lock = update_lock(&archive, &["app"]).unwrap();
-    check_lock(&a, &lock);
+    let (lock, digest) = update_lock(&archive).unwrap();
+    check_lock(&a, &lock, &digest);
     let requests = server.join().unwrap();
-    assert_eq!(
-        requests,
-        [
-            format!("GET /dists/{SUITE}/main/binary-amd64/Packages.xz HTTP/1.1"),
-            format!("GET /dists/{SUITE}/main/binary-amd64/Packages.gz HTTP/1.1"),
-        ]
-    );
+    let mut expected = Vec::new();
+    for component in ["main", "contrib", "non-free", "non-free-firmware"] {
+        for ext in ["xz", "gz"] {
+            expected.push(format!(
+                "GET /dists/{SUITE}/{component}/binary-amd64/Packages.{ext} HTTP/1.1"
+            ));
+        }
+    }
+    assert_eq!(requests, expected);
 
-    let debs: Vec<Vec<u8>> = lock
-        .packages
+    let closure = app_closure(&digest);
+    let debs: Vec<Vec<u8>> = closure
         .iter()
         .map(|p| response("200 OK", &fs::read(a.root().join(&p.filename)).unwrap()))
         .collect();
@@ -265,7 +330,7 @@ fn over_http_on_loopback() {
     let archive = Archive::configure(Some(&base), Some(SUITE), "amd64", a.root()).unwrap();
     let scratch = tempfile::tempdir().unwrap();
     let mut s = store(&scratch.path().join("root"));
-    let fetched = fetch_locked(&mut s, &archive, &lock, Progress::Never, |_| {}).unwrap();
+    let fetched = fetch_debs(&mut s, &archive, &closure, Progress::Never, |_| {}).unwrap();
     check_unpacks(&s, &fetched, scratch.path());
     assert_eq!(server.join().unwrap().len(), 2);
 }
@@ -315,7 +380,7 @@ fn configuration_sources() {
             ("http://archive.invalid/apt", "sid")
         );
         assert_eq!(
-            a.packages_path(),
+            a.packages_path("main"),
             "dists/sid/main/binary-amd64/Packages".to_string()
         );
     }
