@@ -15,6 +15,7 @@ let
   };
   c = eval.config;
   clean = v: removeAttrs v [ "_module" ];
+  shellPath = import ./programs/shell-path.nix { inherit lib; };
   kernel = pkgs.${c.boot.kernel} or (throw
     "boot.kernel: the Debian suite strata.lock pins has no package `${c.boot.kernel}'");
   bootLoader = map (name: pkgs.${name} or (throw
@@ -63,7 +64,10 @@ in {
     label = c.system.label;
     users = {
       mutableUsers = c.users.mutableUsers;
-      users = builtins.mapAttrs (n: u: removeAttrs (clean u) [ "openssh" "packages" ] // { authorizedKeys = u.openssh.authorizedKeys.keys; }) c.users.users;
+      users = builtins.mapAttrs (n: u: removeAttrs (clean u) [ "openssh" "packages" ] // {
+        authorizedKeys = u.openssh.authorizedKeys.keys;
+        shell = shellPath u.shell;
+      }) c.users.users;
       groups = builtins.mapAttrs (n: g: clean g) c.users.groups;
     };
     boot = {

@@ -22,4 +22,5 @@
   ./services/openssh.nix
   ./security/security.nix
   ./programs/programs.nix
+  ./programs/shells.nix
 ]

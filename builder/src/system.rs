@@ -220,12 +220,12 @@ fn build_system_here(
         }
         extra.push(m);
     }
-    let digest_path = ensure_digest(&mut store, inputs, &opts)?;
-    let digest_file = store.real_path(&digest_path);
-    let digest = fs::read_to_string(&digest_file).map_err(io_ctx(format!(
-        "cannot read the Debian digest '{}'",
-        digest_file.display()
-    )))?;
+    let digest = load_digest(
+        &mut store,
+        inputs.lock,
+        inputs.lock_file,
+        opts.build.debian_mirror.clone(),
+    )?;
     let pkgs = crate::pkgs::eval_pkgs(&mut ev, modules, inputs.lock, &digest)
         .map_err(|e| eval_err(&ev, e))?;
     let (evaluated, whole, context) =
@@ -322,22 +322,36 @@ fn build_system_here(
 /// The file name of the digest beside a lock (`share/strata/debian-digest` in every system).
 pub const DIGEST_BESIDE_LOCK: &str = "debian-digest";
 
-/// The lock's digest in the store: valid already, else the one shipped beside the lock (if its
-/// sha256 is the lock's), else made from the pinned indexes fetched from the archive.
+/// The lock's digest in the store: valid already, else the one shipped beside `lock_file` (if
+/// its sha256 is the lock's), else made from the pinned indexes fetched from `mirror` (the
+/// archive's base URL). Returns its text.
+pub fn load_digest(
+    store: &mut LocalStore,
+    lock: &LockFile,
+    lock_file: Option<&Path>,
+    mirror: Option<String>,
+) -> Result<String, SystemError> {
+    let path = ensure_digest(store, lock, lock_file, mirror)?;
+    let file = store.real_path(&path);
+    fs::read_to_string(&file).map_err(io_ctx(format!(
+        "cannot read the Debian digest '{}'",
+        file.display()
+    )))
+}
+
 fn ensure_digest(
     store: &mut LocalStore,
-    inputs: &SystemInputs<'_>,
-    opts: &SchedulerOptions,
+    lock: &LockFile,
+    lock_file: Option<&Path>,
+    mirror: Option<String>,
 ) -> Result<StorePath, SystemError> {
     use crate::debian::archive::{self, Archive, ArchiveError};
-    let lock = inputs.lock;
     let digest_err = |e: ArchiveError| SystemError::Strata(format!("the Debian digest: {e}"));
     let path = archive::digest_store_path(store, lock).map_err(digest_err)?;
     if store.is_valid(&path)? {
         return Ok(path);
     }
-    if let Some(beside) = inputs
-        .lock_file
+    if let Some(beside) = lock_file
         .map(|l| l.with_file_name(DIGEST_BESIDE_LOCK))
         .filter(|p| p.is_file())
     {
@@ -348,7 +362,6 @@ fn ensure_digest(
         }
         tracing::info!(file = %beside.display(), "the digest beside the lock is not the lock's");
     }
-    let mirror = opts.build.debian_mirror.clone();
     archive::ensure_digest(store, lock, || {
         let base = mirror.ok_or(ArchiveError::NoArchive)?;
         Archive::configure(

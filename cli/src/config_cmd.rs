@@ -1,12 +1,15 @@
 //! `strata eval-config` and `strata options`: the module system on a configuration.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::rc::Rc;
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use clap::Args;
 use strata_builder::config::{self, SystemConfig};
+use strata_builder::debian::lock::LockFile;
+use strata_builder::debian::mirror::debian_mirror;
+use strata_builder::system::load_digest;
 use strata_lang::Evaluator;
 
 #[derive(Debug, Args)]
@@ -18,6 +21,14 @@ pub struct EvalConfigArgs {
     /// builder/src/config.rs).
     #[arg(long)]
     json: bool,
+    /// The lock file whose Debian suite is `pkgs` [default: strata.lock beside the
+    /// configuration, else strata's own].
+    #[arg(long, value_name = "FILE")]
+    lock: Option<PathBuf>,
+    /// Base URL of the Debian archive, if the lock's digest must be made
+    /// [env: STRATA_DEBIAN_MIRROR] [default: from the apt sources].
+    #[arg(long, value_name = "URL")]
+    mirror: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -65,12 +76,45 @@ fn with_evaluator<T: Send + 'static>(
     })?)
 }
 
-pub fn eval_config(args: EvalConfigArgs) -> Result<ExitCode> {
+/// The lock of `configuration` and its digest's text (made in the store if needed).
+fn lock_and_digest(
+    configuration: &Path,
+    lock: Option<PathBuf>,
+    mirror: Option<&str>,
+    store_root: Option<PathBuf>,
+    store_dir: &str,
+) -> Result<(LockFile, String)> {
+    let (lock, lock_file) = crate::build_cmd::read_lock(lock, configuration)?;
+    let mirror = debian_mirror(mirror, &lock.architecture, Path::new("/"))
+        .ok()
+        .flatten();
+    let mut store = crate::open_store(store_root, store_dir)?;
+    let digest = load_digest(&mut store, &lock, Some(&lock_file), mirror)?;
+    Ok((lock, digest))
+}
+
+pub fn eval_config(
+    args: EvalConfigArgs,
+    store_root: Option<PathBuf>,
+    store_dir: &str,
+) -> Result<ExitCode> {
     let file = config_file(args.file)?;
     let modules = modules()?;
+    let (lock, digest) = lock_and_digest(
+        &file,
+        args.lock,
+        args.mirror.as_deref(),
+        store_root,
+        store_dir,
+    )?;
     let f2 = file.clone();
-    let result =
-        with_evaluator(move |ev| config::evaluate(ev, &modules, &f2).map_err(|e| e.to_string()))?;
+    let result = with_evaluator(move |ev| {
+        let pkgs = strata_builder::pkgs::eval_pkgs(ev, &modules, &lock, &digest)
+            .map_err(|e| e.render(&ev.sources))?;
+        config::evaluate_with(ev, &modules, &f2, &[], Some(pkgs))
+            .map(|(e, _, _)| e)
+            .map_err(|e| e.to_string())
+    })?;
     let evaluated = match result {
         Ok(e) => e,
         Err(msg) => {

@@ -171,7 +171,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Store(cmd) => store_cmd::run_store(cmd, cli.store_root, &cli.store_dir),
         Command::Hash(cmd) => store_cmd::run_hash(cmd),
         Command::Eval(args) => eval_cmd::run(args, cli.store_root, &cli.store_dir),
-        Command::EvalConfig(args) => config_cmd::eval_config(args),
+        Command::EvalConfig(args) => config_cmd::eval_config(args, cli.store_root, &cli.store_dir),
         Command::Options(args) => config_cmd::options(args),
         Command::Lock(cmd) => lock_cmd::run(cmd, cli.store_root, &cli.store_dir),
         Command::Realise(args) => realise_cmd::realise(args, cli.store_root, &cli.store_dir),

@@ -116,6 +116,17 @@ pub fn strata() -> Command {
     c
 }
 
+/// `strata --store-root <a store for evaluations> eval-config`: `eval-config` makes the lock's
+/// Debian digest in its store (once, from the archive the host's apt sources name), so the
+/// tests give it one store of theirs, shared by every run, never the user's.
+pub fn eval_config() -> Command {
+    let mut c = strata();
+    c.arg("--store-root")
+        .arg(Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-eval-store"))
+        .arg("eval-config");
+    c
+}
+
 /// `strata --store-root ROOT store ARGS...`
 pub fn strata_store<I, S>(root: &Path, args: I) -> Command
 where

@@ -1,6 +1,7 @@
 { config, lib, ... }:
 let
   inherit (lib) mkOption types;
+  topConfig = config;
 
   # A primary group, or none (the empty string, as system users have by default).
   groupOrNone = types.passwdName // {
@@ -55,18 +56,23 @@ let
         defaultText = lib.literalExpression "isNormalUser";
         description = "Whether to create the home directory, owned by the user, on activation.";
       };
-      shell = mkOption { type = types.passwdPath; default = "/run/current-system/sw/bin/sh"; description = "The user's login shell."; };
+      shell = mkOption {
+        type = types.either types.package types.passwdPath;
+        default = topConfig.users.defaultUserShell;
+        defaultText = lib.literalExpression "config.users.defaultUserShell";
+        example = lib.literalExpression "pkgs.zsh";
+        description = "The user's login shell: a package (`pkgs.bash', `pkgs.zsh'), which is then installed, or a path.";
+      };
       hashedPassword = mkOption { type = types.nullOr types.singleLineStr; default = null; description = "The password hash (as crypt(3) makes), set on every activation."; };
       hashedPasswordFile = mkOption { type = types.nullOr types.absolutePath; default = null; description = "A file holding the password hash, read on every activation; wins over every other password option."; };
       password = mkOption { type = types.nullOr types.str; default = null; description = "The password in clear text, set on every activation. The store holds only its hash, but the configuration file holds it in clear text (`/etc/strata/configuration.nix` in images, readable by root only): prefer `hashedPassword`."; };
       initialPassword = mkOption { type = types.nullOr types.str; default = null; description = "The password in clear text, set only when the user is created. The store holds only its hash, but the configuration file holds it in clear text (`/etc/strata/configuration.nix` in images, readable by root only): prefer `initialHashedPassword`, or change the password after the first login."; };
       initialHashedPassword = mkOption { type = types.nullOr types.singleLineStr; default = null; description = "The password hash, set only when the user is created."; };
-      packages = lib.mkUnsupportedOption {
+      packages = mkOption {
         type = types.listOf types.package;
         default = [ ];
-        yet = true;
-        description = "Packages installed in the user's profile.";
-        reason = "strata does not install packages for one user; add them to environment.systemPackages.";
+        example = lib.literalExpression "[ pkgs.htop ]";
+        description = "Packages for this user. Debian's programs find their files at the paths Debian gives them, so strata installs these system-wide, in the generation's /usr, like environment.systemPackages.";
       };
       openssh.authorizedKeys.keys = mkOption { type = types.listOf types.singleLineStr; default = [ ]; description = "SSH public keys that may log in as this user."; };
     };
@@ -100,6 +106,13 @@ in
   };
 
   config = {
+    # Users' packages and shells join the system's (see `packages').
+    environment.systemPackages = lib.concatLists (lib.mapAttrsToList
+      (n: u: u.packages ++ lib.optional (lib.isDerivation u.shell) u.shell)
+      config.users.users);
+    environment.shells = lib.concatLists (lib.mapAttrsToList
+      (n: u: lib.optional (lib.isDerivation u.shell) u.shell)
+      config.users.users);
     users.users.root = {
       uid = 0;
       group = "root";

@@ -7,7 +7,7 @@ let
     inherit default;
     description = "Whether to enable ${what}.";
   } // extra);
-  noShells = { yet = true; reason = "strata does not configure login shells other than its default."; };
+  noShells = { yet = true; reason = "strata does not install bash-completion by itself yet; add pkgs.bash-completion to environment.systemPackages."; };
 in
 {
   options.programs = {
@@ -25,7 +25,5 @@ in
       reason = "strata does not start programs in users' sessions.";
     };
     bash.completion.enable = flag "completion in interactive bash shells" true noShells;
-    zsh.enable = flag "zsh as a login shell" false noShells;
-    fish.enable = flag "fish as a login shell" false noShells;
   };
 }

@@ -96,8 +96,8 @@ fn bad_configs_are_refused_by_eval_config() {
     assert!(cases.len() >= 40, "the corpus lost cases: {}", cases.len());
     let mut failures = Vec::new();
     for (case, want) in &cases {
-        let mut c = strata();
-        c.arg("eval-config").arg("-f").arg(case);
+        let mut c = crate::eval_config();
+        c.arg("-f").arg(case);
         let o = run(&mut c, None);
         failures.extend(check("eval-config", case, want, &o));
     }
