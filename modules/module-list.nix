@@ -6,6 +6,7 @@
   ./config/time.nix
   ./config/users.nix
   ./config/environment.nix
+  ./config/debian.nix
   ./boot/loader.nix
   ./boot/kernel.nix
   ./tasks/filesystems.nix

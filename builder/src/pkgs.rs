@@ -51,8 +51,8 @@ pub fn eval_pkgs(
     eval_with_digest(ev, modules, &modules.join(DEFAULT_NIX), lock, digest)
 }
 
-/// `import <nix_file> { lock = { suite; architecture; }; records = { <name> = <line>; ... }; }`,
-/// forced to a set.
+/// `import <nix_file> { lock = { suite; architecture; essential; }; records = { <name> = <line>;
+/// ... }; }` (`essential`: the names of the `Essential: yes` packages), forced to a set.
 fn eval_with_digest(
     ev: &mut Evaluator,
     modules: &Path,
@@ -76,6 +76,14 @@ fn eval_with_digest(
         .iter()
         .map(|(name, line)| (intern(name), Value::str((*line).to_owned())))
         .collect();
+    // The names of `Essential: yes` packages, found without decoding the records (the digest
+    // writes the field as `"essential":true` and a name cannot hold a quote).
+    let essential: Vec<Value> = lines
+        .records
+        .iter()
+        .filter(|(_, line)| line.contains("\"essential\":true"))
+        .map(|(name, _)| Value::str((*name).to_owned()))
+        .collect();
     ev.sources.add_library_dir(modules.to_path_buf());
     let mut file = Vec::new();
     strata_lang::print::escape_string(nix_file.as_os_str().as_encoded_bytes(), &mut file);
@@ -86,6 +94,7 @@ fn eval_with_digest(
             intern("architecture"),
             Value::str(lock.architecture.clone()),
         ),
+        (intern("essential"), Value::list(essential)),
     ]));
     let arg = Value::attrs(Attrs::from_unsorted(vec![
         (intern("lock"), lock_value),

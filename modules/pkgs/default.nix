@@ -7,6 +7,8 @@
 #
 # `debianClosure roots` is the list of `roots` and every package their `depends` reach (each
 # once); packages that are not Debian's (the trivial builders' results) have no `depends`.
+# `debianEssential` is the suite's `Essential: yes` packages (`lock.essential`, their names):
+# no package names them as dependencies, and every Debian system has them.
 { lock, records }:
 let
   inherit (builtins) attrNames filter listToAttrs map substring stringLength;
@@ -44,4 +46,5 @@ debian // aliases // trivial // {
   nodePackages = prefixed "node-" "";
   perlPackages = prefixed "lib" "-perl";
   inherit debianClosure;
+  debianEssential = map (n: debian.${n}) (lock.essential or [ ]);
 }
