@@ -4,7 +4,8 @@
 const MAX_SUGGESTIONS: usize = 3;
 
 /// The "Did you mean ...?" line for a misspelt `wanted` among `names`: up to three of the
-/// closest names (by edit distance, then name), in Nix's words ("Did you mean bar?", "Did you
+/// closest names (by edit distance, then those `wanted` extends or that extend it, then name),
+/// in Nix's words ("Did you mean bar?", "Did you
 /// mean one of hello or hallo?"), or nothing when no name is close. A name of which `wanted`
 /// is the first `-`-separated part (`fd` for `fd-find`) counts as one edit away.
 pub(crate) fn suggest<'a>(wanted: &str, names: impl Iterator<Item = &'a str>) -> Option<String> {
@@ -13,7 +14,7 @@ pub(crate) fn suggest<'a>(wanted: &str, names: impl Iterator<Item = &'a str>) ->
     } else {
         2.max(wanted.len() / 3)
     };
-    let mut best: Vec<(usize, &str)> = Vec::new();
+    let mut best: Vec<(usize, bool, &str)> = Vec::new();
     for n in names {
         if n == wanted {
             continue;
@@ -32,11 +33,13 @@ pub(crate) fn suggest<'a>(wanted: &str, names: impl Iterator<Item = &'a str>) ->
         if d > limit {
             continue;
         }
-        best.push((d, n));
+        // Among equally close names, one that `wanted` extends or that extends it first.
+        let related = n.starts_with(wanted) || wanted.starts_with(n);
+        best.push((d, !related, n));
         best.sort_unstable();
         best.truncate(MAX_SUGGESTIONS);
     }
-    let names: Vec<&str> = best.iter().map(|(_, n)| *n).collect();
+    let names: Vec<&str> = best.iter().map(|(_, _, n)| *n).collect();
     match names.as_slice() {
         [] => None,
         [one] => Some(format!("Did you mean {one}?")),
@@ -78,10 +81,10 @@ mod tests {
             Some("Did you mean bar?")
         );
         assert_eq!(suggest("zzzzzz", names.into_iter()), None);
-        let many = ["vim", "vimb", "vims", "vime", "nvim"];
+        let many = ["vifm", "vim", "vimb", "vims", "vime", "nvim"];
         assert_eq!(
             suggest("vimm", many.into_iter()).as_deref(),
-            Some("Did you mean one of vim, vimb or vime?")
+            Some("Did you mean one of vim, vifm or vimb?")
         );
         // The first part of a Debian name.
         assert_eq!(
