@@ -17,7 +17,7 @@ let
   clean = v: removeAttrs v [ "_module" ];
   kernel = pkgs.${c.boot.kernel} or (throw
     "boot.kernel: the package `${c.boot.kernel}' is not in strata.lock; add it with `strata lock update ${c.boot.kernel} ...'");
-in {
+in rec {
   inherit (eval) options config;
   system = {
     kernelPackages = [ kernel ] ++ kernel.depends;
@@ -75,5 +75,13 @@ in {
       path = map toString s.path;
       reloadTriggers = map (t: builtins.hashString "sha256" (builtins.toJSON t)) s.reloadTriggers;
     }) (lib.filterAttrs (n: s: s.enable) c.systemd.services);
+    security = {
+      wrappers = if !c.security.enableWrappers then { } else builtins.mapAttrs (n: w: {
+        inherit (w) source owner group permissions capabilities setuid setgid onlyIfPresent;
+        program = if w.program == null then n else w.program;
+      }) (lib.filterAttrs (n: w: w.enable) c.security.wrappers);
+      # The tree wrappers' sources are looked up in (built before the manifest is written).
+      packages = if pkgs ? buildEnv then toString system.sw else null;
+    };
   };
 }

@@ -284,8 +284,9 @@ pub fn vfs_cap_data(caps: &Capabilities) -> [u8; 20] {
 }
 
 /// `logical` (an absolute path on the machine whose root is `root`) as seen from here, every
-/// link on the way followed inside `root` (absolute targets are taken below `root`).
-fn resolve_under(root: &Path, logical: &str) -> Option<PathBuf> {
+/// link on the way followed inside `root` (absolute targets are taken below `root`); `None`
+/// for a loop of links.
+pub fn resolve_under(root: &Path, logical: &str) -> Option<PathBuf> {
     let mut pending: Vec<String> = logical
         .split('/')
         .filter(|c| !c.is_empty())
@@ -455,6 +456,12 @@ pub fn apply(root: &Path, wrappers: &[ManifestWrapper]) -> Result<Vec<String>, A
     let groups = crate::users::parse_group(&group);
     let mut ids = Vec::new();
     for w in wrappers {
+        if w.program.is_empty()
+            || w.program.contains(['/', '\0'])
+            || [".", ".."].contains(&w.program.as_str())
+        {
+            return Err(wrapper_err(w, "the program's name is not a file name"));
+        }
         let uid = users.iter().find(|u| u.name == w.owner).map(|u| u.uid);
         let gid = groups.iter().find(|g| g.name == w.group).map(|g| g.gid);
         match (uid, gid) {
@@ -755,6 +762,12 @@ mod tests {
             "{e}"
         );
         assert_eq!(wrapper_dirs(r).len(), 2);
+
+        // A name that would leave the directory: refused.
+        let w = wrapper("../evil", "/nix/store/bbb-sw/bin/sudo", 0o4511, None);
+        let e = apply(r, &[w]).unwrap_err().to_string();
+        assert!(e.contains("not a file name"), "{e}");
+        assert!(!r.join("run/evil").exists());
 
         // An empty set empties the directory.
         assert_eq!(
