@@ -6,6 +6,7 @@
   ./config/time.nix
   ./config/users.nix
   ./config/environment.nix
+  ./config/nsswitch.nix
   ./boot/loader.nix
   ./boot/kernel.nix
   ./tasks/filesystems.nix
@@ -21,5 +22,8 @@
   ./services/desktop.nix
   ./services/openssh.nix
   ./security/security.nix
+  ./security/wrappers.nix
+  ./security/pam.nix
+  ./security/sudo.nix
   ./programs/programs.nix
 ]

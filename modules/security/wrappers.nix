@@ -93,13 +93,19 @@ in
     description = "Where the wrapper programs are.";
   };
 
-  config = lib.mkIf config.security.enableWrappers {
-    assertions = lib.mapAttrsToList (name: w: {
-      assertion = (w.setuid || w.setgid) -> w.capabilities == "";
-      message = ''
-        The security.wrappers.${name} wrapper is not valid:
-            setuid/setgid and capabilities are mutually exclusive.
-      '';
-    }) enabled;
+  # iputils' ping with the one capability it needs, where the system has it.
+  config.security.wrappers.ping = lib.mapAttrs (n: lib.mkDefault) {
+    source = "/usr/bin/ping";
+    owner = "root";
+    group = "root";
+    capabilities = "cap_net_raw+p";
+    onlyIfPresent = true;
   };
+  config.assertions = lib.optionals config.security.enableWrappers (lib.mapAttrsToList (name: w: {
+    assertion = (w.setuid || w.setgid) -> w.capabilities == "";
+    message = ''
+      The security.wrappers.${name} wrapper is not valid:
+          setuid/setgid and capabilities are mutually exclusive.
+    '';
+  }) enabled);
 }
