@@ -84,6 +84,23 @@ pub fn check(
             }
             Some(_) => {}
         }
+        // A multi-call program runs whichever applet it is called as: a privileged copy
+        // would run every applet (a shell included) with those privileges.
+        if real
+            .as_ref()
+            .and_then(|p| p.file_name())
+            .is_some_and(|n| n == "busybox")
+        {
+            if w.only_if_present {
+                continue;
+            }
+            let why = format!(
+                "{} is busybox, which runs any applet by the name it is called with; a \
+                 privileged copy would run every applet with privileges",
+                w.source
+            );
+            return Err(bad("source", why));
+        }
         let mut head = [0u8; 4];
         let n = real
             .as_ref()
@@ -151,6 +168,8 @@ mod tests {
         fs::write(tree.join("usr/bin/su"), b"\x7fELF...").unwrap();
         fs::write(tree.join("usr/bin/ping"), b"#!/bin/sh\n").unwrap();
         fs::write(tree.join("usr/bin/data"), b"plain").unwrap();
+        fs::write(tree.join("usr/bin/busybox"), b"\x7fELF...").unwrap();
+        symlink("busybox", tree.join("usr/bin/newgrp")).unwrap();
         symlink("usr/bin", tree.join("bin")).unwrap();
         let sw = store.add_path(&tree, Some("system-path")).unwrap().path;
         let sw = store.print(&sw);
@@ -172,6 +191,13 @@ mod tests {
             ("su", wrapper("/bin/su", "", true)),
             ("ping", wrapper("/usr/bin/ping", "cap_net_raw+p", false)),
             ("mount", absent),
+            (
+                "newgrp",
+                config::Wrapper {
+                    only_if_present: true,
+                    ..wrapper("/usr/bin/newgrp", "", true)
+                },
+            ),
         ])
         .unwrap();
         assert_eq!(
@@ -210,6 +236,10 @@ mod tests {
             (
                 wrapper("/usr/bin", "", true),
                 "security.wrappers.x.source: /usr/bin is not a regular file",
+            ),
+            (
+                wrapper("/usr/bin/newgrp", "", true),
+                "security.wrappers.x.source: /usr/bin/newgrp is busybox",
             ),
             (
                 wrapper("/usr/bin/data", "", true),
