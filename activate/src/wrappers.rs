@@ -426,6 +426,16 @@ fn install(
 fn ensure_tmpfs(dir: &Path) -> Result<Option<String>, ActivateError> {
     use rustix::mount::{mount, MountFlags};
     if !is_mount_point(dir) {
+        // A mount made in a private namespace (a command that made the store writable for
+        // itself) would vanish with it, and the wrappers with it: stage 2 mounts it at boot.
+        let own = fs::read_link("/proc/self/ns/mnt").ok();
+        if own.is_some() && own != fs::read_link("/proc/1/ns/mnt").ok() {
+            return Ok(Some(format!(
+                "{} is not a mount of its own (strata-init mounts it at boot): its setuid \
+                 wrappers work after the next boot",
+                dir.display()
+            )));
+        }
         mount("tmpfs", dir, "tmpfs", MountFlags::NODEV, c"mode=755")
             .map_err(|e| io_err(dir)(e.into()))?;
     }
