@@ -135,9 +135,8 @@ fn chmod(text: &str, mode: u32) -> Option<u32> {
             i += 1;
         }
         let affected = if who == 0 { 0o7777 & !UMASK } else { who };
-        if b.get(i).is_none() {
-            return None;
-        }
+        // An operation must follow.
+        b.get(i)?;
         while let Some(&op) = b.get(i) {
             if !matches!(op, b'+' | b'-' | b'=') {
                 return None;
@@ -386,7 +385,7 @@ fn install(
     let mut to = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(0)
+        .mode(0o000)
         .open(&dst)
         .map_err(|e| wrapper_err(w, format!("cannot create {}: {e}", dst.display())))?;
     io::copy(&mut from, &mut to)
