@@ -788,6 +788,46 @@ mod tests {
     }
 
     #[test]
+    fn activation_makes_the_wrappers_after_the_users() {
+        use crate::tests::{generation, manifest, user};
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        let prog = r.join("nix/store/ccc-pkg/usr/bin");
+        fs::create_dir_all(&prog).unwrap();
+        fs::write(prog.join("tool"), b"#!/bin/sh\n").unwrap();
+        let mut m = manifest(vec![user("daemon", true, None)], Vec::new());
+        let mut w = wrapper("tool", "/nix/store/ccc-pkg/usr/bin/tool", 0o2511, None);
+        (w.owner, w.group) = ("daemon".into(), "daemon".into());
+        m.wrappers = vec![w.clone()];
+        let first = generation(r, "one", &m, &[]);
+        let report = crate::activate(r, &first, &crate::Options::default()).unwrap();
+        assert!(
+            report
+                .changes
+                .contains(&"wrappers in /run/wrappers/bin: tool".to_owned()),
+            "{:?}",
+            report.changes
+        );
+        assert_eq!(
+            listing(r),
+            [("tool".to_owned(), 0o2511, b"#!/bin/sh\n".to_vec())]
+        );
+        let before = fs::read_link(r.join("run/wrappers/bin")).unwrap();
+
+        // A generation whose wrapper's program is gone: the activation fails naming it, and
+        // the wrappers of the first stay.
+        w.source = "/nix/store/ccc-pkg/usr/bin/gone".into();
+        m.wrappers = vec![w];
+        let second = generation(r, "two", &m, &[]);
+        let e = crate::activate(r, &second, &crate::Options::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("security.wrappers.tool: cannot open"), "{e}");
+        assert_eq!(fs::read_link(r.join("run/wrappers/bin")).unwrap(), before);
+        assert_eq!(listing(r).len(), 1);
+    }
+
+    #[test]
     fn links_are_followed_inside_the_root() {
         let t = machine();
         let r = t.path();
