@@ -1,6 +1,7 @@
 //! The sandbox's FHS mode (`__strataFhs`): a tree of this host's dynamic programs and their
 //! libraries, mounted at `/usr`, runs inside the sandbox; without the attribute it does not,
-//! and a tree that is not an input is refused.
+//! and a tree that is not an input is refused; `/etc/sudoers` is checked by a `visudo` of such
+//! a tree, and a rejected line fails the build naming it.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -177,4 +178,95 @@ fn an_fhs_tree_that_is_not_an_input_is_refused() {
     );
     let out = h.store.store_dir().parse(&d.outputs["out"].path).unwrap();
     assert!(!h.store.is_valid(&out).unwrap());
+}
+
+/// The check of `/etc/sudoers` (`modules/security/sudo.nix`) as a system build runs it: the
+/// module's derivation, with `pkgs.debianTools [ "sudo" ]` as its FHS tree. The tree here
+/// holds a stand-in `visudo` (a busybox script answering as Debian's does: `FILE:LINE:COL:
+/// syntax error` on a rule it rejects), so the test needs no sudo package.
+#[test]
+fn sudoers_are_checked_in_fhs_mode_and_a_rejected_line_is_named() {
+    use std::os::unix::fs::PermissionsExt;
+    use strata_builder::eval_io::StoreIo;
+    use strata_builder::scheduler::{realise_all, SchedulerOptions};
+    use strata_lang::{source::Span, EvalConfig, Evaluator};
+    use strata_store::{LocalStore, StoreDir};
+
+    let mut h = harness();
+    let tree = h.dir.path().join("sudo-tools");
+    std::fs::create_dir_all(tree.join("usr/sbin")).unwrap();
+    let visudo = tree.join("usr/sbin/visudo");
+    std::fs::write(
+        &visudo,
+        format!(
+            "#!{} sh\n\
+             [ \"$1 $2\" = '-c -f' ] || exit 2\n\
+             n=$(grep -n 'FOO:' \"$3\" | head -n 1 | cut -d: -f1)\n\
+             if [ -n \"$n\" ]; then echo \"$3:$n:21: syntax error\" >&2; exit 1; fi\n\
+             echo \"$3: parsed OK\"\n",
+            h.busybox
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&visudo, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let tree = h.store.add_path(&tree, Some("debian-tools")).unwrap().path;
+    let modules = Path::new(env!("CARGO_MANIFEST_DIR")).join("../modules");
+    let drv_of = |configuration: &str| -> StorePath {
+        let store = LocalStore::open(&h.root, StoreDir::default()).unwrap();
+        let mut ev = Evaluator::new(EvalConfig::default(), std::rc::Rc::new(StoreIo::new(store)));
+        ev.set_trace_sink(Box::new(|_| {}));
+        ev.reset_stack_base();
+        let expr = format!(
+            "let pkgs = import {m}/pkgs/trivial.nix {{ busybox = builtins.storePath \"{bb}\"; }} \
+               // {{ debianTools = names: builtins.storePath \"{tree}\"; }}; \
+             in (import {m}/eval-config.nix {{ configuration = {configuration}; \
+               modulesDir = {m}; inherit pkgs; }}).config.environment.etc.sudoers.source.drvPath",
+            m = modules.display(),
+            bb = h.busybox_path,
+            tree = h.store.print(&tree),
+        );
+        let span = Span {
+            file: 0,
+            start: 0,
+            end: 0,
+        };
+        let v = ev
+            .eval_string(&expr)
+            .and_then(|v| ev.deep_force(&v, span))
+            .unwrap_or_else(|e| panic!("{}", e.render(&ev.sources)));
+        let mut out = Vec::new();
+        strata_lang::print::to_json(&mut ev, &v, span, &mut out, &mut Default::default()).unwrap();
+        let p: String = serde_json::from_slice(&out).unwrap();
+        h.store.store_dir().parse(&p).unwrap()
+    };
+    let build = |drv: &StorePath| {
+        realise_all(
+            &h.root,
+            h.store.store_dir(),
+            std::slice::from_ref(drv),
+            &SchedulerOptions::default(),
+        )
+        .map(|b| b[drv]["out"].clone())
+        .map_err(|e| e.to_string())
+    };
+
+    let good = drv_of("{ security.sudo.wheelNeedsPassword = false; }");
+    let out = build(&good).unwrap_or_else(|e| panic!("{e}"));
+    let text = std::fs::read_to_string(h.store.real_path(&out)).unwrap();
+    assert!(
+        text.ends_with(
+            "root\tALL=(ALL:ALL)\tSETENV: ALL\n%wheel\tALL=(ALL:ALL)\tNOPASSWD:SETENV: ALL\n"
+        ),
+        "{text}"
+    );
+
+    let bad = drv_of("{ security.sudo.extraConfig = \"%wheel ALL=(ALL:ALL) FOO: ALL\"; }");
+    let e = build(&bad).unwrap_err();
+    assert!(
+        e.contains(
+            "security.sudo: /etc/sudoers line 10 (\"%wheel ALL=(ALL:ALL) FOO: ALL\") rejected \
+             by visudo: syntax error"
+        ),
+        "{e}"
+    );
 }
