@@ -38,7 +38,7 @@ let
         via = if root == null || (root.pname or null) == p.pname then "" else " (wanted by ${root.pname or root.name})";
       in
       throw "${p.pname}${via} is in Debian's ${p.component} component; set nixpkgs.config.allowUnfree = true to use it";
-in {
+in rec {
   inherit (eval) options config;
   system = {
     kernelPackages = [ kernel ] ++ kernel.depends;
@@ -97,5 +97,13 @@ in {
       path = map toString s.path;
       reloadTriggers = map (t: builtins.hashString "sha256" (builtins.toJSON t)) s.reloadTriggers;
     }) (lib.filterAttrs (n: s: s.enable) c.systemd.services);
+    security = {
+      wrappers = if !c.security.enableWrappers then { } else builtins.mapAttrs (n: w: {
+        inherit (w) source owner group permissions capabilities setuid setgid onlyIfPresent;
+        program = if w.program == null then n else w.program;
+      }) (lib.filterAttrs (n: w: w.enable) c.security.wrappers);
+      # The tree wrappers' sources are looked up in (built before the manifest is written).
+      packages = if pkgs ? buildEnv then toString system.sw else null;
+    };
   };
 }

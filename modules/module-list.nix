@@ -7,6 +7,7 @@
   ./config/users.nix
   ./config/environment.nix
   ./config/debian.nix
+  ./config/nsswitch.nix
   ./boot/loader.nix
   ./boot/kernel.nix
   ./tasks/filesystems.nix
@@ -22,6 +23,9 @@
   ./services/desktop.nix
   ./services/openssh.nix
   ./security/security.nix
+  ./security/wrappers.nix
+  ./security/pam.nix
+  ./security/sudo.nix
   ./programs/programs.nix
   ./programs/shells.nix
 ]

@@ -6,7 +6,8 @@
 //! [`manifest`] is the format every generation's `activation.json` has (the builder writes it).
 //! [`activate`] takes an exclusive lock, then applies, in order: the user database
 //! ([`users`]), home directories, `/etc` ([`etc`]: the static tree and the managed entries;
-//! the time zone is the `localtime` entry), and the live host name. Every file is replaced
+//! the time zone is the `localtime` entry), the setuid and capability wrappers of
+//! `/run/wrappers/bin` ([`wrappers`]), and the live host name. Every file is replaced
 //! through a temporary file, `fsync` and `rename`. The user database is staged whole and a
 //! journal (`var/lib/strata/activation.journal`) written before anything is replaced; a run
 //! that finds a journal first finishes that activation (moves the staged files into place,
@@ -25,6 +26,7 @@ pub mod profile;
 pub mod services;
 pub mod switch;
 pub mod users;
+pub mod wrappers;
 
 use std::fs;
 use std::io::{self, Write as _};
@@ -53,6 +55,9 @@ pub enum ActivateError {
     Unmanaged(Vec<String>),
     #[error("{0}")]
     Invalid(String),
+    /// A wrapper of `/run/wrappers/bin` could not be made; the previous set is still there.
+    #[error("security.wrappers.{program}: {detail}; the previous wrappers are kept")]
+    Wrapper { program: String, detail: String },
     /// A test stopped the activation at this step, as a kill would.
     #[error("stopped at step {0} (a test's fault)")]
     Injected(usize),
@@ -350,6 +355,8 @@ fn finish(
         &real_tree,
         &mut || steps.step(),
     )?);
+    // After the user database (owners) and before /run/current-system moves (the caller).
+    report.changes.extend(wrappers::apply(root, &m.wrappers)?);
     if opts.set_hostname && !m.host_name.is_empty() {
         if let Err(e) = rustix::system::sethostname(m.host_name.as_bytes()) {
             return Err(ActivateError::Io {

@@ -46,6 +46,38 @@ pub struct ActivationManifest {
     /// The file systems, sorted by mount point (stage 1 mounts `/`, stage 2 the others).
     #[serde(default)]
     pub file_systems: Vec<ManifestFileSystem>,
+    /// The programs copied to `/run/wrappers/bin` with owner, mode and capabilities
+    /// ([`crate::wrappers`]), sorted by program name.
+    #[serde(default)]
+    pub wrappers: Vec<ManifestWrapper>,
+}
+
+/// A program of `/run/wrappers/bin`: a copy of `source` with its own owner, mode and file
+/// capabilities.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ManifestWrapper {
+    /// The file name in `/run/wrappers/bin`.
+    pub program: String,
+    /// The logical path of the program copied (in the generation's closure).
+    pub source: String,
+    /// User and group names, resolved against the machine's user database at activation.
+    pub owner: String,
+    pub group: String,
+    /// The copy's mode, setuid and setgid bits included.
+    pub mode: u32,
+    /// File capabilities (`security.capability`), or none.
+    pub capabilities: Option<Capabilities>,
+}
+
+/// File capabilities: the permitted and inheritable sets as bit masks (bit n is capability
+/// n, as `capabilities(7)` numbers them), and whether they are effective at exec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Capabilities {
+    pub permitted: u64,
+    pub inheritable: u64,
+    pub effective: bool,
 }
 
 /// The boot loader a generation asks for, and how its menu looks.

@@ -30,6 +30,36 @@ pub struct SystemConfig {
     pub swap_devices: Vec<SwapDevice>,
     pub environment: Environment,
     pub services: BTreeMap<String, Service>,
+    #[serde(default)]
+    pub security: Security,
+}
+
+/// `security.*`: the wrappers of `/run/wrappers/bin` as declared (the builder checks them
+/// and makes the manifest's [`strata_activate::manifest::ManifestWrapper`]s).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Security {
+    /// The enabled `security.wrappers`, by attribute name (none without `enableWrappers`).
+    pub wrappers: BTreeMap<String, Wrapper>,
+    /// The system's package tree (`system.sw`), where a source like `/usr/bin/su` is looked
+    /// up; `None` without a package set.
+    pub packages: Option<String>,
+}
+
+/// One `security.wrappers.<name>`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Wrapper {
+    pub program: String,
+    pub source: String,
+    pub owner: String,
+    pub group: String,
+    pub permissions: String,
+    pub capabilities: String,
+    pub setuid: bool,
+    pub setgid: bool,
+    /// Left out when the source is not in the system's packages (strata's own defaults).
+    pub only_if_present: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -7,6 +7,14 @@
 //! the declared inputs bind-mounted read-only into it, `/build` (the build directory, also
 //! `/tmp`), a minimal `/dev`, a fresh `/proc` and `/etc/{passwd,group,hosts}`; it pivots into
 //! that root and executes the builder, which loses all capabilities as it is not root inside.
+//!
+//! **FHS mode.** A derivation whose attribute `__strataFhs` names a store path (a tree made
+//! of Debian packages, holding `usr/`) gets that tree's `usr` bind-mounted read-only on
+//! `/usr`, the links `/bin`, `/sbin`, `/lib` and `/lib64` into it, and, when the tree has
+//! `usr/lib/strata/ld.so.cache`, `/etc/ld.so.cache` pointing there: Debian's dynamic programs
+//! (`visudo`, `localedef`) then find their loader, libraries and data where they expect them.
+//! The tree must be one of the derivation's inputs (or in their closure), so it is mounted
+//! anyway and its path is part of the derivation's hash.
 //! Killing the helper kills the builder (parent-death signal), and the death of PID 1 makes
 //! the kernel kill everything else in the namespace.
 //!
@@ -143,6 +151,72 @@ fn locked_flags(path: &Path) -> libc::c_ulong {
     // statvfs's ST_* flags are the mount flags' MS_* bits of the same names.
     (flags & (F::NOSUID | F::NODEV | F::NOEXEC | F::NOATIME | F::NODIRATIME | F::RELATIME)).bits()
         as libc::c_ulong
+}
+
+/// The derivation attribute that asks for FHS mode (see the module documentation).
+pub const FHS_ATTR: &str = "__strataFhs";
+
+/// The steps that lay the tree `tree` (the value of [`FHS_ATTR`]) out at `/usr` of the
+/// sandbox whose root is `root`, with the links into it.
+fn fhs_steps(
+    store: &LocalStore,
+    drv: &Derivation,
+    closure: &BTreeSet<StorePath>,
+    tree: &str,
+    root: &Path,
+) -> Result<Vec<Step>, SandboxError> {
+    let name = drv.env.get("name").map_or("?", String::as_str);
+    let refuse = |problem: String| SandboxError {
+        context: format!("{FHS_ATTR} of '{name}'"),
+        source: io::Error::new(io::ErrorKind::InvalidInput, problem),
+    };
+    let path = store
+        .store_dir()
+        .parse(tree)
+        .map_err(|e| refuse(format!("'{tree}' is not a store path ({e})")))?;
+    if !closure.contains(&path) {
+        return Err(refuse(format!(
+            "'{tree}' is not an input of the derivation; make it one (a dependency or an input \
+             source) so it is built first and mounted"
+        )));
+    }
+    let usr = store.real_path(&path).join("usr");
+    if !fs::symlink_metadata(&usr).is_ok_and(|m| m.is_dir()) {
+        return Err(refuse(format!("'{tree}' has no directory usr/")));
+    }
+    let dst = root.join("usr");
+    let mut steps = vec![
+        Step::Mkdir(cpath(&dst)?),
+        Step::Mount {
+            src: Some(cpath(&usr)?),
+            dst: cpath(&dst)?,
+            fstype: None,
+            flags: libc::MS_BIND | libc::MS_REC,
+            data: None,
+            optional: false,
+        },
+        Step::Mount {
+            src: None,
+            dst: cpath(&dst)?,
+            fstype: None,
+            flags: libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | locked_flags(&usr),
+            data: None,
+            optional: false,
+        },
+    ];
+    for dir in ["bin", "sbin", "lib", "lib64"] {
+        steps.push(Step::Symlink {
+            target: cstr(format!("usr/{dir}"))?,
+            link: cpath(&root.join(dir))?,
+        });
+    }
+    if usr.join("lib/strata/ld.so.cache").is_file() {
+        steps.push(Step::Symlink {
+            target: cstr("/usr/lib/strata/ld.so.cache")?,
+            link: cpath(&root.join("etc/ld.so.cache"))?,
+        });
+    }
+    Ok(steps)
 }
 
 impl SandboxSpec {
@@ -339,6 +413,10 @@ impl SandboxSpec {
                     steps.extend(bind_file(&host, &in_root(&format!("/etc/{f}")), true)?);
                 }
             }
+        }
+
+        if let Some(tree) = drv.env.get(FHS_ATTR) {
+            steps.extend(fhs_steps(store, drv, closure, tree, &root)?);
         }
 
         // The environment.

@@ -255,7 +255,8 @@ fn build_system_here(
         check_time_zone(&store, config, tz)?;
     }
     let etc = toplevel::build_etc(&mut store, config)?;
-    let manifest = toplevel::make_manifest(config, &etc.entries)?;
+    let mut manifest = toplevel::make_manifest(config, &etc.entries)?;
+    manifest.wrappers = crate::wrappers::check(&store, config)?;
     let manifest_json = manifest.to_json();
     let mut manifest_refs: BTreeSet<StorePath> = BTreeSet::new();
     let mut candidates: Vec<StorePath> = vec![etc.path.clone()];

@@ -52,6 +52,7 @@
 //! | `services` | the enabled `systemd.services`, by unit name, exactly as [`config::Service`] |
 //! | `bootLoader` | [`BootLoader`]: `kind` (`grub` or `systemd-boot`), `timeout`, `configurationLimit`, `consoleMode`, `efiSupport`, `devices` (GRUB's BIOS disks), `serial` (a `console=ttyS*` kernel parameter: the menu goes to the serial port too), `bootDir` (the mount point of `/boot` or `/boot/efi`, else `/boot`) |
 //! | `fileSystems` | [`ManifestFileSystem`]s (`mountPoint`, `device`, `fsType`, `options`), sorted by mount point, `/` first (stage 1 mounts it; stage 2 the others) |
+//! | `wrappers` | [`ManifestWrapper`]s (`program`, `source`, `owner`, `group`, `mode`, `capabilities`), sorted by program: the checked `security.wrappers` ([`crate::wrappers`]) |
 //!
 //! A user ([`ManifestUser`]): `name`, `uid` (`null`: activation allocates one, from the
 //! system range if `isSystemUser`, else the normal range, and keeps it), `group` (primary),
@@ -90,6 +91,9 @@
 //! `/etc/zoneinfo/<zone>`.
 //!
 //!
+//! The wrappers ([`ManifestWrapper`]) are checked and made by [`crate::wrappers`] once the
+//! system's package tree is built; [`make_manifest`] leaves them empty.
+//!
 //! The SHA-512 crypt is [`crate::crypt`]; `boot.json` is [`crate::bootspec`].
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -107,7 +111,7 @@ use crate::crypt::{deterministic_salt, sha512_crypt};
 
 pub use strata_activate::manifest::{
     ActivationManifest, BootLoader, ManifestEtcEntry, ManifestFileSystem, ManifestGroup,
-    ManifestUser, PasswordSource, MANIFEST_VERSION,
+    ManifestUser, ManifestWrapper, PasswordSource, MANIFEST_VERSION,
 };
 
 /// Why a toplevel part could not be made.
@@ -265,6 +269,7 @@ pub fn make_manifest(
         services: config.services.clone(),
         boot_loader: boot_loader(config),
         file_systems,
+        wrappers: Vec::new(),
     })
 }
 
@@ -652,8 +657,15 @@ mod tests {
     use super::*;
     use strata_store::StoreDir;
 
+    /// The example's builder input, without the files of the security modules (PAM, NSS,
+    /// sudo), which these tests of the tree's mechanics do not look at.
     fn example() -> SystemConfig {
-        serde_json::from_str(include_str!("../../modules/tests/example.json")).unwrap()
+        let mut cfg: SystemConfig =
+            serde_json::from_str(include_str!("../../modules/tests/example.json")).unwrap();
+        cfg.environment
+            .etc
+            .retain(|t, _| !t.starts_with("pam.d/") && t != "nsswitch.conf" && t != "sudoers");
+        cfg
     }
 
     #[test]

@@ -6,6 +6,8 @@
 mod build;
 #[path = "builder/common.rs"]
 mod common;
+#[path = "builder/fhs.rs"]
+mod fhs;
 #[path = "builder/golden.rs"]
 mod golden;
 #[path = "builder/modules.rs"]

@@ -584,6 +584,8 @@ pub fn run(argv0: &str) -> ! {
             ms::NOSUID | ms::NODEV,
             "mode=1777",
         ),
+        // The setuid wrappers' own tmpfs (not nosuid), which activation fills.
+        ("tmpfs", "/run/wrappers", "tmpfs", ms::NODEV, "mode=755"),
     ] {
         let _ = sys.mkdir_p(target);
         if let Err(e) = sys.mount(src, target, fstype, flags, data) {

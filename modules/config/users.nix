@@ -119,6 +119,14 @@ in
       home = "/root";
       description = "System administrator";
     };
+    # Debian's setuid programs of login, passwd and util-linux, where the system has them.
+    security.wrappers = lib.genAttrs [ "su" "passwd" "chsh" "chfn" "newgrp" "gpasswd" ] (p: lib.mapAttrs (n: lib.mkDefault) {
+      source = "/usr/bin/${p}";
+      owner = "root";
+      group = "root";
+      setuid = true;
+      onlyIfPresent = true;
+    });
     users.groups = {
       root.gid = 0;
       wheel.gid = 1;

@@ -1,27 +1,11 @@
-# NixOS's privilege settings: sudo and RealtimeKit. strata installs no sudo yet.
+# NixOS's privilege settings strata does not act on: RealtimeKit. sudo, PAM and the
+# wrappers have modules of their own (sudo.nix, pam.nix, wrappers.nix).
 { lib, ... }:
 let
   inherit (lib) mkUnsupportedOption types;
-  noSudo = "strata does not install sudo.";
 in
 {
   options.security = {
-    sudo.enable = mkUnsupportedOption {
-      type = types.bool;
-      default = true;
-      yet = true;
-      # NixOS's default installs sudo, which strata does not: quiet only when not asked for.
-      quietWhen = v: !v;
-      description = "Whether to install sudo.";
-      reason = noSudo;
-    };
-    sudo.wheelNeedsPassword = mkUnsupportedOption {
-      type = types.bool;
-      default = true;
-      yet = true;
-      description = "Whether members of the group wheel give their password to sudo.";
-      reason = noSudo;
-    };
     rtkit.enable = mkUnsupportedOption {
       type = types.bool;
       default = false;

@@ -34,6 +34,14 @@ in
     default = [ ];
     description = "Swap devices and files.";
   };
+  # util-linux's mount and umount, setuid root (for `user' mounts), where the system has them.
+  config.security.wrappers = lib.genAttrs [ "mount" "umount" ] (p: lib.mapAttrs (n: lib.mkDefault) {
+    source = "/usr/bin/${p}";
+    owner = "root";
+    group = "root";
+    setuid = true;
+    onlyIfPresent = true;
+  });
   config.assertions = [
     {
       assertion = config.fileSystems ? "/";

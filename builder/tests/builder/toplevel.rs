@@ -68,7 +68,11 @@ fn example_etc_tree_manifest_and_bootspec() {
         assert!(fs::symlink_metadata(etc.join(absent)).is_err(), "{absent}");
     }
     let info = store.require_info(&tree.path).unwrap();
-    assert_eq!(info.references.len(), 3, "hostname, motd and profile");
+    assert_eq!(
+        info.references.len(),
+        16,
+        "hostname, motd, profile, nsswitch.conf and pam.d's twelve files (sudoers is a copy)"
+    );
 
     // The manifest, in the store as the toplevel will hold it.
     let manifest = make_manifest(&config, &tree.entries).unwrap();

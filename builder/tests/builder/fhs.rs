@@ -1,0 +1,272 @@
+//! The sandbox's FHS mode (`__strataFhs`): a tree of this host's dynamic programs and their
+//! libraries, mounted at `/usr`, runs inside the sandbox; without the attribute it does not,
+//! and a tree that is not an input is refused; `/etc/sudoers` is checked by a `visudo` of such
+//! a tree, and a rejected line fails the build naming it.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use strata_builder::build::{realise, BuildError, BuildOptions};
+use strata_store::derivation::{Derivation, Output};
+use strata_store::StorePath;
+
+use crate::common::{harness, Harness};
+
+/// The host's dynamic loader, which every program of the tree names as its interpreter.
+const LOADER: &str = "/lib64/ld-linux-x86-64.so.2";
+
+/// The libraries `ldd` lists for `program` (resolved paths; the loader and the vDSO left out).
+fn libraries(program: &Path) -> Vec<PathBuf> {
+    let out = Command::new("ldd")
+        .arg(program)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("LC_ALL", "C")
+        .output()
+        .expect("run ldd");
+    assert!(out.status.success(), "ldd {}", program.display());
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split("=> ").nth(1))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .filter(|p| p.starts_with('/'))
+        .map(PathBuf::from)
+        .collect()
+}
+
+/// A usr-merged tree of the host's `env`, `ls` and `true`, their libraries (below
+/// `usr/lib/x86_64-linux-gnu`) and the loader (`usr/lib64`), with a loader cache when asked.
+fn host_tree(dir: &Path, cache: bool) -> PathBuf {
+    let tree = dir.join(if cache { "tree-cache" } else { "tree" });
+    let libdir = tree.join("usr/lib/x86_64-linux-gnu");
+    std::fs::create_dir_all(tree.join("usr/bin")).unwrap();
+    std::fs::create_dir_all(&libdir).unwrap();
+    std::fs::create_dir_all(tree.join("usr/lib64")).unwrap();
+    for prog in ["env", "ls", "true"] {
+        let host = Path::new("/usr/bin").join(prog);
+        std::fs::copy(&host, tree.join("usr/bin").join(prog)).unwrap();
+        for lib in libraries(&host) {
+            std::fs::copy(&lib, libdir.join(lib.file_name().unwrap())).unwrap();
+        }
+    }
+    std::fs::copy(LOADER, tree.join("usr/lib64/ld-linux-x86-64.so.2")).unwrap();
+    if cache {
+        // Not a cache the loader can read (it ignores one with a wrong magic and searches
+        // its default directories): the test only looks at where the link points.
+        std::fs::create_dir_all(tree.join("usr/lib/strata")).unwrap();
+        std::fs::write(tree.join("usr/lib/strata/ld.so.cache"), "marker\n").unwrap();
+    }
+    tree
+}
+
+/// Writes a derivation running `script` with busybox sh, with `inputs` as input sources
+/// and `fhs` as its `__strataFhs`.
+fn fhs_drv(
+    h: &mut Harness,
+    name: &str,
+    script: &str,
+    inputs: &[&StorePath],
+    fhs: Option<&StorePath>,
+) -> (StorePath, Derivation) {
+    let mut d = Derivation {
+        system: "x86_64-linux".into(),
+        builder: h.busybox.clone(),
+        args: vec!["sh".into(), "-c".into(), script.into()],
+        ..Default::default()
+    };
+    d.input_srcs.insert(h.busybox_path.clone());
+    for p in inputs {
+        d.input_srcs.insert(h.store.print(p));
+    }
+    for (k, v) in [
+        ("name", name),
+        ("builder", h.busybox.as_str()),
+        ("system", "x86_64-linux"),
+        ("out", ""),
+    ] {
+        d.env.insert(k.into(), v.into());
+    }
+    if let Some(t) = fhs {
+        d.env.insert("__strataFhs".into(), h.store.print(t));
+    }
+    d.outputs.insert("out".into(), Output::default());
+    let sd = h.store.store_dir().clone();
+    let hash = d.hash_modulo(true, |_| Err::<_, ()>(())).unwrap();
+    let out = sd.display(&sd.make_output_path("out", &hash, name).unwrap());
+    d.env.insert("out".into(), out.clone());
+    d.outputs.get_mut("out").unwrap().path = out;
+    let refs: BTreeSet<StorePath> = d
+        .references()
+        .iter()
+        .map(|r| sd.parse(r).unwrap())
+        .collect();
+    let info = h
+        .store
+        .add_text(
+            &format!("{name}.drv"),
+            d.to_aterm(false, None).as_bytes(),
+            &refs,
+        )
+        .unwrap();
+    (info.path, d)
+}
+
+const SCRIPT: &str =
+    "PATH=/usr/bin /usr/bin/env true && /usr/bin/ls /usr > $out && /bin/ls / >> $out && \
+                      readlink /bin >> $out && readlink /lib64 >> $out && \
+                      { readlink /etc/ld.so.cache || echo no-cache; } >> $out";
+
+#[test]
+fn fhs_mode_runs_debian_style_dynamic_programs() {
+    let mut h = harness();
+    let tree = host_tree(h.dir.path(), false);
+    let tree = h.store.add_path(&tree, Some("fhs-tree")).unwrap().path;
+    let (p, d) = fhs_drv(&mut h, "fhs", SCRIPT, &[&tree], Some(&tree));
+    let outs = realise(&mut h.store, &p, &d, &BuildOptions::default())
+        .unwrap_or_else(|e| panic!("the FHS build failed: {e}"));
+    let text = std::fs::read_to_string(h.store.real_path(&outs["out"])).unwrap();
+    assert_eq!(
+        text,
+        "bin\nlib\nlib64\n\
+         bin\nbuild\ndev\netc\nlib\nlib64\nnix\nproc\nsbin\ntmp\nusr\n\
+         usr/bin\nusr/lib64\nno-cache\n"
+    );
+}
+
+#[test]
+fn fhs_mode_links_the_trees_loader_cache() {
+    let mut h = harness();
+    let tree = host_tree(h.dir.path(), true);
+    let tree = h.store.add_path(&tree, Some("fhs-tree")).unwrap().path;
+    let (p, d) = fhs_drv(&mut h, "fhs-cache", SCRIPT, &[&tree], Some(&tree));
+    let outs = realise(&mut h.store, &p, &d, &BuildOptions::default())
+        .unwrap_or_else(|e| panic!("the FHS build failed: {e}"));
+    let text = std::fs::read_to_string(h.store.real_path(&outs["out"])).unwrap();
+    assert!(
+        text.ends_with("usr/bin\nusr/lib64\n/usr/lib/strata/ld.so.cache\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn without_fhs_mode_the_same_build_fails() {
+    let mut h = harness();
+    let tree = host_tree(h.dir.path(), false);
+    let tree = h.store.add_path(&tree, Some("fhs-tree")).unwrap().path;
+    let (p, d) = fhs_drv(&mut h, "no-fhs", SCRIPT, &[&tree], None);
+    let err = realise(&mut h.store, &p, &d, &BuildOptions::default()).unwrap_err();
+    assert!(matches!(err, BuildError::Failed { .. }), "{err}");
+}
+
+#[test]
+fn an_fhs_tree_that_is_not_an_input_is_refused() {
+    let mut h = harness();
+    let tree = host_tree(h.dir.path(), false);
+    let tree = h.store.add_path(&tree, Some("fhs-tree")).unwrap().path;
+    let (p, d) = fhs_drv(&mut h, "not-input", SCRIPT, &[], Some(&tree));
+    let err = realise(&mut h.store, &p, &d, &BuildOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("__strataFhs of 'not-input'")
+            && err.contains(&format!(
+                "'{}' is not an input of the derivation",
+                h.store.print(&tree)
+            )),
+        "{err}"
+    );
+    let out = h.store.store_dir().parse(&d.outputs["out"].path).unwrap();
+    assert!(!h.store.is_valid(&out).unwrap());
+}
+
+/// The check of `/etc/sudoers` (`modules/security/sudo.nix`) as a system build runs it: the
+/// module's derivation, with `pkgs.debianTools [ "sudo" ]` as its FHS tree. The tree here
+/// holds a stand-in `visudo` (a busybox script answering as Debian's does: `FILE:LINE:COL:
+/// syntax error` on a rule it rejects), so the test needs no sudo package.
+#[test]
+fn sudoers_are_checked_in_fhs_mode_and_a_rejected_line_is_named() {
+    use std::os::unix::fs::PermissionsExt;
+    use strata_builder::eval_io::StoreIo;
+    use strata_builder::scheduler::{realise_all, SchedulerOptions};
+    use strata_lang::{source::Span, EvalConfig, Evaluator};
+    use strata_store::{LocalStore, StoreDir};
+
+    let mut h = harness();
+    let tree = h.dir.path().join("sudo-tools");
+    std::fs::create_dir_all(tree.join("usr/sbin")).unwrap();
+    let visudo = tree.join("usr/sbin/visudo");
+    std::fs::write(
+        &visudo,
+        format!(
+            "#!{} sh\n\
+             [ \"$1 $2\" = '-c -f' ] || exit 2\n\
+             n=$(grep -n 'FOO:' \"$3\" | head -n 1 | cut -d: -f1)\n\
+             if [ -n \"$n\" ]; then echo \"$3:$n:21: syntax error\" >&2; exit 1; fi\n\
+             echo \"$3: parsed OK\"\n",
+            h.busybox
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&visudo, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let tree = h.store.add_path(&tree, Some("debian-tools")).unwrap().path;
+    let modules = Path::new(env!("CARGO_MANIFEST_DIR")).join("../modules");
+    let drv_of = |configuration: &str| -> StorePath {
+        let store = LocalStore::open(&h.root, StoreDir::default()).unwrap();
+        let mut ev = Evaluator::new(EvalConfig::default(), std::rc::Rc::new(StoreIo::new(store)));
+        ev.set_trace_sink(Box::new(|_| {}));
+        ev.reset_stack_base();
+        let expr = format!(
+            "let pkgs = import {m}/pkgs/trivial.nix {{ busybox = builtins.storePath \"{bb}\"; }} \
+               // {{ debianTools = names: builtins.storePath \"{tree}\"; }}; \
+             in (import {m}/eval-config.nix {{ configuration = {configuration}; \
+               modulesDir = {m}; inherit pkgs; }}).config.environment.etc.sudoers.source.drvPath",
+            m = modules.display(),
+            bb = h.busybox_path,
+            tree = h.store.print(&tree),
+        );
+        let span = Span {
+            file: 0,
+            start: 0,
+            end: 0,
+        };
+        let v = ev
+            .eval_string(&expr)
+            .and_then(|v| ev.deep_force(&v, span))
+            .unwrap_or_else(|e| panic!("{}", e.render(&ev.sources)));
+        let mut out = Vec::new();
+        strata_lang::print::to_json(&mut ev, &v, span, &mut out, &mut Default::default()).unwrap();
+        let p: String = serde_json::from_slice(&out).unwrap();
+        h.store.store_dir().parse(&p).unwrap()
+    };
+    let build = |drv: &StorePath| {
+        realise_all(
+            &h.root,
+            h.store.store_dir(),
+            std::slice::from_ref(drv),
+            &SchedulerOptions::default(),
+        )
+        .map(|b| b[drv]["out"].clone())
+        .map_err(|e| e.to_string())
+    };
+
+    let good = drv_of("{ security.sudo.wheelNeedsPassword = false; }");
+    let out = build(&good).unwrap_or_else(|e| panic!("{e}"));
+    let text = std::fs::read_to_string(h.store.real_path(&out)).unwrap();
+    assert!(
+        text.ends_with(
+            "root\tALL=(ALL:ALL)\tSETENV: ALL\n%wheel\tALL=(ALL:ALL)\tNOPASSWD:SETENV: ALL\n"
+        ),
+        "{text}"
+    );
+
+    let bad = drv_of("{ security.sudo.extraConfig = \"%wheel ALL=(ALL:ALL) FOO: ALL\"; }");
+    let e = build(&bad).unwrap_err();
+    assert!(
+        e.contains(
+            "security.sudo: /etc/sudoers line 10 (\"%wheel ALL=(ALL:ALL) FOO: ALL\") rejected \
+             by visudo: syntax error"
+        ),
+        "{e}"
+    );
+}
