@@ -18,6 +18,7 @@
 //! | [`scheduler`] | realising whole derivation graphs in parallel |
 //! | [`initrd`] | the initrd: cpio writer, kernel-module closure, ELF reader |
 //! | [`toplevel`] | the static `/etc` tree and the activation manifest |
+//! | [`userspace`] | the generation's usr-merged tree of Debian packages: join, collisions, alternatives, the loader cache |
 //! | [`crypt`] | SHA-512 crypt for clear-text passwords |
 //! | [`bootspec`] | `boot.json` (bootspec v1) |
 //! | [`system`] | the whole system, from configuration to toplevel |
@@ -44,3 +45,4 @@ pub mod scheduler;
 pub mod sources;
 pub mod system;
 pub mod toplevel;
+pub mod userspace;
