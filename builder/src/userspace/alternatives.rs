@@ -47,7 +47,10 @@ pub struct Install {
 /// A word of a shell command line and whether it held an expansion (`$`, a backquote).
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Token {
-    Word { text: String, expands: bool },
+    Word {
+        text: String,
+        expands: bool,
+    },
     /// `;`, `&`, `|`, `(`, `)` or a line break: the end of a simple command.
     End,
 }
@@ -61,16 +64,17 @@ fn tokenize(script: &str) -> Vec<Token> {
     let mut word = String::new();
     let mut in_word = false;
     let mut expands = false;
-    let flush = |tokens: &mut Vec<Token>, word: &mut String, in_word: &mut bool, expands: &mut bool| {
-        if *in_word {
-            tokens.push(Token::Word {
-                text: std::mem::take(word),
-                expands: *expands,
-            });
-        }
-        *in_word = false;
-        *expands = false;
-    };
+    let flush =
+        |tokens: &mut Vec<Token>, word: &mut String, in_word: &mut bool, expands: &mut bool| {
+            if *in_word {
+                tokens.push(Token::Word {
+                    text: std::mem::take(word),
+                    expands: *expands,
+                });
+            }
+            *in_word = false;
+            *expands = false;
+        };
     while let Some(c) = chars.next() {
         match c {
             '\\' => match chars.next() {
@@ -290,7 +294,11 @@ pub fn choose(
                         problems.push(format!(
                             "environment.debian.alternatives.{name} = \"{want}\" is not a \
                              candidate; the candidates are: {}",
-                            if listed.is_empty() { "none".to_owned() } else { listed.join(", ") }
+                            if listed.is_empty() {
+                                "none".to_owned()
+                            } else {
+                                listed.join(", ")
+                            }
                         ));
                         None
                     }
@@ -394,8 +402,19 @@ pub fn apply(
     let mut problems = Vec::new();
     let mut record = BTreeMap::new();
     for (name, c) in &chosen {
-        let what = format!("alternative {name} ({} of package {})", c.install.path, c.package);
-        if !make_link(root, &c.install.link, &c.install.path, &what, opts, owner, &mut problems)? {
+        let what = format!(
+            "alternative {name} ({} of package {})",
+            c.install.path, c.package
+        );
+        if !make_link(
+            root,
+            &c.install.link,
+            &c.install.path,
+            &what,
+            opts,
+            owner,
+            &mut problems,
+        )? {
             continue;
         }
         let etc_link = Path::new("etc/alternatives").join(name);

@@ -105,7 +105,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ca_bundle(root, &mut log).unwrap(), 1);
-        assert_eq!(fs::read_to_string(root.join(BUNDLE)).unwrap(), "-----B-----\n");
+        assert_eq!(
+            fs::read_to_string(root.join(BUNDLE)).unwrap(),
+            "-----B-----\n"
+        );
     }
 
     #[test]

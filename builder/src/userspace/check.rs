@@ -122,7 +122,9 @@ pub fn check_tree(root: &Path, cache: &Cache) -> Result<Vec<String>, UsrError> {
                 rpath.iter().any(|d| found_in(root, d, &name))
                     || cached.contains(needed.as_slice())
                     || runpath.iter().any(|d| found_in(root, d, &name))
-                    || SYSTEM_DIRS.iter().any(|d| found_in(root, Path::new(d), &name))
+                    || SYSTEM_DIRS
+                        .iter()
+                        .any(|d| found_in(root, Path::new(d), &name))
                     || found_in(root, origin, &name)
             };
             if !ok {
@@ -144,7 +146,10 @@ mod tests {
 
     #[test]
     fn origin_and_friends_expand() {
-        let dirs = search_dirs(b"$ORIGIN/../lib:${ORIGIN}/x::/opt/$LIB", Path::new("usr/bin"));
+        let dirs = search_dirs(
+            b"$ORIGIN/../lib:${ORIGIN}/x::/opt/$LIB",
+            Path::new("usr/bin"),
+        );
         assert_eq!(
             dirs,
             [
@@ -198,7 +203,13 @@ mod tests {
         )
         .unwrap();
         let problems = check_tree(root, &Cache::default()).unwrap();
-        assert!(!problems.iter().any(|p| p.contains("interpreter")), "{problems:?}");
-        assert!(!problems.iter().any(|p| p.contains("libc.so.6,")), "{problems:?}");
+        assert!(
+            !problems.iter().any(|p| p.contains("interpreter")),
+            "{problems:?}"
+        );
+        assert!(
+            !problems.iter().any(|p| p.contains("libc.so.6,")),
+            "{problems:?}"
+        );
     }
 }

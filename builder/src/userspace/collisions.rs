@@ -90,10 +90,12 @@ pub fn settle(
             variants.iter().enumerate().all(|(w, other)| {
                 w == v
                     || other.iter().all(|&o| {
-                        variants[v].iter().any(|&p| match (packages.get(p), packages.get(o)) {
-                            (Some(p), Some(o)) => p.replaces(o),
-                            _ => false,
-                        })
+                        variants[v]
+                            .iter()
+                            .any(|&p| match (packages.get(p), packages.get(o)) {
+                                (Some(p), Some(o)) => p.replaces(o),
+                                _ => false,
+                            })
                     })
             })
         })
@@ -157,8 +159,7 @@ mod tests {
     #[test]
     fn unsettled_collision_names_both_packages_and_the_option() {
         let (_d, all) = packages(&[A, B]);
-        let err = settle("/usr/bin/foo", &[vec![0], vec![1]], &all, &BTreeMap::new())
-            .unwrap_err();
+        let err = settle("/usr/bin/foo", &[vec![0], vec![1]], &all, &BTreeMap::new()).unwrap_err();
         assert_eq!(
             err,
             "collision at /usr/bin/foo: package a (1.0-1) and package b (2.0-3) both ship it; \
@@ -205,15 +206,24 @@ mod tests {
         assert_eq!((winner, s.by, s.chosen.as_str()), (1, "choice", "b"));
         let wrong = BTreeMap::from([("/usr/bin/foo".to_owned(), "zz".to_owned())]);
         let err = settle("/usr/bin/foo", &[vec![0], vec![1]], &all, &wrong).unwrap_err();
-        assert!(err.contains("= \"zz\" names a package that does not ship it"), "{err}");
-        assert!(err.contains("package a (1.0-1) and package b (2.0-3)"), "{err}");
+        assert!(
+            err.contains("= \"zz\" names a package that does not ship it"),
+            "{err}"
+        );
+        assert!(
+            err.contains("package a (1.0-1) and package b (2.0-3)"),
+            "{err}"
+        );
     }
 
     #[test]
     fn one_package_twice_is_its_own_error() {
         let (_d, all) = packages(&[A]);
         let err = settle("/usr/bin/x", &[vec![0], vec![0]], &all, &BTreeMap::new()).unwrap_err();
-        assert!(err.contains("package a (1.0-1) ships it more than once"), "{err}");
+        assert!(
+            err.contains("package a (1.0-1) ships it more than once"),
+            "{err}"
+        );
         let _ = Path::new("");
     }
 }

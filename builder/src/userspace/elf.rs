@@ -95,7 +95,13 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    fn bytes(&self, what: &'static str, offset: u64, len: u64, cap: u64) -> Result<Vec<u8>, ElfError> {
+    fn bytes(
+        &self,
+        what: &'static str,
+        offset: u64,
+        len: u64,
+        cap: u64,
+    ) -> Result<Vec<u8>, ElfError> {
         let outside = ElfError::Outside { what, offset, len };
         if len > cap || offset.checked_add(len).is_none_or(|end| end > self.len) {
             return Err(outside);
@@ -112,7 +118,11 @@ impl Reader<'_> {
         };
         let mut v = 0u64;
         for i in 0..len {
-            let byte = if self.le { bytes[len - 1 - i] } else { bytes[i] };
+            let byte = if self.le {
+                bytes[len - 1 - i]
+            } else {
+                bytes[i]
+            };
             v = v << 8 | u64::from(byte);
         }
         v
@@ -152,13 +162,26 @@ pub fn read_dynamic(file: &File) -> Result<DynamicInfo, ElfError> {
     if is64 && got < 64 {
         return Err(ElfError::NotElf);
     }
-    let r = Reader { file, len, is64, le };
+    let r = Reader {
+        file,
+        len,
+        is64,
+        le,
+    };
     let elf_type = r.word(&ident, 16, 2) as u16;
     let machine = r.word(&ident, 18, 2) as u16;
     let (phoff, phentsize, phnum) = if is64 {
-        (r.word(&ident, 0x20, 8), r.word(&ident, 0x36, 2), r.word(&ident, 0x38, 2))
+        (
+            r.word(&ident, 0x20, 8),
+            r.word(&ident, 0x36, 2),
+            r.word(&ident, 0x38, 2),
+        )
     } else {
-        (r.word(&ident, 0x1C, 4), r.word(&ident, 0x2A, 2), r.word(&ident, 0x2C, 2))
+        (
+            r.word(&ident, 0x1C, 4),
+            r.word(&ident, 0x2A, 2),
+            r.word(&ident, 0x2C, 2),
+        )
     };
     let mut info = DynamicInfo {
         is64,
@@ -171,7 +194,12 @@ pub fn read_dynamic(file: &File) -> Result<DynamicInfo, ElfError> {
     if phnum == 0 || phentsize < min_ent || phnum > MAX_PHNUM {
         return Ok(info);
     }
-    let table = r.bytes("the program headers", phoff, phentsize * phnum, MAX_PHNUM * 64)?;
+    let table = r.bytes(
+        "the program headers",
+        phoff,
+        phentsize * phnum,
+        MAX_PHNUM * 64,
+    )?;
     let mut segments = Vec::new();
     for i in 0..phnum {
         let base = usize::try_from(i * phentsize).map_err(|_| ElfError::NotElf)?;
@@ -203,7 +231,12 @@ pub fn read_dynamic(file: &File) -> Result<DynamicInfo, ElfError> {
         return Ok(info);
     };
     info.dynamic = true;
-    let dyn_bytes = r.bytes("the dynamic segment", dynamic.offset, dynamic.filesz, MAX_DYNAMIC)?;
+    let dyn_bytes = r.bytes(
+        "the dynamic segment",
+        dynamic.offset,
+        dynamic.filesz,
+        MAX_DYNAMIC,
+    )?;
     let entsize = if is64 { 16 } else { 8 };
     let half = entsize / 2;
     let mut entries = Vec::new();
@@ -276,7 +309,10 @@ mod tests {
         assert!(info.is_x86_64());
         assert_eq!(info.elf_type, ET_DYN);
         assert_eq!(info.soname.as_deref(), Some(&b"libc.so.6"[..]));
-        assert!(info.needed.iter().any(|n| n.starts_with(b"ld-linux-x86-64.so")));
+        assert!(info
+            .needed
+            .iter()
+            .any(|n| n.starts_with(b"ld-linux-x86-64.so")));
     }
 
     #[test]
@@ -298,7 +334,11 @@ mod tests {
     fn refuses_what_is_not_elf_and_bounds_everything() {
         let dir = tempfile::tempdir().unwrap();
         let text = dir.path().join("script");
-        std::fs::write(&text, "#!/bin/sh\necho this is not ELF at all, really not\n").unwrap();
+        std::fs::write(
+            &text,
+            "#!/bin/sh\necho this is not ELF at all, really not\n",
+        )
+        .unwrap();
         assert!(matches!(
             read_dynamic(&File::open(&text).unwrap()),
             Err(ElfError::NotElf)
@@ -314,6 +354,10 @@ mod tests {
         let bad = dir.path().join("bad");
         std::fs::write(&bad, &head).unwrap();
         let err = read_dynamic(&File::open(&bad).unwrap()).unwrap_err();
-        assert!(err.to_string().contains("the program headers at byte 1000000"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("the program headers at byte 1000000"),
+            "{err}"
+        );
     }
 }

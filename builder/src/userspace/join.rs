@@ -29,9 +29,14 @@ use super::UsrError;
 pub enum Kind {
     Dir,
     /// A regular file: where it is, and its length.
-    File { src: PathBuf, len: u64 },
+    File {
+        src: PathBuf,
+        len: u64,
+    },
     /// A symlink, its target already rewritten.
-    Link { target: PathBuf },
+    Link {
+        target: PathBuf,
+    },
 }
 
 /// One package's claim on a place.
@@ -74,7 +79,9 @@ fn walk(
         let mut entries: Vec<(PathBuf, fs::FileType)> = Vec::new();
         for entry in fs::read_dir(&dir).map_err(|e| UsrError::read(&dir, e))? {
             let entry = entry.map_err(|e| UsrError::read(&dir, e))?;
-            let ft = entry.file_type().map_err(|e| UsrError::read(&entry.path(), e))?;
+            let ft = entry
+                .file_type()
+                .map_err(|e| UsrError::read(&entry.path(), e))?;
             entries.push((rel.join(entry.file_name()), ft));
         }
         entries.sort_by(|a, b| a.0.cmp(&b.0));
@@ -209,7 +216,9 @@ pub fn plan(packages: &[Package], choices: &BTreeMap<String, String>) -> Result<
             list.iter().partition(|c| c.kind == Kind::Dir);
         if let Some(first_dir) = dirs.first() {
             for other in &others {
-                let who = packages.get(other.pkg).map_or_else(String::new, Package::label);
+                let who = packages
+                    .get(other.pkg)
+                    .map_or_else(String::new, Package::label);
                 let dir_owner = packages
                     .get(first_dir.pkg)
                     .map_or_else(String::new, Package::label);
@@ -348,8 +357,7 @@ pub fn materialise(plan: &Plan, out: &Path) -> Result<Made, UsrError> {
                 }
             }
             Kind::Link { target } => {
-                std::os::unix::fs::symlink(target, &dest)
-                    .map_err(|e| UsrError::write(&dest, e))?;
+                std::os::unix::fs::symlink(target, &dest).map_err(|e| UsrError::write(&dest, e))?;
                 made.symlinks += 1;
             }
         }

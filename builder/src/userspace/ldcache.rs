@@ -320,7 +320,10 @@ pub fn scan(root: &Path, conf: &[String], log: &mut dyn Write) -> Result<Cache, 
         }
         names.sort();
         if names.iter().any(|n| n == b"glibc-hwcaps") {
-            let _ = writeln!(log, "ld.so.cache: {dir}/glibc-hwcaps is not cached (not supported)");
+            let _ = writeln!(
+                log,
+                "ld.so.cache: {dir}/glibc-hwcaps is not cached (not supported)"
+            );
         }
         // key -> (is a link, file name)
         let mut found: Vec<(Vec<u8>, bool, Vec<u8>)> = Vec::new();
@@ -374,8 +377,8 @@ pub fn scan(root: &Path, conf: &[String], log: &mut dyn Write) -> Result<Cache, 
         }
         for (key, _, _) in found {
             let key_str = String::from_utf8_lossy(&key).into_owned();
-            let present = resolve(root, &real.join(&key_str))
-                .is_some_and(|t| root.join(t).is_file());
+            let present =
+                resolve(root, &real.join(&key_str)).is_some_and(|t| root.join(t).is_file());
             if !present {
                 missing_links.push(format!("{dir}/{key_str}"));
                 continue;

@@ -225,7 +225,10 @@ mod tests {
         let root = dir.join(name);
         fs::create_dir_all(root.join("DEBIAN")).unwrap();
         fs::write(root.join("DEBIAN/control"), control).unwrap();
-        (format!("/nix/store/00000000000000000000000000000000-{name}-1"), root)
+        (
+            format!("/nix/store/00000000000000000000000000000000-{name}-1"),
+            root,
+        )
     }
 
     #[test]
@@ -274,15 +277,20 @@ mod tests {
                 dir.path(),
                 "Package: mta-b\nVersion: 3\nArchitecture: all\nProvides: mail-transport-agent\n",
             ),
-            package(dir.path(), "Package: old\nVersion: 2.1\nArchitecture: all\n"),
+            package(
+                dir.path(),
+                "Package: old\nVersion: 2.1\nArchitecture: all\n",
+            ),
         ];
         let all = read_all(&inputs).unwrap();
         let found = conflicts(&all, &[]);
         assert_eq!(
             found,
-            ["package mta-a (1) conflicts with package mta-b (3) (Conflicts: \
+            [
+                "package mta-a (1) conflicts with package mta-b (3) (Conflicts: \
               mail-transport-agent); remove one, or list the pair in \
-              environment.debian.allowConflicts ([ \"mta-a\" \"mta-b\" ])"]
+              environment.debian.allowConflicts ([ \"mta-a\" \"mta-b\" ])"
+            ]
         );
         assert!(conflicts(&all, &[("mta-b".into(), "mta-a".into())]).is_empty());
     }

@@ -207,12 +207,18 @@ mod tests {
             merged(Path::new("var/lib/dpkg")),
             Place::Skipped("var".into())
         );
-        assert_eq!(merged(Path::new("boot/vmlinuz")), Place::Skipped("boot".into()));
+        assert_eq!(
+            merged(Path::new("boot/vmlinuz")),
+            Place::Skipped("boot".into())
+        );
         assert_eq!(merged(Path::new("opt")), Place::Skipped("opt".into()));
         assert_eq!(merged(Path::new("")), Place::Root);
         // Only the first component counts.
         assert_eq!(merged(Path::new("usr/lib/bin/x")), tree("usr/lib/bin/x"));
-        assert_eq!(merged(Path::new("binary/x")), Place::Skipped("binary".into()));
+        assert_eq!(
+            merged(Path::new("binary/x")),
+            Place::Skipped("binary".into())
+        );
     }
 
     fn rewrite(p: &str, target: &str) -> Option<String> {
@@ -228,15 +234,15 @@ mod tests {
         );
         // Relative, leaving usr/ for a merged directory: re-computed.
         assert_eq!(
-            rewrite("usr/lib/x86_64-linux-gnu/libfoo.so", "../../../lib/x86_64-linux-gnu/libfoo.so.1")
-                .as_deref(),
+            rewrite(
+                "usr/lib/x86_64-linux-gnu/libfoo.so",
+                "../../../lib/x86_64-linux-gnu/libfoo.so.1"
+            )
+            .as_deref(),
             Some("libfoo.so.1")
         );
         // Relative from a merged directory into usr/.
-        assert_eq!(
-            rewrite("bin/vi", "../usr/bin/vim").as_deref(),
-            Some("vim")
-        );
+        assert_eq!(rewrite("bin/vi", "../usr/bin/vim").as_deref(), Some("vim"));
         // Relative, untouched place and target.
         assert_eq!(
             rewrite("usr/bin/python3", "python3.11").as_deref(),
@@ -248,8 +254,11 @@ mod tests {
         );
         // Absolute into a merged directory: mapped.
         assert_eq!(
-            rewrite("lib64/ld-linux-x86-64.so.2", "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2")
-                .as_deref(),
+            rewrite(
+                "lib64/ld-linux-x86-64.so.2",
+                "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
+            )
+            .as_deref(),
             Some("/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2")
         );
         // Absolute elsewhere: as written.
@@ -281,17 +290,29 @@ mod tests {
 
     #[test]
     fn relative_paths() {
-        assert_eq!(relative(Path::new("usr/bin"), Path::new("usr/bin/x")), Path::new("x"));
         assert_eq!(
-            relative(Path::new("usr/share/man/man1"), Path::new("usr/share/man/man1/vim.1.gz")),
+            relative(Path::new("usr/bin"), Path::new("usr/bin/x")),
+            Path::new("x")
+        );
+        assert_eq!(
+            relative(
+                Path::new("usr/share/man/man1"),
+                Path::new("usr/share/man/man1/vim.1.gz")
+            ),
             Path::new("vim.1.gz")
         );
         assert_eq!(
             relative(Path::new("usr/bin"), Path::new("usr/lib/x/y")),
             Path::new("../lib/x/y")
         );
-        assert_eq!(relative(Path::new("usr/bin"), Path::new("usr/bin")), Path::new("."));
-        assert_eq!(relative(Path::new(""), Path::new("usr/bin")), Path::new("usr/bin"));
+        assert_eq!(
+            relative(Path::new("usr/bin"), Path::new("usr/bin")),
+            Path::new(".")
+        );
+        assert_eq!(
+            relative(Path::new(""), Path::new("usr/bin")),
+            Path::new("usr/bin")
+        );
     }
 
     #[test]
@@ -302,18 +323,18 @@ mod tests {
         fs::create_dir_all(root.join("usr/lib64")).unwrap();
         fs::write(root.join("usr/lib/x86_64-linux-gnu/ld.so"), "x").unwrap();
         std::os::unix::fs::symlink("usr/lib", root.join("lib")).unwrap();
-        std::os::unix::fs::symlink(
-            "/lib/x86_64-linux-gnu/ld.so",
-            root.join("usr/lib64/ld.so"),
-        )
-        .unwrap();
+        std::os::unix::fs::symlink("/lib/x86_64-linux-gnu/ld.so", root.join("usr/lib64/ld.so"))
+            .unwrap();
         std::os::unix::fs::symlink("loop", root.join("usr/loop")).unwrap();
         assert_eq!(
             resolve(root, Path::new("/usr/lib64/ld.so")).unwrap(),
             Path::new("usr/lib/x86_64-linux-gnu/ld.so")
         );
         assert_eq!(
-            resolve(root, Path::new("lib/x86_64-linux-gnu/../x86_64-linux-gnu/ld.so")),
+            resolve(
+                root,
+                Path::new("lib/x86_64-linux-gnu/../x86_64-linux-gnu/ld.so")
+            ),
             Some(PathBuf::from("usr/lib/x86_64-linux-gnu/ld.so"))
         );
         assert_eq!(resolve(root, Path::new("usr/lib64/missing")), None);

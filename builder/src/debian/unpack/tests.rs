@@ -167,7 +167,8 @@ Description: a test package
  With a blank line.
 ";
 
-const POSTINST: &str = "#!/bin/sh\nset -e\nupdate-alternatives --install /usr/bin/hey hey /usr/bin/hello 5\n";
+const POSTINST: &str =
+    "#!/bin/sh\nset -e\nupdate-alternatives --install /usr/bin/hey hey /usr/bin/hello 5\n";
 
 fn build_with_dpkg(scratch: &Scratch, compression: &str) -> PathBuf {
     let root = scratch.path(&format!("pkg-{compression}"));
@@ -283,7 +284,10 @@ fn check_real_unpack(compression: &str, member_suffix: &str) {
     kept.sort();
     assert_eq!(kept, ["control", "postinst", "strata-modes"]);
     let control_text = fs::read_to_string(dest.join("DEBIAN/control")).unwrap();
-    assert!(control_text.starts_with("Package: strata-test\n"), "{control_text}");
+    assert!(
+        control_text.starts_with("Package: strata-test\n"),
+        "{control_text}"
+    );
     assert_eq!(
         ControlFields::parse(&control_text).unwrap(),
         contents.control
@@ -410,13 +414,21 @@ fn owned_tar(entries: &[(&str, tar::EntryType, u32, u64, u64)]) -> Vec<u8> {
         let mut header = tar::Header::new_gnu();
         header.set_path(path).unwrap();
         header.set_entry_type(kind);
-        header.set_size(if kind == tar::EntryType::Regular { 1 } else { 0 });
+        header.set_size(if kind == tar::EntryType::Regular {
+            1
+        } else {
+            0
+        });
         header.set_mode(mode);
         header.set_uid(uid);
         header.set_gid(gid);
         header.set_mtime(0);
         header.set_cksum();
-        let data: &[u8] = if kind == tar::EntryType::Regular { b"x" } else { b"" };
+        let data: &[u8] = if kind == tar::EntryType::Regular {
+            b"x"
+        } else {
+            b""
+        };
         builder.append(&header, data).unwrap();
     }
     builder.into_inner().unwrap()
@@ -486,7 +498,10 @@ fn control_members_are_kept_and_checked() {
     let path = scratch.write("members.deb", &deb);
     let dest = scratch.path("dest");
     let contents = unpack_deb(&path, &dest).unwrap();
-    assert_eq!(contents.kept, ["control", "conffiles", "preinst", "triggers"]);
+    assert_eq!(
+        contents.kept,
+        ["control", "conffiles", "preinst", "triggers"]
+    );
     assert!(!dest.join("DEBIAN/md5sums").exists());
     assert_eq!(
         fs::read_to_string(dest.join("DEBIAN/triggers")).unwrap(),

@@ -80,13 +80,18 @@ fn parses_hand_written_calls_and_skips_variables() {
         .collect();
     assert_eq!(
         names,
-        [("awk", "/usr/bin/mawk", 5, 2), ("ed like", "/bin/ed", -100, 0)]
+        [
+            ("awk", "/usr/bin/mawk", 5, 2),
+            ("ed like", "/bin/ed", -100, 0)
+        ]
     );
     assert_eq!(installs[0].slaves[1].link, "/usr/bin/nawk");
     assert_eq!(
         skipped,
-        ["update-alternatives --install /usr/bin/java java $basedir/bin/java $priority \
-          (not literal)"]
+        [
+            "update-alternatives --install /usr/bin/java java $basedir/bin/java $priority \
+          (not literal)"
+        ]
     );
 }
 
@@ -96,7 +101,10 @@ fn malformed_calls_are_skipped_with_the_reason() {
         parse_postinst("update-alternatives --install /usr/bin/x x /usr/bin/y high\n");
     assert!(installs.is_empty());
     assert_eq!(skipped.len(), 1);
-    assert!(skipped[0].contains("priority \"high\" is not a number"), "{skipped:?}");
+    assert!(
+        skipped[0].contains("priority \"high\" is not a number"),
+        "{skipped:?}"
+    );
     let (_, skipped) = parse_postinst("update-alternatives --install /usr/bin/x x\n");
     assert!(skipped[0].contains("--install needs"), "{skipped:?}");
 }
@@ -126,7 +134,12 @@ fn tree_with(paths: &[&str]) -> tempfile::TempDir {
 
 #[test]
 fn highest_priority_wins_ties_by_package_and_missing_paths_do_not_count() {
-    let dir = tree_with(&["usr/bin/vim.basic", "usr/bin/nano", "usr/bin/ed", "usr/bin/zz"]);
+    let dir = tree_with(&[
+        "usr/bin/vim.basic",
+        "usr/bin/nano",
+        "usr/bin/ed",
+        "usr/bin/zz",
+    ]);
     let candidates = BTreeMap::from([(
         "editor".to_owned(),
         vec![
@@ -176,7 +189,11 @@ fn a_choice_that_is_no_candidate_lists_the_candidates() {
 fn chosen_alternatives_become_relative_links() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("tree");
-    for p in ["usr/bin/mawk", "usr/share/man/man1/mawk.1.gz", "usr/bin/vim.basic"] {
+    for p in [
+        "usr/bin/mawk",
+        "usr/share/man/man1/mawk.1.gz",
+        "usr/bin/vim.basic",
+    ] {
         let full = root.join(p);
         fs::create_dir_all(full.parent().unwrap()).unwrap();
         fs::write(full, "x").unwrap();
@@ -210,7 +227,10 @@ fn chosen_alternatives_become_relative_links() {
     assert_eq!(record["awk"].by, "priority");
     assert_eq!(record["editor"].slaves.len(), 0);
     let log = String::from_utf8(log).unwrap();
-    assert!(log.contains("alternatives: mawk: skipped update-alternatives --install /usr/bin/java"), "{log}");
+    assert!(
+        log.contains("alternatives: mawk: skipped update-alternatives --install /usr/bin/java"),
+        "{log}"
+    );
 
     // A link that would replace a package's file is a collision unless the package is kept.
     let root2 = dir.path().join("tree2");
@@ -220,12 +240,20 @@ fn chosen_alternatives_become_relative_links() {
         fs::write(full, "x").unwrap();
     }
     let owner = |p: &Path| (p == Path::new("usr/bin/awk")).then(|| "gawk".to_owned());
-    let err = apply(&packages, &root2, &Options::default(), &owner, &mut Vec::new())
-        .unwrap_err()
-        .to_string();
+    let err = apply(
+        &packages,
+        &root2,
+        &Options::default(),
+        &owner,
+        &mut Vec::new(),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(
-        err.contains("collision at /usr/bin/awk: alternative awk (/usr/bin/mawk of package mawk) \
-                      would replace what package gawk ships there"),
+        err.contains(
+            "collision at /usr/bin/awk: alternative awk (/usr/bin/mawk of package mawk) \
+                      would replace what package gawk ships there"
+        ),
         "{err}"
     );
     let opts = Options {
@@ -240,5 +268,7 @@ fn chosen_alternatives_become_relative_links() {
     }
     let record = apply(&packages, &root3, &opts, &owner, &mut Vec::new()).unwrap();
     assert!(!record.contains_key("awk"));
-    assert!(fs::symlink_metadata(root3.join("usr/bin/awk")).unwrap().is_file());
+    assert!(fs::symlink_metadata(root3.join("usr/bin/awk"))
+        .unwrap()
+        .is_file());
 }

@@ -76,7 +76,11 @@ fn packages_join_into_the_merged_tree() {
         "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
     );
     file(&libc, "lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", "ld");
-    file(&libc, "etc/ld.so.conf.d/x86_64-linux-gnu.conf", "/lib/x86_64-linux-gnu\n");
+    file(
+        &libc,
+        "etc/ld.so.conf.d/x86_64-linux-gnu.conf",
+        "/lib/x86_64-linux-gnu\n",
+    );
     file(&libc, "var/lib/misc/keep", "state");
     let dev = f.package("libfoo-dev", "1", "");
     // A relative link that crosses packages and the merge.
@@ -92,13 +96,19 @@ fn packages_join_into_the_merged_tree() {
     assert_eq!(made.linked, 4);
     assert_eq!(made.symlinks, 3);
 
-    assert_eq!(fs::read_to_string(out.join("usr/bin/dash")).unwrap(), "dash");
+    assert_eq!(
+        fs::read_to_string(out.join("usr/bin/dash")).unwrap(),
+        "dash"
+    );
     assert_eq!(read_link(&out, "usr/bin/sh"), "dash");
     assert_eq!(
         read_link(&out, "usr/lib64/ld-linux-x86-64.so.2"),
         "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
     );
-    assert_eq!(read_link(&out, "usr/lib/x86_64-linux-gnu/libc.so"), "libc.so.6");
+    assert_eq!(
+        read_link(&out, "usr/lib/x86_64-linux-gnu/libc.so"),
+        "libc.so.6"
+    );
     assert!(out.join("etc/ld.so.conf.d/x86_64-linux-gnu.conf").is_file());
     // Nothing but usr/ and etc/ at the top; no DEBIAN/.
     let mut top: Vec<String> = fs::read_dir(&out)
@@ -111,9 +121,15 @@ fn packages_join_into_the_merged_tree() {
     let a = fs::metadata(out.join("usr/bin/dash")).unwrap();
     let b = fs::metadata(dash.join("bin/dash")).unwrap();
     assert_eq!((a.dev(), a.ino()), (b.dev(), b.ino()));
-    assert!(plan.notes.iter().any(|n| n.contains("libc6: skipped /var")), "{:?}", plan.notes);
     assert!(
-        plan.notes.iter().any(|n| n.contains("dash: dropped 1 link(s)")),
+        plan.notes.iter().any(|n| n.contains("libc6: skipped /var")),
+        "{:?}",
+        plan.notes
+    );
+    assert!(
+        plan.notes
+            .iter()
+            .any(|n| n.contains("dash: dropped 1 link(s)")),
         "{:?}",
         plan.notes
     );
@@ -156,7 +172,9 @@ fn every_collision_is_reported_sorted() {
     let b = f.package("b", "2.0-3", "");
     file(&b, "usr/bin/foo", "b");
     file(&b, "bin/bar", "b");
-    let err = plan(&f.packages(), &BTreeMap::new()).unwrap_err().to_string();
+    let err = plan(&f.packages(), &BTreeMap::new())
+        .unwrap_err()
+        .to_string();
     let bar = err.find("collision at /usr/bin/bar: package a (1.0-1) and package b (2.0-3)");
     let foo = err.find(
         "collision at /usr/bin/foo: package a (1.0-1) and package b (2.0-3) both ship it; \
@@ -195,7 +213,9 @@ fn a_directory_wins_over_a_link() {
     let plan = plan(&f.packages(), &BTreeMap::new()).unwrap();
     assert_eq!(plan.nodes[Path::new("usr/share/doc/a")].kind, Kind::Dir);
     assert!(
-        plan.notes.iter().any(|n| n.contains("/usr/share/doc/a: the link to b of package a (1)")),
+        plan.notes
+            .iter()
+            .any(|n| n.contains("/usr/share/doc/a: the link to b of package a (1)")),
         "{:?}",
         plan.notes
     );
@@ -210,5 +230,7 @@ fn a_directory_wins_over_a_link() {
 }
 
 fn plan_err(f: &Fixture) -> String {
-    plan(&f.packages(), &BTreeMap::new()).unwrap_err().to_string()
+    plan(&f.packages(), &BTreeMap::new())
+        .unwrap_err()
+        .to_string()
 }

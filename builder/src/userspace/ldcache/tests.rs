@@ -62,7 +62,10 @@ fn the_file_layout_is_glibcs() {
     assert_eq!(&bytes[ext..ext + 4], &EXTENSION_MAGIC.to_le_bytes());
     assert_eq!(&bytes[ext + 4..ext + 8], &1u32.to_le_bytes());
     assert_eq!(&bytes[ext + 8..ext + 12], &0u32.to_le_bytes());
-    assert_eq!(&bytes[bytes.len() - GENERATOR.len()..], GENERATOR.as_bytes());
+    assert_eq!(
+        &bytes[bytes.len() - GENERATOR.len()..],
+        GENERATOR.as_bytes()
+    );
     assert_eq!(
         parse(&bytes).unwrap(),
         [
@@ -96,14 +99,28 @@ fn write_file(root: &Path, p: &str, text: &str) {
 fn ld_so_conf_includes_are_expanded_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    write_file(root, "etc/ld.so.conf", "# comment\ninclude /etc/ld.so.conf.d/*.conf\n/opt/last/\n");
+    write_file(
+        root,
+        "etc/ld.so.conf",
+        "# comment\ninclude /etc/ld.so.conf.d/*.conf\n/opt/last/\n",
+    );
     write_file(root, "etc/ld.so.conf.d/b.conf", "/usr/b\n");
-    write_file(root, "etc/ld.so.conf.d/a.conf", "/usr/a1\n  /usr/a2  # two\nhwcap 0 x\n");
+    write_file(
+        root,
+        "etc/ld.so.conf.d/a.conf",
+        "/usr/a1\n  /usr/a2  # two\nhwcap 0 x\n",
+    );
     write_file(root, "etc/ld.so.conf.d/README", "/not/read\n");
     let dirs = read_conf(root, "/extra\n").unwrap();
-    assert_eq!(dirs, ["/usr/a1", "/usr/a2", "/usr/b", "/opt/last", "/extra"]);
+    assert_eq!(
+        dirs,
+        ["/usr/a1", "/usr/a2", "/usr/b", "/opt/last", "/extra"]
+    );
     let err = read_conf(root, "relative/dir\n").unwrap_err().to_string();
-    assert_eq!(err, "extraLdSoConf: \"relative/dir\" is not an absolute directory");
+    assert_eq!(
+        err,
+        "extraLdSoConf: \"relative/dir\" is not an absolute directory"
+    );
     // An include loop ends in an error.
     write_file(root, "etc/ld.so.conf.d/b.conf", "include /etc/ld.so.conf\n");
     let err = read_conf(root, "").unwrap_err().to_string();
