@@ -145,8 +145,21 @@ fn tokenize(script: &str) -> Vec<Token> {
 /// Options of `update-alternatives` that take an argument.
 const WITH_ARGUMENT: [&str; 3] = ["--altdir", "--admindir", "--log"];
 
+/// Why a literal `update-alternatives` call cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallProblem {
+    #[error("--install needs <link> <name> <path> <priority>")]
+    Install,
+    #[error("--slave needs <link> <name> <path>")]
+    Slave,
+    #[error("--slave before --install")]
+    SlaveFirst,
+    #[error("priority {0:?} is not a number")]
+    Priority(String),
+}
+
 /// Reads one invocation's arguments; `None` if it installs nothing.
-fn parse_invocation(args: &[String]) -> Result<Option<Install>, String> {
+fn parse_invocation(args: &[String]) -> Result<Option<Install>, CallProblem> {
     let mut i = 0;
     let mut install: Option<Install> = None;
     while let Some(arg) = args.get(i) {
@@ -155,10 +168,10 @@ fn parse_invocation(args: &[String]) -> Result<Option<Install>, String> {
                 let [link, name, path, priority] = args
                     .get(i + 1..i + 5)
                     .and_then(|s| <&[String; 4]>::try_from(s).ok())
-                    .ok_or("--install needs <link> <name> <path> <priority>")?;
+                    .ok_or(CallProblem::Install)?;
                 let priority = priority
                     .parse::<i64>()
-                    .map_err(|_| format!("priority {priority:?} is not a number"))?;
+                    .map_err(|_| CallProblem::Priority(priority.clone()))?;
                 install = Some(Install {
                     link: link.clone(),
                     name: name.clone(),
@@ -172,9 +185,9 @@ fn parse_invocation(args: &[String]) -> Result<Option<Install>, String> {
                 let [link, name, path] = args
                     .get(i + 1..i + 4)
                     .and_then(|s| <&[String; 3]>::try_from(s).ok())
-                    .ok_or("--slave needs <link> <name> <path>")?;
+                    .ok_or(CallProblem::Slave)?;
                 let Some(inst) = install.as_mut() else {
-                    return Err("--slave before --install".into());
+                    return Err(CallProblem::SlaveFirst);
                 };
                 inst.slaves.push(Slave {
                     link: link.clone(),

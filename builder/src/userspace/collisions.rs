@@ -49,26 +49,59 @@ fn who_ships(labels: &[String]) -> String {
     }
 }
 
+/// A collision nothing settles. `at` is the path as the machine shows it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unsettled {
+    #[error(
+        "collision at {at}: package {package} ships it more than once with different contents \
+         (under /bin and /usr/bin, or /lib and /usr/lib)"
+    )]
+    OnePackage { at: String, package: String },
+    #[error(
+        "collision at {at}: environment.debian.collisions.\"{at}\" = \"{choice}\" names a \
+         package that does not ship it; {who}"
+    )]
+    WrongChoice {
+        at: String,
+        choice: String,
+        who: String,
+    },
+    #[error("collision at {at}: {who}; set environment.debian.collisions.\"{at}\" = {choices}")]
+    Open {
+        at: String,
+        who: String,
+        choices: String,
+    },
+    #[error(
+        "collision at {at}: package {file} ships a file where package {dir} ships a \
+         directory; a file cannot replace a directory"
+    )]
+    FileOverDirectory {
+        at: String,
+        file: String,
+        dir: String,
+    },
+}
+
 /// The winning variant at `shown` (the path as the machine shows it, `/usr/bin/foo`) among
-/// `variants` (at least two), with how it won; or the error line.
+/// `variants` (at least two), with how it won; or why nothing settles it.
 pub fn settle(
     shown: &str,
     variants: &[Variant],
     packages: &[Package],
     choices: &BTreeMap<String, String>,
-) -> Result<(usize, Settled), String> {
+) -> Result<(usize, Settled), Unsettled> {
     let mut all: Vec<usize> = variants.iter().flatten().copied().collect();
     all.sort_unstable();
     all.dedup();
     let name = |i: usize| packages.get(i).map_or("?", |p| p.name.as_str());
     let label = |i: usize| packages.get(i).map_or_else(String::new, Package::label);
     let names: Vec<String> = all.iter().map(|&i| name(i).to_owned()).collect();
-    if all.len() == 1 {
-        return Err(format!(
-            "collision at {shown}: package {} ships it more than once with different contents \
-             (under /bin and /usr/bin, or /lib and /usr/lib)",
-            label(all[0])
-        ));
+    if let [only] = all[..] {
+        return Err(Unsettled::OnePackage {
+            at: shown.to_owned(),
+            package: label(only),
+        });
     }
     let settled = |winner: usize, by: &'static str| {
         let chosen = variants
@@ -113,19 +146,19 @@ pub fn settle(
                 s.1.chosen = choice.clone();
                 Ok(s)
             }
-            None => Err(format!(
-                "collision at {shown}: environment.debian.collisions.\"{shown}\" = \"{choice}\" \
-                 names a package that does not ship it; {}",
-                who_ships(&all.iter().map(|&i| label(i)).collect::<Vec<_>>())
-            )),
+            None => Err(Unsettled::WrongChoice {
+                at: shown.to_owned(),
+                choice: choice.clone(),
+                who: who_ships(&all.iter().map(|&i| label(i)).collect::<Vec<_>>()),
+            }),
         };
     }
     let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    Err(format!(
-        "collision at {shown}: {}; set environment.debian.collisions.\"{shown}\" = {}",
-        who_ships(&all.iter().map(|&i| label(i)).collect::<Vec<_>>()),
-        quoted_choices(&name_refs)
-    ))
+    Err(Unsettled::Open {
+        at: shown.to_owned(),
+        who: who_ships(&all.iter().map(|&i| label(i)).collect::<Vec<_>>()),
+        choices: quoted_choices(&name_refs),
+    })
 }
 
 #[cfg(test)]
@@ -134,7 +167,6 @@ mod tests {
 
     use super::*;
     use std::fs;
-    use std::path::Path;
 
     fn packages(controls: &[&str]) -> (tempfile::TempDir, Vec<Package>) {
         let dir = tempfile::tempdir().unwrap();
@@ -159,7 +191,9 @@ mod tests {
     #[test]
     fn unsettled_collision_names_both_packages_and_the_option() {
         let (_d, all) = packages(&[A, B]);
-        let err = settle("/usr/bin/foo", &[vec![0], vec![1]], &all, &BTreeMap::new()).unwrap_err();
+        let err = settle("/usr/bin/foo", &[vec![0], vec![1]], &all, &BTreeMap::new())
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             err,
             "collision at /usr/bin/foo: package a (1.0-1) and package b (2.0-3) both ship it; \
@@ -170,7 +204,9 @@ mod tests {
     #[test]
     fn three_packages_are_all_named() {
         let (_d, all) = packages(&[A, B, "Package: d\nVersion: 4\nArchitecture: all\n"]);
-        let err = settle("/x", &[vec![0, 2], vec![1]], &all, &BTreeMap::new()).unwrap_err();
+        let err = settle("/x", &[vec![0, 2], vec![1]], &all, &BTreeMap::new())
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             err,
             "collision at /x: packages a (1.0-1), b (2.0-3) and d (4) all ship it; \
@@ -205,7 +241,9 @@ mod tests {
         let (winner, s) = settle("/usr/bin/foo", &[vec![0], vec![1]], &all, &choices).unwrap();
         assert_eq!((winner, s.by, s.chosen.as_str()), (1, "choice", "b"));
         let wrong = BTreeMap::from([("/usr/bin/foo".to_owned(), "zz".to_owned())]);
-        let err = settle("/usr/bin/foo", &[vec![0], vec![1]], &all, &wrong).unwrap_err();
+        let err = settle("/usr/bin/foo", &[vec![0], vec![1]], &all, &wrong)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("= \"zz\" names a package that does not ship it"),
             "{err}"
@@ -219,11 +257,12 @@ mod tests {
     #[test]
     fn one_package_twice_is_its_own_error() {
         let (_d, all) = packages(&[A]);
-        let err = settle("/usr/bin/x", &[vec![0], vec![0]], &all, &BTreeMap::new()).unwrap_err();
+        let err = settle("/usr/bin/x", &[vec![0], vec![0]], &all, &BTreeMap::new())
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("package a (1.0-1) ships it more than once"),
             "{err}"
         );
-        let _ = Path::new("");
     }
 }

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use crate::debian::unpack::DEBIAN_DIR;
 
-use super::collisions::{settle, Settled, Variant};
+use super::collisions::{settle, Settled, Unsettled, Variant};
 use super::package::Package;
 use super::paths::{merged, rewrite_link, shown, Place};
 use super::UsrError;
@@ -236,12 +236,15 @@ pub fn plan(packages: &[Package], choices: &BTreeMap<String, String>) -> Result<
                             Ok((0, s)) => {
                                 out.settled.insert(at.clone(), s);
                             }
-                            Ok(_) => errors.push(format!(
-                                "collision at {at}: package {who} ships a file where package \
-                                 {dir_owner} ships a directory; a file cannot replace a \
-                                 directory"
-                            )),
-                            Err(e) => errors.push(e),
+                            Ok(_) => errors.push(
+                                Unsettled::FileOverDirectory {
+                                    at: at.clone(),
+                                    file: who,
+                                    dir: dir_owner,
+                                }
+                                .to_string(),
+                            ),
+                            Err(e) => errors.push(e.to_string()),
                         }
                     }
                 }
@@ -280,7 +283,7 @@ pub fn plan(packages: &[Package], choices: &BTreeMap<String, String>) -> Result<
                     Some(w)
                 }
                 Err(e) => {
-                    errors.push(e);
+                    errors.push(e.to_string());
                     None
                 }
             }
