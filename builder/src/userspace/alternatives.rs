@@ -156,6 +156,16 @@ pub enum CallProblem {
     SlaveFirst,
     #[error("priority {0:?} is not a number")]
     Priority(String),
+    #[error("name {0:?} is not a file name")]
+    Name(String),
+}
+
+/// An alternative's or slave's name becomes `etc/alternatives/<name>`: one path component.
+fn checked_name(name: &str) -> Result<String, CallProblem> {
+    if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\0']) {
+        return Err(CallProblem::Name(name.to_owned()));
+    }
+    Ok(name.to_owned())
 }
 
 /// Reads one invocation's arguments; `None` if it installs nothing.
@@ -174,7 +184,7 @@ fn parse_invocation(args: &[String]) -> Result<Option<Install>, CallProblem> {
                     .map_err(|_| CallProblem::Priority(priority.clone()))?;
                 install = Some(Install {
                     link: link.clone(),
-                    name: name.clone(),
+                    name: checked_name(name)?,
                     path: path.clone(),
                     priority,
                     slaves: Vec::new(),
@@ -191,7 +201,7 @@ fn parse_invocation(args: &[String]) -> Result<Option<Install>, CallProblem> {
                 };
                 inst.slaves.push(Slave {
                     link: link.clone(),
-                    name: name.clone(),
+                    name: checked_name(name)?,
                     path: path.clone(),
                 });
                 i += 4;

@@ -73,6 +73,18 @@ pub fn read_small(path: &Path) -> Result<Option<String>, UsrError> {
 impl Package {
     /// Reads the package at `root` (named `logical` in the derivation).
     pub fn read(logical: &str, root: &Path) -> Result<Package, UsrError> {
+        if !fs::metadata(root)
+            .map_err(|e| UsrError::read(root, e))?
+            .is_dir()
+        {
+            return Err(UsrError::BadPackage {
+                path: root.to_owned(),
+                problem: format!(
+                    "{logical} is not a directory; the tree joins unpacked packages and other \
+                     directories"
+                ),
+            });
+        }
         let control_path = root.join(DEBIAN_DIR).join("control");
         let Some(text) = read_small(&control_path)? else {
             return Ok(Package {
@@ -262,6 +274,16 @@ mod tests {
         again.0 = again.0.replace("0000", "2222");
         let err = read_all(&[a, again]).unwrap_err().to_string();
         assert!(err.contains("package a is given twice"), "{err}");
+        // A store path that is a file is no package.
+        let file = dir.path().join("hello.txt");
+        fs::write(&file, "hello").unwrap();
+        let err = read_all(&[("/nix/store/x-hello.txt".into(), file)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("/nix/store/x-hello.txt is not a directory"),
+            "{err}"
+        );
     }
 
     #[test]

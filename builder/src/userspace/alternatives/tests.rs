@@ -107,6 +107,20 @@ fn malformed_calls_are_skipped_with_the_reason() {
     );
     let (_, skipped) = parse_postinst("update-alternatives --install /usr/bin/x x\n");
     assert!(skipped[0].contains("--install needs"), "{skipped:?}");
+    // Names become etc/alternatives/<name>: one component only.
+    let (installs, skipped) = parse_postinst(
+        "update-alternatives --install /usr/bin/x ../../../escape /usr/bin/y 1\n\
+         update-alternatives --install /usr/bin/x x /usr/bin/y 1 --slave /usr/bin/z .. /usr/bin/w\n",
+    );
+    assert!(installs.is_empty());
+    assert!(
+        skipped[0].contains("name \"../../../escape\" is not a file name"),
+        "{skipped:?}"
+    );
+    assert!(
+        skipped[1].contains("name \"..\" is not a file name"),
+        "{skipped:?}"
+    );
 }
 
 fn candidate(package: &str, path: &str, priority: i64) -> Candidate {
