@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use super::package::{read_small, Package};
 use super::paths::{merged, relative, resolve, shown, Place};
-use super::{Options, UsrError};
+use super::{real_parent, Options, UsrError};
 use crate::debian::unpack::DEBIAN_DIR;
 
 /// One `--slave <link> <name> <path>`.
@@ -363,8 +363,11 @@ fn make_link(
         problems.push(format!("{what}: {link} or {path} is outside /usr and /etc"));
         return Ok(false);
     };
-    let target = relative(link_place.parent().unwrap_or(Path::new("")), &path_place);
-    let dest = root.join(&link_place);
+    let parent = real_parent(root, &link_place)?;
+    let target = relative(&parent, &path_place);
+    let dest = root
+        .join(&parent)
+        .join(link_place.file_name().unwrap_or_default());
     match fs::symlink_metadata(&dest) {
         Ok(md) => {
             if md.file_type().is_symlink() && fs::read_link(&dest).ok().as_ref() == Some(&target) {
@@ -383,9 +386,6 @@ fn make_link(
             Ok(false)
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            if let Some(parent) = dest.parent() {
-                fs::create_dir_all(parent).map_err(|e| UsrError::write(parent, e))?;
-            }
             std::os::unix::fs::symlink(&target, &dest).map_err(|e| UsrError::write(&dest, e))?;
             Ok(true)
         }
@@ -490,12 +490,11 @@ pub fn apply(
 
 /// `etc/alternatives/<name>` -> `/<place>`, unless something is there already.
 fn make_etc_link(root: &Path, rel: &Path, place: &Path) -> Result<(), UsrError> {
-    let dest = root.join(rel);
+    let dest = root
+        .join(real_parent(root, rel)?)
+        .join(rel.file_name().unwrap_or_default());
     if fs::symlink_metadata(&dest).is_ok() {
         return Ok(());
-    }
-    if let Some(parent) = dest.parent() {
-        fs::create_dir_all(parent).map_err(|e| UsrError::write(parent, e))?;
     }
     std::os::unix::fs::symlink(Path::new("/").join(place), &dest)
         .map_err(|e| UsrError::write(&dest, e))

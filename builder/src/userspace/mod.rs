@@ -78,6 +78,8 @@ pub enum UsrError {
     Libraries(Vec<String>),
     #[error("{file}: {problem}")]
     LdSoConf { file: String, problem: String },
+    #[error("cannot make {wanted}: {path} is not a directory (or a link to one) in the tree")]
+    NotADirectory { path: String, wanted: String },
     #[error("remove the partly made {} after an earlier failure ({original}): {source}", out.display())]
     Cleanup {
         out: PathBuf,
@@ -127,14 +129,45 @@ pub struct Summary {
     pub library_warnings: usize,
 }
 
-/// Writes `bytes` as a new file at `out/rel` (parents created), replacing what is there: an
-/// existing entry is removed first, so a file hard-linked from a package is never written
-/// through.
-pub(crate) fn write_new(out: &Path, rel: &Path, bytes: &[u8]) -> Result<(), UsrError> {
-    let path = out.join(rel);
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).map_err(|e| UsrError::write(parent, e))?;
+/// The directory that will hold `rel` (relative to the tree at `out`), relative to `out`:
+/// existing components are followed through the tree's own links (absolute ones taken
+/// relative to `out`, so nothing outside the tree is ever reached), missing ones are created.
+pub(crate) fn real_parent(out: &Path, rel: &Path) -> Result<PathBuf, UsrError> {
+    let mut done = PathBuf::new();
+    for component in paths::normalise(rel.parent().unwrap_or(Path::new(""))) {
+        let next = done.join(component);
+        match paths::resolve(out, &next) {
+            Some(real) if out.join(&real).is_dir() => done = real,
+            Some(real) => {
+                return Err(UsrError::NotADirectory {
+                    path: paths::shown(&real),
+                    wanted: paths::shown(rel),
+                })
+            }
+            None => {
+                let full = out.join(&next);
+                if fs::symlink_metadata(&full).is_ok() {
+                    return Err(UsrError::NotADirectory {
+                        path: paths::shown(&next),
+                        wanted: paths::shown(rel),
+                    });
+                }
+                fs::create_dir(&full).map_err(|e| UsrError::write(&full, e))?;
+                fs::set_permissions(&full, fs::Permissions::from_mode(0o755))
+                    .map_err(|e| UsrError::write(&full, e))?;
+                done = next;
+            }
+        }
     }
+    Ok(done)
+}
+
+/// Writes `bytes` as a new file at `out/rel` (parents created as [`real_parent`] does),
+/// replacing what is there: an existing entry is removed first, so a file hard-linked from a
+/// package is never written through.
+pub(crate) fn write_new(out: &Path, rel: &Path, bytes: &[u8]) -> Result<(), UsrError> {
+    let parent = real_parent(out, rel)?;
+    let path = out.join(parent).join(rel.file_name().unwrap_or_default());
     match fs::remove_file(&path) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -255,4 +288,57 @@ fn json<T: serde::Serialize>(value: &T) -> Vec<u8> {
     let mut v = serde_json::to_vec_pretty(value).unwrap_or_default();
     v.push(b'\n');
     v
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn writes_stay_inside_the_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let outside = dir.path().join("outside");
+        fs::create_dir_all(out.join("etc")).unwrap();
+        fs::create_dir_all(out.join("usr/share/ssl")).unwrap();
+        fs::create_dir_all(&outside).unwrap();
+        // A link to an absolute directory means that directory in the tree, which is missing.
+        symlink(&outside, out.join("etc/ssl")).unwrap();
+        let err = write_new(&out, Path::new("etc/ssl/certs/bundle"), b"x")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "cannot make /etc/ssl/certs/bundle: /etc/ssl is not a directory (or a link to one) \
+             in the tree"
+        );
+        assert_eq!(fs::read_dir(&outside).unwrap().count(), 0);
+        // A link to a directory of the tree is followed there.
+        fs::remove_file(out.join("etc/ssl")).unwrap();
+        symlink("../usr/share/ssl", out.join("etc/ssl")).unwrap();
+        write_new(&out, Path::new("etc/ssl/certs/bundle"), b"x").unwrap();
+        assert_eq!(
+            fs::read(out.join("usr/share/ssl/certs/bundle")).unwrap(),
+            b"x"
+        );
+        // An existing file is replaced, not written through.
+        fs::write(dir.path().join("package-file"), b"package").unwrap();
+        fs::hard_link(
+            dir.path().join("package-file"),
+            out.join("usr/share/ssl/certs/linked"),
+        )
+        .unwrap();
+        write_new(&out, Path::new("usr/share/ssl/certs/linked"), b"new").unwrap();
+        assert_eq!(
+            fs::read(dir.path().join("package-file")).unwrap(),
+            b"package"
+        );
+        assert_eq!(
+            fs::read(out.join("usr/share/ssl/certs/linked")).unwrap(),
+            b"new"
+        );
+    }
 }
