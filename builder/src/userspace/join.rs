@@ -17,10 +17,12 @@ use std::io::{self, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::debian::unpack::DEBIAN_DIR;
+use serde::Serialize;
+
+use crate::debian::unpack::{DEBIAN_DIR, MODES_FILE};
 
 use super::collisions::{settle, Settled, Unsettled, Variant};
-use super::package::Package;
+use super::package::{read_small, Package};
 use super::paths::{merged, rewrite_link, shown, Place};
 use super::UsrError;
 
@@ -62,6 +64,64 @@ pub struct Plan {
     pub settled: BTreeMap<String, Settled>,
     /// Lines for the build log.
     pub notes: Vec<String>,
+    /// The directories packages ship under `/var`, which the tree leaves out and activation
+    /// may create: path as the machine shows it -> the record.
+    pub var_skeleton: BTreeMap<String, VarDir>,
+}
+
+/// A directory a package ships under `/var`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VarDir {
+    /// The first package (by name) that ships it.
+    pub package: String,
+    /// `mode uid gid` from the package's `DEBIAN/strata-modes`, when unpacking dropped its
+    /// setgid bit or owner (`/var/mail` is `2775 0 8`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped: Option<String>,
+}
+
+/// The `mode uid gid` of each path in a package's `DEBIAN/strata-modes`.
+fn dropped_modes(package: &Package) -> Result<BTreeMap<String, String>, UsrError> {
+    let path = package.root.join(DEBIAN_DIR).join(MODES_FILE);
+    let text = read_small(&path)?.unwrap_or_default();
+    Ok(text
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.splitn(4, ' ');
+            let (mode, uid, gid, p) = (
+                fields.next()?,
+                fields.next()?,
+                fields.next()?,
+                fields.next()?,
+            );
+            Some((format!("/{p}"), format!("{mode} {uid} {gid}")))
+        })
+        .collect())
+}
+
+/// Records the directories below `var/` of a package (not its files).
+fn walk_var(package: &Package, skeleton: &mut BTreeMap<String, VarDir>) -> Result<(), UsrError> {
+    let dropped = dropped_modes(package)?;
+    let mut stack = vec![PathBuf::from("var")];
+    while let Some(rel) = stack.pop() {
+        let dir = package.root.join(&rel);
+        for entry in fs::read_dir(&dir).map_err(|e| UsrError::read(&dir, e))? {
+            let entry = entry.map_err(|e| UsrError::read(&dir, e))?;
+            let ft = entry
+                .file_type()
+                .map_err(|e| UsrError::read(&entry.path(), e))?;
+            if ft.is_dir() {
+                let sub = rel.join(entry.file_name());
+                let at = shown(&sub);
+                skeleton.entry(at.clone()).or_insert_with(|| VarDir {
+                    package: package.name.clone(),
+                    dropped: dropped.get(&at).cloned(),
+                });
+                stack.push(sub);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Collects the claims of package `pkg` on the places of the tree.
@@ -70,6 +130,7 @@ fn walk(
     package: &Package,
     claims: &mut BTreeMap<PathBuf, Vec<Claim>>,
     notes: &mut Vec<String>,
+    var_skeleton: &mut BTreeMap<String, VarDir>,
 ) -> Result<(), UsrError> {
     let mut skipped: BTreeSet<String> = BTreeSet::new();
     let mut dropped_links = 0usize;
@@ -94,6 +155,9 @@ fn walk(
                 Place::Tree(t) => t,
                 Place::Root => continue,
                 Place::Skipped(top) => {
+                    if top == "var" && ft.is_dir() {
+                        walk_var(package, var_skeleton)?;
+                    }
                     skipped.insert(top);
                     continue;
                 }
@@ -207,7 +271,13 @@ pub fn plan(packages: &[Package], choices: &BTreeMap<String, String>) -> Result<
     let mut claims: BTreeMap<PathBuf, Vec<Claim>> = BTreeMap::new();
     let mut out = Plan::default();
     for (i, package) in packages.iter().enumerate() {
-        walk(i, package, &mut claims, &mut out.notes)?;
+        walk(
+            i,
+            package,
+            &mut claims,
+            &mut out.notes,
+            &mut out.var_skeleton,
+        )?;
     }
     let mut errors = Vec::new();
     for (place, list) in claims {

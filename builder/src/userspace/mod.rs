@@ -7,6 +7,7 @@
 //! $out/etc/...                        the files the packages ship under /etc
 //! $out/usr/lib/strata/ld.so.cache     the loader's cache (glibc's format, written here)
 //! $out/usr/lib/strata/alternatives.json, collisions.json   what was chosen
+//! $out/usr/lib/strata/var-skeleton.json   the directories packages ship under /var
 //! ```
 //!
 //! [`build_usr_tree`] runs the steps in order: read the packages ([`package`]), refuse
@@ -264,6 +265,11 @@ fn build(
         out,
         &Path::new(STRATA_DIR).join("collisions.json"),
         &json(&plan.settled),
+    )?;
+    write_new(
+        out,
+        &Path::new(STRATA_DIR).join("var-skeleton.json"),
+        &json(&plan.var_skeleton),
     )?;
 
     let problems = check::check_tree(out, &cache)?;

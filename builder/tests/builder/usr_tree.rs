@@ -319,6 +319,10 @@ fn tree_of_fake_packages_is_merged_and_reproducible() {
             .unwrap();
     assert_eq!(collisions["/usr/share/greet/words"]["chosen"], "greet-new");
     assert_eq!(collisions["/usr/share/greet/words"]["by"], "replaces");
+    let skeleton: serde_json::Value =
+        serde_json::from_slice(&fs::read(out.join("usr/lib/strata/var-skeleton.json")).unwrap())
+            .unwrap();
+    assert_eq!(skeleton["/var/lib/misc"]["package"], "libc6");
     // The CA bundle and the loader cache.
     assert_eq!(
         fs::read_to_string(out.join("etc/ssl/certs/ca-certificates.crt")).unwrap(),

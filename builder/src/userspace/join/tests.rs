@@ -82,6 +82,8 @@ fn packages_join_into_the_merged_tree() {
         "/lib/x86_64-linux-gnu\n",
     );
     file(&libc, "var/lib/misc/keep", "state");
+    fs::create_dir_all(libc.join("var/mail")).unwrap();
+    fs::write(libc.join("DEBIAN/strata-modes"), "2775 0 8 var/mail\n").unwrap();
     let dev = f.package("libfoo-dev", "1", "");
     // A relative link that crosses packages and the merge.
     link(
@@ -125,6 +127,19 @@ fn packages_join_into_the_merged_tree() {
         plan.notes.iter().any(|n| n.contains("libc6: skipped /var")),
         "{:?}",
         plan.notes
+    );
+    let skeleton: Vec<(&str, &str, Option<&str>)> = plan
+        .var_skeleton
+        .iter()
+        .map(|(p, d)| (p.as_str(), d.package.as_str(), d.dropped.as_deref()))
+        .collect();
+    assert_eq!(
+        skeleton,
+        [
+            ("/var/lib", "libc6", None),
+            ("/var/lib/misc", "libc6", None),
+            ("/var/mail", "libc6", Some("2775 0 8")),
+        ]
     );
     assert!(
         plan.notes
