@@ -23,10 +23,14 @@
 , extraLdSoConf ? ""
 }:
 let
-  inherit (builtins) listToAttrs attrNames map concatStringsSep toJSON toString;
+  inherit (builtins) listToAttrs attrNames map concatStringsSep toJSON toString
+    unsafeDiscardStringContext;
 
-  # Keyed by store path: duplicates collapse, and attrNames gives them sorted.
-  byPath = listToAttrs (map (p: { name = toString p; value = p; }) packages);
+  # Keyed by store path (an attribute name holds no context): duplicates collapse, and
+  # attrNames gives them sorted.
+  byPath = listToAttrs (map
+    (p: { name = unsafeDiscardStringContext (toString p); value = p; })
+    packages);
   sorted = map (path: byPath.${path}) (attrNames byPath);
 in
 derivation {

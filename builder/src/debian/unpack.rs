@@ -22,8 +22,9 @@
 //!   overwritten or written through;
 //! - device nodes and FIFOs are errors; regular files keep their permission bits (so executables
 //!   stay executable) but lose setuid, setgid and sticky; directories lose setuid and setgid;
-//!   ownership and modification times are not restored; every file or directory whose setuid
-//!   or setgid bit or non-root owner was dropped is listed in `DEBIAN/strata-modes`;
+//!   ownership and modification times are not restored; every file, hard link or directory
+//!   whose setuid or setgid bit or non-root owner was dropped is listed in
+//!   `DEBIAN/strata-modes`;
 //! - a data member that holds `DEBIAN/` itself is refused (that name is the control files');
 //! - on any error the destination is removed again, so it either holds the whole package or
 //!   does not exist.
@@ -670,6 +671,7 @@ fn extract_data(
                 | tar::EntryType::Continuous
                 | tar::EntryType::GNUSparse
                 | tar::EntryType::Directory
+                | tar::EntryType::Link
         );
         let owner = (
             header.mode().unwrap_or(0),

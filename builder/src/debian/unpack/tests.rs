@@ -451,6 +451,19 @@ fn strata_modes_lists_dropped_owners_and_bits() {
         ("./var/lib/owned/", Directory, 0o700, 105, 110),
         ("./usr/bin/a b", Regular, 0o4711, 0, 0),
     ]);
+    // A hard link to a setuid file is listed too (its header carries the mode).
+    let mut data = data;
+    data.truncate(data.len() - 1024); // the end-of-archive blocks
+    let mut builder = tar::Builder::new(data);
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(tar::EntryType::Link);
+    header.set_mode(0o4755);
+    header.set_size(0);
+    header.set_mtime(0);
+    builder
+        .append_link(&mut header, "./usr/bin/sudo-again", "./usr/bin/sudo-like")
+        .unwrap();
+    let data = builder.into_inner().unwrap();
     let deb = scratch.write("owned.deb", &crafted_deb(&data));
     let dest = scratch.path("dest");
     let contents = unpack_deb(&deb, &dest).unwrap();
@@ -460,9 +473,10 @@ fn strata_modes_lists_dropped_owners_and_bits() {
          4755 0 0 usr/bin/sudo-like\n\
          2775 0 8 var/mail\n\
          0700 105 110 var/lib/owned\n\
-         4711 0 0 usr/bin/a b\n"
+         4711 0 0 usr/bin/a b\n\
+         4755 0 0 usr/bin/sudo-again\n"
     );
-    assert_eq!(contents.dropped.len(), 5);
+    assert_eq!(contents.dropped.len(), 6);
     assert_eq!(mode_of(&dest.join("usr/bin/chage")), 0o755);
     assert_eq!(mode_of(&dest.join("var/mail")), 0o775);
 }
