@@ -348,3 +348,96 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod build_tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// One package holding a copy of this host's `ls` (which needs libraries the tree lacks).
+    fn package_with_ls(dir: &Path) -> Option<Vec<(String, PathBuf)>> {
+        let ls = Path::new("/usr/bin/ls");
+        if !ls.exists() {
+            eprintln!("skipped: this host has no /usr/bin/ls");
+            return None;
+        }
+        let root = dir.join("coreutils");
+        fs::create_dir_all(root.join("DEBIAN")).unwrap();
+        fs::create_dir_all(root.join("bin")).unwrap();
+        fs::write(
+            root.join("DEBIAN/control"),
+            "Package: coreutils\nVersion: 9.1-1\nArchitecture: amd64\n",
+        )
+        .unwrap();
+        fs::copy(ls, root.join("bin/ls")).unwrap();
+        Some(vec![("/nix/store/x-coreutils-9.1-1".into(), root)])
+    }
+
+    #[test]
+    fn missing_libraries_warn_or_fail_when_strict() {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(inputs) = package_with_ls(dir.path()) else {
+            return;
+        };
+        let out = dir.path().join("out");
+        let mut log = Vec::new();
+        let summary = build_usr_tree(&inputs, &Options::default(), &out, &mut log).unwrap();
+        assert!(summary.library_warnings >= 2, "{summary:?}");
+        let log = String::from_utf8(log).unwrap();
+        assert!(
+            log.contains("warning: /usr/bin/ls: its interpreter /lib64/ld-linux-x86-64.so.2"),
+            "{log}"
+        );
+        assert!(out.join("usr/bin/ls").is_file());
+
+        let strict = Options {
+            strict_libraries: true,
+            ..Options::default()
+        };
+        let out = dir.path().join("strict");
+        let err = build_usr_tree(&inputs, &strict, &out, &mut Vec::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("environment.debian.strictLibraries is set"),
+            "{err}"
+        );
+        assert!(err.contains("/usr/bin/ls: needs libc.so.6"), "{err}");
+        assert!(!out.exists(), "a failed build leaves nothing behind");
+    }
+
+    #[test]
+    fn conflicts_fail_before_anything_is_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut inputs = Vec::new();
+        for (name, extra) in [("a", "Conflicts: b\n"), ("b", "")] {
+            let root = dir.path().join(name);
+            fs::create_dir_all(root.join("DEBIAN")).unwrap();
+            fs::write(
+                root.join("DEBIAN/control"),
+                format!("Package: {name}\nVersion: 1\nArchitecture: all\n{extra}"),
+            )
+            .unwrap();
+            inputs.push((format!("/nix/store/x-{name}"), root));
+        }
+        let out = dir.path().join("out");
+        let err = build_usr_tree(&inputs, &Options::default(), &out, &mut Vec::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("1 conflicting package pair(s) in the tree:\n  package a (1) conflicts with package b (1) (Conflicts: b)"),
+            "{err}"
+        );
+        assert!(!out.exists());
+        let allowed = Options {
+            allow_conflicts: vec![("b".into(), "a".into())],
+            ..Options::default()
+        };
+        build_usr_tree(&inputs, &allowed, &out, &mut Vec::new()).unwrap();
+        assert_eq!(
+            fs::read_link(out.join("bin")).unwrap(),
+            Path::new("usr/bin")
+        );
+    }
+}

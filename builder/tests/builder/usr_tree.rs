@@ -197,6 +197,13 @@ impl Env {
     /// Evaluates the tree of `names` with more arguments `args` (Nix attribute bindings)
     /// and returns its `.drv`.
     fn eval(&self, names: &[&str], args: &str) -> StorePath {
+        let list: String = names.iter().map(|n| format!("p.\"{n}\" ")).collect();
+        self.eval_body(&format!("usrTree {{ packages = [ {list} ]; {args} }}"))
+    }
+
+    /// Evaluates `body`, a derivation with the unpacked packages in scope as `p` and
+    /// `usr-tree.nix` as `usrTree`, and returns its `.drv`.
+    fn eval_body(&self, body: &str) -> StorePath {
         let store = LocalStore::open(self.root(), StoreDir::default()).unwrap();
         let mut ev = Evaluator::new(EvalConfig::default(), Rc::new(StoreIo::new(store)));
         ev.set_trace_sink(Box::new(|_| {}));
@@ -206,7 +213,6 @@ impl Env {
             .iter()
             .map(|(n, p)| format!("\"{n}\" = builtins.storePath \"{p}\"; "))
             .collect();
-        let list: String = names.iter().map(|n| format!("p.\"{n}\" ")).collect();
         let expr = format!(
             "let
                debs = {{ {debs} }};
@@ -215,7 +221,7 @@ impl Env {
                  inherit deb; unpackVersion = \"2\";
                }}) debs;
                usrTree = import {};
-             in (usrTree {{ packages = [ {list} ]; {args} }}).drvPath",
+             in ({body}).drvPath",
             Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("../modules/pkgs/usr-tree.nix")
                 .display()
@@ -428,6 +434,42 @@ fn unpacked_packages_keep_their_control_files() {
         .unwrap()
         .starts_with("Package: mawk\n"));
     assert_eq!(fs::read(unpacked.join("DEBIAN/strata-modes")).unwrap(), b"");
+}
+
+#[test]
+fn bad_attributes_are_named() {
+    let e = Env::new();
+    let drv = |attrs: &str| {
+        e.eval_body(&format!(
+            "derivation {{ name = \"bad\"; system = \"builtin\"; builder = \"builtin:strata-usr\"; \
+             {attrs} }}"
+        ))
+    };
+    for (attrs, expected) in [
+        (
+            "packages = \"${p.mawk}\"; alternatives = \"[1]\";",
+            "attribute 'alternatives' is not a JSON object of strings",
+        ),
+        (
+            "packages = \"${p.mawk}\"; allowConflicts = ''[[\"a\"]]'';",
+            "attribute 'allowConflicts' is not a JSON list of pairs of package names",
+        ),
+        (
+            "packages = \"${p.mawk}\"; strictLibraries = \"yes\";",
+            "attribute 'strictLibraries' is 'yes', expected \"1\" or \"\"",
+        ),
+        (
+            "packages = builtins.unsafeDiscardStringContext \"${p.mawk}\";",
+            "is not among the derivation's inputs",
+        ),
+        (
+            "collisions = \"{}\";",
+            "the attribute 'packages' is missing",
+        ),
+    ] {
+        let err = e.build(&drv(attrs)).unwrap_err().to_string();
+        assert!(err.contains(expected), "{attrs}: {err}");
+    }
 }
 
 // -- the loader cache against Debian's ldconfig ------------------------------------------
