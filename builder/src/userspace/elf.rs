@@ -288,12 +288,114 @@ pub fn read_dynamic(file: &File) -> Result<DynamicInfo, ElfError> {
     Ok(info)
 }
 
+/// A minimal x86-64 ELF file for tests: one `PT_LOAD` mapping the file at address 0, an
+/// optional `PT_INTERP`, and a dynamic section with the given entries.
+#[cfg(test)]
+pub(crate) fn tiny_elf(
+    elf_type: u16,
+    interp: Option<&str>,
+    soname: Option<&str>,
+    needed: &[&str],
+    runpath: Option<&str>,
+) -> Vec<u8> {
+    let phnum: u64 = if interp.is_some() { 3 } else { 2 };
+    let ph_end = 64 + 56 * phnum;
+    let mut strtab = vec![0u8];
+    let mut add = |s: &str| {
+        let off = strtab.len() as u64;
+        strtab.extend_from_slice(s.as_bytes());
+        strtab.push(0);
+        off
+    };
+    let mut dynamic: Vec<(u64, u64)> = needed.iter().map(|n| (DT_NEEDED, add(n))).collect();
+    if let Some(s) = soname {
+        dynamic.push((DT_SONAME, add(s)));
+    }
+    if let Some(r) = runpath {
+        dynamic.push((DT_RUNPATH, add(r)));
+    }
+    let interp_bytes = interp
+        .map(|i| format!("{i}\0").into_bytes())
+        .unwrap_or_default();
+    let interp_off = ph_end;
+    let strtab_off = interp_off + interp_bytes.len() as u64;
+    let dyn_off = strtab_off + strtab.len() as u64;
+    dynamic.push((DT_STRTAB, strtab_off));
+    dynamic.push((DT_STRSZ, strtab.len() as u64));
+    dynamic.push((DT_NULL, 0));
+    let total = dyn_off + 16 * dynamic.len() as u64;
+
+    let mut out = vec![0u8; 64];
+    out[..4].copy_from_slice(b"\x7fELF");
+    out[4] = 2;
+    out[5] = 1;
+    out[6] = 1;
+    out[16..18].copy_from_slice(&elf_type.to_le_bytes());
+    out[18..20].copy_from_slice(&EM_X86_64.to_le_bytes());
+    out[0x20..0x28].copy_from_slice(&64u64.to_le_bytes());
+    out[0x34..0x36].copy_from_slice(&64u16.to_le_bytes());
+    out[0x36..0x38].copy_from_slice(&56u16.to_le_bytes());
+    out[0x38..0x3A].copy_from_slice(&(phnum as u16).to_le_bytes());
+    let mut ph = |kind: u32, offset: u64, size: u64| {
+        let mut e = vec![0u8; 56];
+        e[..4].copy_from_slice(&kind.to_le_bytes());
+        e[8..16].copy_from_slice(&offset.to_le_bytes());
+        e[16..24].copy_from_slice(&offset.to_le_bytes());
+        e[32..40].copy_from_slice(&size.to_le_bytes());
+        e[40..48].copy_from_slice(&size.to_le_bytes());
+        out.extend_from_slice(&e);
+    };
+    ph(PT_LOAD, 0, total);
+    if interp.is_some() {
+        ph(PT_INTERP, interp_off, interp_bytes.len() as u64);
+    }
+    ph(PT_DYNAMIC, dyn_off, 16 * dynamic.len() as u64);
+    out.extend_from_slice(&interp_bytes);
+    out.extend_from_slice(&strtab);
+    for (tag, val) in dynamic {
+        out.extend_from_slice(&tag.to_le_bytes());
+        out.extend_from_slice(&val.to_le_bytes());
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
     use std::path::Path;
+
+    #[test]
+    fn reads_a_hand_made_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("libx.so.1");
+        std::fs::write(
+            &path,
+            tiny_elf(
+                ET_DYN,
+                Some("/lib64/ld-linux-x86-64.so.2"),
+                Some("libx.so.1"),
+                &["libc.so.6", "$ORIGIN/private/liby.so"],
+                Some("$ORIGIN/private"),
+            ),
+        )
+        .unwrap();
+        let info = read_dynamic(&File::open(&path).unwrap()).unwrap();
+        assert!(info.is_x86_64() && info.dynamic);
+        assert_eq!(info.elf_type, ET_DYN);
+        assert_eq!(
+            info.interp.as_deref(),
+            Some(&b"/lib64/ld-linux-x86-64.so.2"[..])
+        );
+        assert_eq!(info.soname.as_deref(), Some(&b"libx.so.1"[..]));
+        assert_eq!(
+            info.needed,
+            [b"libc.so.6".to_vec(), b"$ORIGIN/private/liby.so".to_vec()]
+        );
+        assert_eq!(info.runpath.as_deref(), Some(&b"$ORIGIN/private"[..]));
+        assert_eq!(info.rpath, None);
+    }
 
     fn host(path: &str) -> Option<File> {
         Path::new(path).exists().then(|| File::open(path).unwrap())
