@@ -75,8 +75,11 @@ fn found_in(root: &Path, dir: &Path, name: &str) -> bool {
     resolve(root, &dir.join(name)).is_some_and(|p| root.join(p).is_file())
 }
 
-/// The x86-64 programs and libraries of the tree, with their facts.
-fn elf_files(root: &Path) -> Result<(Vec<(PathBuf, DynamicInfo)>, Vec<String>), UsrError> {
+/// The x86-64 programs and libraries of a tree, each with its facts.
+type ElfFiles = Vec<(PathBuf, DynamicInfo)>;
+
+/// The x86-64 programs and libraries of the tree, and the lines for unreadable ELF files.
+fn elf_files(root: &Path) -> Result<(ElfFiles, Vec<String>), UsrError> {
     let mut found = Vec::new();
     let mut problems = Vec::new();
     for rel in files(root)? {
