@@ -81,6 +81,8 @@ pub enum UsrError {
     LdSoConf { file: String, problem: String },
     #[error("cannot make {wanted}: {path} is not a directory (or a link to one) in the tree")]
     NotADirectory { path: String, wanted: String },
+    #[error("create {}: it already exists", out.display())]
+    OutExists { out: PathBuf },
     #[error("remove the partly made {} after an earlier failure ({original}): {source}", out.display())]
     Cleanup {
         out: PathBuf,
@@ -193,6 +195,11 @@ pub fn build_usr_tree(
     out: &Path,
     log: &mut dyn Write,
 ) -> Result<Summary, UsrError> {
+    if fs::symlink_metadata(out).is_ok() {
+        return Err(UsrError::OutExists {
+            out: out.to_owned(),
+        });
+    }
     match build(inputs, opts, out, log) {
         Ok(s) => Ok(s),
         Err(original) => match strata_store::fs::delete_tree(out) {
@@ -439,5 +446,11 @@ mod build_tests {
             fs::read_link(out.join("bin")).unwrap(),
             Path::new("usr/bin")
         );
+        // An existing destination is refused and left alone.
+        let err = build_usr_tree(&inputs, &allowed, &out, &mut Vec::new())
+            .unwrap_err()
+            .to_string();
+        assert!(err.ends_with("out: it already exists"), "{err}");
+        assert!(out.join("usr/lib/strata/ld.so.cache").is_file());
     }
 }
