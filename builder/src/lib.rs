@@ -14,7 +14,7 @@
 //! | [`fetch`] | fixed-output downloads into the store |
 //! | [`build`] | realising one derivation: its inputs, its log ([`build::log_path`]), running it, registering its outputs |
 //! | [`sandbox`] | the namespace sandbox a builder runs in |
-//! | [`builtins`] | strata's own builders (`builtin:fetchurl`, `unpack-deb`, `strata-initrd`, `strata-toplevel`) |
+//! | [`builtins`] | strata's own builders (`builtin:fetchurl`, `unpack-deb`, `strata-initrd`, `strata-toplevel`, `strata-usr`) |
 //! | [`scheduler`] | realising whole derivation graphs in parallel |
 //! | [`initrd`] | the initrd: cpio writer, kernel-module closure, ELF reader |
 //! | [`toplevel`] | the static `/etc` tree and the activation manifest |
