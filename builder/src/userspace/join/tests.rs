@@ -111,6 +111,12 @@ fn packages_join_into_the_merged_tree() {
         read_link(&out, "usr/lib/x86_64-linux-gnu/libc.so"),
         "libc.so.6"
     );
+    // The cross-package link resolves in the tree (it would dangle in libfoo-dev's own path).
+    assert_eq!(
+        fs::read_to_string(out.join("usr/lib/x86_64-linux-gnu/libc.so")).unwrap(),
+        "libc"
+    );
+    assert!(fs::metadata(dev.join("usr/lib/x86_64-linux-gnu/libc.so")).is_err());
     assert!(out.join("etc/ld.so.conf.d/x86_64-linux-gnu.conf").is_file());
     // Nothing but usr/ and etc/ at the top; no DEBIAN/.
     let mut top: Vec<String> = fs::read_dir(&out)
