@@ -14,11 +14,12 @@
 //! | [`fetch`] | fixed-output downloads into the store |
 //! | [`build`] | realising one derivation: its inputs, its log ([`build::log_path`]), running it, registering its outputs |
 //! | [`sandbox`] | the namespace sandbox a builder runs in |
-//! | [`builtins`] | strata's own builders (`builtin:fetchurl`, `unpack-deb`, `strata-initrd`, `strata-toplevel`) |
+//! | [`builtins`] | strata's own builders (`builtin:fetchurl`, `unpack-deb`, `strata-initrd`, `strata-toplevel`, `strata-usr`) |
 //! | [`scheduler`] | realising whole derivation graphs in parallel |
 //! | [`initrd`] | the initrd: cpio writer, kernel-module closure, ELF reader |
 //! | [`toplevel`] | the static `/etc` tree and the activation manifest |
 //! | [`wrappers`] | the manifest's setuid and capability wrappers, checked against the system's packages |
+//! | [`userspace`] | the generation's usr-merged tree of Debian packages: join, collisions, alternatives, the loader cache |
 //! | [`crypt`] | SHA-512 crypt for clear-text passwords |
 //! | [`bootspec`] | `boot.json` (bootspec v1) |
 //! | [`system`] | the whole system, from configuration to toplevel |
@@ -45,4 +46,5 @@ pub mod scheduler;
 pub mod sources;
 pub mod system;
 pub mod toplevel;
+pub mod userspace;
 pub mod wrappers;

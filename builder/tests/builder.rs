@@ -20,3 +20,5 @@ mod scheduler;
 mod toplevel;
 #[path = "builder/trivial.rs"]
 mod trivial;
+#[path = "builder/usr_tree.rs"]
+mod usr_tree;

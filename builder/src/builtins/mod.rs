@@ -9,7 +9,9 @@
 //! - [`unpack_deb`]: `builtin:unpack-deb` unpacks the data of the `.deb` named by the `deb`
 //!   attribute (which must be an input) with [`crate::debian::unpack::unpack_deb`];
 //! - [`initrd`]: `builtin:strata-initrd` makes a system's initrd;
-//! - [`toplevel`]: `builtin:strata-toplevel` makes a system's toplevel.
+//! - [`toplevel`]: `builtin:strata-toplevel` makes a system's toplevel;
+//! - [`usr_tree`]: `builtin:strata-usr` joins unpacked packages into the generation's
+//!   usr-merged tree with [`crate::userspace::build_usr_tree`].
 //!
 //! Here: [`run`], the dispatcher, and [`BuiltinContext`], what a builder sees.
 //!
@@ -20,6 +22,7 @@ pub mod fetchurl;
 pub mod initrd;
 pub mod toplevel;
 pub mod unpack_deb;
+pub mod usr_tree;
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -89,6 +92,8 @@ pub enum BuiltinError {
     Modules(#[from] crate::initrd::modules::ModuleError),
     #[error(transparent)]
     Cpio(#[from] crate::initrd::cpio::CpioError),
+    #[error(transparent)]
+    Usr(#[from] crate::userspace::UsrError),
 }
 
 /// A file operation's error, naming the file.
@@ -137,9 +142,11 @@ pub fn run(kind: &str, cx: &mut BuiltinContext<'_>) -> Result<(), BuiltinError> 
         "unpack-deb" => unpack_deb::run(cx),
         "strata-initrd" => initrd::run(cx),
         "strata-toplevel" => toplevel::run(cx),
+        "strata-usr" => usr_tree::run(cx),
         other => Err(BuiltinError::BadDerivation(format!(
             "unknown builtin builder 'builtin:{other}' (strata has builtin:fetchurl, \
-             builtin:unpack-deb, builtin:strata-initrd and builtin:strata-toplevel)"
+             builtin:unpack-deb, builtin:strata-initrd, builtin:strata-toplevel and \
+             builtin:strata-usr)"
         ))),
     }
 }

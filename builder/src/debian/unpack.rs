@@ -4,7 +4,9 @@
 //!
 //! 1. `debian-binary`: the format version, `2.0\n` (readers accept any `2.x` first line and
 //!    ignore further lines, as deb(5) asks);
-//! 2. `control.tar[.gz|.xz|.zst]`: the control information, of which `./control` is read;
+//! 2. `control.tar[.gz|.xz|.zst]`: the control information, of which `./control` is read and
+//!    `control`, `conffiles`, `preinst`, `postinst` and `triggers` are kept in the output's
+//!    `DEBIAN/` ([`debian_dir`]);
 //! 3. `data.tar[.gz|.xz|.zst]`: the files, extracted by [`unpack_deb`].
 //!
 //! Members whose names start with `_` may appear between them and are ignored; anything after
@@ -20,7 +22,10 @@
 //!   overwritten or written through;
 //! - device nodes and FIFOs are errors; regular files keep their permission bits (so executables
 //!   stay executable) but lose setuid, setgid and sticky; directories lose setuid and setgid;
-//!   ownership and modification times are not restored;
+//!   ownership and modification times are not restored; every file, hard link or directory
+//!   whose setuid or setgid bit or non-root owner was dropped is listed in
+//!   `DEBIAN/strata-modes`;
+//! - a data member that holds `DEBIAN/` itself is refused (that name is the control files');
 //! - on any error the destination is removed again, so it either holds the whole package or
 //!   does not exist.
 //!
@@ -40,6 +45,9 @@ use rustix::io::Errno;
 
 pub use super::deb822::ControlFields;
 use crate::compress::{decoder_expecting, Format};
+pub use debian_dir::{DroppedMode, KeepError, DEBIAN_DIR, KEPT_MEMBERS, MODES_FILE};
+
+pub mod debian_dir;
 
 /// The global header every `ar` archive starts with.
 pub const AR_MAGIC: &[u8; 8] = b"!<arch>\n";
@@ -300,6 +308,12 @@ pub enum DebError {
         entry: String,
         problem: String,
     },
+    #[error("keep the control files of {member} of {path} in {DEBIAN_DIR}/: {source}")]
+    Keep {
+        path: PathBuf,
+        member: String,
+        source: KeepError,
+    },
     #[error("remove the partly unpacked {dest} after an earlier failure ({original}): {source}")]
     Cleanup {
         dest: PathBuf,
@@ -363,6 +377,10 @@ pub struct DebContents {
     /// Every entry extracted from the data member, relative to the destination, in archive
     /// order (the archive's root `./` is not listed).
     pub paths: Vec<PathBuf>,
+    /// The control members kept in `DEBIAN/`, in the order of [`KEPT_MEMBERS`].
+    pub kept: Vec<&'static str>,
+    /// The entries whose setuid/setgid bit or owner was dropped (`DEBIAN/strata-modes`).
+    pub dropped: Vec<DroppedMode>,
 }
 
 /// The compression a member's name declares: `{base}` or `{base}.{gz,xz,zst}`.
@@ -490,6 +508,47 @@ impl Deb {
         }
         Err(control_err(ControlProblem::Missing))
     }
+
+    /// Copies the kept control members into `dest/DEBIAN/` (created here); returns their names
+    /// in the order of [`KEPT_MEMBERS`].
+    fn keep_control_members(&mut self, dest: &Path) -> Result<Vec<&'static str>, DebError> {
+        let (index, compression) = self.control;
+        let member = self.member_name(index);
+        let path = self.path.clone();
+        let io_err = |source| DebError::Member {
+            path: path.clone(),
+            member: member.clone(),
+            source,
+        };
+        let keep_err = |source| DebError::Keep {
+            path: path.clone(),
+            member: member.clone(),
+            source,
+        };
+        debian_dir::create(dest).map_err(keep_err)?;
+        let raw = BufReader::new(self.ar.member_data(index).map_err(io_err)?);
+        let mut archive = tar::Archive::new(decoder_expecting(raw, compression).map_err(io_err)?);
+        let mut kept = Vec::new();
+        for entry in archive.entries().map_err(io_err)? {
+            let mut entry = entry.map_err(io_err)?;
+            let name = match split_entry_path(&entry.path_bytes()) {
+                Ok(c) => debian_dir::kept_name(&c),
+                Err(_) => None,
+            };
+            let Some(name) = name else { continue };
+            let header = entry.header();
+            let is_file = matches!(
+                header.entry_type(),
+                tar::EntryType::Regular | tar::EntryType::Continuous
+            );
+            let mode = header.mode().map_err(io_err)?;
+            let size = entry.size();
+            debian_dir::keep(dest, name, is_file, size, mode, &mut entry).map_err(keep_err)?;
+            kept.push(name);
+        }
+        kept.sort_by_key(|k| KEPT_MEMBERS.iter().position(|m| m == k));
+        Ok(kept)
+    }
 }
 
 fn check_format_version(content: &[u8]) -> Result<(), FormatProblem> {
@@ -512,8 +571,9 @@ pub fn read_control(deb: &Path) -> Result<ControlFields, DebError> {
     Deb::open(deb)?.read_control()
 }
 
-/// Unpacks the `.deb` at `deb`: checks its structure, parses `./control` and extracts the data
-/// member into `dest`, which must not exist (its parent must). On failure `dest` is removed.
+/// Unpacks the `.deb` at `deb`: checks its structure, parses `./control`, extracts the data
+/// member into `dest`, which must not exist (its parent must), and keeps the control members
+/// and `strata-modes` in `dest/DEBIAN/`. On failure `dest` is removed.
 pub fn unpack_deb(deb: &Path, dest: &Path) -> Result<DebContents, DebError> {
     let mut package = Deb::open(deb)?;
     let control = package.read_control()?;
@@ -534,12 +594,23 @@ pub fn unpack_deb(deb: &Path, dest: &Path) -> Result<DebContents, DebError> {
             }
         });
     }
-    match extract_data(&mut package, dest) {
-        Ok(paths) => Ok(DebContents {
+    let extracted = extract_data(&mut package, dest).and_then(|(paths, dropped)| {
+        let kept = package.keep_control_members(dest)?;
+        debian_dir::write_modes(dest, &dropped).map_err(|source| DebError::Keep {
+            path: package.path.clone(),
+            member: package.member_name(package.data.0),
+            source,
+        })?;
+        Ok((paths, kept, dropped))
+    });
+    match extracted {
+        Ok((paths, kept, dropped)) => Ok(DebContents {
             control,
             control_member: package.member_name(package.control.0),
             data_member: package.member_name(package.data.0),
             paths,
+            kept,
+            dropped,
         }),
         Err(original) => match remove_tree(dest) {
             Ok(()) => Err(original),
@@ -552,7 +623,11 @@ pub fn unpack_deb(deb: &Path, dest: &Path) -> Result<DebContents, DebError> {
     }
 }
 
-fn extract_data(package: &mut Deb, dest: &Path) -> Result<Vec<PathBuf>, DebError> {
+/// Extracts the data member; returns the entries made and what extraction dropped of them.
+fn extract_data(
+    package: &mut Deb,
+    dest: &Path,
+) -> Result<(Vec<PathBuf>, Vec<DroppedMode>), DebError> {
     let (index, compression) = package.data;
     let member = package.member_name(index);
     let path = package.path.clone();
@@ -577,6 +652,7 @@ fn extract_data(package: &mut Deb, dest: &Path) -> Result<Vec<PathBuf>, DebError
         dir_modes: Vec::new(),
     };
     let mut paths = Vec::new();
+    let mut dropped = Vec::new();
     let raw = BufReader::new(package.ar.member_data(index).map_err(io_err)?);
     let mut archive = tar::Archive::new(decoder_expecting(raw, compression).map_err(io_err)?);
     for entry in archive.entries().map_err(io_err)? {
@@ -588,10 +664,33 @@ fn extract_data(package: &mut Deb, dest: &Path) -> Result<Vec<PathBuf>, DebError
             entry: String::from_utf8_lossy(&raw_path).into_owned(),
             problem,
         };
+        let header = entry.header();
+        let owned_kind = matches!(
+            header.entry_type(),
+            tar::EntryType::Regular
+                | tar::EntryType::Continuous
+                | tar::EntryType::GNUSparse
+                | tar::EntryType::Directory
+                | tar::EntryType::Link
+        );
+        let owner = (
+            header.mode().unwrap_or(0),
+            header.uid().unwrap_or(0),
+            header.gid().unwrap_or(0),
+        );
         if let Some(components) = tree
             .extract(&mut entry)
             .map_err(|e| entry_err(e.to_string()))?
         {
+            let (mode, uid, gid) = owner;
+            if owned_kind && DroppedMode::drops(mode, uid, gid) {
+                dropped.push(DroppedMode {
+                    mode: mode & 0o7777,
+                    uid,
+                    gid,
+                    path: components.join(&b'/'),
+                });
+            }
             paths.push(components.iter().map(|c| bytes_path(c)).collect());
         }
     }
@@ -612,7 +711,7 @@ fn extract_data(package: &mut Deb, dest: &Path) -> Result<Vec<PathBuf>, DebError
             problem: format!("set its mode: {}", io::Error::from(e)),
         })?;
     }
-    Ok(paths)
+    Ok((paths, dropped))
 }
 
 fn bytes_path(bytes: &[u8]) -> &Path {

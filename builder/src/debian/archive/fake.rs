@@ -21,6 +21,26 @@ pub struct FakePackage<'a> {
     pub file: (&'a str, &'a str),
 }
 
+/// A package with several entries, more control fields and a `postinst`: what tests of the
+/// usr-merged tree need.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FakePackageTree<'a> {
+    pub name: &'a str,
+    pub version: &'a str,
+    pub arch: &'a str,
+    /// The `Depends` field (empty: none).
+    pub depends: &'a str,
+    /// More control lines, each ending in `\n` (e.g. `"Replaces: a\nConflicts: b\n"`).
+    pub control: &'a str,
+    /// (path, contents) of regular files (mode 0755 under `bin/`, `sbin/`, `usr/bin/` and
+    /// `usr/sbin/`, else 0644).
+    pub files: &'a [(&'a str, &'a str)],
+    /// (path, target) of symlinks.
+    pub symlinks: &'a [(&'a str, &'a str)],
+    /// The `postinst` maintainer script, if any.
+    pub postinst: Option<&'a str>,
+}
+
 /// A built package.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FakeDeb {
@@ -38,6 +58,37 @@ pub fn build(
     suite: &str,
     packages: &[FakePackage<'_>],
 ) -> io::Result<(String, Vec<FakeDeb>)> {
+    let trees: Vec<FakePackageTree<'_>> = packages
+        .iter()
+        .map(|p| FakePackageTree {
+            name: p.name,
+            version: p.version,
+            arch: p.arch,
+            depends: p.depends,
+            files: std::slice::from_ref(&p.file),
+            ..FakePackageTree::default()
+        })
+        .collect();
+    build_packages(archive, suite, &trees, false)
+}
+
+/// [`build`] for packages with several entries, more control fields and a `postinst`.
+pub fn build_trees(
+    archive: &Path,
+    suite: &str,
+    packages: &[FakePackageTree<'_>],
+) -> io::Result<(String, Vec<FakeDeb>)> {
+    build_packages(archive, suite, packages, true)
+}
+
+/// Builds the packages; `set_modes` gives files their modes explicitly (else the umask's).
+fn build_packages(
+    archive: &Path,
+    suite: &str,
+    packages: &[FakePackageTree<'_>],
+    set_modes: bool,
+) -> io::Result<(String, Vec<FakeDeb>)> {
+    use std::os::unix::fs::PermissionsExt;
     let build = archive.join(".build");
     let mut index = String::new();
     let mut debs = Vec::new();
@@ -52,11 +103,31 @@ pub fn build(
         if !p.depends.is_empty() {
             control.push_str(&format!("Depends: {}\n", p.depends));
         }
+        control.push_str(p.control);
         control.push_str("Description: a package of the fake archive\n");
         fs::write(tree.join("DEBIAN/control"), &control)?;
-        let file = tree.join(p.file.0);
-        fs::create_dir_all(file.parent().unwrap_or(&tree))?;
-        fs::write(&file, p.file.1)?;
+        if let Some(script) = p.postinst {
+            let path = tree.join("DEBIAN/postinst");
+            fs::write(&path, script)?;
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o755))?;
+        }
+        for (path, contents) in p.files {
+            let file = tree.join(path);
+            fs::create_dir_all(file.parent().unwrap_or(&tree))?;
+            fs::write(&file, contents)?;
+            let exec = ["bin/", "sbin/", "usr/bin/", "usr/sbin/"]
+                .iter()
+                .any(|d| path.starts_with(d));
+            if set_modes {
+                let mode = if exec { 0o755 } else { 0o644 };
+                fs::set_permissions(&file, fs::Permissions::from_mode(mode))?;
+            }
+        }
+        for (path, target) in p.symlinks {
+            let link = tree.join(path);
+            fs::create_dir_all(link.parent().unwrap_or(&tree))?;
+            std::os::unix::fs::symlink(target, &link)?;
+        }
         // Pool file names carry no epoch.
         let file_version = p.version.split_once(':').map_or(p.version, |(_, v)| v);
         let filename = format!(

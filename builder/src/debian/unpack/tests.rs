@@ -167,6 +167,9 @@ Description: a test package
  With a blank line.
 ";
 
+const POSTINST: &str =
+    "#!/bin/sh\nset -e\nupdate-alternatives --install /usr/bin/hey hey /usr/bin/hello 5\n";
+
 fn build_with_dpkg(scratch: &Scratch, compression: &str) -> PathBuf {
     let root = scratch.path(&format!("pkg-{compression}"));
     let debian = root.join("DEBIAN");
@@ -174,6 +177,8 @@ fn build_with_dpkg(scratch: &Scratch, compression: &str) -> PathBuf {
     fs::set_permissions(&root, fs::Permissions::from_mode(0o755)).unwrap();
     fs::set_permissions(&debian, fs::Permissions::from_mode(0o755)).unwrap();
     fs::write(debian.join("control"), REAL_CONTROL).unwrap();
+    fs::write(debian.join("postinst"), POSTINST).unwrap();
+    fs::set_permissions(debian.join("postinst"), fs::Permissions::from_mode(0o755)).unwrap();
     let bin = root.join("usr/bin");
     fs::create_dir_all(&bin).unwrap();
     fs::write(bin.join("hello"), "#!/bin/sh\necho hello\n").unwrap();
@@ -270,7 +275,31 @@ fn check_real_unpack(compression: &str, member_suffix: &str) {
     assert_eq!((a.dev(), a.ino()), (b.dev(), b.ino()), "hard link kept");
     assert!(dest.join("etc/strata-test").is_dir());
     assert_eq!(mode_of(&dest.join("etc/strata-test")), 0o750);
-    assert!(!dest.join("DEBIAN").exists());
+    // The control members strata keeps, beside nothing else of control.tar (no md5sums).
+    assert_eq!(contents.kept, ["control", "postinst"]);
+    let mut kept: Vec<String> = fs::read_dir(dest.join("DEBIAN"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    kept.sort();
+    assert_eq!(kept, ["control", "postinst", "strata-modes"]);
+    let control_text = fs::read_to_string(dest.join("DEBIAN/control")).unwrap();
+    assert!(
+        control_text.starts_with("Package: strata-test\n"),
+        "{control_text}"
+    );
+    assert_eq!(
+        ControlFields::parse(&control_text).unwrap(),
+        contents.control
+    );
+    assert_eq!(
+        fs::read_to_string(dest.join("DEBIAN/postinst")).unwrap(),
+        POSTINST
+    );
+    assert_eq!(mode_of(&dest.join("DEBIAN/postinst")), 0o755);
+    // --root-owner-group: nothing was dropped.
+    assert!(contents.dropped.is_empty());
+    assert_eq!(fs::read(dest.join("DEBIAN/strata-modes")).unwrap(), b"");
 
     let mut paths: Vec<String> = contents
         .paths
@@ -370,6 +399,169 @@ fn crafted_deb_unpacks_and_drops_setuid() {
     assert_eq!(mode_of(&dest.join("usr/bin/odd")), 0o640);
     assert_eq!(fs::read(dest.join("usr/bin/again")).unwrap(), b"odd");
     assert_eq!(mode_of(&dest), 0o755);
+    // What was dropped is listed, in archive order.
+    assert_eq!(
+        fs::read_to_string(dest.join("DEBIAN/strata-modes")).unwrap(),
+        "2755 0 0 usr/bin\n4755 0 0 usr/bin/su-like\n"
+    );
+    assert_eq!(contents.kept, ["control"]);
+}
+
+/// A tar whose entries carry owners: `(path, kind, mode, uid, gid)`.
+fn owned_tar(entries: &[(&str, tar::EntryType, u32, u64, u64)]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for &(path, kind, mode, uid, gid) in entries {
+        let mut header = tar::Header::new_gnu();
+        header.set_path(path).unwrap();
+        header.set_entry_type(kind);
+        header.set_size(if kind == tar::EntryType::Regular {
+            1
+        } else {
+            0
+        });
+        header.set_mode(mode);
+        header.set_uid(uid);
+        header.set_gid(gid);
+        header.set_mtime(0);
+        header.set_cksum();
+        let data: &[u8] = if kind == tar::EntryType::Regular {
+            b"x"
+        } else {
+            b""
+        };
+        builder.append(&header, data).unwrap();
+    }
+    builder.into_inner().unwrap()
+}
+
+#[test]
+fn strata_modes_lists_dropped_owners_and_bits() {
+    use tar::EntryType::{Directory, Regular};
+    let scratch = Scratch::new();
+    let data = owned_tar(&[
+        ("./", Directory, 0o755, 0, 0),
+        ("./usr/", Directory, 0o755, 0, 0),
+        ("./usr/bin/", Directory, 0o755, 0, 0),
+        ("./usr/bin/chage", Regular, 0o2755, 0, 42),
+        ("./usr/bin/plain", Regular, 0o755, 0, 0),
+        ("./usr/bin/sudo-like", Regular, 0o4755, 0, 0),
+        ("./var/", Directory, 0o755, 0, 0),
+        ("./var/mail/", Directory, 0o2775, 0, 8),
+        ("./var/lib/", Directory, 0o755, 0, 0),
+        ("./var/lib/owned/", Directory, 0o700, 105, 110),
+        ("./usr/bin/a b", Regular, 0o4711, 0, 0),
+    ]);
+    // A hard link to a setuid file is listed too (its header carries the mode).
+    let mut data = data;
+    data.truncate(data.len() - 1024); // the end-of-archive blocks
+    let mut builder = tar::Builder::new(data);
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(tar::EntryType::Link);
+    header.set_mode(0o4755);
+    header.set_size(0);
+    header.set_mtime(0);
+    builder
+        .append_link(&mut header, "./usr/bin/sudo-again", "./usr/bin/sudo-like")
+        .unwrap();
+    let data = builder.into_inner().unwrap();
+    let deb = scratch.write("owned.deb", &crafted_deb(&data));
+    let dest = scratch.path("dest");
+    let contents = unpack_deb(&deb, &dest).unwrap();
+    assert_eq!(
+        fs::read_to_string(dest.join("DEBIAN/strata-modes")).unwrap(),
+        "2755 0 42 usr/bin/chage\n\
+         4755 0 0 usr/bin/sudo-like\n\
+         2775 0 8 var/mail\n\
+         0700 105 110 var/lib/owned\n\
+         4711 0 0 usr/bin/a b\n\
+         4755 0 0 usr/bin/sudo-again\n"
+    );
+    assert_eq!(contents.dropped.len(), 6);
+    assert_eq!(mode_of(&dest.join("usr/bin/chage")), 0o755);
+    assert_eq!(mode_of(&dest.join("var/mail")), 0o775);
+}
+
+#[test]
+fn modes_text_escapes_line_breaks() {
+    let text = debian_dir::modes_text(&[DroppedMode {
+        mode: 0o4755,
+        uid: 0,
+        gid: 0,
+        path: b"usr/bin/odd\nname\\x".to_vec(),
+    }]);
+    assert_eq!(text, b"4755 0 0 usr/bin/odd\\nname\\\\x\n");
+}
+
+#[test]
+fn control_members_are_kept_and_checked() {
+    let scratch = Scratch::new();
+    let data = raw_tar(&[dir("./", 0o755), file("./usr/x", b"x", 0o644)]);
+    let control = gzip(&raw_tar(&[
+        dir("./", 0o755),
+        file("./control", CONTROL.as_bytes(), 0o644),
+        file("./md5sums", b"00  usr/x\n", 0o644),
+        file("./triggers", b"activate-noawait ldconfig\n", 0o644),
+        file("./conffiles", b"/etc/x.conf\n", 0o644),
+        file("./preinst", b"#!/bin/sh\n", 0o755),
+    ]));
+    let deb = ar(&[
+        ("debian-binary", b"2.0\n"),
+        ("control.tar.gz", &control),
+        ("data.tar", &data),
+    ]);
+    let path = scratch.write("members.deb", &deb);
+    let dest = scratch.path("dest");
+    let contents = unpack_deb(&path, &dest).unwrap();
+    assert_eq!(
+        contents.kept,
+        ["control", "conffiles", "preinst", "triggers"]
+    );
+    assert!(!dest.join("DEBIAN/md5sums").exists());
+    assert_eq!(
+        fs::read_to_string(dest.join("DEBIAN/triggers")).unwrap(),
+        "activate-noawait ldconfig\n"
+    );
+    assert_eq!(mode_of(&dest.join("DEBIAN/preinst")), 0o755);
+
+    // A postinst that is a symlink, and one that appears twice, are refused.
+    let control = gzip(&raw_tar(&[
+        file("./control", CONTROL.as_bytes(), 0o644),
+        link("./postinst", tar::EntryType::Symlink, "/etc/passwd"),
+    ]));
+    let deb = ar(&[
+        ("debian-binary", b"2.0\n"),
+        ("control.tar.gz", &control),
+        ("data.tar", &data),
+    ]);
+    let err = Scratch::new().unpack_err(&deb).to_string();
+    assert!(err.contains("postinst is not a regular file"), "{err}");
+    let control = gzip(&raw_tar(&[
+        file("./control", CONTROL.as_bytes(), 0o644),
+        file("./postinst", b"a", 0o755),
+        file("postinst", b"b", 0o755),
+    ]));
+    let deb = ar(&[
+        ("debian-binary", b"2.0\n"),
+        ("control.tar.gz", &control),
+        ("data.tar", &data),
+    ]);
+    let err = Scratch::new().unpack_err(&deb).to_string();
+    assert!(err.contains("postinst appears twice"), "{err}");
+}
+
+#[test]
+fn data_holding_debian_is_refused() {
+    let scratch = Scratch::new();
+    let data = raw_tar(&[
+        dir("./", 0o755),
+        dir("./DEBIAN/", 0o755),
+        file("./DEBIAN/control", b"forged", 0o644),
+    ]);
+    let err = scratch.unpack_err(&crafted_deb(&data)).to_string();
+    assert!(
+        err.contains("the data member holds DEBIAN/, where strata keeps the control files"),
+        "{err}"
+    );
 }
 
 #[test]
