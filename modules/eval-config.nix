@@ -47,12 +47,13 @@ in rec {
     # The boot loader's own files (EFI programs, GRUB's modules), which images and switches
     # install: GRUB for UEFI and BIOS, or systemd-boot.
     inherit bootLoader;
-    sw = assert freeCheck; pkgs.buildEnv {
+    # The generation's userspace: the packages, their dependencies and (unless turned off)
+    # Debian's essential set, joined into one usr-merged tree (/usr on the machine).
+    sw = assert freeCheck; pkgs.usrTree {
       name = "system-path";
-      # The configuration's packages first: where two packages have a file at the same place,
-      # the earlier one's wins (so a Debian package's `ls` beats busybox's applet).
-      paths = systemRoots;
-      ignoreCollisions = true;
+      packages = closureOf (systemRoots
+        ++ lib.optionals c.environment.debian.essential (pkgs.debianEssential or [ ]));
+      inherit (c.environment.debian) alternatives collisions allowConflicts strictLibraries extraLdSoConf;
     };
   };
   warnings = c.warnings;

@@ -21,6 +21,7 @@ pub mod collect;
 pub mod confirm;
 pub mod control;
 pub mod etc;
+pub mod fhs;
 pub mod manifest;
 pub mod profile;
 pub mod services;
@@ -355,6 +356,9 @@ fn finish(
         &real_tree,
         &mut || steps.step(),
     )?);
+    // The fixed links to the userspace (they follow /run/current-system, which the caller
+    // moves).
+    report.changes.extend(fhs::ensure(root, toplevel)?);
     // After the user database (owners) and before /run/current-system moves (the caller).
     report.changes.extend(wrappers::apply(root, &m.wrappers)?);
     if opts.set_hostname && !m.host_name.is_empty() {

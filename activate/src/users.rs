@@ -75,7 +75,7 @@ pub enum UsersError {
 /// The shell of `root` and of users whose `shell` is empty.
 pub const DEFAULT_SHELL: &str = "/run/current-system/sw/bin/sh";
 /// The shell of locked system accounts.
-pub const NOLOGIN: &str = "/run/current-system/sw/bin/nologin";
+pub const NOLOGIN: &str = "/run/current-system/sw/sbin/nologin";
 
 const NORMAL_FIRST: u32 = 1000;
 const SYSTEM_LAST: u32 = 999;

@@ -483,6 +483,25 @@ pub fn build_etc(store: &mut LocalStore, config: &SystemConfig) -> Result<EtcTre
         )?;
     }
 
+    // The files the system's packages ship under /etc (their conffiles: /etc/login.defs,
+    // /etc/security/limits.conf, ...), below everything the configuration defines.
+    if let Some(sw) = &config.security.packages {
+        for (target, logical) in package_etc_files(store, sw)? {
+            let taken = entries.keys().any(|t| {
+                *t == target
+                    || (target.starts_with(t.as_str())
+                        && target.as_bytes().get(t.len()) == Some(&b'/'))
+                    || (t.starts_with(target.as_str())
+                        && t.as_bytes().get(target.len()) == Some(&b'/'))
+            });
+            if taken || RESERVED_ETC.contains(&target.as_str()) {
+                continue;
+            }
+            let entry = generated(&target, logical.clone());
+            entries.insert(target, (entry, Content::Link(logical)));
+        }
+    }
+
     // A target below another one would need that one to be a directory of the tree.
     let targets: Vec<&String> = entries.keys().collect();
     for (i, t) in targets.iter().enumerate() {
@@ -518,6 +537,60 @@ pub fn build_etc(store: &mut LocalStore, config: &SystemConfig) -> Result<EtcTre
         path,
         entries: entries.into_values().map(|(e, _)| e).collect(),
     })
+}
+
+/// `/etc` files that activation writes or that strata makes: a package's copy never lands there.
+const RESERVED_ETC: &[&str] = &[
+    "passwd",
+    "group",
+    "shadow",
+    "gshadow",
+    "hostname",
+    "localtime",
+    "ld.so.cache",
+];
+
+/// Every file and link under `<sw>/etc` (the system's package tree), as (target relative to
+/// /etc, logical store path), in name order.
+fn package_etc_files(store: &LocalStore, sw: &str) -> Result<Vec<(String, String)>, ToplevelError> {
+    let path = store
+        .store_dir()
+        .parse_containing(sw)
+        .map_err(|e| ToplevelError::Invalid(format!("the system's packages `{sw}': {e}")))?;
+    let rest = sw.strip_prefix(&store.print(&path)).unwrap_or("");
+    let root = store
+        .real_path(&path)
+        .join(rest.trim_start_matches('/'))
+        .join("etc");
+    let mut out = Vec::new();
+    let mut stack = vec![String::new()];
+    while let Some(rel) = stack.pop() {
+        let dir = root.join(&rel);
+        let rd = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && rel.is_empty() => break,
+            Err(e) => return Err(io_ctx(format!("reading {}", dir.display()))(e)),
+        };
+        for e in rd {
+            let e = e.map_err(io_ctx(format!("reading {}", dir.display())))?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            let child = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            let ft = e
+                .file_type()
+                .map_err(io_ctx(format!("reading {}", e.path().display())))?;
+            if ft.is_dir() {
+                stack.push(child);
+            } else if check_etc_target(&child).is_ok() {
+                out.push((child.clone(), format!("{sw}/etc/{child}")));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 /// Adds a text, with the valid store paths it mentions as references.

@@ -298,7 +298,9 @@ impl<S: Supervise> Supervisor<S> {
             }
         }
         let mut path: Vec<String> = spec.path.iter().map(|p| format!("{p}/bin")).collect();
+        path.push("/run/wrappers/bin".to_owned());
         path.push(format!("{}/sw/bin", self.toplevel));
+        path.push(format!("{}/sw/sbin", self.toplevel));
         let mut env = vec![
             format!("PATH={}", path.join(":")),
             format!("HOME={home}"),
@@ -381,7 +383,7 @@ impl<S: Supervise> Supervisor<S> {
             program: self.sh(),
             argv: vec!["sh".into(), "-c".into(), command.into()],
             env: vec![
-                format!("PATH={}/sw/bin", self.toplevel),
+                format!("PATH={0}/sw/bin:{0}/sw/sbin", self.toplevel),
                 format!("MAINPID={main_pid}"),
             ],
             dir: None,
@@ -472,22 +474,43 @@ impl<S: Supervise> Supervisor<S> {
     }
 
     fn spawn_getty(&mut self, tty: &str) {
-        let sw = format!("{}/sw/bin", self.toplevel);
-        if !self.sys.exists(&format!("{sw}/getty")) {
+        let sw = format!("{}/sw", self.toplevel);
+        let path = format!("/run/wrappers/bin:{sw}/bin:{sw}/sbin");
+        // Debian's agetty and login (util-linux and login, both essential), else busybox's.
+        let (program, argv) = if self.sys.exists(&format!("{sw}/sbin/agetty")) {
+            (
+                format!("{sw}/sbin/agetty"),
+                vec![
+                    "agetty".into(),
+                    "-L".into(),
+                    "--noclear".into(),
+                    "--login-program".into(),
+                    format!("{sw}/bin/login"),
+                    tty.into(),
+                    "115200".into(),
+                    "vt100".into(),
+                ],
+            )
+        } else if self.sys.exists(&format!("{sw}/bin/getty")) {
+            (
+                format!("{sw}/bin/getty"),
+                vec![
+                    "getty".into(),
+                    "-L".into(),
+                    "-l".into(),
+                    format!("{sw}/bin/login"),
+                    "115200".into(),
+                    tty.into(),
+                    "vt100".into(),
+                ],
+            )
+        } else {
             return;
-        }
+        };
         let plan = Spawn {
-            program: format!("{sw}/getty"),
-            argv: vec![
-                "getty".into(),
-                "-L".into(),
-                "-l".into(),
-                format!("{sw}/login"),
-                "115200".into(),
-                tty.into(),
-                "vt100".into(),
-            ],
-            env: vec![format!("PATH={sw}"), "TERM=vt100".into()],
+            program,
+            argv,
+            env: vec![format!("PATH={path}"), "TERM=vt100".into()],
             dir: None,
             ids: None,
             capture: false,

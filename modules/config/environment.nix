@@ -34,10 +34,10 @@ in
   };
   options.environment.defaultPackages = mkOption {
     type = types.listOf types.package;
-    default = lib.optional (pkgs ? busybox-applets) pkgs.busybox-applets;
-    defaultText = lib.literalExpression "[ pkgs.busybox-applets ]";
+    default = [ ];
+    defaultText = lib.literalExpression "[ ]";
     example = lib.literalExpression "[ ]";
-    description = "Packages every system has unless this is changed: the shell and tools of busybox. Set it to `[ ]` for a system with only `environment.systemPackages`.";
+    description = "Packages every system has unless this is changed, besides Debian's essential set (see environment.debian.essential). None by default.";
   };
   options.environment.etc = mkOption {
     type = types.attrsNamedOf types.relativePath (types.submodule etcOpts);
@@ -60,7 +60,8 @@ in
     message = "environment.etc.\"${n}\".mode must be `symlink' or an octal mode like 0644, not `${e.mode}'.";
   }) config.environment.etc;
 
-  # Login shells read /etc/profile: the system's programs and strata itself on PATH, then
+  # Login shells read /etc/profile: the setuid wrappers, Debian's PATH (root's order, for
+  # everyone) and strata itself, then
   # environment.variables (lists joined with colons), each quoted for the shell.
   config.environment.etc."profile".text = lib.mkDefault (
     let
@@ -69,7 +70,7 @@ in
     in
     ''
       # Written by strata from environment.variables; login shells read it.
-      export PATH=/run/current-system/sw/bin:/run/current-system/sw/sbin:/run/current-system/strata/bin
+      export PATH=/run/wrappers/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/run/current-system/strata/bin
     ''
     + lib.concatStrings (lib.mapAttrsToList (n: v: "export ${n}=${quote (value v)}\n") config.environment.variables)
   );

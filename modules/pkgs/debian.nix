@@ -53,6 +53,9 @@ let
         system = "builtin";
         builder = "builtin:unpack-deb";
         inherit deb;
+        # The unpacked tree's layout: 2 keeps DEBIAN/ (control, maintainer scripts,
+        # strata-modes) for the usr-merged tree.
+        unpackVersion = "2";
       };
       unusable = throw "pkgs.${name} cannot be used: ${r.broken or ""}";
       base =

@@ -2,8 +2,9 @@
 # names nixpkgs users type for some of them (`aliases.nix`), and the trivial builders
 # (`trivial.nix`), whose only tool is busybox-static.
 #
-# `busybox-applets` is a tree of `bin/<applet>` links to busybox: the shell and tools a
-# system's `sw` holds by default.
+# `busybox-applets` is a tree of `bin/<applet>` links to busybox (the initrd's tools; no longer
+# in a system's `sw`, which is Debian's userspace). `usrTree` (usr-tree.nix) joins packages
+# into the generation's usr-merged tree.
 #
 # `debianClosure roots` is the list of `roots` and every package their `depends` reach (each
 # once); packages that are not Debian's (the trivial builders' results) have no `depends`.
@@ -46,5 +47,6 @@ debian // aliases // trivial // {
   nodePackages = prefixed "node-" "";
   perlPackages = prefixed "lib" "-perl";
   inherit debianClosure;
+  usrTree = import ./usr-tree.nix;
   debianEssential = map (n: debian.${n}) (lock.essential or [ ]);
 }
