@@ -1,40 +1,97 @@
-# NixOS's locale and console settings. strata does not act on them yet: the machine uses the
-# C library's built-in locales and the kernel's console font and keyboard layout.
-{ config, lib, ... }:
+# NixOS's locale and console settings. Locales: `i18n.supportedLocales` are compiled at build
+# time with Debian's `localedef` (in the sandbox's FHS mode over the `locales` and `libc-bin`
+# packages) into the generation's /usr/lib/locale, one directory a locale (glibc reads them
+# without a locale archive, and directories are reproducible); `i18n.defaultLocale` and
+# `i18n.extraLocaleSettings` become LANG and LC_* in /etc/default/locale (which PAM reads for
+# logins) and /etc/profile. The console's settings are not acted on yet.
+{ config, lib, pkgs, ... }:
 let
-  inherit (lib) mkUnsupportedOption types;
-  noLocales = "strata does not generate locales or set LANG.";
+  inherit (lib) mkOption mkUnsupportedOption types;
   noConsole = "strata does not set the console's keyboard layout or font.";
   cfg = config.i18n;
+
+  # A locale name: language[_territory][.codeset][@modifier].
+  localeName = types.strMatching "[A-Za-z]+(_[A-Za-z]+)?([.][A-Za-z0-9-]+)?(@[A-Za-z0-9]+)?";
+  # An entry of supportedLocales: `<locale>/<charset>`, as /etc/locale.gen and NixOS write it.
+  supportedLocale = types.strMatching "[A-Za-z]+(_[A-Za-z]+)?([.][A-Za-z0-9-]+)?(@[A-Za-z0-9]+)?/[A-Za-z0-9-]+";
+
+  # glibc looks a locale up with its codeset normalised: lower case, only letters and digits
+  # (de_DE.UTF-8 -> de_DE.utf8).
+  normalise = name:
+    let
+      m = builtins.match "([^.@]+)([.]([^@]+))?(@(.+))?" name;
+      base = builtins.elemAt m 0;
+      codeset = builtins.elemAt m 2;
+      modifier = builtins.elemAt m 4;
+      clean = c: lib.toLower (lib.concatStrings (builtins.filter (x: builtins.isString x && builtins.match "[A-Za-z0-9]" x != null) (lib.stringToCharacters c)));
+    in
+    base + (if codeset == null then "" else "." + clean codeset) + (if modifier == null then "" else "@" + modifier);
+
+  # C.UTF-8 is glibc's own (libc-bin ships it); the others are compiled.
+  compiled = builtins.filter (l: !(lib.hasPrefix "C." l || lib.hasPrefix "POSIX" l)) (lib.unique cfg.supportedLocales);
+  entries = map (l:
+    let
+      parts = lib.splitString "/" l;
+      name = builtins.head parts;
+      charset = builtins.elemAt parts 1;
+      input = builtins.head (builtins.match "([^.@]+)([.][^@]*)?(@.+)?" name)
+        + (let m = builtins.elemAt (builtins.match "([^.@]+)([.][^@]*)?(@.+)?" name) 2; in if m == null then "" else m);
+    in "${input} ${charset} ${normalise name}") compiled;
+
+  locales = pkgs.runCommand "locales"
+    {
+      __strataFhs = pkgs.debianTools [ "locales" "libc-bin" ];
+      entries = lib.concatMapStrings (e: e + "\n") entries;
+      passAsFile = [ "entries" ];
+    }
+    ''
+      mkdir -p "$out/usr/lib/locale"
+      while read -r input charset dir; do
+        [ -n "$input" ] || continue
+        if [ ! -f "/usr/share/i18n/locales/$input" ]; then
+          echo "i18n.supportedLocales: Debian's locales package has no locale $input" >&2
+          exit 1
+        fi
+        if [ ! -f "/usr/share/i18n/charmaps/$charset.gz" ] && [ ! -f "/usr/share/i18n/charmaps/$charset" ]; then
+          echo "i18n.supportedLocales: Debian's locales package has no character set $charset" >&2
+          exit 1
+        fi
+        /usr/bin/localedef --no-archive -c -i "$input" -f "$charset" "$out/usr/lib/locale/$dir" \
+          || [ -f "$out/usr/lib/locale/$dir/LC_CTYPE" ]
+      done < "$entriesPath"
+    '';
+
+  settings = { LANG = cfg.defaultLocale; } // cfg.extraLocaleSettings;
 in
 {
   options.i18n = {
-    defaultLocale = mkUnsupportedOption {
-      type = types.str;
+    defaultLocale = mkOption {
+      type = localeName;
       default = "en_US.UTF-8";
       example = "de_DE.UTF-8";
-      yet = true;
-      description = "The locale of the system (LANG).";
-      reason = noLocales;
+      description = "The locale of the system: LANG of login sessions (/etc/default/locale, /etc/profile). It is compiled into the system (supportedLocales has it by default).";
     };
-    extraLocaleSettings = mkUnsupportedOption {
-      type = types.attrsOf types.str;
+    extraLocaleSettings = mkOption {
+      type = types.attrsNamedOf (types.strMatching "LC_[A-Z]+|LANGUAGE") types.str;
       default = { };
       example = { LC_TIME = "de_DE.UTF-8"; };
-      yet = true;
-      description = "Further locale variables (LC_*) of the system.";
-      reason = noLocales;
+      description = "Further locale variables (LC_*, LANGUAGE) of login sessions.";
     };
-    supportedLocales = mkUnsupportedOption {
-      type = types.listOf types.str;
+    supportedLocales = mkOption {
+      type = types.listOf supportedLocale;
       # The default locale and the ones extraLocaleSettings names, as `locale/charset`.
       default = lib.unique (map (l: "${l}/UTF-8")
         ([ "C.UTF-8" "en_US.UTF-8" cfg.defaultLocale ] ++ builtins.attrValues (removeAttrs cfg.extraLocaleSettings [ "LANGUAGE" ])));
       defaultText = lib.literalExpression ''[ "C.UTF-8/UTF-8" "en_US.UTF-8/UTF-8" ] plus config.i18n.defaultLocale and the locales of extraLocaleSettings'';
-      yet = true;
-      description = "The locales built into the system's locale archive.";
-      reason = noLocales;
+      example = [ "de_DE.UTF-8/UTF-8" "fr_FR.ISO-8859-1/ISO-8859-1" ];
+      description = "The locales compiled into the system (/usr/lib/locale), as `<locale>/<character set>'; Debian's `locales' package must have both.";
     };
+  };
+  config = {
+    environment.systemPackages = lib.optional (pkgs ? debianTools && compiled != [ ]) locales;
+    environment.etc."default/locale".text =
+      lib.concatStrings (lib.mapAttrsToList (n: v: "${n}=${v}\n") settings);
+    environment.variables = lib.mapAttrs (n: lib.mkDefault) settings;
   };
   options.console = {
     keyMap = mkUnsupportedOption {

@@ -48,5 +48,11 @@ debian // aliases // trivial // {
   perlPackages = prefixed "lib" "-perl";
   inherit debianClosure;
   usrTree = import ./usr-tree.nix;
+  # A usr-merged tree of the named packages and their dependencies, for builds in the
+  # sandbox's FHS mode (`__strataFhs = pkgs.debianTools [ "sudo" ]`).
+  debianTools = names: import ./usr-tree.nix {
+    name = "tools-" + builtins.concatStringsSep "-" names;
+    packages = debianClosure (map (n: debian.${n}) names);
+  };
   debianEssential = map (n: debian.${n}) (lock.essential or [ ]);
 }

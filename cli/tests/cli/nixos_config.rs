@@ -267,7 +267,6 @@ fn graphical_installer_configuration_evaluates_with_a_warning_per_ignored_option
         "boot.initrd.luks.devices",
         "boot.loader.grub.useOSProber",
         "console.keyMap",
-        "i18n.extraLocaleSettings",
         "networking.networkmanager.enable",
         "programs.firefox.enable",
         "security.rtkit.enable",

@@ -132,8 +132,8 @@ pub fn check_configured(m: &Machine) {
     let found = ok(m, "sh -lc 'command -v strata; echo \"$PATH\"'");
     assert_eq!(
         found,
-        "/run/current-system/strata/bin/strata\n/run/current-system/sw/bin:\
-         /run/current-system/sw/sbin:/run/current-system/strata/bin\n"
+        "/run/current-system/strata/bin/strata\n/run/wrappers/bin:/usr/local/sbin:\
+         /usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/run/current-system/strata/bin\n"
     );
 }
 
