@@ -8,6 +8,7 @@
 //! $out/usr/lib/strata/ld.so.cache     the loader's cache (glibc's format, written here)
 //! $out/usr/lib/strata/alternatives.json, collisions.json   what was chosen
 //! $out/usr/lib/strata/var-skeleton.json   the directories packages ship under /var
+//! $out/usr/lib/strata/packages   the packages' store paths (the tree's references)
 //! ```
 //!
 //! [`build_usr_tree`] runs the steps in order: read the packages ([`package`]), refuse
@@ -277,6 +278,19 @@ fn build(
         out,
         &Path::new(STRATA_DIR).join("var-skeleton.json"),
         &json(&plan.var_skeleton),
+    )?;
+
+    // The packages the tree was made of, named in it: they are its references, so a machine
+    // can make its tree again without the archive (their files are the tree's, hard-linked:
+    // no space is spent on them in a store or an image).
+    let mut names: Vec<&str> = inputs.iter().map(|(name, _)| name.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let list: String = names.iter().map(|n| format!("{n}\n")).collect();
+    write_new(
+        out,
+        &Path::new(STRATA_DIR).join("packages"),
+        list.as_bytes(),
     )?;
 
     let problems = check::check_tree(out, &cache)?;
