@@ -484,6 +484,22 @@ fn bad_input_is_refused_with_a_clear_error_and_no_toplevel() {
             "Did you mean one of vim, ",
         ),
         (
+            r#"{ pkgs, ... }: { fileSystems."/".device = "/dev/vda"; boot.loader.systemd-boot.enable = true; environment.systemPackages = [ (pkgs.writeShellScriptBin "ls" "echo mine") ]; }"#,
+            "collision at /usr/bin/ls: ",
+        ),
+        (
+            r#"{ pkgs, ... }: { fileSystems."/".device = "/dev/vda"; boot.loader.systemd-boot.enable = true; environment.systemPackages = [ (pkgs.writeShellScriptBin "ls" "echo mine") ]; }"#,
+            "environment.debian.collisions.\"/usr/bin/ls\"",
+        ),
+        (
+            r#"{ fileSystems."/".device = "/dev/vda"; boot.loader.systemd-boot.enable = true; security.sudo.extraConfig = "Defaults nonsense_option_x"; }"#,
+            "rejected by visudo",
+        ),
+        (
+            r#"{ fileSystems."/".device = "/dev/vda"; boot.loader.systemd-boot.enable = true; security.wrappers.frob = { source = "/usr/bin/frobnicate"; owner = "root"; group = "root"; setuid = true; }; }"#,
+            "security.wrappers.frob.source: /usr/bin/frobnicate does not exist in the system's packages",
+        ),
+        (
             r#"{ pkgs, ... }: { fileSystems."/".device = "/dev/vda"; boot.loader.systemd-boot.enable = true; environment.systemPackages = [ pkgs.firmware-misc-nonfree ]; }"#,
             "firmware-misc-nonfree is in Debian's non-free-firmware component; set nixpkgs.config.allowUnfree = true",
         ),

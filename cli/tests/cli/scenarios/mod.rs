@@ -4,6 +4,7 @@
 //! lock, so they run one at a time (and apart from the other system tests).
 
 mod confirm_within;
+mod debian_userspace;
 mod iso_uefi_and_bios;
 mod power_cut;
 mod qcow2_uefi_grub;
