@@ -1,12 +1,16 @@
-# The machine's name, and NixOS's network settings. strata does not configure network
-# interfaces yet: those settings are accepted with a warning, except the proxy, which login
-# shells get as environment variables.
+# The machine's name, /etc/hosts, and NixOS's network settings. strata does not configure
+# network interfaces yet: those settings are accepted with a warning, except the proxy, which
+# login shells get as environment variables.
 { config, lib, ... }:
 let
   inherit (lib) mkOption mkUnsupportedOption types;
   cfg = config.networking;
   noInterfaces = "strata does not configure network interfaces.";
   noFirewall = "strata runs no firewall: every port is open.";
+  # An IPv4 or IPv6 address as /etc/hosts writes it.
+  ipAddress = types.strMatching "[0-9]{1,3}([.][0-9]{1,3}){3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*";
+  # A host name or a dotted domain name: labels of letters, digits and dashes.
+  hostNameType = types.strMatching "[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?([.][A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*";
 
   interfaceOpts = { name, ... }: {
     options = {
@@ -47,6 +51,18 @@ in
       default = "strata";
       example = "webserver";
       description = "The name of the machine (a single RFC 1123 label: letters, digits and dashes).";
+    };
+    hosts = mkOption {
+      type = types.attrsNamedOf ipAddress (types.listOf hostNameType);
+      default = { };
+      example = { "192.0.2.10" = [ "db.example" "db" ]; };
+      description = "Static addresses of host names: /etc/hosts, besides localhost (127.0.0.1 and ::1) and the machine's own name (127.0.0.2, as NixOS).";
+    };
+    extraHosts = mkOption {
+      type = types.lines;
+      default = "";
+      example = "192.0.2.11 cache.example";
+      description = "Lines appended to /etc/hosts as they are.";
     };
     useDHCP = mkUnsupportedOption {
       type = types.bool;
@@ -133,6 +149,17 @@ in
       };
     };
   };
+
+  # /etc/hosts: localhost, the machine's own name (so programs such as sudo resolve it without
+  # a network), networking.hosts and extraHosts.
+  config.networking.hosts = {
+    "127.0.0.1" = [ "localhost" ];
+    "::1" = [ "localhost" ];
+  } // lib.optionalAttrs (cfg.hostName != "") { "127.0.0.2" = [ cfg.hostName ]; };
+  config.environment.etc.hosts.text =
+    lib.concatStrings (lib.mapAttrsToList (addr: names: "${addr} ${lib.concatStringsSep " " names}\n")
+      (lib.filterAttrs (a: n: n != [ ]) cfg.hosts))
+    + cfg.extraHosts + lib.optionalString (cfg.extraHosts != "" && !(lib.hasSuffix "\n" cfg.extraHosts)) "\n";
 
   # Programs read the lower-case names, some only the upper-case ones: both are set.
   config.environment.variables =
