@@ -65,6 +65,7 @@ pub(crate) fn manifest(users: Vec<ManifestUser>, etc: Vec<ManifestEtcEntry>) -> 
         services: BTreeMap::new(),
         boot_loader: Default::default(),
         file_systems: Vec::new(),
+        swap_devices: Vec::new(),
     }
 }
 

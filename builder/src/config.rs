@@ -119,6 +119,8 @@ pub struct FileSystem {
 pub struct SwapDevice {
     pub device: String,
     pub size: Option<u64>,
+    pub priority: Option<u32>,
+    pub label: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

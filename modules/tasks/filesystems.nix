@@ -24,15 +24,40 @@ in
     example = { "/" = { device = "/dev/disk/by-label/strata"; fsType = "ext4"; }; };
     description = "The file systems, by mount point.";
   };
-  options.swapDevices = lib.mkUnsupportedOption {
-    yet = true;
-    reason = "strata does not enable swap devices or make swap files.";
-    type = types.listOf (types.submodule {
-      options.device = mkOption { type = types.absolutePath; description = "The swap device or file."; };
-      options.size = mkOption { type = types.nullOr types.ints.positive; default = null; description = "Size in MiB of a swap file to create."; };
-    });
+  options.swapDevices = mkOption {
+    type = types.listOf (types.submodule ({ config, ... }: {
+      options.device = mkOption {
+        type = types.absolutePath;
+        default = if config.label == null
+          then throw "swapDevices: an entry has neither a `device' nor a `label'"
+          else "/dev/disk/by-label/${config.label}";
+        defaultText = "/dev/disk/by-label/\${label}";
+        example = "/var/swapfile";
+        description = "The swap device or file; by default the device labelled `label'.";
+      };
+      options.size = mkOption {
+        type = types.nullOr types.ints.positive;
+        default = null;
+        description = "Size in MiB of a swap file to create at `device' when it does not exist (zero-filled, mode 0600, with a swap header); null: the device or file must exist.";
+      };
+      options.priority = mkOption {
+        type = types.nullOr (types.ints.between 0 32767);
+        default = null;
+        description = "The swap priority (higher is used first); null: the kernel's default.";
+      };
+      options.label = mkOption {
+        type = types.nullOr (types.str // {
+          name = "swapLabel";
+          description = "swap label (at most 16 letters, digits and `._-')";
+          check = x: builtins.isString x && builtins.stringLength x <= 16 && builtins.match "[A-Za-z0-9._-]+" x != null;
+        });
+        default = null;
+        description = "The swap device's label: `device' defaults to /dev/disk/by-label/<label>, and a swap file strata creates carries it.";
+      };
+    }));
     default = [ ];
-    description = "Swap devices and files.";
+    example = [ { device = "/var/swapfile"; size = 1024; } ];
+    description = "Swap devices and files, enabled at boot once the file systems are mounted; a switch enables those it adds (one it removes stays in use until the next boot).";
   };
   config.assertions = [
     {
