@@ -11,7 +11,10 @@
 //!   module loaded last listed first), `modules.alias` (`alias <pattern> <module>`) and
 //!   `modules.softdep` (`softdep <module> <pre:/post: lists>`), all from the modules'
 //!   `.modinfo` sections ([`crate::initrd::elf`]);
-//! - kmod's binary indexes `modules.dep.bin`, `modules.alias.bin` and `modules.builtin.bin`
+//! - `modules.symbols` (`alias symbol:<exported symbol> <module>`: the symbol table's
+//!   `__ksymtab_<name>` entries, which every export has);
+//! - kmod's binary indexes `modules.dep.bin`, `modules.alias.bin`, `modules.symbols.bin` and
+//!   `modules.builtin.bin`
 //!   ([`kmod_index`]), which Debian's `modprobe` reads instead of the text files;
 //! - `modules.order` without the left-out modules, and `modules.builtin` and
 //!   `modules.builtin.modinfo` copied;
@@ -97,6 +100,8 @@ struct Found {
     depends: Vec<String>,
     aliases: Vec<String>,
     softdeps: Vec<String>,
+    /// The symbols it exports.
+    symbols: Vec<String>,
 }
 
 /// What [`build_modules_tree`] did.
@@ -148,6 +153,33 @@ fn modinfo(data: &[u8], path: &str) -> Result<Vec<String>, KernelError> {
         .collect())
 }
 
+/// The symbols a module exports: the names of its symbol table's `__ksymtab_<name>` entries
+/// (64-bit little-endian modules, the only kind strata's machines have; none otherwise, and
+/// none from a table that does not parse).
+fn exported_symbols(data: &[u8]) -> Vec<String> {
+    const PREFIX: &[u8] = b"__ksymtab_";
+    if data.get(4..6) != Some(&[2, 1]) {
+        return Vec::new();
+    }
+    let (Ok(symtab), Ok(strtab)) = (elf_section(data, ".symtab"), elf_section(data, ".strtab"))
+    else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = symtab
+        .chunks_exact(24)
+        .filter_map(|sym| {
+            let at = u32::from_le_bytes([sym[0], sym[1], sym[2], sym[3]]);
+            let name = strtab.get(usize::try_from(at).ok()?..)?;
+            let name = name.split(|&b| b == 0).next()?;
+            let export = name.strip_prefix(PREFIX)?;
+            (!export.is_empty()).then(|| String::from_utf8_lossy(export).into_owned())
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// The output name of a module file: its extension replaced by `.ko.xz`.
 fn xz_name(path: &str) -> String {
     let stem = [".ko.xz", ".ko.zst", ".ko.gz", ".ko"]
@@ -188,7 +220,9 @@ pub fn build_modules_tree(
         if found.contains_key(&name) {
             continue;
         }
-        let info = modinfo(&read_module(&src.join(&path))?, &path)?;
+        let data = read_module(&src.join(&path))?;
+        let info = modinfo(&data, &path)?;
+        let symbols = exported_symbols(&data);
         fn field<'a>(info: &'a [String], key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
             info.iter()
                 .filter_map(move |kv| kv.strip_prefix(key).and_then(|v| v.strip_prefix('=')))
@@ -208,6 +242,7 @@ pub fn build_modules_tree(
                 depends,
                 aliases,
                 softdeps,
+                symbols,
             },
         );
     }
@@ -435,6 +470,23 @@ fn write_indexes(
         &alias_bin.write().map_err(index_err("modules.alias.bin"))?,
     )?;
     write(out, "modules.softdep", softdep_text.as_bytes())?;
+    // `modprobe symbol:<name>` (the kernel's symbol_request) finds the exporting module.
+    let mut symbols_text = String::from("# Aliases for symbols, used by symbol_request().\n");
+    let mut symbols_bin = IndexWriter::new();
+    for name in kept {
+        for sym in &found[*name].symbols {
+            symbols_text.push_str(&format!("alias symbol:{sym} {name}\n"));
+            let _ = symbols_bin.insert(&format!("symbol:{sym}"), name, 0);
+        }
+    }
+    write(out, "modules.symbols", symbols_text.as_bytes())?;
+    write(
+        out,
+        "modules.symbols.bin",
+        &symbols_bin
+            .write()
+            .map_err(index_err("modules.symbols.bin"))?,
+    )?;
 
     // Copied lists: modules.order without what was left out; the built-in lists as they are.
     match fs::read_to_string(src.join("modules.order")) {

@@ -357,7 +357,16 @@ fn real_debian_kernel_sizes() {
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
     for (what, f) in [("no filter", &[][..]), ("qemu-guest filter", &filter[..])] {
         let t = tempfile::tempdir().unwrap();
-        let out = t.path().join("lib/modules/v");
+        // STRATA_BENCH_KERNEL_KEEP=<dir> keeps the trees (for kmod's own tools to read).
+        let keep = std::env::var_os("STRATA_BENCH_KERNEL_KEEP").map(PathBuf::from);
+        let version = src.file_name().unwrap();
+        let out = match &keep {
+            Some(k) => k
+                .join(what.replace(' ', "-"))
+                .join("lib/modules")
+                .join(version),
+            None => t.path().join("lib/modules").join(version),
+        };
         let start = std::time::Instant::now();
         let s = build_modules_tree(&src, &out, f, jobs).unwrap();
         eprintln!(
