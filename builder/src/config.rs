@@ -72,6 +72,7 @@ pub struct Boot {
     pub kernel: String,
     pub kernel_params: Vec<String>,
     pub kernel_modules: Vec<String>,
+    pub kernel_module_filter: Vec<String>,
     pub initrd_available_kernel_modules: Vec<String>,
     pub initrd_kernel_modules: Vec<String>,
 }

@@ -28,13 +28,10 @@ in
     type = types.listOf (types.submodule ({ config, ... }: {
       options.device = mkOption {
         type = types.absolutePath;
-        default = if config.label == null
-          then throw "swapDevices: an entry has neither a `device' nor a `label'"
-          else "/dev/disk/by-label/${config.label}";
-        defaultText = "/dev/disk/by-label/\${label}";
         example = "/var/swapfile";
-        description = "The swap device or file; by default the device labelled `label'.";
+        description = "The swap device or file; with a `label', /dev/disk/by-label/<label> by default.";
       };
+      config.device = lib.mkIf (config.label != null) (lib.mkDefault "/dev/disk/by-label/${config.label}");
       options.size = mkOption {
         type = types.nullOr types.ints.positive;
         default = null;
