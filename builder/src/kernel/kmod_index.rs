@@ -47,6 +47,11 @@ pub struct IndexWriter {
     entries: BTreeMap<Vec<u8>, Vec<(u32, String)>>,
 }
 
+/// A key's values: (priority, value).
+type Values = Vec<(u32, String)>;
+/// A key and its values, as the tree is built from them.
+type Entry<'a> = (&'a [u8], &'a Values);
+
 /// One node of the tree being written.
 struct Node {
     prefix: Vec<u8>,
@@ -77,7 +82,7 @@ impl IndexWriter {
 
     /// The index file's bytes.
     pub fn write(&self) -> Result<Vec<u8>, IndexError> {
-        let keys: Vec<(&[u8], &Vec<(u32, String)>)> = self
+        let keys: Vec<Entry<'_>> = self
             .entries
             .iter()
             .map(|(k, v)| (k.as_slice(), v))
@@ -94,7 +99,7 @@ impl IndexWriter {
 }
 
 /// The subtree of `keys` (sorted, all sharing their first `depth` bytes).
-fn build(keys: &[(&[u8], &Vec<(u32, String)>)], depth: usize) -> Node {
+fn build(keys: &[Entry<'_>], depth: usize) -> Node {
     // The longest run of bytes every key has after `depth`.
     let mut common = keys
         .first()
@@ -114,7 +119,7 @@ fn build(keys: &[(&[u8], &Vec<(u32, String)>)], depth: usize) -> Node {
         .unwrap_or_default()
         .to_vec();
     let mut values = Vec::new();
-    let mut groups: BTreeMap<u8, Vec<(&[u8], &Vec<(u32, String)>)>> = BTreeMap::new();
+    let mut groups: BTreeMap<u8, Vec<Entry<'_>>> = BTreeMap::new();
     for &(k, v) in keys {
         match k.get(end) {
             None => values.extend(v.iter().cloned()),

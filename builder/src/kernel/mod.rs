@@ -349,8 +349,8 @@ fn compress_all(
     jobs: usize,
 ) -> Result<(u64, u64), KernelError> {
     let next = AtomicUsize::new(0);
-    let results: Mutex<BTreeMap<usize, Result<(u64, u64), KernelError>>> =
-        Mutex::new(BTreeMap::new());
+    type Sizes = Result<(u64, u64), KernelError>;
+    let results: Mutex<BTreeMap<usize, Sizes>> = Mutex::new(BTreeMap::new());
     let one = |m: &Found| -> Result<(u64, u64), KernelError> {
         let data = read_module(&src.join(&m.path))?;
         let packed = crate::compress::xz_kernel_module(&data)

@@ -475,6 +475,24 @@ fn bad_input_is_refused_with_a_clear_error_and_no_toplevel() {
             "{ boot.loader.systemd-boot.enable = true; }",
             "No root file system is configured",
         ),
+        // Modules the module filter leaves out, asked for by stage 2 or the initrd: the
+        // error names the module and the directory.
+        (
+            r#"{ fileSystems."/".device = "/dev/vda"; boot.loader.systemd-boot.enable = true; boot.kernelModuleFilter = [ "sound" ]; boot.kernelModules = [ "loop" "snd-hda-intel" ]; }"#,
+            "left out of the system by boot.kernelModuleFilter: snd-hda-intel (in kernel/sound/)",
+        ),
+        (
+            r#"{ fileSystems."/".device = "/dev/vda"; boot.loader.systemd-boot.enable = true; boot.kernelModuleFilter = [ "sound" ]; boot.initrd.kernelModules = [ "snd" ]; }"#,
+            "left out of the system by boot.kernelModuleFilter: snd (in kernel/sound/)",
+        ),
+        (
+            r#"{ fileSystems."/".device = "/dev/vda"; boot.loader.systemd-boot.enable = true; boot.kernelModuleFilter = [ "sound/nonesuch" ]; }"#,
+            "module filter entry \"sound/nonesuch\" names no directory of the kernel's modules",
+        ),
+        (
+            r#"{ fileSystems."/".device = "/dev/vda"; boot.loader.systemd-boot.enable = true; boot.kernelModules = [ "nonesuch" ]; }"#,
+            "unknown kernel module(s), neither a module file nor built in: nonesuch",
+        ),
     ];
     for (text, want) in cases {
         let before = toplevels(&s);
