@@ -185,6 +185,17 @@ pub fn activate_swap(
     };
     let active = active_swaps(&fs::read_to_string(root.join("proc/swaps")).unwrap_or_default());
     for e in entries {
+        // The builder checks the path's type; a forged manifest is refused here too.
+        let bad = !e.device.starts_with('/')
+            || e.device.chars().any(char::is_control)
+            || e.device.split('/').any(|c| c == "." || c == "..");
+        if bad {
+            report.push(format!(
+                "refusing the swap device {:?}: not an absolute path",
+                e.device
+            ));
+            continue;
+        }
         let path = root.join(e.device.trim_start_matches('/'));
         if let Some(mib) = e.size {
             if fs::symlink_metadata(&path).is_err() {
@@ -366,6 +377,7 @@ mod tests {
             entry("/var/on-already", Some(1), None),
             entry("/var/broken", None, None),
             entry("/var/busy", Some(1), None),
+            entry("/var/../etc/forged", Some(1), None),
         ];
         let calls = KernelCalls {
             load_module: no_module,
@@ -404,9 +416,14 @@ mod tests {
         assert_eq!(report[3], "created the swap file /var/busy (1 MiB)");
         assert_eq!(
             report[4],
+            "refusing the swap device \"/var/../etc/forged\": not an absolute path"
+        );
+        assert!(!root.join("etc/forged").exists());
+        assert_eq!(
+            report[5],
             "swap on /var/old stays in use until the next boot"
         );
-        assert_eq!(report.len(), 5, "{report:?}");
+        assert_eq!(report.len(), 6, "{report:?}");
         let data = fs::read(root.join("var/swapfile")).unwrap();
         assert_eq!(data.len(), 1 << 20);
         assert_eq!(&data[4086..4096], SIGNATURE);
