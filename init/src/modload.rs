@@ -98,6 +98,31 @@ mod tests {
     }
 
     #[test]
+    fn stage_one_loads_the_initrds_modules_through_here() {
+        let mut r = Recorder::new();
+        let dir = "/lib/modules/6.1.0-50-amd64";
+        r.file(
+            &format!("{dir}/modules.dep"),
+            b"kernel/drivers/net/dummy.ko.xz:\nkernel/drivers/block/loop.ko:\n",
+        );
+        r.file(&format!("{dir}/kernel/drivers/net/dummy.ko.xz"), MODULE_XZ);
+        r.file(&format!("{dir}/kernel/drivers/block/loop.ko"), b"\x7fELF");
+        let params = crate::cmdline::BootParams::read(
+            Some("kernel=6.1.0-50-amd64\nmodule=dummy\nmodule=loop\n"),
+            "",
+        );
+        assert_eq!(crate::stage1::load_modules(&mut r, &params).unwrap(), 2);
+        let image = decompress_xz(MODULE_XZ).unwrap();
+        assert_eq!(
+            r.calls,
+            [
+                format!("init_module {} bytes ", image.len()),
+                format!("load {dir}/kernel/drivers/block/loop.ko "),
+            ]
+        );
+    }
+
+    #[test]
     fn broken_or_missing_modules_are_errors_not_panics() {
         let mut r = Recorder::new();
         let mut cut = MODULE_XZ.to_vec();
