@@ -82,6 +82,7 @@ in rec {
       kernel = c.boot.kernel;
       kernelParams = c.boot.kernelParams;
       kernelModules = c.boot.kernelModules;
+      kernelModuleFilter = c.boot.kernelModuleFilter;
       initrdAvailableKernelModules = c.boot.initrd.availableKernelModules;
       initrdKernelModules = c.boot.initrd.kernelModules;
     };

@@ -12,7 +12,9 @@
 //! journal (`var/lib/strata/activation.journal`) written before anything is replaced; a run
 //! that finds a journal first finishes that activation (moves the staged files into place,
 //! redoes homes and `/etc`, which converge), so a machine killed at any step ends up wholly in
-//! one generation. [`switch`] holds the verbs; [`collect`] deletes old generations before the
+//! one generation. Then the kernel's side, with the system calls the caller gives
+//! ([`KernelCalls`], strata-init's): swap ([`swap`]) and `boot.kernelModules`
+//! ([`kernel_modules`]); what fails there is reported, not fatal. [`switch`] holds the verbs; [`collect`] deletes old generations before the
 //! store's collection; [`confirm`] is the watchdog of `--confirm-within`.
 
 #![forbid(unsafe_code)]
@@ -22,9 +24,11 @@ pub mod confirm;
 pub mod control;
 pub mod etc;
 pub mod fhs;
+pub mod kernel_modules;
 pub mod manifest;
 pub mod profile;
 pub mod services;
+pub mod swap;
 pub mod switch;
 pub mod users;
 pub mod wrappers;
@@ -90,11 +94,23 @@ pub fn write_atomic(
     })
 }
 
+/// The system calls activation needs and this crate does not make (it has no `unsafe`):
+/// strata-init gives them at boot, and the `strata` command on a live machine.
+#[derive(Debug, Clone, Copy)]
+pub struct KernelCalls {
+    /// Loads the kernel module file at a path (`.ko`, or `.ko.xz` decompressed in memory).
+    pub load_module: fn(&str) -> io::Result<()>,
+    /// `swapon(2)` of a path with flags.
+    pub swapon: fn(&str, i32) -> io::Result<()>,
+}
+
 /// How to activate.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     /// Set the running kernel's host name (not in tests, which use a temporary root).
     pub set_hostname: bool,
+    /// Enable swap and load kernel modules with these (on a live machine only).
+    pub kernel: Option<KernelCalls>,
     /// Stop at this step as if killed (fault-injection tests).
     pub fail_at: Option<usize>,
 }
@@ -271,6 +287,31 @@ pub fn activate(root: &Path, toplevel: &str, opts: &Options) -> Result<Report, A
     report.changes.extend(plan.changes.iter().cloned());
     finish(root, toplevel, &m, opts, &mut steps, &mut report)?;
     fs::remove_file(&journal_path).map_err(io_err(&journal_path))?;
+    // The generation active before: at a switch, `run/current-system` still names it (at
+    // boot it names this one).
+    let previous = fs::read_link(root.join(switch::CURRENT_SYSTEM))
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned());
+    let previous_swap = previous
+        .as_deref()
+        .filter(|p| *p != toplevel)
+        .and_then(|p| read_manifest(root, p).ok())
+        .map(|pm| pm.swap_devices)
+        .unwrap_or_default();
+    let calls = opts.kernel.as_ref();
+    report.changes.extend(swap::activate_swap(
+        root,
+        &m.host_name,
+        &m.swap_devices,
+        &previous_swap,
+        calls,
+    ));
+    report.changes.extend(kernel_modules::load_modules(
+        root,
+        toplevel,
+        previous.as_deref(),
+        calls,
+    ));
     Ok(report)
 }
 

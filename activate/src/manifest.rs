@@ -50,6 +50,23 @@ pub struct ActivationManifest {
     /// ([`crate::wrappers`]), sorted by program name.
     #[serde(default)]
     pub wrappers: Vec<ManifestWrapper>,
+    /// Swap devices and files, in the configuration's order ([`crate::swap`]).
+    #[serde(default)]
+    pub swap_devices: Vec<ManifestSwap>,
+}
+
+/// A swap device or file (`swapDevices`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ManifestSwap {
+    /// An absolute path: a device or a file.
+    pub device: String,
+    /// MiB of a swap file to create when `device` does not exist.
+    pub size: Option<u64>,
+    /// `swapon`'s priority (0 to 32767); `None`: the kernel's default.
+    pub priority: Option<u32>,
+    /// The label a created swap file carries.
+    pub label: Option<String>,
 }
 
 /// A program of `/run/wrappers/bin`: a copy of `source` with its own owner, mode and file

@@ -53,6 +53,8 @@ pub struct SwitchOptions {
     pub confirm_within: Option<Duration>,
     /// Stop the activation at this step (fault-injection tests).
     pub fail_at: Option<usize>,
+    /// The system calls for swap and kernel modules, on a live machine.
+    pub kernel: Option<crate::KernelCalls>,
 }
 
 impl SwitchOptions {
@@ -67,6 +69,7 @@ impl SwitchOptions {
             control_socket: (live && socket.exists()).then(|| socket.to_owned()),
             confirm_within,
             fail_at: None,
+            kernel: None,
         }
     }
 }
@@ -215,6 +218,7 @@ fn activate_now(
         &Options {
             set_hostname: opts.set_hostname,
             fail_at: opts.fail_at,
+            kernel: opts.kernel,
         },
     )?;
     out.activation = report.changes;

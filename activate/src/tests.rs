@@ -66,6 +66,7 @@ pub(crate) fn manifest(users: Vec<ManifestUser>, etc: Vec<ManifestEtcEntry>) -> 
         boot_loader: Default::default(),
         file_systems: Vec::new(),
         wrappers: Vec::new(),
+        swap_devices: Vec::new(),
     }
 }
 

@@ -254,6 +254,23 @@ impl Compression {
     }
 }
 
+/// The preset of [`xz_kernel_module`]: presets above 3 switch to the slow match finder, which
+/// gains about 7 % on modules for five times the time.
+pub const KERNEL_MODULE_XZ_PRESET: u32 = 3;
+
+/// A kernel module compressed the way the kernel's own `modules_install` does with
+/// `CONFIG_MODULE_COMPRESS_XZ`: one xz stream with a CRC32 check (the kernel's decompressor
+/// knows no other) and LZMA2 with a 1 MiB dictionary, which bounds the memory a reader needs
+/// (strata-init decompresses modules in memory at boot). Deterministic.
+pub fn xz_kernel_module(data: &[u8]) -> io::Result<Vec<u8>> {
+    let mut options = lzma_rust2::XzOptions::with_preset(KERNEL_MODULE_XZ_PRESET);
+    options.lzma_options.dict_size = 1 << 20;
+    options.set_check_sum_type(lzma_rust2::CheckType::Crc32);
+    let mut w = lzma_rust2::XzWriter::new(Vec::with_capacity(data.len() / 3), options)?;
+    w.write_all(data)?;
+    w.finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

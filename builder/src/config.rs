@@ -102,6 +102,7 @@ pub struct Boot {
     pub kernel: String,
     pub kernel_params: Vec<String>,
     pub kernel_modules: Vec<String>,
+    pub kernel_module_filter: Vec<String>,
     pub initrd_available_kernel_modules: Vec<String>,
     pub initrd_kernel_modules: Vec<String>,
 }
@@ -149,6 +150,8 @@ pub struct FileSystem {
 pub struct SwapDevice {
     pub device: String,
     pub size: Option<u64>,
+    pub priority: Option<u32>,
+    pub label: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

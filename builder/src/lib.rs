@@ -10,13 +10,14 @@
 //! | [`sources`] | where a configuration's lock is found (beside it, else strata's own) |
 //! | [`pkgs`] | the Debian package set as the evaluator sees it |
 //! | [`debian`] | Debian: versions, relations, the one deb822 reader, the `Packages` index, the resolver, `strata.lock`, apt sources, the archive's address, fetching and `.deb` unpacking |
-//! | [`compress`] | the one decompression (format by magic bytes) and the initrd's compression |
+//! | [`compress`] | the one decompression (format by magic bytes), the initrd's compression and kernel modules' xz |
 //! | [`fetch`] | fixed-output downloads into the store |
 //! | [`build`] | realising one derivation: its inputs, its log ([`build::log_path`]), running it, registering its outputs |
 //! | [`sandbox`] | the namespace sandbox a builder runs in |
-//! | [`builtins`] | strata's own builders (`builtin:fetchurl`, `unpack-deb`, `strata-initrd`, `strata-toplevel`, `strata-usr`) |
+//! | [`builtins`] | strata's own builders (`builtin:fetchurl`, `unpack-deb`, `strata-kernel-modules`, `strata-initrd`, `strata-toplevel`, `strata-usr`) |
 //! | [`scheduler`] | realising whole derivation graphs in parallel |
 //! | [`initrd`] | the initrd: cpio writer, kernel-module closure, ELF reader |
+//! | [`kernel`] | a system's kernel modules: recompressed, indexed (text and kmod's binary indexes), directories left out |
 //! | [`toplevel`] | the static `/etc` tree and the activation manifest |
 //! | [`wrappers`] | the manifest's setuid and capability wrappers, checked against the system's packages |
 //! | [`userspace`] | the generation's usr-merged tree of Debian packages: join, collisions, alternatives, the loader cache |
@@ -40,6 +41,7 @@ pub mod eval_io;
 pub mod eval_thread;
 pub mod fetch;
 pub mod initrd;
+pub mod kernel;
 pub mod pkgs;
 pub mod sandbox;
 pub mod scheduler;

@@ -53,6 +53,7 @@
 //! | `bootLoader` | [`BootLoader`]: `kind` (`grub` or `systemd-boot`), `timeout`, `configurationLimit`, `consoleMode`, `efiSupport`, `devices` (GRUB's BIOS disks), `serial` (a `console=ttyS*` kernel parameter: the menu goes to the serial port too), `bootDir` (the mount point of `/boot` or `/boot/efi`, else `/boot`) |
 //! | `fileSystems` | [`ManifestFileSystem`]s (`mountPoint`, `device`, `fsType`, `options`), sorted by mount point, `/` first (stage 1 mounts it; stage 2 the others) |
 //! | `wrappers` | [`ManifestWrapper`]s (`program`, `source`, `owner`, `group`, `mode`, `capabilities`), sorted by program: the checked `security.wrappers` ([`crate::wrappers`]) |
+//! | `swapDevices` | [`ManifestSwap`]s (`device`, `size` in MiB, `priority`, `label`), in the configuration's order |
 //!
 //! A user ([`ManifestUser`]): `name`, `uid` (`null`: activation allocates one, from the
 //! system range if `isSystemUser`, else the normal range, and keeps it), `group` (primary),
@@ -111,7 +112,7 @@ use crate::crypt::{deterministic_salt, sha512_crypt};
 
 pub use strata_activate::manifest::{
     ActivationManifest, BootLoader, ManifestEtcEntry, ManifestFileSystem, ManifestGroup,
-    ManifestUser, ManifestWrapper, PasswordSource, MANIFEST_VERSION,
+    ManifestSwap, ManifestUser, ManifestWrapper, PasswordSource, MANIFEST_VERSION,
 };
 
 /// Why a toplevel part could not be made.
@@ -270,6 +271,16 @@ pub fn make_manifest(
         boot_loader: boot_loader(config),
         file_systems,
         wrappers: Vec::new(),
+        swap_devices: config
+            .swap_devices
+            .iter()
+            .map(|s| ManifestSwap {
+                device: s.device.clone(),
+                size: s.size,
+                priority: s.priority,
+                label: s.label.clone(),
+            })
+            .collect(),
     })
 }
 

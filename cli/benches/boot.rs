@@ -63,7 +63,7 @@ fn main() {
     let link = |p: PathBuf| fs::read_link(p).unwrap().to_string_lossy().into_owned();
     let paths: Vec<String> = strata(&root, &["store", "closure", &top])
         .lines()
-        .filter(|p| !p.contains("-linux-image-"))
+        .filter(|p| !p.ends_with("-kernel"))
         .map(str::to_owned)
         .collect();
     let img = store_image(&root, &paths, "strata", tmp.path()).unwrap();

@@ -106,6 +106,8 @@ fn options(root: &Path, confirm_within: Option<Duration>) -> SwitchOptions {
         fail_at: std::env::var("STRATA_TEST_FAIL_AT")
             .ok()
             .and_then(|v| v.parse().ok()),
+        // On the live machine, new swap entries and kernel modules take effect now.
+        kernel: (root == Path::new("/")).then(strata_init::modload::kernel_calls),
         ..SwitchOptions::for_root(root, confirm_within)
     }
 }

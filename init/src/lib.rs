@@ -19,6 +19,7 @@
 
 pub mod cmdline;
 pub mod host;
+pub mod modload;
 pub mod probe;
 pub mod services;
 pub mod stage1;

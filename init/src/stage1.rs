@@ -147,7 +147,8 @@ pub fn module_paths(modules_dep: &str) -> BTreeMap<String, String> {
     m
 }
 
-/// Loads `params.modules` in order from `/lib/modules/<kernel>/`. A module that is loaded
+/// Loads `params.modules` in order from `/lib/modules/<kernel>/` ([`crate::modload::load`]:
+/// the initrd carries them decompressed, a `.ko.xz` would be decompressed). A module that is loaded
 /// already is fine; one that fails is reported and skipped (drivers for absent hardware may
 /// refuse to load). Returns how many were loaded.
 pub fn load_modules(sys: &mut dyn Sys, params: &BootParams) -> Result<usize, BootError> {
@@ -171,7 +172,7 @@ pub fn load_modules(sys: &mut dyn Sys, params: &BootParams) -> Result<usize, Boo
             ));
             continue;
         };
-        match sys.load_module(&format!("{dir}/{rel}"), "") {
+        match crate::modload::load(sys, &format!("{dir}/{rel}"), "") {
             Ok(()) => loaded += 1,
             Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
             Err(e) if e.raw_os_error() == Some(libc::ENODEV) => sys.console(&format!(

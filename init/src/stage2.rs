@@ -644,12 +644,15 @@ pub fn run(argv0: &str) -> ! {
         }
     };
     let mounted = mount_file_systems(&mut sys, &mounts);
-    // The same activation `strata switch` runs: users, /etc, the host name.
+    // The same activation `strata switch` runs: users, /etc, the host name, swap and
+    // boot.kernelModules.
     match strata_activate::activate(
         std::path::Path::new("/"),
         &toplevel,
         &strata_activate::Options {
             set_hostname: true,
+            // Swap and boot.kernelModules, now that the file systems are mounted.
+            kernel: Some(crate::modload::kernel_calls()),
             ..Default::default()
         },
     ) {

@@ -57,6 +57,8 @@ pub trait Sys {
     fn is_block_device(&mut self, path: &str) -> bool;
     /// `finit_module(2)` of the module file `path` with `params`.
     fn load_module(&mut self, path: &str, params: &str) -> io::Result<()>;
+    /// `init_module(2)` of a module image in memory (a decompressed `.ko.xz`) with `params`.
+    fn init_module(&mut self, image: &[u8], params: &str) -> io::Result<()>;
     /// Starts listening to the kernel's uevents (before the first scan, so that no device
     /// added after it is missed).
     fn watch_uevents(&mut self) -> io::Result<()>;
@@ -79,6 +81,13 @@ pub trait Sys {
 
 fn cstr(s: &str) -> io::Result<CString> {
     CString::new(s).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in a path"))
+}
+
+/// `swapon(2)` of `path` with `flags` (`SWAP_FLAG_PREFER | priority`, or 0).
+pub fn swapon(path: &str, flags: i32) -> io::Result<()> {
+    let p = cstr(path)?;
+    // SAFETY: a NUL-terminated path that outlives the call.
+    check(unsafe { libc::swapon(p.as_ptr(), flags) })
 }
 
 fn check(r: libc::c_int) -> io::Result<()> {
@@ -174,6 +183,24 @@ impl Sys for RealSys {
         let p = cstr(params)?;
         // SAFETY: a valid fd and a NUL-terminated parameter string.
         let r = unsafe { libc::syscall(libc::SYS_finit_module, f.as_raw_fd(), p.as_ptr(), 0) };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    fn init_module(&mut self, image: &[u8], params: &str) -> io::Result<()> {
+        let p = cstr(params)?;
+        // SAFETY: the image is readable for its length and the parameter string is
+        // NUL-terminated; the kernel copies both before returning.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_init_module,
+                image.as_ptr(),
+                image.len() as libc::c_ulong,
+                p.as_ptr(),
+            )
+        };
         if r < 0 {
             return Err(io::Error::last_os_error());
         }

@@ -29,6 +29,8 @@ pub struct Recorder {
     pub waits: usize,
     /// Paths whose `load_module` fails with this errno.
     pub module_errors: BTreeMap<String, i32>,
+    /// The images given to `init_module`, in order.
+    pub images: Vec<Vec<u8>>,
     /// Targets whose mount fails with this errno.
     pub mount_errors: BTreeMap<String, i32>,
 }
@@ -173,6 +175,17 @@ impl Sys for Recorder {
         }
         if !self.fs.contains_key(path) {
             return Err(err(libc::ENOENT));
+        }
+        Ok(())
+    }
+
+    fn init_module(&mut self, image: &[u8], params: &str) -> io::Result<()> {
+        self.calls
+            .push(format!("init_module {} bytes {params}", image.len()));
+        self.images.push(image.to_vec());
+        // The kernel refuses what is not an ELF object.
+        if !image.starts_with(b"\x7fELF") {
+            return Err(err(libc::ENOEXEC));
         }
         Ok(())
     }

@@ -13,12 +13,22 @@ let inherit (lib) mkOption types; in
       example = [ "quiet" ];
       description = "Parameters on the kernel command line, added to the default consoles (`console=tty0 console=ttyS0,115200'); `lib.mkForce [ ... ]' replaces those too.";
     };
-    kernelModules = lib.mkUnsupportedOption {
+    kernelModules = mkOption {
       type = types.listOf types.kernelModule;
       default = [ ];
-      yet = true;
-      description = "Kernel modules loaded in stage 2.";
-      reason = "strata loads no modules by name after the initrd; list them in boot.initrd.kernelModules to have them loaded at boot.";
+      example = [ "loop" "dummy" ];
+      description = "Kernel modules loaded in stage 2, once the file systems are mounted, with the modules they depend on (a name built into the kernel needs nothing). A switch loads the modules it adds; those it removes stay loaded until the next boot.";
+    };
+    # strata's own: NixOS builds its kernels itself and has no such option.
+    kernelModuleFilter = mkOption {
+      type = types.listOf (types.relativePath // {
+        name = "moduleDirectory";
+        description = "directory below kernel/ (a relative path without whitespace, empty, `.' or `..' components)";
+        check = x: types.relativePath.check x && types.word.check x;
+      });
+      default = [ ];
+      example = [ "sound" "drivers/gpu" "drivers/media" ];
+      description = "strata's own option (NixOS has none): directories below the kernel package's `lib/modules/<version>/kernel/' whose modules the system leaves out, to make it smaller; so are the modules that need one of them. A module left out that boot.kernelModules or the initrd's lists name is an error at build time naming the module and the directory.";
     };
     extraModulePackages = lib.mkUnsupportedOption {
       type = types.listOf types.package;

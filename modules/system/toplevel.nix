@@ -22,11 +22,22 @@ let
   fsModule = builtins.concatLists (map (f: fsModulesOf f.fsType) (builtins.attrValues c.fileSystems));
   strataInit = "${builtins.storePath strata}/bin/strata-init";
 
+  # The kernel and its modules as the system carries them: the package's modules recompressed
+  # (xz) and indexed, the directories of boot.kernelModuleFilter left out. The initrd and the
+  # toplevel take the kernel from here, so the package itself is no part of the closure.
+  kernel = derivation {
+    name = "kernel";
+    system = "builtin";
+    builder = "builtin:strata-kernel-modules";
+    inherit kernelPackages;
+    moduleFilter = c.boot.kernelModuleFilter;
+  };
+
   initrd = derivation {
     name = "initrd";
     system = "builtin";
     builder = "builtin:strata-initrd";
-    inherit kernelPackages;
+    inherit kernel;
     init = strataInit;
     inherit (evaluated.system) busybox;
     # Loaded at boot, in dependency order: the modules the initrd carries for the disks and
@@ -42,7 +53,8 @@ derivation {
   name = "strata-system-${if c.networking.hostName == "" then "unnamed" else c.networking.hostName}";
   system = "builtin";
   builder = "builtin:strata-toplevel";
-  inherit kernelPackages initrd sw;
+  inherit kernel initrd sw;
+  kernelModules = c.boot.kernelModules;
   inherit (evaluated.system) bootLoader;
   init = strataInit;
   etc = builtins.storePath etc;

@@ -1,12 +1,14 @@
 //! `builtin:strata-initrd`: a system's initrd.
 //!
-//! Attributes: `kernelPackages` (store paths, one of which holds `lib/modules/<version>/`),
-//! `modules` (names), `init` (the stage-1 program), `busybox` (a static busybox for the
+//! Attributes: `kernel` (the system's kernel, `builtin:strata-kernel-modules`' output, holding
+//! `boot/vmlinuz-<version>` and `lib/modules/<version>/`), `modules` (names), `init` (the stage-1 program), `busybox` (a static busybox for the
 //! emergency shell; may be empty), `rootDevice`, `rootFsType`, `rootOptions`, `compression`
 //! (`zstd`, `gzip` or `none`). Output: `$out/initrd`, a newc archive holding `init` (the
 //! program, mode 0755), `bin/busybox` with `bin/<applet>` links for [`INITRD_APPLETS`], the
 //! closure of the named modules with
-//! their `modules.dep` under `lib/modules/<version>/`, `dev/console`, and
+//! their `modules.dep` under `lib/modules/<version>/` (decompressed: the system's `.ko.xz`
+//! become `.ko`, which stage 1 loads with `finit_module` as they are, and the initrd's one
+//! compression covers them together, better than each alone), `dev/console`, and
 //! `etc/strata-initrd.conf`: lines `key=value` that stage 1 reads before the kernel command
 //! line (whose values win): `root=`, `rootfstype=`, `rootflags=`, `kernel=<version>`, then one
 //! `module=<name>` per module file, in load order (each after its dependencies). Also
@@ -60,8 +62,9 @@ pub const INITRD_APPLETS: &[&str] = &[
 
 /// `builtin:strata-initrd`; see the module documentation.
 pub(super) fn run(cx: &mut BuiltinContext<'_>) -> Result<(), BuiltinError> {
-    let packages = cx.inputs("kernelPackages")?;
-    let (_, kernel_root, version) = find_kernel(&packages)?;
+    let kernel = cx.attr("kernel")?.to_owned();
+    let kernel_real = cx.input("kernel", &kernel)?;
+    let (_, kernel_root, version) = find_kernel(&[(kernel, kernel_real)])?;
     let init = cx.input("init", cx.attr("init")?)?;
     let compression = match cx.attr("compression")? {
         "zstd" => Compression::Zstd,
@@ -84,7 +87,7 @@ pub(super) fn run(cx: &mut BuiltinContext<'_>) -> Result<(), BuiltinError> {
         .prefix("initrd-tree")
         .tempdir()
         .map_err(file_err("create", &std::env::temp_dir()))?;
-    dir.stage(&closure, tree.path())?;
+    dir.stage_with(&closure, tree.path(), true)?;
     let init_dst = tree.path().join("init");
     fs::copy(&init, &init_dst).map_err(file_err("copy", &init))?;
     fs::set_permissions(&init_dst, fs::Permissions::from_mode(0o755))

@@ -8,6 +8,8 @@
 //!   checked like any fixed output's;
 //! - [`unpack_deb`]: `builtin:unpack-deb` unpacks the data of the `.deb` named by the `deb`
 //!   attribute (which must be an input) with [`crate::debian::unpack::unpack_deb`];
+//! - [`kernel_modules`]: `builtin:strata-kernel-modules` makes a system's kernel and its
+//!   modules, recompressed and indexed, from the kernel package;
 //! - [`initrd`]: `builtin:strata-initrd` makes a system's initrd;
 //! - [`toplevel`]: `builtin:strata-toplevel` makes a system's toplevel;
 //! - [`usr_tree`]: `builtin:strata-usr` joins unpacked packages into the generation's
@@ -20,6 +22,7 @@
 
 pub mod fetchurl;
 pub mod initrd;
+pub mod kernel_modules;
 pub mod toplevel;
 pub mod unpack_deb;
 pub mod usr_tree;
@@ -94,6 +97,8 @@ pub enum BuiltinError {
     Cpio(#[from] crate::initrd::cpio::CpioError),
     #[error(transparent)]
     Usr(#[from] crate::userspace::UsrError),
+    #[error(transparent)]
+    Kernel(#[from] crate::kernel::KernelError),
 }
 
 /// A file operation's error, naming the file.
@@ -140,13 +145,14 @@ pub fn run(kind: &str, cx: &mut BuiltinContext<'_>) -> Result<(), BuiltinError> 
     match kind {
         "fetchurl" => fetchurl::run(cx),
         "unpack-deb" => unpack_deb::run(cx),
+        "strata-kernel-modules" => kernel_modules::run(cx),
         "strata-initrd" => initrd::run(cx),
         "strata-toplevel" => toplevel::run(cx),
         "strata-usr" => usr_tree::run(cx),
         other => Err(BuiltinError::BadDerivation(format!(
             "unknown builtin builder 'builtin:{other}' (strata has builtin:fetchurl, \
-             builtin:unpack-deb, builtin:strata-initrd, builtin:strata-toplevel and \
-             builtin:strata-usr)"
+             builtin:unpack-deb, builtin:strata-kernel-modules, builtin:strata-initrd, \
+             builtin:strata-toplevel and builtin:strata-usr)"
         ))),
     }
 }

@@ -1,15 +1,16 @@
 //! `builtin:strata-toplevel`: a system's toplevel.
 //!
-//! Attributes: `kernelPackages`, `initrd`, `init`, `sw`, `bootLoader`, `etc`, `manifest`, `strata`, `label`,
+//! Attributes: `kernel` (the system's kernel: `builtin:strata-kernel-modules`' output),
+//! `kernelModules` (names loaded in stage 2, space-separated), `initrd`, `init`, `sw`, `bootLoader`, `etc`, `manifest`, `strata`, `label`,
 //! `kernelParams` (a JSON list), `hostSystem`. Output, NixOS's layout where NixOS
 //! has the same thing:
 //!
 //! | entry | what |
 //! |---|---|
-//! | `kernel` | link to the kernel image (`<package>/boot/vmlinuz-<version>`) |
-//! | `kernel-modules` | link to the package holding `lib/modules/<version>/` |
+//! | `kernel` | link to the kernel image (`<kernel>/boot/vmlinuz-<version>`) |
+//! | `kernel-modules` | link to the kernel's output, holding `lib/modules/<version>/` (compressed modules and their indexes) |
 //! | `kernel-version` | the version, a line |
-//! | `kernel-packages` | every package of `kernelPackages`, a line each (so they are in the closure and a machine can rebuild its initrd and toplevel offline) |
+//! | `kernel-modules-load` | the modules `kernelModules` names and their dependencies, in load order: paths relative to `kernel-modules/lib/modules/<version>/`, a line each (stage 2 and switches load them) |
 //! | `initrd` | link to `<initrd>/initrd` |
 //! | `init` | link to strata's init; stage 2 finds its generation from the path it was started as |
 //! | `sw` | link to the joined system packages |
@@ -28,11 +29,18 @@
 use std::fs;
 
 use super::{file_err, find_kernel, BuiltinContext, BuiltinError};
+use crate::initrd::modules::ModulesDir;
 
 /// `builtin:strata-toplevel`; see the module documentation.
 pub(super) fn run(cx: &mut BuiltinContext<'_>) -> Result<(), BuiltinError> {
-    let packages = cx.inputs("kernelPackages")?;
-    let (kernel_pkg, _, version) = find_kernel(&packages)?;
+    let kernel_out = cx.attr("kernel")?.to_owned();
+    let kernel_real = cx.input("kernel", &kernel_out)?;
+    let (kernel_pkg, kernel_root, version) = find_kernel(&[(kernel_out, kernel_real)])?;
+    // The stage-2 modules, their dependencies first: the names must be modules of this
+    // kernel (or built in), and not left out by the module filter.
+    let wanted: Vec<&str> = cx.attr("kernelModules")?.split_whitespace().collect();
+    let modules = ModulesDir::open(&kernel_root.join("lib/modules").join(&version))?;
+    let load = modules.closure(&wanted)?;
     let kernel = format!("{kernel_pkg}/boot/vmlinuz-{version}");
     let initrd = format!("{}/initrd", cx.attr("initrd")?);
     let init = cx.attr("init")?.to_owned();
@@ -83,14 +91,12 @@ pub(super) fn run(cx: &mut BuiltinContext<'_>) -> Result<(), BuiltinError> {
         fs::write(&path, text).map_err(file_err("write", &path))
     };
     write("kernel-version", &format!("{version}\n"))?;
-    // Every package the kernel came with, so that they are in the closure: a machine
-    // rebuilding itself (its initrd, its toplevel) finds them in its own store, offline.
-    let mut kernel_packages: Vec<&str> = packages.iter().map(|(l, _)| l.as_str()).collect();
-    kernel_packages.sort_unstable();
-    write(
-        "kernel-packages",
-        &format!("{}\n", kernel_packages.join("\n")),
-    )?;
+    let load_list: String = load
+        .modules
+        .iter()
+        .map(|m| format!("{}\n", m.path))
+        .collect();
+    write("kernel-modules-load", &load_list)?;
     write("kernel-params", &format!("{}\n", params.join(" ")))?;
     write("system", &format!("{system}\n"))?;
     write(

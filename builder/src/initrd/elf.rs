@@ -66,7 +66,9 @@ pub fn elf_section<'a>(data: &'a [u8], want: &str) -> Result<&'a [u8], ElfError>
     if shentsize < min_ent {
         return Err(ElfError::HeaderSize(shentsize));
     }
-    let section = |i: u64| -> Result<(u64, &'a [u8]), ElfError> {
+    // A section's name offset, and its bytes (checked only when asked for: a `.bss` lies
+    // outside the file by nature).
+    let section = |i: u64| -> Result<(u64, Result<&'a [u8], ElfError>), ElfError> {
         let base = i
             .checked_mul(shentsize)
             .and_then(|o| o.checked_add(shoff))
@@ -77,9 +79,11 @@ pub fn elf_section<'a>(data: &'a [u8], want: &str) -> Result<&'a [u8], ElfError>
         } else {
             (get(base, 4)?, get(base + 0x10, 4)?, get(base + 0x14, 4)?)
         };
-        let start = usize::try_from(off)?;
-        let end = usize::try_from(off.saturating_add(size))?;
-        let body = data.get(start..end).ok_or(ElfError::SectionOutside(i))?;
+        let body = usize::try_from(off)
+            .ok()
+            .zip(usize::try_from(off.saturating_add(size)).ok())
+            .and_then(|(start, end)| data.get(start..end))
+            .ok_or(ElfError::SectionOutside(i));
         Ok((name, body))
     };
     if shstrndx >= shnum {
@@ -88,15 +92,70 @@ pub fn elf_section<'a>(data: &'a [u8], want: &str) -> Result<&'a [u8], ElfError>
             count: shnum,
         });
     }
-    let (_, strtab) = section(shstrndx)?;
+    let strtab = section(shstrndx)?.1?;
     for i in 0..shnum {
         let (name_off, body) = section(i)?;
         let name = strtab
             .get(usize::try_from(name_off)?..)
             .and_then(|s| s.split(|&b| b == 0).next());
         if name == Some(want.as_bytes()) {
-            return Ok(body);
+            return body;
         }
     }
     Err(ElfError::Missing(want.to_owned()))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    /// A little-endian ELF64 file whose sections are `(name, offset, size)`, after a null one
+    /// and `.shstrtab`; `.want` holds `body`.
+    fn elf(sections: &[(&str, u64, u64)], body: &[u8]) -> Vec<u8> {
+        let mut names = b"\0.shstrtab\0".to_vec();
+        let mut offs = Vec::new();
+        for (n, _, _) in sections {
+            offs.push(names.len() as u32);
+            names.extend_from_slice(n.as_bytes());
+            names.push(0);
+        }
+        let mut f = vec![0u8; 64];
+        f[..6].copy_from_slice(b"\x7fELF\x02\x01");
+        let names_off = f.len() as u64;
+        f.extend_from_slice(&names);
+        let body_off = f.len() as u64;
+        f.extend_from_slice(body);
+        let shoff = f.len() as u64;
+        f[0x28..0x30].copy_from_slice(&shoff.to_le_bytes());
+        f[0x3A..0x3C].copy_from_slice(&64u16.to_le_bytes());
+        f[0x3C..0x3E].copy_from_slice(&(sections.len() as u16 + 2).to_le_bytes());
+        f[0x3E..0x40].copy_from_slice(&1u16.to_le_bytes());
+        let mut headers = vec![(0, 0, 0), (1, names_off, names.len() as u64)];
+        for ((n, off, size), name) in sections.iter().zip(offs) {
+            let off = if *n == ".want" { body_off } else { *off };
+            headers.push((name, off, *size));
+        }
+        for (name, off, size) in headers {
+            let mut sh = [0u8; 64];
+            sh[..4].copy_from_slice(&name.to_le_bytes());
+            sh[0x18..0x20].copy_from_slice(&off.to_le_bytes());
+            sh[0x20..0x28].copy_from_slice(&size.to_le_bytes());
+            f.extend_from_slice(&sh);
+        }
+        f
+    }
+
+    #[test]
+    fn sections_outside_the_file_matter_only_when_asked_for() {
+        // A `.bss` occupies no file space: its extent lies outside the file.
+        let f = elf(&[(".bss", 1 << 40, 1 << 20), (".want", 0, 5)], b"hello");
+        assert_eq!(elf_section(&f, ".want").unwrap(), b"hello");
+        assert_eq!(elf_section(&f, ".bss"), Err(ElfError::SectionOutside(2)));
+        assert_eq!(
+            elf_section(&f, ".nope"),
+            Err(ElfError::Missing(".nope".into()))
+        );
+        assert_eq!(elf_section(b"not elf", ".want"), Err(ElfError::NotElf));
+    }
 }

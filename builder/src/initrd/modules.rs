@@ -34,6 +34,15 @@ pub enum ModuleError {
     },
     #[error("{dir}: unknown kernel module(s), neither a module file nor built in: {}", names.join(", "))]
     Unknown { dir: PathBuf, names: Vec<String> },
+    /// Wanted modules the system's modules tree left out ([`LEFT_OUT`]); each entry says which
+    /// directory, and through which module when it needs one of that directory.
+    #[error(
+        "kernel module(s) left out of the system by boot.kernelModuleFilter: {}; remove the \
+         directory from boot.kernelModuleFilter or the module from the lists that name it \
+         (boot.kernelModules, boot.initrd.kernelModules, boot.initrd.availableKernelModules)",
+        names.join(", ")
+    )]
+    LeftOut { names: Vec<String> },
     #[error("kernel module dependency cycle: {}", chain.join(" -> "))]
     Cycle { chain: Vec<String> },
     #[error("module {module}: it depends on {dependency:?}, which is no module in {dir}")]
@@ -53,6 +62,44 @@ fn mod_io(context: impl fmt::Display) -> impl FnOnce(io::Error) -> ModuleError {
         context: context.to_string(),
         source,
     }
+}
+
+/// strata's record, in a modules directory that `builtin:strata-kernel-modules` wrote, of the
+/// modules it left out: one line each, `<name> <directory below kernel/>`, followed by the
+/// module it needs when it was left out for needing one.
+pub const LEFT_OUT: &str = "modules.left-out";
+
+/// Why a module was left out of a system's modules tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftOut {
+    /// The filter's directory (below `kernel/`) it is in, or that the module it needs is in.
+    pub directory: String,
+    /// The left-out module it needs, when it is not in the directory itself.
+    pub through: Option<String>,
+}
+
+/// Reads [`LEFT_OUT`] of a modules directory: module name -> why. Empty when the file is
+/// absent; lines that do not parse are skipped (the file only explains errors).
+pub fn read_left_out(dir: &Path) -> io::Result<BTreeMap<String, LeftOut>> {
+    let text = match fs::read_to_string(dir.join(LEFT_OUT)) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) => return Err(e),
+    };
+    let mut map = BTreeMap::new();
+    for line in text.lines() {
+        let mut w = line.split_whitespace();
+        if let (Some(name), Some(directory)) = (w.next(), w.next()) {
+            map.insert(
+                name.to_owned(),
+                LeftOut {
+                    directory: directory.to_owned(),
+                    through: w.next().map(str::to_owned),
+                },
+            );
+        }
+    }
+    Ok(map)
 }
 
 /// The extensions of module files, as Debian ships them (and gzip, which kmod also reads).
@@ -94,6 +141,11 @@ pub struct ModulesDir {
     /// Alias → module names, read on first need from the modules that provide the aliases
     /// soft dependencies name (see [`ModulesDir::closure`]).
     aliases: std::cell::OnceCell<BTreeMap<String, Vec<String>>>,
+    /// `modules.softdep`, when the directory has one: module -> the soft dependencies'
+    /// names (both lists).
+    softdeps: BTreeMap<String, Vec<String>>,
+    /// [`LEFT_OUT`], when the directory has one.
+    left_out: BTreeMap<String, LeftOut>,
 }
 
 /// One module file of a closure.
@@ -155,6 +207,28 @@ impl ModulesDir {
             }
             Err(e) => return Err(mod_io(format_args!("read {}", dep_file.display()))(e)),
         };
+        let mut softdeps: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let softdep_file = root.join("modules.softdep");
+        match fs::read_to_string(&softdep_file) {
+            Ok(text) => {
+                for line in text.lines() {
+                    let mut w = line.split_whitespace();
+                    if let (Some("softdep"), Some(name)) = (w.next(), w.next()) {
+                        let rest: Vec<&str> = w.collect();
+                        softdeps
+                            .entry(normalize_module_name(name))
+                            .or_default()
+                            .extend(parse_softdep(&rest.join(" ")));
+                    }
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(mod_io(format_args!("read {}", softdep_file.display()))(e)),
+        }
+        let left_out = read_left_out(root).map_err(mod_io(format_args!(
+            "read {}",
+            root.join(LEFT_OUT).display()
+        )))?;
         let builtin_file = root.join("modules.builtin");
         let builtin = match fs::read_to_string(&builtin_file) {
             Ok(text) => text.lines().filter_map(module_name_of_path).collect(),
@@ -168,6 +242,8 @@ impl ModulesDir {
             builtin,
             deps,
             aliases: std::cell::OnceCell::new(),
+            softdeps,
+            left_out,
         })
     }
 
@@ -189,14 +265,22 @@ impl ModulesDir {
     /// The direct dependencies of the module at `path`, as module names.
     fn depends(&self, name: &str, path: &str) -> Result<Vec<String>, ModuleError> {
         let names = match &self.deps {
-            DepSource::ModulesDep(map) => map
-                .get(path)
-                .map(|deps| {
-                    deps.iter()
-                        .filter_map(|d| module_name_of_path(d))
-                        .collect::<Vec<_>>()
-                })
-                .unwrap_or_default(),
+            DepSource::ModulesDep(map) => {
+                let mut names: Vec<String> = map
+                    .get(path)
+                    .map(|deps| {
+                        deps.iter()
+                            .filter_map(|d| module_name_of_path(d))
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default();
+                // Soft dependencies go last: the list is visited backwards, so they load
+                // first, as modprobe loads `pre:` modules.
+                for dep in self.softdeps.get(name).into_iter().flatten() {
+                    names.extend(self.resolve_soft(dep)?);
+                }
+                names
+            }
             DepSource::Modinfo => {
                 let full = self.root.join(path);
                 let info = read_modinfo(&full)?;
@@ -242,7 +326,22 @@ impl ModulesDir {
         }
         if self.aliases.get().is_none() {
             let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
-            for (module, path) in &self.by_name {
+            // A tree strata indexed lists every alias; others are read from the modules.
+            let alias_file = self.root.join("modules.alias");
+            let listed = match fs::read_to_string(&alias_file) {
+                Ok(text) => Some(text),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+                Err(e) => return Err(mod_io(format_args!("read {}", alias_file.display()))(e)),
+            };
+            for line in listed.as_deref().unwrap_or("").lines() {
+                let mut w = line.split_whitespace();
+                if let (Some("alias"), Some(alias), Some(module)) = (w.next(), w.next(), w.next()) {
+                    map.entry(alias.to_owned())
+                        .or_default()
+                        .push(normalize_module_name(module));
+                }
+            }
+            for (module, path) in self.by_name.iter().filter(|_| listed.is_none()) {
                 if !(path.contains("/crypto/") || path.contains("/lib/")) {
                     continue;
                 }
@@ -282,6 +381,19 @@ impl ModulesDir {
             } else {
                 unknown.push(w.as_ref().to_owned());
             }
+        }
+        let left_out: Vec<String> = unknown
+            .iter()
+            .filter_map(|w| {
+                let why = self.left_out.get(&normalize_module_name(w))?;
+                Some(match &why.through {
+                    None => format!("{w} (in kernel/{}/)", why.directory),
+                    Some(t) => format!("{w} (needs {t}, in kernel/{}/)", why.directory),
+                })
+            })
+            .collect();
+        if !left_out.is_empty() {
+            return Err(ModuleError::LeftOut { names: left_out });
         }
         if !unknown.is_empty() {
             return Err(ModuleError::Unknown {
@@ -365,6 +477,30 @@ impl ModulesDir {
     /// transitive dependencies listed last-to-load first), `modules.order` filtered to them
     /// when present, and `modules.builtin` when present. Returns the directory written.
     pub fn stage(&self, closure: &ModuleClosure, dest: &Path) -> Result<PathBuf, ModuleError> {
+        self.stage_with(closure, dest, false)
+    }
+
+    /// [`ModulesDir::stage`], and with `decompress`, compressed modules (`.ko.xz`, `.ko.zst`,
+    /// `.ko.gz`) are written decompressed as `.ko`, with `modules.dep` naming them so: the
+    /// initrd's modules then load with `finit_module` as they are, and the initrd's own
+    /// compression covers them all at once.
+    pub fn stage_with(
+        &self,
+        closure: &ModuleClosure,
+        dest: &Path,
+        decompress: bool,
+    ) -> Result<PathBuf, ModuleError> {
+        let staged = |p: &str| -> String {
+            match (decompress, module_name_of_path(p)) {
+                (true, Some(_)) => {
+                    let stem = [".ko.xz", ".ko.zst", ".ko.gz"]
+                        .iter()
+                        .find_map(|ext| p.strip_suffix(ext));
+                    stem.map_or_else(|| p.to_owned(), |s| format!("{s}.ko"))
+                }
+                _ => p.to_owned(),
+            }
+        };
         let out = dest.join("lib/modules").join(&self.version);
         fs::create_dir_all(&out).map_err(mod_io(format_args!("create {}", out.display())))?;
         let mut dep_text = String::new();
@@ -375,16 +511,21 @@ impl ModulesDir {
             .collect();
         for m in &closure.modules {
             let src = self.root.join(&m.path);
-            let dst = out.join(&m.path);
+            let dst = out.join(staged(&m.path));
             if let Some(parent) = dst.parent() {
                 fs::create_dir_all(parent)
                     .map_err(mod_io(format_args!("create {}", parent.display())))?;
             }
-            fs::copy(&src, &dst).map_err(mod_io(format_args!(
-                "copy {} to {}",
-                src.display(),
-                dst.display()
-            )))?;
+            if decompress && staged(&m.path) != m.path {
+                let data = read_decompressed(&src)?;
+                write_file(&dst, &data)?;
+            } else {
+                fs::copy(&src, &dst).map_err(mod_io(format_args!(
+                    "copy {} to {}",
+                    src.display(),
+                    dst.display()
+                )))?;
+            }
             fs::set_permissions(&dst, std::os::unix::fs::PermissionsExt::from_mode(0o644))
                 .map_err(mod_io(format_args!("chmod {}", dst.display())))?;
             // The transitive dependencies in load order, from the closure (already sorted).
@@ -406,19 +547,19 @@ impl ModulesDir {
             match &self.deps {
                 DepSource::ModulesDep(map) => {
                     let deps = map.get(&m.path).map(Vec::as_slice).unwrap_or_default();
-                    dep_text.push_str(&m.path);
+                    dep_text.push_str(&staged(&m.path));
                     dep_text.push(':');
                     for d in deps {
                         dep_text.push(' ');
-                        dep_text.push_str(d);
+                        dep_text.push_str(&staged(d));
                     }
                 }
                 DepSource::Modinfo => {
-                    dep_text.push_str(&m.path);
+                    dep_text.push_str(&staged(&m.path));
                     dep_text.push(':');
                     for d in trans.iter().rev() {
                         dep_text.push(' ');
-                        dep_text.push_str(d);
+                        dep_text.push_str(&staged(d));
                     }
                 }
             }
@@ -548,7 +689,11 @@ pub fn parse_modules_dep(
 
 /// Collects module files below `dir` (relative paths), without following symlinks (the
 /// `build` and `source` links point outside).
-fn scan_modules(root: &Path, rel: &str, out: &mut Vec<String>) -> Result<(), ModuleError> {
+pub(crate) fn scan_modules(
+    root: &Path,
+    rel: &str,
+    out: &mut Vec<String>,
+) -> Result<(), ModuleError> {
     let dir = if rel.is_empty() {
         root.to_owned()
     } else {
@@ -588,6 +733,16 @@ pub fn parse_softdep(value: &str) -> Vec<String> {
 /// The largest module file read (decompressed) for its `.modinfo`.
 const MAX_MODULE_SIZE: u64 = 256 << 20;
 
+/// A module file's bytes, decompressed when compressed (at most [`MAX_MODULE_SIZE`]).
+fn read_decompressed(path: &Path) -> Result<Vec<u8>, ModuleError> {
+    let file = File::open(path).map_err(mod_io(format_args!("read {}", path.display())))?;
+    let mut data = Vec::new();
+    crate::compress::decoder(io::BufReader::new(file))
+        .and_then(|r| r.take(MAX_MODULE_SIZE).read_to_end(&mut data))
+        .map_err(mod_io(format_args!("decompress {}", path.display())))?;
+    Ok(data)
+}
+
 /// Reads the `key=value` strings of a module file's `.modinfo` ELF section.
 pub fn read_modinfo(path: &Path) -> Result<Vec<String>, ModuleError> {
     let bad = |message: String| ModuleError::Modinfo {
@@ -609,7 +764,7 @@ pub fn read_modinfo(path: &Path) -> Result<Vec<String>, ModuleError> {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::compress::Compression;
     use crate::initrd::build_initrd;
@@ -830,7 +985,7 @@ kernel/unused/foo.ko:
     }
 
     /// A minimal little-endian ELF64 object with `.shstrtab` and a `.modinfo` section.
-    fn fake_module(modinfo: &[&str]) -> Vec<u8> {
+    pub(crate) fn fake_module(modinfo: &[&str]) -> Vec<u8> {
         let strtab = b"\0.shstrtab\0.modinfo\0";
         let mut info = Vec::new();
         for kv in modinfo {

@@ -50,6 +50,10 @@ pub const TOP_LINKS: [(&str, &str); 4] = [
     ("lib64", "usr/lib64"),
 ];
 
+/// Where the tree links the running kernel's modules, and the link's target.
+pub const KERNEL_MODULES_LINK: &str = "usr/lib/modules";
+pub const KERNEL_MODULES_TARGET: &str = "/run/booted-system/kernel-modules/lib/modules";
+
 /// Why the tree could not be made. Messages are build errors as they stand.
 #[derive(Debug, thiserror::Error)]
 pub enum UsrError {
@@ -242,6 +246,13 @@ fn build(
     for (name, target) in TOP_LINKS {
         std::os::unix::fs::symlink(target, out.join(name))
             .map_err(|e| UsrError::write(&out.join(name), e))?;
+    }
+    // Debian's modprobe looks in /lib/modules/<version>: the modules of the kernel that is
+    // running, which is the booted generation's (a switch may install another kernel).
+    let modules = out.join(KERNEL_MODULES_LINK);
+    if out.join("usr/lib").is_dir() && fs::symlink_metadata(&modules).is_err() {
+        std::os::unix::fs::symlink(KERNEL_MODULES_TARGET, &modules)
+            .map_err(|e| UsrError::write(&modules, e))?;
     }
 
     let owner = |place: &Path| {

@@ -127,15 +127,15 @@ fn a_missing_root_ends_in_a_clear_message_and_a_shell() {
         .unwrap();
 }
 
-/// A root image holding the toplevel's whole closure but the kernel package (the kernel and
-/// its modules come from the direct boot and the initrd).
+/// A root image holding the toplevel's whole closure but the kernel (the kernel and the
+/// modules these tests need come from the direct boot and the initrd).
 fn closure_image(s: &Shared, top: &str, dir: &Path) -> PathBuf {
     let mut closure = crate::strata_store(&s.root(), ["closure", top]);
     let paths: Vec<String> = crate::run(&mut closure, None)
         .ok()
         .lines()
         .into_iter()
-        .filter(|p| !p.contains("-linux-image-"))
+        .filter(|p| !p.ends_with("-kernel"))
         .collect();
     store_image(&s.root(), &paths, "strata", dir).unwrap()
 }

@@ -173,8 +173,9 @@ fn raw_disk_with_grub_for_bios_and_uefi() {
         paths.iter().any(|p| p.ends_with("-strata-system-saguaro")),
         "{paths:?}"
     );
+    assert!(paths.iter().any(|p| p.ends_with("-kernel")), "{paths:?}");
     assert!(
-        paths.iter().any(|p| p.contains("linux-image-")),
+        !paths.iter().any(|p| p.contains("linux-image-")),
         "{paths:?}"
     );
     let times: Vec<i64> = conn

@@ -185,12 +185,16 @@ fn example_toplevel_has_every_part() {
         ))
         .join("usr/lib/grub")
         .is_dir());
-    let modules_pkg = s.real(&link_target(&t.join("kernel-modules")));
-    assert!(modules_pkg
-        .join("lib/modules")
-        .join(version)
-        .join("kernel/fs/ext4/ext4.ko")
-        .is_file());
+    // The modules are strata's recompressed tree, not the package (which leaves the closure).
+    let modules_link = link_target(&t.join("kernel-modules"));
+    assert!(modules_link.ends_with("-kernel"), "{modules_link}");
+    assert!(kernel.starts_with(&modules_link), "{kernel}");
+    let modules_dir = s.real(&modules_link).join("lib/modules").join(version);
+    assert!(modules_dir.join("kernel/fs/ext4/ext4.ko.xz").is_file());
+    assert!(!modules_dir.join("kernel/fs/ext4/ext4.ko").exists());
+    for index in ["modules.dep", "modules.dep.bin", "modules.alias.bin"] {
+        assert!(modules_dir.join(index).is_file(), "{index}");
+    }
 
     // The initrd: strata's init, the modules to mount the root, the stage-1 configuration.
     let initrd_link = link_target(&t.join("initrd"));
@@ -515,6 +519,24 @@ fn bad_input_is_refused_with_a_clear_error_and_no_toplevel() {
             "{ boot.loader.systemd-boot.enable = true; }",
             "No root file system is configured",
         ),
+        // Modules the module filter leaves out, asked for by stage 2 or the initrd: the
+        // error names the module and the directory.
+        (
+            r#"{ fileSystems."/".device = "/dev/vda"; boot.loader.systemd-boot.enable = true; boot.kernelModuleFilter = [ "sound" ]; boot.kernelModules = [ "loop" "snd-hda-intel" ]; }"#,
+            "left out of the system by boot.kernelModuleFilter: snd-hda-intel (in kernel/sound/)",
+        ),
+        (
+            r#"{ fileSystems."/".device = "/dev/vda"; boot.loader.systemd-boot.enable = true; boot.kernelModuleFilter = [ "sound" ]; boot.initrd.kernelModules = [ "snd" ]; }"#,
+            "left out of the system by boot.kernelModuleFilter: snd (in kernel/sound/)",
+        ),
+        (
+            r#"{ fileSystems."/".device = "/dev/vda"; boot.loader.systemd-boot.enable = true; boot.kernelModuleFilter = [ "sound/nonesuch" ]; }"#,
+            "module filter entry \"sound/nonesuch\" names no directory of the kernel's modules",
+        ),
+        (
+            r#"{ fileSystems."/".device = "/dev/vda"; boot.loader.systemd-boot.enable = true; boot.kernelModules = [ "nonesuch" ]; }"#,
+            "unknown kernel module(s), neither a module file nor built in: nonesuch",
+        ),
     ];
     for (text, want) in cases {
         let before = toplevels(&s);
@@ -604,9 +626,10 @@ fn the_result_link_keeps_the_system_through_garbage_collection() {
     run(&mut verify, None).ok();
     let mut closure = crate::strata_store(&s.root(), ["closure", &top]);
     let paths = run(&mut closure, None).ok().lines();
+    assert!(paths.iter().any(|p| p.ends_with("-kernel")), "{paths:?}");
     assert!(
-        paths.iter().any(|p| p.contains("linux-image-")),
-        "{paths:?}"
+        !paths.iter().any(|p| p.contains("linux-image-")),
+        "the kernel package is no part of the closure: {paths:?}"
     );
     for p in &paths {
         assert!(s.real(p).exists(), "{p} was collected");

@@ -59,6 +59,9 @@ fn debian_programs_sudo_locales_and_a_switch_that_drops_a_package() {
     let loader = ok(&m, "readlink -f /lib64/ld-linux-x86-64.so.2");
     assert!(loader.starts_with("/nix/store/"), "{loader}");
     assert!(ok(&m, "ls -la /lib64/ld-linux-x86-64.so.2").contains("->"));
+    // Debian's modprobe finds the running kernel's (compressed) modules.
+    let probe = ok(&m, "modprobe -n -v dummy");
+    assert!(probe.contains("dummy.ko.xz"), "{probe}");
     // Alternatives with their priorities.
     assert!(ok(&m, "readlink -f /usr/bin/vi")
         .trim()
