@@ -34,10 +34,10 @@ in
   };
   options.environment.defaultPackages = mkOption {
     type = types.listOf types.package;
-    default = [ ];
-    defaultText = lib.literalExpression "[ ]";
+    default = builtins.concatMap (n: lib.optional (pkgs ? ${n}) pkgs.${n}) [ "kmod" "procps" ];
+    defaultText = lib.literalExpression "[ pkgs.kmod pkgs.procps ]";
     example = lib.literalExpression "[ ]";
-    description = "Packages every system has unless this is changed, besides Debian's essential set (see environment.debian.essential). None by default.";
+    description = "Packages every system has unless this is changed, besides Debian's essential set (see environment.debian.essential): kmod (modprobe, which finds the running kernel's modules) and procps (ps, top, free). Set it to `[ ]` for a system with only environment.systemPackages and the essential set.";
   };
   options.environment.etc = mkOption {
     type = types.attrsNamedOf types.relativePath (types.submodule etcOpts);
