@@ -323,9 +323,9 @@ fn build_system_here(
 /// The file name of the digest beside a lock (`share/strata/debian-digest` in every system).
 pub const DIGEST_BESIDE_LOCK: &str = "debian-digest";
 
-/// The lock's digest in the store: valid already, else the one shipped beside `lock_file` (if
-/// its sha256 is the lock's), else made from the pinned indexes fetched from `mirror` (the
-/// archive's base URL). Returns its text.
+/// The lock's digest in the store: valid already, else the one shipped beside `lock_file` or
+/// beside strata's own lock (if its sha256 is the lock's), else made from the pinned indexes
+/// fetched from `mirror` (the archive's base URL). Returns its text.
 pub fn load_digest(
     store: &mut LocalStore,
     lock: &LockFile,
@@ -352,16 +352,22 @@ fn ensure_digest(
     if store.is_valid(&path)? {
         return Ok(path);
     }
-    if let Some(beside) = lock_file
+    // Beside the lock, then beside strata's own lock (`share/strata/` of the running strata,
+    // which every system carries): a machine whose configuration's lock is strata's own, or a
+    // copy of it, needs no archive.
+    let shipped = crate::config::modules_dir()
+        .and_then(|m| m.parent().map(|p| p.join(DIGEST_BESIDE_LOCK)));
+    let candidates = lock_file
         .map(|l| l.with_file_name(DIGEST_BESIDE_LOCK))
-        .filter(|p| p.is_file())
-    {
+        .into_iter()
+        .chain(shipped);
+    for beside in candidates.filter(|p| p.is_file()) {
         let bytes =
             fs::read(&beside).map_err(io_ctx(format!("cannot read '{}'", beside.display())))?;
         if crate::debian::lock::sha256_hex(&bytes) == lock.digest {
             return archive::add_digest(store, lock, &bytes).map_err(digest_err);
         }
-        tracing::info!(file = %beside.display(), "the digest beside the lock is not the lock's");
+        tracing::info!(file = %beside.display(), "this digest is not the lock's");
     }
     archive::ensure_digest(store, lock, || {
         let base = mirror.ok_or(ArchiveError::NoArchive)?;
