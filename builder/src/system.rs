@@ -355,8 +355,8 @@ fn ensure_digest(
     // Beside the lock, then beside strata's own lock (`share/strata/` of the running strata,
     // which every system carries): a machine whose configuration's lock is strata's own, or a
     // copy of it, needs no archive.
-    let shipped = crate::config::modules_dir()
-        .and_then(|m| m.parent().map(|p| p.join(DIGEST_BESIDE_LOCK)));
+    let shipped =
+        crate::config::modules_dir().and_then(|m| m.parent().map(|p| p.join(DIGEST_BESIDE_LOCK)));
     let candidates = lock_file
         .map(|l| l.with_file_name(DIGEST_BESIDE_LOCK))
         .into_iter()

@@ -138,6 +138,17 @@ fn debian_programs_sudo_locales_and_a_switch_that_drops_a_package() {
     assert_eq!(walk.output.lines().count(), 1, "{}", walk.output);
     eprintln!("{checked} ELF programs find their libraries");
 
+    // A switch on the unchanged configuration (the benchmark: printed, not asserted).
+    let t = std::time::Instant::now();
+    let r = m
+        .run(&format!("{STRATA} switch 2>&1"), Duration::from_secs(900))
+        .unwrap();
+    assert_eq!(r.code, 0, "strata switch failed:\n{}", r.output);
+    eprintln!(
+        "strata switch on an unchanged configuration, in the TCG guest: {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+
     // A switch that drops jq: off PATH at once, while a process started before keeps running.
     let pid = ok(&m, "sleep 1000 > /dev/null 2>&1 < /dev/null & echo $!");
     let pid = pid.trim();
@@ -151,10 +162,15 @@ fn debian_programs_sudo_locales_and_a_switch_that_drops_a_package() {
             base64(without.as_bytes())
         ),
     );
+    let t = std::time::Instant::now();
     let r = m
         .run(&format!("{STRATA} switch 2>&1"), Duration::from_secs(1500))
         .unwrap();
     assert_eq!(r.code, 0, "strata switch failed:\n{}", r.output);
+    eprintln!(
+        "strata switch without jq (the userspace made again), in the TCG guest: {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
     let gone = m
         .run("sh -lc 'command -v jq'", Duration::from_secs(60))
         .unwrap();
