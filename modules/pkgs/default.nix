@@ -37,7 +37,8 @@ let
     }) matching);
 
   debianClosure = roots: map (x: x.pkg) (builtins.genericClosure {
-    startSet = map (p: { key = p.pname or p.outPath; pkg = p; }) roots;
+    # A root may be a store path given as a string (a package built elsewhere).
+    startSet = map (p: { key = if builtins.isString p then p else p.pname or p.outPath; pkg = p; }) roots;
     operator = x: map (d: { key = d.pname; pkg = d; }) (x.pkg.depends or [ ]);
   });
 in

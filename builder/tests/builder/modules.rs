@@ -225,7 +225,8 @@ fn login_shells_get_the_system_path_and_the_declared_variables() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(
         String::from_utf8_lossy(&o.stdout),
-        "it's $HOME `here`|/a:/b c|/run/current-system/sw/bin:/run/current-system/sw/sbin:\
+        "it's $HOME `here`|/a:/b c|/run/wrappers/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:\
+         /usr/bin:/sbin:/bin:\
          /run/current-system/strata/bin"
     );
 }

@@ -70,8 +70,9 @@ fn example_etc_tree_manifest_and_bootspec() {
     let info = store.require_info(&tree.path).unwrap();
     assert_eq!(
         info.references.len(),
-        16,
-        "hostname, motd, profile, nsswitch.conf and pam.d's twelve files (sudoers is a copy)"
+        19,
+        "hostname, motd, profile, nsswitch.conf, hosts, shells, default/locale and pam.d's \
+         twelve files (sudoers is a copy)"
     );
 
     // The manifest, in the store as the toplevel will hold it.
