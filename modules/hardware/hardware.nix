@@ -111,8 +111,8 @@ in
       (needsUnfree "hardware.enableRedistributableFirmware" cfg.enableRedistributableFirmware
         "most of the redistributable firmware (firmware-iwlwifi, firmware-misc-nonfree, ...)")
       (needsUnfree "hardware.enableAllFirmware" cfg.enableAllFirmware "the firmware it adds")
-      (needsUnfree "hardware.cpu.intel.updateMicrocode" cfg.cpu.intel.updateMicrocode "Debian's intel-microcode")
-      (needsUnfree "hardware.cpu.amd.updateMicrocode" cfg.cpu.amd.updateMicrocode "Debian's amd64-microcode")
+      (needsUnfree "hardware.cpu.intel.updateMicrocode" cfg.cpu.intel.updateMicrocode "intel-microcode")
+      (needsUnfree "hardware.cpu.amd.updateMicrocode" cfg.cpu.amd.updateMicrocode "amd64-microcode")
     ];
     environment.systemPackages = lib.optionals withPackages
       (map (debianPackage "hardware.enableRedistributableFirmware") firmwareNames);

@@ -30,11 +30,12 @@ let
     else ccfg.keyMap;
   keyMap = pkgs.runCommand "console-keymap"
     {
-      __strataFhs = pkgs.debianTools [ "kbd" "console-data" ];
+      # loadkeys reads the compressed keymaps through `gzip -d -c` run by /bin/sh.
+      __strataFhs = pkgs.debianTools [ "kbd" "console-data" "gzip" "dash" ];
       keyMap = keyMapSource;
     }
     ''
-      if /bin/loadkeys -b "$keyMap" > "$out" 2> /build/loadkeys.log; then
+      if /usr/bin/loadkeys -b "$keyMap" > "$out" 2> /build/loadkeys.log; then
         exit 0
       fi
       cat /build/loadkeys.log >&2
@@ -43,11 +44,16 @@ let
           echo "console.keyMap: loadkeys cannot compile the keymap $keyMap (its messages are above)" >&2
           exit 1 ;;
       esac
-      # The names console-data has, those that share the name's first word first.
+      # The names console-data has with the name's first word: first those it starts, then
+      # those it is a word of.
       find /usr/share/keymaps -name '*.kmap.gz' | sed 's,.*/,,; s,[.]kmap[.]gz$,,' | sort -u > /build/names
       first=''${keyMap%%[-_.]*}
-      close=$( (grep -i -F -- "$first" /build/names || true) | head -n 12 | tr '
-' ' ')
+      close=$(awk -v f="$first" '
+        BEGIN { f = tolower(f) }
+        { n = tolower($0); l = length(n) - length(f) }
+        n == f || index(n, f "-") == 1 || index(n, f "_") == 1 { a = a " " $0; next }
+        index(n, "-" f "-") || index(n, "_" f "-") || (l > 0 && (substr(n, l) == "-" f || substr(n, l) == "_" f)) { b = b " " $0 }
+        END { print a b }' /build/names | tr ' ' '\n' | grep . | head -n 12 | tr '\n' ' ' | sed 's/ $//')
       if grep -q -x -F -- "$keyMap" /build/names; then
         echo "console.keyMap: loadkeys cannot compile the keymap $keyMap (its messages are above)" >&2
       elif [ -n "$close" ]; then
