@@ -42,9 +42,7 @@ pub enum KeymapError {
     NoMagic,
     #[error("table flag at byte {offset} is {value}, not 0 or 1")]
     BadFlag { offset: usize, value: u8 },
-    #[error(
-        "the keymap is {found} bytes long, but its {tables} tables make it {expected} bytes"
-    )]
+    #[error("the keymap is {found} bytes long, but its {tables} tables make it {expected} bytes")]
     Length {
         found: usize,
         expected: usize,

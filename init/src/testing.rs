@@ -240,8 +240,7 @@ impl Sys for Recorder {
     }
 
     fn set_key_entries(&mut self, tty: &str, entries: &[(u8, u8, u16)]) -> io::Result<usize> {
-        self.calls
-            .push(format!("set-keys {tty} {}", entries.len()));
+        self.calls.push(format!("set-keys {tty} {}", entries.len()));
         if let Some(e) = self.key_error {
             return Err(err(e));
         }

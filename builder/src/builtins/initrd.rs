@@ -30,9 +30,9 @@ use std::os::unix::fs::PermissionsExt as _;
 
 use super::{file_err, find_kernel, BuiltinContext, BuiltinError};
 use crate::compress::Compression;
-use crate::initrd::{build_initrd, microcode_archive};
 use crate::initrd::cpio::source_date_epoch;
 use crate::initrd::modules::ModulesDir;
+use crate::initrd::{build_initrd, microcode_archive};
 
 /// The name of the stage-1 configuration file inside the initrd.
 pub const INITRD_CONF: &str = "etc/strata-initrd.conf";
@@ -194,7 +194,11 @@ fn collect_microcode(
         for firmware in ["lib/firmware", "usr/lib/firmware"] {
             let firmware = real.join(firmware);
             for (dir, keep, into) in [
-                ("intel-ucode", (|_: &str| true) as fn(&str) -> bool, &mut intel),
+                (
+                    "intel-ucode",
+                    (|_: &str| true) as fn(&str) -> bool,
+                    &mut intel,
+                ),
                 ("amd-ucode", |n: &str| n.ends_with(".bin"), &mut amd),
             ] {
                 for f in files_in(&firmware.join(dir), keep)? {
