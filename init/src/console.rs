@@ -191,8 +191,8 @@ mod tests {
             flags[usize::from(t)] = 1;
         }
         v.extend_from_slice(&flags);
-        for t in 0..MAX_NR_KEYMAPS {
-            if flags[t] == 1 {
+        for (t, &flag) in flags.iter().enumerate() {
+            if flag == 1 {
                 for i in 0..NR_KEYS {
                     v.extend_from_slice(&((t * 256 + i) as u16).to_le_bytes());
                 }
