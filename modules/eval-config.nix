@@ -26,7 +26,7 @@ let
   # Packages of Debian's contrib, non-free and non-free-firmware components need
   # nixpkgs.config.allowUnfree: checked over everything the system is made of.
   closureOf = roots: if pkgs ? debianClosure then pkgs.debianClosure roots else [ ];
-  allRoots = systemRoots ++ [ kernel ] ++ bootLoader;
+  allRoots = systemRoots ++ [ kernel ] ++ bootLoader ++ c.hardware.cpu.microcodePackages;
   nonFree = builtins.filter (p: (p.component or "main") != "main") (closureOf allRoots);
   wantedBy = p: lib.findFirst (r: builtins.any (q: (q.pname or null) == p.pname) (closureOf [ r ])) null allRoots;
   freeCheck =
@@ -88,6 +88,7 @@ in rec {
     };
     fileSystems = builtins.mapAttrs (n: f: clean f) c.fileSystems;
     swapDevices = map clean c.swapDevices;
+    consoleKeyMap = if c.console.keyMapFile == null then null else toString c.console.keyMapFile;
     environment = {
       systemPackages = map toString (c.environment.systemPackages ++ c.environment.defaultPackages);
       etc = builtins.mapAttrs (n: e: clean e // { source = if e.source == null then null else toString e.source; })

@@ -53,6 +53,10 @@ pub struct ActivationManifest {
     /// Swap devices and files, in the configuration's order ([`crate::swap`]).
     #[serde(default)]
     pub swap_devices: Vec<ManifestSwap>,
+    /// The console's binary keymap (`console.keyMap` compiled by `loadkeys -b`), a store
+    /// file stage 2 loads at boot; absent for the kernel's own layout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console_key_map: Option<String>,
 }
 
 /// A swap device or file (`swapDevices`).

@@ -67,6 +67,7 @@ pub(crate) fn manifest(users: Vec<ManifestUser>, etc: Vec<ManifestEtcEntry>) -> 
         file_systems: Vec::new(),
         wrappers: Vec::new(),
         swap_devices: Vec::new(),
+        console_key_map: None,
     }
 }
 

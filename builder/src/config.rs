@@ -32,6 +32,10 @@ pub struct SystemConfig {
     pub services: BTreeMap<String, Service>,
     #[serde(default)]
     pub security: Security,
+    /// The console's binary keymap (`console.keyMap` compiled), a store path; `None` for the
+    /// kernel's own layout or without a package set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console_key_map: Option<String>,
 }
 
 /// `security.*`: the wrappers of `/run/wrappers/bin` as declared (the builder checks them

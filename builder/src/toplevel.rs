@@ -54,6 +54,7 @@
 //! | `fileSystems` | [`ManifestFileSystem`]s (`mountPoint`, `device`, `fsType`, `options`), sorted by mount point, `/` first (stage 1 mounts it; stage 2 the others) |
 //! | `wrappers` | [`ManifestWrapper`]s (`program`, `source`, `owner`, `group`, `mode`, `capabilities`), sorted by program: the checked `security.wrappers` ([`crate::wrappers`]) |
 //! | `swapDevices` | [`ManifestSwap`]s (`device`, `size` in MiB, `priority`, `label`), in the configuration's order |
+//! | `consoleKeyMap` | the binary keymap of `console.keyMap` (a store file, `loadkeys -b`'s format), which stage 2 loads at boot; absent for the kernel's own layout (`us`) |
 //!
 //! A user ([`ManifestUser`]): `name`, `uid` (`null`: activation allocates one, from the
 //! system range if `isSystemUser`, else the normal range, and keeps it), `group` (primary),
@@ -281,6 +282,7 @@ pub fn make_manifest(
                 label: s.label.clone(),
             })
             .collect(),
+        console_key_map: config.console_key_map.clone(),
     })
 }
 

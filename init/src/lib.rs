@@ -18,6 +18,7 @@
 //! shuts down in order.
 
 pub mod cmdline;
+pub mod console;
 pub mod host;
 pub mod modload;
 pub mod probe;

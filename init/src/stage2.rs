@@ -636,14 +636,18 @@ pub fn run(argv0: &str) -> ! {
     let manifest = fs::read_to_string(format!("{toplevel}/activation.json"))
         .map_err(|e| format!("cannot read {toplevel}/activation.json: {e}"))
         .and_then(|j| ActivationManifest::from_json(&j).map_err(|e| e.to_string()));
-    let (host_name, service_specs, mounts) = match manifest {
-        Ok(m) => (m.host_name, m.services, m.file_systems),
+    let (host_name, service_specs, mounts, key_map) = match manifest {
+        Ok(m) => (m.host_name, m.services, m.file_systems, m.console_key_map),
         Err(e) => {
             sys.console(&format!("strata: {e}; no services start"));
-            (String::new(), BTreeMap::new(), Vec::new())
+            (String::new(), BTreeMap::new(), Vec::new(), None)
         }
     };
     let mounted = mount_file_systems(&mut sys, &mounts);
+    // console.keyMap: the kernel's own layout (us) unless the generation names another.
+    if let Some(map) = &key_map {
+        crate::console::load(&mut sys, map);
+    }
     // The same activation `strata switch` runs: users, /etc, the host name, swap and
     // boot.kernelModules.
     match strata_activate::activate(

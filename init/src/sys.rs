@@ -10,7 +10,7 @@ use std::ffi::CString;
 use std::fs;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::time::Duration;
 
@@ -77,6 +77,10 @@ pub trait Sys {
     fn exec(&mut self, path: &str, argv: &[String], env: &[String]) -> io::Error;
     /// Attaches the file `path` read-only to a free loop device and returns its path.
     fn attach_loop(&mut self, path: &str) -> io::Result<String>;
+    /// Sets keyboard map entries (`table`, `index`, `value`) with `ioctl(KDSKBENT)` on the
+    /// console `tty`, in order; returns how many the kernel refused (an error only when the
+    /// console cannot be opened).
+    fn set_key_entries(&mut self, tty: &str, entries: &[(u8, u8, u16)]) -> io::Result<usize>;
 }
 
 fn cstr(s: &str) -> io::Result<CString> {
@@ -342,6 +346,38 @@ impl Sys for RealSys {
             return Err(io::Error::last_os_error());
         }
         Ok(dev)
+    }
+
+    fn set_key_entries(&mut self, tty: &str, entries: &[(u8, u8, u16)]) -> io::Result<usize> {
+        /// `KDSKBENT` of `<linux/kd.h>`.
+        const KDSKBENT: libc::c_ulong = 0x4B47;
+        /// `struct kbentry` of `<linux/kd.h>`.
+        #[repr(C)]
+        struct KbEntry {
+            kb_table: u8,
+            kb_index: u8,
+            kb_value: u16,
+        }
+        // Not the controlling terminal: PID 1 must not acquire one. std opens with O_CLOEXEC.
+        let console = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NOCTTY)
+            .open(tty)?;
+        let mut refused = 0;
+        for &(kb_table, kb_index, kb_value) in entries {
+            let entry = KbEntry {
+                kb_table,
+                kb_index,
+                kb_value,
+            };
+            // SAFETY: KDSKBENT reads one `struct kbentry`, which `entry` is, for the call's
+            // duration, on our open console.
+            if unsafe { libc::ioctl(console.as_raw_fd(), KDSKBENT, &raw const entry) } < 0 {
+                refused += 1;
+            }
+        }
+        Ok(refused)
     }
 
     fn exec(&mut self, path: &str, argv: &[String], env: &[String]) -> io::Error {

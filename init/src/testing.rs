@@ -33,6 +33,12 @@ pub struct Recorder {
     pub images: Vec<Vec<u8>>,
     /// Targets whose mount fails with this errno.
     pub mount_errors: BTreeMap<String, i32>,
+    /// The keyboard map entries set, in order.
+    pub key_entries: Vec<(u8, u8, u16)>,
+    /// How many entries `set_key_entries` says the kernel refused.
+    pub refused_keys: usize,
+    /// The errno opening the console fails with in `set_key_entries`.
+    pub key_error: Option<i32>,
 }
 
 fn err(errno: i32) -> io::Error {
@@ -231,6 +237,15 @@ impl Sys for Recorder {
     fn attach_loop(&mut self, path: &str) -> io::Result<String> {
         self.calls.push(format!("attach-loop {path}"));
         Ok("/dev/loop0".into())
+    }
+
+    fn set_key_entries(&mut self, tty: &str, entries: &[(u8, u8, u16)]) -> io::Result<usize> {
+        self.calls.push(format!("set-keys {tty} {}", entries.len()));
+        if let Some(e) = self.key_error {
+            return Err(err(e));
+        }
+        self.key_entries.extend_from_slice(entries);
+        Ok(self.refused_keys)
     }
 
     fn exec(&mut self, path: &str, argv: &[String], _env: &[String]) -> io::Error {

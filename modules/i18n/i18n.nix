@@ -3,12 +3,66 @@
 # packages) into the generation's /usr/lib/locale, one directory a locale (glibc reads them
 # without a locale archive, and directories are reproducible); `i18n.defaultLocale` and
 # `i18n.extraLocaleSettings` become LANG and LC_* in /etc/default/locale (which PAM reads for
-# logins) and /etc/profile. The console's settings are not acted on yet.
+# logins) and /etc/profile.
+#
+# The console: `console.keyMap` (a keymap name of Debian's console-data, or a keymap file) is
+# compiled at build time by Debian's `loadkeys -b` (package kbd, in the sandbox's FHS mode)
+# into a binary keymap, which the activation manifest names (`consoleKeyMap`) and stage 2
+# loads into the kernel at boot. `us` is the kernel's own layout: nothing is built. The font
+# and the other console settings are not acted on yet.
 { config, lib, pkgs, ... }:
 let
   inherit (lib) mkOption mkUnsupportedOption types;
-  noConsole = "strata does not set the console's keyboard layout or font.";
+  noConsole = "strata does not set the console's font or take its layout from X11's settings.";
   cfg = config.i18n;
+  ccfg = config.console;
+
+  # A keymap name as loadkeys looks it up below /usr/share/keymaps (de-latin1, fr_CH,
+  # us-intl.iso01, mac-usb-de-latin1-nodeadkeys): no `/', nothing a shell or a file name
+  # would misread.
+  keyMapName = types.strMatching "[A-Za-z0-9][A-Za-z0-9_.+-]*";
+
+  # The keymap the system loads at boot: none for the kernel's own (us).
+  keyMapSource =
+    if builtins.isPath ccfg.keyMap || !(builtins.isString ccfg.keyMap) then "${ccfg.keyMap}"
+    else if lib.hasPrefix "/" ccfg.keyMap && !(lib.hasPrefix (builtins.storeDir + "/") ccfg.keyMap) then
+      throw "console.keyMap: ${ccfg.keyMap} is outside the store, where the build cannot read it; give a Nix path (./my.kmap, which is copied into the store) or a keymap name such as de-latin1"
+    else ccfg.keyMap;
+  keyMap = pkgs.runCommand "console-keymap"
+    {
+      # loadkeys reads the compressed keymaps through `gzip -d -c` run by /bin/sh.
+      __strataFhs = pkgs.debianTools [ "kbd" "console-data" "gzip" "dash" ];
+      keyMap = keyMapSource;
+    }
+    ''
+      if /usr/bin/loadkeys -b "$keyMap" > "$out" 2> /build/loadkeys.log; then
+        exit 0
+      fi
+      cat /build/loadkeys.log >&2
+      case "$keyMap" in
+        /*)
+          echo "console.keyMap: loadkeys cannot compile the keymap $keyMap (its messages are above)" >&2
+          exit 1 ;;
+      esac
+      # The names console-data has with the name's first word: first those it starts, then
+      # those it is a word of.
+      find /usr/share/keymaps -name '*.kmap.gz' | sed 's,.*/,,; s,[.]kmap[.]gz$,,' | sort -u > /build/names
+      first=''${keyMap%%[-_.]*}
+      close=$(awk -v f="$first" '
+        BEGIN { f = tolower(f) }
+        { n = tolower($0); l = length(n) - length(f) }
+        n == f || index(n, f "-") == 1 || index(n, f "_") == 1 { a = a " " $0; next }
+        index(n, "-" f "-") || index(n, "_" f "-") || (l > 0 && (substr(n, l) == "-" f || substr(n, l) == "_" f)) { b = b " " $0 }
+        END { print a b }' /build/names | tr ' ' '\n' | grep . | head -n 12 | tr '\n' ' ' | sed 's/ $//')
+      if grep -q -x -F -- "$keyMap" /build/names; then
+        echo "console.keyMap: loadkeys cannot compile the keymap $keyMap (its messages are above)" >&2
+      elif [ -n "$close" ]; then
+        echo "console.keyMap: Debian's console-data has no keymap \`$keyMap'; close names: $close" >&2
+      else
+        echo "console.keyMap: Debian's console-data has no keymap \`$keyMap' (its keymaps are the .kmap.gz files below /usr/share/keymaps)" >&2
+      fi
+      exit 1
+    '';
 
   # A locale name: language[_territory][.codeset][@modifier].
   localeName = types.strMatching "[A-Za-z]+(_[A-Za-z]+)?([.][A-Za-z0-9-]+)?(@[A-Za-z0-9]+)?";
@@ -92,15 +146,20 @@ in
     environment.etc."default/locale".text =
       lib.concatStrings (lib.mapAttrsToList (n: v: "${n}=${v}\n") settings);
     environment.variables = lib.mapAttrs (n: lib.mkDefault) settings;
+    console.keyMapFile = lib.mkIf (ccfg.keyMap != "us" && pkgs ? debianTools) keyMap;
   };
   options.console = {
-    keyMap = mkUnsupportedOption {
-      type = types.either types.str types.path;
+    keyMap = mkOption {
+      type = types.either keyMapName types.path;
       default = "us";
-      example = "fr";
-      yet = true;
-      description = "The keyboard layout of the virtual consoles.";
-      reason = noConsole;
+      example = "de-latin1";
+      description = "The keyboard layout of the virtual consoles: the name of a keymap of Debian's console-data (de-latin1, fr, uk, dvorak, ...) or a keymap file (a Nix path), compiled at build time and loaded at boot. An unknown name fails the build naming it. The layout changes at the next boot, not at a switch.";
+    };
+    keyMapFile = mkOption {
+      type = types.nullOr types.package;
+      default = null;
+      internal = true;
+      description = "strata: the binary keymap (loadkeys -b) of console.keyMap that stage 2 loads; null for the kernel's own layout (us).";
     };
     font = mkUnsupportedOption {
       type = types.nullOr (types.either types.str types.path);

@@ -33,7 +33,8 @@ let
     moduleFilter = c.boot.kernelModuleFilter;
   };
 
-  initrd = derivation {
+  microcode = c.hardware.cpu.microcodePackages;
+  initrd = derivation ({
     name = "initrd";
     system = "builtin";
     builder = "builtin:strata-initrd";
@@ -47,7 +48,12 @@ let
     rootFsType = root.fsType;
     rootOptions = builtins.concatStringsSep "," root.options;
     compression = "zstd";
-  };
+  } // (if microcode == [ ] then { } else {
+    # The CPU microcode packages (hardware.cpu.*.updateMicrocode): an uncompressed archive of
+    # their updates goes before the compressed initrd. Absent when there are none, so the
+    # initrd of a system without them stays as it was.
+    inherit microcode;
+  }));
 in
 derivation {
   name = "strata-system-${if c.networking.hostName == "" then "unnamed" else c.networking.hostName}";

@@ -45,6 +45,7 @@ fn generations_are_listed_and_deleted() {
             file_systems: Vec::new(),
             wrappers: Vec::new(),
             swap_devices: Vec::new(),
+            console_key_map: None,
         };
         fs::write(real.join("activation.json"), manifest.to_json()).unwrap();
         fs::write(real.join("kernel-version"), "6.1.0-50-amd64\n").unwrap();

@@ -192,7 +192,6 @@ fn options_inside_submodules_and_imported_profiles_are_warned_about() {
     let out = run(eval_config().args(["-f"]).arg(&conf), None).ok();
     let warned = warnings(&out.stderr);
     for (name, yet) in [
-        ("hardware.enableRedistributableFirmware", true),
         ("networking.interfaces.ens3.useDHCP", true),
         ("nix.gc.automatic", true),
         ("nix.gc.dates", true),
@@ -210,7 +209,7 @@ fn options_inside_submodules_and_imported_profiles_are_warned_about() {
             out.stderr
         );
     }
-    assert_eq!(warned.len(), 7, "{}", out.stderr);
+    assert_eq!(warned.len(), 6, "{}", out.stderr);
 }
 
 /// What NixOS's graphical installer writes for a GNOME desktop on an encrypted disk of a
@@ -266,7 +265,6 @@ fn graphical_installer_configuration_evaluates_with_a_warning_per_ignored_option
     let expected = [
         "boot.initrd.luks.devices",
         "boot.loader.grub.useOSProber",
-        "console.keyMap",
         "networking.networkmanager.enable",
         "programs.firefox.enable",
         "security.rtkit.enable",

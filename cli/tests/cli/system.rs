@@ -508,6 +508,14 @@ fn bad_input_is_refused_with_a_clear_error_and_no_toplevel() {
             "firmware-misc-nonfree is in Debian's non-free-firmware component; set nixpkgs.config.allowUnfree = true",
         ),
         (
+            r#"{ fileSystems."/".device = "/dev/vda"; boot.loader.systemd-boot.enable = true; console.keyMap = "de-latin9"; }"#,
+            "console.keyMap: Debian's console-data has no keymap `de-latin9'; close names: de de-latin1 ",
+        ),
+        (
+            r#"{ fileSystems."/".device = "/dev/vda"; boot.loader.systemd-boot.enable = true; hardware.cpu.amd.updateMicrocode = true; }"#,
+            "hardware.cpu.amd.updateMicrocode: amd64-microcode is in Debian's non-free-firmware component; set nixpkgs.config.allowUnfree = true",
+        ),
+        (
             r#"{ fileSystems."/".device = "/dev/vda"; boot.loader.systemd-boot.enable = true; networking.hostName = 42; }"#,
             "networking.hostName",
         ),
@@ -642,4 +650,117 @@ fn the_result_link_keeps_the_system_through_garbage_collection() {
     .ok();
     assert_eq!(o.line(), top);
     assert!(built_drvs(&o).is_empty(), "{}", o.stderr);
+}
+
+/// The offset just after the first newc archive in `raw` (its padded trailer).
+fn after_first_archive(raw: &[u8]) -> usize {
+    let name = b"TRAILER!!!\0";
+    let at = raw
+        .windows(name.len())
+        .position(|w| w == name)
+        .expect("a trailer");
+    (at + name.len()).next_multiple_of(4)
+}
+
+#[test]
+fn console_keymap_and_cpu_microcode_reach_the_generation() {
+    let s = shared();
+    let work = tempfile::tempdir().unwrap();
+    let conf = work.path().join("configuration.nix");
+    fs::write(
+        &conf,
+        r#"{ fileSystems."/".device = "/dev/vda"; boot.loader.systemd-boot.enable = true;
+  console.keyMap = "de-latin1"; nixpkgs.config.allowUnfree = true;
+  hardware.cpu.intel.updateMicrocode = true; hardware.cpu.amd.updateMicrocode = true; }"#,
+    )
+    .unwrap();
+    let lock = repo().join("examples/strata.lock");
+    let result = work.path().join("result");
+    let top = build(
+        &s,
+        &[
+            "-f",
+            conf.to_str().unwrap(),
+            "--lock",
+            lock.to_str().unwrap(),
+            "-o",
+            result.to_str().unwrap(),
+        ],
+    )
+    .ok()
+    .line();
+    let t = s.real(&top);
+
+    // The keymap: Debian's de-latin1 compiled by loadkeys -b, named by the manifest, in the
+    // closure.
+    let manifest = ActivationManifest::from_json(
+        &fs::read_to_string(s.real(&link_target(&t.join("activation.json")))).unwrap(),
+    )
+    .unwrap();
+    let keymap = manifest.console_key_map.expect("a console keymap");
+    assert!(keymap.ends_with("-console-keymap"), "{keymap}");
+    let data = fs::read(s.real(&keymap)).unwrap();
+    let map = strata_init::console::Keymap::parse(&data).unwrap();
+    assert_eq!(map.tables(), [0, 1, 2, 4, 5, 6, 8, 9, 10, 12]);
+    // The key labelled Y on a US keyboard types z.
+    assert_eq!(map.get(0, 21), Some(0x0b7a));
+    let mut closure = crate::strata_store(&s.root(), ["closure", &top]);
+    let paths = run(&mut closure, None).ok().lines();
+    assert!(paths.contains(&keymap), "{paths:?}");
+
+    // The initrd: the uncompressed microcode archive, then the zstd-compressed initrd.
+    let raw = fs::read(s.real(&link_target(&t.join("initrd")))).unwrap();
+    assert!(raw.starts_with(b"070701"));
+    let end = after_first_archive(&raw);
+    let early = read_newc(&raw[..end]).unwrap();
+    let names: Vec<&str> = early.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "kernel",
+            "kernel/x86",
+            "kernel/x86/microcode",
+            "kernel/x86/microcode/GenuineIntel.bin",
+            "kernel/x86/microcode/AuthenticAMD.bin",
+            "TRAILER!!!"
+        ]
+    );
+    // Intel's updates start with header version 1, AMD's containers with "DMA\0".
+    assert!(early[3].data.len() > 1 << 20 && early[3].data.starts_with(&[1, 0, 0, 0]));
+    assert!(early[4].data.starts_with(b"DMA\0"));
+    assert_eq!(
+        &raw[end..end + 4],
+        &[0x28, 0xb5, 0x2f, 0xfd],
+        "zstd follows"
+    );
+    let rest = read_newc(&decompress(&raw[end..]).unwrap()).unwrap();
+    assert!(rest.iter().any(|e| e.name == "init"));
+
+    // Without the options, the initrd is the compressed archive alone.
+    let plain = work.path().join("plain.nix");
+    fs::write(
+        &plain,
+        r#"{ fileSystems."/".device = "/dev/vda"; boot.loader.systemd-boot.enable = true; }"#,
+    )
+    .unwrap();
+    let top = build(
+        &s,
+        &[
+            "-f",
+            plain.to_str().unwrap(),
+            "--lock",
+            lock.to_str().unwrap(),
+            "--no-out-link",
+        ],
+    )
+    .ok()
+    .line();
+    let t = s.real(&top);
+    let raw = fs::read(s.real(&link_target(&t.join("initrd")))).unwrap();
+    assert_eq!(&raw[..4], &[0x28, 0xb5, 0x2f, 0xfd]);
+    let manifest = ActivationManifest::from_json(
+        &fs::read_to_string(s.real(&link_target(&t.join("activation.json")))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(manifest.console_key_map, None);
 }

@@ -1,0 +1,5 @@
+{
+  fileSystems."/".device = "/dev/vda1";
+  boot.loader.systemd-boot.enable = true;
+  hardware.enableAllFirmware = true;
+}
