@@ -37,7 +37,11 @@ let
   # driver, which Debian's kernel does not carry, uses it.)
   otherFirmware = [ "firmware-ipw2x00" "firmware-ivtv" "firmware-ast" "firmware-realtek-rtl8723cs-bt" ];
 
-  firmwareNames = lib.optionals cfg.enableRedistributableFirmware (freeFirmware ++ redistributableFirmware)
+  # Without allowUnfree, enableRedistributableFirmware installs the free part and says what it
+  # leaves out (nixos-generate-config turns it on for every machine: such a configuration must
+  # evaluate as it is).
+  firmwareNames = lib.optionals cfg.enableRedistributableFirmware
+      (freeFirmware ++ lib.optionals unfree redistributableFirmware)
     ++ lib.optionals cfg.enableAllFirmware otherFirmware;
 
   # A package of the pinned suite (evaluations without a package set leave it out).
@@ -64,7 +68,7 @@ in
       type = types.bool;
       default = cfg.enableAllFirmware;
       defaultText = lib.literalExpression "config.hardware.enableAllFirmware";
-      description = "Whether to install the firmware whose licence allows redistribution: Debian's free firmware and the firmware of the kernel's linux-firmware collection (Wi-Fi, graphics, network and sound firmware: the packages firmware-linux-free, firmware-iwlwifi, firmware-realtek, firmware-misc-nonfree, ...), in /lib/firmware. Most of it is in Debian's non-free-firmware component and needs nixpkgs.config.allowUnfree. The firmware is not put into the initrd: a driver that needs firmware before the root file system is mounted does not get it.";
+      description = "Whether to install the firmware whose licence allows redistribution: Debian's free firmware and the firmware of the kernel's linux-firmware collection (Wi-Fi, graphics, network and sound firmware: the packages firmware-linux-free, firmware-iwlwifi, firmware-realtek, firmware-misc-nonfree, ...), in /lib/firmware. Most of it is in Debian's non-free-firmware component: without nixpkgs.config.allowUnfree only the free part is installed, with a warning. The firmware is not put into the initrd: a driver that needs firmware before the root file system is mounted does not get it.";
     };
     enableAllFirmware = mkOption {
       type = types.bool;
@@ -108,12 +112,12 @@ in
   };
   config = {
     assertions = [
-      (needsUnfree "hardware.enableRedistributableFirmware" cfg.enableRedistributableFirmware
-        "most of the redistributable firmware (firmware-iwlwifi, firmware-misc-nonfree, ...)")
       (needsUnfree "hardware.enableAllFirmware" cfg.enableAllFirmware "the firmware it adds")
       (needsUnfree "hardware.cpu.intel.updateMicrocode" cfg.cpu.intel.updateMicrocode "intel-microcode")
       (needsUnfree "hardware.cpu.amd.updateMicrocode" cfg.cpu.amd.updateMicrocode "amd64-microcode")
     ];
+    warnings = lib.optional (cfg.enableRedistributableFirmware && !unfree)
+      "hardware.enableRedistributableFirmware installs only Debian's free firmware (firmware-linux-free): the rest (firmware-iwlwifi, firmware-realtek, firmware-misc-nonfree, ...) is in Debian's non-free-firmware component; set nixpkgs.config.allowUnfree = true to install it too.";
     environment.systemPackages = lib.optionals withPackages
       (map (debianPackage "hardware.enableRedistributableFirmware") firmwareNames);
     hardware.cpu.microcodePackages = lib.optionals withPackages

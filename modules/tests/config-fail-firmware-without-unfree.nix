@@ -1,5 +1,0 @@
-{
-  boot.loader.systemd-boot.enable = true;
-  fileSystems."/".device = "/dev/vda1";
-  hardware.enableRedistributableFirmware = true;
-}
