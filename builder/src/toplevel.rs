@@ -940,11 +940,14 @@ mod tests {
         assert_eq!(
             targets,
             [
+                "default/locale",
                 "hostname",
+                "hosts",
                 "issue",
                 "localtime",
                 "motd",
                 "profile",
+                "shells",
                 "ssh/banner",
                 "sudoers"
             ]
@@ -979,8 +982,9 @@ mod tests {
         let info = store.require_info(&tree.path).unwrap();
         let issue = store.store_dir().parse(&src).unwrap();
         assert!(info.references.contains(&issue));
-        // issue, motd, profile, ssh/banner and hostname (linked); sudoers is a copy.
-        assert_eq!(info.references.len(), 5, "{:?}", info.references);
+        // issue, motd, profile, ssh/banner, hostname, hosts, shells and default/locale
+        // (linked); sudoers is a copy.
+        assert_eq!(info.references.len(), 8, "{:?}", info.references);
         // The copied text's store file is in the manifest even though the tree holds a copy.
         let sudo = tree.entries.iter().find(|e| e.target == "sudoers").unwrap();
         assert!(sudo.source.ends_with("-etc-sudoers"));
@@ -1064,7 +1068,10 @@ mod tests {
         cfg.host_name = String::new();
         let tree = build_etc(&mut store, &cfg).unwrap();
         let targets: Vec<&str> = tree.entries.iter().map(|e| e.target.as_str()).collect();
-        assert_eq!(targets, ["motd", "profile"]);
+        assert_eq!(
+            targets,
+            ["default/locale", "hosts", "motd", "profile", "shells"]
+        );
         let root = store.real_path(&tree.path).join("etc");
         assert!(fs::symlink_metadata(root.join("localtime")).is_err());
     }
