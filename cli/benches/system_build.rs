@@ -8,7 +8,10 @@
 //!    sources name (this run's network speed is part of the figure).
 //! 2. `cold, packages cached`: an empty store; the `.deb` files come from a local `file://`
 //!    mirror made from the first store (the packages were fetched once; everything else is
-//!    done again: unpacking, the sandboxed builds, the initrd, the toplevel).
+//!    done again: unpacking, the sandboxed builds, the initrd, the toplevel). The first
+//!    store's `.deb`s are found through the lock's digest (each record's `filename` and
+//!    `sha256` name its fixed-output path), and the build reads a copy of the lock with the
+//!    digest beside it (`debian-digest`), so it fetches no index.
 //! 3. `warm, one option changed`: `networking.hostName` set to a new name in the second store.
 //! 4. `no-op rebuild`: the unchanged configuration again.
 //!
@@ -51,28 +54,20 @@ fn build(root: &Path, args: &[&str]) -> (Duration, String) {
     )
 }
 
-/// A `file://` mirror holding every `.deb` of the lock that is in `root`'s store.
-fn local_mirror(root: &Path, lock: &Path, dir: &Path) -> String {
-    let store = root.join("nix/store");
-    let names: Vec<String> = fs::read_dir(&store)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    for line in fs::read_to_string(lock).unwrap().lines() {
-        let Some(filename) = line.strip_prefix("filename ") else {
-            continue;
-        };
-        let base = filename.rsplit('/').next().unwrap();
-        if let Some(n) = names
-            .iter()
-            .find(|n| n.split_once('-').is_some_and(|(_, rest)| rest == base))
-        {
-            let dst = dir.join(filename);
-            fs::create_dir_all(dst.parent().unwrap()).unwrap();
-            fs::copy(store.join(n), dst).unwrap();
-        }
-    }
-    format!("file://{}", dir.display())
+/// A `file://` mirror in `dir` holding every `.deb` of the lock's digest that is in `root`'s
+/// store (the fetched `.deb`s are fixed-output paths named after their file, found through
+/// the digest's `filename` and `sha256`), and a copy of the lock with the digest beside it, so
+/// a build in an empty store makes nothing from the archive's indexes. Returns the mirror's
+/// URL, the lock copy and how many `.deb`s the mirror holds.
+fn local_mirror(root: &Path, lock: &Path, dir: &Path) -> (String, PathBuf, usize) {
+    let parsed = common::debian::read_lock(lock);
+    let digest = common::debian::digest_in_store(root, &parsed);
+    let records = common::debian::records(&digest);
+    let mirror = dir.join("mirror");
+    let debs = common::debian::copy_debs(root, records.values(), &mirror).len();
+    assert!(debs > 0, "the first build fetched no .deb the digest names");
+    let lock_copy = common::debian::lock_with_digest(lock, &digest, &dir.join("lock"));
+    (common::debian::file_url(&mirror), lock_copy, debs)
 }
 
 fn closure_size(root: &Path, path: &str) -> (u64, u64) {
@@ -108,7 +103,8 @@ fn main() {
 
     let network = tmp.path().join("network");
     let (cold_net, top) = build(&network, &["-f", f]);
-    let mirror = local_mirror(&network, &lock, &tmp.path().join("mirror"));
+    let (mirror, lock_copy, debs) = local_mirror(&network, &lock, tmp.path());
+    let lock_copy = lock_copy.to_str().unwrap();
 
     let mut cold = Duration::MAX;
     let mut warm = Duration::MAX;
@@ -116,7 +112,7 @@ fn main() {
     let mut root = PathBuf::new();
     for i in 0..reps {
         root = tmp.path().join(format!("cached-{i}"));
-        let (t, again) = build(&root, &["-f", f, "--mirror", &mirror]);
+        let (t, again) = build(&root, &["-f", f, "--lock", lock_copy, "--mirror", &mirror]);
         assert_eq!(again, top, "the same toplevel from the cached packages");
         cold = cold.min(t);
         let changed = tmp.path().join(format!("host-{i}.nix"));
@@ -145,6 +141,10 @@ fn main() {
     let (total, kernel) = closure_size(&root, &top);
 
     println!("strata build of examples/configuration.nix ({reps} runs, best shown)");
+    println!(
+        "(the cached cases: a file:// mirror of the {debs} .debs the first build fetched, and the \
+         lock's digest beside a copy of the lock)"
+    );
     println!();
     println!("| case | strata | NixOS |");
     println!("|---|---|---|");

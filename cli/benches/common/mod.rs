@@ -1,5 +1,7 @@
 //! What the benchmarks share.
 
+pub mod debian;
+
 /// How many times each case runs: `STRATA_BENCH_REPS`, 3 by default, at least 1.
 #[allow(dead_code)]
 pub fn reps() -> usize {
@@ -38,4 +40,18 @@ pub fn nix_command(program: &str) -> std::process::Command {
     }
     c.env("NIX_CONFIG", "build-users-group =\nsubstituters =\n");
     c
+}
+
+/// Cargo's target directory (`CARGO_TARGET_DIR`, else the one this bench runs from), where
+/// benchmarks keep what they download once (`bench-data/`).
+#[allow(dead_code)]
+pub fn target_dir() -> std::path::PathBuf {
+    if let Some(t) = std::env::var_os("CARGO_TARGET_DIR").filter(|t| !t.is_empty()) {
+        return std::path::absolute(t).expect("an absolute target directory");
+    }
+    let exe = std::env::current_exe().expect("the bench's own path");
+    exe.ancestors()
+        .nth(4)
+        .map(std::path::Path::to_owned)
+        .expect("the bench runs as <target>/<triple>/<profile>/deps/<bench>")
 }
