@@ -380,13 +380,17 @@ fn install(
     // Links inside the machine's tree are followed as the machine sees them; a machine tree
     // whose store is a link to a store elsewhere on this host (`--root DIR` beside a shared
     // store) has the source at the same place as the host sees it.
-    let source = resolve_under(root, &w.source)
-        .filter(|p| p.exists())
-        .or_else(|| {
+    let source = match resolve_under(root, &w.source) {
+        Some(p) if p.exists() => p,
+        inside => {
             let host = root.join(w.source.trim_start_matches('/'));
-            host.exists().then_some(host)
-        })
-        .ok_or_else(|| wrapper_err(w, format!("cannot resolve {}", w.source)))?;
+            match inside {
+                _ if host.exists() => host,
+                Some(p) => p,
+                None => return Err(wrapper_err(w, format!("cannot resolve {}", w.source))),
+            }
+        }
+    };
     let mut from = fs::File::open(&source)
         .map_err(|e| wrapper_err(w, format!("cannot open {}: {e}", w.source)))?;
     let dst = dir.join(&w.program);
