@@ -47,6 +47,8 @@ pub struct DrvSpec<'a> {
     pub script: &'a str,
     pub outputs: &'a [&'a str],
     pub input_drvs: &'a [(&'a StorePath, &'a str)],
+    /// Store paths the builder reads (input sources), besides busybox.
+    pub input_srcs: &'a [&'a StorePath],
     pub env: Vec<(String, String)>,
     /// `(mode, hash)` for a fixed output: mode `flat` or `recursive`.
     pub fixed: Option<(&'a str, Hash)>,
@@ -94,6 +96,9 @@ impl Harness {
             ..Default::default()
         };
         d.input_srcs.insert(self.busybox_path.clone());
+        for p in spec.input_srcs {
+            d.input_srcs.insert(self.store.print(p));
+        }
         for (p, o) in spec.input_drvs {
             d.input_drvs
                 .entry(self.store.print(p))

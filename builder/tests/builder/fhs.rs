@@ -3,15 +3,14 @@
 //! and a tree that is not an input is refused; `/etc/sudoers` is checked by a `visudo` of such
 //! a tree, and a rejected line fails the build naming it.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use strata_builder::build::{realise, BuildError, BuildOptions};
-use strata_store::derivation::{Derivation, Output};
+use strata_store::derivation::Derivation;
 use strata_store::StorePath;
 
-use crate::common::{harness, Harness};
+use crate::common::{harness, DrvSpec, Harness};
 
 /// The host's dynamic loader, which every program of the tree names as its interpreter.
 const LOADER: &str = "/lib64/ld-linux-x86-64.so.2";
@@ -69,47 +68,18 @@ fn fhs_drv(
     inputs: &[&StorePath],
     fhs: Option<&StorePath>,
 ) -> (StorePath, Derivation) {
-    let mut d = Derivation {
-        system: "x86_64-linux".into(),
-        builder: h.busybox.clone(),
-        args: vec!["sh".into(), "-c".into(), script.into()],
-        ..Default::default()
-    };
-    d.input_srcs.insert(h.busybox_path.clone());
-    for p in inputs {
-        d.input_srcs.insert(h.store.print(p));
-    }
-    for (k, v) in [
-        ("name", name),
-        ("builder", h.busybox.as_str()),
-        ("system", "x86_64-linux"),
-        ("out", ""),
-    ] {
-        d.env.insert(k.into(), v.into());
-    }
-    if let Some(t) = fhs {
-        d.env.insert("__strataFhs".into(), h.store.print(t));
-    }
-    d.outputs.insert("out".into(), Output::default());
-    let sd = h.store.store_dir().clone();
-    let hash = d.hash_modulo(true, |_| Err::<_, ()>(())).unwrap();
-    let out = sd.display(&sd.make_output_path("out", &hash, name).unwrap());
-    d.env.insert("out".into(), out.clone());
-    d.outputs.get_mut("out").unwrap().path = out;
-    let refs: BTreeSet<StorePath> = d
-        .references()
-        .iter()
-        .map(|r| sd.parse(r).unwrap())
+    let env = fhs
+        .map(|t| ("__strataFhs".to_owned(), h.store.print(t)))
+        .into_iter()
         .collect();
-    let info = h
-        .store
-        .add_text(
-            &format!("{name}.drv"),
-            d.to_aterm(false, None).as_bytes(),
-            &refs,
-        )
-        .unwrap();
-    (info.path, d)
+    h.write_drv(DrvSpec {
+        name,
+        script,
+        outputs: &["out"],
+        input_srcs: inputs,
+        env,
+        ..Default::default()
+    })
 }
 
 const SCRIPT: &str =
