@@ -235,6 +235,9 @@ pub struct Service {
     pub script: String,
     pub pre_start: String,
     pub restart_if_changed: bool,
+    /// A changed service is reloaded with its new `ExecReload` instead of restarted.
+    #[serde(default)]
+    pub reload_if_changed: bool,
     /// Hashes of the reload triggers: a change of any makes a switch reload the service.
     pub reload_triggers: Vec<String>,
     pub service_config: ServiceConfig,
@@ -248,6 +251,9 @@ pub struct ServiceConfig {
     pub ExecReload: Option<String>,
     pub ExecStop: Option<String>,
     pub Type: String,
+    /// A `oneshot` that finished successfully stays active until stopped.
+    #[serde(default)]
+    pub RemainAfterExit: bool,
     pub Restart: String,
     pub RestartSec: String,
     pub User: String,

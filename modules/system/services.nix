@@ -15,6 +15,7 @@ let
       script = mkOption { type = types.lines; default = ""; description = "Shell commands that are the service (instead of serviceConfig.ExecStart)."; };
       preStart = mkOption { type = types.lines; default = ""; description = "Shell commands run before the service starts."; };
       restartIfChanged = mkOption { type = types.bool; default = true; description = "Whether a switch restarts the service when it changed."; };
+      reloadIfChanged = mkOption { type = types.bool; default = false; description = "Whether a switch reloads the service (its new ExecReload) instead of restarting it when it changed."; };
       reloadTriggers = mkOption { type = types.listOf types.unspecified; default = [ ]; description = "Values whose change makes a switch reload the service instead of restarting it."; };
       serviceConfig = mkOption {
         type = types.submodule {
@@ -23,6 +24,7 @@ let
             ExecReload = mkOption { type = types.nullOr types.str; default = null; description = "The command that reloads the service."; };
             ExecStop = mkOption { type = types.nullOr types.str; default = null; description = "The command that stops the service (SIGTERM otherwise)."; };
             Type = mkOption { type = types.enum [ "simple" "oneshot" "forking" "notify" "exec" ]; default = "simple"; description = "How the service signals that it is ready."; };
+            RemainAfterExit = mkOption { type = types.bool; default = false; description = "Whether a oneshot service that finished successfully stays active: a switch that changes it stops it (ExecStop) and starts it again, or reloads it (ExecReload) with reloadIfChanged."; };
             Restart = mkOption { type = types.enum [ "no" "on-success" "on-failure" "on-abnormal" "always" ]; default = "no"; description = "When the service is restarted after it exits."; };
             RestartSec = mkOption { type = types.either types.ints.unsigned types.str; default = 1; description = "Seconds to wait before a restart."; };
             User = mkOption { type = types.passwdName; default = "root"; description = "The user the service runs as."; };
