@@ -89,9 +89,14 @@ in rec {
     fileSystems = builtins.mapAttrs (n: f: clean f) c.fileSystems;
     swapDevices = map clean c.swapDevices;
     consoleKeyMap = if c.console.keyMapFile == null then null else toString c.console.keyMapFile;
+    sshPorts = if c.services.openssh.enable then c.services.openssh.ports else [ ];
     environment = {
       systemPackages = map toString (c.environment.systemPackages ++ c.environment.defaultPackages);
-      etc = builtins.mapAttrs (n: e: clean e // { source = if e.source == null then null else toString e.source; })
+      etc = builtins.mapAttrs (n: e: clean e // {
+        source = if e.source == null then null else toString e.source;
+        # A string (not a path value) outside the store: a link to a file made at run time.
+        outsideStore = builtins.isString e.source && !(lib.hasPrefix "${builtins.storeDir}/" e.source);
+      })
         (lib.filterAttrs (n: e: e.enable) c.environment.etc);
       variables = builtins.mapAttrs (n: v: if builtins.isList v then lib.concatStringsSep ":" v else v) c.environment.variables;
     };

@@ -12,6 +12,7 @@
   ./boot/kernel.nix
   ./tasks/filesystems.nix
   ./tasks/encrypted-devices.nix
+  ./tasks/network-interfaces.nix
   ./system/services.nix
   ./system/iso-image.nix
   ./testing/command-channel.nix

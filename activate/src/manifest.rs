@@ -57,6 +57,10 @@ pub struct ActivationManifest {
     /// file stage 2 loads at boot; absent for the kernel's own layout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub console_key_map: Option<String>,
+    /// The ports the machine's SSH server listens on (`services.openssh.ports` when enabled):
+    /// `strata build-vm` forwards the first. Activation does not read it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ssh_ports: Vec<u16>,
 }
 
 /// A swap device or file (`swapDevices`).

@@ -68,6 +68,7 @@ pub(crate) fn manifest(users: Vec<ManifestUser>, etc: Vec<ManifestEtcEntry>) -> 
         wrappers: Vec::new(),
         swap_devices: Vec::new(),
         console_key_map: None,
+        ssh_ports: Vec::new(),
     }
 }
 

@@ -36,6 +36,9 @@ pub struct SystemConfig {
     /// kernel's own layout or without a package set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub console_key_map: Option<String>,
+    /// The ports the SSH server listens on (`services.openssh.ports` when it is enabled).
+    #[serde(default)]
+    pub ssh_ports: Vec<u16>,
 }
 
 /// `security.*`: the wrappers of `/run/wrappers/bin` as declared (the builder checks them
@@ -174,6 +177,10 @@ pub struct EtcEntry {
     pub target: String,
     pub text: Option<String>,
     pub source: Option<String>,
+    /// `source` is a string naming a path outside the store (not a path value): a `symlink`
+    /// entry links to it as it is, as NixOS's `/etc` does (`/run/...` files made at run time).
+    #[serde(default)]
+    pub outside_store: bool,
     pub mode: String,
     pub user: String,
     pub group: String,

@@ -55,6 +55,7 @@
 //! | `wrappers` | [`ManifestWrapper`]s (`program`, `source`, `owner`, `group`, `mode`, `capabilities`), sorted by program: the checked `security.wrappers` ([`crate::wrappers`]) |
 //! | `swapDevices` | [`ManifestSwap`]s (`device`, `size` in MiB, `priority`, `label`), in the configuration's order |
 //! | `consoleKeyMap` | the binary keymap of `console.keyMap` (a store file, `loadkeys -b`'s format), which stage 2 loads at boot; absent for the kernel's own layout (`us`) |
+//! | `sshPorts` | `services.openssh.ports` when the SSH server is enabled (absent otherwise): `strata build-vm` forwards the first |
 //!
 //! A user ([`ManifestUser`]): `name`, `uid` (`null`: activation allocates one, from the
 //! system range if `isSystemUser`, else the normal range, and keeps it), `group` (primary),
@@ -283,6 +284,7 @@ pub fn make_manifest(
             })
             .collect(),
         console_key_map: config.console_key_map.clone(),
+        ssh_ports: config.ssh_ports.clone(),
     })
 }
 
@@ -445,6 +447,19 @@ pub fn build_etc(store: &mut LocalStore, config: &SystemConfig) -> Result<EtcTre
             (Some(text), None) => {
                 let info = add_scanned_text(store, &etc_store_name(&e.target), text.as_bytes())?;
                 (store.print(&info), store.real_path(&info))
+            }
+            (None, Some(source)) if e.outside_store && mode == "symlink" => {
+                check_runtime_link(source).map_err(bad)?;
+                let link = source.trim_end_matches('/').to_owned();
+                let entry = ManifestEtcEntry {
+                    target: e.target.clone(),
+                    mode,
+                    user: e.user.clone(),
+                    group: e.group.clone(),
+                    source: link.clone(),
+                };
+                insert(entry, Content::Link(link), &what)?;
+                continue;
             }
             (None, Some(source)) => {
                 resolve_source(store, &e.target, source).map_err(|err| match err {
@@ -617,6 +632,21 @@ fn add_scanned_text(
     scanner.write_all(text).map_err(io_ctx("scanning a text"))?;
     let refs = scanner.into_found();
     Ok(store.add_text(name, text, &refs)?.path)
+}
+
+/// A link to a file outside the store (made at run time, such as `/run/strata/resolv.conf`):
+/// an absolute, normal path of one line.
+fn check_runtime_link(source: &str) -> Result<(), String> {
+    let normal = source.starts_with('/')
+        && !source.contains(['\n', '\0'])
+        && source.split('/').skip(1).all(|c| c != "." && c != "..");
+    if normal {
+        Ok(())
+    } else {
+        Err(format!(
+            "the source `{source}' is not an absolute path without `.' and `..' components"
+        ))
+    }
 }
 
 /// An entry's `source`: its logical path (under the store directory) and where it is on disk.
@@ -895,6 +925,7 @@ mod tests {
             target: target.into(),
             text: text.map(str::to_owned),
             source: source.map(str::to_owned),
+            outside_store: false,
             mode: mode.into(),
             user: "+0".into(),
             group: "+0".into(),
@@ -929,6 +960,14 @@ mod tests {
                 "symlink",
             ),
         );
+        let mut resolv = etc_entry(
+            "resolv.conf",
+            None,
+            Some("/run/strata/resolv.conf"),
+            "symlink",
+        );
+        resolv.outside_store = true;
+        etc.insert("resolv.conf".into(), resolv);
         let mut off = etc_entry("off", Some("x"), None, "symlink");
         off.enable = false;
         etc.insert("off".into(), off);
@@ -947,6 +986,7 @@ mod tests {
                 "localtime",
                 "motd",
                 "profile",
+                "resolv.conf",
                 "shells",
                 "ssh/banner",
                 "sudoers"
@@ -956,6 +996,11 @@ mod tests {
         assert_eq!(
             link("localtime").to_str().unwrap(),
             "/etc/zoneinfo/America/Phoenix"
+        );
+        // A string outside the store is linked to as it is (a file made at run time).
+        assert_eq!(
+            link("resolv.conf").to_str().unwrap(),
+            "/run/strata/resolv.conf"
         );
         let banner = link("ssh/banner");
         assert!(banner.to_str().unwrap().ends_with("-etc-banner"));
@@ -1055,6 +1100,11 @@ mod tests {
             vec![("s", etc_entry("s", None, Some("relative"), "symlink"))],
             "absolute",
         );
+        for bad in ["/run/../etc/shadow", "run/x", "/run/a\nb"] {
+            let mut e = etc_entry("r", None, Some(bad), "symlink");
+            e.outside_store = true;
+            check(&mut store, vec![("r", e)], "not an absolute path without");
+        }
         let mut cfg = example();
         cfg.time_zone = Some("../../etc/shadow".into());
         assert!(build_etc(&mut store, &cfg).is_err());

@@ -158,6 +158,13 @@ pub fn build_vm(
         args.target.out_link.display(),
         vm.host
     );
+    if let Some(ssh) = &vm.ssh {
+        eprintln!(
+            "once it is up, log in with: {} (the launcher takes the next free port if that one \
+             is busy, or STRATA_VM_SSH_PORT, and prints it)",
+            ssh.command()
+        );
+    }
     println!("{}", store.print(&vm.launcher));
     Ok(ExitCode::SUCCESS)
 }

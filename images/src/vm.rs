@@ -5,6 +5,13 @@
 //! GRUB machines boot through SeaBIOS (faster to start than UEFI under emulation);
 //! systemd-boot machines through OVMF, with the variable store beside the disk. TCG unless
 //! `STRATA_VM_ACCEL=kvm` is set: KVM is used only when the user says it works.
+//!
+//! The machine gets QEMU's user-mode network (its DHCP server, DNS relay and NAT; no root
+//! needed on the host). When it runs an SSH server, the first of its ports is forwarded from
+//! a port on the host's loopback: `STRATA_VM_SSH_PORT`, else the first free one from the port
+//! `build-vm` found free (2222 or above), which the launcher prints with the `ssh` command to
+//! use. `QEMU_NET_OPTS` adds options to the network (`restrict=on`, more `hostfwd=`), as
+//! NixOS's VMs take it.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -43,6 +50,8 @@ pub struct VmReport {
     pub disk: PathBuf,
     /// The store path holding `bin/run-<hostname>-vm`.
     pub launcher: StorePath,
+    /// How to log in over SSH (the launcher may pick a later port if this one is taken).
+    pub ssh: Option<Ssh>,
     pub warnings: Vec<String>,
 }
 
@@ -88,10 +97,20 @@ pub fn build_vm(spec: VmSpec<'_>) -> Result<VmReport, Error> {
             return Err(e);
         }
     }
+    let ssh = manifest.ssh_ports.first().map(|&guest_port| Ssh {
+        guest_port,
+        host_port: free_port(DEFAULT_SSH_PORT),
+        user: manifest
+            .users
+            .iter()
+            .find(|u| u.is_normal_user)
+            .map_or_else(|| "root".to_owned(), |u| u.name.clone()),
+    });
     let script = launcher(
         &host,
         &disk,
         uefi.then(|| (Path::new(OVMF_CODE), vars.as_path())),
+        ssh.as_ref(),
     );
     // The launcher goes into the store, like any build result.
     let stage = tempfile::tempdir().map_err(io_err(
@@ -123,22 +142,80 @@ pub fn build_vm(spec: VmSpec<'_>) -> Result<VmReport, Error> {
         host,
         disk,
         launcher: info.path,
+        ssh,
         warnings: report.warnings,
     })
 }
 
-/// The launcher for `disk` (a qcow2 image); `uefi` gives (firmware code, variable store).
-pub fn launcher(host: &str, disk: &Path, uefi: Option<(&Path, &Path)>) -> String {
+/// The host port `build-vm` starts looking for a free one from.
+pub const DEFAULT_SSH_PORT: u16 = 2222;
+
+/// How the host reaches a VM's SSH server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ssh {
+    /// The port the guest's sshd listens on.
+    pub guest_port: u16,
+    /// The host port forwarded to it (on 127.0.0.1).
+    pub host_port: u16,
+    /// Who to log in as: the first normal user, else root.
+    pub user: String,
+}
+
+impl Ssh {
+    /// The command that logs in.
+    pub fn command(&self) -> String {
+        format!("ssh -p {} {}@localhost", self.host_port, self.user)
+    }
+}
+
+/// The first port from `from` that nothing on 127.0.0.1 listens on now (`from` if none is).
+fn free_port(from: u16) -> u16 {
+    (from..=u16::MAX)
+        .find(|&p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok())
+        .unwrap_or(from)
+}
+
+/// The launcher for `disk` (a qcow2 image); `uefi` gives (firmware code, variable store);
+/// `ssh` the forward to the guest's SSH server.
+pub fn launcher(
+    host: &str,
+    disk: &Path,
+    uefi: Option<(&Path, &Path)>,
+    ssh: Option<&Ssh>,
+) -> String {
     let q = |p: &Path| format!("'{}'", p.display().to_string().replace('\'', "'\\''"));
     let mut s = format!(
         "#!/bin/sh\n\
          # Boots the strata machine {host} in QEMU, its console on this terminal (ctrl-a x\n\
          # quits). Made by `strata build-vm`; the disk is made anew by each build-vm.\n\
          # STRATA_VM_MEMORY (MiB, default 1024) and STRATA_VM_ACCEL (tcg or kvm) adjust it;\n\
-         # further arguments go to QEMU.\n\
-         exec qemu-system-x86_64 -machine q35 -accel \"${{STRATA_VM_ACCEL:-tcg}}\" \\\n\
-         \x20 -m \"${{STRATA_VM_MEMORY:-1024}}\" -smp 2 -nographic -nic none \\\n"
+         # QEMU_NET_OPTS adds options to its user-mode network (restrict=on, hostfwd=...);\n\
+         # further arguments go to QEMU.\n"
     );
+    let mut net = String::from("user,model=virtio-net-pci");
+    if let Some(ssh) = ssh {
+        // A port is taken when /proc/net/tcp{,6} lists it listening (state 0A).
+        s.push_str(&format!(
+            "# STRATA_VM_SSH_PORT is the host port forwarded to the machine's SSH server; by\n\
+             # default the first free one from {from}.\n\
+             port=\"${{STRATA_VM_SSH_PORT:-}}\"\n\
+             if [ -z \"$port\" ]; then\n\
+             \x20 port={from}\n\
+             \x20 while grep -qiE \":$(printf '%04X' \"$port\") [0-9A-F]+:[0-9A-F]{{4}} 0A \" /proc/net/tcp /proc/net/tcp6 2>/dev/null; do\n\
+             \x20   port=$((port + 1))\n\
+             \x20 done\n\
+             fi\n\
+             echo \"{host}: log in with: ssh -p $port {user}@localhost\" >&2\n",
+            from = ssh.host_port,
+            user = ssh.user,
+        ));
+        net.push_str(&format!(",hostfwd=tcp:127.0.0.1:$port-:{}", ssh.guest_port));
+    }
+    s.push_str(&format!(
+        "exec qemu-system-x86_64 -machine q35 -accel \"${{STRATA_VM_ACCEL:-tcg}}\" \\\n\
+         \x20 -m \"${{STRATA_VM_MEMORY:-1024}}\" -smp 2 -nographic \\\n\
+         \x20 -nic \"{net}${{QEMU_NET_OPTS:+,$QEMU_NET_OPTS}}\" \\\n"
+    ));
     if let Some((code, vars)) = uefi {
         s.push_str(&format!(
             "  -drive if=pflash,format=raw,readonly=on,file={} \\\n  -drive if=pflash,format=raw,file={} \\\n",
@@ -160,7 +237,7 @@ mod tests {
 
     #[test]
     fn launchers() {
-        let bios = launcher("saguaro", Path::new("/home/a/saguaro.qcow2"), None);
+        let bios = launcher("saguaro", Path::new("/home/a/saguaro.qcow2"), None, None);
         assert!(bios.starts_with("#!/bin/sh\n"));
         assert!(bios.contains("-drive file='/home/a/saguaro.qcow2',if=virtio,format=qcow2 \"$@\""));
         assert!(!bios.contains("pflash"));
@@ -171,8 +248,56 @@ mod tests {
                 Path::new("/usr/share/OVMF/OVMF_CODE.fd"),
                 Path::new("/d/vars.fd"),
             )),
+            None,
         );
         assert!(uefi.contains("readonly=on,file='/usr/share/OVMF/OVMF_CODE.fd'"));
         assert!(uefi.contains("file='/d/it'\\''s.qcow2'"), "{uefi}");
+        assert!(
+            uefi.contains("-nic \"user,model=virtio-net-pci${QEMU_NET_OPTS:+,$QEMU_NET_OPTS}\"")
+        );
+    }
+
+    /// The launcher's shell finds a free port past busy ones and forwards it to the guest's.
+    #[test]
+    fn ssh_forward() {
+        let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let from = busy.local_addr().unwrap().port();
+        let ssh = Ssh {
+            guest_port: 2022,
+            host_port: from,
+            user: "alice".into(),
+        };
+        let script = launcher("m", Path::new("/d/m.qcow2"), None, Some(&ssh));
+        assert!(
+            script.contains("hostfwd=tcp:127.0.0.1:$port-:2022"),
+            "{script}"
+        );
+        // Run the port-choosing part with QEMU replaced by printing the -nic argument.
+        let head = script.split("exec qemu-system-x86_64").next().unwrap();
+        let probe = format!("{head}echo \"$port\"\n");
+        let run = |env: &[(&str, &str)]| {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(&probe)
+                .env_remove("STRATA_VM_SSH_PORT")
+                .envs(env.iter().copied())
+                .output()
+                .unwrap();
+            assert!(out.status.success());
+            (
+                String::from_utf8(out.stdout).unwrap().trim().to_owned(),
+                String::from_utf8(out.stderr).unwrap(),
+            )
+        };
+        let (port, said) = run(&[]);
+        let port: u16 = port.parse().unwrap();
+        assert!(port > from, "{port} is taken by the test's listener");
+        assert!(
+            said.contains(&format!("ssh -p {port} alice@localhost")),
+            "{said}"
+        );
+        let (chosen, _) = run(&[("STRATA_VM_SSH_PORT", "40022")]);
+        assert_eq!(chosen, "40022");
+        drop(busy);
     }
 }

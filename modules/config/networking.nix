@@ -5,35 +5,80 @@
 let
   inherit (lib) mkOption mkUnsupportedOption types;
   cfg = config.networking;
-  noInterfaces = "strata does not configure network interfaces.";
   noFirewall = "strata runs no firewall: every port is open.";
-  # An IPv4 or IPv6 address as /etc/hosts writes it.
-  ipAddress = types.strMatching "[0-9]{1,3}([.][0-9]{1,3}){3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*";
+  ipAddress = types.ipAddress;
   # A host name or a dotted domain name: labels of letters, digits and dashes.
   hostNameType = types.strMatching "[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?([.][A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*";
 
+  # An address of an interface, NixOS's shape.
+  addressOpts = addrType: maxPrefix: {
+    options.address = mkOption { type = addrType; description = "The address."; };
+    options.prefixLength = mkOption { type = types.ints.between 0 maxPrefix; description = "The length of the network prefix."; };
+  };
+
   interfaceOpts = { name, ... }: {
     options = {
-      useDHCP = mkUnsupportedOption {
+      useDHCP = mkOption {
         type = types.nullOr types.bool;
         default = null;
-        yet = true;
-        # Quiet unless DHCP is asked for: strata does none.
-        quietWhen = v: v != true;
-        description = "Whether the interface gets its address by DHCP; null follows networking.useDHCP.";
-        reason = noInterfaces;
+        description = "Whether the interface gets its address by DHCP; null follows networking.useDHCP, except that an interface with static addresses does not.";
       };
-      ipv4.addresses = mkUnsupportedOption {
-        type = types.listOf (types.submodule {
-          options.address = mkOption { type = types.str; description = "The IPv4 address."; };
-          options.prefixLength = mkOption { type = types.ints.between 0 32; description = "The length of the network prefix."; };
-        });
+      ipv4.addresses = mkOption {
+        type = types.listOf (types.submodule (addressOpts types.ipv4Address 32));
+        default = [ ];
+        example = [ { address = "192.0.2.10"; prefixLength = 24; } ];
+        description = "Static IPv4 addresses of the interface.";
+      };
+      ipv6.addresses = mkOption {
+        type = types.listOf (types.submodule (addressOpts types.ipv6Address 128));
+        default = [ ];
+        example = [ { address = "2001:db8::10"; prefixLength = 64; } ];
+        description = "Static IPv6 addresses of the interface.";
+      };
+      mtu = mkOption {
+        type = types.nullOr (types.ints.between 68 65536);
+        default = null;
+        description = "The interface's MTU; null leaves the driver's.";
+      };
+      ipv4.routes = mkUnsupportedOption {
+        type = types.listOf types.attrs;
         default = [ ];
         yet = true;
-        description = "Static IPv4 addresses of the interface.";
-        reason = noInterfaces;
+        quietWhen = v: v == [ ];
+        description = "Static IPv4 routes of the interface.";
+        reason = "strata sets only the default gateway (networking.defaultGateway).";
+      };
+      ipv6.routes = mkUnsupportedOption {
+        type = types.listOf types.attrs;
+        default = [ ];
+        yet = true;
+        quietWhen = v: v == [ ];
+        description = "Static IPv6 routes of the interface.";
+        reason = "strata sets only the default gateway (networking.defaultGateway6).";
+      };
+      macAddress = mkUnsupportedOption {
+        type = types.nullOr types.str;
+        default = null;
+        yet = true;
+        quietWhen = v: v == null;
+        description = "The MAC address the interface is given.";
+        reason = "strata keeps the hardware's MAC address.";
       };
     };
+  };
+
+  gatewayOpts = addrType: {
+    options = {
+      address = mkOption { type = addrType; description = "The gateway's address."; };
+      interface = mkOption { type = types.nullOr types.interfaceName; default = null; description = "The interface the gateway is reached through."; };
+      metric = mkOption { type = types.nullOr types.ints.unsigned; default = null; description = "The route's metric."; };
+    };
+  };
+  gateway = addrType: mkOption {
+    type = types.nullOr (types.coercedTo types.str (address: { inherit address; }) (types.submodule (gatewayOpts addrType)));
+    default = null;
+    example = "192.0.2.1";
+    description = "The default gateway: an address, or { address; interface; metric; }.";
   };
 
   proxy = what: mkOption {
@@ -64,28 +109,53 @@ in
       example = "192.0.2.11 cache.example";
       description = "Lines appended to /etc/hosts as they are.";
     };
-    useDHCP = mkUnsupportedOption {
+    useDHCP = mkOption {
       type = types.bool;
       default = true;
-      yet = true;
-      # NixOS's default asks for DHCP, which strata does not do: quiet only when not asked for.
-      quietWhen = v: !v;
-      description = "Whether every interface without settings of its own gets its address by DHCP.";
-      reason = noInterfaces;
+      description = "Whether every Ethernet interface without static addresses (or a useDHCP of its own) gets its address by DHCP (dhcpcd).";
     };
     interfaces = mkOption {
-      type = types.attrsOf (types.submodule interfaceOpts);
+      type = types.attrsNamedOf types.interfaceName (types.submodule interfaceOpts);
       default = { };
-      example = { eth0.useDHCP = true; };
+      example = { eth0.ipv4.addresses = [ { address = "192.0.2.10"; prefixLength = 24; } ]; };
       description = "The network interfaces' settings.";
     };
-    nameservers = mkUnsupportedOption {
-      type = types.listOf types.str;
+    defaultGateway = gateway types.ipv4Address;
+    defaultGateway6 = gateway types.ipv6Address;
+    nameservers = mkOption {
+      type = types.listOf types.ipAddress;
       default = [ ];
       example = [ "9.9.9.9" ];
-      yet = true;
-      description = "The DNS servers the machine asks.";
-      reason = "strata does not write /etc/resolv.conf.";
+      description = "The DNS servers the machine asks. When empty, DHCP's leases name them.";
+    };
+    search = mkOption {
+      type = types.listOf hostNameType;
+      default = [ ];
+      example = [ "example.com" ];
+      description = "The domains /etc/resolv.conf searches short names in.";
+    };
+    domain = mkOption {
+      type = types.nullOr hostNameType;
+      default = null;
+      example = "example.com";
+      description = "The machine's domain (/etc/resolv.conf's `domain', and the host's full name in /etc/hosts).";
+    };
+    enableIPv6 = mkOption {
+      type = types.bool;
+      default = true;
+      description = "Whether the kernel uses IPv6 (addresses, router advertisements).";
+    };
+    dhcpcd = {
+      wait = mkOption {
+        type = types.enum [ "background" "any" "ipv4" "ipv6" "both" "if-carrier-up" ];
+        default = "any";
+        description = "What network-online.target waits for: an address of either family (any), of one, of both, or nothing (background).";
+      };
+      extraConfig = mkOption {
+        type = types.lines;
+        default = "";
+        description = "Lines appended to dhcpcd's configuration.";
+      };
     };
     networkmanager.enable = mkUnsupportedOption {
       type = types.bool;

@@ -122,6 +122,22 @@ in
       (map (debianPackage "hardware.enableRedistributableFirmware") firmwareNames);
     hardware.cpu.microcodePackages = lib.optionals withPackages
       (map (debianPackage "hardware.cpu.*.updateMicrocode") microcodeNames);
+
+    # strata runs no udev: the drivers of the hardware present at boot (network cards above
+    # all) are loaded once by their modaliases, with Debian's modprobe, before the network
+    # comes up. Hardware plugged in later needs `modprobe' or boot.kernelModules.
+    systemd.services.kmod-coldplug = lib.mkIf (pkgs ? kmod) {
+      description = "Load the kernel modules of the hardware present at boot";
+      wantedBy = [ "multi-user.target" ];
+      serviceConfig = {
+        Type = "oneshot";
+        RemainAfterExit = true;
+      };
+      script = ''
+        find /sys/devices -name modalias -type f -exec cat {} + 2>/dev/null | sort -u |
+          xargs -r modprobe --all --use-blacklist --quiet || true
+      '';
+    };
   };
 
   # Removed from NixOS in 24.05, but older configurations still set it.

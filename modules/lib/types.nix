@@ -7,6 +7,23 @@ let
   showLoc = loc: lib.concatStringsSep "." loc;
   fileNames = defs: lib.concatStringsSep " and " (map (d: toString d.file) defs);
 
+  # One number of a dotted IPv4 address: 0 to 255, without leading zeros.
+  octet = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
+  # RFC 4291's text forms: eight groups, or fewer around one `::', the last two groups
+  # possibly written as an IPv4 address.
+  isIPv6 = x:
+    let
+      halves = lib.splitString "::" x;
+      groups = h: if h == "" then [ ] else lib.splitString ":" h;
+      all = builtins.concatLists (map groups halves);
+      v4 = all != [ ] && builtins.match "${octet}([.]${octet}){3}" (lib.last all) != null;
+      hex = if v4 then lib.init all else all;
+      width = builtins.length hex + (if v4 then 2 else 0);
+    in
+      builtins.length halves <= 2
+      && builtins.all (g: builtins.match "[0-9A-Fa-f]{1,4}" g != null) hex
+      && (if builtins.length halves == 1 then width == 8 else width <= 7);
+
   mkOptionType = { name, description ? name, check ? (x: true), merge ? mergeDefault, ... }@attrs:
     { _type = "option-type"; inherit name description check merge; } // removeAttrs attrs [ "name" "description" "check" "merge" ];
 
@@ -231,6 +248,30 @@ let
       name = "fsTypeName";
       description = "file system type (letters, digits and `._+-', like \"ext4\" or \"fuse.sshfs\")";
       check = x: isString x && builtins.match "[A-Za-z0-9._+-]+" x != null;
+    };
+    # Network addresses and interfaces (networking.*, the firewall, sshd's listen addresses).
+    ipv4Address = str // {
+      name = "ipv4Address";
+      description = "IPv4 address (four decimal numbers from 0 to 255, separated by dots)";
+      check = x: isString x && builtins.match "${octet}([.]${octet}){3}" x != null;
+    };
+    ipv6Address = str // {
+      name = "ipv6Address";
+      description = "IPv6 address (up to eight groups of 1 to 4 hex digits separated by `:', one `::' at most, optionally ending in an IPv4 address)";
+      check = x: isString x && isIPv6 x;
+    };
+    ipAddress = str // {
+      name = "ipAddress";
+      description = "IPv4 or IPv6 address";
+      check = x: ipv4Address.check x || ipv6Address.check x;
+    };
+    # A Linux network interface name: 1 to 15 characters, no `/', `:', whitespace or control
+    # characters, not `.' or `..'.
+    interfaceName = str // {
+      name = "interfaceName";
+      description = "network interface name (1 to 15 characters without `/', `:', whitespace or control characters, not `.' or `..')";
+      check = x: isString x && builtins.stringLength x <= 15 && x != "." && x != ".."
+        && builtins.match "[^/:[:space:][:cntrl:]]+" x != null;
     };
     # A kernel module's name.
     kernelModule = str // {

@@ -117,6 +117,12 @@ fn example_configuration_evaluates_to_the_expected_builder_input() {
     assert_eq!(alice.home, "/home/alice");
     assert!(c.services.contains_key("hello"));
     let json = serde_json::to_value(c).expect("serialise");
+    // STRATA_BLESS=1 rewrites the golden file (review its diff before committing).
+    if std::env::var_os("STRATA_BLESS").is_some() {
+        let mut text = serde_json::to_string_pretty(c).expect("serialise");
+        text.push('\n');
+        std::fs::write(root.join("modules/tests/example.json"), text).expect("write example.json");
+    }
     let exp: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(root.join("modules/tests/example.json")).expect("example.json"),
     )
@@ -135,6 +141,7 @@ fn broken_configurations_are_refused_with_their_reason() {
     let mut failures = Vec::new();
     for p in configs {
         let want = std::fs::read_to_string(p.with_extension("err")).expect("expected error");
+        assert!(!want.trim().is_empty(), "{}: the .err file is empty", p.display());
         let modules = root.join("modules");
         let file = p.clone();
         let got = on_eval_thread(move |ev| {

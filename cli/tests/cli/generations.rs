@@ -46,6 +46,7 @@ fn generations_are_listed_and_deleted() {
             wrappers: Vec::new(),
             swap_devices: Vec::new(),
             console_key_map: None,
+            ssh_ports: Vec::new(),
         };
         fs::write(real.join("activation.json"), manifest.to_json()).unwrap();
         fs::write(real.join("kernel-version"), "6.1.0-50-amd64\n").unwrap();
