@@ -198,6 +198,29 @@ pub enum Medium {
     UsbStick,
 }
 
+/// A network card of a test machine (virtio). Every packet stays inside QEMU or on this
+/// machine's loopback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Nic {
+    /// QEMU's user-mode network with `restrict=on` (the guest reaches nothing outside): its
+    /// DHCP server and DNS relay, and `(host port, guest port)` TCP forwards from 127.0.0.1.
+    User { forwards: Vec<(u16, u16)> },
+    /// A link to another machine over a Unix socket (`-netdev stream`); one side `listen`s.
+    Stream {
+        socket: PathBuf,
+        listen: bool,
+        /// The card's MAC address (two machines on one link need different ones).
+        mac: String,
+    },
+}
+
+/// A TCP port on 127.0.0.1 that nothing listens on now (for a forward).
+pub fn free_port() -> io::Result<u16> {
+    Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?
+        .local_addr()?
+        .port())
+}
+
 /// A machine that boots from a disk image: a copy-on-write overlay of `image` and (UEFI) a
 /// copy of the variable store, both in `dir`, kept across reboots.
 #[derive(Debug)]
@@ -207,6 +230,8 @@ pub struct DiskBoot {
     pub memory_mib: u32,
     /// A virtio disk unless changed.
     pub medium: Medium,
+    /// Network cards, in order (eth0, eth1, ...); none unless set.
+    pub nics: Vec<Nic>,
     boots: std::cell::Cell<u32>,
 }
 
@@ -219,6 +244,7 @@ impl DiskBoot {
             firmware,
             memory_mib: 1024,
             medium: Medium::Disk,
+            nics: Vec::new(),
             boots: std::cell::Cell::new(0),
         };
         let out = Command::new("qemu-img")
@@ -372,6 +398,33 @@ impl Machine {
                     .args(["-device", "qemu-xhci,id=xhci"])
                     .args(["-device", "usb-storage,bus=xhci.0,drive=medium,bootindex=0"]);
             }
+        }
+        for (i, nic) in disk.nics.iter().enumerate() {
+            let (netdev, mac) = match nic {
+                Nic::User { forwards } => {
+                    let mut n = format!("user,id=net{i},restrict=on");
+                    for (host, guest) in forwards {
+                        n.push_str(&format!(",hostfwd=tcp:127.0.0.1:{host}-:{guest}"));
+                    }
+                    (n, None)
+                }
+                Nic::Stream {
+                    socket,
+                    listen,
+                    mac,
+                } => (
+                    format!(
+                        "stream,id=net{i},server={},addr.type=unix,addr.path={}",
+                        if *listen { "on" } else { "off" },
+                        socket.display()
+                    ),
+                    Some(mac),
+                ),
+            };
+            cmd.arg("-netdev").arg(netdev).arg("-device").arg(match mac {
+                Some(m) => format!("virtio-net-pci,netdev=net{i},mac={m}"),
+                None => format!("virtio-net-pci,netdev=net{i}"),
+            });
         }
         // The command channel: the second serial port, a socket QEMU listens on.
         let sock = disk.dir.join("channel.sock");
