@@ -57,14 +57,15 @@ pub fn running_services(socket: &Path, timeout: Duration) -> Result<Vec<String>,
 }
 
 /// The names of the running services in the answer to `status`: a line `NAME STATE ...` per
-/// service.
+/// service; `running (pid N)` is a process, `active (exited)` a `RemainAfterExit` service
+/// whose process finished, and both count.
 pub fn running_in_status(status: &str) -> Vec<String> {
     status
         .lines()
         .filter_map(|l| {
             let mut words = l.split_whitespace();
             let name = words.next()?;
-            (words.next() == Some("running")).then(|| name.to_owned())
+            matches!(words.next(), Some("running" | "active")).then(|| name.to_owned())
         })
         .collect()
 }
@@ -75,8 +76,9 @@ mod tests {
 
     #[test]
     fn running_services_of_a_status_answer() {
-        let status = "hello running pid 12\nsshd stopped\nweb running pid 40 restarts 2\n\nodd\n";
-        assert_eq!(running_in_status(status), ["hello", "web"]);
+        let status = "hello\trunning (pid 12)\nsshd\tstopped\nnet\tactive (exited)\n\
+                      once\texited: exited with status 0\nweb running pid 40 restarts 2\n\nodd\n";
+        assert_eq!(running_in_status(status), ["hello", "net", "web"]);
         assert!(running_in_status("").is_empty());
     }
 }

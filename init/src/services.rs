@@ -4,9 +4,19 @@
 //! system calls.
 //!
 //! Units are named as in NixOS: `foo` and `foo.service` are the service `foo`; other units
-//! (`network.target`, `multi-user.target`) are not services and are satisfied at once. The
-//! boot starts every service wanted by `multi-user.target` or `default.target`, with the
-//! services they `wants` or `requires`, each after those of its `after` that are started too.
+//! than services and targets (`foo.socket`) are not supervised and are satisfied at once.
+//! The boot starts every service wanted by `multi-user.target` or `default.target`, with the
+//! services they `wants` or `requires` ([`boot_set`]), each after those of its `after` that
+//! are started too ([`ordered_after`]). Targets are synchronisation points, as in systemd:
+//!
+//! - A target always exists; `wants` or `requires` of one pulls in every service that lists
+//!   it in `wantedBy` (none is fine: a target nothing provides is reached at once).
+//! - A target other than the boot targets (`network.target`, `network-online.target`) is
+//!   reached when every service wanted by it that is being started is ready; a service
+//!   `after` it waits for those services (never for itself). The boot targets order nothing:
+//!   every boot service is wanted by one.
+//! - An ordering cycle through a target is a cycle like any other, and its error names the
+//!   target.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -19,16 +29,9 @@ pub const MAX_RESTART_DELAY: Duration = Duration::from_secs(60);
 pub const STABLE_AFTER: Duration = Duration::from_secs(30);
 
 pub use strata_activate::manifest::{ActivationManifest, Service, ServiceConfig};
-pub use strata_activate::services::{service_plan, ServicePlan, BOOT_TARGETS};
-
-/// `foo.service` → `foo`; other units → `None`.
-pub fn service_name(unit: &str) -> Option<&str> {
-    match unit.rsplit_once('.') {
-        None => Some(unit),
-        Some((name, "service")) => Some(name),
-        Some(_) => None,
-    }
-}
+pub use strata_activate::services::{
+    boot_set, is_target, service_name, service_plan, sync_target, ServicePlan, BOOT_TARGETS,
+};
 
 /// Why the services of a system cannot be put in an order.
 #[derive(Debug, thiserror::Error)]
@@ -38,63 +41,75 @@ pub enum OrderError {
         service: String,
         requirement: String,
     },
-    #[error("the services {} order each other in a cycle (through `after`)", .0.join(", "))]
-    Cycle(Vec<String>),
+    #[error(
+        "the services {} order each other in a cycle (through `after`{})",
+        .services.join(", "),
+        .targets.iter().map(|t| format!(" and {t}")).collect::<String>()
+    )]
+    Cycle {
+        services: Vec<String>,
+        /// The targets whose ordering is part of it.
+        targets: Vec<String>,
+    },
 }
 
-/// The services to start at boot, in start order: every one wanted by a boot target, with
-/// what they want or require; ordered by `after` (among those started), ties by name.
+/// The services to start at boot, in start order: [`boot_set`], ordered by [`start_order`].
 /// A required service that does not exist, or an ordering cycle, is an error naming it.
 pub fn boot_order(services: &BTreeMap<String, Service>) -> Result<Vec<String>, OrderError> {
-    let mut chosen: BTreeSet<String> = BTreeSet::new();
-    let mut todo: Vec<String> = services
-        .iter()
-        .filter(|(_, s)| {
-            s.wanted_by
-                .iter()
-                .any(|t| BOOT_TARGETS.contains(&t.as_str()))
-        })
-        .map(|(n, _)| n.clone())
-        .collect();
-    while let Some(n) = todo.pop() {
-        if !chosen.insert(n.clone()) {
-            continue;
-        }
-        let s = &services[&n];
-        for r in &s.requires {
-            if let Some(dep) = service_name(r) {
-                if !services.contains_key(dep) {
-                    return Err(OrderError::MissingRequirement {
-                        service: n.clone(),
-                        requirement: r.clone(),
-                    });
-                }
-                todo.push(dep.to_owned());
-            }
-        }
-        for w in &s.wants {
-            if let Some(dep) = service_name(w).filter(|d| services.contains_key(*d)) {
-                todo.push(dep.to_owned());
+    let chosen = boot_set(services);
+    for n in &chosen {
+        for r in &services[n].requires {
+            if service_name(r).is_some_and(|d| !services.contains_key(d)) {
+                return Err(OrderError::MissingRequirement {
+                    service: n.clone(),
+                    requirement: r.clone(),
+                });
             }
         }
     }
     start_order(services, &chosen)
 }
 
-/// `names` ordered so that each comes after those of its `after` among `names`.
+/// The services `name` (defined by `spec`) is ordered after among `among`: those its `after`
+/// names, and for each synchronisation target there ([`sync_target`]) those of `among` that
+/// are wanted by it. Never `name` itself.
+pub fn ordered_after<'a>(
+    name: &str,
+    spec: &Service,
+    among: &[(&'a str, &'a Service)],
+) -> BTreeSet<&'a str> {
+    let mut deps = BTreeSet::new();
+    for unit in &spec.after {
+        if let Some(t) = sync_target(unit) {
+            deps.extend(
+                among
+                    .iter()
+                    .filter(|(n, s)| *n != name && s.wanted_by.iter().any(|w| w == t))
+                    .map(|(n, _)| *n),
+            );
+        } else if let Some(d) = service_name(unit) {
+            deps.extend(
+                among
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .find(|n| *n == d && *n != name),
+            );
+        }
+    }
+    deps
+}
+
+/// `names` ordered so that each comes after those it is [`ordered_after`] among `names`;
+/// ties by name.
 pub fn start_order(
     services: &BTreeMap<String, Service>,
     names: &BTreeSet<String>,
 ) -> Result<Vec<String>, OrderError> {
-    let mut before: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    for n in names {
-        let deps = before.entry(n.as_str()).or_default();
-        for a in &services[n].after {
-            if let Some(d) = service_name(a).filter(|d| names.contains(*d) && *d != n) {
-                deps.insert(d);
-            }
-        }
-    }
+    let among: Vec<(&str, &Service)> = names.iter().map(|n| (n.as_str(), &services[n])).collect();
+    let before: BTreeMap<&str, BTreeSet<&str>> = among
+        .iter()
+        .map(|(n, s)| (*n, ordered_after(n, s, &among)))
+        .collect();
     let mut out: Vec<String> = Vec::new();
     let mut done: BTreeSet<&str> = BTreeSet::new();
     while done.len() < names.len() {
@@ -109,9 +124,20 @@ pub fn start_order(
                 .filter(|n| !done.contains(*n))
                 .copied()
                 .collect();
-            return Err(OrderError::Cycle(
-                stuck.iter().map(|n| (*n).to_owned()).collect(),
-            ));
+            // The targets some stuck service waits on through another stuck one.
+            let targets: BTreeSet<&str> = stuck
+                .iter()
+                .flat_map(|n| services[*n].after.iter().filter_map(|a| sync_target(a)))
+                .filter(|t| {
+                    stuck
+                        .iter()
+                        .any(|m| services[*m].wanted_by.iter().any(|w| w == t))
+                })
+                .collect();
+            return Err(OrderError::Cycle {
+                services: stuck.iter().map(|n| (*n).to_owned()).collect(),
+                targets: targets.into_iter().map(str::to_owned).collect(),
+            });
         }
         for n in ready {
             done.insert(n);
@@ -279,6 +305,87 @@ pub(crate) mod tests {
         assert_eq!(
             e,
             "the services a, b order each other in a cycle (through `after`)"
+        );
+    }
+
+    #[test]
+    fn targets_order_and_pull_in() {
+        let mut s = BTreeMap::new();
+        // web waits for what network-online.target is wanted by, and pulls it in.
+        s.insert(
+            "web".into(),
+            svc(
+                &["multi-user.target"],
+                &["network-online.target"],
+                &[],
+                &["network-online.target"],
+            ),
+        );
+        s.insert(
+            "dhcp".into(),
+            svc(&["network-online.target"], &[], &[], &[]),
+        );
+        s.insert(
+            "wait-online".into(),
+            svc(&["network-online.target"], &["dhcp"], &[], &[]),
+        );
+        // Wanted by the target it is ordered after: waits for the others, never for itself.
+        s.insert(
+            "self".into(),
+            svc(
+                &["multi-user.target", "network-online.target"],
+                &["network-online.target"],
+                &[],
+                &[],
+            ),
+        );
+        // A required target nothing is wanted by is reached at once; the boot targets and
+        // other units order nothing.
+        s.insert(
+            "alone".into(),
+            svc(
+                &["multi-user.target"],
+                &["network.target", "multi-user.target", "dev-sda.device"],
+                &["network.target"],
+                &[],
+            ),
+        );
+        s.insert("vpn".into(), svc(&["vpn.target"], &[], &[], &[]));
+        let order = boot_order(&s).unwrap();
+        assert_eq!(order, ["alone", "dhcp", "wait-online", "self", "web"]);
+        assert!(
+            !order.contains(&"vpn".to_owned()),
+            "nothing wants vpn.target"
+        );
+
+        // start_order alone: the target's services among those given.
+        let names: BTreeSet<String> = ["web", "wait-online"].map(String::from).into();
+        assert_eq!(start_order(&s, &names).unwrap(), ["wait-online", "web"]);
+        let names: BTreeSet<String> = ["web", "vpn"].map(String::from).into();
+        assert_eq!(start_order(&s, &names).unwrap(), ["vpn", "web"]);
+    }
+
+    #[test]
+    fn cycles_through_targets_are_cycles() {
+        let mut s = BTreeMap::new();
+        s.insert(
+            "web".into(),
+            svc(
+                &["multi-user.target"],
+                &["network-online.target"],
+                &["network-online.target"],
+                &[],
+            ),
+        );
+        s.insert(
+            "dhcp".into(),
+            svc(&["network-online.target"], &["web.service"], &[], &[]),
+        );
+        let e = boot_order(&s).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "the services dhcp, web order each other in a cycle (through `after` and \
+             network-online.target)"
         );
     }
 

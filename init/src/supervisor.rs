@@ -2,21 +2,33 @@
 //! against the kernel ([`crate::stage2::RealSupervise`]) and against a simulated one in the
 //! tests (processes that exit, ignore signals or run forever on a simulated clock).
 //!
-//! The services of the manifest start in boot order ([`services::boot_order`]), each once the
-//! services it is ordered `after` are ready ([`is_ready`]); one that ends is restarted by its
-//! `Restart=` policy after a delay that doubles ([`services::restart_delay`]); its output goes
-//! to the console and to its log, line by line; a login prompt runs on each console once the
-//! boot services are up, and comes back when it ends. Control requests (one line each,
-//! answered `ok` or `error: ...`): `status`, `start NAME`, `stop NAME`, `restart NAME`,
-//! `reload NAME`, `apply TOPLEVEL` (move the services to another generation after its
-//! activation: [`services::service_plan`]), `poweroff`, `reboot`. A shutdown stops the services newest first, each with
-//! a bounded wait ([`STOP_TIMEOUT`], then SIGKILL), then signals every process.
+//! The services to start wait in a queue (at boot the boot order, [`services::boot_order`]);
+//! each starts once the services it is ordered after are ready ([`is_ready`]): those its
+//! `after` names, and for a target there (`network-online.target`) the services wanted by
+//! that target ([`services::ordered_after`]), as far as they are queued or still starting.
+//! One that ends is restarted by its `Restart=` policy after a delay that doubles
+//! ([`services::restart_delay`]); its output goes to the console and to its log, line by
+//! line; a login prompt runs on each console once the boot services are up, and comes back
+//! when it ends. Control requests (one line each, answered `ok` or `error: ...`): `status`,
+//! `start NAME` (nothing if it runs or is active), `stop NAME`, `restart NAME`, `reload NAME`,
+//! `apply TOPLEVEL` (move the services to another generation after its activation:
+//! [`services::service_plan`]; what it starts is queued in [`services::start_order`], with the
+//! same target rules), `poweroff`, `reboot`. A shutdown stops the services newest first, each
+//! with a bounded wait ([`STOP_TIMEOUT`], then SIGKILL), then signals every process.
 //!
 //! `Type=` as far as it applies without systemd: `simple` and `exec` count as started once
 //! running, `oneshot` once finished, `notify` once it sent `READY=1` to `NOTIFY_SOCKET`,
 //! `forking` once its start process ended (the daemon it leaves is not tracked).
+//!
+//! `RemainAfterExit = true` (systemd's meaning; what oneshots use it for): a service whose
+//! process exits successfully, not stopped on purpose, stays *active* without a process
+//! (`active (exited)` in `status`) instead of ending, and no `Restart=` applies. It counts as
+//! running for `status`, for a switch's plan (an unchanged one is not run again) and for
+//! `start`; stopping it runs its `ExecStop` (a helper without `MAINPID`, with the same
+//! bounded wait) and marks it stopped; reloading it runs its `ExecReload`, and is an error
+//! without one (there is no process to send SIGHUP). One that fails does not stay active.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::time::Duration;
 
@@ -114,6 +126,8 @@ pub enum ReloadError {
     NoService(String),
     #[error("service {0} is not running")]
     NotRunning(String),
+    #[error("service {0} is active without a process and has no ExecReload")]
+    NoReloadCommand(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +139,10 @@ pub(crate) enum State {
     },
     /// A oneshot that finished, or a service that ended and is not restarted.
     Exited(Exit),
+    /// A `RemainAfterExit` service whose process exited successfully: active until stopped.
+    Active {
+        since: Duration,
+    },
     WaitingRestart {
         at: Duration,
     },
@@ -159,7 +177,8 @@ impl Unit {
 
 /// Whether a unit counts as started for those ordered after it and for the ready marker:
 /// `simple` and `exec` once running, `notify` once it said `READY=1`, `oneshot` and
-/// `forking` once their start process ended; one that ended or failed counts too.
+/// `forking` once their start process ended; one that ended, failed or stays active counts
+/// too.
 pub(crate) fn is_ready(u: &Unit) -> bool {
     match &u.state {
         State::Stopped => false,
@@ -168,7 +187,10 @@ pub(crate) fn is_ready(u: &Unit) -> bool {
             "notify" => u.notified,
             _ => true,
         },
-        State::Exited(_) | State::Failed(_) | State::WaitingRestart { .. } => true,
+        State::Exited(_)
+        | State::Active { .. }
+        | State::Failed(_)
+        | State::WaitingRestart { .. } => true,
     }
 }
 
@@ -191,6 +213,8 @@ pub struct Supervisor<S: Supervise> {
     host: String,
     pub(crate) units: BTreeMap<String, Unit>,
     boot: Vec<String>,
+    /// Services to start, in start order, each once what it is ordered after is ready.
+    queue: Vec<String>,
     started_order: Vec<String>,
     /// Running service processes: pid → service.
     pids: BTreeMap<i32, String>,
@@ -228,6 +252,7 @@ impl<S: Supervise> Supervisor<S> {
                 .into_iter()
                 .map(|(n, s)| (n, Unit::new(s)))
                 .collect(),
+            queue: boot.clone(),
             boot,
             started_order: Vec::new(),
             pids: BTreeMap::new(),
@@ -254,6 +279,14 @@ impl<S: Supervise> Supervisor<S> {
         }
     }
 
+    /// Whether a service runs or is active (`RemainAfterExit`).
+    fn is_up(&self, name: &str) -> bool {
+        matches!(
+            self.units.get(name).map(|u| &u.state),
+            Some(State::Running { .. } | State::Active { .. })
+        )
+    }
+
     fn fail(&mut self, name: &str, why: String) {
         self.say(&format!("service {name} failed: {why}"));
         if let Some(u) = self.units.get_mut(name) {
@@ -265,7 +298,7 @@ impl<S: Supervise> Supervisor<S> {
         let Some(unit) = self.units.get(name) else {
             return;
         };
-        if matches!(unit.state, State::Running { .. }) {
+        if matches!(unit.state, State::Running { .. } | State::Active { .. }) {
             return;
         }
         let spec = unit.spec.clone();
@@ -377,15 +410,21 @@ impl<S: Supervise> Supervisor<S> {
         }
     }
 
-    /// Runs `command` (`ExecReload`, `ExecStop`) with `MAINPID` set.
-    fn run_helper(&mut self, name: &str, what: &'static str, command: &str, main_pid: i32) {
+    /// Runs `command` (`ExecReload`, `ExecStop`), with `MAINPID` set when there is a main
+    /// process; its pid.
+    fn run_helper(
+        &mut self,
+        name: &str,
+        what: &'static str,
+        command: &str,
+        main_pid: Option<i32>,
+    ) -> Option<i32> {
+        let mut env = vec![format!("PATH={0}/sw/bin:{0}/sw/sbin", self.toplevel)];
+        env.extend(main_pid.map(|p| format!("MAINPID={p}")));
         let plan = Spawn {
             program: self.sh(),
             argv: vec!["sh".into(), "-c".into(), command.into()],
-            env: vec![
-                format!("PATH={0}/sw/bin:{0}/sw/sbin", self.toplevel),
-                format!("MAINPID={main_pid}"),
-            ],
+            env,
             dir: None,
             ids: None,
             capture: false,
@@ -395,8 +434,12 @@ impl<S: Supervise> Supervisor<S> {
         match self.sys.spawn(&plan) {
             Ok(pid) => {
                 self.helpers.insert(pid, (name.to_owned(), what));
+                Some(pid)
             }
-            Err(e) => self.say(&format!("cannot run {what} of {name}: {e}")),
+            Err(e) => {
+                self.say(&format!("cannot run {what} of {name}: {e}"));
+                None
+            }
         }
     }
 
@@ -405,12 +448,17 @@ impl<S: Supervise> Supervisor<S> {
             .units
             .get(name)
             .ok_or_else(|| ReloadError::NoService(name.to_owned()))?;
-        let State::Running { pid, .. } = u.state else {
-            return Err(ReloadError::NotRunning(name.to_owned()));
+        let pid = match u.state {
+            State::Running { pid, .. } => Some(pid),
+            State::Active { .. } => None,
+            _ => return Err(ReloadError::NotRunning(name.to_owned())),
         };
-        match u.spec.service_config.ExecReload.clone() {
-            Some(cmd) => self.run_helper(name, "ExecReload", &cmd, pid),
-            None => self.sys.signal_group(pid, libc::SIGHUP),
+        match (u.spec.service_config.ExecReload.clone(), pid) {
+            (Some(cmd), _) => {
+                self.run_helper(name, "ExecReload", &cmd, pid);
+            }
+            (None, Some(pid)) => self.sys.signal_group(pid, libc::SIGHUP),
+            (None, None) => return Err(ReloadError::NoReloadCommand(name.to_owned())),
         }
         self.say(&format!("reloading {name}"));
         Ok(())
@@ -448,6 +496,11 @@ impl<S: Supervise> Supervisor<S> {
         let message = if u.stopping {
             u.state = State::Exited(exit);
             None
+        } else if exit.success() && cfg.RemainAfterExit {
+            u.state = State::Active { since: now };
+            Some(format!(
+                "service {name} finished; it stays active (RemainAfterExit)"
+            ))
         } else if services::should_restart(&cfg.Restart, exit) {
             u.attempts += 1;
             let base = services::parse_duration(&cfg.RestartSec).unwrap_or(Duration::from_secs(1));
@@ -522,8 +575,25 @@ impl<S: Supervise> Supervisor<S> {
         }
     }
 
-    /// Starts what is due: restarts whose time came, and boot services whose `after` are
-    /// ready; says when the boot services are all up and starts the login prompts.
+    /// Whether `name` must wait before it starts: a service it is ordered after
+    /// ([`services::ordered_after`]) is queued, or runs and is not ready yet.
+    fn waiting(&self, name: &str) -> bool {
+        let among: Vec<(&str, &Service)> = self
+            .units
+            .iter()
+            .filter(|(n, u)| {
+                self.queue.contains(n) || (matches!(u.state, State::Running { .. }) && !is_ready(u))
+            })
+            .map(|(n, u)| (n.as_str(), &u.spec))
+            .collect();
+        self.units
+            .get(name)
+            .is_some_and(|u| !services::ordered_after(name, &u.spec, &among).is_empty())
+    }
+
+    /// Starts what is due: restarts whose time came, and queued services whose `after` (and
+    /// the services of the targets there) are ready; says when the boot services are all up
+    /// and starts the login prompts.
     fn step(&mut self) {
         let now = self.sys.now();
         let due: Vec<String> = self
@@ -535,25 +605,21 @@ impl<S: Supervise> Supervisor<S> {
         for n in due {
             self.start(&n);
         }
-        let boot = self.boot.clone();
-        for name in &boot {
-            // Only a first start: a boot service stopped on request stays stopped.
-            if !matches!(self.units[name].state, State::Stopped)
-                || self.started_order.iter().any(|n| n == name)
-            {
+        for name in self.queue.clone() {
+            // Started meanwhile by a request, or gone: nothing left to do.
+            if !matches!(
+                self.units.get(&name).map(|u| &u.state),
+                Some(State::Stopped)
+            ) {
+                self.queue.retain(|n| *n != name);
                 continue;
             }
-            let spec = self.units[name].spec.clone();
-            let waiting = spec
-                .after
-                .iter()
-                .filter_map(|a| services::service_name(a))
-                .filter(|a| boot.iter().any(|b| b == a))
-                .any(|a| !is_ready(&self.units[a]));
-            if waiting {
+            if self.waiting(&name) {
                 continue;
             }
-            let failed_req = spec
+            self.queue.retain(|n| *n != name);
+            let failed_req = self.units[&name]
+                .spec
                 .requires
                 .iter()
                 .filter_map(|r| services::service_name(r))
@@ -565,12 +631,16 @@ impl<S: Supervise> Supervisor<S> {
                 })
                 .map(str::to_owned);
             if let Some(r) = failed_req {
-                self.fail(name, format!("it requires {r}, which failed"));
+                self.fail(&name, format!("it requires {r}, which failed"));
                 continue;
             }
-            self.start(name);
+            self.start(&name);
         }
-        if !self.ready_said && self.boot.iter().all(|n| is_ready(&self.units[n])) {
+        let up = |n: &String| {
+            !self.queue.contains(n)
+                && (matches!(self.units[n].state, State::Stopped) || is_ready(&self.units[n]))
+        };
+        if !self.ready_said && self.boot.iter().all(up) {
             self.ready_said = true;
             let n = self.boot.len();
             let line = format!(
@@ -602,6 +672,7 @@ impl<S: Supervise> Supervisor<S> {
                 State::Stopped => "stopped".to_owned(),
                 State::Running { pid, .. } => format!("running (pid {pid})"),
                 State::Exited(e) => format!("exited: {e}"),
+                State::Active { .. } => "active (exited)".to_owned(),
                 State::WaitingRestart { .. } => "waiting to restart".to_owned(),
                 State::Failed(w) => format!("failed: {w}"),
             };
@@ -629,11 +700,13 @@ impl<S: Supervise> Supervisor<S> {
                     if verb != "start" {
                         self.stop(name);
                     }
-                    if verb != "stop" {
+                    // `start` of a service that runs or is active does nothing.
+                    if verb != "stop" && !self.is_up(name) {
                         if let Some(u) = self.units.get_mut(name) {
                             u.attempts = 0;
                             u.state = State::Stopped;
                         }
+                        self.queue.retain(|n| n != name);
                         self.start(name);
                     }
                     ("ok\n".to_owned(), None)
@@ -646,10 +719,14 @@ impl<S: Supervise> Supervisor<S> {
     }
 
     /// Moves the services to the generation `toplevel` (after its activation): stops those it
-    /// no longer has and those that changed, takes the new definitions, starts the changed and
-    /// the new ones (in boot order, through [`step`](Self::step)), reloads those whose
-    /// `reloadTriggers` changed, and leaves those with `restartIfChanged = false` running.
-    /// The answer lists what was done, one line each.
+    /// no longer has and those that changed (with their old definitions: an active
+    /// `RemainAfterExit` service's `ExecStop` runs), takes the new definitions, queues the
+    /// changed and the new ones and those of the boot set that are not running (in
+    /// [`services::start_order`], so `after` and targets order them as at boot; started by
+    /// [`step`](Self::step)), reloads those whose `reloadTriggers` changed and those that
+    /// changed with `reloadIfChanged` (with the new `ExecReload`), and leaves those with
+    /// `restartIfChanged = false` running. An active service that did not change stays as it
+    /// is. The answer lists what was done, one line each.
     fn apply(&mut self, toplevel: &str) -> String {
         let (host, new) = match self.sys.read_services(toplevel) {
             Ok(x) => x,
@@ -660,15 +737,22 @@ impl<S: Supervise> Supervisor<S> {
             .iter()
             .map(|(n, u)| (n.clone(), u.spec.clone()))
             .collect();
-        let running: Vec<String> = self
-            .units
-            .keys()
-            .filter(|n| self.running_pid(n).is_some())
-            .cloned()
-            .collect();
-        let plan = services::service_plan(&old, &new, &|n| running.iter().any(|r| r == n));
+        let plan = services::service_plan(&old, &new, &|n| self.is_up(n));
         let boot = match services::boot_order(&new) {
             Ok(b) => b,
+            Err(e) => return format!("error: {e}\n"),
+        };
+        // What will wait to start: the plan's, and what is still queued from before.
+        let to_start: BTreeSet<String> = plan
+            .restart
+            .iter()
+            .chain(&plan.start)
+            .chain(&self.queue)
+            .filter(|n| new.contains_key(*n))
+            .cloned()
+            .collect();
+        let queue = match services::start_order(&new, &to_start) {
+            Ok(q) => q,
             Err(e) => return format!("error: {e}\n"),
         };
         let mut out = String::from("ok\n");
@@ -680,7 +764,13 @@ impl<S: Supervise> Supervisor<S> {
                 out.push_str(&format!("stopped {name}\n"));
             }
         }
-        for name in &plan.stop {
+        // Those the new generation does not have, stopped now or not running.
+        let gone: Vec<String> = old
+            .keys()
+            .filter(|n| !new.contains_key(*n))
+            .cloned()
+            .collect();
+        for name in &gone {
             self.units.remove(name);
             self.started_order.retain(|n| n != name);
         }
@@ -710,10 +800,8 @@ impl<S: Supervise> Supervisor<S> {
                 u.state = State::Stopped;
                 u.attempts = 0;
             }
-            if !self.boot.contains(name) {
-                self.start(name);
-            }
         }
+        self.queue = queue;
         for name in &plan.reload {
             match self.reload(name) {
                 Ok(()) => out.push_str(&format!("reloaded {name}\n")),
@@ -740,35 +828,76 @@ impl<S: Supervise> Supervisor<S> {
         None
     }
 
-    /// Stops one service: `ExecStop` or SIGTERM to its process group, SIGKILL after
-    /// [`STOP_TIMEOUT`]; events that arrive meanwhile are handled (a shutdown asked for is
-    /// kept for later; requests wait).
+    /// Stops one service (and takes it off the queue): `ExecStop` or SIGTERM to its process
+    /// group, SIGKILL after [`STOP_TIMEOUT`]. An active `RemainAfterExit` service has no
+    /// process: its `ExecStop` runs, with the same bounds. Events that arrive meanwhile are
+    /// handled (a shutdown asked for is kept for later; requests wait).
     fn stop(&mut self, name: &str) {
-        let Some(pid) = self.running_pid(name) else {
+        self.queue.retain(|n| n != name);
+        let active = matches!(
+            self.units.get(name).map(|u| &u.state),
+            Some(State::Active { .. })
+        );
+        if active {
+            let exec_stop = self.units[name].spec.service_config.ExecStop.clone();
+            if let Some(cmd) = exec_stop {
+                if let Some(helper) = self.run_helper(name, "ExecStop", &cmd, None) {
+                    let what = format!("ExecStop of {name}");
+                    if !self.await_end(name, &what, helper, |s, pid| !s.helpers.contains_key(&pid))
+                    {
+                        self.helpers.remove(&helper);
+                    }
+                }
+            }
+        } else if let Some(pid) = self.running_pid(name) {
+            let exec_stop = self.units.get_mut(name).and_then(|u| {
+                u.stopping = true;
+                u.spec.service_config.ExecStop.clone()
+            });
+            match exec_stop {
+                Some(cmd) => {
+                    self.run_helper(name, "ExecStop", &cmd, Some(pid));
+                }
+                None => self.sys.signal_group(pid, libc::SIGTERM),
+            }
+            let main_ended = |s: &Self, pid: i32| !s.pids.contains_key(&pid);
+            if !self.await_end(name, name, pid, main_ended) {
+                self.pids.remove(&pid);
+            }
+        } else {
             if let Some(u) = self.units.get_mut(name) {
                 u.state = State::Stopped;
             }
             return;
-        };
-        let exec_stop = self.units.get_mut(name).and_then(|u| {
-            u.stopping = true;
-            u.spec.service_config.ExecStop.clone()
-        });
-        match exec_stop {
-            Some(cmd) => self.run_helper(name, "ExecStop", &cmd, pid),
-            None => self.sys.signal_group(pid, libc::SIGTERM),
         }
+        if let Some(u) = self.units.get_mut(name) {
+            u.stopping = false;
+            u.state = State::Stopped;
+        }
+        self.say(&format!("stopped {name}"));
+    }
+
+    /// Waits until `ended` says the process `pid` (`what`, while stopping `name`) ended:
+    /// SIGKILL to its group after [`STOP_TIMEOUT`], given up [`KILL_TIMEOUT`] later (then
+    /// `false`). Events that arrive meanwhile are handled; a shutdown asked for is kept for
+    /// later and requests are answered busy.
+    fn await_end(
+        &mut self,
+        name: &str,
+        what: &str,
+        pid: i32,
+        ended: impl Fn(&Self, i32) -> bool,
+    ) -> bool {
         let mut deadline = self.sys.now() + STOP_TIMEOUT;
         let mut killed = false;
-        while self.running_pid(name) == Some(pid) {
+        while !ended(self, pid) {
             let now = self.sys.now();
             if now >= deadline {
                 if killed {
-                    self.say(&format!("{name} (pid {pid}) does not die; left behind"));
-                    self.pids.remove(&pid);
-                    break;
+                    self.say(&format!("{what} (pid {pid}) does not die; left behind"));
+                    return false;
                 }
-                self.say(&format!("{name} did not stop in time; killing it"));
+                self.say(&format!("{what} did not stop in time; killing it"));
                 self.sys.signal_group(pid, libc::SIGKILL);
                 killed = true;
                 deadline = now + KILL_TIMEOUT;
@@ -787,11 +916,7 @@ impl<S: Supervise> Supervisor<S> {
                 }
             }
         }
-        if let Some(u) = self.units.get_mut(name) {
-            u.stopping = false;
-            u.state = State::Stopped;
-        }
-        self.say(&format!("stopped {name}"));
+        true
     }
 
     /// The main loop; returns when a shutdown is asked for.
@@ -819,9 +944,7 @@ impl<S: Supervise> Supervisor<S> {
             Shutdown::Reboot => "rebooting",
         });
         let started = self.started_order.clone();
-        let order = shutdown_order(&started, &|n| {
-            matches!(self.units[n].state, State::Running { .. })
-        });
+        let order = shutdown_order(&started, &|n| self.is_up(n));
         for name in order {
             self.stop(name);
         }

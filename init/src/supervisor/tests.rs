@@ -36,6 +36,8 @@ struct Fake {
     notifies: Vec<(Duration, i32)>,
     /// The user and group each process was started as.
     ids: BTreeMap<i32, Option<(u32, u32)>>,
+    /// The environment each process was started with.
+    envs: BTreeMap<i32, Vec<String>>,
     /// The services of other generations, by toplevel.
     generations: BTreeMap<String, BTreeMap<String, Service>>,
 }
@@ -102,9 +104,10 @@ impl Supervise for Fake {
             ignores_term: false,
             output: Vec::new(),
         };
+        // `exit N [words]`: ends after 10 ms with status N.
         if let Some(code) = what.strip_prefix("exit ") {
             p.exit_at = Some(now + 10 * MS);
-            p.exit = Exit::Code(code.parse().unwrap());
+            p.exit = Exit::Code(code.split_whitespace().next().unwrap().parse().unwrap());
             p.output = format!("attempt at {}ms\npartial", now.as_millis()).into_bytes();
         } else if what == "stubborn" {
             p.ignores_term = true;
@@ -116,6 +119,7 @@ impl Supervise for Fake {
         }
         self.procs.insert(pid, p);
         self.ids.insert(pid, s.ids);
+        self.envs.insert(pid, s.env.clone());
         self.spawned.push((now, pid, what));
         Ok(pid)
     }
@@ -464,6 +468,7 @@ fn readiness_by_type() {
         ("forking", State::Exited(Exit::Code(0)), false, true),
         ("simple", State::Stopped, false, false),
         ("simple", State::Failed("x".into()), false, true),
+        ("oneshot", State::Active { since: MS }, false, true),
     ];
     for (kind, state, notified, want) in cases {
         let desc = format!("{kind} {state:?} notified={notified}");
@@ -546,4 +551,321 @@ fn a_switch_applies_the_service_plan() {
     assert_eq!(f.start_times("forever fresh").len(), 1);
     assert!(f.start_times("forever sticky v2").is_empty());
     assert!(f.pid_of("forever gone").len() == 1, "not started again");
+}
+
+/// A oneshot boot service running `script`, with `RemainAfterExit` and `ExecStop` as given.
+fn oneshot(script: &str, remain: bool, exec_stop: Option<&str>) -> Service {
+    let mut s = svc(script, &[]);
+    s.service_config.Type = "oneshot".into();
+    s.service_config.RemainAfterExit = remain;
+    s.service_config.ExecStop = exec_stop.map(str::to_owned);
+    s
+}
+
+/// Control requests arriving at the given times: (seconds, id, line).
+fn requests(fake: &mut Fake, list: &[(u64, u64, &str)]) {
+    for (at, id, line) in list {
+        fake.scripted.push((
+            Duration::from_secs(*at),
+            Event::Request {
+                id: *id,
+                line: (*line).into(),
+            },
+        ));
+    }
+}
+
+fn generation(list: Vec<(&str, Service)>) -> BTreeMap<String, Service> {
+    list.into_iter().map(|(n, s)| (n.to_owned(), s)).collect()
+}
+
+#[test]
+fn remain_after_exit_keeps_a_finished_oneshot_active() {
+    let mut slow = oneshot("exit 0 slow", true, Some("stubborn"));
+    slow.service_config.ExecReload = Some("reload slow".into());
+    let mut fake = Fake::new();
+    requests(
+        &mut fake,
+        &[
+            (1, 1, "status"),
+            (2, 2, "start net"),
+            (3, 3, "reload net"),
+            (4, 4, "reload slow"),
+            (5, 5, "stop net"),
+            (6, 6, "status"),
+            (7, 7, "stop slow"),
+            (8, 8, "status"),
+            (20, 9, "restart plain"),
+            (21, 10, "start net"),
+            (22, 11, "poweroff"),
+        ],
+    );
+    let mut sup = supervisor(
+        vec![
+            ("net", oneshot("exit 0 net", true, Some("undo net"))),
+            ("bad", oneshot("exit 1 bad", true, Some("undo bad"))),
+            ("plain", oneshot("exit 0 plain", false, Some("undo plain"))),
+            ("slow", slow),
+        ],
+        fake,
+    );
+    assert_eq!(sup.run(), Shutdown::PowerOff);
+    let f = &sup.sys;
+    let t = Duration::from_secs;
+    // Only a successful oneshot with RemainAfterExit stays active; it counts as running.
+    assert_eq!(
+        f.replies[&1],
+        "ok\nbad\texited: exited with status 1\nnet\tactive (exited)\n\
+         plain\texited: exited with status 0\nslow\tactive (exited)\n"
+    );
+    assert_eq!(
+        strata_activate::control::running_in_status(&f.replies[&1]),
+        ["net", "slow"]
+    );
+    assert!(f.said("strata: service net finished; it stays active (RemainAfterExit)"));
+    // `start` of an active service does nothing; after a stop it runs again.
+    assert_eq!(f.start_times("exit 0 net"), [ms(0), t(21)]);
+    // Reload: an error without ExecReload (no process to signal), else ExecReload without
+    // MAINPID.
+    assert_eq!(
+        f.replies[&3],
+        "error: service net is active without a process and has no ExecReload\n"
+    );
+    assert_eq!(f.replies[&4], "ok\n");
+    let no_main_pid = |pid: i32| !f.envs[&pid].iter().any(|e| e.starts_with("MAINPID="));
+    let reload = f.pid_of("reload slow");
+    assert_eq!(reload.len(), 1);
+    assert!(no_main_pid(reload[0]));
+    // Stop runs ExecStop (no process to signal) and waits for it.
+    assert_eq!(f.start_times("undo net")[0], t(5));
+    assert!(no_main_pid(f.pid_of("undo net")[0]));
+    assert_eq!(f.replies[&5], "ok\n");
+    assert!(
+        f.replies[&6].contains("net\tstopped\n"),
+        "{}",
+        f.replies[&6]
+    );
+    // An ExecStop that does not end is killed after STOP_TIMEOUT; requests meanwhile wait.
+    let helper = f.pid_of("stubborn")[0];
+    let to_helper: Vec<(Duration, i32)> = f
+        .signals
+        .iter()
+        .filter(|s| s.1 == helper)
+        .map(|s| (s.0, s.2))
+        .collect();
+    assert_eq!(to_helper, [(t(17), libc::SIGKILL)]);
+    assert!(f.said("ExecStop of slow did not stop in time; killing it"));
+    assert!(f.replies[&8].starts_with("error: busy stopping slow"));
+    assert!(f.said("strata: stopped slow"));
+    // A failed or finished (not remaining) oneshot is not stopped: no ExecStop.
+    assert!(f.pid_of("undo bad").is_empty() && f.pid_of("undo plain").is_empty());
+    assert_eq!(f.start_times("exit 0 plain"), [ms(0), t(20)]);
+
+    // The shutdown stops the active one: its ExecStop again.
+    sup.shut_down(Shutdown::PowerOff);
+    assert_eq!(sup.sys.pid_of("undo net").len(), 2);
+    assert!(sup.sys.pid_of("undo plain").is_empty());
+}
+
+#[test]
+fn a_switch_leaves_unchanged_active_oneshots_and_restarts_changed_ones() {
+    let gen2 = generation(vec![
+        ("same", oneshot("exit 0 same", true, Some("undo same"))),
+        (
+            "changed",
+            oneshot("exit 0 changed v2", true, Some("undo changed v2")),
+        ),
+        ("plain", oneshot("exit 0 plain", false, None)),
+    ]);
+    let mut fake = Fake::new();
+    fake.generations.insert("/gen2".into(), gen2);
+    requests(
+        &mut fake,
+        &[(1, 1, "apply /gen2"), (2, 2, "status"), (3, 3, "poweroff")],
+    );
+    let mut sup = supervisor(
+        vec![
+            ("same", oneshot("exit 0 same", true, Some("undo same"))),
+            (
+                "changed",
+                oneshot("exit 0 changed v1", true, Some("undo changed v1")),
+            ),
+            ("gone", oneshot("exit 0 gone", true, Some("undo gone"))),
+            ("plain", oneshot("exit 0 plain", false, None)),
+        ],
+        fake,
+    );
+    assert_eq!(sup.run(), Shutdown::PowerOff);
+    let f = &sup.sys;
+    let t = Duration::from_secs;
+    assert_eq!(
+        f.replies[&1],
+        "ok\nstopped gone\nrestarting changed\nstarting plain\n"
+    );
+    // Unchanged and active: not run again, not stopped.
+    assert_eq!(f.start_times("exit 0 same"), [ms(0)]);
+    assert!(f.pid_of("undo same").is_empty());
+    // Removed: its ExecStop ran.
+    assert_eq!(f.start_times("undo gone"), [t(1)]);
+    // Changed: the old ExecStop, then the new definition once it finished.
+    let undo = f.start_times("undo changed v1");
+    assert_eq!(undo.len(), 1);
+    let v2 = f.start_times("exit 0 changed v2");
+    assert_eq!(v2.len(), 1);
+    assert!(v2[0] >= undo[0] + 5 * MS, "{v2:?} {undo:?}");
+    assert!(f.pid_of("undo changed v2").is_empty());
+    // Without RemainAfterExit a finished oneshot is run again, as before.
+    assert_eq!(f.start_times("exit 0 plain").len(), 2);
+    assert_eq!(
+        f.replies[&2],
+        "ok\nchanged\tactive (exited)\nplain\texited: exited with status 0\n\
+         same\tactive (exited)\n"
+    );
+}
+
+#[test]
+fn reload_if_changed_reloads_with_the_new_exec_reload() {
+    let with_reload = |script: &str, reload: &str| {
+        let mut s = svc(script, &[]);
+        s.service_config.ExecReload = Some(reload.into());
+        s
+    };
+    let mut web = with_reload("forever web", "reload web v2");
+    web.environment.insert("V".into(), "2".into());
+    web.reload_if_changed = true;
+    let mut sticky = with_reload("forever sticky", "reload sticky v2");
+    sticky.reload_if_changed = true;
+    sticky.restart_if_changed = false;
+    let mut net = oneshot("exit 0 net v2", true, None);
+    net.reload_if_changed = true;
+    let mut fake = Fake::new();
+    fake.generations.insert(
+        "/gen2".into(),
+        generation(vec![("web", web), ("sticky", sticky), ("net", net)]),
+    );
+    requests(&mut fake, &[(1, 1, "apply /gen2"), (2, 2, "poweroff")]);
+    let mut sup = supervisor(
+        vec![
+            ("web", with_reload("forever web", "reload web v1")),
+            ("sticky", with_reload("forever sticky", "reload sticky v1")),
+            ("net", oneshot("exit 0 net v1", true, None)),
+        ],
+        fake,
+    );
+    assert_eq!(sup.run(), Shutdown::PowerOff);
+    let f = &sup.sys;
+    assert_eq!(
+        f.replies[&1],
+        "ok\nfailed to reload net: service net is active without a process and has no \
+         ExecReload\nreloaded sticky\nreloaded web\n"
+    );
+    let web_pid = f.pid_of("forever web")[0];
+    let reload = f.pid_of("reload web v2");
+    assert_eq!(reload.len(), 1, "the new definition's ExecReload");
+    assert!(f.envs[&reload[0]].contains(&format!("MAINPID={web_pid}")));
+    assert!(f.pid_of("reload web v1").is_empty());
+    assert_eq!(f.pid_of("reload sticky v2").len(), 1, "reload wins");
+    assert!(!f.signals.iter().any(|s| s.1 == web_pid), "not restarted");
+    assert_eq!(f.pid_of("forever web").len(), 1);
+    assert!(f.pid_of("exit 0 net v2").is_empty(), "not restarted either");
+    assert_eq!(sup.units["web"].spec.environment["V"], "2");
+}
+
+#[test]
+fn targets_order_and_pull_in_services_at_boot() {
+    let mut net = oneshot("exit 0 net", false, None);
+    net.wanted_by = vec!["network-online.target".into()];
+    let mut web = svc("forever web", &["network-online.target"]);
+    web.wants = vec!["network-online.target".into()];
+    let mut lonely = svc("forever lonely", &[]);
+    lonely.wanted_by = vec!["vpn.target".into()];
+    let mut needy = svc("forever needy", &[]);
+    needy.requires = vec!["nobody.target".into()];
+    let mut fake = Fake::new();
+    fake.scripted
+        .push((Duration::from_secs(1), Event::Signal(Shutdown::PowerOff)));
+    let mut sup = supervisor(
+        vec![
+            ("net", net),
+            ("web", web),
+            (
+                "early",
+                svc("forever early", &["network.target", "multi-user.target"]),
+            ),
+            ("lonely", lonely),
+            ("needy", needy),
+        ],
+        fake,
+    );
+    sup.run();
+    let f = &sup.sys;
+    // net is wanted by network-online.target only, and started because web wants it.
+    assert_eq!(f.start_times("exit 0 net"), [ms(0)]);
+    assert_eq!(
+        f.start_times("forever web"),
+        [ms(10)],
+        "after the oneshot of network-online.target finished"
+    );
+    assert_eq!(
+        f.start_times("forever early"),
+        [ms(0)],
+        "nothing is wanted by network.target; multi-user.target orders nothing"
+    );
+    assert!(
+        f.start_times("forever lonely").is_empty(),
+        "nobody wants vpn.target"
+    );
+    assert_eq!(
+        f.start_times("forever needy"),
+        [ms(0)],
+        "a target always exists"
+    );
+    assert!(f.said("saguaro is up (4 services started)"));
+}
+
+#[test]
+fn a_switch_orders_what_it_starts_by_targets() {
+    let web = |script: &str| {
+        let mut s = svc(script, &["network-online.target"]);
+        s.wants = vec!["network-online.target".into()];
+        s
+    };
+    let mut dhcp = oneshot("exit 0 dhcp", true, None);
+    dhcp.wanted_by = vec!["network-online.target".into()];
+    let mut looped = dhcp.clone();
+    looped.after = vec!["web.service".into()];
+    let mut fake = Fake::new();
+    fake.generations.insert(
+        "/gen2".into(),
+        generation(vec![("web", web("forever web v2")), ("dhcp", dhcp)]),
+    );
+    fake.generations.insert(
+        "/gen3".into(),
+        generation(vec![("web", web("forever web v3")), ("dhcp", looped)]),
+    );
+    requests(
+        &mut fake,
+        &[
+            (1, 1, "apply /gen2"),
+            (2, 2, "apply /gen3"),
+            (3, 3, "poweroff"),
+        ],
+    );
+    let mut sup = supervisor(vec![("web", web("forever web v1"))], fake);
+    assert_eq!(sup.run(), Shutdown::PowerOff);
+    let f = &sup.sys;
+    let t = Duration::from_secs;
+    assert_eq!(f.replies[&1], "ok\nrestarting web\nstarting dhcp\n");
+    // web v1 takes 10 ms to stop; then dhcp runs (10 ms), and only then web v2.
+    assert_eq!(f.start_times("exit 0 dhcp"), [t(1) + 10 * MS]);
+    assert_eq!(f.start_times("forever web v2"), [t(1) + 20 * MS]);
+    // A cycle through a target is refused before anything changes.
+    assert_eq!(
+        f.replies[&2],
+        "error: the services dhcp, web order each other in a cycle (through `after` and \
+         network-online.target)\n"
+    );
+    assert!(f.start_times("forever web v3").is_empty());
+    let v2 = f.pid_of("forever web v2")[0];
+    assert!(!f.signals.iter().any(|s| s.1 == v2 && s.0 < t(3)));
 }
