@@ -454,15 +454,10 @@ pub fn dry_activate(
             plan.etc_removed.push(o.target.clone());
         }
     }
-    let default_running: Vec<String> = old_m
-        .services
-        .iter()
-        .filter(|(_, s)| {
-            s.wanted_by
-                .iter()
-                .any(|t| crate::services::BOOT_TARGETS.contains(&t.as_str()))
-        })
-        .map(|(n, _)| n.clone())
+    // Without an init to ask: what the old generation starts at boot (with what its targets
+    // pull in) is taken as running.
+    let default_running: Vec<String> = crate::services::boot_set(&old_m.services)
+        .into_iter()
         .collect();
     let running = running.unwrap_or(&default_running);
     let ServicePlan {

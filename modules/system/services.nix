@@ -24,7 +24,7 @@ let
             ExecReload = mkOption { type = types.nullOr types.str; default = null; description = "The command that reloads the service."; };
             ExecStop = mkOption { type = types.nullOr types.str; default = null; description = "The command that stops the service (SIGTERM otherwise)."; };
             Type = mkOption { type = types.enum [ "simple" "oneshot" "forking" "notify" "exec" ]; default = "simple"; description = "How the service signals that it is ready."; };
-            RemainAfterExit = mkOption { type = types.bool; default = false; description = "Whether a oneshot service that finished successfully stays active: a switch that changes it stops it (ExecStop) and starts it again, or reloads it (ExecReload) with reloadIfChanged."; };
+            RemainAfterExit = mkOption { type = types.bool; default = false; description = "Whether a service whose process exited successfully (a oneshot, typically) stays active: a switch that changes it stops it (ExecStop) and starts it again, or reloads it (ExecReload) with reloadIfChanged."; };
             Restart = mkOption { type = types.enum [ "no" "on-success" "on-failure" "on-abnormal" "always" ]; default = "no"; description = "When the service is restarted after it exits."; };
             RestartSec = mkOption { type = types.either types.ints.unsigned types.str; default = 1; description = "Seconds to wait before a restart."; };
             User = mkOption { type = types.passwdName; default = "root"; description = "The user the service runs as."; };
