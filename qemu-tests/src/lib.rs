@@ -421,10 +421,13 @@ impl Machine {
                     Some(mac),
                 ),
             };
-            cmd.arg("-netdev").arg(netdev).arg("-device").arg(match mac {
-                Some(m) => format!("virtio-net-pci,netdev=net{i},mac={m}"),
-                None => format!("virtio-net-pci,netdev=net{i}"),
-            });
+            cmd.arg("-netdev")
+                .arg(netdev)
+                .arg("-device")
+                .arg(match mac {
+                    Some(m) => format!("virtio-net-pci,netdev=net{i},mac={m}"),
+                    None => format!("virtio-net-pci,netdev=net{i}"),
+                });
         }
         // The command channel: the second serial port, a socket QEMU listens on.
         let sock = disk.dir.join("channel.sock");

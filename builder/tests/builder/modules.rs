@@ -141,7 +141,11 @@ fn broken_configurations_are_refused_with_their_reason() {
     let mut failures = Vec::new();
     for p in configs {
         let want = std::fs::read_to_string(p.with_extension("err")).expect("expected error");
-        assert!(!want.trim().is_empty(), "{}: the .err file is empty", p.display());
+        assert!(
+            !want.trim().is_empty(),
+            "{}: the .err file is empty",
+            p.display()
+        );
         let modules = root.join("modules");
         let file = p.clone();
         let got = on_eval_thread(move |ev| {

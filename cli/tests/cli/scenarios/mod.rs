@@ -6,6 +6,7 @@
 mod confirm_within;
 mod debian_userspace;
 mod iso_uefi_and_bios;
+mod network_ssh;
 mod power_cut;
 mod qcow2_uefi_grub;
 mod raw_bios_grub;
