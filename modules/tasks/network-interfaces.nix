@@ -194,7 +194,7 @@ in
         after = [ "network-setup.service" "kmod-coldplug.service" ];
         preStart = "mkdir -p /var/lib/dhcpcd /run/strata";
         serviceConfig = {
-          ExecStart = "dhcpcd --nobackground --quiet --config ${dhcpcdConf} --script ${hook}";
+          ExecStart = "dhcpcd --nobackground --nodev --config ${dhcpcdConf} --script ${hook}";
           Restart = "always";
         };
       };
