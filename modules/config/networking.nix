@@ -6,7 +6,6 @@ let
   inherit (lib) mkOption mkUnsupportedOption types;
   cfg = config.networking;
   noInterfaces = "strata does not configure network interfaces.";
-  noFirewall = "strata runs no firewall: every port is open.";
   # An IPv4 or IPv6 address as /etc/hosts writes it.
   ipAddress = types.strMatching "[0-9]{1,3}([.][0-9]{1,3}){3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*";
   # A host name or a dotted domain name: labels of letters, digits and dashes.
@@ -100,34 +99,6 @@ in
       yet = true;
       description = "Whether wpa_supplicant joins wireless networks.";
       reason = "strata does not run wpa_supplicant.";
-    };
-    firewall = {
-      enable = mkUnsupportedOption {
-        type = types.bool;
-        default = true;
-        yet = true;
-        # NixOS's default asks for a firewall, which strata does not have: quiet only when
-        # the configuration asks for none.
-        quietWhen = v: !v;
-        description = "Whether the firewall filters incoming connections.";
-        reason = noFirewall;
-      };
-      allowedTCPPorts = mkUnsupportedOption {
-        type = types.listOf types.port;
-        default = [ ];
-        example = [ 22 80 ];
-        yet = true;
-        description = "TCP ports the firewall lets connections in on.";
-        reason = noFirewall;
-      };
-      allowedUDPPorts = mkUnsupportedOption {
-        type = types.listOf types.port;
-        default = [ ];
-        example = [ 53 ];
-        yet = true;
-        description = "UDP ports the firewall lets packets in on.";
-        reason = noFirewall;
-      };
     };
     proxy = {
       default = mkOption {
