@@ -23,6 +23,7 @@
   ./i18n/i18n.nix
   ./services/desktop.nix
   ./services/openssh.nix
+  ./services/firewall.nix
   ./security/security.nix
   ./security/wrappers.nix
   ./security/pam.nix

@@ -8,6 +8,8 @@ mod build;
 mod common;
 #[path = "builder/fhs.rs"]
 mod fhs;
+#[path = "builder/firewall.rs"]
+mod firewall;
 #[path = "builder/golden.rs"]
 mod golden;
 #[path = "builder/modules.rs"]

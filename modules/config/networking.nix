@@ -1,11 +1,10 @@
-# The machine's name, /etc/hosts, and NixOS's network settings. strata does not configure
-# network interfaces yet: those settings are accepted with a warning, except the proxy, which
-# login shells get as environment variables.
+# The machine's name, /etc/hosts, and NixOS's network options: interfaces, addresses,
+# gateways, DNS (tasks/network-interfaces.nix acts on them; services/firewall.nix holds the
+# firewall) and the proxy, which login shells get as environment variables.
 { config, lib, ... }:
 let
   inherit (lib) mkOption mkUnsupportedOption types;
   cfg = config.networking;
-  noFirewall = "strata runs no firewall: every port is open.";
   ipAddress = types.ipAddress;
   # A host name or a dotted domain name: labels of letters, digits and dashes.
   hostNameType = types.strMatching "[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?([.][A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*";
@@ -170,34 +169,6 @@ in
       yet = true;
       description = "Whether wpa_supplicant joins wireless networks.";
       reason = "strata does not run wpa_supplicant.";
-    };
-    firewall = {
-      enable = mkUnsupportedOption {
-        type = types.bool;
-        default = true;
-        yet = true;
-        # NixOS's default asks for a firewall, which strata does not have: quiet only when
-        # the configuration asks for none.
-        quietWhen = v: !v;
-        description = "Whether the firewall filters incoming connections.";
-        reason = noFirewall;
-      };
-      allowedTCPPorts = mkUnsupportedOption {
-        type = types.listOf types.port;
-        default = [ ];
-        example = [ 22 80 ];
-        yet = true;
-        description = "TCP ports the firewall lets connections in on.";
-        reason = noFirewall;
-      };
-      allowedUDPPorts = mkUnsupportedOption {
-        type = types.listOf types.port;
-        default = [ ];
-        example = [ 53 ];
-        yet = true;
-        description = "UDP ports the firewall lets packets in on.";
-        reason = noFirewall;
-      };
     };
     proxy = {
       default = mkOption {

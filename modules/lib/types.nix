@@ -265,13 +265,14 @@ let
       description = "IPv4 or IPv6 address";
       check = x: ipv4Address.check x || ipv6Address.check x;
     };
-    # A Linux network interface name: 1 to 15 characters, no `/', `:', whitespace or control
-    # characters, not `.' or `..'.
+    # A Linux network interface name (the kernel's dev_valid_name: 1 to 15 bytes, not `.' or
+    # `..', no `/', `:' or white space), without the `"' and `\' nft's strings cannot hold, or
+    # control characters. A trailing `*' is nft's wildcard (the firewall), as with NixOS.
     interfaceName = str // {
       name = "interfaceName";
-      description = "network interface name (1 to 15 characters without `/', `:', whitespace or control characters, not `.' or `..')";
+      description = "network interface name (1 to 15 characters, not `.' or `..', without `/', `:', white space, quotes, backslashes or control characters)";
       check = x: isString x && builtins.stringLength x <= 15 && x != "." && x != ".."
-        && builtins.match "[^/:[:space:][:cntrl:]]+" x != null;
+        && builtins.match "[^/:\"\\\\[:space:][:cntrl:]]+" x != null;
     };
     # A kernel module's name.
     kernelModule = str // {
