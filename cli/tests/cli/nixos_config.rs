@@ -21,7 +21,6 @@ const UNSUPPORTED: &[&str] = &[
     "programs.gnupg.agent.enable",
     "programs.gnupg.agent.enableSSHSupport",
     "programs.mtr.enable",
-    "services.openssh.enable",
     "services.pipewire.enable",
     "services.pipewire.pulse.enable",
     "services.printing.enable",
