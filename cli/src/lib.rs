@@ -7,6 +7,7 @@
 
 mod build_cmd;
 mod config_cmd;
+mod copy_cmd;
 mod eval_cmd;
 mod generations_cmd;
 mod image_cmd;
@@ -53,6 +54,8 @@ pub enum Command {
     /// Hash a file or a tree as Nix does.
     #[command(subcommand)]
     Hash(store_cmd::HashCommand),
+    /// Copy closures to or from another machine's store over SSH, only what it lacks.
+    Copy(copy_cmd::CopyArgs),
     /// Evaluate a Nix expression and print its value (like `nix-instantiate --eval`).
     Eval(eval_cmd::EvalArgs),
     /// Evaluate a machine configuration and print what the builder will build from it.
@@ -170,6 +173,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Store(cmd) => store_cmd::run_store(cmd, cli.store_root, &cli.store_dir),
         Command::Hash(cmd) => store_cmd::run_hash(cmd),
+        Command::Copy(args) => copy_cmd::copy(args, cli.store_root, &cli.store_dir),
         Command::Eval(args) => eval_cmd::run(args, cli.store_root, &cli.store_dir),
         Command::EvalConfig(args) => config_cmd::eval_config(args, cli.store_root, &cli.store_dir),
         Command::Options(args) => config_cmd::options(args),

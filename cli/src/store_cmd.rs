@@ -68,11 +68,17 @@ pub enum StoreCommand {
     },
     /// Print the closure of paths under references, references first.
     Closure {
-        #[arg(required = true)]
+        #[arg(required_unless_present = "stdin")]
         paths: Vec<String>,
+        /// Also read paths from standard input, one a line.
+        #[arg(long)]
+        stdin: bool,
         #[arg(long)]
         json: bool,
     },
+    /// Read store paths from standard input, one a line, and print those this store lacks
+    /// (what `strata copy` asks the receiving side).
+    Missing,
     /// Re-hash paths (all by default) and report every one that is corrupt or missing.
     Verify {
         paths: Vec<String>,
@@ -81,8 +87,11 @@ pub enum StoreCommand {
     },
     /// Write the closures of paths as a `nix-store --export` stream.
     Export {
-        #[arg(required = true)]
+        #[arg(required_unless_present = "stdin")]
         paths: Vec<String>,
+        /// Also read paths from standard input, one a line.
+        #[arg(long)]
+        stdin: bool,
         /// Export only the named paths, not their closures.
         #[arg(long)]
         only: bool,
@@ -177,6 +186,17 @@ pub(crate) fn parse_paths(store: &LocalStore, args: &[String]) -> Result<Vec<Sto
                 .with_context(|| format!("'{a}' is not a store path"))
         })
         .collect()
+}
+
+/// The paths of the arguments, then (with `stdin`) those standard input lists, one a line.
+fn paths_and_stdin(store: &LocalStore, args: &[String], stdin: bool) -> Result<Vec<StorePath>> {
+    let mut ps = parse_paths(store, args)?;
+    if stdin {
+        let listed = strata_store::remote::read_path_list(store.store_dir(), io::stdin().lock())
+            .map_err(|e| anyhow::anyhow!("failed to read paths from standard input: {e}"))?;
+        ps.extend(listed);
+    }
+    Ok(ps)
 }
 
 fn print_json(v: &impl serde::Serialize) -> Result<()> {
@@ -318,8 +338,8 @@ fn run_with_store(store: &mut LocalStore, cmd: StoreCommand) -> Result<ExitCode>
                 }
             }
         }
-        StoreCommand::Closure { paths, json } => {
-            let ps = parse_paths(store, &paths)?;
+        StoreCommand::Closure { paths, stdin, json } => {
+            let ps = paths_and_stdin(store, &paths, stdin)?;
             let closure = store.closure(&ps)?;
             let sorted = store.topo_sort(&closure)?;
             let printed: Vec<String> = sorted.iter().map(|p| store.print(p)).collect();
@@ -355,12 +375,22 @@ fn run_with_store(store: &mut LocalStore, cmd: StoreCommand) -> Result<ExitCode>
                 return Ok(ExitCode::FAILURE);
             }
         }
+        StoreCommand::Missing => {
+            let ps = paths_and_stdin(store, &[], true)?;
+            let mut out = io::stdout().lock();
+            for p in ps {
+                if !store.is_valid(&p)? {
+                    writeln!(out, "{}", store.print(&p))?;
+                }
+            }
+        }
         StoreCommand::Export {
             paths,
+            stdin,
             only,
             output,
         } => {
-            let ps = parse_paths(store, &paths)?;
+            let ps = paths_and_stdin(store, &paths, stdin)?;
             let set: BTreeSet<StorePath> = if only {
                 ps.into_iter().collect()
             } else {

@@ -27,6 +27,17 @@ impl LocalStore {
     /// path's NAR is re-hashed on the way and checked against the database, so a corrupt path
     /// is never exported.
     pub fn export(&self, paths: &[StorePath], out: &mut impl Write) -> Result<(), StoreError> {
+        self.export_with(paths, out, &mut |_| {})
+    }
+
+    /// [`LocalStore::export`], calling `done` once each path's record is written (for
+    /// progress).
+    pub fn export_with(
+        &self,
+        paths: &[StorePath],
+        out: &mut impl Write,
+        done: &mut dyn FnMut(&StorePath),
+    ) -> Result<(), StoreError> {
         let w = |e: io::Error| StoreError::Io {
             context: "cannot write the export stream to",
             path: "output".into(),
@@ -61,6 +72,7 @@ impl LocalStore {
                 .unwrap_or_default();
             wire::write_bytes(out, deriver.as_bytes()).map_err(w)?;
             wire::write_u64(out, 0).map_err(w)?;
+            done(p);
         }
         wire::write_u64(out, 0).map_err(w)?;
         out.flush().map_err(w)
@@ -70,17 +82,29 @@ impl LocalStore {
     /// malformed, refers to a path that is neither valid nor earlier in the stream, or the
     /// stream has trailing bytes, nothing is registered and the store is as it was.
     pub fn import(&mut self, input: impl Read) -> Result<Vec<StorePath>, StoreError> {
+        self.import_with(input, ImportOptions::default())
+    }
+
+    /// [`LocalStore::import`] with [`ImportOptions`]: a stream whose paths are not the
+    /// expected ones is refused as a malformed one is, before anything is registered.
+    pub fn import_with(
+        &mut self,
+        input: impl Read,
+        mut opts: ImportOptions<'_>,
+    ) -> Result<Vec<StorePath>, StoreError> {
         let _gc = self.gc_lock(false)?;
         let mut r = Counting {
             inner: io::BufReader::with_capacity(256 * 1024, input),
             offset: 0,
         };
         let mut stages = Vec::new();
-        let result = self.read_stream(&mut r, &mut stages).and_then(|staged| {
-            let paths = staged.iter().map(|s| s.new.path.clone()).collect();
-            self.install(staged)?;
-            Ok(paths)
-        });
+        let result = self
+            .read_stream(&mut r, &mut stages, &mut opts)
+            .and_then(|staged| {
+                let paths = staged.iter().map(|s| s.new.path.clone()).collect();
+                self.install(staged)?;
+                Ok(paths)
+            });
         for s in &stages {
             crate::local::remove_tree(s);
         }
@@ -93,6 +117,7 @@ impl LocalStore {
         &self,
         r: &mut Counting<R>,
         stages: &mut Vec<std::path::PathBuf>,
+        opts: &mut ImportOptions<'_>,
     ) -> Result<Vec<Staged>, StoreError> {
         let mut staged = Vec::new();
         let mut seen: BTreeSet<StorePath> = BTreeSet::new();
@@ -120,7 +145,14 @@ impl LocalStore {
                     ),
                 );
             }
+            let path_at = r.offset;
             let path = self.read_path(r, "path")?;
+            if opts.expect.is_some_and(|e| !e.contains(&path)) {
+                return bad(
+                    path_at,
+                    format!("path '{}' was not asked for", self.print(&path)),
+                );
+            }
             let at = r.offset;
             let n = read_u64(r, "reference count")?;
             if n > MAX_REFERENCES {
@@ -169,6 +201,9 @@ impl LocalStore {
                     format!("path '{}' appears twice in the stream", self.print(&path)),
                 );
             }
+            if let Some(f) = opts.on_path.as_mut() {
+                f(&path);
+            }
             let new = NewPath {
                 path,
                 references,
@@ -193,6 +228,15 @@ impl LocalStore {
         {
             return bad(at, "trailing data after the end of the stream".to_owned());
         }
+        if let Some(missing) = opts.expect.and_then(|e| e.difference(&seen).next()) {
+            return bad(
+                at,
+                format!(
+                    "the stream ends without path '{}', which was asked for",
+                    self.print(missing)
+                ),
+            );
+        }
         Ok(staged)
     }
 
@@ -213,6 +257,26 @@ impl LocalStore {
                 offset: at,
                 problem: format!("bad {what}: {e}"),
             })
+    }
+}
+
+/// What [`LocalStore::import_with`] accepts and whom it tells.
+#[derive(Default)]
+pub struct ImportOptions<'a> {
+    /// Exactly the paths the stream must hold (a copy asks for these): any other path, or one
+    /// of these missing, makes the stream malformed.
+    pub expect: Option<&'a BTreeSet<StorePath>>,
+    /// Called as each path's record has been read and staged (for progress); the paths become
+    /// valid only once the whole stream has been read.
+    pub on_path: Option<&'a mut dyn FnMut(&StorePath)>,
+}
+
+impl std::fmt::Debug for ImportOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImportOptions")
+            .field("expect", &self.expect)
+            .field("on_path", &self.on_path.is_some())
+            .finish()
     }
 }
 

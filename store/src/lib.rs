@@ -7,8 +7,12 @@
 //! [`fs`] holds the file-system primitives every crate shares: the atomic write (file and
 //! directory synced), deletion of read-only trees, `syncfs` and the `statvfs` queries.
 //!
-//! Cargo feature `local` (on by default) gates the local store and the export/import of
-//! streams into it ([`local`], [`export`]) and with them `rusqlite`, which bundles SQLite.
+//! [`remote`] is another machine's store, reached by running `strata store ...` there through
+//! the host's OpenSSH client, and the copying of closures to and from it.
+//!
+//! Cargo feature `local` (on by default) gates the local store, the export/import of streams
+//! into it and the remote store ([`local`], [`export`], [`remote`]) and with them `rusqlite`,
+//! which bundles SQLite.
 //! Without it the crate is the pure formats alone (hashes, nix32, store paths, NAR,
 //! derivations, references, the wire encoding) and links no SQLite: `strata-lang` uses it
 //! with `default-features = false`, so the evaluator does not link SQLite.
@@ -29,6 +33,8 @@ pub mod nar;
 pub mod nix32;
 pub mod path;
 pub mod refs;
+#[cfg(feature = "local")]
+pub mod remote;
 pub mod wire;
 
 pub use hash::{Hash, HashAlgo, HashFormat};

@@ -1,0 +1,161 @@
+//! `strata copy --to|--from ssh://[user@]host[:port] PATH...`: closures between this store and
+//! another machine's ([`strata_store::remote`]).
+
+use std::io::{self, IsTerminal as _, Write as _};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use clap::{ArgGroup, Args};
+use strata_store::remote::{self, CopyProgress, CopyReport, RemoteStore, Ssh, SshTarget};
+use strata_store::StorePath;
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("direction").required(true).args(["to", "from"])))]
+pub struct CopyArgs {
+    /// Copy the closures of PATHs (paths in this store) to this machine:
+    /// ssh://[user@]host[:port].
+    #[arg(long, value_name = "URL")]
+    pub to: Option<String>,
+    /// Copy the closures of PATHs (paths in its store) from this machine:
+    /// ssh://[user@]host[:port].
+    #[arg(long, value_name = "URL")]
+    pub from: Option<String>,
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<String>,
+    /// strata's path on the other machine [default: `strata` on its PATH, then
+    /// /run/current-system/strata/bin/strata].
+    #[arg(long, value_name = "PATH")]
+    pub remote_program: Option<String>,
+    /// The ssh program [env: STRATA_SSH] [default: ssh]; extra options come from
+    /// $STRATA_SSHOPTS, else $NIX_SSHOPTS.
+    #[arg(long, value_name = "PROGRAM")]
+    pub ssh_program: Option<PathBuf>,
+    /// Compress the connection (ssh's -C).
+    #[arg(short = 'C', long)]
+    pub compress: bool,
+    /// Print what was copied as JSON (the summary line still goes to standard error).
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn copy(args: CopyArgs, store_root: Option<PathBuf>, store_dir: &str) -> Result<ExitCode> {
+    let (url, sending) = match (&args.to, &args.from) {
+        (Some(u), None) => (u.as_str(), true),
+        (None, Some(u)) => (u.as_str(), false),
+        _ => anyhow::bail!("give one of --to and --from"),
+    };
+    let target = SshTarget::parse(url)?;
+    let mut ssh = Ssh::from_env(target)?;
+    if let Some(p) = args.ssh_program {
+        ssh.program = p.into_os_string();
+    }
+    if args.compress {
+        ssh.options.push("-C".into());
+    }
+    let mut store = crate::open_store(store_root, store_dir)?;
+    let remote = RemoteStore::new(ssh, store.store_dir().clone(), args.remote_program);
+    let mut bar = ProgressLine::new(if sending { "sending" } else { "receiving" });
+    let report = if sending {
+        let paths = crate::store_cmd::parse_paths(&store, &args.paths)?;
+        remote::copy_to(&store, &remote, &paths, &mut |p| bar.show(p))
+    } else {
+        let paths = args
+            .paths
+            .iter()
+            .map(|a| {
+                store
+                    .store_dir()
+                    .parse_containing(a)
+                    .with_context(|| format!("'{a}' is not a store path"))
+            })
+            .collect::<Result<Vec<StorePath>>>()?;
+        remote::copy_from(&mut store, &remote, &paths, &mut |p| bar.show(p))
+    };
+    bar.clear();
+    let report = report.with_context(|| {
+        let dir = if sending { "to" } else { "from" };
+        format!("failed to copy {dir} {}", remote.target())
+    })?;
+    eprintln!("{}", summary(&report, sending));
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.2} MiB", bytes as f64 / 1048576.0)
+}
+
+/// The line every copy ends with: paths sent, what the receiving side lacked, bytes.
+fn summary(r: &CopyReport, sending: bool) -> String {
+    let (verb, prep, lacked) = if sending {
+        ("sent", "to", "it")
+    } else {
+        ("received", "from", "this store")
+    };
+    format!(
+        "{verb} {} paths {prep} {}; {lacked} lacked {} of the closure's {}; {} ({} bytes, NAR {})",
+        r.sent,
+        r.remote,
+        r.missing,
+        r.closure,
+        mib(r.bytes),
+        r.bytes,
+        mib(r.nar_bytes)
+    )
+}
+
+/// One line on standard error, redrawn at most ten times a second, when it is a terminal.
+struct ProgressLine {
+    what: &'static str,
+    on: bool,
+    last: Option<Instant>,
+    drawn: bool,
+}
+
+impl ProgressLine {
+    fn new(what: &'static str) -> ProgressLine {
+        ProgressLine {
+            what,
+            on: io::stderr().is_terminal(),
+            last: None,
+            drawn: false,
+        }
+    }
+
+    fn show(&mut self, p: &CopyProgress) {
+        if !self.on {
+            return;
+        }
+        let done = p.paths_done == p.paths_total;
+        if !done
+            && self
+                .last
+                .is_some_and(|t| t.elapsed() < Duration::from_millis(100))
+        {
+            return;
+        }
+        self.last = Some(Instant::now());
+        let bytes = match p.nar_total {
+            Some(t) => format!("{} of {}", mib(p.bytes), mib(t)),
+            None => mib(p.bytes),
+        };
+        let mut err = io::stderr().lock();
+        let _ = write!(
+            err,
+            "\r\x1b[K{}: {}/{} paths, {bytes}",
+            self.what, p.paths_done, p.paths_total
+        );
+        let _ = err.flush();
+        self.drawn = true;
+    }
+
+    fn clear(&mut self) {
+        if self.drawn {
+            let _ = write!(io::stderr().lock(), "\r\x1b[K");
+        }
+    }
+}
