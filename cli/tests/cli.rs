@@ -8,6 +8,8 @@
 //!   `nix-hash`, `nix`, `nix-instantiate`) on generated trees, texts and export streams.
 //!   Needs Debian's `nix-bin`; set `STRATA_SKIP_NIX_TESTS=1` to skip these tests.
 //! - [`config`]: `strata options` with a configuration's values.
+//! - [`copy`]: `strata copy --to|--from` between two local stores through a stand-in for
+//!   `ssh`: only the missing paths, one stream, interrupted copies, garbage answers.
 //! - [`nixos_config`]: `strata eval-config` on what `nixos-generate-config` writes: it
 //!   evaluates, and each option strata does not act on is named in a warning.
 //! - [`malformed`]: a generated corpus of malformed NARs and export streams; every one must be
@@ -39,6 +41,8 @@ mod compat;
 mod compat_exchange;
 #[path = "cli/config.rs"]
 mod config;
+#[path = "cli/copy.rs"]
+mod copy;
 #[path = "cli/generations.rs"]
 mod generations;
 #[path = "cli/image.rs"]

@@ -136,10 +136,10 @@ pub fn copy_to(
         stderr,
     };
     match exported {
-        Ok(()) => remote.check(&program, &args, &finished)?,
+        Ok(()) => stream_check(remote, &program, &args, &finished)?,
         // The far side stopped reading: its own account of why comes first.
         Err(_) if pipe_failed => {
-            remote.check(&program, &args, &finished)?;
+            stream_check(remote, &program, &args, &finished)?;
             return Err(RemoteError::Failed {
                 target: remote.target().to_string(),
                 command: "strata store import".into(),
@@ -253,7 +253,7 @@ pub fn copy_from(
         Ok(paths) => {
             // The stream was whole and every path in it is valid now; a far side that failed
             // afterwards changes nothing here.
-            if let Err(e) = remote.check(&program, &args, &finished) {
+            if let Err(e) = stream_check(remote, &program, &args, &finished) {
                 tracing::warn!("{e}");
             }
             report.sent = paths.len();
@@ -264,13 +264,29 @@ pub fn copy_from(
             Ok(report)
         }
         Err(e) => {
-            remote.check(&program, &args, &finished)?;
+            stream_check(remote, &program, &args, &finished)?;
             Err(RemoteError::BadStream {
                 target: remote.target().to_string(),
                 source: e,
             })
         }
     }
+}
+
+/// [`RemoteStore::check`] for the command that carried the stream: ssh failing then means the
+/// connection broke midway.
+fn stream_check(
+    remote: &RemoteStore,
+    program: &str,
+    args: &[&str],
+    finished: &Finished,
+) -> Result<(), RemoteError> {
+    remote.check(program, args, finished).map_err(|e| match e {
+        RemoteError::Unreachable { target, detail } => {
+            RemoteError::ConnectionLost { target, detail }
+        }
+        other => other,
+    })
 }
 
 type Pipes = (

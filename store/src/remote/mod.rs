@@ -54,6 +54,8 @@ pub enum RemoteError {
     },
     #[error("cannot reach {target}: {detail}")]
     Unreachable { target: String, detail: String },
+    #[error("the connection to {target} broke, nothing was copied: {detail}")]
+    ConnectionLost { target: String, detail: String },
     #[error("strata not found on {target} (tried {tried}); pass --remote-program")]
     NoStrata { target: String, tried: String },
     #[error("`{command}` failed on {target} ({status}): {detail}")]
