@@ -87,6 +87,9 @@ pub enum Command {
     CollectGarbage(switch_cmd::CollectGarbageArgs),
     #[command(hide = true)]
     RevertUnconfirmed(switch_cmd::RevertArgs),
+    /// What a generation's `bin/switch-to-configuration` runs (its first line).
+    #[command(hide = true)]
+    SwitchToConfiguration(switch_cmd::SwitchToConfigurationArgs),
     /// Build the configuration and write it as a disk image (raw, qcow2) or a tarball.
     Image(image_cmd::ImageArgs),
     /// Build the configuration as a virtual machine: a disk and result/bin/run-<host>-vm.
@@ -191,6 +194,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             switch_cmd::collect_garbage(a, cli.store_root, &cli.store_dir)
         }
         Command::RevertUnconfirmed(a) => switch_cmd::revert_unconfirmed(a),
+        Command::SwitchToConfiguration(a) => {
+            switch_cmd::switch_to_configuration(a, cli.store_root, &cli.store_dir)
+        }
         Command::Image(a) => image_cmd::image(a, cli.store_root, &cli.store_dir),
         Command::BuildVm(a) => image_cmd::build_vm(a, cli.store_root, &cli.store_dir),
         Command::Generations(cmd) => generations_cmd::run(cmd),

@@ -1,5 +1,8 @@
 //! `strata switch|boot|test|dry-activate|rollback|confirm|collect-garbage`: the verbs of
-//! `nixos-rebuild` and `nix-collect-garbage`, over the machine whose root is `--root`.
+//! `nixos-rebuild` and `nix-collect-garbage`, over the machine whose root is `--root`. The
+//! first four build the configuration, or take a generation built already (`--toplevel`);
+//! every generation's `bin/switch-to-configuration` comes back here through the hidden
+//! `strata switch-to-configuration SCRIPT VERB`.
 //!
 //! Exit codes: 0 done; 1 refused or failed before anything changed (evaluation, build, a
 //! pending confirmation); 3 activation failed (profile and boot default unchanged); 4 the
@@ -17,6 +20,7 @@ use strata_activate::control::CONTROL_SOCKET;
 use strata_activate::profile;
 use strata_activate::switch::{self, Action, Outcome, SwitchError, SwitchOptions};
 use strata_store::local::GcOptions;
+use strata_store::{LocalStore, StorePath};
 
 use crate::build_cmd::{build_system_of, BuildInputs};
 
@@ -28,10 +32,17 @@ pub struct MachineArgs {
     pub root: PathBuf,
 }
 
+/// The build inputs a `--toplevel` replaces.
+const BUILD_ARGS: [&str; 6] = ["file", "lock", "jobs", "keep_going", "timeout", "mirror"];
+
 #[derive(Debug, Args)]
 pub struct SwitchArgs {
     #[command(flatten)]
     pub inputs: BuildInputs,
+    /// Activate this generation, built already (its store path, or a link to it such as
+    /// `result`), instead of building the configuration.
+    #[arg(long, value_name = "PATH", conflicts_with_all = BUILD_ARGS)]
+    pub toplevel: Option<PathBuf>,
     #[command(flatten)]
     pub machine: MachineArgs,
     /// Revert to the previous generation unless `strata confirm` runs within this time
@@ -47,6 +58,9 @@ pub struct SwitchArgs {
 pub struct DryActivateArgs {
     #[command(flatten)]
     pub inputs: BuildInputs,
+    /// Compare with this generation, built already, instead of building the configuration.
+    #[arg(long, value_name = "PATH", conflicts_with_all = BUILD_ARGS)]
+    pub toplevel: Option<PathBuf>,
     #[command(flatten)]
     pub machine: MachineArgs,
     /// Print the plan as JSON.
@@ -88,6 +102,26 @@ pub struct RevertArgs {
     /// Seconds since the epoch.
     #[arg(long)]
     pub deadline: u64,
+}
+
+/// NixOS's verbs, as `<toplevel>/bin/switch-to-configuration` takes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Verb {
+    Switch,
+    Boot,
+    Test,
+    DryActivate,
+}
+
+/// What the kernel runs for `<toplevel>/bin/switch-to-configuration VERB`: the script's first
+/// line names this program and this subcommand, then come the script's path and the verb.
+#[derive(Debug, Args)]
+pub struct SwitchToConfigurationArgs {
+    /// The script, as it was run; its generation is the directory above its `bin`.
+    pub script: PathBuf,
+    pub verb: Verb,
+    #[command(flatten)]
+    pub machine: MachineArgs,
 }
 
 fn check_machine(root: &Path) -> Result<()> {
@@ -160,7 +194,7 @@ pub fn switch(
     let store = crate::open_store(store_for(&root, store_root), store_dir)?;
     // The new generation must survive a collection until the profile holds it.
     let _hold = store.gc_hold()?;
-    let toplevel = build_system_of(args.inputs, &store, None, &[])?;
+    let toplevel = generation(&store, args.inputs, args.toplevel)?;
     let toplevel = store.print(&toplevel);
     let opts = options(&root, within);
     let out = match switch::switch(&root, &toplevel, action, &opts) {
@@ -177,6 +211,95 @@ pub fn switch(
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The generation a verb works with: `--toplevel`'s, which must be valid in the store (copied
+/// whole, with its closure), else the configuration built.
+fn generation(
+    store: &LocalStore,
+    inputs: BuildInputs,
+    toplevel: Option<PathBuf>,
+) -> Result<StorePath> {
+    let Some(given) = toplevel else {
+        return build_system_of(inputs, store, None, &[]);
+    };
+    let arg = given.display().to_string();
+    let path = crate::store_cmd::parse_paths(store, std::slice::from_ref(&arg))?
+        .pop()
+        .with_context(|| format!("'{arg}' is not a store path"))?;
+    if !store.is_valid(&path)? {
+        bail!(
+            "the generation '{}' is not valid in the store under '{}' (copy it with its \
+             closure first: `strata copy --to`)",
+            store.print(&path),
+            store.root().display()
+        );
+    }
+    Ok(path)
+}
+
+/// `<toplevel>/bin/switch-to-configuration VERB` ([`SwitchToConfigurationArgs`]): the verb,
+/// with the script's generation as `--toplevel`, so the same checks and exit codes.
+pub fn switch_to_configuration(
+    args: SwitchToConfigurationArgs,
+    store_root: Option<PathBuf>,
+    store_dir: &str,
+) -> Result<ExitCode> {
+    let script = args
+        .script
+        .canonicalize()
+        .with_context(|| format!("cannot find the script '{}'", args.script.display()))?;
+    // The generation is the store path two levels up; named by its base name, so that the
+    // script's physical place (a store under another root) does not matter.
+    let toplevel = script
+        .parent()
+        .filter(|b| b.file_name().is_some_and(|n| n == "bin"))
+        .and_then(Path::parent)
+        .and_then(Path::file_name)
+        .and_then(|n| n.to_str())
+        .and_then(|n| StorePath::from_base_name(n).ok())
+        .with_context(|| {
+            format!(
+                "'{}' is not a generation's bin/switch-to-configuration",
+                script.display()
+            )
+        })?;
+    let toplevel = PathBuf::from(format!(
+        "{}/{}",
+        store_dir.trim_end_matches('/'),
+        toplevel.base_name()
+    ));
+    let inputs = BuildInputs {
+        file: None,
+        lock: None,
+        jobs: None,
+        keep_going: false,
+        timeout: None,
+        mirror: None,
+    };
+    let (machine, toplevel) = (args.machine, Some(toplevel));
+    let action = match args.verb {
+        Verb::DryActivate => {
+            let a = DryActivateArgs {
+                inputs,
+                toplevel,
+                machine,
+                json: false,
+            };
+            return dry_activate(a, store_root, store_dir);
+        }
+        Verb::Switch => Action::Switch,
+        Verb::Boot => Action::Boot,
+        Verb::Test => Action::Test,
+    };
+    let a = SwitchArgs {
+        inputs,
+        toplevel,
+        machine,
+        confirm_within: None,
+        json: false,
+    };
+    switch(action, a, store_root, store_dir)
 }
 
 /// Starts the process that reverts an unconfirmed switch at `deadline`: this program's
@@ -226,7 +349,7 @@ pub fn dry_activate(
 ) -> Result<ExitCode> {
     let root = args.machine.root;
     let store = crate::open_store(store_for(&root, store_root), store_dir)?;
-    let toplevel = build_system_of(args.inputs, &store, None, &[])?;
+    let toplevel = generation(&store, args.inputs, args.toplevel)?;
     let toplevel = store.print(&toplevel);
     let running = if root == Path::new("/") && Path::new(CONTROL_SOCKET).exists() {
         Some(strata_activate::control::running_services(

@@ -28,6 +28,8 @@
 //! - [`scenarios`]: images booted in QEMU under UEFI and BIOS, checked through the command
 //!   channel; switch, reboot, the boot menu, rollback, a power cut, --confirm-within.
 //! - [`switch`]: the switch verbs on a machine tree over the shared store of [`system`].
+//! - [`switch_to_configuration`]: a generation's `bin/switch-to-configuration` and `--toplevel`
+//!   on a machine tree, with a forged generation.
 
 #[path = "cli/bad_config.rs"]
 mod bad_config;
@@ -61,6 +63,8 @@ mod realise;
 mod scenarios;
 #[path = "cli/switch.rs"]
 mod switch;
+#[path = "cli/switch_to_configuration.rs"]
+mod switch_to_configuration;
 #[path = "cli/system.rs"]
 mod system;
 

@@ -17,6 +17,7 @@
 //! | `etc` | link to the static `/etc` tree |
 //! | `activation.json` | link to the activation manifest |
 //! | `strata` | link to strata itself |
+//! | `bin/switch-to-configuration` | NixOS's entry point, `switch-to-configuration switch\|boot\|test\|dry-activate`: a script whose first line makes the kernel run this generation's own strata as `strata switch-to-configuration <script> <verb>`, which activates the generation the script belongs to ([`switch_to_configuration`]) |
 //! | `boot-loader/<name>-<version>` | links to the boot loader's packages (`bootLoader`): `grub-efi-amd64-bin` and `grub-pc-bin`, or `systemd-boot-efi` |
 //! | `boot.json` | bootspec v1 ([`crate::bootspec::bootspec_json`]) |
 //! | `kernel-params` | the parameters, space-separated, a line |
@@ -27,9 +28,40 @@
 //! Must not: build anything it links to; every target is an input, built before.
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt as _;
 
 use super::{file_err, find_kernel, BuiltinContext, BuiltinError};
 use crate::initrd::modules::ModulesDir;
+
+/// The longest first line of a script that Linux reads whole (`BINPRM_BUF_SIZE`, newline
+/// included).
+const MAX_SHEBANG: usize = 256;
+
+/// `bin/switch-to-configuration` for a generation whose strata is the store path `strata`.
+///
+/// No shell is involved: the first line names strata itself as the interpreter, with the
+/// argument `switch-to-configuration`, so running `<toplevel>/bin/switch-to-configuration
+/// test` runs `<strata>/bin/strata switch-to-configuration <toplevel>/bin/switch-to-configuration
+/// test`; strata finds the generation from the script's own path, so the script needs no
+/// path of its own generation (and works through links such as `result`). The rest of the
+/// file is for people reading it.
+pub fn switch_to_configuration(strata: &str) -> Result<String, BuiltinError> {
+    let first = format!("#!{strata}/bin/strata switch-to-configuration\n");
+    if first.len() > MAX_SHEBANG {
+        return Err(BuiltinError::BadDerivation(format!(
+            "the store path '{strata}' is too long for the first line of \
+             bin/switch-to-configuration ({} bytes; Linux reads {MAX_SHEBANG})",
+            first.len()
+        )));
+    }
+    Ok(format!(
+        "{first}\
+         # switch-to-configuration switch|boot|test|dry-activate, as on NixOS: activates the\n\
+         # generation this file belongs to with the verb given, as `strata <verb> --toplevel\n\
+         # <generation>` does, with the same exit codes. The first line runs the generation's\n\
+         # own strata with this file's path; nothing below it is read.\n"
+    ))
+}
 
 /// `builtin:strata-toplevel`; see the module documentation.
 pub(super) fn run(cx: &mut BuiltinContext<'_>) -> Result<(), BuiltinError> {
@@ -74,6 +106,13 @@ pub(super) fn run(cx: &mut BuiltinContext<'_>) -> Result<(), BuiltinError> {
         cx.input(attr, &v)?;
         link(name, &v)?;
     }
+    let script = switch_to_configuration(cx.attr("strata")?)?;
+    let bin = out.join("bin");
+    fs::create_dir_all(&bin).map_err(file_err("create", &bin))?;
+    let path = bin.join("switch-to-configuration");
+    fs::write(&path, script).map_err(file_err("write", &path))?;
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o555))
+        .map_err(file_err("make executable", &path))?;
     let loaders = cx.inputs("bootLoader")?;
     if !loaders.is_empty() {
         let dir = out.join("boot-loader");
@@ -117,4 +156,27 @@ pub(super) fn run(cx: &mut BuiltinContext<'_>) -> Result<(), BuiltinError> {
     )?;
     let _ = writeln!(cx.log, "kernel {version}, label {label}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_script_runs_the_generations_strata_and_fits_the_kernels_first_line() {
+        let strata = "/nix/store/7rjj86a15146cq1d3qy068lml7n8ykzm-strata-0.1.0";
+        let s = switch_to_configuration(strata).unwrap();
+        assert_eq!(
+            s.lines().next().unwrap(),
+            format!("#!{strata}/bin/strata switch-to-configuration")
+        );
+        assert!(s.lines().skip(1).all(|l| l.starts_with("# ")), "{s}");
+        let long = format!(
+            "/{}/7rjj86a15146cq1d3qy068lml7n8ykzm-strata",
+            "d".repeat(200)
+        );
+        let e = switch_to_configuration(&long).unwrap_err().to_string();
+        assert!(e.contains("too long for the first line"), "{e}");
+    }
 }

@@ -359,6 +359,19 @@ fn example_toplevel_has_every_part() {
     .ok();
     assert!(out.line().starts_with("strata "), "{}", out.line());
 
+    // NixOS's entry point: bin/switch-to-configuration, executable, run by this strata.
+    let script = t.join("bin/switch-to-configuration");
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&fs::metadata(&script).unwrap().permissions());
+    assert_eq!(mode & 0o111, 0o111, "{mode:o}");
+    assert_eq!(
+        fs::read_to_string(&script).unwrap().lines().next().unwrap(),
+        format!(
+            "#!{}/bin/strata switch-to-configuration",
+            link_target(&t.join("strata"))
+        )
+    );
+
     assert!(
         fs::read(strata.join("share/strata/debian-digest"))
             .unwrap()
