@@ -89,6 +89,14 @@ fn mib(bytes: u64) -> String {
     format!("{:.2} MiB", bytes as f64 / 1048576.0)
 }
 
+fn paths(n: usize) -> String {
+    if n == 1 {
+        "1 path".to_owned()
+    } else {
+        format!("{n} paths")
+    }
+}
+
 /// The line every copy ends with: paths sent, what the receiving side lacked, bytes.
 fn summary(r: &CopyReport, sending: bool) -> String {
     let (verb, prep, lacked) = if sending {
@@ -97,8 +105,8 @@ fn summary(r: &CopyReport, sending: bool) -> String {
         ("received", "from", "this store")
     };
     format!(
-        "{verb} {} paths {prep} {}; {lacked} lacked {} of the closure's {}; {} ({} bytes, NAR {})",
-        r.sent,
+        "{verb} {} {prep} {}; {lacked} lacked {} of the closure's {}; {} ({} bytes, NAR {})",
+        paths(r.sent),
         r.remote,
         r.missing,
         r.closure,

@@ -193,7 +193,7 @@ fn paths_and_stdin(store: &LocalStore, args: &[String], stdin: bool) -> Result<V
     let mut ps = parse_paths(store, args)?;
     if stdin {
         let listed = strata_store::remote::read_path_list(store.store_dir(), io::stdin().lock())
-            .map_err(|e| anyhow::anyhow!("failed to read paths from standard input: {e}"))?;
+            .context("failed to read paths from standard input")?;
         ps.extend(listed);
     }
     Ok(ps)

@@ -45,8 +45,11 @@ const MAX_DETAIL: usize = 2000;
 pub enum RemoteError {
     #[error("'{target}' is not a machine to copy to or from: {problem}")]
     BadTarget { target: String, problem: String },
-    #[error("${var} cannot be split into ssh options: {problem}")]
-    BadOptions { var: String, problem: String },
+    #[error("${var} cannot be split into ssh options: {source}")]
+    BadOptions {
+        var: String,
+        source: ssh::SplitError,
+    },
     #[error("cannot run the ssh program '{program}': {source}")]
     Spawn {
         program: String,
@@ -264,7 +267,7 @@ impl RemoteStore {
     }
 
     fn parse_answer(&self, command: &str, out: &[u8]) -> Result<Vec<StorePath>, RemoteError> {
-        parse_path_list(&self.store_dir, out).map_err(|problem| self.garbage(command, problem))
+        parse_path_list(&self.store_dir, out).map_err(|e| self.garbage(command, e.to_string()))
     }
 
     fn garbage(&self, command: &str, problem: String) -> RemoteError {
@@ -333,36 +336,52 @@ pub fn path_list(store_dir: &StoreDir, paths: &[StorePath]) -> Vec<u8> {
     out
 }
 
-/// Parses a list of absolute store paths, one a line (blank lines ignored); the problem names
-/// the line.
-pub fn parse_path_list(store_dir: &StoreDir, text: &[u8]) -> Result<Vec<StorePath>, String> {
-    let text = std::str::from_utf8(text).map_err(|e| {
-        format!(
-            "the list of store paths is not UTF-8 (at byte {})",
-            e.valid_up_to()
-        )
-    })?;
+/// Why a list of store paths cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum PathListError {
+    #[error("the list of store paths is not UTF-8 (at byte {0})")]
+    NotUtf8(usize),
+    #[error("line {line}: {text:?} is not a store path: {source}")]
+    BadLine {
+        line: usize,
+        /// The line, cut at 120 characters.
+        text: String,
+        source: crate::path::PathError,
+    },
+    #[error("cannot read the list of store paths: {0}")]
+    Read(#[source] std::io::Error),
+}
+
+/// Parses a list of absolute store paths, one a line (blank lines ignored).
+pub fn parse_path_list(store_dir: &StoreDir, text: &[u8]) -> Result<Vec<StorePath>, PathListError> {
+    let text = std::str::from_utf8(text).map_err(|e| PathListError::NotUtf8(e.valid_up_to()))?;
     let mut paths = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let p = store_dir.parse(line).map_err(|e| {
-            let shown: String = line.chars().take(120).collect();
-            format!("line {}: {shown:?} is not a store path: {e}", i + 1)
-        })?;
+        let p = store_dir
+            .parse(line)
+            .map_err(|source| PathListError::BadLine {
+                line: i + 1,
+                text: line.chars().take(120).collect(),
+                source,
+            })?;
         paths.push(p);
     }
     Ok(paths)
 }
 
 /// Reads a path list from `input` (standard input, for the plumbing commands).
-pub fn read_path_list(store_dir: &StoreDir, input: impl Read) -> Result<Vec<StorePath>, String> {
+pub fn read_path_list(
+    store_dir: &StoreDir,
+    input: impl Read,
+) -> Result<Vec<StorePath>, PathListError> {
     let mut buf = Vec::new();
     input
         .take(1 << 30)
         .read_to_end(&mut buf)
-        .map_err(|e| format!("cannot read the list of store paths: {e}"))?;
+        .map_err(PathListError::Read)?;
     parse_path_list(store_dir, &buf)
 }
 
@@ -383,9 +402,10 @@ mod tests {
             &dir,
             b"/nix/store/7rjj86a15146cq1d3qy068lml7n8ykzm-a\nhello\n",
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(e.starts_with("line 2: \"hello\""), "{e}");
-        let e = parse_path_list(&dir, b"\xff\xfe").unwrap_err();
+        let e = parse_path_list(&dir, b"\xff\xfe").unwrap_err().to_string();
         assert!(e.contains("not UTF-8"), "{e}");
     }
 

@@ -165,9 +165,9 @@ impl Ssh {
                 std::env::var("NIX_SSHOPTS").unwrap_or_default(),
             ),
         };
-        let options = split_words(&opts).map_err(|problem| RemoteError::BadOptions {
+        let options = split_words(&opts).map_err(|source| RemoteError::BadOptions {
             var: var.to_owned(),
-            problem,
+            source,
         })?;
         Ok(Ssh {
             target,
@@ -205,10 +205,21 @@ pub fn shell_quote(word: &str) -> String {
     }
 }
 
+/// Why a value cannot be split into words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SplitError {
+    #[error("a single quote is not closed")]
+    SingleQuote,
+    #[error("a double quote is not closed")]
+    DoubleQuote,
+    #[error("a backslash ends the value")]
+    Backslash,
+}
+
 /// Splits `s` into words as a shell would: blanks separate, single quotes keep everything,
 /// double quotes keep everything but `\"` and `\\`, a backslash outside quotes escapes the next
 /// character. No expansions.
-pub fn split_words(s: &str) -> Result<Vec<String>, String> {
+pub fn split_words(s: &str) -> Result<Vec<String>, SplitError> {
     let mut words = Vec::new();
     let mut word: Option<String> = None;
     let mut chars = s.chars();
@@ -225,7 +236,7 @@ pub fn split_words(s: &str) -> Result<Vec<String>, String> {
                     match chars.next() {
                         Some('\'') => break,
                         Some(c) => w.push(c),
-                        None => return Err("a single quote is not closed".into()),
+                        None => return Err(SplitError::SingleQuote),
                     }
                 }
             }
@@ -240,16 +251,16 @@ pub fn split_words(s: &str) -> Result<Vec<String>, String> {
                                 w.push('\\');
                                 w.push(c);
                             }
-                            None => return Err("a double quote is not closed".into()),
+                            None => return Err(SplitError::DoubleQuote),
                         },
                         Some(c) => w.push(c),
-                        None => return Err("a double quote is not closed".into()),
+                        None => return Err(SplitError::DoubleQuote),
                     }
                 }
             }
             '\\' => match chars.next() {
                 Some(c) => word.get_or_insert_with(String::new).push(c),
-                None => return Err("a backslash ends the value".into()),
+                None => return Err(SplitError::Backslash),
             },
             c => word.get_or_insert_with(String::new).push(c),
         }
@@ -363,7 +374,8 @@ mod tests {
         );
         assert_eq!(split_words("").unwrap(), Vec::<String>::new());
         assert_eq!(split_words("''").unwrap(), [""]);
-        assert!(split_words("-o 'x").unwrap_err().contains("single quote"));
-        assert!(split_words("-o \"x").unwrap_err().contains("double quote"));
+        assert_eq!(split_words("-o 'x"), Err(SplitError::SingleQuote));
+        assert_eq!(split_words("-o \"x"), Err(SplitError::DoubleQuote));
+        assert_eq!(split_words("x\\"), Err(SplitError::Backslash));
     }
 }
