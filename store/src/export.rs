@@ -367,3 +367,60 @@ impl<W: Write> Write for TeeHasher<'_, W> {
         self.out.flush()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::StoreDir;
+
+    #[test]
+    fn an_import_told_what_to_expect_refuses_any_other_stream_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut src = LocalStore::open(dir.path().join("a"), StoreDir::default()).unwrap();
+        let a = src.add_text("a", b"a", &BTreeSet::new()).unwrap().path;
+        let b = src.add_text("b", b"b", &BTreeSet::new()).unwrap().path;
+        let mut stream = Vec::new();
+        let mut written = Vec::new();
+        src.export_with(std::slice::from_ref(&a), &mut stream, &mut |p| {
+            written.push(p.clone())
+        })
+        .unwrap();
+        assert_eq!(written, std::slice::from_ref(&a));
+
+        let mut dst = LocalStore::open(dir.path().join("b"), StoreDir::default()).unwrap();
+        let both: BTreeSet<StorePath> = [a.clone(), b.clone()].into();
+        let only_b: BTreeSet<StorePath> = [b.clone()].into();
+        for (expect, problem) in [
+            (&both, "the stream ends without path"),
+            (&only_b, "was not asked for"),
+        ] {
+            let e = dst
+                .import_with(
+                    &stream[..],
+                    ImportOptions {
+                        expect: Some(expect),
+                        on_path: None,
+                    },
+                )
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(problem), "{e}");
+            assert!(!dst.is_valid(&a).unwrap());
+        }
+        let only_a: BTreeSet<StorePath> = [a.clone()].into();
+        let mut seen = Vec::new();
+        let got = dst
+            .import_with(
+                &stream[..],
+                ImportOptions {
+                    expect: Some(&only_a),
+                    on_path: Some(&mut |p| seen.push(p.clone())),
+                },
+            )
+            .unwrap();
+        assert_eq!(got, std::slice::from_ref(&a));
+        assert_eq!(seen, std::slice::from_ref(&a));
+        assert!(dst.is_valid(&a).unwrap());
+    }
+}
