@@ -10,9 +10,9 @@ mod network_ssh;
 mod power_cut;
 mod qcow2_uefi_grub;
 mod raw_bios_grub;
+mod raw_uefi_systemd_boot;
 mod scratch_net;
 mod static_link;
-mod raw_uefi_systemd_boot;
 mod switch_and_rollback;
 
 use std::fs;

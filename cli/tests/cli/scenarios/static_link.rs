@@ -32,8 +32,14 @@ fn on_the_link(text: String, key: &str) -> String {
 
 /// The second machine's configuration: its own name and address.
 fn right(text: &str) -> String {
-    text.replace("networking.hostName = \"left\"", "networking.hostName = \"right\"")
-        .replace("address = \"192.0.2.1\"; prefixLength", "address = \"192.0.2.2\"; prefixLength")
+    text.replace(
+        "networking.hostName = \"left\"",
+        "networking.hostName = \"right\"",
+    )
+    .replace(
+        "address = \"192.0.2.1\"; prefixLength",
+        "address = \"192.0.2.2\"; prefixLength",
+    )
 }
 
 /// A key pair made in `dir` (by the host's ssh-keygen): (private key, public key).
@@ -126,8 +132,14 @@ fn two_machines_with_static_addresses_reach_each_other_by_name() {
     assert_eq!(r.code, 0, "strata switch failed:\n{}", r.output);
     let addr = ok(&right_m, "ip -4 -o addr show dev eth0");
     assert!(addr.contains("inet 192.0.2.2/24"), "{addr}");
-    assert!(!addr.contains("192.0.2.1/"), "the old address stayed: {addr}");
-    assert_eq!(ok(&right_m, "cat /proc/sys/kernel/hostname").trim(), "right");
+    assert!(
+        !addr.contains("192.0.2.1/"),
+        "the old address stayed: {addr}"
+    );
+    assert_eq!(
+        ok(&right_m, "cat /proc/sys/kernel/hostname").trim(),
+        "right"
+    );
     let left_addr = ok(&left, "ip -4 -o addr show dev eth0");
     assert!(left_addr.contains("inet 192.0.2.1/24"), "{left_addr}");
     // No DHCP client runs on a machine without DHCP.
