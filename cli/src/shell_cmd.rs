@@ -90,7 +90,8 @@ fn shell_file(flag: Option<PathBuf>) -> Result<PathBuf> {
     } else {
         bail!("the shell file '{}' does not exist", place.display());
     };
-    std::path::absolute(&file).with_context(|| format!("failed to resolve '{}'", file.display()))
+    file.canonicalize()
+        .with_context(|| format!("failed to resolve '{}'", file.display()))
 }
 
 fn pairs(flat: &[String], make: fn(String) -> AutoArg) -> Vec<(String, AutoArg)> {

@@ -164,7 +164,7 @@ fn read_shell(
             return Err(ShellError::NotAShell {
                 what,
                 found: if matches!(other, Value::Attrs(a) if a.contains("drvPath")) {
-                    "a derivation that is not a shell".to_owned()
+                    "a derivation that mkShell did not make".to_owned()
                 } else {
                     other.type_desc().to_owned()
                 },

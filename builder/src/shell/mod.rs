@@ -5,7 +5,7 @@
 //! [`prepare`] evaluates what the shell is made of ([`eval`]: `-p` names, or a shell.nix as
 //! nix-shell reads it, through `pkgs.mkShell`), builds the tree and what the shell's variables
 //! refer to, and makes them GC roots while the shell runs ([`roots`]), all while holding the
-//! garbage collector off. [`enter`] plans the file system ([`mounts`]: the host's, with the
+//! garbage collector off; a `-p` shell evaluated before is read from [`cache`] instead. [`enter`] plans the file system ([`mounts`]: the host's, with the
 //! tree's `usr` on `/usr`, `/bin`, `/sbin`, `/lib`, `/lib64` linked into it, its loader cache
 //! on `/etc/ld.so.cache` and the store on its logical directory), chooses the program and
 //! environment ([`env`]) and runs it in new user and mount namespaces ([`ns`]): no root, no
@@ -14,6 +14,7 @@
 //! Must not: change the host (nothing is installed anywhere but the store), or leave a root
 //! behind when the shell ends.
 
+pub mod cache;
 pub mod env;
 pub mod eval;
 pub mod mounts;
@@ -67,8 +68,8 @@ pub enum ShellError {
         hint: String,
     },
     #[error(
-        "{what} is {found}, not a shell: write it as `{{ pkgs ? import <nixpkgs> {{ }} }}: \
-         pkgs.mkShell {{ packages = [ ... ]; }}`"
+        "{what} evaluates to {found}, not a shell; a shell is made by mkShell: \
+         `{{ pkgs ? import <nixpkgs> {{ }} }}: pkgs.mkShell {{ packages = [ ... ]; }}`"
     )]
     NotAShell { what: String, found: String },
     #[error(transparent)]
@@ -132,61 +133,60 @@ pub fn prepare(
     roots::prune(&store);
     // Until the roots exist, nothing made or used here may be collected.
     let hold = store.gc_hold()?;
-    let digest = load_digest(
-        &mut store,
-        req.lock,
-        Some(req.lock_file),
-        opts.build.debian_mirror.clone(),
-    )?;
-    let set_name = format!(
-        "Debian {} {} (the package set of {})",
-        req.lock.suite,
-        req.lock.architecture,
-        req.lock_file.display()
-    );
-    let evaluated = crate::eval_thread::run("shell-eval", || {
-        let io = Rc::new(StoreIo::deferred(LocalStore::open(
-            store_root,
-            store_dir.clone(),
-        )?));
-        let mut ev = Evaluator::new(crate::eval_thread::eval_config(), io.clone());
-        ev.reset_stack_base();
-        let pkgs =
-            crate::pkgs::eval_pkgs(&mut ev, req.modules, req.lock, &digest).map_err(|e| {
-                ShellError::Eval(
-                    e.render(&ev.sources)
-                        .trim_start_matches("error: ")
-                        .to_owned(),
-                )
-            })?;
-        let shell = eval::evaluate(
-            &mut ev,
-            req.modules,
-            &pkgs,
-            &req.source,
-            &req.auto_args,
-            &set_name,
-        )?;
-        io.commit().map_err(|e| ShellError::Eval(e.to_string()))?;
-        Ok::<_, ShellError>(shell)
-    })
-    .map_err(|_| ShellError::Eval("the shell's evaluation could not run to its end".into()))??;
+    let key = match &req.source {
+        ShellSource::Packages(names) => {
+            cache::key(req.modules, req.lock, store_dir.as_str(), names)
+        }
+        ShellSource::File(_) => None,
+    };
+    let remembered = key
+        .as_deref()
+        .and_then(|k| cache::read(store.state_dir(), k))
+        .filter(|e| e.drvs.is_empty())
+        .map(|e| {
+            let mut paths = vec![e.tree.clone()];
+            paths.extend(e.paths.iter().cloned());
+            let valid = paths.iter().all(|p| {
+                store
+                    .parse_path(p)
+                    .is_ok_and(|p| store.is_valid(&p).unwrap_or(false))
+            });
+            (e, valid)
+        })
+        .filter(|(_, valid)| *valid)
+        .map(|(e, _)| e);
 
-    let tree_drv = store
-        .parse_path(&evaluated.tree_drv)
-        .map_err(StoreError::from)?;
-    let mut targets = vec![tree_drv.clone()];
-    for d in &evaluated.drvs {
-        targets.push(store.parse_path(d).map_err(StoreError::from)?);
-    }
-    let outputs = realise_all(store_root, store_dir, &targets, opts)?;
-    let tree = outputs
-        .get(&tree_drv)
-        .and_then(|o| o.get("out"))
-        .cloned()
-        .ok_or_else(|| ShellError::Eval("the shell's tree has no output 'out'".into()))?;
-    let mut rooted: BTreeSet<StorePath> =
-        outputs.values().flat_map(|o| o.values()).cloned().collect();
+    let (evaluated, tree, mut rooted) = match remembered {
+        Some(e) => {
+            let tree = store.parse_path(&e.tree).map_err(StoreError::from)?;
+            (e.shell(), tree.clone(), BTreeSet::from([tree]))
+        }
+        None => {
+            let evaluated = evaluate(&mut store, store_root, store_dir, req, opts)?;
+            let tree_drv = store
+                .parse_path(&evaluated.tree_drv)
+                .map_err(StoreError::from)?;
+            let mut targets = vec![tree_drv.clone()];
+            for d in &evaluated.drvs {
+                targets.push(store.parse_path(d).map_err(StoreError::from)?);
+            }
+            let outputs = realise_all(store_root, store_dir, &targets, opts)?;
+            let tree = outputs
+                .get(&tree_drv)
+                .and_then(|o| o.get("out"))
+                .cloned()
+                .ok_or_else(|| ShellError::Eval("the shell's tree has no output 'out'".into()))?;
+            if let Some(k) = &key {
+                cache::write(
+                    store.state_dir(),
+                    k,
+                    &cache::Entry::new(&evaluated, store.print(&tree)),
+                );
+            }
+            let rooted = outputs.values().flat_map(|o| o.values()).cloned().collect();
+            (evaluated, tree, rooted)
+        }
+    };
     for p in &evaluated.paths {
         let p = store.parse_path(p).map_err(StoreError::from)?;
         if !store.is_valid(&p)? {
@@ -212,6 +212,55 @@ pub fn prepare(
         store_dirs: (physical != logical).then_some((physical, logical)),
         roots,
     })
+}
+
+/// Evaluates the package set and the shell, writing the `.drv`s into the store.
+fn evaluate(
+    store: &mut LocalStore,
+    store_root: &Path,
+    store_dir: &StoreDir,
+    req: &ShellRequest<'_>,
+    opts: &SchedulerOptions,
+) -> Result<EvaluatedShell, ShellError> {
+    let digest = load_digest(
+        store,
+        req.lock,
+        Some(req.lock_file),
+        opts.build.debian_mirror.clone(),
+    )?;
+    let set_name = format!(
+        "Debian {} {} (the package set of {})",
+        req.lock.suite,
+        req.lock.architecture,
+        req.lock_file.display()
+    );
+    crate::eval_thread::run("shell-eval", || {
+        let io = Rc::new(StoreIo::deferred(LocalStore::open(
+            store_root,
+            store_dir.clone(),
+        )?));
+        let mut ev = Evaluator::new(crate::eval_thread::eval_config(), io.clone());
+        ev.reset_stack_base();
+        let pkgs =
+            crate::pkgs::eval_pkgs(&mut ev, req.modules, req.lock, &digest).map_err(|e| {
+                ShellError::Eval(
+                    e.render(&ev.sources)
+                        .trim_start_matches("error: ")
+                        .to_owned(),
+                )
+            })?;
+        let shell = eval::evaluate(
+            &mut ev,
+            req.modules,
+            &pkgs,
+            &req.source,
+            &req.auto_args,
+            &set_name,
+        )?;
+        io.commit().map_err(|e| ShellError::Eval(e.to_string()))?;
+        Ok::<_, ShellError>(shell)
+    })
+    .map_err(|_| ShellError::Eval("the shell's evaluation could not run to its end".into()))?
 }
 
 /// How to run the shell.
