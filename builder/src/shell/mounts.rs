@@ -516,9 +516,11 @@ mod tests {
             show(&l),
             lines(&[
                 "tmpfs R/",
+                "mkdir R/home",
                 "rbind /home R/home",
                 "touch R/swapfile",
                 "bind /swapfile R/swapfile",
+                "mkdir R/tmp",
                 "rbind /tmp R/tmp",
                 "link R/bin -> usr/bin",
                 // The host's loader cache is there: the tree's is bound over it.

@@ -5,6 +5,7 @@
 use std::fs;
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
+use std::os::unix::process::CommandExt as _;
 use std::process::Command;
 
 use crate::system::{repo, shared, Shared};
@@ -312,7 +313,7 @@ fn pure_drops_what_it_does_not_keep() {
     let s = shared();
     let work = tempfile::tempdir().unwrap();
     let show = "echo \"[$STRATA_TEST_SECRET] $IN_NIX_SHELL $PATH\"";
-    let mut with = |extra: &[&str]| {
+    let with = |extra: &[&str]| {
         let mut c = crate::strata();
         c.current_dir(work.path())
             .env("STRATA_TEST_SECRET", "kept")
