@@ -74,7 +74,18 @@ let
         example = lib.literalExpression "[ pkgs.htop ]";
         description = "Packages for this user. Debian's programs find their files at the paths Debian gives them, so strata installs these system-wide, in the generation's /usr, like environment.systemPackages.";
       };
-      openssh.authorizedKeys.keys = mkOption { type = types.listOf types.singleLineStr; default = [ ]; description = "SSH public keys that may log in as this user."; };
+      # Written to /etc/ssh/authorized_keys.d/<name> and checked by services/openssh.nix.
+      openssh.authorizedKeys.keys = mkOption {
+        type = types.listOf types.singleLineStr;
+        default = [ ];
+        example = [ "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAID+8KVG+rD1X3f7mfOO7TjZHw/EfgcWHnSxQC2eMYdiu alice@laptop" ];
+        description = "OpenSSH public keys (lines of authorized_keys) that may log in as this user, added to the file the SSH server reads besides ~/.ssh/authorized_keys. Each is checked at evaluation.";
+      };
+      openssh.authorizedKeys.keyFiles = mkOption {
+        type = types.listOf types.path;
+        default = [ ];
+        description = "Files of OpenSSH public keys that may log in as this user: read at evaluation (when the SSH server is enabled), checked line by line, and added to the same file as `keys'.";
+      };
     };
   };
 

@@ -5,10 +5,10 @@
 # install (pam_cap, pam_systemd, pam_selinux); `common-session-noninteractive` is then the
 # same as `common-session`. A service's file is `text` when that is set, else its `lines`
 # sorted by `order`: the NixOS options below each add a line at a fixed place, and the
-# defaults of login, su, sudo, passwd, chsh, chfn and other add the lines of Debian's files
-# that no NixOS option stands for (pam_nologin, pam_group, pam_mail, pam_keyinit,
-# pam_shells, pam_limits), so their files are Debian's, one line for one line, in Debian's
-# order.
+# defaults of login, su, sudo, passwd, chsh, chfn, other and (with services.openssh) sshd
+# add the lines of Debian's files that no NixOS option stands for (pam_nologin, pam_group,
+# pam_mail, pam_keyinit, pam_shells, pam_limits) and move lines where Debian has them, so
+# their files are Debian's, one line for one line, in Debian's order.
 #
 # NixOS's options and the lines they give (`order`):
 #   failDelay.enable   100  auth optional pam_faildelay.so delay=<failDelay.delay>
@@ -111,8 +111,9 @@ let
           motd-static = { order = lib.mkOptionDefault 510; text = line "session" "optional" "pam_motd.so noupdate"; };
         })
         (lib.mkIf config.setEnvironment {
-          env = { order = lib.mkOptionDefault 600; text = line "session" "required" "pam_env.so readenv=1"; };
-          env-locale = { order = lib.mkOptionDefault 610; text = line "session" "required" "pam_env.so readenv=1 envfile=/etc/default/locale"; };
+          # Default texts: Debian's sshd file words these two lines its own way.
+          env = { order = lib.mkOptionDefault 600; text = lib.mkOptionDefault (line "session" "required" "pam_env.so readenv=1"); };
+          env-locale = { order = lib.mkOptionDefault 610; text = lib.mkOptionDefault (line "session" "required" "pam_env.so readenv=1 envfile=/etc/default/locale"); };
         })
         (lib.mkIf (config.unixAuth && !config.nodelay) { auth = { order = lib.mkOptionDefault 700; text = "@include common-auth"; }; })
         (lib.mkIf (config.unixAuth && config.nodelay) {
@@ -247,6 +248,26 @@ in
         # Debian's `other' has the password stack before the session's.
         lines.session.order = mkDefault 1500;
       };
+      # Debian's sshd file, when the SSH server runs with PAM (services/openssh.nix sets the
+      # service's NixOS options as NixOS does: startSession, showMotd, unixAuth). Its session
+      # lines follow common-account, and its pam_env lines are worded its own way.
+      sshd = lib.mkIf (config.services.openssh.enable && config.services.openssh.settings.UsePAM == true) (
+        let s = cfg.services.sshd; in {
+          lines = lib.mkMerge [
+            {
+              nologin = debianLine 750 "account" "required" "pam_nologin.so";
+              keyinit = debianLine 1220 "session" "optional" "pam_keyinit.so force revoke";
+              mail = debianLine 1320 "session" "optional" "pam_mail.so standard noenv";
+              limits = debianLine 1330 "session" "required" "pam_limits.so";
+            }
+            (lib.mkIf s.setLoginUid { loginuid.order = mkDefault 1210; })
+            (lib.mkIf s.showMotd { motd.order = mkDefault 1310; motd-static.order = mkDefault 1311; })
+            (lib.mkIf s.setEnvironment {
+              env = debianLine 1340 "session" "required" "pam_env.so";
+              env-locale = debianLine 1341 "session" "required" "pam_env.so user_readenv=1 envfile=/etc/default/locale";
+            })
+          ];
+        });
     };
 
     environment.etc = lib.mkMerge [

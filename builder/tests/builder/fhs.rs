@@ -1,7 +1,8 @@
 //! The sandbox's FHS mode (`__strataFhs`): a tree of this host's dynamic programs and their
 //! libraries, mounted at `/usr`, runs inside the sandbox; without the attribute it does not,
 //! and a tree that is not an input is refused; `/etc/sudoers` is checked by a `visudo` of such
-//! a tree, and a rejected line fails the build naming it.
+//! a tree and `/etc/ssh/sshd_config` by its `sshd -t`, and a rejected line fails the build
+//! naming it.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -150,79 +151,91 @@ fn an_fhs_tree_that_is_not_an_input_is_refused() {
     assert!(!h.store.is_valid(&out).unwrap());
 }
 
+/// Writes an executable busybox script at `tree/<rel>`.
+fn stand_in(h: &Harness, tree: &Path, rel: &str, body: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let file = tree.join(rel);
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, format!("#!{} sh\n{body}", h.busybox)).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// The derivation that makes `/etc/<target>` for `configuration`, evaluated with the trivial
+/// builders and `tree` (a store path) as every `pkgs.debianTools` tree, as a system build
+/// evaluates it.
+fn etc_drv(h: &Harness, tree: &StorePath, target: &str, configuration: &str) -> StorePath {
+    use strata_builder::eval_io::StoreIo;
+    use strata_lang::{source::Span, EvalConfig, Evaluator};
+    use strata_store::{LocalStore, StoreDir};
+
+    let modules = Path::new(env!("CARGO_MANIFEST_DIR")).join("../modules");
+    let store = LocalStore::open(&h.root, StoreDir::default()).unwrap();
+    let mut ev = Evaluator::new(EvalConfig::default(), std::rc::Rc::new(StoreIo::new(store)));
+    ev.set_trace_sink(Box::new(|_| {}));
+    ev.reset_stack_base();
+    let expr = format!(
+        "let pkgs = import {m}/pkgs/trivial.nix {{ busybox = builtins.storePath \"{bb}\"; }} \
+           // {{ debianTools = names: builtins.storePath \"{tree}\"; }}; \
+         in (import {m}/eval-config.nix {{ configuration = {configuration}; \
+           modulesDir = {m}; inherit pkgs; }}).config.environment.etc.\"{target}\".source.drvPath",
+        m = modules.display(),
+        bb = h.busybox_path,
+        tree = h.store.print(tree),
+    );
+    let span = Span {
+        file: 0,
+        start: 0,
+        end: 0,
+    };
+    let v = ev
+        .eval_string(&expr)
+        .and_then(|v| ev.deep_force(&v, span))
+        .unwrap_or_else(|e| panic!("{}", e.render(&ev.sources)));
+    let mut out = Vec::new();
+    strata_lang::print::to_json(&mut ev, &v, span, &mut out, &mut Default::default()).unwrap();
+    let p: String = serde_json::from_slice(&out).unwrap();
+    h.store.store_dir().parse(&p).unwrap()
+}
+
+/// Builds `drv` with the scheduler; its output's text, or the error.
+fn build_text(h: &Harness, drv: &StorePath) -> Result<String, String> {
+    use strata_builder::scheduler::{realise_all, SchedulerOptions};
+    realise_all(
+        &h.root,
+        h.store.store_dir(),
+        std::slice::from_ref(drv),
+        &SchedulerOptions::default(),
+    )
+    .map(|b| std::fs::read_to_string(h.store.real_path(&b[drv]["out"])).unwrap())
+    .map_err(|e| e.to_string())
+}
+
 /// The check of `/etc/sudoers` (`modules/security/sudo.nix`) as a system build runs it: the
 /// module's derivation, with `pkgs.debianTools [ "sudo" ]` as its FHS tree. The tree here
 /// holds a stand-in `visudo` (a busybox script answering as Debian's does: `FILE:LINE:COL:
 /// syntax error` on a rule it rejects), so the test needs no sudo package.
 #[test]
 fn sudoers_are_checked_in_fhs_mode_and_a_rejected_line_is_named() {
-    use std::os::unix::fs::PermissionsExt;
-    use strata_builder::eval_io::StoreIo;
-    use strata_builder::scheduler::{realise_all, SchedulerOptions};
-    use strata_lang::{source::Span, EvalConfig, Evaluator};
-    use strata_store::{LocalStore, StoreDir};
-
     let mut h = harness();
     let tree = h.dir.path().join("sudo-tools");
-    std::fs::create_dir_all(tree.join("usr/sbin")).unwrap();
-    let visudo = tree.join("usr/sbin/visudo");
-    std::fs::write(
-        &visudo,
-        format!(
-            "#!{} sh\n\
-             [ \"$1 $2\" = '-c -f' ] || exit 2\n\
-             n=$(grep -n 'FOO:' \"$3\" | head -n 1 | cut -d: -f1)\n\
-             if [ -n \"$n\" ]; then echo \"$3:$n:21: syntax error\" >&2; exit 1; fi\n\
-             echo \"$3: parsed OK\"\n",
-            h.busybox
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&visudo, std::fs::Permissions::from_mode(0o755)).unwrap();
+    stand_in(
+        &h,
+        &tree,
+        "usr/sbin/visudo",
+        "[ \"$1 $2\" = '-c -f' ] || exit 2\n\
+         n=$(grep -n 'FOO:' \"$3\" | head -n 1 | cut -d: -f1)\n\
+         if [ -n \"$n\" ]; then echo \"$3:$n:21: syntax error\" >&2; exit 1; fi\n\
+         echo \"$3: parsed OK\"\n",
+    );
     let tree = h.store.add_path(&tree, Some("debian-tools")).unwrap().path;
-    let modules = Path::new(env!("CARGO_MANIFEST_DIR")).join("../modules");
-    let drv_of = |configuration: &str| -> StorePath {
-        let store = LocalStore::open(&h.root, StoreDir::default()).unwrap();
-        let mut ev = Evaluator::new(EvalConfig::default(), std::rc::Rc::new(StoreIo::new(store)));
-        ev.set_trace_sink(Box::new(|_| {}));
-        ev.reset_stack_base();
-        let expr = format!(
-            "let pkgs = import {m}/pkgs/trivial.nix {{ busybox = builtins.storePath \"{bb}\"; }} \
-               // {{ debianTools = names: builtins.storePath \"{tree}\"; }}; \
-             in (import {m}/eval-config.nix {{ configuration = {configuration}; \
-               modulesDir = {m}; inherit pkgs; }}).config.environment.etc.sudoers.source.drvPath",
-            m = modules.display(),
-            bb = h.busybox_path,
-            tree = h.store.print(&tree),
-        );
-        let span = Span {
-            file: 0,
-            start: 0,
-            end: 0,
-        };
-        let v = ev
-            .eval_string(&expr)
-            .and_then(|v| ev.deep_force(&v, span))
-            .unwrap_or_else(|e| panic!("{}", e.render(&ev.sources)));
-        let mut out = Vec::new();
-        strata_lang::print::to_json(&mut ev, &v, span, &mut out, &mut Default::default()).unwrap();
-        let p: String = serde_json::from_slice(&out).unwrap();
-        h.store.store_dir().parse(&p).unwrap()
-    };
-    let build = |drv: &StorePath| {
-        realise_all(
-            &h.root,
-            h.store.store_dir(),
-            std::slice::from_ref(drv),
-            &SchedulerOptions::default(),
-        )
-        .map(|b| b[drv]["out"].clone())
-        .map_err(|e| e.to_string())
-    };
 
-    let good = drv_of("{ security.sudo.wheelNeedsPassword = false; }");
-    let out = build(&good).unwrap_or_else(|e| panic!("{e}"));
-    let text = std::fs::read_to_string(h.store.real_path(&out)).unwrap();
+    let good = etc_drv(
+        &h,
+        &tree,
+        "sudoers",
+        "{ security.sudo.wheelNeedsPassword = false; }",
+    );
+    let text = build_text(&h, &good).unwrap_or_else(|e| panic!("{e}"));
     assert!(
         text.ends_with(
             "root\tALL=(ALL:ALL)\tSETENV: ALL\n%wheel\tALL=(ALL:ALL)\tNOPASSWD:SETENV: ALL\n"
@@ -230,12 +243,106 @@ fn sudoers_are_checked_in_fhs_mode_and_a_rejected_line_is_named() {
         "{text}"
     );
 
-    let bad = drv_of("{ security.sudo.extraConfig = \"%wheel ALL=(ALL:ALL) FOO: ALL\"; }");
-    let e = build(&bad).unwrap_err();
+    let bad = etc_drv(
+        &h,
+        &tree,
+        "sudoers",
+        "{ security.sudo.extraConfig = \"%wheel ALL=(ALL:ALL) FOO: ALL\"; }",
+    );
+    let e = build_text(&h, &bad).unwrap_err();
     assert!(
         e.contains(
             "security.sudo: /etc/sudoers line 10 (\"%wheel ALL=(ALL:ALL) FOO: ALL\") rejected \
              by visudo: syntax error"
+        ),
+        "{e}"
+    );
+}
+
+/// The check of `/etc/ssh/sshd_config` (`modules/services/openssh.nix`): `sshd -t` in FHS
+/// mode over `pkgs.debianTools [ "openssh-server" ]`, against a host key the derivation makes
+/// with `ssh-keygen` (the machine's keys do not exist in the sandbox). The tree holds
+/// stand-ins answering as Debian's 9.2p1 programs do (their messages copied from the real
+/// ones): `ssh-keygen` writes the key file `-f` names, and `sshd` refuses to run without it,
+/// says `Unable to load host key` for each HostKey of the file (as the real one does when
+/// they are missing), and rejects an unknown keyword and a bad PermitRootLogin value with
+/// its two message forms, `FILE: line N: ...` and `FILE line N: ...`.
+#[test]
+fn sshd_config_is_checked_by_sshd_and_a_rejected_line_is_named() {
+    let mut h = harness();
+    let tree = h.dir.path().join("openssh-tools");
+    stand_in(
+        &h,
+        &tree,
+        "usr/bin/ssh-keygen",
+        "while [ $# -gt 0 ]; do [ \"$1\" = -f ] && f=$2; shift; done\n\
+         [ -n \"$f\" ] || exit 2\n\
+         echo 'stand-in private key' > \"$f\" && chmod 0600 \"$f\" && echo pub > \"$f.pub\"\n",
+    );
+    stand_in(
+        &h,
+        &tree,
+        "usr/sbin/sshd",
+        "[ \"$1 $2 $4\" = '-t -f -h' ] || { echo \"usage: $*\" >&2; exit 2; }\n\
+         f=$3\n\
+         [ -s \"$5\" ] || { echo 'sshd: no hostkeys available -- exiting.' >&2; exit 1; }\n\
+         grep '^HostKey ' \"$f\" | while read -r k p; do echo \"Unable to load host key: $p\" >&2; done\n\
+         n=$(grep -n '^Bogus ' \"$f\" | head -n 1 | cut -d: -f1)\n\
+         if [ -n \"$n\" ]; then\n\
+           echo \"$f: line $n: Bad configuration option: Bogus\" >&2\n\
+           echo \"$f: terminating, 1 bad configuration options\" >&2; exit 255\n\
+         fi\n\
+         n=$(grep -n '^PermitRootLogin maybe' \"$f\" | head -n 1 | cut -d: -f1)\n\
+         if [ -n \"$n\" ]; then echo \"$f line $n: unsupported option \\\"maybe\\\".\" >&2; exit 255; fi\n",
+    );
+    let tree = h.store.add_path(&tree, Some("debian-tools")).unwrap().path;
+    let config = |extra: &str| {
+        format!(
+            "{{ services.openssh = {{ enable = true; settings.PasswordAuthentication = false; \
+             extraConfig = \"{extra}\"; }}; }}"
+        )
+    };
+
+    let good = etc_drv(
+        &h,
+        &tree,
+        "ssh/sshd_config",
+        &config("Match User bob\\n  X11Forwarding yes\\n"),
+    );
+    let text = build_text(&h, &good).unwrap_or_else(|e| panic!("{e}"));
+    assert!(text.contains("\nPasswordAuthentication no\n"), "{text}");
+    assert!(
+        text.ends_with(
+            "HostKey /etc/ssh/ssh_host_ed25519_key\n\nMatch User bob\n  X11Forwarding yes\n"
+        ),
+        "{text}"
+    );
+
+    // The 14 settings, a blank line, 8 lines of listening, sftp, keys and host keys, and a
+    // blank line come first: extraConfig starts at line 24.
+    let bad = etc_drv(&h, &tree, "ssh/sshd_config", &config("Bogus yes\\n"));
+    let e = build_text(&h, &bad).unwrap_err();
+    assert!(
+        e.contains(
+            "services.openssh: /etc/ssh/sshd_config line 24 (\"Bogus yes\") rejected by sshd: \
+             Bad configuration option: Bogus"
+        ),
+        "{e}"
+    );
+    // The missing host keys are the check's doing, not the file's: left out of the report.
+    assert!(!e.contains("Unable to load host key"), "{e}");
+
+    let bad = etc_drv(
+        &h,
+        &tree,
+        "ssh/sshd_config",
+        &config("PermitRootLogin maybe\\n"),
+    );
+    let e = build_text(&h, &bad).unwrap_err();
+    assert!(
+        e.contains(
+            "services.openssh: /etc/ssh/sshd_config line 24 (\"PermitRootLogin maybe\") rejected \
+             by sshd: unsupported option \"maybe\"."
         ),
         "{e}"
     );

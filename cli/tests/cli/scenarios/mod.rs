@@ -11,7 +11,6 @@ mod power_cut;
 mod qcow2_uefi_grub;
 mod raw_bios_grub;
 mod raw_uefi_systemd_boot;
-mod scratch_net;
 mod static_link;
 mod switch_and_rollback;
 
