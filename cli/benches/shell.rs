@@ -14,8 +14,9 @@
 //!    true`: the digest taken from beside the lock, every `.deb` fetched from the mirror,
 //!    unpacked, the tree joined, the shell entered.
 //! 4. **Warm**: the same command again on that store (everything valid), for 1 package (`jq`)
-//!    and for the 20: evaluation of the package set and the shell, the check that the tree is
-//!    valid, the GC roots, the namespaces and mounts, bash starting and running `true`.
+//!    and for the 20: the remembered evaluation read, the check that the tree is valid, the GC
+//!    roots, the namespaces and mounts, bash starting and running `true`. Then a shell.nix of
+//!    the 20 beside the lock, which is evaluated every time (the package set and the shell).
 //!
 //! Each case runs `STRATA_BENCH_REPS` times (3 by default; the warm ones 5 times that), the best
 //! shown with the median. The goal of the issue: a warm shell under 100 ms.
@@ -121,7 +122,40 @@ fn main() {
         }
         row(what, &times);
     }
+    // A shell.nix of the 20 is evaluated every time (it may read any file).
+    let project = lock_copy.parent().unwrap();
+    let list: Vec<String> = TWENTY
+        .iter()
+        .map(|n| format!("pkgs.{}", nix_name(n)))
+        .collect();
+    fs::write(
+        project.join("shell.nix"),
+        format!(
+            "{{ pkgs ? import <nixpkgs> {{ }} }}: pkgs.mkShell {{ packages = [ {} ]; }}\n",
+            list.join(" ")
+        ),
+    )
+    .unwrap();
+    let mut times = Vec::new();
+    for _ in 0..reps * 5 {
+        let mut c = shell_cmd(&root, project);
+        c.args(["--mirror", &mirror_url, "--run", "true"]);
+        times.push(timed(&mut c));
+    }
+    row("warm, shell.nix of the 20 (evaluated)", &times);
     let _ = delete_tree(&root);
+}
+
+/// `name` as a Nix attribute name (quoted when it is not an identifier).
+fn nix_name(name: &str) -> String {
+    if name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        name.to_owned()
+    } else {
+        format!("\"{name}\"")
+    }
 }
 
 /// `strata --store-root ROOT shell` in `dir`, with the host's archive (for the cache).

@@ -49,14 +49,18 @@ fn select(ev: &mut Evaluator, set: &Value, path: &[&str]) -> Result<Option<Value
     ev.force(&v, span()).map(Some)
 }
 
-/// The package `name` (an attribute path of `pkgs`), or an error naming it with the closest
-/// names the set has.
+/// The package `name` (a name of `pkgs`, else an attribute path in it), or an error naming it
+/// with the closest names the set has.
 fn package(
     ev: &mut Evaluator,
     pkgs: &Value,
     name: &str,
     set_name: &str,
 ) -> Result<Value, ShellError> {
+    // A Debian name may hold dots (`python3.11`): the whole name first, then as a path.
+    if let Some(v) = select(ev, pkgs, &[name]).map_err(|e| render(ev, e))? {
+        return Ok(v);
+    }
     let path: Vec<&str> = name.split('.').collect();
     if path.iter().any(|p| p.is_empty()) {
         return Err(ShellError::Usage(format!(

@@ -4,8 +4,8 @@
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
-use std::path::{Path, PathBuf};
 use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::system::{repo, shared, Shared};
@@ -119,6 +119,14 @@ fn python3_with_numpy() {
     let numpy = package_dir(&s, "python3-numpy");
     let upstream = upstream_version(&numpy, "python3-numpy");
     assert_eq!(o.line(), upstream.split('+').next().unwrap(), "{o:?}");
+    // A Debian name with a dot is a name, not an attribute path.
+    let o = shell(
+        &s,
+        work.path(),
+        &["-p", "python3.11", "--run", "python3.11 -c 'print(6 * 7)'"],
+    )
+    .ok();
+    assert_eq!(o.line(), "42");
 }
 
 /// A project's shell.nix: packages, a variable, an argument, inputsFrom and hooks.
