@@ -978,6 +978,7 @@ mod tests {
             targets,
             [
                 "default/locale",
+                "environment",
                 "hostname",
                 "hosts",
                 "issue",
@@ -1025,9 +1026,9 @@ mod tests {
         let info = store.require_info(&tree.path).unwrap();
         let issue = store.store_dir().parse(&src).unwrap();
         assert!(info.references.contains(&issue));
-        // issue, motd, profile, ssh/banner, hostname, hosts, shells and default/locale
-        // (linked); sudoers is a copy.
-        assert_eq!(info.references.len(), 8, "{:?}", info.references);
+        // issue, motd, profile, environment, ssh/banner, hostname, hosts, shells and
+        // default/locale (linked); sudoers is a copy; resolv.conf links outside the store.
+        assert_eq!(info.references.len(), 9, "{:?}", info.references);
         // The copied text's store file is in the manifest even though the tree holds a copy.
         let sudo = tree.entries.iter().find(|e| e.target == "sudoers").unwrap();
         assert!(sudo.source.ends_with("-etc-sudoers"));
@@ -1120,6 +1121,7 @@ mod tests {
             targets,
             [
                 "default/locale",
+                "environment",
                 "hosts",
                 "motd",
                 "profile",
