@@ -24,6 +24,7 @@
 //! | [`crypt`] | SHA-512 crypt for clear-text passwords |
 //! | [`bootspec`] | `boot.json` (bootspec v1) |
 //! | [`system`] | the whole system, from configuration to toplevel |
+//! | [`shell`] | development shells: a package tree laid over `/usr` in user and mount namespaces |
 //!
 //! Imports go one way: [`system`] -> [`scheduler`] -> [`build`] -> [`sandbox`] and
 //! [`builtins`]; no builtin reaches back to the orchestration.
@@ -45,6 +46,7 @@ pub mod kernel;
 pub mod pkgs;
 pub mod sandbox;
 pub mod scheduler;
+pub mod shell;
 pub mod sources;
 pub mod system;
 pub mod toplevel;

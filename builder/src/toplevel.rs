@@ -449,7 +449,9 @@ pub fn build_etc(store: &mut LocalStore, config: &SystemConfig) -> Result<EtcTre
                 (store.print(&info), store.real_path(&info))
             }
             (None, Some(source)) if e.outside_store && mode == "symlink" => {
-                check_runtime_link(source).map_err(bad)?;
+                if let Some(problem) = runtime_link_problem(source) {
+                    return Err(bad(problem));
+                }
                 let link = source.trim_end_matches('/').to_owned();
                 let entry = ManifestEtcEntry {
                     target: e.target.clone(),
@@ -634,19 +636,15 @@ fn add_scanned_text(
     Ok(store.add_text(name, text, &refs)?.path)
 }
 
-/// A link to a file outside the store (made at run time, such as `/run/strata/resolv.conf`):
-/// an absolute, normal path of one line.
-fn check_runtime_link(source: &str) -> Result<(), String> {
+/// A link to a file outside the store (made at run time, such as `/run/strata/resolv.conf`)
+/// must be an absolute, normal path of one line: what is wrong with `source`, if anything.
+fn runtime_link_problem(source: &str) -> Option<String> {
     let normal = source.starts_with('/')
         && !source.contains(['\n', '\0'])
         && source.split('/').skip(1).all(|c| c != "." && c != "..");
-    if normal {
-        Ok(())
-    } else {
-        Err(format!(
-            "the source `{source}' is not an absolute path without `.' and `..' components"
-        ))
-    }
+    (!normal).then(|| {
+        format!("the source `{source}' is not an absolute path without `.' and `..' components")
+    })
 }
 
 /// An entry's `source`: its logical path (under the store directory) and where it is on disk.
@@ -980,6 +978,7 @@ mod tests {
             targets,
             [
                 "default/locale",
+                "environment",
                 "hostname",
                 "hosts",
                 "issue",
@@ -1027,9 +1026,9 @@ mod tests {
         let info = store.require_info(&tree.path).unwrap();
         let issue = store.store_dir().parse(&src).unwrap();
         assert!(info.references.contains(&issue));
-        // issue, motd, profile, ssh/banner, hostname, hosts, shells and default/locale
-        // (linked); sudoers is a copy.
-        assert_eq!(info.references.len(), 8, "{:?}", info.references);
+        // issue, motd, profile, environment, ssh/banner, hostname, hosts, shells and
+        // default/locale (linked); sudoers is a copy; resolv.conf links outside the store.
+        assert_eq!(info.references.len(), 9, "{:?}", info.references);
         // The copied text's store file is in the manifest even though the tree holds a copy.
         let sudo = tree.entries.iter().find(|e| e.target == "sudoers").unwrap();
         assert!(sudo.source.ends_with("-etc-sudoers"));
@@ -1120,7 +1119,15 @@ mod tests {
         let targets: Vec<&str> = tree.entries.iter().map(|e| e.target.as_str()).collect();
         assert_eq!(
             targets,
-            ["default/locale", "hosts", "motd", "profile", "shells"]
+            [
+                "default/locale",
+                "environment",
+                "hosts",
+                "motd",
+                "profile",
+                "resolv.conf",
+                "shells"
+            ]
         );
         let root = store.real_path(&tree.path).join("etc");
         assert!(fs::symlink_metadata(root.join("localtime")).is_err());

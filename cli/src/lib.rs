@@ -14,6 +14,7 @@ mod image_cmd;
 mod init_cmd;
 mod lock_cmd;
 mod realise_cmd;
+mod shell_cmd;
 mod store_cmd;
 mod switch_cmd;
 
@@ -94,6 +95,9 @@ pub enum Command {
     Image(image_cmd::ImageArgs),
     /// Build the configuration as a virtual machine: a disk and result/bin/run-<host>-vm.
     BuildVm(image_cmd::BuildVmArgs),
+    /// Enter a shell with Debian packages of the pinned suite (-p NAME..., or shell.nix), as
+    /// nix-shell does; no root needed.
+    Shell(shell_cmd::ShellArgs),
     /// List or delete the system profile's generations.
     #[command(subcommand)]
     Generations(generations_cmd::GenerationsCommand),
@@ -199,6 +203,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Image(a) => image_cmd::image(a, cli.store_root, &cli.store_dir),
         Command::BuildVm(a) => image_cmd::build_vm(a, cli.store_root, &cli.store_dir),
+        Command::Shell(a) => shell_cmd::shell(a, cli.store_root, &cli.store_dir),
         Command::Generations(cmd) => generations_cmd::run(cmd),
         Command::Service(cmd) => init_cmd::service(cmd),
         Command::Poweroff => init_cmd::power("poweroff"),

@@ -27,6 +27,9 @@
 //!   strata, and built twice to compare.
 //! - [`scenarios`]: images booted in QEMU under UEFI and BIOS, checked through the command
 //!   channel; switch, reboot, the boot menu, rollback, a power cut, --confirm-within.
+//! - [`shell`]: `strata shell` with Debian packages from the archive the host's apt sources
+//!   name, in the store [`system`] shares: `-p`, shell.nix, `--pure`, another user, GC roots,
+//!   bad input.
 //! - [`switch`]: the switch verbs on a machine tree over the shared store of [`system`].
 //! - [`switch_to_configuration`]: a generation's `bin/switch-to-configuration` and `--toplevel`
 //!   on a machine tree, with a forged generation.
@@ -61,6 +64,8 @@ mod nixos_config;
 mod realise;
 #[path = "cli/scenarios/mod.rs"]
 mod scenarios;
+#[path = "cli/shell.rs"]
+mod shell;
 #[path = "cli/switch.rs"]
 mod switch;
 #[path = "cli/switch_to_configuration.rs"]

@@ -60,6 +60,24 @@ in
     message = "environment.etc.\"${n}\".mode must be `symlink' or an octal mode like 0644, not `${e.mode}'.";
   }) config.environment.etc;
 
+  # PAM sessions (sshd's commands, su, sudo, login) read /etc/environment through pam_env:
+  # the same PATH, so a command run over SSH finds the setuid wrappers (sudo) first, and the
+  # variables pam_env's format can hold (no quote, backslash or newline in the value).
+  config.environment.etc."environment".text = lib.mkDefault (
+    let
+      value = v: if builtins.isList v then lib.concatStringsSep ":" v else v;
+      plain = v: builtins.match "[^\"\\\n]*" (value v) != null;
+    in
+    ''
+      # Written by strata from environment.variables; pam_env reads it for every session.
+      PATH="/run/wrappers/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/run/current-system/strata/bin"
+    ''
+    + lib.concatStrings (lib.mapAttrsToList (n: v:
+      if plain v then "${n}=\"${value v}\"\n"
+      else "# ${n} is in /etc/profile only: its value holds a quote, a backslash or a newline\n")
+      config.environment.variables)
+  );
+
   # Login shells read /etc/profile: the setuid wrappers, Debian's PATH (root's order, for
   # everyone) and strata itself, then
   # environment.variables (lists joined with colons), each quoted for the shell.

@@ -8,6 +8,8 @@
 #
 # `debianClosure roots` is the list of `roots` and every package their `depends` reach (each
 # once); packages that are not Debian's (the trivial builders' results) have no `depends`.
+# `mkShell` (mkshell.nix) makes a development shell, as nixpkgs's does; `strata shell` reads
+# a shell.nix through shell-file.nix.
 # `debianEssential` is the suite's `Essential: yes` packages (`lock.essential`, their names):
 # no package names them as dependencies, and every Debian system has them.
 { lock, records }:
@@ -56,4 +58,10 @@ debian // aliases // trivial // {
     packages = debianClosure (map (n: debian.${n}) names);
   };
   debianEssential = map (n: debian.${n}) (lock.essential or [ ]);
+  # A development shell for `strata shell` (mkshell.nix), as nixpkgs's mkShell.
+  mkShell = import ./mkshell.nix {
+    inherit debianClosure;
+    debianEssential = map (n: debian.${n}) (lock.essential or [ ]);
+    usrTree = import ./usr-tree.nix;
+  };
 }

@@ -109,19 +109,36 @@ let
     PATH=/run/current-system/sw/bin
     dir=/run/strata/resolv.conf.d
     mkdir -p "$dir"
-    key="$interface''${protocol:+.$protocol}"
+    # One file per interface and source: DHCPv4's, DHCPv6's and router advertisements'
+    # (RDNSS and DNSSL, RFC 8106) events come apart.
     case "$reason" in
-    BOUND | RENEW | REBIND | REBOOT | INFORM | STATIC | BOUND6 | RENEW6 | REBIND6 | REBOOT6 | INFORM6)
+    ROUTERADVERT)
+      key="$interface.ra" servers="" search=""
+      for i in 1 2 3 4; do
+        for p in "" new_; do
+          eval "servers=\"\$servers \''${''${p}nd''${i}_rdnss1_servers-}\""
+          eval "search=\"\$search \''${''${p}nd''${i}_dnssl1_search-}\""
+        done
+      done
+      ;;
+    *6) key="$interface.6" servers="$new_dhcp6_name_servers" search="$new_dhcp6_domain_search" ;;
+    *) key="$interface.4" servers="$new_domain_name_servers" search="$new_domain_search" ;;
+    esac
+    case "$reason" in
+    BOUND | RENEW | REBIND | REBOOT | INFORM | STATIC | BOUND6 | RENEW6 | REBIND6 | REBOOT6 | INFORM6 | ROUTERADVERT)
+      [ -n "$(echo $search)" ] || search="$new_domain_name"
+      echo "$interface: $reason: name servers:''${servers:- none}"
       {
-        for s in $new_domain_name_servers $new_dhcp6_name_servers; do echo "nameserver $s"; done
-        search="$new_domain_search $new_dhcp6_domain_search"
-        [ -n "''${search# }" ] || search="$new_domain_name"
+        for s in $servers; do echo "nameserver $s"; done
         for d in $search; do echo "search $d"; done
       } > "$dir/$key.tmp"
       mv "$dir/$key.tmp" "$dir/$key"
       ;;
-    EXPIRE | EXPIRE6 | FAIL | NAK | NOCARRIER | RELEASE | RELEASE6 | STOP | STOP6 | DEPARTED)
+    EXPIRE | EXPIRE6 | FAIL | NAK | RELEASE | RELEASE6 | STOP | STOP6)
       rm -f "$dir/$key"
+      ;;
+    NOCARRIER | DEPARTED)
+      rm -f "$dir/$interface.4" "$dir/$interface.6" "$dir/$interface.ra"
       ;;
     *) exit 0 ;;
     esac

@@ -12,6 +12,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod dhcp;
+
 use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};

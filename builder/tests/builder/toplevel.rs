@@ -70,9 +70,9 @@ fn example_etc_tree_manifest_and_bootspec() {
     let info = store.require_info(&tree.path).unwrap();
     assert_eq!(
         info.references.len(),
-        20,
-        "hostname, motd, profile, nsswitch.conf, hosts, resolv.conf, shells, default/locale \
-         and pam.d's twelve files (sudoers is a copy)"
+        21,
+        "hostname, motd, profile, environment, nsswitch.conf, hosts, resolv.conf, shells, \
+         default/locale and pam.d's twelve files (sudoers is a copy)"
     );
 
     // The manifest, in the store as the toplevel will hold it.

@@ -2,7 +2,9 @@
 //! (`restrict=on`: nothing leaves QEMU), OpenSSH, the firewall, a test service on TCP 8080 and
 //! a NOPASSWD sudo rule for alice boots from a raw image (BIOS, GRUB), and in one boot:
 //!
-//! - DHCP gave QEMU's address and DNS server; /etc/resolv.conf shows it; a name from
+//! - DHCP gave eth0 QEMU's address; QEMU's DHCP names no DNS server under `restrict=on`, so a
+//!   second card (eth1) is linked to the test's own DHCP server, whose lease names one and a
+//!   domain: /etc/resolv.conf shows both; a name from
 //!   networking.hosts resolves; the web service started after network-online.target;
 //! - the host's OpenSSH client logs in with alice's key through the forwarded port and runs
 //!   `sudo -n true` and `strata generations list`; alice's password works while
@@ -21,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use strata_qemu_tests::dhcp::{DhcpServer, Lease};
 use strata_qemu_tests::{base64, free_port, DiskBoot, Firmware, Machine, Nic};
 
 use super::switch_and_rollback::{reboot, STRATA};
@@ -192,9 +195,25 @@ fn dhcp_ssh_firewall_and_a_switch_that_opens_a_port() {
     let conf = config(&dir.path().join("conf"), &|t| networked(t, &key));
     let img = image(&s, &conf, "raw", dir.path());
     let mut disk = DiskBoot::new(&img, "raw", Firmware::Bios, &dir.path().join("vm")).unwrap();
-    disk.nics = vec![Nic::User {
-        forwards: vec![(ssh_port, 22), (web_port, 8080)],
-    }];
+    let dhcp_socket = dir.path().join("dhcp.sock");
+    disk.nics = vec![
+        Nic::User {
+            forwards: vec![(ssh_port, 22), (web_port, 8080)],
+        },
+        Nic::Stream {
+            socket: dhcp_socket.clone(),
+            listen: false,
+            mac: "52:54:00:00:03:01".into(),
+        },
+    ];
+    let lease = Lease {
+        server: "192.0.2.1".parse().unwrap(),
+        address: "192.0.2.50".parse().unwrap(),
+        prefix_length: 24,
+        dns: "192.0.2.53".parse().unwrap(),
+        domain: "strata.test".into(),
+    };
+    let dhcp = DhcpServer::start(&dhcp_socket, lease.clone()).unwrap();
     let started = Instant::now();
     let m = Machine::boot_disk(&disk).unwrap();
     ready(&m, "network");
@@ -210,11 +229,24 @@ fn dhcp_ssh_firewall_and_a_switch_that_opens_a_port() {
     let addr = ok(&m, "ip -4 -o addr show dev eth0");
     assert!(addr.contains("inet 10.0.2.15/24"), "{addr}");
     assert_eq!(
-        ok(&m, "readlink /etc/resolv.conf").trim(),
+        ok(&m, "readlink -f /etc/resolv.conf").trim(),
         "/run/strata/resolv.conf"
     );
+    // The second lease may come after the first (at most a minute).
+    let lease1 = ok(
+        &m,
+        "for i in $(seq 600); do ip -4 -o addr show dev eth1 | grep -q 192.0.2.50/ && break; \
+         sleep 0.1; done; ip -4 -o addr show dev eth1",
+    );
+    assert!(lease1.contains("inet 192.0.2.50/24"), "{lease1}");
+    assert!(dhcp.acks() >= 1);
     let resolv = ok(&m, "cat /etc/resolv.conf");
-    assert!(resolv.contains("nameserver 10.0.2.3"), "{resolv}");
+    assert!(
+        resolv.contains("nameserver 192.0.2.53\n") && resolv.contains("search strata.test\n"),
+        "{resolv}\n{}\n{}",
+        ok(&m, "grep -r . /run/strata/resolv.conf.d || true"),
+        ok(&m, "cat /var/log/strata/dhcpcd.log")
+    );
     assert!(ok(&m, "getent hosts db.test").starts_with("192.0.2.77"));
     assert!(ok(&m, "ip link show lo").contains("UP"));
     // The web service waited for network-online.target: it started after the wait ended.
@@ -306,6 +338,7 @@ fn dhcp_ssh_firewall_and_a_switch_that_opens_a_port() {
     // After a reboot: the same host key (StrictHostKeyChecking=yes against the first one) and
     // the firewall of the new generation.
     reboot(m);
+    let _dhcp = DhcpServer::start(&dhcp_socket, lease).unwrap();
     let m = Machine::boot_disk(&disk).unwrap();
     ready(&m, "network: after the reboot");
     client.wait_for_login(Duration::from_secs(300), "yes");
