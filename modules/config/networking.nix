@@ -196,7 +196,10 @@ in
   config.networking.hosts = {
     "127.0.0.1" = [ "localhost" ];
     "::1" = [ "localhost" ];
-  } // lib.optionalAttrs (cfg.hostName != "") { "127.0.0.2" = [ cfg.hostName ]; };
+  } // lib.optionalAttrs (cfg.hostName != "") {
+    # With a domain, the full name first (what `hostname -f` prints), as NixOS writes it.
+    "127.0.0.2" = lib.optional (cfg.domain != null) "${cfg.hostName}.${cfg.domain}" ++ [ cfg.hostName ];
+  };
   config.environment.etc.hosts.text =
     lib.concatStrings (lib.mapAttrsToList (addr: names: "${addr} ${lib.concatStringsSep " " names}\n")
       (lib.filterAttrs (a: n: n != [ ]) cfg.hosts))
