@@ -65,7 +65,7 @@ fn key_pair(dir: &Path) -> (String, String) {
 fn ssh_to(m: &Machine, peer: &str) -> String {
     let cmd = format!(
         "ssh -F /dev/null -i /root/link-key -o BatchMode=yes -o StrictHostKeyChecking=accept-new \
-         -o UserKnownHostsFile=/root/known_hosts -o ConnectTimeout=10 alice@{peer} \
+         -o UserKnownHostsFile=/root/known_hosts -o ConnectTimeout=10 -o LogLevel=ERROR alice@{peer} \
          'echo \"$(hostname) $SSH_CONNECTION\"'"
     );
     let t = Instant::now();
