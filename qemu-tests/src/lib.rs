@@ -82,8 +82,10 @@ pub fn have_qemu() -> bool {
 }
 
 /// An ext4 image labelled `label` holding the store paths `paths` (logical, e.g.
-/// `/nix/store/...`) copied from the store whose root is `store_root`, at their logical place,
-/// sized to what they hold plus 64 MiB. Made with `cp` and `mkfs.ext4 -d` (no root needed).
+/// `/nix/store/...`) copied from the store whose root is `store_root`, at their logical place
+/// (in one `cp -a`, so hard links between them stay links), sized to what they hold plus
+/// 64 MiB, with inodes for every file they hold and room for more. Made with `cp` and
+/// `mkfs.ext4 -d` (no root needed).
 pub fn store_image(
     store_root: &Path,
     paths: &[String],
@@ -93,17 +95,23 @@ pub fn store_image(
     let root = dir.join("rootfs");
     let store = root.join("nix/store");
     fs::create_dir_all(&store)?;
-    for p in paths {
-        let src = store_root.join(p.trim_start_matches('/'));
-        let ok = Command::new("cp")
-            .arg("-R")
-            .arg(&src)
-            .arg(&store)
-            .status()?;
-        if !ok.success() {
-            return Err(io::Error::other(format!("cp -R {} failed", src.display())));
-        }
+    let ok = Command::new("cp")
+        .arg("-a")
+        .args(
+            paths
+                .iter()
+                .map(|p| store_root.join(p.trim_start_matches('/'))),
+        )
+        .arg(&store)
+        .status()?;
+    if !ok.success() {
+        return Err(io::Error::other(format!(
+            "cp -a of {} store paths failed",
+            paths.len()
+        )));
     }
+    let find = Command::new("find").arg(&root).output()?;
+    let files = find.stdout.iter().filter(|&&b| b == b'\n').count();
     let du = Command::new("du").arg("-sb").arg(&root).output()?;
     let used: u64 = String::from_utf8_lossy(&du.stdout)
         .split_whitespace()
@@ -113,7 +121,9 @@ pub fn store_image(
     let img = dir.join("root.img");
     fs::File::create(&img)?.set_len(used + (64 << 20))?;
     let out = Command::new("mkfs.ext4")
-        .args(["-q", "-F", "-L", label, "-d"])
+        .args(["-q", "-F", "-L", label, "-N"])
+        .arg((files + files / 4 + 4096).to_string())
+        .arg("-d")
         .arg(&root)
         .arg(&img)
         .output()?;

@@ -177,6 +177,7 @@ fn options_inside_submodules_and_imported_profiles_are_warned_about() {
   fileSystems."/" = { device = "/dev/vda1"; fsType = "ext4"; };
   fileSystems."/home" = { device = "/dev/vda2"; fsType = "ext4"; neededForBoot = true; };
   networking.interfaces.ens3.useDHCP = lib.mkDefault true;
+  networking.interfaces.ens3.macAddress = "52:54:00:12:34:56";
   nixpkgs.config.allowUnfree = true;
   users.users.bob = { isNormalUser = true; packages = [ "/nix/store/00000000000000000000000000000000-tree" ]; };
   nix.gc = { automatic = true; dates = "weekly"; options = "--delete-older-than 30d"; };
@@ -188,7 +189,7 @@ fn options_inside_submodules_and_imported_profiles_are_warned_about() {
     let out = run(eval_config().args(["-f"]).arg(&conf), None).ok();
     let warned = warnings(&out.stderr);
     for (name, yet) in [
-        ("networking.interfaces.ens3.useDHCP", true),
+        ("networking.interfaces.ens3.macAddress", true),
         ("nix.gc.automatic", true),
         ("nix.gc.dates", true),
         ("nix.gc.options", true),
