@@ -89,6 +89,11 @@ fn closure_bytes(root: &Path, toplevel: &str) -> u64 {
         .unwrap()
 }
 
+/// A label as a file name: QEMU's option syntax takes no comma (or space) in a path.
+fn slug(label: &str) -> String {
+    label.replace([',', ' '], "")
+}
+
 fn ssh_login(port: u16, key: &Path) -> bool {
     Command::new("ssh")
         .args(["-F", "/dev/null", "-p", &port.to_string(), "-i"])
@@ -137,9 +142,7 @@ fn main() {
         (Firmware::Uefi, "UEFI, systemd-boot", true),
     ] {
         let conf = configuration(dir.path(), "ssh", &ssh, systemd_boot);
-        let img = dir
-            .path()
-            .join(format!("{}.raw", label.replace([',', ' '], "")));
+        let img = dir.path().join(format!("{}.raw", slug(label)));
         strata(
             &root,
             &[
@@ -159,7 +162,7 @@ fn main() {
                 &img,
                 "raw",
                 firmware,
-                &dir.path().join(format!("vm-{label}-{rep}")),
+                &dir.path().join(format!("vm-{}-{rep}", slug(label))),
             )
             .unwrap();
             disk.nics = vec![Nic::User {
