@@ -160,10 +160,10 @@ fn stand_in(h: &Harness, tree: &Path, rel: &str, body: &str) {
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
-/// The derivation that makes `/etc/<target>` for `configuration`, evaluated with the trivial
-/// builders and `tree` (a store path) as every `pkgs.debianTools` tree, as a system build
-/// evaluates it.
-fn etc_drv(h: &Harness, tree: &StorePath, target: &str, configuration: &str) -> StorePath {
+/// Evaluates `body`, a Nix expression that may use `modules` (strata's module directory) and
+/// `pkgs` (the trivial builders, with `tree`, a store path, as every `pkgs.debianTools` tree),
+/// as a system build evaluates it; its value as JSON.
+pub(crate) fn eval_json(h: &Harness, tree: &StorePath, body: &str) -> serde_json::Value {
     use strata_builder::eval_io::StoreIo;
     use strata_lang::{source::Span, EvalConfig, Evaluator};
     use strata_store::{LocalStore, StoreDir};
@@ -174,10 +174,10 @@ fn etc_drv(h: &Harness, tree: &StorePath, target: &str, configuration: &str) -> 
     ev.set_trace_sink(Box::new(|_| {}));
     ev.reset_stack_base();
     let expr = format!(
-        "let pkgs = import {m}/pkgs/trivial.nix {{ busybox = builtins.storePath \"{bb}\"; }} \
-           // {{ debianTools = names: builtins.storePath \"{tree}\"; }}; \
-         in (import {m}/eval-config.nix {{ configuration = {configuration}; \
-           modulesDir = {m}; inherit pkgs; }}).config.environment.etc.\"{target}\".source.drvPath",
+        "let modules = {m}; \
+           pkgs = import {m}/pkgs/trivial.nix {{ busybox = builtins.storePath \"{bb}\"; }} \
+             // {{ debianTools = names: builtins.storePath \"{tree}\"; }}; \
+         in {body}",
         m = modules.display(),
         bb = h.busybox_path,
         tree = h.store.print(tree),
@@ -193,8 +193,22 @@ fn etc_drv(h: &Harness, tree: &StorePath, target: &str, configuration: &str) -> 
         .unwrap_or_else(|e| panic!("{}", e.render(&ev.sources)));
     let mut out = Vec::new();
     strata_lang::print::to_json(&mut ev, &v, span, &mut out, &mut Default::default()).unwrap();
-    let p: String = serde_json::from_slice(&out).unwrap();
-    h.store.store_dir().parse(&p).unwrap()
+    serde_json::from_slice(&out).unwrap()
+}
+
+/// The derivation that makes `/etc/<target>` for `configuration`, evaluated with the trivial
+/// builders and `tree` (a store path) as every `pkgs.debianTools` tree, as a system build
+/// evaluates it.
+fn etc_drv(h: &Harness, tree: &StorePath, target: &str, configuration: &str) -> StorePath {
+    let j = eval_json(
+        h,
+        tree,
+        &format!(
+            "(import (modules + \"/eval-config.nix\") {{ configuration = {configuration}; \
+               modulesDir = modules; inherit pkgs; }}).config.environment.etc.\"{target}\".source.drvPath"
+        ),
+    );
+    h.store.store_dir().parse(j.as_str().unwrap()).unwrap()
 }
 
 /// Builds `drv` with the scheduler; its output's text, or the error.

@@ -8,10 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use strata_builder::eval_io::StoreIo;
 use strata_builder::scheduler::{realise_all, SchedulerOptions};
-use strata_lang::{source::Span, EvalConfig, Evaluator};
-use strata_store::{LocalStore, StoreDir, StorePath};
+use strata_store::StorePath;
 
 use crate::common::{harness, DrvSpec, Harness};
 
@@ -70,37 +68,20 @@ struct Firewall {
 }
 
 fn evaluate(h: &Harness, tree: &StorePath, firewall: &str) -> Firewall {
-    let modules = Path::new(env!("CARGO_MANIFEST_DIR")).join("../modules");
-    let store = LocalStore::open(&h.root, StoreDir::default()).unwrap();
-    let mut ev = Evaluator::new(EvalConfig::default(), std::rc::Rc::new(StoreIo::new(store)));
-    ev.set_trace_sink(Box::new(|_| {}));
-    ev.reset_stack_base();
-    let expr = format!(
-        "let pkgs = import {m}/pkgs/trivial.nix {{ busybox = builtins.storePath \"{bb}\"; }} \
-           // {{ debianTools = names: builtins.storePath \"{tree}\"; }}; \
-           c = (import {m}/eval-config.nix {{ configuration = {{ networking.firewall = {firewall}; }}; \
-             modulesDir = {m}; inherit pkgs; }}).config; \
-           s = c.systemd.services.firewall.serviceConfig; \
-           drv = x: builtins.head (builtins.attrNames (builtins.getContext x)); \
-         in assert s.ExecReload == s.ExecStart; \
-           {{ startDrv = drv s.ExecStart; stopDrv = drv s.ExecStop; start = s.ExecStart; \
-              stop = s.ExecStop; ruleset = c.networking.firewall.ruleset; }}",
-        m = modules.display(),
-        bb = h.busybox_path,
-        tree = h.store.print(tree),
+    let j = crate::fhs::eval_json(
+        h,
+        tree,
+        &format!(
+            "let c = (import (modules + \"/eval-config.nix\") {{ \
+               configuration = {{ networking.firewall = {firewall}; }}; \
+               modulesDir = modules; inherit pkgs; }}).config; \
+             s = c.systemd.services.firewall.serviceConfig; \
+             drv = x: builtins.head (builtins.attrNames (builtins.getContext x)); \
+           in assert s.ExecReload == s.ExecStart; \
+             {{ startDrv = drv s.ExecStart; stopDrv = drv s.ExecStop; start = s.ExecStart; \
+                stop = s.ExecStop; ruleset = c.networking.firewall.ruleset; }}"
+        ),
     );
-    let span = Span {
-        file: 0,
-        start: 0,
-        end: 0,
-    };
-    let v = ev
-        .eval_string(&expr)
-        .and_then(|v| ev.deep_force(&v, span))
-        .unwrap_or_else(|e| panic!("{}", e.render(&ev.sources)));
-    let mut out = Vec::new();
-    strata_lang::print::to_json(&mut ev, &v, span, &mut out, &mut Default::default()).unwrap();
-    let j: serde_json::Value = serde_json::from_slice(&out).unwrap();
     let s = |k: &str| j[k].as_str().unwrap().to_owned();
     let path = |k: &str| h.store.store_dir().parse(&s(k)).unwrap();
     Firewall {
