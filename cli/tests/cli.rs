@@ -10,6 +10,9 @@
 //! - [`config`]: `strata options` with a configuration's values.
 //! - [`copy`]: `strata copy --to|--from` between two local stores through a stand-in for
 //!   `ssh`: only the missing paths, one stream, interrupted copies, garbage answers.
+//! - [`deploy`]: `strata deploy` and `--target-host` with machine trees over the shared store
+//!   of [`system`], reached through a stand-in for `ssh`: fleets, sudo, a machine that locks
+//!   itself out and reverts, one that is down, bad fleets and selections.
 //! - [`nixos_config`]: `strata eval-config` on what `nixos-generate-config` writes: it
 //!   evaluates, and each option strata does not act on is named in a warning.
 //! - [`malformed`]: a generated corpus of malformed NARs and export streams; every one must be
@@ -48,6 +51,8 @@ mod compat_exchange;
 mod config;
 #[path = "cli/copy.rs"]
 mod copy;
+#[path = "cli/deploy.rs"]
+mod deploy;
 #[path = "cli/generations.rs"]
 mod generations;
 #[path = "cli/image.rs"]
