@@ -35,10 +35,77 @@ pub struct RemoteArgs {
     /// Run the verb there through `sudo` (for a --target-host user who is not root).
     #[arg(long, requires = "target_host")]
     pub use_remote_sudo: bool,
-    /// strata's path on the target, for the copy [default: `strata` on its PATH, then
-    /// /run/current-system/strata/bin/strata]; the verb runs with the generation's own.
-    #[arg(long, value_name = "PATH", requires = "target_host")]
+    /// strata's path on the target and the build host, for copies and builds [default:
+    /// `strata` on its PATH, then /run/current-system/strata/bin/strata]; the verb runs with
+    /// the generation's own.
+    #[arg(long, value_name = "PATH")]
     pub remote_program: Option<String>,
+    /// Build there instead of here: the derivations are copied there, built with its strata,
+    /// and their outputs copied back ([user@]host[:port] or ssh://...).
+    #[arg(long, value_name = "HOST", conflicts_with = "toplevel")]
+    pub build_host: Option<String>,
+}
+
+/// A machine that builds for this one (`--build-host`): see
+/// [`strata_builder::system::SystemInputs::build_elsewhere`].
+pub struct BuildHost {
+    remote: RemoteStore,
+    root: std::path::PathBuf,
+    dir: strata_store::StoreDir,
+}
+
+impl BuildHost {
+    /// The build host `host` for the store `local`.
+    pub fn new(host: &str, local: &LocalStore, program: Option<String>) -> Result<BuildHost> {
+        let target = SshTarget::parse(host)?;
+        Ok(BuildHost {
+            remote: remote_store(target, local, program, false)?,
+            root: local.root().to_owned(),
+            dir: local.store_dir().clone(),
+        })
+    }
+
+    /// Copies `drvs` with their closures there, realises them there and copies their outputs
+    /// back, with their closures.
+    pub fn realise(&self, drvs: &[StorePath]) -> std::result::Result<(), String> {
+        self.realise_inner(drvs)
+            .map_err(|e| format!("the build host {}: {e:#}", self.remote.target()))
+    }
+
+    fn realise_inner(&self, drvs: &[StorePath]) -> Result<()> {
+        let mut local = LocalStore::open(&self.root, self.dir.clone())?;
+        let mut bar = progress_line("build host: ");
+        let sent = remote::copy_to(&local, &self.remote, drvs, &mut bar)?;
+        eprintln!(
+            "build host: sent {} of the derivations' closure's {} paths",
+            sent.sent, sent.closure
+        );
+        let program = self.remote.program()?.to_owned();
+        let shown: Vec<String> = drvs.iter().map(|d| self.dir.display(d)).collect();
+        let mut args = vec!["realise"];
+        args.extend(shown.iter().map(String::as_str));
+        let ran = self
+            .remote
+            .run(&program, &args, None, &mut |l| eprintln!("build host: {l}"))?;
+        if ran.code != Some(0) {
+            bail!(
+                "`strata realise` failed there ({}): {}",
+                ran.code
+                    .map_or_else(|| "killed".to_owned(), |c| format!("exit status {c}")),
+                ran.detail()
+            );
+        }
+        let outputs = remote::parse_path_list(&self.dir, &ran.stdout)
+            .context("`strata realise` there printed something else than store paths")?;
+        let mut bar = progress_line("build host: ");
+        let got = remote::copy_from(&mut local, &self.remote, &outputs, &mut bar)?;
+        eprintln!(
+            "build host: received {} paths ({:.1} MiB)",
+            got.sent,
+            got.bytes as f64 / 1048576.0
+        );
+        Ok(())
+    }
 }
 
 /// The store of `target` (`[user@]host[:port]` or `ssh://...`), reached with the ssh of

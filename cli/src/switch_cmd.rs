@@ -22,7 +22,7 @@ use strata_activate::switch::{self, Action, Outcome, SwitchError, SwitchOptions}
 use strata_store::local::GcOptions;
 use strata_store::{LocalStore, StorePath};
 
-use crate::build_cmd::{build_system_of, BuildInputs};
+use crate::build_cmd::{build_system_with, BuildInputs};
 use crate::remote_cmd::{self, RemoteArgs};
 use strata_store::remote::machine::Verb as RemoteVerb;
 
@@ -228,25 +228,42 @@ pub fn switch(
             Action::Boot => RemoteVerb::Boot,
             Action::Test => RemoteVerb::Test,
         };
-        return on_target(
+        let target = Target {
             root,
-            args.inputs,
-            args.toplevel,
             store_root,
             store_dir,
-            |store, t| remote_cmd::run_verb(store, t, verb, args.remote, within, args.json),
-        );
+            builder: args.remote.build_host.clone(),
+            program: args.remote.remote_program.clone(),
+        };
+        return on_target(target, args.inputs, args.toplevel, |store, t| {
+            remote_cmd::run_verb(store, t, verb, args.remote, within, args.json)
+        });
     }
     check_machine(&root)?;
     let store = crate::open_store(store_for(&root, store_root), store_dir)?;
     // The new generation must survive a collection until the profile holds it.
     let _hold = store.gc_hold()?;
-    let toplevel = generation(&store, args.inputs, args.toplevel)?;
+    let toplevel = generation(
+        &store,
+        args.inputs,
+        args.toplevel,
+        args.remote.build_host.as_deref(),
+        args.remote.remote_program,
+    )?;
     let toplevel = store.print(&toplevel);
     let opts = options(&root, within);
     let out = match switch::switch(&root, &toplevel, action, &opts) {
         Ok(o) => o,
-        Err(e) => return failed(e),
+        Err(e) => {
+            // Services that did not follow leave the switch waiting for its confirmation all
+            // the same: its watchdog must run, or nothing would ever revert it.
+            if let Ok(Some(p)) = switch::pending(&root) {
+                if within.is_some() && p.target == toplevel {
+                    spawn_watchdog(&root, &toplevel, p.deadline)?;
+                }
+            }
+            return failed(e);
+        }
     };
     // The watchdog first: the report may fail to reach a connection the switch cut.
     if let Some(deadline) = out.confirm_by {
@@ -263,34 +280,50 @@ pub fn switch(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Where a `--target-host` verb's generation is made: this machine's store, built here or on
+/// the build host.
+struct Target<'a> {
+    root: PathBuf,
+    store_root: Option<PathBuf>,
+    store_dir: &'a str,
+    builder: Option<String>,
+    program: Option<String>,
+}
+
 /// A verb with `--target-host`: the generation built (or `--toplevel`'s) in this machine's
 /// store, held from collection while `run` copies and activates it there.
 fn on_target(
-    root: PathBuf,
+    t: Target<'_>,
     inputs: BuildInputs,
     toplevel: Option<PathBuf>,
-    store_root: Option<PathBuf>,
-    store_dir: &str,
     run: impl FnOnce(&LocalStore, &StorePath) -> Result<ExitCode>,
 ) -> Result<ExitCode> {
-    if root != Path::new("/") {
+    if t.root != Path::new("/") {
         bail!("--root and --target-host do not go together: the target is another machine");
     }
-    let store = crate::open_store(store_root, store_dir)?;
+    let store = crate::open_store(t.store_root, t.store_dir)?;
     let _hold = store.gc_hold()?;
-    let toplevel = generation(&store, inputs, toplevel)?;
+    let toplevel = generation(&store, inputs, toplevel, t.builder.as_deref(), t.program)?;
     run(&store, &toplevel)
 }
 
 /// The generation a verb works with: `--toplevel`'s, which must be valid in the store (copied
-/// whole, with its closure), else the configuration built.
+/// whole, with its closure), else the configuration built (on `build_host` if given, with
+/// `program` as its strata).
 fn generation(
     store: &LocalStore,
     inputs: BuildInputs,
     toplevel: Option<PathBuf>,
+    build_host: Option<&str>,
+    program: Option<String>,
 ) -> Result<StorePath> {
     let Some(given) = toplevel else {
-        return build_system_of(inputs, store, None, &[]);
+        let Some(host) = build_host else {
+            return build_system_with(inputs, store, None, &[], None);
+        };
+        let builder = remote_cmd::BuildHost::new(host, store, program)?;
+        let elsewhere = |drvs: &[StorePath]| builder.realise(drvs);
+        return build_system_with(inputs, store, None, &[], Some(&elsewhere));
     };
     let arg = given.display().to_string();
     let path = crate::store_cmd::parse_paths(store, std::slice::from_ref(&arg))?
@@ -420,18 +453,26 @@ pub fn dry_activate(
 ) -> Result<ExitCode> {
     let root = args.machine.root;
     if args.remote.target_host.is_some() {
-        let (remote, json) = (args.remote, args.json);
-        return on_target(
+        let target = Target {
             root,
-            args.inputs,
-            args.toplevel,
             store_root,
             store_dir,
-            |store, t| remote_cmd::run_verb(store, t, RemoteVerb::DryActivate, remote, None, json),
-        );
+            builder: args.remote.build_host.clone(),
+            program: args.remote.remote_program.clone(),
+        };
+        let (remote, json) = (args.remote, args.json);
+        return on_target(target, args.inputs, args.toplevel, |store, t| {
+            remote_cmd::run_verb(store, t, RemoteVerb::DryActivate, remote, None, json)
+        });
     }
     let store = crate::open_store(store_for(&root, store_root), store_dir)?;
-    let toplevel = generation(&store, args.inputs, args.toplevel)?;
+    let toplevel = generation(
+        &store,
+        args.inputs,
+        args.toplevel,
+        args.remote.build_host.as_deref(),
+        args.remote.remote_program,
+    )?;
     let toplevel = store.print(&toplevel);
     let running = if root == Path::new("/") && Path::new(CONTROL_SOCKET).exists() {
         Some(strata_activate::control::running_services(

@@ -389,6 +389,74 @@ fn target_host_switches_another_machine_and_confirms_from_here() {
             >= 1
     );
 
+    // Built on a build host (its own machine; the same store here, so the proof is that every
+    // derivation went there to be built, and none was built here), then switched there.
+    let stamp = format!("{:?}", std::time::SystemTime::now());
+    let stamped = net.dir.path().join("fleet/stamped.nix");
+    fs::write(
+        &stamped,
+        fs::read_to_string(&conf).unwrap().replace(
+            "  system.stateVersion",
+            &format!(
+                "  environment.etc.stamp.source = pkgs.writeText \"stamp\" \"{stamp}\";\n\n  \
+                 system.stateVersion"
+            ),
+        ),
+    )
+    .unwrap();
+    fs::create_dir_all(net.machine("builder.test")).unwrap();
+    let mut c = net.strata(&s);
+    c.args([
+        "switch",
+        "--target-host",
+        "alpha.test",
+        "--build-host",
+        "builder.test",
+        "-f",
+    ])
+    .arg(&stamped);
+    let o = run(&mut c, None);
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    assert!(o.stderr.contains("build host: sent"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("build host: built /nix/store/"),
+        "{}",
+        o.stderr
+    );
+    assert!(
+        o.stderr
+            .contains("nothing to build: the toplevel is up to date"),
+        "{}",
+        o.stderr
+    );
+    let realised: Vec<String> = net
+        .log()
+        .lines()
+        .filter(|l| l.contains("builder.test") && l.contains(" realise "))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        realised.len(),
+        2,
+        "prerequisites, then the toplevel: {realised:?}"
+    );
+    assert!(realised[0].contains("-stamp.drv"), "{realised:?}");
+    assert!(realised[1].contains("-strata-system-"), "{realised:?}");
+    assert!(!net
+        .log()
+        .lines()
+        .any(|l| l.contains("alpha.test") && l.contains(" realise ")));
+    let etc = {
+        let top = net.current_system("alpha.test");
+        let link = s.root().join(top.trim_start_matches('/')).join("etc");
+        s.root().join(link_target(&link).trim_start_matches('/'))
+    };
+    assert!(
+        fs::symlink_metadata(etc.join("etc/stamp")).is_ok(),
+        "{}",
+        etc.display()
+    );
+
     // An unreachable target: nothing is built there, exit 1 with ssh's reason.
     net.mark("alpha.test", "down", true);
     let o = verb(&["switch", "--target-host", "alpha.test"]);

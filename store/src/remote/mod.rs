@@ -231,7 +231,7 @@ impl RemoteStore {
     }
 
     /// The program that answered the first exchange (probing with `--version` if none ran).
-    pub(crate) fn program(&self) -> Result<&str, RemoteError> {
+    pub fn program(&self) -> Result<&str, RemoteError> {
         if self.program.get().is_none() {
             self.strata(&["--version"], b"")?;
         }
