@@ -141,7 +141,12 @@ impl std::fmt::Debug for SystemInputs<'_> {
 }
 
 /// See [`SystemInputs::build_elsewhere`].
-pub type BuildElsewhere<'a> = dyn Fn(&[StorePath]) -> Result<(), String> + Sync + 'a;
+pub type BuildElsewhere<'a> = dyn Fn(&[StorePath]) -> Result<(), ElsewhereError> + Sync + 'a;
+
+/// Why the builds elsewhere failed, in the words of whoever made them.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ElsewhereError(pub String);
 
 /// Realises `drvs` here, after [`SystemInputs::build_elsewhere`] if there is one.
 fn realise_here_or_elsewhere(
@@ -152,7 +157,7 @@ fn realise_here_or_elsewhere(
     opts: &SchedulerOptions,
 ) -> Result<BTreeMap<StorePath, BTreeMap<String, StorePath>>, SystemError> {
     if let Some(elsewhere) = inputs.build_elsewhere {
-        elsewhere(drvs).map_err(SystemError::Strata)?;
+        elsewhere(drvs).map_err(|e| SystemError::Strata(e.0))?;
     }
     Ok(realise_all(store_root, store_dir, drvs, opts)?)
 }

@@ -74,7 +74,7 @@ pub struct DeployArgs {
 /// How a machine's deploy ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-enum Result_ {
+enum Ending {
     Switched,
     BootDefault,
     Planned,
@@ -83,15 +83,15 @@ enum Result_ {
     Failed,
 }
 
-impl Result_ {
+impl Ending {
     fn word(&self) -> &'static str {
         match self {
-            Result_::Switched => "switched",
-            Result_::BootDefault => "boot default",
-            Result_::Planned => "planned",
-            Result_::Reverted => "reverted",
-            Result_::Unreachable => "unreachable",
-            Result_::Failed => "failed",
+            Ending::Switched => "switched",
+            Ending::BootDefault => "boot default",
+            Ending::Planned => "planned",
+            Ending::Reverted => "reverted",
+            Ending::Unreachable => "unreachable",
+            Ending::Failed => "failed",
         }
     }
 }
@@ -104,7 +104,7 @@ struct Row {
     target: String,
     old_generation: Option<u32>,
     new_generation: Option<u32>,
-    result: Result_,
+    result: Ending,
     reason: String,
 }
 
@@ -117,13 +117,13 @@ impl Row {
                 .unwrap_or_else(|_| "-".to_owned()),
             old_generation: None,
             new_generation: None,
-            result: Result_::Failed,
+            result: Ending::Failed,
             reason: String::new(),
         }
     }
 
     fn failed(mut self, reason: String) -> Row {
-        self.result = Result_::Failed;
+        self.result = Ending::Failed;
         self.reason = reason;
         self
     }
@@ -271,7 +271,7 @@ pub fn deploy(args: DeployArgs, store_root: Option<PathBuf>, store_dir: &str) ->
                     Err(e) => Done {
                         old_generation: None,
                         new_generation: None,
-                        result: Result_::Failed,
+                        result: Ending::Failed,
                         reason: format!("cannot open the store: {e}"),
                     },
                 };
@@ -288,9 +288,9 @@ pub fn deploy(args: DeployArgs, store_root: Option<PathBuf>, store_dir: &str) ->
     let rows = rows.into_inner().unwrap_or_default();
     print_table(&rows, args.json)?;
     let wanted = match verb {
-        Verb::DryActivate => Result_::Planned,
-        Verb::Boot => Result_::BootDefault,
-        _ => Result_::Switched,
+        Verb::DryActivate => Ending::Planned,
+        Verb::Boot => Ending::BootDefault,
+        _ => Ending::Switched,
     };
     let bad = rows.iter().filter(|r| r.result != wanted).count();
     if bad > 0 {
@@ -307,7 +307,7 @@ pub fn deploy(args: DeployArgs, store_root: Option<PathBuf>, store_dir: &str) ->
 struct Done {
     old_generation: Option<u32>,
     new_generation: Option<u32>,
-    result: Result_,
+    result: Ending,
     reason: String,
 }
 
@@ -323,7 +323,7 @@ fn deploy_one(
     let mut done = Done {
         old_generation: None,
         new_generation: None,
-        result: Result_::Failed,
+        result: Ending::Failed,
         reason: String::new(),
     };
     let prefix = format!("[{}] ", m.name);
@@ -365,7 +365,7 @@ fn deploy_one(
     })();
     match result {
         Err(e @ RemoteError::Unreachable { .. }) => {
-            done.result = Result_::Unreachable;
+            done.result = Ending::Unreachable;
             done.reason = e.to_string();
         }
         Err(e) => {
@@ -385,9 +385,9 @@ fn deploy_one(
             done.new_generation = generation;
             if code == 0 {
                 done.result = match verb {
-                    Verb::DryActivate => Result_::Planned,
-                    Verb::Boot => Result_::BootDefault,
-                    Verb::Switch | Verb::Test => Result_::Switched,
+                    Verb::DryActivate => Ending::Planned,
+                    Verb::Boot => Ending::BootDefault,
+                    Verb::Switch | Verb::Test => Ending::Switched,
                 };
             } else {
                 done.reason = format!("`{}` exited with {code}: {detail}", verb.word());
@@ -395,11 +395,11 @@ fn deploy_one(
         }
         Ok(Outcome::Confirmed { generation }) => {
             done.new_generation = generation;
-            done.result = Result_::Switched;
+            done.result = Ending::Switched;
         }
         Ok(Outcome::Reverted { generation, detail }) => {
             done.new_generation = generation;
-            done.result = Result_::Reverted;
+            done.result = Ending::Reverted;
             done.reason = detail;
         }
         Ok(Outcome::Unknown { generation, detail }) => {
@@ -407,7 +407,7 @@ fn deploy_one(
             done.reason = detail;
         }
         Ok(Outcome::Unreachable { detail }) => {
-            done.result = Result_::Unreachable;
+            done.result = Ending::Unreachable;
             done.reason = detail;
         }
     }

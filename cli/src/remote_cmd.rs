@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
+use strata_builder::system::ElsewhereError;
 use strata_store::remote::machine::{Activation, Outcome, Verb};
 use strata_store::remote::{self, CopyProgress, RemoteStore, Ssh, SshTarget};
 use strata_store::{LocalStore, StorePath};
@@ -67,9 +68,9 @@ impl BuildHost {
 
     /// Copies `drvs` with their closures there, realises them there and copies their outputs
     /// back, with their closures.
-    pub fn realise(&self, drvs: &[StorePath]) -> std::result::Result<(), String> {
+    pub fn realise(&self, drvs: &[StorePath]) -> std::result::Result<(), ElsewhereError> {
         self.realise_inner(drvs)
-            .map_err(|e| format!("the build host {}: {e:#}", self.remote.target()))
+            .map_err(|e| ElsewhereError(format!("the build host {}: {e:#}", self.remote.target())))
     }
 
     fn realise_inner(&self, drvs: &[StorePath]) -> Result<()> {
