@@ -262,7 +262,7 @@ fn gen_list(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
 fn elem(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
     let l = list(ev, &a[1], s)?;
     for x in l.iter() {
-        if crate::eval::same_value(&a[0], x) || ev.values_equal(&a[0], x, s)? {
+        if ev.elements_equal(&a[0], x, s)? {
             return Ok(Value::Bool(true));
         }
     }
