@@ -8,6 +8,8 @@
 //!   `nix-hash`, `nix`, `nix-instantiate`) on generated trees, texts and export streams.
 //!   Needs Debian's `nix-bin`; set `STRATA_SKIP_NIX_TESTS=1` to skip these tests.
 //! - [`config`]: `strata options` with a configuration's values.
+//! - [`eval_attr`]: `strata eval -A PATH`, `--arg` and `--argstr` side by side with
+//!   `nix-instantiate --eval` (needs Debian's `nix-bin`, as [`compat`]).
 //! - [`copy`]: `strata copy --to|--from` between two local stores through a stand-in for
 //!   `ssh`: only the missing paths, one stream, interrupted copies, garbage answers.
 //! - [`nixos_config`]: `strata eval-config` on what `nixos-generate-config` writes: it
@@ -48,6 +50,8 @@ mod compat_exchange;
 mod config;
 #[path = "cli/copy.rs"]
 mod copy;
+#[path = "cli/eval_attr.rs"]
+mod eval_attr;
 #[path = "cli/generations.rs"]
 mod generations;
 #[path = "cli/image.rs"]

@@ -3,12 +3,14 @@
 //! (`attrs`), calls (`calls`), operators (`ops`), strings and paths (`strings`) and
 //! "did you mean" hints (`hints`).
 
+mod attr_path;
 mod attrs;
 mod calls;
 mod hints;
 mod ops;
 mod strings;
 
+pub use attr_path::{parse_attr_path, PathStep};
 pub(crate) use hints::suggest;
 pub(crate) use ops::is_derivation;
 use ops::{int_op_now, not_bool};
