@@ -10,6 +10,8 @@
 //! - [`config`]: `strata options` with a configuration's values.
 //! - [`eval_attr`]: `strata eval -A PATH`, `--arg` and `--argstr` side by side with
 //!   `nix-instantiate --eval` (needs Debian's `nix-bin`, as [`compat`]).
+//! - [`eval_builtins`]: the builtins of Nix after 2.8 (`readFileType`, `traceVerbose`,
+//!   `break`, `addDrvOutputDependencies`) and `builtins.nixVersion`.
 //! - [`copy`]: `strata copy --to|--from` between two local stores through a stand-in for
 //!   `ssh`: only the missing paths, one stream, interrupted copies, garbage answers.
 //! - [`nixos_config`]: `strata eval-config` on what `nixos-generate-config` writes: it
@@ -52,6 +54,8 @@ mod config;
 mod copy;
 #[path = "cli/eval_attr.rs"]
 mod eval_attr;
+#[path = "cli/eval_builtins.rs"]
+mod eval_builtins;
 #[path = "cli/generations.rs"]
 mod generations;
 #[path = "cli/image.rs"]
