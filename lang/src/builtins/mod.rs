@@ -5,6 +5,7 @@ mod derivation;
 mod extra;
 pub(crate) mod misc;
 mod newer;
+mod sort;
 mod strings;
 
 use std::collections::BTreeMap;
