@@ -25,7 +25,7 @@ pub enum PathStep {
 
 /// Splits an attribute path as Nix does: on `.`, except inside double quotes, which group a
 /// name with dots (`a."b.c"`). The empty path selects the value itself.
-pub fn parse_attr_path(path: &str) -> Result<Vec<String>, String> {
+pub fn parse_attr_path(path: &str) -> EvalResult<Vec<String>> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut chars = path.chars();
@@ -37,7 +37,12 @@ pub fn parse_attr_path(path: &str) -> Result<Vec<String>, String> {
                     Some('"') => break,
                     Some(c) => cur.push(c),
                     None => {
-                        return Err(format!("missing closing quote in selection path '{path}'"))
+                        return Err(EvalError::new(
+                            ErrorKind::Eval(format!(
+                                "missing closing quote in selection path '{path}'"
+                            )),
+                            None,
+                        ))
                     }
                 }
             },
@@ -130,7 +135,7 @@ impl Evaluator {
         args: &Rc<Attrs>,
     ) -> EvalResult<Value> {
         let fail = |msg: String| EvalError::new(ErrorKind::Eval(msg), None);
-        let components = parse_attr_path(path).map_err(fail)?;
+        let components = parse_attr_path(path)?;
         let mut cur = root.clone();
         for component in &components {
             let v = self.auto_call(&cur, args)?;
@@ -193,7 +198,7 @@ mod tests {
         assert_eq!(parse_attr_path("a.\"b.c\".d").unwrap(), ["a", "b.c", "d"]);
         assert_eq!(parse_attr_path("a..b").unwrap(), ["a", "", "b"]);
         assert_eq!(
-            parse_attr_path("a.\"b").unwrap_err(),
+            parse_attr_path("a.\"b").unwrap_err().message(),
             "missing closing quote in selection path 'a.\"b'"
         );
     }
