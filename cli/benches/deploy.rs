@@ -63,6 +63,20 @@ fn change(name: &str, n: usize) -> String {
     )
 }
 
+/// Writes round `n`'s configuration of `name` (`base` with [`change`]) into `d`, builds it,
+/// and returns its path.
+fn built(root: &Path, opts: &str, d: &Path, base: &str, name: &str, n: usize) -> String {
+    let f = d.join(format!("{name}-{n}.nix"));
+    let text = base.replace(
+        "  system.stateVersion",
+        &format!("  {}  system.stateVersion", change(name, n)),
+    );
+    fs::write(&f, text).unwrap();
+    let f = f.display().to_string();
+    strata(root, opts, &["build", "--no-out-link", "-f", &f]);
+    f
+}
+
 fn main() {
     let data = common::target_dir().join("bench-data/deploy");
     fs::create_dir_all(&data).unwrap();
@@ -164,17 +178,7 @@ fn main() {
         let n = 2 * rep + 1;
         let mut each = Vec::new();
         for (i, name) in names.iter().enumerate() {
-            let f = d.join(format!("{name}-{n}.nix"));
-            fs::write(
-                &f,
-                base.replace(
-                    "  system.stateVersion",
-                    &format!("  {}  system.stateVersion", change(name, n)),
-                ),
-            )
-            .unwrap();
-            let f = f.display().to_string();
-            strata(&root, &opts, &["build", "--no-out-link", "-f", &f]);
+            let f = built(&root, &opts, d, &base, name, n);
             let target = format!("root@127.0.0.1:{}", ports[i]);
             each.push(timed(
                 &root,
@@ -207,20 +211,7 @@ fn main() {
         // Built beforehand, as the switches' were (a fleet's machine builds to the toplevel of
         // the same configuration on its own: the deployment options reach no generation).
         for name in names {
-            let f = d.join(format!("{name}-{n}.nix"));
-            fs::write(
-                &f,
-                base.replace(
-                    "  system.stateVersion",
-                    &format!("  {}  system.stateVersion", change(name, n)),
-                ),
-            )
-            .unwrap();
-            strata(
-                &root,
-                &opts,
-                &["build", "--no-out-link", "-f", &f.display().to_string()],
-            );
+            built(&root, &opts, d, &base, name, n);
         }
         let deploy = timed(
             &root,

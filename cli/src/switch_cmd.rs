@@ -228,13 +228,7 @@ pub fn switch(
             Action::Boot => RemoteVerb::Boot,
             Action::Test => RemoteVerb::Test,
         };
-        let target = Target {
-            root,
-            store_root,
-            store_dir,
-            builder: args.remote.build_host.clone(),
-            program: args.remote.remote_program.clone(),
-        };
+        let target = Target::new(root, store_root, store_dir, &args.remote);
         return on_target(target, args.inputs, args.toplevel, |store, t| {
             remote_cmd::run_verb(store, t, verb, args.remote, within, args.json)
         });
@@ -288,6 +282,23 @@ struct Target<'a> {
     store_dir: &'a str,
     builder: Option<String>,
     program: Option<String>,
+}
+
+impl<'a> Target<'a> {
+    fn new(
+        root: PathBuf,
+        store_root: Option<PathBuf>,
+        store_dir: &'a str,
+        remote: &RemoteArgs,
+    ) -> Target<'a> {
+        Target {
+            root,
+            store_root,
+            store_dir,
+            builder: remote.build_host.clone(),
+            program: remote.remote_program.clone(),
+        }
+    }
 }
 
 /// A verb with `--target-host`: the generation built (or `--toplevel`'s) in this machine's
@@ -453,13 +464,7 @@ pub fn dry_activate(
 ) -> Result<ExitCode> {
     let root = args.machine.root;
     if args.remote.target_host.is_some() {
-        let target = Target {
-            root,
-            store_root,
-            store_dir,
-            builder: args.remote.build_host.clone(),
-            program: args.remote.remote_program.clone(),
-        };
+        let target = Target::new(root, store_root, store_dir, &args.remote);
         let (remote, json) = (args.remote, args.json);
         return on_target(target, args.inputs, args.toplevel, |store, t| {
             remote_cmd::run_verb(store, t, RemoteVerb::DryActivate, remote, None, json)

@@ -153,7 +153,7 @@ impl Net {
 }
 
 /// The table's line for `machine`, split into its columns (the result with its reason last).
-fn row(o: &Output, machine: &str) -> Vec<String> {
+pub(crate) fn row(o: &Output, machine: &str) -> Vec<String> {
     let text = o.text();
     let line = text
         .lines()

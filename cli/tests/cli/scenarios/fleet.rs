@@ -24,6 +24,7 @@ use strata_qemu_tests::{free_port, DiskBoot, Firmware, Machine, Nic};
 
 use super::switch_and_rollback::STRATA;
 use super::{config, image, ok, ready};
+use crate::deploy::row;
 use crate::system::{shared, Shared};
 use crate::{run, Output};
 
@@ -164,23 +165,6 @@ fn closure(s: &Shared, keys: &Keys, path: &str) -> std::collections::BTreeSet<St
         .lines()
         .into_iter()
         .collect()
-}
-
-/// The table's line for `machine`: its columns, the result with its reason last.
-fn row(o: &Output, machine: &str) -> Vec<String> {
-    let text = o.text();
-    let line = text
-        .lines()
-        .find(|l| l.split_whitespace().next() == Some(machine))
-        .unwrap_or_else(|| panic!("no row for {machine}:\n{text}\n{}", o.stderr));
-    let mut cols: Vec<String> = line.split_whitespace().take(4).map(str::to_owned).collect();
-    cols.push(
-        line.split_whitespace()
-            .skip(4)
-            .collect::<Vec<_>>()
-            .join(" "),
-    );
-    cols
 }
 
 /// The fleet: both guests, with `extra` in the defaults and `beta_extra` in beta's module.
