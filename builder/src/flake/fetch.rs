@@ -65,11 +65,11 @@ impl FlakeRef {
         }
         let absolute = |p: &str| -> PathBuf {
             let p = Path::new(p);
-            if p.is_absolute() {
+            normalise(&if p.is_absolute() {
                 p.to_owned()
             } else {
                 base.join(p)
-            }
+            })
         };
         if let Some(url) = body.strip_prefix("git+") {
             let Some(p) = url.strip_prefix("file://") else {
@@ -81,7 +81,7 @@ impl FlakeRef {
                 return Err(bad("a git+file: URL names an absolute path"));
             }
             return Ok(FlakeRef::Git {
-                repo: PathBuf::from(p),
+                repo: normalise(Path::new(p)),
                 git_ref,
                 rev,
             });
@@ -175,6 +175,23 @@ impl std::fmt::Display for FlakeRef {
             }
         }
     }
+}
+
+/// `path` without `.` components, and with each `..` taking away the component before it
+/// (lexically, as Nix takes a flake's path).
+fn normalise(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 fn is_rev(s: &str) -> bool {
@@ -449,7 +466,7 @@ mod tests {
         assert_eq!(
             FlakeRef::parse("path:./data", base).unwrap(),
             FlakeRef::Path {
-                path: "/srv/flake/./data".into()
+                path: "/srv/flake/data".into()
             }
         );
         // A bare path that is no git repository is a path: reference.
@@ -459,6 +476,12 @@ mod tests {
         std::fs::create_dir(d.path().join(".git")).unwrap();
         let bare = FlakeRef::parse(".", d.path()).unwrap();
         assert!(matches!(bare, FlakeRef::Git { .. }), "{bare:?}");
+        assert_eq!(
+            FlakeRef::parse("../other/./x", base).unwrap(),
+            FlakeRef::Path {
+                path: "/srv/other/x".into()
+            }
+        );
         let back = FlakeRef::from_locked(&r.original()).unwrap();
         assert_eq!(back, r);
     }
