@@ -73,7 +73,7 @@ fn read_spec(
 ) -> Result<FlakeSpec, FlakeError> {
     if !file.is_file() {
         return Err(FlakeError::Strata(format!(
-            "{shown}: there is no flake.nix"
+            "{shown} does not exist (a flake has a flake.nix at its top)"
         )));
     }
     let f = nix_string(&file.display().to_string());
@@ -103,6 +103,11 @@ fn read_spec(
         let mut ev = Evaluator::new(eval_thread::eval_config(), io);
         ev.reset_stack_base();
         let rendered = |ev: &Evaluator, e: strata_lang::EvalError| {
+            if matches!(e.kind, strata_lang::ErrorKind::Throw(_)) {
+                // The checks above: their message names the file, and the snippet would
+                // show strata's own expression.
+                return FlakeError::Eval(e.message());
+            }
             FlakeError::Eval(
                 e.render(&ev.sources)
                     .trim_end()
@@ -363,7 +368,7 @@ pub fn lock_flake(
     let spec = read_spec(
         store.store_dir(),
         &flake_nix(store, &source),
-        &reference.to_string(),
+        &dir.join("flake.nix").display().to_string(),
     )?;
     let old_root = old.as_ref().map(|l| l.root.clone());
     let mut locker = Locker {
