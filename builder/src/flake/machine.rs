@@ -130,9 +130,9 @@ pub fn flake_configuration(
     let names = configuration_names(store_root, store_dir, &flake)?;
     if !names.contains(&name) {
         let known = if names.is_empty() {
-            "it has none".to_owned()
+            "it has no strataConfigurations".to_owned()
         } else {
-            format!("it has {}", names.join(", "))
+            format!("its configurations: {}", names.join(", "))
         };
         return Err(FlakeError::Strata(format!(
             "the flake {reference} has no strataConfigurations.{name} ({known})"

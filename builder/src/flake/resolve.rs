@@ -533,3 +533,95 @@ mod tests {
         assert_eq!(date_of(1_700_000_000), "20231114221320");
     }
 }
+
+#[cfg(test)]
+mod locking {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::flake::machine::eval_json;
+
+    fn write(dir: &Path, name: &str, text: &str) {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+
+    #[test]
+    fn inputs_of_inputs_follows_and_self_as_nix_has_them() {
+        let d = tempfile::tempdir().unwrap();
+        let (top, a, c) = (d.path().join("top"), d.path().join("a"), d.path().join("c"));
+        write(&c, "data", "from c\n");
+        write(
+            &a,
+            "flake.nix",
+            &format!(
+                "{{ inputs.c = {{ url = \"path:{}\"; flake = false; }};\n  \
+                 outputs = {{ self, c }}: {{ greeting = \"a sees ${{builtins.readFile \"${{c}}/data\"}}\"; }}; }}\n",
+                c.display()
+            ),
+        );
+        write(
+            &top,
+            "flake.nix",
+            "{ description = \"top\";\n  inputs.a.url = \"path:../a\";\n  \
+             inputs.b.follows = \"a/c\";\n  \
+             outputs = { self, a, b }: {\n    \
+               greeting = a.greeting;\n    \
+               same = b.outPath == a.inputs.c.outPath;\n    \
+               selfPath = self.outPath;\n    \
+               selfHash = self.narHash;\n    \
+               mine = self.greeting;\n    \
+               flakeFalse = builtins.attrNames b;\n  }; }\n",
+        );
+        let root = d.path().join("store");
+        let mut store = LocalStore::open(&root, strata_store::StoreDir::default()).unwrap();
+        let r = FlakeRef::parse(".", &top).unwrap();
+        let f = lock_flake(&mut store, &r, LockMode::Keep).unwrap();
+        assert!(f.lock_written);
+        let lock = &f.lock;
+        assert_eq!(
+            lock.nodes["root"].inputs["b"],
+            InputTarget::Follows(vec!["a".into(), "c".into()])
+        );
+        assert_eq!(lock.nodes["a"].inputs["c"], InputTarget::Node("c".into()));
+        assert!(!lock.nodes["c"].flake);
+        assert_eq!(
+            lock.nodes["a"].locked.as_ref().unwrap().path.as_deref(),
+            Some(a.to_str().unwrap())
+        );
+        drop(store);
+        // (A set with `outPath' is its path in JSON: the attributes are taken one by one.)
+        let v = eval_json(
+            &root,
+            &strata_store::StoreDir::default(),
+            &f,
+            "{ inherit (flake) greeting mine same selfPath selfHash flakeFalse; }",
+        )
+        .unwrap();
+        assert_eq!(v["greeting"], "a sees from c\n");
+        assert_eq!(v["mine"], "a sees from c\n");
+        assert_eq!(v["same"], true);
+        assert_eq!(v["selfPath"], f.source.store_path.as_str());
+        assert_eq!(v["selfHash"], f.source.nar_hash.to_sri().as_str());
+        assert_eq!(
+            v["flakeFalse"],
+            serde_json::json!(["lastModified", "lastModifiedDate", "narHash", "outPath"])
+        );
+        // A second lock changes nothing; the written lock is part of the directory's tree.
+        let mut store = LocalStore::open(&root, strata_store::StoreDir::default()).unwrap();
+        let again = lock_flake(&mut store, &r, LockMode::Keep).unwrap();
+        assert!(!again.lock_written);
+        assert_eq!(again.source, f.source);
+        // A changed input under its lock is an error naming it; an update takes it.
+        write(&c, "data", "changed\n");
+        let e = lock_flake(&mut store, &r, LockMode::Keep)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("input 'a/c'") && e.contains("NAR hash"), "{e}");
+        let up = lock_flake(&mut store, &r, LockMode::Update(vec!["a".into()])).unwrap();
+        assert!(up.lock_written);
+        assert_ne!(
+            up.lock.nodes["c"].locked.as_ref().unwrap().nar_hash,
+            f.lock.nodes["c"].locked.as_ref().unwrap().nar_hash
+        );
+    }
+}

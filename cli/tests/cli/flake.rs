@@ -418,6 +418,6 @@ fn bad_flakes_are_clear_errors() {
     fails(
         &d,
         &["build", "--flake", ".#two", "--no-out-link"],
-        &["no strataConfigurations.two", "it has one"],
+        &["no strataConfigurations.two", "its configurations: one"],
     );
 }
