@@ -4,8 +4,9 @@
 //! copies it; `git+file:///REPO` is the tree of one commit of a local repository, as
 //! `builtins.fetchGit` fetches it (the commit's tree as `git archive` writes it, no
 //! submodules), or, when the working tree has uncommitted changes and no revision is asked
-//! for, the tracked files of the working tree, with a warning. Both land in a store path named
-//! `source`, so the store path and NAR hash are Nix's for the same tree.
+//! for, the tracked files of the working tree, with a warning; `tarball+file:///FILE` is the
+//! one directory a local tarball holds, as `builtins.fetchTarball` unpacks it. Each lands in a
+//! store path named `source`, so the store path and NAR hash are Nix's for the same tree.
 //!
 //! `git` runs with an environment of strata's own (`GIT_CONFIG_NOSYSTEM=1`, `HOME` an empty
 //! directory, no `GIT_*` variables of the caller), so the host's git settings cannot change
@@ -28,6 +29,9 @@ use super::FlakeError;
 pub enum FlakeRef {
     /// `path:DIR`: a directory, copied whole.
     Path { path: PathBuf },
+    /// `tarball+file:///FILE` (or `file:///FILE` ending in `.tar`, `.tar.gz`, `.tgz`,
+    /// `.tar.xz`, `.tar.zst`): the one directory a local tarball holds.
+    Tarball { file: PathBuf },
     /// `git+file:///REPO[?ref=R][&rev=C]`: a commit of a local git repository.
     Git {
         repo: PathBuf,
@@ -89,6 +93,23 @@ impl FlakeRef {
         if git_ref.is_some() || rev.is_some() {
             return Err(bad("`ref' and `rev' belong to git+file: references"));
         }
+        let tarball = body.strip_prefix("tarball+").or_else(|| {
+            TARBALL_ENDINGS
+                .iter()
+                .any(|e| body.ends_with(e))
+                .then_some(body)
+                .filter(|b| b.starts_with("file://"))
+        });
+        if let Some(url) = tarball {
+            let Some(p) = url.strip_prefix("file://").filter(|p| p.starts_with('/')) else {
+                return Err(bad(
+                    "strata fetches tarballs from local files only so far (tarball+file:///...)",
+                ));
+            };
+            return Ok(FlakeRef::Tarball {
+                file: normalise(Path::new(p)),
+            });
+        }
         if let Some(p) = body.strip_prefix("path:") {
             return Ok(FlakeRef::Path { path: absolute(p) });
         }
@@ -106,7 +127,7 @@ impl FlakeRef {
         }
         let scheme = body.split(':').next().unwrap_or(body);
         Err(bad(&format!(
-            "the input type `{scheme}' is not supported yet (strata fetches path: and git+file: \
+            "the input type `{scheme}' is not supported yet (strata fetches path:, git+file: and tarball+file: \
              inputs)"
         )))
     }
@@ -118,6 +139,11 @@ impl FlakeRef {
             FlakeRef::Path { path } => super::lock::LockedRef {
                 kind: "path".into(),
                 path: Some(path.display().to_string()),
+                ..Default::default()
+            },
+            FlakeRef::Tarball { file } => super::lock::LockedRef {
+                kind: "tarball".into(),
+                url: Some(format!("file://{}", file.display())),
                 ..Default::default()
             },
             FlakeRef::Git { repo, git_ref, rev } => super::lock::LockedRef {
@@ -140,6 +166,15 @@ impl FlakeRef {
             "path" => Ok(FlakeRef::Path {
                 path: PathBuf::from(l.path.as_deref().ok_or_else(|| bad("no `path'"))?),
             }),
+            "tarball" => {
+                let url = l.url.as_deref().ok_or_else(|| bad("no `url'"))?;
+                let file = url
+                    .strip_prefix("file://")
+                    .ok_or_else(|| bad("only file:// tarball URLs are supported"))?;
+                Ok(FlakeRef::Tarball {
+                    file: PathBuf::from(file),
+                })
+            }
             "git" => {
                 let url = l.url.as_deref().ok_or_else(|| bad("no `url'"))?;
                 let repo = url
@@ -162,6 +197,7 @@ impl std::fmt::Display for FlakeRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             FlakeRef::Path { path } => write!(f, "path:{}", path.display()),
+            FlakeRef::Tarball { file } => write!(f, "tarball+file://{}", file.display()),
             FlakeRef::Git { repo, git_ref, rev } => {
                 write!(f, "git+file://{}", repo.display())?;
                 let mut sep = '?';
@@ -194,6 +230,9 @@ fn normalise(path: &Path) -> PathBuf {
     out
 }
 
+/// The names Nix takes a `file://` URL to be a tarball by.
+const TARBALL_ENDINGS: [&str; 5] = [".tar", ".tar.gz", ".tgz", ".tar.xz", ".tar.zst"];
+
 fn is_rev(s: &str) -> bool {
     s.len() == 40
         && s.bytes()
@@ -222,6 +261,7 @@ pub struct Fetched {
 pub fn fetch(store: &mut LocalStore, r: &FlakeRef) -> Result<Fetched, FlakeError> {
     match r {
         FlakeRef::Path { path } => fetch_path(store, path),
+        FlakeRef::Tarball { file } => fetch_tarball(store, file),
         FlakeRef::Git { repo, git_ref, rev } => {
             fetch_git(store, repo, git_ref.as_deref(), rev.as_deref())
         }
@@ -246,6 +286,70 @@ fn fetch_path(store: &mut LocalStore, path: &Path) -> Result<Fetched, FlakeError
         rev: None,
         dirty_rev: None,
         last_modified: newest_mtime(path),
+        rev_count: None,
+        warning: None,
+    })
+}
+
+/// The one directory the tarball `file` holds (any compression [`crate::compress`] reads),
+/// unpacked; its `lastModified` is that directory's time in the archive.
+fn fetch_tarball(store: &mut LocalStore, file: &Path) -> Result<Fetched, FlakeError> {
+    let shown = file.display();
+    let io = |what: String| {
+        move |e: std::io::Error| FlakeError::Io {
+            context: what,
+            source: e,
+        }
+    };
+    let f = fs::File::open(file).map_err(io(format!("cannot open the tarball '{shown}'")))?;
+    let reader = crate::compress::decoder(std::io::BufReader::new(f))
+        .map_err(io(format!("cannot read the tarball '{shown}'")))?;
+    let dir = tempfile::Builder::new()
+        .prefix("strata-tarball-")
+        .tempdir()
+        .map_err(io("cannot make a directory to unpack a tarball in".into()))?;
+    let mut archive = tar::Archive::new(reader);
+    let mut times = std::collections::BTreeMap::new();
+    let entries = archive
+        .entries()
+        .map_err(io(format!("cannot read the tarball '{shown}'")))?;
+    for entry in entries {
+        let mut entry = entry.map_err(io(format!("cannot read the tarball '{shown}'")))?;
+        let path = entry
+            .path()
+            .map_err(io(format!("a bad entry name in the tarball '{shown}'")))?
+            .into_owned();
+        if entry.header().entry_type().is_dir() && path.components().count() == 1 {
+            times.insert(path.clone(), entry.header().mtime().unwrap_or(0));
+        }
+        // `unpack_in` refuses entries that would leave the directory.
+        entry
+            .unpack_in(dir.path())
+            .map_err(io(format!("cannot unpack {} of '{shown}'", path.display())))?;
+    }
+    let top: Vec<PathBuf> = fs::read_dir(dir.path())
+        .map_err(io(format!("cannot read what '{shown}' unpacked to")))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    let [only] = top.as_slice() else {
+        return Err(FlakeError::Strata(format!(
+            "the tarball '{shown}' holds {} entries at its top, not one directory",
+            top.len()
+        )));
+    };
+    if !only.is_dir() {
+        return Err(FlakeError::Strata(format!(
+            "the tarball '{shown}' holds a file at its top, not a directory"
+        )));
+    }
+    let info = store.add_path(only, Some("source"))?;
+    let name = only.strip_prefix(dir.path()).unwrap_or(only);
+    Ok(Fetched {
+        store_path: store.print(&info.path),
+        nar_hash: info.nar_hash,
+        rev: None,
+        dirty_rev: None,
+        last_modified: times.get(name).copied().unwrap_or(0),
         rev_count: None,
         warning: None,
     })
@@ -484,6 +588,15 @@ mod tests {
         );
         let back = FlakeRef::from_locked(&r.original()).unwrap();
         assert_eq!(back, r);
+        let t = FlakeRef::parse("file:///srv/t.tar.xz", base).unwrap();
+        assert_eq!(
+            t,
+            FlakeRef::Tarball {
+                file: "/srv/t.tar.xz".into()
+            }
+        );
+        assert_eq!(t.to_string(), "tarball+file:///srv/t.tar.xz");
+        assert_eq!(FlakeRef::from_locked(&t.original()).unwrap(), t);
     }
 
     #[test]
@@ -492,6 +605,8 @@ mod tests {
         for (text, why) in [
             ("github:owner/repo", "input type `github'"),
             ("git+https://h/r", "local files only"),
+            ("tarball+https://h/t.tar.gz", "local files only"),
+            ("file:///x.txt", "input type `file'"),
             ("git+file://rel", "absolute path"),
             ("path:/x?rev=abc", "40-digit"),
             ("path:/x?dir=sub", "\"dir=sub\""),

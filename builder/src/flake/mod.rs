@@ -4,7 +4,7 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`fetch`] | flake references (`path:`, `git+file://`, bare paths) and fetching their trees into the store as Nix does |
+//! | [`fetch`] | flake references (`path:`, `git+file://`, `tarball+file://`, bare paths) and fetching their trees into the store as Nix does |
 //! | [`lock`] | `flake.lock`, version 7 |
 //! | [`resolve`] | reading a flake's `inputs`, locking them (`flake.lock` written beside a local flake) and the Nix expression that calls the outputs with `self` and the inputs |
 //! | [`machine`] | a configuration of `strataConfigurations` made a configuration file the builder builds as any other |

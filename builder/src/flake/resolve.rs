@@ -129,6 +129,8 @@ fn local_dir(r: &FlakeRef) -> &Path {
     match r {
         FlakeRef::Path { path } => path,
         FlakeRef::Git { repo, .. } => repo,
+        // Beside the tarball.
+        FlakeRef::Tarball { file } => file.parent().unwrap_or(Path::new("/")),
     }
 }
 
@@ -337,7 +339,14 @@ pub fn lock_flake(
     mode: LockMode,
 ) -> Result<LockedFlake, FlakeError> {
     let dir = local_dir(reference).to_owned();
-    let lock_file = dir.join("flake.lock");
+    let mut source = fetch(store, reference)?;
+    // A tarball's lock is the one inside it, and is never written.
+    let local = !matches!(reference, FlakeRef::Tarball { .. });
+    let lock_file = if local {
+        dir.join("flake.lock")
+    } else {
+        flake_nix(store, &source).with_file_name("flake.lock")
+    };
     let old = match std::fs::read_to_string(&lock_file) {
         Ok(text) => Some(FlakeLock::parse(&text, &lock_file.display().to_string())?),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -363,7 +372,6 @@ pub fn lock_flake(
             }
         }
     }
-    let mut source = fetch(store, reference)?;
     let mut warnings: Vec<String> = source.warning.iter().cloned().collect();
     let spec = read_spec(
         store.store_dir(),
@@ -398,7 +406,13 @@ pub fn lock_flake(
         ..
     } = locker;
     warnings.extend(more);
-    let lock_written = old.as_ref() != Some(&new);
+    let changed = old.as_ref() != Some(&new);
+    if changed && !local {
+        warnings.push(format!(
+            "the flake {reference} is a tarball: its lock is not written (it is not up to date)"
+        ));
+    }
+    let lock_written = changed && local;
     if lock_written {
         strata_store::fs::write_atomic(&lock_file, new.render().as_bytes()).map_err(|e| {
             FlakeError::Strata(format!("cannot write '{}': {e}", lock_file.display()))

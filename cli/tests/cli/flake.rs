@@ -1,4 +1,5 @@
-//! Flakes: trees fetched as Nix 2.8 fetches them (`builtins.path`, `builtins.fetchGit`),
+//! Flakes: trees fetched as Nix 2.8 fetches them (`builtins.path`, `builtins.fetchGit`,
+//! `builtins.fetchTarball`),
 //! `strata flake lock|update|metadata|show`, `strata build --flake` over the shared store of
 //! [`crate::system`] (a flake with two machines, a shared-module input that is another git
 //! repository, and a `flake = false` input with a data file), and bad flakes.
@@ -204,6 +205,45 @@ fn fetched_trees_are_nix_s_builtins_path_and_fetch_git() {
         base32(&["--to-base32", m["narHash"].as_str().unwrap()]),
         base32(&["--base32", dir.to_str().unwrap()])
     );
+
+    // A tarball holding that directory: the directory, as builtins.fetchTarball has it.
+    let tarball = r.path("plain.tar.gz");
+    run(
+        Command::new("tar")
+            .arg("-C")
+            .arg(r.dir.path())
+            .args(["--mtime=@1600000000", "-czf"])
+            .arg(&tarball)
+            .arg("plain"),
+        None,
+    )
+    .ok();
+    let m = metadata(
+        ours.path(),
+        &format!("tarball+file://{}", tarball.display()),
+    );
+    let n = nix_eval(
+        &nix,
+        theirs.path(),
+        &format!("builtins.fetchTarball \"file://{}\"", tarball.display()),
+    );
+    assert_eq!(m["path"], n, "{m}\n{n}");
+    assert_eq!(m["lastModified"], 1_600_000_000);
+    let o = strata_in(
+        ours.path(),
+        Path::new("/"),
+        &[
+            "flake",
+            "metadata",
+            &format!("file://{}", tarball.display()),
+        ],
+    )
+    .ok();
+    assert!(
+        o.text().contains(m["path"].as_str().unwrap()),
+        "{}",
+        o.text()
+    );
 }
 
 /// The flake of the build test: two machines over a shared module and a data file.
@@ -254,6 +294,20 @@ fn two_machines(r: &Repos) -> PathBuf {
     )
 }
 
+/// The text of `/etc/NAME` in the toplevel `toplevel` (a logical path; links followed
+/// inside the store).
+fn etc_text(s: &crate::system::Shared, toplevel: &str, name: &str) -> String {
+    let mut p = s.real(toplevel).join("etc");
+    p = s
+        .real(&fs::read_link(&p).unwrap().to_string_lossy())
+        .join("etc")
+        .join(name);
+    while let Ok(to) = fs::read_link(&p) {
+        p = s.real(&to.to_string_lossy());
+    }
+    fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
 #[test]
 fn build_from_a_flake_locks_its_inputs_and_moves_only_on_update() {
     let s = shared();
@@ -280,9 +334,7 @@ fn build_from_a_flake_locks_its_inputs_and_moves_only_on_update() {
     assert!(first.contains("-strata-system-web"), "{first}");
     assert!(stderr.contains("wrote "), "{stderr}");
     assert!(stderr.contains("strata's own lock"), "{stderr}");
-    let etc = s.real(&first).join("etc");
-    let etc = s.real(&fs::read_link(&etc).unwrap().to_string_lossy());
-    let read = |name: &str| fs::read_to_string(etc.join("etc").join(name)).unwrap();
+    let read = |name: &str| etc_text(&s, &first, name);
     assert_eq!(read("data-motd"), "from the data input\n");
     assert_eq!(read("shared-version"), "1");
     let rev = git(r.home.path(), &machines, &["rev-parse", "HEAD"]);
@@ -324,12 +376,7 @@ fn build_from_a_flake_locks_its_inputs_and_moves_only_on_update() {
     assert!(o.stderr.contains("wrote "), "{}", o.stderr);
     let (updated, _) = build(&s);
     assert_ne!(updated, first);
-    let etc = s.real(&updated).join("etc");
-    let etc = s.real(&fs::read_link(&etc).unwrap().to_string_lossy());
-    assert_eq!(
-        fs::read_to_string(etc.join("etc/shared-version")).unwrap(),
-        "2"
-    );
+    assert_eq!(etc_text(&s, &updated, "shared-version"), "2");
 
     // show and metadata describe it.
     let o = strata_in(&s.root(), r.dir.path(), &["flake", "show", &url]).ok();
@@ -420,4 +467,14 @@ fn bad_flakes_are_clear_errors() {
         &["build", "--flake", ".#two", "--no-out-link"],
         &["no strataConfigurations.two", "its configurations: one"],
     );
+    // Without #NAME, the machine named like this host.
+    let host = fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let host = host.trim();
+    if host != "one" {
+        fails(
+            &d,
+            &["build", "--flake", ".", "--no-out-link"],
+            &[&format!("no strataConfigurations.{host} ")],
+        );
+    }
 }
