@@ -25,6 +25,23 @@ pub enum FlakeCommand {
     Metadata(FlakeArg),
     /// Print the flake's outputs.
     Show(FlakeArg),
+    /// Evaluate every output and each of strataConfigurations with its assertions; build
+    /// nothing.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The flake.
+    #[arg(value_name = "FLAKE", default_value = ".")]
+    pub flake: String,
+    /// The lock file pinning the packages [default: strata's own].
+    #[arg(long, value_name = "FILE")]
+    pub lock: Option<PathBuf>,
+    /// Base URL of the Debian archive [env: STRATA_DEBIAN_MIRROR] [default: from the apt
+    /// sources].
+    #[arg(long, value_name = "URL")]
+    pub mirror: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -102,8 +119,62 @@ pub fn run(cmd: FlakeCommand, root: Option<PathBuf>, store_dir: &str) -> Result<
             )?;
             show(&f, &outputs, a.json)?;
         }
+        FlakeCommand::Check(a) => {
+            let f = locked(&mut store, &a.flake, LockMode::Keep)?;
+            let (root, dir) = (store.root().to_owned(), store.store_dir().clone());
+            drop(store);
+            return check(&f, a, &root, &dir);
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn check(
+    f: &LockedFlake,
+    a: CheckArgs,
+    root: &std::path::Path,
+    dir: &strata_store::StoreDir,
+) -> Result<ExitCode> {
+    let lock_path = match a.lock {
+        Some(l) => l,
+        None => strata_builder::sources::strata_lock()
+            .context("strata's own lock cannot be found (give --lock)")?,
+    };
+    let text = std::fs::read_to_string(&lock_path)
+        .with_context(|| format!("cannot read the lock file '{}'", lock_path.display()))?;
+    let lock = strata_builder::debian::lock::LockFile::parse(&text)
+        .with_context(|| format!("in {}", lock_path.display()))?;
+    let modules = strata_builder::config::modules_dir()
+        .context("strata's module set cannot be found (set STRATA_MODULES)")?;
+    let mirror = strata_builder::debian::mirror::debian_mirror(
+        a.mirror.as_deref(),
+        &lock.architecture,
+        std::path::Path::new("/"),
+    )
+    .ok()
+    .flatten();
+    let checked = flake::check::check(root, dir, f, &modules, &lock, Some(&lock_path), mirror)
+        .with_context(|| format!("cannot check the flake {}", f.reference))?;
+    let mut failed = 0;
+    for c in &checked {
+        match &c.result {
+            Ok(warnings) => {
+                for w in warnings {
+                    eprintln!("warning: strataConfigurations.{}: {w}", c.name);
+                }
+                println!("strataConfigurations.{}: ok", c.name);
+            }
+            Err(e) => {
+                failed += 1;
+                println!("strataConfigurations.{}: error: {e}", c.name);
+            }
+        }
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn metadata(f: &LockedFlake, as_json: bool) -> Result<()> {

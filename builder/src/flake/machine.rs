@@ -86,7 +86,7 @@ pub fn configuration_names(
 }
 
 /// The configuration file of machine `name` of `flake`.
-fn wrapper(flake: &LockedFlake, name: &str) -> Result<String, FlakeError> {
+pub(super) fn wrapper(flake: &LockedFlake, name: &str) -> Result<String, FlakeError> {
     Ok(format!(
         "# Machine {name} of the flake {reference}, as `strata build --flake` builds it.\n\
          let\n  flake = {expr};\n  m = flake.strataConfigurations.{attr};\n\

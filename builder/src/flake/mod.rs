@@ -7,11 +7,13 @@
 //! | [`fetch`] | flake references (`path:`, `git+file://`, `tarball+file://`, bare paths) and fetching their trees into the store as Nix does |
 //! | [`lock`] | `flake.lock`, version 7 |
 //! | [`resolve`] | reading a flake's `inputs`, locking them (`flake.lock` written beside a local flake) and the Nix expression that calls the outputs with `self` and the inputs |
+//! | [`check`] | `strata flake check`: every output evaluated, each configuration's assertions checked |
 //! | [`machine`] | a configuration of `strataConfigurations` made a configuration file the builder builds as any other |
 //!
 //! Must not: fetch from the network (only local files so far), or change a flake's tree
 //! other than writing its `flake.lock`.
 
+pub mod check;
 pub mod fetch;
 pub mod lock;
 pub mod machine;

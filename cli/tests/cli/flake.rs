@@ -389,6 +389,46 @@ fn build_from_a_flake_locks_its_inputs_and_moves_only_on_update() {
     let m = metadata(&s.root(), &url);
     assert_eq!(m["description"], "two machines");
     assert_eq!(m["revision"], rev);
+
+    // check: every configuration's assertions, every output evaluated.
+    let check =
+        |s: &crate::system::Shared| strata_in(&s.root(), r.dir.path(), &["flake", "check", &url]);
+    let o = check(&s).ok();
+    assert!(
+        o.text().contains("strataConfigurations.web: ok")
+            && o.text().contains("strataConfigurations.db: ok"),
+        "{}",
+        o.text()
+    );
+    let flake = fs::read_to_string(machines.join("flake.nix")).unwrap();
+    let broken = flake.replace(
+        "    strataConfigurations.db =",
+        "    strataConfigurations.broken = { };\n    strataConfigurations.db =",
+    );
+    assert_ne!(broken, flake);
+    fs::write(machines.join("flake.nix"), &broken).unwrap();
+    let o = check(&s);
+    assert_eq!(o.code, Some(1), "{}", o.stderr);
+    assert!(o.stderr.contains("is dirty"), "{}", o.stderr);
+    assert!(
+        o.text().contains("strataConfigurations.web: ok")
+            && o.text().contains("strataConfigurations.broken: error")
+            && o.text().contains("fileSystems"),
+        "{}",
+        o.text()
+    );
+    let thrown = broken.replace(
+        "    strataConfigurations.broken = { };",
+        "    other = { x = throw \"an output that does not evaluate\"; };",
+    );
+    fs::write(machines.join("flake.nix"), &thrown).unwrap();
+    let o = check(&s);
+    assert_eq!(o.code, Some(1), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("an output that does not evaluate"),
+        "{}",
+        o.stderr
+    );
 }
 
 #[test]
