@@ -159,8 +159,15 @@ impl FlakeRef {
     /// The reference a lock's `locked` (or `original`) attributes describe.
     pub fn from_locked(l: &super::lock::LockedRef) -> Result<FlakeRef, FlakeError> {
         let bad = |why: &str| FlakeError::BadRef {
-            reference: format!("{l:?}"),
-            why: why.to_owned(),
+            reference: format!(
+                "{} {}",
+                l.kind,
+                l.url
+                    .as_deref()
+                    .or(l.path.as_deref())
+                    .unwrap_or("(no url or path)")
+            ),
+            why: format!("in flake.lock: {why}"),
         };
         match l.kind.as_str() {
             "path" => Ok(FlakeRef::Path {
@@ -253,6 +260,8 @@ pub struct Fetched {
     pub last_modified: u64,
     /// How many commits lead to `rev` (git).
     pub rev_count: Option<u64>,
+    /// A git working tree with uncommitted changes (or no commit yet): not a pin.
+    pub dirty: bool,
     /// Said once, on standard error, by the caller (a dirty tree).
     pub warning: Option<String>,
 }
@@ -287,6 +296,7 @@ fn fetch_path(store: &mut LocalStore, path: &Path) -> Result<Fetched, FlakeError
         dirty_rev: None,
         last_modified: newest_mtime(path),
         rev_count: None,
+        dirty: false,
         warning: None,
     })
 }
@@ -351,6 +361,7 @@ fn fetch_tarball(store: &mut LocalStore, file: &Path) -> Result<Fetched, FlakeEr
         dirty_rev: None,
         last_modified: times.get(name).copied().unwrap_or(0),
         rev_count: None,
+        dirty: false,
         warning: None,
     })
 }
@@ -508,6 +519,7 @@ fn fetch_git(
         dirty_rev: None,
         last_modified,
         rev_count: Some(rev_count),
+        dirty: false,
         warning: None,
     })
 }
@@ -545,6 +557,7 @@ fn fetch_dirty(store: &mut LocalStore, git: &Git, has_head: bool) -> Result<Fetc
         dirty_rev,
         last_modified,
         rev_count: None,
+        dirty: true,
         warning: Some(format!("Git tree '{}' is dirty", git.repo.display())),
     })
 }

@@ -412,7 +412,20 @@ pub fn lock_flake(
             "the flake {reference} is a tarball: its lock is not written (it is not up to date)"
         ));
     }
-    let lock_written = changed && local;
+    // As Nix: a lock that pins an input's uncommitted changes would not be a pin.
+    let unlocked: Vec<&str> = sources
+        .iter()
+        .filter(|(_, f)| f.dirty)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    if changed && local && !unlocked.is_empty() {
+        warnings.push(format!(
+            "{} is not written: the input(s) {} are git trees with uncommitted changes",
+            lock_file.display(),
+            unlocked.join(", ")
+        ));
+    }
+    let lock_written = changed && local && unlocked.is_empty();
     if lock_written {
         strata_store::fs::write_atomic(&lock_file, new.render().as_bytes()).map_err(|e| {
             FlakeError::Strata(format!("cannot write '{}': {e}", lock_file.display()))

@@ -501,6 +501,28 @@ fn bad_flakes_are_clear_errors() {
         &["no locked input 'nothere'"],
     );
 
+    // An input with uncommitted changes is used, but not pinned: the lock is not written.
+    let wip = r.repo("wip", &[("data.txt", "committed\n")]);
+    fs::write(wip.join("data.txt"), "changed\n").unwrap();
+    let d2 = r.path("uses-wip");
+    fs::create_dir_all(&d2).unwrap();
+    fs::write(
+        d2.join("flake.nix"),
+        format!(
+            "{{ inputs.wip = {{ url = \"git+file://{}\"; flake = false; }}; \
+             outputs = {{ self, wip }}: {{ text = builtins.readFile \"${{wip}}/data.txt\"; }}; }}\n",
+            wip.display()
+        ),
+    )
+    .unwrap();
+    let o = strata_in(root.path(), &d2, &["flake", "lock"]).ok();
+    assert!(
+        o.stderr.contains("is dirty") && o.stderr.contains("is not written"),
+        "{}",
+        o.stderr
+    );
+    assert!(!d2.join("flake.lock").exists());
+
     // An unknown configuration: the existing ones are listed.
     fails(
         &d,
