@@ -21,6 +21,10 @@ pub struct BuildArgs {
     /// Do not make the link; print the toplevel's path only.
     #[arg(long, conflicts_with = "out_link")]
     pub no_out_link: bool,
+    /// Build the machine NAME of a flake (`outputs.strataConfigurations.NAME`; without
+    /// `#NAME`, the one named like this host).
+    #[arg(long, value_name = "REF#NAME", conflicts_with = "file")]
+    pub flake: Option<String>,
 }
 
 /// A system to build and the link (a GC root) to make to what is built: `strata build`'s and
@@ -105,7 +109,9 @@ pub fn read_lock(flag: Option<PathBuf>, configuration: &Path) -> Result<(LockFil
 pub fn build(args: BuildArgs, root: Option<PathBuf>, store_dir: &str) -> Result<ExitCode> {
     let store = crate::open_store(root, store_dir)?;
     let out_link = (!args.no_out_link).then_some(args.target.out_link.as_path());
-    let toplevel = build_system_of(args.target.inputs, &store, out_link, &[])?;
+    let mut inputs = args.target.inputs;
+    let _flake = crate::flake_cmd::use_flake(&mut inputs, args.flake.as_deref(), &store)?;
+    let toplevel = build_system_of(inputs, &store, out_link, &[])?;
     println!("{}", store.print(&toplevel));
     Ok(ExitCode::SUCCESS)
 }

@@ -10,6 +10,7 @@ mod config_cmd;
 mod copy_cmd;
 mod deploy_cmd;
 mod eval_cmd;
+mod flake_cmd;
 mod generations_cmd;
 mod image_cmd;
 mod init_cmd;
@@ -65,6 +66,9 @@ pub enum Command {
     EvalConfig(config_cmd::EvalConfigArgs),
     /// List the options a configuration can set, with types, defaults and descriptions.
     Options(config_cmd::OptionsArgs),
+    /// Lock, update and describe flakes (flake.nix with its inputs pinned in flake.lock).
+    #[command(subcommand)]
+    Flake(flake_cmd::FlakeCommand),
     /// Pin Debian packages in strata.lock (`update`) and fetch what it pins (`fetch`).
     #[command(subcommand)]
     Lock(lock_cmd::LockCommand),
@@ -189,6 +193,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Eval(args) => eval_cmd::run(args, cli.store_root, &cli.store_dir),
         Command::EvalConfig(args) => config_cmd::eval_config(args, cli.store_root, &cli.store_dir),
         Command::Options(args) => config_cmd::options(args),
+        Command::Flake(cmd) => flake_cmd::run(cmd, cli.store_root, &cli.store_dir),
         Command::Lock(cmd) => lock_cmd::run(cmd, cli.store_root, &cli.store_dir),
         Command::Realise(args) => realise_cmd::realise(args, cli.store_root, &cli.store_dir),
         Command::Log(args) => realise_cmd::log(args, cli.store_root, &cli.store_dir),

@@ -29,6 +29,8 @@
 //!   archive the host's apt sources name.
 //! - [`boot`]: the example's kernel and initrd booted in QEMU: both stages of `strata-init`.
 //! - [`build_vm`]: `strata build-vm`'s launcher boots the example to its ready marker.
+//! - [`flake`]: flakes: trees fetched as Nix 2.8 fetches them, `strata flake ...`,
+//!   `strata build --flake` of a flake with two machines and two git inputs, bad flakes.
 //! - [`generations`]: `strata generations list|delete` on a root made by hand.
 //! - [`image`]: `strata image` in every format, read back with tools that share no code with
 //!   strata, and built twice to compare.
@@ -61,6 +63,8 @@ mod deploy;
 mod eval_attr;
 #[path = "cli/eval_builtins.rs"]
 mod eval_builtins;
+#[path = "cli/flake.rs"]
+mod flake;
 #[path = "cli/generations.rs"]
 mod generations;
 #[path = "cli/image.rs"]

@@ -1,0 +1,101 @@
+//! `strata flake check`: every output of a flake evaluated (deeply, without building), and
+//! each of its `strataConfigurations` evaluated with strata's option set and the package set
+//! of `lock`, its assertions checked, as a build would.
+//!
+//! Must not: write to the store beyond the lock's digest (the evaluation's additions are never
+//! committed).
+
+use std::path::Path;
+use std::rc::Rc;
+
+use strata_lang::Evaluator;
+use strata_store::{LocalStore, StoreDir};
+
+use super::machine::{configuration_names, wrapper};
+use super::resolve::LockedFlake;
+use super::FlakeError;
+use crate::config;
+use crate::debian::lock::LockFile;
+use crate::eval_io::StoreIo;
+use crate::eval_thread;
+use crate::system::load_digest;
+
+/// What a check found about one configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked {
+    pub name: String,
+    /// `Ok` with the configuration's warnings, or why it does not evaluate.
+    pub result: Result<Vec<String>, String>,
+}
+
+/// Checks `flake` (see the module documentation). An output that does not evaluate is an
+/// error; each configuration's own result is reported in the list.
+pub fn check(
+    store_root: &Path,
+    store_dir: &StoreDir,
+    flake: &LockedFlake,
+    modules: &Path,
+    lock: &LockFile,
+    lock_file: Option<&Path>,
+    mirror: Option<String>,
+) -> Result<Vec<Checked>, FlakeError> {
+    let names = configuration_names(store_root, store_dir, flake)?;
+    let expr = format!(
+        "let flake = {}; in builtins.removeAttrs flake.outputs [ \"strataConfigurations\" ]",
+        flake.expression()?
+    );
+    let dir = tempfile::Builder::new()
+        .prefix("strata-flake-check-")
+        .tempdir()
+        .map_err(|e| FlakeError::Io {
+            context: "cannot make a directory for the flake's configurations".into(),
+            source: e,
+        })?;
+    let mut wrappers = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let file = dir.path().join(format!("machine-{i}.nix"));
+        std::fs::write(&file, wrapper(flake, name)?).map_err(|e| FlakeError::Io {
+            context: format!("cannot write '{}'", file.display()),
+            source: e,
+        })?;
+        wrappers.push((name.clone(), file));
+    }
+    let digest = {
+        let mut store = LocalStore::open(store_root, store_dir.clone())?;
+        load_digest(&mut store, lock, lock_file, mirror)
+            .map_err(|e| FlakeError::Strata(format!("the package set: {e}")))?
+    };
+    eval_thread::run("flake-check", || -> Result<Vec<Checked>, FlakeError> {
+        let io = Rc::new(StoreIo::deferred(LocalStore::open(
+            store_root,
+            store_dir.clone(),
+        )?));
+        let mut ev = Evaluator::new(eval_thread::eval_config(), io);
+        ev.reset_stack_base();
+        let rendered = |ev: &Evaluator, e: strata_lang::EvalError| {
+            e.render(&ev.sources)
+                .trim_end()
+                .trim_start_matches("error: ")
+                .to_owned()
+        };
+        let outputs = ev
+            .eval_string(&expr)
+            .and_then(|v| ev.deep_force(&v, config::span()))
+            .map_err(|e| FlakeError::Eval(format!("the outputs: {}", rendered(&ev, e))))?;
+        drop(outputs);
+        let pkgs = crate::pkgs::eval_pkgs(&mut ev, modules, lock, &digest)
+            .map_err(|e| FlakeError::Eval(format!("the package set: {}", rendered(&ev, e))))?;
+        let mut out = Vec::new();
+        for (name, file) in &wrappers {
+            let result = config::evaluate_with(&mut ev, modules, file, &[], Some(pkgs.clone()))
+                .map(|(e, _, _)| e.warnings)
+                .map_err(|e| e.to_string());
+            out.push(Checked {
+                name: name.clone(),
+                result,
+            });
+        }
+        Ok(out)
+    })
+    .map_err(|e| FlakeError::Strata(format!("checking {}: {e}", flake.reference)))?
+}

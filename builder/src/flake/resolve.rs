@@ -1,0 +1,654 @@
+//! A flake's inputs read from its `flake.nix`, locked (fetched, checked against `flake.lock`,
+//! the lock written when it changed), and the Nix expression that calls its `outputs` with
+//! `self` and the inputs, as Nix's flake semantics have it.
+//!
+//! The lock of a local flake (`path:`, `git+file://`) is `flake.lock` in its directory: it is
+//! read from there and written there (for a git flake, into the working tree, where it waits
+//! to be committed, as Nix leaves it).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use serde::Deserialize;
+use strata_lang::Evaluator;
+use strata_store::LocalStore;
+
+use super::fetch::{fetch, Fetched, FlakeRef};
+use super::lock::{FlakeLock, InputTarget, LockedRef, Node};
+use super::FlakeError;
+use crate::config::{self, nix_string};
+use crate::eval_io::FsIo;
+use crate::eval_thread;
+
+/// Which locked inputs are fetched again from their references.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockMode {
+    /// Only inputs the lock lacks (or whose reference changed): `strata flake lock`, builds.
+    Keep,
+    /// These inputs (`a` or `a/b`, an input of an input), or all when empty:
+    /// `strata flake update`.
+    Update(Vec<String>),
+}
+
+/// A flake with every input fetched and locked.
+#[derive(Debug, Clone)]
+pub struct LockedFlake {
+    pub reference: FlakeRef,
+    /// The flake's own tree.
+    pub source: Fetched,
+    pub description: Option<String>,
+    pub lock: FlakeLock,
+    /// Where the lock is kept.
+    pub lock_file: PathBuf,
+    /// Whether this call wrote `lock_file`.
+    pub lock_written: bool,
+    /// Each locked node's tree, by node name (the root is [`LockedFlake::source`]).
+    pub sources: BTreeMap<String, Fetched>,
+    /// To be said once, on standard error.
+    pub warnings: Vec<String>,
+}
+
+/// One input as `flake.nix` declares it.
+#[derive(Debug, Clone, Deserialize)]
+struct InputSpec {
+    url: Option<String>,
+    flake: bool,
+    follows: Option<String>,
+}
+
+/// What strata reads of a `flake.nix` before calling anything.
+#[derive(Debug, Clone, Deserialize)]
+struct FlakeSpec {
+    description: Option<String>,
+    inputs: BTreeMap<String, InputSpec>,
+}
+
+/// Reads the `description` and `inputs` of the `flake.nix` at `file` (a physical path);
+/// `shown` names it in errors.
+fn read_spec(
+    store_dir: &strata_store::StoreDir,
+    file: &Path,
+    shown: &str,
+) -> Result<FlakeSpec, FlakeError> {
+    if !file.is_file() {
+        return Err(FlakeError::Strata(format!(
+            "{shown} does not exist (a flake has a flake.nix at its top)"
+        )));
+    }
+    let f = nix_string(&file.display().to_string());
+    let where_ = nix_string(shown);
+    let check = format!(
+        "let f = import {f}; where = {where_}; known = [ \"description\" \"inputs\" \"outputs\" \"nixConfig\" ]; in\n\
+         if !builtins.isAttrs f then\n  \
+           throw \"${{where}}: a flake is a set with `outputs', not a ${{builtins.typeOf f}}\"\n\
+         else let other = builtins.filter (n: !builtins.elem n known) (builtins.attrNames f); in\n\
+         if other != [ ] then\n  \
+           throw \"${{where}}: unknown attribute `${{builtins.head other}}' (a flake has `description', `inputs' and `outputs')\"\n\
+         else if !(f ? outputs) then throw \"${{where}}: the flake has no `outputs'\"\n\
+         else if !builtins.isFunction f.outputs then\n  \
+           throw \"${{where}}: `outputs' is a ${{builtins.typeOf f.outputs}}, not a function of the inputs\"\n\
+         else {{\n  \
+           description = let d = f.description or null; in\n    \
+             if d == null || builtins.isString d then d else throw \"${{where}}: `description' is not a string\";\n  \
+           inputs = builtins.mapAttrs (n: i:\n    \
+             if builtins.isString i then {{ url = i; flake = true; follows = null; }}\n    \
+             else if builtins.isAttrs i then {{ url = i.url or null; flake = i.flake or true; follows = i.follows or null; }}\n    \
+             else throw \"${{where}}: input `${{n}}' is a ${{builtins.typeOf i}}, not a set or a URL\")\n    \
+             (f.inputs or {{ }});\n\
+         }}"
+    );
+    eval_thread::run("flake-inputs", || -> Result<FlakeSpec, FlakeError> {
+        let io = Rc::new(FsIo::new(store_dir.clone()));
+        let mut ev = Evaluator::new(eval_thread::eval_config(), io);
+        ev.reset_stack_base();
+        let rendered = |ev: &Evaluator, e: strata_lang::EvalError| {
+            if matches!(e.kind, strata_lang::ErrorKind::Throw(_)) {
+                // The checks above: their message names the file, and the snippet would
+                // show strata's own expression.
+                return FlakeError::Eval(e.message());
+            }
+            FlakeError::Eval(
+                e.render(&ev.sources)
+                    .trim_end()
+                    .trim_start_matches("error: ")
+                    .to_owned(),
+            )
+        };
+        let v = ev.eval_string(&check).map_err(|e| rendered(&ev, e))?;
+        let v = ev
+            .deep_force(&v, config::span())
+            .map_err(|e| rendered(&ev, e))?;
+        config::to_serde(&mut ev, &v).map_err(|e| rendered(&ev, e))
+    })
+    .map_err(|e| FlakeError::Strata(format!("reading {shown}: {e}")))?
+}
+
+/// The directory relative references of a flake are taken from, and its lock is kept in.
+fn local_dir(r: &FlakeRef) -> &Path {
+    match r {
+        FlakeRef::Path { path } => path,
+        FlakeRef::Git { repo, .. } => repo,
+        // Beside the tarball.
+        FlakeRef::Tarball { file } => file.parent().unwrap_or(Path::new("/")),
+    }
+}
+
+/// The physical `flake.nix` of a fetched tree.
+fn flake_nix(store: &LocalStore, f: &Fetched) -> PathBuf {
+    let base = f
+        .store_path
+        .strip_prefix(store.store_dir().as_str())
+        .unwrap_or(&f.store_path)
+        .trim_start_matches('/');
+    store.real_store_dir().join(base).join("flake.nix")
+}
+
+/// A lock's `locked` attributes for `r` fetched as `f`.
+fn locked_of(r: &FlakeRef, f: &Fetched) -> LockedRef {
+    let mut l = r.original();
+    l.nar_hash = Some(f.nar_hash.to_sri());
+    l.last_modified = Some(f.last_modified);
+    if f.rev.is_some() {
+        l.rev = f.rev.clone();
+    }
+    l.rev_count = f.rev_count;
+    l
+}
+
+struct Locker<'a> {
+    store: &'a mut LocalStore,
+    old: Option<FlakeLock>,
+    new: FlakeLock,
+    sources: BTreeMap<String, Fetched>,
+    mode: LockMode,
+    warnings: Vec<String>,
+}
+
+impl Locker<'_> {
+    fn updating(&self, path: &str) -> bool {
+        match &self.mode {
+            LockMode::Keep => false,
+            LockMode::Update(v) => {
+                v.is_empty()
+                    || v.iter()
+                        .any(|u| path == u || path.starts_with(&format!("{u}/")))
+            }
+        }
+    }
+
+    /// The old lock's node for input `name` of the old node `parent`, if it still fits.
+    fn old_child(
+        &self,
+        parent: Option<&str>,
+        name: &str,
+        spec: &InputSpec,
+        original: &LockedRef,
+    ) -> Option<(String, Node)> {
+        let old = self.old.as_ref()?;
+        let InputTarget::Node(n) = old.nodes.get(parent?)?.inputs.get(name)? else {
+            return None;
+        };
+        let node = old.nodes.get(n)?;
+        (node.original.as_ref() == Some(original) && node.flake == spec.flake)
+            .then(|| (n.clone(), node.clone()))
+    }
+
+    fn fetch_input(&mut self, input: &str, r: &FlakeRef) -> Result<Fetched, FlakeError> {
+        let f = fetch(self.store, r).map_err(|e| FlakeError::Input {
+            input: input.to_owned(),
+            source: Box::new(e),
+        })?;
+        self.warnings.extend(f.warning.clone());
+        Ok(f)
+    }
+
+    /// Locks the inputs of a flake whose spec is `spec`, whose relative references are taken
+    /// from `base`, which was the node `old_node` of the old lock, and which is reached by
+    /// the input path `path` from the root.
+    fn lock_inputs(
+        &mut self,
+        spec: &FlakeSpec,
+        base: &Path,
+        old_node: Option<&str>,
+        path: &[String],
+    ) -> Result<BTreeMap<String, InputTarget>, FlakeError> {
+        let mut out = BTreeMap::new();
+        for (name, input) in &spec.inputs {
+            let mut here = path.to_vec();
+            here.push(name.clone());
+            let shown = here.join("/");
+            if let Some(f) = &input.follows {
+                let to = f
+                    .split('/')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                out.insert(name.clone(), InputTarget::Follows(to));
+                continue;
+            }
+            let in_input = |e: FlakeError| FlakeError::Input {
+                input: shown.clone(),
+                source: Box::new(e),
+            };
+            let url = input.url.as_deref().ok_or_else(|| {
+                in_input(FlakeError::Strata(
+                    "it has neither `url' nor `follows'".into(),
+                ))
+            })?;
+            let reference = FlakeRef::parse(url, base).map_err(in_input)?;
+            let original = reference.original();
+            let reuse = if self.updating(&shown) {
+                None
+            } else {
+                self.old_child(old_node, name, input, &original)
+            };
+            let (fetched, locked, old_name) = match reuse {
+                Some((old_name, node)) => {
+                    let locked = node.locked.clone().unwrap_or_default();
+                    let r = FlakeRef::from_locked(&locked).map_err(in_input)?;
+                    let f = self.fetch_input(&shown, &r)?;
+                    let got = f.nar_hash.to_sri();
+                    if locked.nar_hash.as_deref() != Some(got.as_str()) {
+                        return Err(FlakeError::NarHashMismatch {
+                            input: shown,
+                            locked: locked.nar_hash.unwrap_or_else(|| "no narHash".into()),
+                            got,
+                        });
+                    }
+                    (f, locked, Some(old_name))
+                }
+                None => {
+                    let f = self.fetch_input(&shown, &reference)?;
+                    let l = locked_of(&reference, &f);
+                    (f, l, None)
+                }
+            };
+            let node_name = self.new.fresh_name(name);
+            // Reserved now, so the inputs below take other names.
+            self.new.nodes.insert(node_name.clone(), Node::default());
+            let inputs = if input.flake {
+                let file = flake_nix(self.store, &fetched);
+                let sub = read_spec(
+                    self.store.store_dir(),
+                    &file,
+                    &format!("input '{shown}' ({reference})"),
+                )?;
+                self.lock_inputs(&sub, local_dir(&reference), old_name.as_deref(), &here)?
+            } else {
+                BTreeMap::new()
+            };
+            self.new.nodes.insert(
+                node_name.clone(),
+                Node {
+                    flake: input.flake,
+                    inputs,
+                    locked: Some(locked),
+                    original: Some(original),
+                },
+            );
+            self.sources.insert(node_name.clone(), fetched);
+            out.insert(name.clone(), InputTarget::Node(node_name));
+        }
+        Ok(out)
+    }
+}
+
+/// The node an input target ends at, following `follows` paths from the root.
+pub fn resolve_target(lock: &FlakeLock, target: &InputTarget) -> Result<String, FlakeError> {
+    resolve_within(lock, target, 0)
+}
+
+fn resolve_within(
+    lock: &FlakeLock,
+    target: &InputTarget,
+    depth: u32,
+) -> Result<String, FlakeError> {
+    let path = match target {
+        InputTarget::Node(n) => return Ok(n.clone()),
+        InputTarget::Follows(path) => path,
+    };
+    if depth > 64 {
+        return Err(FlakeError::Strata(format!(
+            "`follows = \"{}\"' goes round in a circle",
+            path.join("/")
+        )));
+    }
+    let mut node = lock.root.clone();
+    for step in path {
+        let next = lock
+            .nodes
+            .get(&node)
+            .and_then(|n| n.inputs.get(step))
+            .ok_or_else(|| {
+                FlakeError::Strata(format!(
+                    "`follows = \"{}\"' names an input that does not exist",
+                    path.join("/")
+                ))
+            })?;
+        node = resolve_within(lock, next, depth + 1)?;
+    }
+    Ok(node)
+}
+
+/// Fetches the flake `reference` and locks its inputs (see [`LockMode`]); writes its
+/// `flake.lock` when that changed.
+pub fn lock_flake(
+    store: &mut LocalStore,
+    reference: &FlakeRef,
+    mode: LockMode,
+) -> Result<LockedFlake, FlakeError> {
+    let dir = local_dir(reference).to_owned();
+    let mut source = fetch(store, reference)?;
+    // A tarball's lock is the one inside it, and is never written.
+    let local = !matches!(reference, FlakeRef::Tarball { .. });
+    let lock_file = if local {
+        dir.join("flake.lock")
+    } else {
+        flake_nix(store, &source).with_file_name("flake.lock")
+    };
+    let old = match std::fs::read_to_string(&lock_file) {
+        Ok(text) => Some(FlakeLock::parse(&text, &lock_file.display().to_string())?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(FlakeError::Io {
+                context: format!("cannot read '{}'", lock_file.display()),
+                source: e,
+            })
+        }
+    };
+    if let LockMode::Update(names) = &mode {
+        let root_inputs = old
+            .as_ref()
+            .and_then(|l| l.nodes.get(&l.root))
+            .map(|n| &n.inputs);
+        for n in names {
+            let first = n.split('/').next().unwrap_or(n);
+            if !root_inputs.is_some_and(|i| i.contains_key(first)) {
+                return Err(FlakeError::Strata(format!(
+                    "{}: there is no locked input '{n}' to update",
+                    lock_file.display()
+                )));
+            }
+        }
+    }
+    let mut warnings: Vec<String> = source.warning.iter().cloned().collect();
+    let spec = read_spec(
+        store.store_dir(),
+        &flake_nix(store, &source),
+        &dir.join("flake.nix").display().to_string(),
+    )?;
+    let old_root = old.as_ref().map(|l| l.root.clone());
+    let mut locker = Locker {
+        store,
+        old,
+        new: FlakeLock::empty(),
+        sources: BTreeMap::new(),
+        mode,
+        warnings: Vec::new(),
+    };
+    let inputs = locker.lock_inputs(&spec, &dir, old_root.as_deref(), &[])?;
+    let root = locker.new.root.clone();
+    if let Some(r) = locker.new.nodes.get_mut(&root) {
+        r.inputs = inputs;
+    }
+    for node in locker.new.nodes.values() {
+        for t in node.inputs.values() {
+            resolve_target(&locker.new, t)?;
+        }
+    }
+    let Locker {
+        store,
+        old,
+        new,
+        sources,
+        warnings: more,
+        ..
+    } = locker;
+    warnings.extend(more);
+    let changed = old.as_ref() != Some(&new);
+    if changed && !local {
+        warnings.push(format!(
+            "the flake {reference} is a tarball: its lock is not written (it is not up to date)"
+        ));
+    }
+    // As Nix: a lock that pins an input's uncommitted changes would not be a pin.
+    let unlocked: Vec<&str> = sources
+        .iter()
+        .filter(|(_, f)| f.dirty)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    if changed && local && !unlocked.is_empty() {
+        warnings.push(format!(
+            "{} is not written: the input(s) {} are git trees with uncommitted changes",
+            lock_file.display(),
+            unlocked.join(", ")
+        ));
+    }
+    let lock_written = changed && local && unlocked.is_empty();
+    if lock_written {
+        strata_store::fs::write_atomic(&lock_file, new.render().as_bytes()).map_err(|e| {
+            FlakeError::Strata(format!("cannot write '{}': {e}", lock_file.display()))
+        })?;
+        if matches!(reference, FlakeRef::Path { .. }) {
+            // The lock is part of a directory's tree.
+            source = fetch(store, reference)?;
+        }
+    }
+    Ok(LockedFlake {
+        reference: reference.clone(),
+        source,
+        description: spec.description,
+        lock: new,
+        lock_file,
+        lock_written,
+        sources,
+        warnings,
+    })
+}
+
+/// `YYYYMMDDHHMMSS` in UTC, as Nix's `lastModifiedDate`.
+fn date_of(secs: u64) -> String {
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (proleptic Gregorian).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}{m:02}{d:02}{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// A tree's `sourceInfo` as a Nix set.
+fn source_info(f: &Fetched) -> String {
+    let mut s = format!(
+        "{{ outPath = builtins.storePath {}; narHash = {}; lastModified = {}; lastModifiedDate = {};",
+        nix_string(&f.store_path),
+        nix_string(&f.nar_hash.to_sri()),
+        f.last_modified,
+        nix_string(&date_of(f.last_modified)),
+    );
+    if let Some(r) = &f.rev {
+        s += &format!(
+            " rev = {}; shortRev = {};",
+            nix_string(r),
+            nix_string(&r[..7.min(r.len())])
+        );
+    }
+    if let Some(r) = &f.dirty_rev {
+        s += &format!(
+            " dirtyRev = {}; dirtyShortRev = {};",
+            nix_string(r),
+            nix_string(&format!("{}-dirty", &r[..7.min(r.len())]))
+        );
+    }
+    if let Some(c) = f.rev_count {
+        s += &format!(" revCount = {c};");
+    }
+    s + " }"
+}
+
+impl LockedFlake {
+    /// The Nix expression whose value is the flake as `self` sees it: its outputs, merged
+    /// with its `sourceInfo` (`outPath`, `narHash`, `rev`...), `inputs`, `outputs` and
+    /// `sourceInfo`. Each flake input is the same for its own tree; a `flake = false` input is
+    /// its `sourceInfo`.
+    pub fn expression(&self) -> Result<String, FlakeError> {
+        let mut nodes = String::new();
+        for (name, node) in &self.lock.nodes {
+            let fetched = if *name == self.lock.root {
+                &self.source
+            } else {
+                self.sources.get(name).ok_or_else(|| {
+                    FlakeError::Strata(format!("the lock's node {name:?} was not fetched"))
+                })?
+            };
+            let info = source_info(fetched);
+            if !node.flake {
+                nodes += &format!("    {} = {info};\n", nix_string(name));
+                continue;
+            }
+            let mut inputs = String::new();
+            for (input, target) in &node.inputs {
+                let to = resolve_target(&self.lock, target)?;
+                inputs += &format!("{} = nodes.{}; ", nix_string(input), nix_string(&to));
+            }
+            let shown = if *name == self.lock.root {
+                self.reference.to_string()
+            } else {
+                format!("input '{name}'")
+            };
+            nodes += &format!(
+                "    {n} = let\n      \
+                   sourceInfo = {info};\n      \
+                   flake = import (sourceInfo.outPath + \"/flake.nix\");\n      \
+                   inputs = {{ {inputs}}};\n      \
+                   outputs = flake.outputs (inputs // {{ self = result; }});\n      \
+                   result = (if builtins.isAttrs outputs then outputs\n        \
+                     else throw \"${{{shown}}}: `outputs' returned a ${{builtins.typeOf outputs}}, not a set\")\n        \
+                     // sourceInfo // {{ inherit inputs outputs sourceInfo; _type = \"flake\"; }};\n    \
+                 in result;\n",
+                n = nix_string(name),
+                shown = nix_string(&shown),
+            );
+        }
+        Ok(format!(
+            "let\n  nodes = {{\n{nodes}  }};\nin nodes.{}",
+            nix_string(&self.lock.root)
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_utc_civil_dates() {
+        assert_eq!(date_of(0), "19700101000000");
+        assert_eq!(date_of(951_782_400), "20000229000000");
+        assert_eq!(date_of(1_700_000_000), "20231114221320");
+    }
+}
+
+#[cfg(test)]
+mod locking {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::flake::machine::eval_json;
+
+    fn write(dir: &Path, name: &str, text: &str) {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+
+    #[test]
+    fn inputs_of_inputs_follows_and_self_as_nix_has_them() {
+        let d = tempfile::tempdir().unwrap();
+        let (top, a, c) = (d.path().join("top"), d.path().join("a"), d.path().join("c"));
+        write(&c, "data", "from c\n");
+        write(
+            &a,
+            "flake.nix",
+            &format!(
+                "{{ inputs.c = {{ url = \"path:{}\"; flake = false; }};\n  \
+                 outputs = {{ self, c }}: {{ greeting = \"a sees ${{builtins.readFile \"${{c}}/data\"}}\"; }}; }}\n",
+                c.display()
+            ),
+        );
+        write(
+            &top,
+            "flake.nix",
+            "{ description = \"top\";\n  inputs.a.url = \"path:../a\";\n  \
+             inputs.b.follows = \"a/c\";\n  \
+             outputs = { self, a, b }: {\n    \
+               greeting = a.greeting;\n    \
+               same = b.outPath == a.inputs.c.outPath;\n    \
+               selfPath = self.outPath;\n    \
+               selfHash = self.narHash;\n    \
+               mine = self.greeting;\n    \
+               flakeFalse = builtins.attrNames b;\n  }; }\n",
+        );
+        let root = d.path().join("store");
+        let mut store = LocalStore::open(&root, strata_store::StoreDir::default()).unwrap();
+        let r = FlakeRef::parse(".", &top).unwrap();
+        let f = lock_flake(&mut store, &r, LockMode::Keep).unwrap();
+        assert!(f.lock_written);
+        let lock = &f.lock;
+        assert_eq!(
+            lock.nodes["root"].inputs["b"],
+            InputTarget::Follows(vec!["a".into(), "c".into()])
+        );
+        assert_eq!(lock.nodes["a"].inputs["c"], InputTarget::Node("c".into()));
+        assert!(!lock.nodes["c"].flake);
+        assert_eq!(
+            lock.nodes["a"].locked.as_ref().unwrap().path.as_deref(),
+            Some(a.to_str().unwrap())
+        );
+        drop(store);
+        // (A set with `outPath' is its path in JSON: the attributes are taken one by one.)
+        let v = eval_json(
+            &root,
+            &strata_store::StoreDir::default(),
+            &f,
+            "{ inherit (flake) greeting mine same selfPath selfHash flakeFalse; }",
+        )
+        .unwrap();
+        assert_eq!(v["greeting"], "a sees from c\n");
+        assert_eq!(v["mine"], "a sees from c\n");
+        assert_eq!(v["same"], true);
+        assert_eq!(v["selfPath"], f.source.store_path.as_str());
+        assert_eq!(v["selfHash"], f.source.nar_hash.to_sri().as_str());
+        assert_eq!(
+            v["flakeFalse"],
+            serde_json::json!(["lastModified", "lastModifiedDate", "narHash", "outPath"])
+        );
+        // A second lock changes nothing; the written lock is part of the directory's tree.
+        let mut store = LocalStore::open(&root, strata_store::StoreDir::default()).unwrap();
+        let again = lock_flake(&mut store, &r, LockMode::Keep).unwrap();
+        assert!(!again.lock_written);
+        assert_eq!(again.source, f.source);
+        // A changed input under its lock is an error naming it; an update takes it.
+        write(&c, "data", "changed\n");
+        let e = lock_flake(&mut store, &r, LockMode::Keep)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("input 'a/c'") && e.contains("NAR hash"), "{e}");
+        let up = lock_flake(&mut store, &r, LockMode::Update(vec!["a".into()])).unwrap();
+        assert!(up.lock_written);
+        assert_ne!(
+            up.lock.nodes["c"].locked.as_ref().unwrap().nar_hash,
+            f.lock.nodes["c"].locked.as_ref().unwrap().nar_hash
+        );
+    }
+}

@@ -1,0 +1,312 @@
+//! `strata flake lock|update|metadata|show` and the `--flake REF#NAME` of `strata build`:
+//! flakes ([`strata_builder::flake`]) locked, described and turned into configurations.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
+use clap::{Args, Subcommand};
+use serde_json::{json, Value};
+use strata_builder::flake::{
+    self, flake_configuration, lock_flake, FlakeConfiguration, FlakeRef, LockMode, LockedFlake,
+};
+use strata_store::LocalStore;
+
+use crate::build_cmd::BuildInputs;
+
+#[derive(Debug, Subcommand)]
+pub enum FlakeCommand {
+    /// Fetch the flake's inputs and write flake.lock; inputs already locked stay as they are.
+    Lock(FlakeArg),
+    /// Lock inputs again from their references: all of them, or each INPUT named (`a`, or
+    /// `a/b` for an input of an input).
+    Update(UpdateArgs),
+    /// Print the flake's source, revision, description and locked inputs.
+    Metadata(FlakeArg),
+    /// Print the flake's outputs.
+    Show(FlakeArg),
+    /// Evaluate every output and each of strataConfigurations with its assertions; build
+    /// nothing.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The flake.
+    #[arg(value_name = "FLAKE", default_value = ".")]
+    pub flake: String,
+    /// The lock file pinning the packages [default: strata's own].
+    #[arg(long, value_name = "FILE")]
+    pub lock: Option<PathBuf>,
+    /// Base URL of the Debian archive [env: STRATA_DEBIAN_MIRROR] [default: from the apt
+    /// sources].
+    #[arg(long, value_name = "URL")]
+    pub mirror: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct FlakeArg {
+    /// The flake: a directory (`.`), `path:DIR` or `git+file:///REPO`.
+    #[arg(value_name = "FLAKE", default_value = ".")]
+    pub flake: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// The inputs to update [default: all].
+    #[arg(value_name = "INPUT")]
+    pub inputs: Vec<String>,
+    /// The flake.
+    #[arg(long, value_name = "FLAKE", default_value = ".")]
+    pub flake: String,
+}
+
+fn cwd() -> Result<PathBuf> {
+    std::env::current_dir().context("cannot read the current directory")
+}
+
+/// Locks the flake `text` names, saying its warnings and whether the lock was written.
+fn locked(store: &mut LocalStore, text: &str, mode: LockMode) -> Result<LockedFlake> {
+    let reference = FlakeRef::parse(text, &cwd()?)?;
+    let f = lock_flake(store, &reference, mode)
+        .with_context(|| format!("cannot lock the flake {reference}"))?;
+    say(&f);
+    Ok(f)
+}
+
+fn say(f: &LockedFlake) {
+    for w in &f.warnings {
+        eprintln!("warning: {w}");
+    }
+    if f.lock_written {
+        eprintln!("wrote {}", f.lock_file.display());
+    }
+}
+
+pub fn run(cmd: FlakeCommand, root: Option<PathBuf>, store_dir: &str) -> Result<ExitCode> {
+    let mut store = crate::open_store(root, store_dir)?;
+    match cmd {
+        FlakeCommand::Lock(a) => {
+            let f = locked(&mut store, &a.flake, LockMode::Keep)?;
+            if !f.lock_written {
+                eprintln!("{} is up to date", f.lock_file.display());
+            }
+        }
+        FlakeCommand::Update(a) => {
+            let f = locked(&mut store, &a.flake, LockMode::Update(a.inputs))?;
+            if !f.lock_written {
+                eprintln!("{}: no input changed", f.lock_file.display());
+            }
+        }
+        FlakeCommand::Metadata(a) => {
+            let f = locked(&mut store, &a.flake, LockMode::Keep)?;
+            metadata(&f, a.json)?;
+        }
+        FlakeCommand::Show(a) => {
+            let f = locked(&mut store, &a.flake, LockMode::Keep)?;
+            let (root, dir) = (store.root().to_owned(), store.store_dir().clone());
+            drop(store);
+            let outputs = flake::machine::eval_json(
+                &root,
+                &dir,
+                &f,
+                "builtins.mapAttrs (n: v:\n  \
+                   if builtins.isAttrs v && (v.type or null) != \"derivation\"\n  \
+                   then builtins.attrNames v else builtins.typeOf v) flake.outputs",
+            )?;
+            show(&f, &outputs, a.json)?;
+        }
+        FlakeCommand::Check(a) => {
+            let f = locked(&mut store, &a.flake, LockMode::Keep)?;
+            let (root, dir) = (store.root().to_owned(), store.store_dir().clone());
+            drop(store);
+            return check(&f, a, &root, &dir);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check(
+    f: &LockedFlake,
+    a: CheckArgs,
+    root: &std::path::Path,
+    dir: &strata_store::StoreDir,
+) -> Result<ExitCode> {
+    let lock_path = match a.lock {
+        Some(l) => l,
+        None => strata_builder::sources::strata_lock()
+            .context("strata's own lock cannot be found (give --lock)")?,
+    };
+    let text = std::fs::read_to_string(&lock_path)
+        .with_context(|| format!("cannot read the lock file '{}'", lock_path.display()))?;
+    let lock = strata_builder::debian::lock::LockFile::parse(&text)
+        .with_context(|| format!("in {}", lock_path.display()))?;
+    let modules = strata_builder::config::modules_dir()
+        .context("strata's module set cannot be found (set STRATA_MODULES)")?;
+    let mirror = strata_builder::debian::mirror::debian_mirror(
+        a.mirror.as_deref(),
+        &lock.architecture,
+        std::path::Path::new("/"),
+    )
+    .ok()
+    .flatten();
+    let checked = flake::check::check(root, dir, f, &modules, &lock, Some(&lock_path), mirror)
+        .with_context(|| format!("cannot check the flake {}", f.reference))?;
+    let mut failed = 0;
+    for c in &checked {
+        match &c.result {
+            Ok(warnings) => {
+                for w in warnings {
+                    eprintln!("warning: strataConfigurations.{}: {w}", c.name);
+                }
+                println!("strataConfigurations.{}: ok", c.name);
+            }
+            Err(e) => {
+                failed += 1;
+                println!("strataConfigurations.{}: error: {e}", c.name);
+            }
+        }
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn metadata(f: &LockedFlake, as_json: bool) -> Result<()> {
+    let s = &f.source;
+    let root = f.lock.nodes.get(&f.lock.root);
+    if as_json {
+        let v = json!({
+            "url": f.reference.to_string(),
+            "description": f.description,
+            "path": s.store_path,
+            "narHash": s.nar_hash.to_sri(),
+            "revision": s.rev,
+            "dirtyRevision": s.dirty_rev,
+            "revCount": s.rev_count,
+            "lastModified": s.last_modified,
+            "locks": f.lock,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    println!("URL:           {}", f.reference);
+    if let Some(d) = &f.description {
+        println!("Description:   {d}");
+    }
+    println!("Path:          {}", s.store_path);
+    println!("NAR hash:      {}", s.nar_hash.to_sri());
+    if let Some(r) = s.rev.as_ref().or(s.dirty_rev.as_ref()) {
+        println!("Revision:      {r}");
+    }
+    if let Some(c) = s.rev_count {
+        println!("Revisions:     {c}");
+    }
+    println!("Last modified: {}", s.last_modified);
+    let inputs: Vec<_> = root.map(|r| r.inputs.iter().collect()).unwrap_or_default();
+    if !inputs.is_empty() {
+        println!("Inputs:");
+    }
+    for (i, (name, target)) in inputs.iter().enumerate() {
+        let branch = if i + 1 == inputs.len() {
+            "└───"
+        } else {
+            "├───"
+        };
+        let what = match target {
+            flake::lock::InputTarget::Follows(p) => format!("follows input '{}'", p.join("/")),
+            flake::lock::InputTarget::Node(n) => f
+                .lock
+                .nodes
+                .get(n)
+                .and_then(|n| n.locked.as_ref())
+                .and_then(|l| flake::FlakeRef::from_locked(l).ok())
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| n.clone()),
+        };
+        println!("{branch}{name}: {what}");
+    }
+    Ok(())
+}
+
+fn show(f: &LockedFlake, outputs: &Value, as_json: bool) -> Result<()> {
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(outputs)?);
+        return Ok(());
+    }
+    println!("{}", f.reference);
+    let Some(map) = outputs.as_object() else {
+        return Ok(());
+    };
+    for (i, (name, v)) in map.iter().enumerate() {
+        let last = i + 1 == map.len();
+        let (branch, pipe) = if last {
+            ("└───", "    ")
+        } else {
+            ("├───", "│   ")
+        };
+        match v {
+            Value::Array(names) => {
+                println!("{branch}{name}");
+                let kind = if name == "strataConfigurations" {
+                    ": strata configuration"
+                } else {
+                    ""
+                };
+                for (j, n) in names.iter().enumerate() {
+                    let b = if j + 1 == names.len() {
+                        "└───"
+                    } else {
+                        "├───"
+                    };
+                    println!("{pipe}{b}{}{kind}", n.as_str().unwrap_or_default());
+                }
+            }
+            other => println!("{branch}{name}: {}", other.as_str().unwrap_or_default()),
+        }
+    }
+    Ok(())
+}
+
+/// `--flake REF#NAME`: the machine made a configuration file (alive as long as the returned
+/// value), its flake locked first (flake.lock written on first use).
+pub fn configuration(text: &str, store: &LocalStore) -> Result<FlakeConfiguration> {
+    let c = flake_configuration(store.root(), store.store_dir(), text, &cwd()?)
+        .with_context(|| format!("cannot use the flake {text}"))?;
+    say(&c.flake);
+    Ok(c)
+}
+
+/// `--flake REF#NAME` given: `inputs` made to build the flake's machine (its configuration
+/// file, and, without `--lock`, strata's own lock: a flake without a package-set input uses
+/// it, as a configuration without a strata.lock does). The returned value keeps the
+/// configuration file; keep it until the build is done.
+pub fn use_flake(
+    inputs: &mut BuildInputs,
+    flake: Option<&str>,
+    store: &LocalStore,
+) -> Result<Option<FlakeConfiguration>> {
+    let Some(text) = flake else {
+        return Ok(None);
+    };
+    let c = configuration(text, store)?;
+    inputs.file = Some(c.configuration.clone());
+    if inputs.lock.is_none() {
+        let own = strata_builder::sources::strata_lock().context(
+            "strata's own lock cannot be found (set STRATA_MODULES to a module set with a \
+             strata.lock beside it, or give --lock)",
+        )?;
+        eprintln!(
+            "the flake {} has no package-set input: using strata's own lock, {}",
+            c.flake.reference,
+            own.display()
+        );
+        inputs.lock = Some(own);
+    }
+    Ok(Some(c))
+}
