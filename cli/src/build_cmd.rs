@@ -21,10 +21,6 @@ pub struct BuildArgs {
     /// Do not make the link; print the toplevel's path only.
     #[arg(long, conflicts_with = "out_link")]
     pub no_out_link: bool,
-    /// Build the machine NAME of a flake (`outputs.strataConfigurations.NAME`; without
-    /// `#NAME`, the one named like this host).
-    #[arg(long, value_name = "REF#NAME", conflicts_with = "file")]
-    pub flake: Option<String>,
 }
 
 /// A system to build and the link (a GC root) to make to what is built: `strata build`'s and
@@ -49,6 +45,10 @@ pub struct BuildInputs {
     /// The configuration [default: ./configuration.nix, then /etc/strata/configuration.nix].
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub file: Option<PathBuf>,
+    /// Build the machine NAME of a flake (`outputs.strataConfigurations.NAME`; without
+    /// `#NAME`, the one named like this host) instead of a configuration file.
+    #[arg(long, value_name = "REF#NAME", conflicts_with = "file")]
+    pub flake: Option<String>,
     /// The lock file pinning the packages [default: strata.lock beside the configuration, else
     /// strata's own].
     #[arg(long, value_name = "FILE")]
@@ -109,9 +109,7 @@ pub fn read_lock(flag: Option<PathBuf>, configuration: &Path) -> Result<(LockFil
 pub fn build(args: BuildArgs, root: Option<PathBuf>, store_dir: &str) -> Result<ExitCode> {
     let store = crate::open_store(root, store_dir)?;
     let out_link = (!args.no_out_link).then_some(args.target.out_link.as_path());
-    let mut inputs = args.target.inputs;
-    let _flake = crate::flake_cmd::use_flake(&mut inputs, args.flake.as_deref(), &store)?;
-    let toplevel = build_system_of(inputs, &store, out_link, &[])?;
+    let toplevel = build_system_of(args.target.inputs, &store, out_link, &[])?;
     println!("{}", store.print(&toplevel));
     Ok(ExitCode::SUCCESS)
 }
@@ -135,6 +133,10 @@ pub fn build_system_with(
     profiles: &[&str],
     elsewhere: Option<&BuildElsewhere<'_>>,
 ) -> Result<StorePath> {
+    let mut args = args;
+    // Kept until the build is done: the flake's machine as a configuration file.
+    let flake = args.flake.take();
+    let _flake = crate::flake_cmd::use_flake(&mut args, flake.as_deref(), store)?;
     let configuration = configuration_file(args.file)?;
     let (lock, lock_file) = read_lock(args.lock, &configuration)?;
     let me = StrataSelf::locate()?;

@@ -232,6 +232,7 @@ pub fn deploy(args: DeployArgs, store_root: Option<PathBuf>, store_dir: &str) ->
         eprintln!("building {}", m.name);
         let inputs = BuildInputs {
             file: Some(m.configuration.clone()),
+            flake: None,
             lock: Some(lock_file.clone()),
             jobs: args.jobs,
             keep_going: false,

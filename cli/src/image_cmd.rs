@@ -43,6 +43,12 @@ fn parse_size(s: &str) -> Option<u64> {
 
 /// The configuration and the lock an image records in `/etc/strata/`.
 fn sources(inputs: &BuildInputs) -> Result<(PathBuf, PathBuf)> {
+    if let Some(f) = &inputs.flake {
+        anyhow::bail!(
+            "--flake {f}: images and VMs keep the configuration they were built from, and \
+             cannot keep a flake yet; build it with `strata build --flake {f}`"
+        );
+    }
     let configuration = configuration_file(inputs.file.clone())?;
     let lock = lock_path(inputs.lock.clone(), &configuration)?.path;
     Ok((configuration, lock))

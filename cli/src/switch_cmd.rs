@@ -40,7 +40,15 @@ pub struct MachineArgs {
 }
 
 /// The build inputs a `--toplevel` replaces.
-const BUILD_ARGS: [&str; 6] = ["file", "lock", "jobs", "keep_going", "timeout", "mirror"];
+const BUILD_ARGS: [&str; 7] = [
+    "file",
+    "flake",
+    "lock",
+    "jobs",
+    "keep_going",
+    "timeout",
+    "mirror",
+];
 
 #[derive(Debug, Args)]
 pub struct SwitchArgs {
@@ -384,6 +392,7 @@ pub fn switch_to_configuration(
     ));
     let inputs = BuildInputs {
         file: None,
+        flake: None,
         lock: None,
         jobs: None,
         keep_going: false,

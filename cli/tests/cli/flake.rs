@@ -378,6 +378,27 @@ fn build_from_a_flake_locks_its_inputs_and_moves_only_on_update() {
     assert_ne!(updated, first);
     assert_eq!(etc_text(&s, &updated, "shared-version"), "2");
 
+    // The switch verbs take the same --flake: the machine tree runs the same generation.
+    let tree = r.path("machine-tree");
+    fs::create_dir_all(tree.join("nix")).unwrap();
+    std::os::unix::fs::symlink(s.root().join("nix/store"), tree.join("nix/store")).unwrap();
+    strata_in(
+        &s.root(),
+        r.dir.path(),
+        &[
+            "switch",
+            "--root",
+            tree.to_str().unwrap(),
+            "--flake",
+            &format!("{url}#web"),
+        ],
+    )
+    .ok();
+    assert_eq!(
+        crate::system::link_target(&tree.join("run/current-system")),
+        updated
+    );
+
     // show and metadata describe it.
     let o = strata_in(&s.root(), r.dir.path(), &["flake", "show", &url]).ok();
     assert!(
