@@ -72,3 +72,6 @@ pub enum CacheError {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+#[cfg(test)]
+mod tests;

@@ -128,17 +128,11 @@ impl NarInfo {
                         references.insert(base(r)?);
                     }
                 }
-                "Deriver" => {
-                    if !value.is_empty() && value != "unknown-deriver" {
-                        deriver = Some(base(value)?);
-                    }
+                "Deriver" if !value.is_empty() && value != "unknown-deriver" => {
+                    deriver = Some(base(value)?);
                 }
                 "Sig" => sigs.push(value.to_owned()),
-                "CA" => {
-                    if !value.is_empty() {
-                        ca = Some(value.to_owned())
-                    }
-                }
+                "CA" if !value.is_empty() => ca = Some(value.to_owned()),
                 _ => {}
             }
         }

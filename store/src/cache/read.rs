@@ -527,7 +527,7 @@ impl Substituter {
         // Never read more than the narinfo says the file holds (plus one byte, to notice).
         let limit = info.file_size.map_or(u64::MAX, |n| n.saturating_add(1));
         let mut file_r = HashingReader::new(raw.take(limit), HashAlgo::Sha256);
-        let (nar_hash, nar_size) = {
+        let decoded = (|| {
             let decoded: Box<dyn Read + Send + '_> = match info.compression.as_str() {
                 "none" => Box::new(ReadRef(&mut file_r)),
                 "xz" => Box::new(lzma_rust2::XzReader::new(ReadRef(&mut file_r), true)),
@@ -538,7 +538,7 @@ impl Substituter {
                 other => {
                     return Err(CacheError::Compression {
                         cache: cache.url().to_owned(),
-                        path,
+                        path: path.clone(),
                         compression: other.to_owned(),
                     })
                 }
@@ -566,10 +566,11 @@ impl Substituter {
                     info.url
                 )));
             }
-            nar_r.finish()
-        };
-        io::copy(&mut file_r, &mut io::sink())
-            .map_err(|e| refuse(format!("cannot read its NAR '{}': {e}", info.url)))?;
+            Ok(nar_r.finish())
+        })();
+        // The whole file is read even after a failure: a file of the wrong size is the
+        // clearer reason.
+        let drained = io::copy(&mut file_r, &mut io::sink());
         let (file_hash, file_size) = file_r.finish();
         if let Some(n) = info.file_size {
             if n != file_size {
@@ -584,6 +585,8 @@ impl Substituter {
                 )));
             }
         }
+        let (nar_hash, nar_size) = decoded?;
+        drained.map_err(|e| refuse(format!("cannot read its NAR '{}': {e}", info.url)))?;
         if let Some(h) = &info.file_hash {
             if *h != file_hash {
                 return Err(refuse(format!(
