@@ -652,3 +652,59 @@ fn strata_reads_a_nix_cache() {
         run(&mut strata_store(&dst, ["verify"]), None).ok();
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The example, built once and then only substituted
+
+#[test]
+fn the_example_builds_from_a_cache_with_nothing_built() {
+    use super::system::{example, link_target, shared};
+    let s = shared();
+    let tmp = tempfile::tempdir().unwrap();
+    let result = tmp.path().join("result");
+    let example = example();
+    let built = super::system::build(
+        &s,
+        &["-f", example.to_str().unwrap(), "-o", result.to_str().unwrap()],
+    )
+    .ok();
+    let toplevel = built.line();
+    assert_eq!(link_target(&result), toplevel);
+
+    // The builder publishes the system's closure, signed.
+    let (sk, public) = key(tmp.path(), "fleet-1");
+    let cache = tmp.path().join("cache");
+    let url = format!("file://{}", cache.display());
+    copy_to(&s.root(), &url, &["--key-file", sk.to_str().unwrap()], std::slice::from_ref(&toplevel)).ok();
+    let server = Lighttpd::serve(&cache);
+
+    // Another machine's empty store builds the same configuration from the cache alone.
+    let fresh = tmp.path().join("fresh");
+    let result2 = tmp.path().join("result2");
+    let mut c = strata();
+    c.arg("--store-root")
+        .arg(&fresh)
+        .arg("build")
+        .args(["-f", example.to_str().unwrap(), "-o", result2.to_str().unwrap()])
+        .args(["--substituters", &server.url(), "--trusted-public-keys", &public]);
+    c.env_remove("STRATA_DEBIAN_MIRROR");
+    let out = run(&mut c, None).ok();
+    assert_eq!(out.line(), toplevel, "the same toplevel");
+    let built_lines: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("building ")).collect();
+    assert!(built_lines.is_empty(), "built instead of substituted: {built_lines:?}\n{}", out.stderr);
+    assert!(out.stderr.contains(&format!("substituting {toplevel} from {}", server.url())), "{}", out.stderr);
+    // Byte-identical: the same NAR hash as the local build, and every path of the closure
+    // arrived with the cache's signature.
+    assert_eq!(strata_info(&fresh, &toplevel)["narHash"], strata_info(&s.root(), &toplevel)["narHash"]);
+    let closure = run(&mut strata_store(&fresh, [os("closure"), os(&toplevel)]), None).ok().lines();
+    assert!(closure.len() > 10, "{closure:?}");
+    for p in &closure {
+        let info = strata_info(&fresh, p);
+        let signed = info["signatures"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|s| s.as_str().unwrap().starts_with("fleet-1:")));
+        let made_here = info["ultimate"].as_bool() == Some(true) || info["ca"].is_string();
+        assert!(signed || made_here, "{p} neither substituted nor made by evaluation: {info}");
+    }
+    run(&mut strata_store(&fresh, [os("verify"), os(&toplevel)]), None).ok();
+}
