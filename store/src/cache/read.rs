@@ -84,8 +84,8 @@ pub struct SubstituteReport {
 #[derive(Debug, Clone)]
 enum Answer {
     Found(usize, Box<NarInfo>),
-    /// No cache has it, or no cache's copy was acceptable (the reasons).
-    Missing(Vec<String>),
+    /// No cache has it, or no cache's copy was acceptable: (cache, reason) for each.
+    Missing(Vec<(String, String)>),
 }
 
 /// Binary caches asked in order, with the keys trusted to sign what they hold.
@@ -183,14 +183,14 @@ impl Substituter {
             let info = match cache.narinfo(&self.store_dir, path) {
                 Ok(Some(info)) => info,
                 Ok(None) => continue,
-                Err(e @ CacheError::NarInfo { .. }) => {
-                    let reason = e.to_string();
+                Err(CacheError::NarInfo { file, source, .. }) => {
+                    let reason = format!("its narinfo {file} is malformed: {source}");
                     on_event(Event::Refused {
                         path,
                         cache: cache.url(),
                         reason: &reason,
                     });
-                    reasons.push(reason);
+                    reasons.push((cache.url().to_owned(), reason));
                     continue;
                 }
                 Err(e) => {
@@ -212,14 +212,7 @@ impl Substituter {
                         cache: cache.url(),
                         reason: &reason,
                     });
-                    reasons.push(
-                        CacheError::Refused {
-                            cache: cache.url().to_owned(),
-                            path: self.store_dir.display(path),
-                            reason,
-                        }
-                        .to_string(),
-                    );
+                    reasons.push((cache.url().to_owned(), reason));
                 }
             }
         }
@@ -295,22 +288,6 @@ impl Substituter {
             .collect()
     }
 
-    /// Which of `paths` some cache has, acceptably signed (asked in parallel; answers are
-    /// remembered).
-    pub fn available(
-        &self,
-        paths: &[StorePath],
-        on_event: OnEvent<'_>,
-    ) -> Result<BTreeSet<StorePath>, CacheError> {
-        let answers = self.ask_all(paths, on_event)?;
-        Ok(paths
-            .iter()
-            .zip(answers)
-            .filter(|(_, a)| matches!(a, Answer::Found(..)))
-            .map(|(p, _)| p.clone())
-            .collect())
-    }
-
     /// Makes `paths` (with everything they refer to) valid in `store` from the caches. With
     /// `strict`, every path must be had; otherwise the paths that cannot be (and those that
     /// refer to them) are listed in the report and left for the caller to build.
@@ -322,7 +299,7 @@ impl Substituter {
     ) -> Result<SubstituteReport, CacheError> {
         // The closure, breadth first, each level asked in parallel.
         let mut plan: BTreeMap<StorePath, (usize, Box<NarInfo>)> = BTreeMap::new();
-        let mut missing: BTreeMap<StorePath, Vec<String>> = BTreeMap::new();
+        let mut missing: BTreeMap<StorePath, Vec<(String, String)>> = BTreeMap::new();
         let mut seen: BTreeSet<StorePath> = BTreeSet::new();
         let mut level: Vec<StorePath> = Vec::new();
         for p in paths {
@@ -373,20 +350,24 @@ impl Substituter {
         if self.opts.strict {
             if let Some((p, reasons)) = missing.iter().next() {
                 let caches: Vec<&str> = self.caches.iter().map(BinaryCache::url).collect();
-                return Err(match reasons.first() {
-                    Some(r) if reasons.len() == 1 => CacheError::Refused {
-                        cache: caches.join(" "),
-                        path: self.store_dir.display(p),
-                        reason: r.clone(),
-                    },
-                    _ if !reasons.is_empty() => CacheError::Refused {
-                        cache: caches.join(" "),
-                        path: self.store_dir.display(p),
-                        reason: reasons.join("; "),
-                    },
-                    _ => CacheError::NotInCache {
+                return Err(match reasons.as_slice() {
+                    [] => CacheError::NotInCache {
                         path: self.store_dir.display(p),
                         caches: caches.join(" "),
+                    },
+                    [(cache, reason)] => CacheError::Refused {
+                        cache: cache.clone(),
+                        path: self.store_dir.display(p),
+                        reason: reason.clone(),
+                    },
+                    many => CacheError::Refused {
+                        cache: caches.join(" "),
+                        path: self.store_dir.display(p),
+                        reason: many
+                            .iter()
+                            .map(|(c, r)| format!("{c}: {r}"))
+                            .collect::<Vec<_>>()
+                            .join("; "),
                     },
                 });
             }

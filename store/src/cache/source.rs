@@ -45,6 +45,9 @@ impl BinaryCache {
                 .timeout_per_read(Some(timeout))
                 .timeout_recv_response(Some(timeout))
                 .max_idle_connections_per_host(16)
+                // Servers close idle connections (lighttpd after 5 s): one idle longer than
+                // this is not reused, so a request rarely meets a connection closed under it.
+                .max_idle_age(Duration::from_secs(2))
                 .user_agent(concat!("strata/", env!("CARGO_PKG_VERSION")));
             if is_loopback(&url) {
                 config = config.proxy(None);
@@ -90,10 +93,28 @@ impl BinaryCache {
             },
             Location::Http { base, agent } => {
                 let url = format!("{base}/{rel}");
-                let resp = agent
-                    .get(&url)
-                    .call()
-                    .map_err(|e| self.io_err("fetch", rel, e))?;
+                // A pooled connection the server closed fails at once; a GET is safe to send
+                // again on a fresh one.
+                let mut attempt = 0;
+                let resp = loop {
+                    match agent.get(&url).call() {
+                        Ok(r) => break r,
+                        Err(ureq::Error::Io(e))
+                            if attempt < 2
+                                && matches!(
+                                    e.kind(),
+                                    io::ErrorKind::UnexpectedEof
+                                        | io::ErrorKind::ConnectionReset
+                                        | io::ErrorKind::BrokenPipe
+                                        | io::ErrorKind::ConnectionAborted
+                                ) =>
+                        {
+                            attempt += 1;
+                            tracing::debug!(url, error = %e, "retrying on a fresh connection");
+                        }
+                        Err(e) => return Err(self.io_err("fetch", rel, e)),
+                    }
+                };
                 match resp.status().as_u16() {
                     200 => Ok(Some(Box::new(
                         resp.into_body().into_with_config().limit(u64::MAX).reader(),
