@@ -232,7 +232,7 @@ fn a_nar_whose_hash_does_not_match_is_refused() {
 }
 
 #[test]
-fn a_file_whose_hash_does_not_match_is_refused() {
+fn a_file_of_another_size_than_the_narinfo_says_is_refused() {
     let mut w = world(Compression::None);
     fs::copy(nar_file(&w, &w.a), nar_file(&w, &w.b)).unwrap();
     let trusted = w.key.public().to_text();

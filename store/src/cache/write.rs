@@ -131,6 +131,9 @@ pub fn publish(
         n => n,
     }
     .min(todo.len().max(1));
+    // Biggest first, so that one large path does not run alone at the end.
+    let mut by_size: Vec<usize> = (0..todo.len()).collect();
+    by_size.sort_by_key(|&i| std::cmp::Reverse(todo[i].0.nar_size));
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Result<NarInfo, CacheError>>>> =
         Mutex::new((0..todo.len()).map(|_| None).collect());
@@ -163,6 +166,11 @@ pub fn publish(
         }
     });
     let results = results.into_inner().unwrap_or_default();
+    // The NARs reach the disk before any narinfo names them (one sync of the file system
+    // rather than one per file), so a crash never leaves a narinfo whose NAR is lost.
+    if results.iter().any(|r| matches!(r, Some(Ok(_)))) {
+        crate::fs::syncfs(dir).map_err(|e| io_err("sync", dir, e.source))?;
+    }
     // Narinfos last, in dependency order, so a reader finds a path's references in the cache
     // once it finds the path.
     for r in results {
@@ -229,10 +237,9 @@ fn write_nar(
             }
         };
         let HashingWriter { inner, hasher } = file_out;
-        let f = inner
+        inner
             .into_inner()
             .map_err(|e| io_err("write", &tmp, e.into_error()))?;
-        f.sync_all().map_err(|e| io_err("sync", &tmp, e))?;
         let (file_hash, file_size) = hasher.finish();
         let (nh, ns) = nar_hash.finish();
         Ok((nh, ns, file_hash, file_size))
@@ -303,7 +310,6 @@ fn write_renamed(dir: &Path, dest: &Path, data: &[u8]) -> io::Result<()> {
     let r = (|| {
         let mut f = fs::File::create(&tmp)?;
         f.write_all(data)?;
-        f.sync_all()?;
         fs::rename(&tmp, dest)
     })();
     if r.is_err() {
