@@ -80,7 +80,10 @@ impl Lighttpd {
             .expect("lighttpd (scripts/setup --tests installs it)");
         let start = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(start.elapsed() < Duration::from_secs(10), "lighttpd did not start");
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "lighttpd did not start"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         Lighttpd(child, port)
@@ -170,18 +173,28 @@ fn main() {
     let t_nix = best(reps, |i| {
         let dir = work.path().join(format!("nix-cache-{i}"));
         let mut c = common::nix_command("nix");
-        c.args(["--extra-experimental-features", "nix-command", "copy", "--from"])
-            .arg(&store)
-            .arg("--to")
-            .arg(format!(
-                "file://{}?compression={compression}&secret-key={}",
-                dir.display(),
-                nix_key.display()
-            ))
-            .arg(&toplevel);
+        c.args([
+            "--extra-experimental-features",
+            "nix-command",
+            "copy",
+            "--from",
+        ])
+        .arg(&store)
+        .arg("--to")
+        .arg(format!(
+            "file://{}?compression={compression}&secret-key={}",
+            dir.display(),
+            nix_key.display()
+        ))
+        .arg(&toplevel);
         run(&mut c).0
     });
-    line("publish (copy --to file://)", t_strata, t_nix, mib(nar_bytes));
+    line(
+        "publish (copy --to file://)",
+        t_strata,
+        t_nix,
+        mib(nar_bytes),
+    );
     let file_bytes: u64 = fs::read_dir(strata_cache(0).join("nar"))
         .unwrap()
         .map(|e| e.unwrap().metadata().unwrap().len())
@@ -209,13 +222,29 @@ fn main() {
     let t_nix = best(reps, |i| {
         let dest = work.path().join(format!("nix-dest-{i}"));
         let mut c = common::nix_command("nix");
-        c.args(["--extra-experimental-features", "nix-command", "copy", "--from", &url, "--to"])
-            .arg(&dest)
-            .args(["--option", "trusted-public-keys", &format!("{public} {}", nix_public.trim())])
-            .arg(&toplevel);
+        c.args([
+            "--extra-experimental-features",
+            "nix-command",
+            "copy",
+            "--from",
+            &url,
+            "--to",
+        ])
+        .arg(&dest)
+        .args([
+            "--option",
+            "trusted-public-keys",
+            &format!("{public} {}", nix_public.trim()),
+        ])
+        .arg(&toplevel);
         run(&mut c).0
     });
-    line("substitute (copy --from http)", t_strata, t_nix, mib(nar_bytes));
+    line(
+        "substitute (copy --from http)",
+        t_strata,
+        t_nix,
+        mib(nar_bytes),
+    );
 
     // 3. The decompression limit on the same files.
     let files: Vec<PathBuf> = fs::read_dir(strata_cache(0).join("nar"))
@@ -224,7 +253,9 @@ fn main() {
         .collect();
     let t_limit = best(reps, |_| {
         let mut c = Command::new(&compression);
-        c.args(["-d", "-c", "-q"]).args(&files).stdout(Stdio::null());
+        c.args(["-d", "-c", "-q"])
+            .args(&files)
+            .stdout(Stdio::null());
         let start = Instant::now();
         assert!(c.status().unwrap().success());
         start.elapsed()

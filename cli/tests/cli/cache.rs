@@ -665,7 +665,12 @@ fn the_example_builds_from_a_cache_with_nothing_built() {
     let example = example();
     let built = super::system::build(
         &s,
-        &["-f", example.to_str().unwrap(), "-o", result.to_str().unwrap()],
+        &[
+            "-f",
+            example.to_str().unwrap(),
+            "-o",
+            result.to_str().unwrap(),
+        ],
     )
     .ok();
     let toplevel = built.line();
@@ -675,7 +680,13 @@ fn the_example_builds_from_a_cache_with_nothing_built() {
     let (sk, public) = key(tmp.path(), "fleet-1");
     let cache = tmp.path().join("cache");
     let url = format!("file://{}", cache.display());
-    copy_to(&s.root(), &url, &["--key-file", sk.to_str().unwrap()], std::slice::from_ref(&toplevel)).ok();
+    copy_to(
+        &s.root(),
+        &url,
+        &["--key-file", sk.to_str().unwrap()],
+        std::slice::from_ref(&toplevel),
+    )
+    .ok();
     let server = Lighttpd::serve(&cache);
 
     // Another machine's empty store builds the same configuration from the cache alone.
@@ -685,26 +696,65 @@ fn the_example_builds_from_a_cache_with_nothing_built() {
     c.arg("--store-root")
         .arg(&fresh)
         .arg("build")
-        .args(["-f", example.to_str().unwrap(), "-o", result2.to_str().unwrap()])
-        .args(["--substituters", &server.url(), "--trusted-public-keys", &public]);
+        .args([
+            "-f",
+            example.to_str().unwrap(),
+            "-o",
+            result2.to_str().unwrap(),
+        ])
+        .args([
+            "--substituters",
+            &server.url(),
+            "--trusted-public-keys",
+            &public,
+        ]);
     c.env_remove("STRATA_DEBIAN_MIRROR");
     let out = run(&mut c, None).ok();
     assert_eq!(out.line(), toplevel, "the same toplevel");
-    let built_lines: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("building ")).collect();
-    assert!(built_lines.is_empty(), "built instead of substituted: {built_lines:?}\n{}", out.stderr);
-    assert!(out.stderr.contains(&format!("substituting {toplevel} from {}", server.url())), "{}", out.stderr);
+    let built_lines: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("building "))
+        .collect();
+    assert!(
+        built_lines.is_empty(),
+        "built instead of substituted: {built_lines:?}\n{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains(&format!("substituting {toplevel} from {}", server.url())),
+        "{}",
+        out.stderr
+    );
     // Byte-identical: the same NAR hash as the local build, and every path of the closure
     // arrived with the cache's signature.
-    assert_eq!(strata_info(&fresh, &toplevel)["narHash"], strata_info(&s.root(), &toplevel)["narHash"]);
-    let closure = run(&mut strata_store(&fresh, [os("closure"), os(&toplevel)]), None).ok().lines();
+    assert_eq!(
+        strata_info(&fresh, &toplevel)["narHash"],
+        strata_info(&s.root(), &toplevel)["narHash"]
+    );
+    let closure = run(
+        &mut strata_store(&fresh, [os("closure"), os(&toplevel)]),
+        None,
+    )
+    .ok()
+    .lines();
     assert!(closure.len() > 10, "{closure:?}");
     for p in &closure {
         let info = strata_info(&fresh, p);
-        let signed = info["signatures"]
-            .as_array()
-            .is_some_and(|a| a.iter().any(|s| s.as_str().unwrap().starts_with("fleet-1:")));
+        let signed = info["signatures"].as_array().is_some_and(|a| {
+            a.iter()
+                .any(|s| s.as_str().unwrap().starts_with("fleet-1:"))
+        });
         let made_here = info["ultimate"].as_bool() == Some(true) || info["ca"].is_string();
-        assert!(signed || made_here, "{p} neither substituted nor made by evaluation: {info}");
+        assert!(
+            signed || made_here,
+            "{p} neither substituted nor made by evaluation: {info}"
+        );
     }
-    run(&mut strata_store(&fresh, [os("verify"), os(&toplevel)]), None).ok();
+    run(
+        &mut strata_store(&fresh, [os("verify"), os(&toplevel)]),
+        None,
+    )
+    .ok();
 }
