@@ -95,8 +95,8 @@ pub struct Substituter {
     trusted: TrustedKeys,
     store_dir: StoreDir,
     opts: SubstituterOptions,
-    /// Per cache: whether it is usable (its `nix-cache-info` checked once).
-    usable: Vec<OnceLock<Result<(), String>>>,
+    /// Per cache: why it is not usable, if it is not (its `nix-cache-info` checked once).
+    unusable: Vec<OnceLock<Option<String>>>,
     /// Caches that failed to answer during this run.
     down: Mutex<BTreeSet<usize>>,
     answers: Mutex<HashMap<StorePath, Answer>>,
@@ -116,7 +116,7 @@ impl Substituter {
             .map(|u| BinaryCache::new(u, opts.timeout))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Substituter {
-            usable: caches.iter().map(|_| OnceLock::new()).collect(),
+            unusable: caches.iter().map(|_| OnceLock::new()).collect(),
             caches,
             trusted,
             store_dir,
@@ -163,12 +163,13 @@ impl Substituter {
             if self.is_down(i) {
                 continue;
             }
-            let usable = self.usable[i].get_or_init(|| {
+            let unusable = self.unusable[i].get_or_init(|| {
                 cache
                     .check_store_dir(&self.store_dir)
-                    .map_err(|e| e.to_string())
+                    .err()
+                    .map(|e| e.to_string())
             });
-            if let Err(e) = usable {
+            if let Some(e) = unusable {
                 if self.opts.strict {
                     return Err(CacheError::Io {
                         cache: cache.url().to_owned(),
@@ -206,7 +207,7 @@ impl Substituter {
                     found = Some(Answer::Found(i, Box::new(info)));
                     break;
                 }
-                Err(reason) => {
+                Err(Refusal(reason)) => {
                     on_event(Event::Refused {
                         path,
                         cache: cache.url(),
@@ -224,15 +225,15 @@ impl Substituter {
     }
 
     /// The checks on a narinfo before its NAR is fetched.
-    fn check_narinfo(&self, asked: &StorePath, info: &NarInfo) -> Result<(), String> {
+    fn check_narinfo(&self, asked: &StorePath, info: &NarInfo) -> Result<(), Refusal> {
         if info.path != *asked {
-            return Err(format!(
+            return Err(Refusal(format!(
                 "its narinfo names another path, '{}'",
                 self.store_dir.display(&info.path)
-            ));
+            )));
         }
         if info.sigs.is_empty() {
-            return Err("its narinfo is not signed".into());
+            return Err(Refusal("its narinfo is not signed".into()));
         }
         let fp = fingerprint(
             &self.store_dir,
@@ -247,7 +248,7 @@ impl Substituter {
                 .iter()
                 .map(|s| s.split(':').next().unwrap_or(""))
                 .collect();
-            return Err(format!(
+            return Err(Refusal(format!(
                 "no valid signature by a trusted key (signed by {}; trusted: {})",
                 names.join(", "),
                 if self.trusted.is_empty() {
@@ -255,7 +256,7 @@ impl Substituter {
                 } else {
                     self.trusted.names().join(", ")
                 }
-            ));
+            )));
         }
         Ok(())
     }
@@ -594,6 +595,11 @@ impl Substituter {
 fn is_valid(store: &LocalStore, p: &StorePath) -> bool {
     store.is_valid(p).unwrap_or(false)
 }
+
+/// Why a narinfo is not acceptable (said after "refused '<path>': ").
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Refusal(String);
 
 /// A reader that counts what passes through it.
 struct CountingReader<R> {
