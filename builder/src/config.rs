@@ -390,7 +390,10 @@ pub fn options_doc(
     to_serde(ev, &list).map_err(|e| render(ev, e))
 }
 
-fn to_serde<T: serde::de::DeserializeOwned>(ev: &mut Evaluator, v: &Value) -> Result<T, EvalError> {
+pub(crate) fn to_serde<T: serde::de::DeserializeOwned>(
+    ev: &mut Evaluator,
+    v: &Value,
+) -> Result<T, EvalError> {
     to_serde_ctx(ev, v, &mut Context::new())
 }
 

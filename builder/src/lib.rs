@@ -41,6 +41,7 @@ pub mod debian;
 pub mod eval_io;
 pub mod eval_thread;
 pub mod fetch;
+pub mod fleet;
 pub mod initrd;
 pub mod kernel;
 pub mod pkgs;

@@ -110,7 +110,6 @@ impl StrataSelf {
 }
 
 /// What [`build_system`] needs besides the store.
-#[derive(Debug)]
 pub struct SystemInputs<'a> {
     pub configuration: &'a Path,
     pub lock: &'a LockFile,
@@ -123,6 +122,44 @@ pub struct SystemInputs<'a> {
     /// Modules of strata's option set evaluated with the configuration, relative to the
     /// module directory (`profiles/live-iso.nix` makes the live system of an ISO image).
     pub profiles: &'a [&'a str],
+    /// Builds elsewhere (`--build-host`): called with the derivations before each
+    /// realisation here, it must leave their outputs valid in this store, so that nothing is
+    /// built here; an error stops the build.
+    pub build_elsewhere: Option<&'a BuildElsewhere<'a>>,
+}
+
+impl std::fmt::Debug for SystemInputs<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SystemInputs")
+            .field("configuration", &self.configuration)
+            .field("lock_file", &self.lock_file)
+            .field("out_link", &self.out_link)
+            .field("profiles", &self.profiles)
+            .field("build_elsewhere", &self.build_elsewhere.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// See [`SystemInputs::build_elsewhere`].
+pub type BuildElsewhere<'a> = dyn Fn(&[StorePath]) -> Result<(), ElsewhereError> + Sync + 'a;
+
+/// Why the builds elsewhere failed, in the words of whoever made them.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ElsewhereError(pub String);
+
+/// Realises `drvs` here, after [`SystemInputs::build_elsewhere`] if there is one.
+fn realise_here_or_elsewhere(
+    store_root: &Path,
+    store_dir: &StoreDir,
+    drvs: &[StorePath],
+    inputs: &SystemInputs<'_>,
+    opts: &SchedulerOptions,
+) -> Result<BTreeMap<StorePath, BTreeMap<String, StorePath>>, SystemError> {
+    if let Some(elsewhere) = inputs.build_elsewhere {
+        elsewhere(drvs).map_err(|e| SystemError::Strata(e.0))?;
+    }
+    Ok(realise_all(store_root, store_dir, drvs, opts)?)
 }
 
 /// A built system.
@@ -246,7 +283,7 @@ fn build_system_here(
     let prereq_outputs = if prerequisites.is_empty() {
         BTreeMap::new()
     } else {
-        realise_all(store_root, store_dir, &prerequisites, &opts)?
+        realise_here_or_elsewhere(store_root, store_dir, &prerequisites, inputs, &opts)?
     };
 
     // 3. strata's own parts.
@@ -301,7 +338,13 @@ fn build_system_here(
         .map_err(|e| eval_err(&ev, e))?;
     let drv = crate::pkgs::drv_path(&mut ev, &top, &[]).map_err(|e| eval_err(&ev, e))?;
     let drv = store.parse_path(&drv).map_err(StoreError::from)?;
-    let outputs = realise_all(store_root, store_dir, std::slice::from_ref(&drv), &opts)?;
+    let outputs = realise_here_or_elsewhere(
+        store_root,
+        store_dir,
+        std::slice::from_ref(&drv),
+        inputs,
+        &opts,
+    )?;
     let toplevel = outputs
         .get(&drv)
         .and_then(|o| o.get("out"))

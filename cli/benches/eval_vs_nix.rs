@@ -14,6 +14,9 @@
 //! 1. `fib`: naive recursive Fibonacci of 30 (deep recursion, 1.6 million calls).
 //! 2. `sort`: a million pseudo-random integers sorted with `builtins.sort builtins.lessThan`,
 //!    and 200,000 sorted with a Nix comparator function.
+//!    `sort-{asc,desc,rand}-{fn,lt}`: 300,000 integers in ascending, descending and
+//!    pseudo-random order, sorted with the comparator `a: b: a < b` (`fn`) and with
+//!    `builtins.lessThan` (`lt`).
 //! 3. `attrs`: a 100,000-attribute set built with `listToAttrs`, mapped, merged with `//`
 //!    and queried.
 //! 4. `strings`: 100,000 strings built by interpolation, joined, split by `replaceStrings`
@@ -49,6 +52,30 @@ const PROGRAMS: &[(&str, &str)] = &[
   a = builtins.sort builtins.lessThan big;
   b = builtins.sort (x: y: x < y) small;
 in [ (builtins.head a) (builtins.elemAt a 500000) (builtins.head b) (builtins.length b) ]"#,
+    ),
+    (
+        "sort-asc-fn",
+        "let l = builtins.genList (i: i) 300000; s = builtins.sort (a: b: a < b) l; in [ (builtins.head s) (builtins.elemAt s 150000) (builtins.length s) ]",
+    ),
+    (
+        "sort-asc-lt",
+        "let l = builtins.genList (i: i) 300000; s = builtins.sort builtins.lessThan l; in [ (builtins.head s) (builtins.elemAt s 150000) (builtins.length s) ]",
+    ),
+    (
+        "sort-desc-fn",
+        "let l = builtins.genList (i: 300000 - i) 300000; s = builtins.sort (a: b: a < b) l; in [ (builtins.head s) (builtins.elemAt s 150000) (builtins.length s) ]",
+    ),
+    (
+        "sort-desc-lt",
+        "let l = builtins.genList (i: 300000 - i) 300000; s = builtins.sort builtins.lessThan l; in [ (builtins.head s) (builtins.elemAt s 150000) (builtins.length s) ]",
+    ),
+    (
+        "sort-rand-fn",
+        "let l = builtins.genList (i: (i * 1103515245 + 12345) - ((i * 1103515245 + 12345) / 2147483648) * 2147483648) 300000; s = builtins.sort (a: b: a < b) l; in [ (builtins.head s) (builtins.elemAt s 150000) (builtins.length s) ]",
+    ),
+    (
+        "sort-rand-lt",
+        "let l = builtins.genList (i: (i * 1103515245 + 12345) - ((i * 1103515245 + 12345) / 2147483648) * 2147483648) 300000; s = builtins.sort builtins.lessThan l; in [ (builtins.head s) (builtins.elemAt s 150000) (builtins.length s) ]",
     ),
     (
         "attrs",
@@ -212,7 +239,7 @@ fn main() {
         println!("programs kept in {}", dir.path().display());
     }
     println!(
-        "{:<10} {:>12} {:>12} {:>7}   {:>12} {:>12} {:>7}",
+        "{:<14} {:>12} {:>12} {:>7}   {:>12} {:>12} {:>7}",
         "program", "strata", "nix 2.8", "ratio", "strata RSS", "nix RSS", "ratio"
     );
     let generated = generate_modules(dir.path());
@@ -257,7 +284,7 @@ fn main() {
         }
         let _ = &file;
         println!(
-            "{:<10} {:>10.3} s {:>10.3} s {:>7.2}   {:>9} KB {:>9} KB {:>7.2}",
+            "{:<14} {:>10.3} s {:>10.3} s {:>7.2}   {:>9} KB {:>9} KB {:>7.2}",
             name,
             s_best.as_secs_f64(),
             n_best.as_secs_f64(),

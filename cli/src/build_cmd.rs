@@ -10,7 +10,7 @@ use strata_builder::debian::lock::LockFile;
 use strata_builder::debian::mirror::debian_mirror;
 use strata_builder::scheduler::SchedulerOptions;
 use strata_builder::sources::{FoundLock, LockOrigin};
-use strata_builder::system::{build_system, StrataSelf, SystemInputs};
+use strata_builder::system::{build_system, BuildElsewhere, StrataSelf, SystemInputs};
 use strata_store::{LocalStore, StorePath};
 
 #[derive(Debug, Args)]
@@ -120,6 +120,17 @@ pub fn build_system_of(
     out_link: Option<&Path>,
     profiles: &[&str],
 ) -> Result<StorePath> {
+    build_system_with(args, store, out_link, profiles, None)
+}
+
+/// [`build_system_of`], with the builds made `elsewhere` (`--build-host`) when given.
+pub fn build_system_with(
+    args: BuildInputs,
+    store: &LocalStore,
+    out_link: Option<&Path>,
+    profiles: &[&str],
+    elsewhere: Option<&BuildElsewhere<'_>>,
+) -> Result<StorePath> {
     let configuration = configuration_file(args.file)?;
     let (lock, lock_file) = read_lock(args.lock, &configuration)?;
     let me = StrataSelf::locate()?;
@@ -146,6 +157,7 @@ pub fn build_system_of(
         strata: &me,
         out_link,
         profiles,
+        build_elsewhere: elsewhere,
     };
     let built = build_system(store.root(), store.store_dir(), &inputs, &opts)?;
     for w in &built.warnings {

@@ -1,6 +1,6 @@
 //! `strata eval`: evaluate and print, as `nix-instantiate --eval` does.
 
-use std::io::Write as _;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::rc::Rc;
@@ -31,6 +31,10 @@ pub struct EvalArgs {
     /// Add a search path entry, `PATH` or `PREFIX=PATH` (before NIX_PATH).
     #[arg(short = 'I', value_name = "PATH")]
     include: Vec<String>,
+    /// Print the value at this attribute path instead of the whole value (`a.b`, `list.0`,
+    /// `a."b.c"`), as `nix-instantiate -A` does; may be repeated.
+    #[arg(short = 'A', long = "attr", value_name = "PATH")]
+    attr: Vec<String>,
     /// Pass NAME = EXPR to the function the file evaluates to.
     #[arg(long, num_args = 2, value_names = ["NAME", "EXPR"])]
     arg: Vec<String>,
@@ -80,31 +84,45 @@ fn evaluate(
     };
     let mut ev = Evaluator::new(config, io);
     ev.reset_stack_base();
-    let result = run_eval(&mut ev, &args);
-    match result {
-        Ok(bytes) => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(&bytes)?;
-            // Like nix-instantiate: a newline after a printed value, none after JSON.
-            if !args.json {
-                out.write_all(b"\n")?;
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => {
+    let mut out = std::io::stdout().lock();
+    match run_eval(&mut ev, &args, &mut out) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(Failure::Eval(e)) => {
+            out.flush()?;
             eprint!("{}", e.render(&ev.sources));
             Ok(ExitCode::FAILURE)
         }
+        Err(Failure::Io(e)) => Err(e.into()),
     }
 }
 
-fn run_eval(ev: &mut Evaluator, args: &EvalArgs) -> Result<Vec<u8>, EvalError> {
+/// Why printing stopped: an evaluation error (shown as Nix shows it) or standard output.
+enum Failure {
+    Eval(EvalError),
+    Io(std::io::Error),
+}
+
+impl From<EvalError> for Failure {
+    fn from(e: EvalError) -> Self {
+        Failure::Eval(e)
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        Failure::Io(e)
+    }
+}
+
+/// Evaluates, then prints the value at each `-A` path (or the whole value) as soon as it is
+/// known, as `nix-instantiate` does: a value printed before a later path fails stays printed.
+fn run_eval(ev: &mut Evaluator, args: &EvalArgs, out: &mut impl Write) -> Result<(), Failure> {
     let span = strata_lang::source::Span {
         file: 0,
         start: 0,
         end: 0,
     };
-    let v = match (&args.expr, &args.file) {
+    let root = match (&args.expr, &args.file) {
         (Some(e), _) => ev.eval_string(e)?,
         (None, Some(f)) => {
             let abs = std::path::absolute(f).unwrap_or_else(|_| f.clone());
@@ -112,51 +130,62 @@ fn run_eval(ev: &mut Evaluator, args: &EvalArgs) -> Result<Vec<u8>, EvalError> {
         }
         (None, None) => Value::Null,
     };
-    let v = auto_call(ev, v, args, span)?;
-    if args.json {
-        let v = if args.strict {
-            ev.deep_force(&v, span)?
-        } else {
-            v
-        };
-        let mut out = Vec::new();
-        let mut ctx = Default::default();
-        strata_lang::print::to_json(ev, &v, span, &mut out, &mut ctx)?;
-        Ok(out)
+    let auto_args = auto_args(ev, args)?;
+    let paths: Vec<&str> = if args.attr.is_empty() {
+        vec![""]
     } else {
-        strata_lang::print::print_value(ev, &v, args.strict, span)
+        args.attr.iter().map(String::as_str).collect()
+    };
+    for path in paths {
+        let v = ev.select_attr_path(&root, path, &auto_args)?;
+        // Like nix-instantiate, the value found is called only when arguments were given.
+        let v = if auto_args.is_empty() {
+            ev.force(&v, span)?
+        } else {
+            ev.auto_call(&v, &auto_args)?
+        };
+        if args.json {
+            let v = if args.strict {
+                ev.deep_force(&v, span)?
+            } else {
+                v
+            };
+            let mut bytes = Vec::new();
+            let mut ctx = Default::default();
+            strata_lang::print::to_json(ev, &v, span, &mut bytes, &mut ctx)?;
+            // Like nix-instantiate: no newline after JSON.
+            out.write_all(&bytes)?;
+        } else {
+            let mut bytes = strata_lang::print::print_value(ev, &v, args.strict, span)?;
+            bytes.push(b'\n');
+            out.write_all(&bytes)?;
+        }
     }
+    out.flush()?;
+    Ok(())
 }
 
-/// Calls a function with `--arg`/`--argstr` values for its formals, as Nix's auto-call does.
-fn auto_call(
-    ev: &mut Evaluator,
-    v: Value,
-    args: &EvalArgs,
-    span: strata_lang::source::Span,
-) -> Result<Value, EvalError> {
-    let v = ev.force(&v, span)?;
-    let Value::Lambda(c) = &v else { return Ok(v) };
-    let strata_lang::compile::Param::Pattern { formals, .. } = &c.def.param else {
-        return Ok(v);
-    };
-    let mut given: Vec<(String, Value)> = Vec::new();
+/// The `--arg` (lazy: evaluated only if the function uses it) and `--argstr` values.
+fn auto_args(ev: &mut Evaluator, args: &EvalArgs) -> Result<Rc<Attrs>, EvalError> {
+    let mut given: Vec<(strata_lang::value::Name, Value)> = Vec::new();
     for pair in args.arg.chunks(2) {
         if let [name, expr] = pair {
-            given.push((name.clone(), ev.eval_string(expr)?));
+            let v = ev.lazy_expr(expr)?;
+            given.push((ev.interner.intern(name), v));
         }
     }
     for pair in args.argstr.chunks(2) {
         if let [name, value] = pair {
-            given.push((name.clone(), Value::str(value.as_bytes())));
+            given.push((ev.interner.intern(name), Value::str(value.as_bytes())));
         }
     }
-    let mut entries = Vec::new();
-    for (name, _, _) in formals {
-        if let Some((_, val)) = given.iter().find(|(n, _)| n.as_str() == name.as_str()) {
-            entries.push((name.clone(), val.clone()));
+    // A name given twice: the last one counts.
+    given.reverse();
+    let mut entries: Vec<(strata_lang::value::Name, Value)> = Vec::new();
+    for (n, v) in given {
+        if !entries.iter().any(|(m, _)| *m == n) {
+            entries.push((n, v));
         }
     }
-    let arg = Value::attrs(Attrs::from_unsorted(entries));
-    ev.call(&v, arg, span)
+    Ok(Rc::new(Attrs::from_unsorted(entries)))
 }

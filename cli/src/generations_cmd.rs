@@ -21,7 +21,12 @@ pub enum GenerationsCommand {
 #[derive(Debug, Args)]
 pub struct RootArg {
     /// The machine's root directory (an image being made, or a mounted disk).
-    #[arg(long, value_name = "DIR", default_value = "/")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "/",
+        env = "STRATA_MACHINE_ROOT"
+    )]
     pub root: PathBuf,
 }
 
@@ -55,6 +60,9 @@ struct Row {
     kernel_version: String,
     current: bool,
     booted: bool,
+    /// The running system is this generation (`/run/current-system`): after a `test`, or
+    /// during a switch that waits for `strata confirm`, it can be none of them.
+    active: bool,
 }
 
 fn row(root: &Path, g: &GenerationInfo) -> Row {
@@ -79,6 +87,8 @@ fn row(root: &Path, g: &GenerationInfo) -> Row {
         kernel_version,
         current: g.current,
         booted: g.booted,
+        active: std::fs::read_link(root.join("run/current-system"))
+            .is_ok_and(|t| t.as_os_str() == std::ffi::OsStr::new(&g.toplevel)),
     }
 }
 
@@ -100,6 +110,9 @@ pub fn run(cmd: GenerationsCommand) -> Result<ExitCode> {
                     }
                     if r.booted {
                         marks.push_str(" (booted)");
+                    }
+                    if r.active && !r.current {
+                        marks.push_str(" (running)");
                     }
                     println!(
                         "{:>4}  {}  {:<16} {:<18}{marks}",

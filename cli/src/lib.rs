@@ -8,6 +8,7 @@
 mod build_cmd;
 mod config_cmd;
 mod copy_cmd;
+mod deploy_cmd;
 mod eval_cmd;
 mod generations_cmd;
 mod image_cmd;
@@ -15,6 +16,7 @@ mod init_cmd;
 mod key_cmd;
 mod lock_cmd;
 mod realise_cmd;
+mod remote_cmd;
 mod shell_cmd;
 mod store_cmd;
 mod substitute_args;
@@ -86,10 +88,13 @@ pub enum Command {
     Test(switch_cmd::SwitchArgs),
     /// Build the configuration and print what switching to it would change.
     DryActivate(switch_cmd::DryActivateArgs),
+    /// Build every machine of a fleet file, copy and switch them over SSH in parallel, each
+    /// with a confirmation window; print a table of the results.
+    Deploy(deploy_cmd::DeployArgs),
     /// Switch back to the generation before the current one.
     Rollback(switch_cmd::RollbackArgs),
     /// Keep a switch made with --confirm-within.
-    Confirm(switch_cmd::MachineArgs),
+    Confirm(switch_cmd::ConfirmArgs),
     /// Delete old generations (-d, --delete-older-than), then the store paths nothing uses.
     CollectGarbage(switch_cmd::CollectGarbageArgs),
     #[command(hide = true)]
@@ -199,6 +204,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Boot(a) => switch_cmd::switch(Action::Boot, a, cli.store_root, &cli.store_dir),
         Command::Test(a) => switch_cmd::switch(Action::Test, a, cli.store_root, &cli.store_dir),
         Command::DryActivate(a) => switch_cmd::dry_activate(a, cli.store_root, &cli.store_dir),
+        Command::Deploy(a) => deploy_cmd::deploy(a, cli.store_root, &cli.store_dir),
         Command::Rollback(a) => switch_cmd::rollback(a),
         Command::Confirm(a) => switch_cmd::confirm(a),
         Command::CollectGarbage(a) => {

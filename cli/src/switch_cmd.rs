@@ -22,13 +22,20 @@ use strata_activate::switch::{self, Action, Outcome, SwitchError, SwitchOptions}
 use strata_store::local::GcOptions;
 use strata_store::{LocalStore, StorePath};
 
-use crate::build_cmd::{build_system_of, BuildInputs};
+use crate::build_cmd::{build_system_with, BuildInputs};
+use crate::remote_cmd::{self, RemoteArgs};
+use strata_store::remote::machine::Verb as RemoteVerb;
 
 /// The machine a verb works on.
 #[derive(Debug, Args)]
 pub struct MachineArgs {
     /// The machine's root directory (default: this machine, which strata must have set up).
-    #[arg(long, value_name = "DIR", default_value = "/")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "/",
+        env = "STRATA_MACHINE_ROOT"
+    )]
     pub root: PathBuf,
 }
 
@@ -49,6 +56,8 @@ pub struct SwitchArgs {
     /// (`60s`, `5m`); meanwhile the boot default stays the previous generation.
     #[arg(long, value_name = "TIME")]
     pub confirm_within: Option<String>,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
     /// Print what was done as JSON.
     #[arg(long)]
     pub json: bool,
@@ -63,7 +72,19 @@ pub struct DryActivateArgs {
     pub toplevel: Option<PathBuf>,
     #[command(flatten)]
     pub machine: MachineArgs,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
     /// Print the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `strata confirm`'s arguments.
+#[derive(Debug, Args)]
+pub struct ConfirmArgs {
+    #[command(flatten)]
+    pub machine: MachineArgs,
+    /// Print what was done as JSON.
     #[arg(long)]
     pub json: bool,
 }
@@ -128,10 +149,16 @@ fn check_machine(root: &Path) -> Result<()> {
     Ok(switch::require_strata_machine(root)?)
 }
 
-/// The store a verb builds into: `--store-root`, else the machine root when one is given,
-/// else the default.
+/// The store a verb builds into: `--store-root` (or `$STRATA_STORE_ROOT`), else the machine
+/// root when one is given, else the default.
 fn store_for(root: &Path, store_root: Option<PathBuf>) -> Option<PathBuf> {
-    store_root.or_else(|| (root != Path::new("/")).then(|| root.to_owned()))
+    store_root
+        .or_else(|| {
+            std::env::var_os("STRATA_STORE_ROOT")
+                .filter(|r| !r.is_empty())
+                .map(PathBuf::from)
+        })
+        .or_else(|| (root != Path::new("/")).then(|| root.to_owned()))
 }
 
 fn options(root: &Path, confirm_within: Option<Duration>) -> SwitchOptions {
@@ -146,26 +173,31 @@ fn options(root: &Path, confirm_within: Option<Duration>) -> SwitchOptions {
     }
 }
 
+/// Prints what a verb did. Standard output may be gone (the SSH connection a remote switch ran
+/// over, cut by the switch): that is no reason to stop, so write errors are ignored.
 fn report(out: &Outcome, json: bool) -> Result<()> {
+    use std::io::Write as _;
+    let mut w = std::io::stdout().lock();
     if json {
-        println!("{}", serde_json::to_string_pretty(out)?);
+        let _ = writeln!(w, "{}", serde_json::to_string_pretty(out)?);
         return Ok(());
     }
     for c in &out.activation {
-        println!("activation: {c}");
+        let _ = writeln!(w, "activation: {c}");
     }
     for s in &out.services {
-        println!("services: {s}");
+        let _ = writeln!(w, "services: {s}");
     }
     if !out.boot_written.is_empty() || !out.boot_removed.is_empty() {
-        println!(
+        let _ = writeln!(
+            w,
             "boot menu: {} files written, {} removed",
             out.boot_written.len(),
             out.boot_removed.len()
         );
     }
     if let Some(n) = out.generation {
-        println!("generation {n} is current");
+        let _ = writeln!(w, "generation {n} is current");
     }
     Ok(())
 }
@@ -183,7 +215,6 @@ pub fn switch(
     store_dir: &str,
 ) -> Result<ExitCode> {
     let root = args.machine.root;
-    check_machine(&root)?;
     let within = match &args.confirm_within {
         Some(s) if action == Action::Switch => Some(profile::parse_age(s).ok_or_else(|| {
             anyhow::anyhow!("--confirm-within {s}: give a time like 60s, 5m or 1h")
@@ -191,19 +222,49 @@ pub fn switch(
         Some(_) => bail!("--confirm-within goes with `strata switch' only"),
         None => None,
     };
+    if args.remote.target_host.is_some() {
+        let verb = match action {
+            Action::Switch => RemoteVerb::Switch,
+            Action::Boot => RemoteVerb::Boot,
+            Action::Test => RemoteVerb::Test,
+        };
+        let target = Target::new(root, store_root, store_dir, &args.remote);
+        return on_target(target, args.inputs, args.toplevel, |store, t| {
+            remote_cmd::run_verb(store, t, verb, args.remote, within, args.json)
+        });
+    }
+    check_machine(&root)?;
     let store = crate::open_store(store_for(&root, store_root), store_dir)?;
     // The new generation must survive a collection until the profile holds it.
     let _hold = store.gc_hold()?;
-    let toplevel = generation(&store, args.inputs, args.toplevel)?;
+    let toplevel = generation(
+        &store,
+        args.inputs,
+        args.toplevel,
+        args.remote.build_host.as_deref(),
+        args.remote.remote_program,
+    )?;
     let toplevel = store.print(&toplevel);
     let opts = options(&root, within);
     let out = match switch::switch(&root, &toplevel, action, &opts) {
         Ok(o) => o,
-        Err(e) => return failed(e),
+        Err(e) => {
+            // Services that did not follow leave the switch waiting for its confirmation all
+            // the same: its watchdog must run, or nothing would ever revert it.
+            if let Ok(Some(p)) = switch::pending(&root) {
+                if within.is_some() && p.target == toplevel {
+                    spawn_watchdog(&root, &toplevel, p.deadline)?;
+                }
+            }
+            return failed(e);
+        }
     };
-    report(&out, args.json)?;
+    // The watchdog first: the report may fail to reach a connection the switch cut.
     if let Some(deadline) = out.confirm_by {
         spawn_watchdog(&root, &toplevel, deadline)?;
+    }
+    report(&out, args.json)?;
+    if out.confirm_by.is_some() {
         eprintln!(
             "run `strata confirm` within {} s, or the machine goes back to the previous \
              generation",
@@ -213,15 +274,67 @@ pub fn switch(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Where a `--target-host` verb's generation is made: this machine's store, built here or on
+/// the build host.
+struct Target<'a> {
+    root: PathBuf,
+    store_root: Option<PathBuf>,
+    store_dir: &'a str,
+    builder: Option<String>,
+    program: Option<String>,
+}
+
+impl<'a> Target<'a> {
+    fn new(
+        root: PathBuf,
+        store_root: Option<PathBuf>,
+        store_dir: &'a str,
+        remote: &RemoteArgs,
+    ) -> Target<'a> {
+        Target {
+            root,
+            store_root,
+            store_dir,
+            builder: remote.build_host.clone(),
+            program: remote.remote_program.clone(),
+        }
+    }
+}
+
+/// A verb with `--target-host`: the generation built (or `--toplevel`'s) in this machine's
+/// store, held from collection while `run` copies and activates it there.
+fn on_target(
+    t: Target<'_>,
+    inputs: BuildInputs,
+    toplevel: Option<PathBuf>,
+    run: impl FnOnce(&LocalStore, &StorePath) -> Result<ExitCode>,
+) -> Result<ExitCode> {
+    if t.root != Path::new("/") {
+        bail!("--root and --target-host do not go together: the target is another machine");
+    }
+    let store = crate::open_store(t.store_root, t.store_dir)?;
+    let _hold = store.gc_hold()?;
+    let toplevel = generation(&store, inputs, toplevel, t.builder.as_deref(), t.program)?;
+    run(&store, &toplevel)
+}
+
 /// The generation a verb works with: `--toplevel`'s, which must be valid in the store (copied
-/// whole, with its closure), else the configuration built.
+/// whole, with its closure), else the configuration built (on `build_host` if given, with
+/// `program` as its strata).
 fn generation(
     store: &LocalStore,
     inputs: BuildInputs,
     toplevel: Option<PathBuf>,
+    build_host: Option<&str>,
+    program: Option<String>,
 ) -> Result<StorePath> {
     let Some(given) = toplevel else {
-        return build_system_of(inputs, store, None, &[]);
+        let Some(host) = build_host else {
+            return build_system_with(inputs, store, None, &[], None);
+        };
+        let builder = remote_cmd::BuildHost::new(host, store, program)?;
+        let elsewhere = |drvs: &[StorePath]| builder.realise(drvs);
+        return build_system_with(inputs, store, None, &[], Some(&elsewhere));
     };
     let arg = given.display().to_string();
     let path = crate::store_cmd::parse_paths(store, std::slice::from_ref(&arg))?
@@ -285,6 +398,7 @@ pub fn switch_to_configuration(
                 inputs,
                 toplevel,
                 machine,
+                remote: RemoteArgs::default(),
                 json: false,
             };
             return dry_activate(a, store_root, store_dir);
@@ -298,6 +412,7 @@ pub fn switch_to_configuration(
         toplevel,
         machine,
         confirm_within: None,
+        remote: RemoteArgs::default(),
         json: false,
     };
     switch(action, a, store_root, store_dir)
@@ -349,8 +464,21 @@ pub fn dry_activate(
     store_dir: &str,
 ) -> Result<ExitCode> {
     let root = args.machine.root;
+    if args.remote.target_host.is_some() {
+        let target = Target::new(root, store_root, store_dir, &args.remote);
+        let (remote, json) = (args.remote, args.json);
+        return on_target(target, args.inputs, args.toplevel, |store, t| {
+            remote_cmd::run_verb(store, t, RemoteVerb::DryActivate, remote, None, json)
+        });
+    }
     let store = crate::open_store(store_for(&root, store_root), store_dir)?;
-    let toplevel = generation(&store, args.inputs, args.toplevel)?;
+    let toplevel = generation(
+        &store,
+        args.inputs,
+        args.toplevel,
+        args.remote.build_host.as_deref(),
+        args.remote.remote_program,
+    )?;
     let toplevel = store.print(&toplevel);
     let running = if root == Path::new("/") && Path::new(CONTROL_SOCKET).exists() {
         Some(strata_activate::control::running_services(
@@ -414,11 +542,11 @@ pub fn rollback(args: RollbackArgs) -> Result<ExitCode> {
     }
 }
 
-pub fn confirm(args: MachineArgs) -> Result<ExitCode> {
-    check_machine(&args.root)?;
-    match switch::confirm(&args.root) {
+pub fn confirm(args: ConfirmArgs) -> Result<ExitCode> {
+    check_machine(&args.machine.root)?;
+    match switch::confirm(&args.machine.root) {
         Ok(out) => {
-            report(&out, false)?;
+            report(&out, args.json)?;
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => failed(e),

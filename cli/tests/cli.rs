@@ -11,8 +11,15 @@
 //!   `nix-hash`, `nix`, `nix-instantiate`) on generated trees, texts and export streams.
 //!   Needs Debian's `nix-bin`; set `STRATA_SKIP_NIX_TESTS=1` to skip these tests.
 //! - [`config`]: `strata options` with a configuration's values.
+//! - [`eval_attr`]: `strata eval -A PATH`, `--arg` and `--argstr` side by side with
+//!   `nix-instantiate --eval` (needs Debian's `nix-bin`, as [`compat`]).
+//! - [`eval_builtins`]: the builtins of Nix after 2.8 (`readFileType`, `traceVerbose`,
+//!   `break`, `addDrvOutputDependencies`) and `builtins.nixVersion`.
 //! - [`copy`]: `strata copy --to|--from` between two local stores through a stand-in for
 //!   `ssh`: only the missing paths, one stream, interrupted copies, garbage answers.
+//! - [`deploy`]: `strata deploy` and `--target-host` with machine trees over the shared store
+//!   of [`system`], reached through a stand-in for `ssh`: fleets, sudo, a machine that locks
+//!   itself out and reverts, one that is down, bad fleets and selections.
 //! - [`nixos_config`]: `strata eval-config` on what `nixos-generate-config` writes: it
 //!   evaluates, and each option strata does not act on is named in a warning.
 //! - [`malformed`]: a generated corpus of malformed NARs and export streams; every one must be
@@ -53,6 +60,12 @@ mod compat_exchange;
 mod config;
 #[path = "cli/copy.rs"]
 mod copy;
+#[path = "cli/deploy.rs"]
+mod deploy;
+#[path = "cli/eval_attr.rs"]
+mod eval_attr;
+#[path = "cli/eval_builtins.rs"]
+mod eval_builtins;
 #[path = "cli/generations.rs"]
 mod generations;
 #[path = "cli/image.rs"]

@@ -98,6 +98,26 @@ pub trait EvalIo {
     /// Entries of a directory, sorted by name.
     fn read_dir(&self, path: &Path) -> io::Result<Vec<(String, FileKind)>>;
     fn get_env(&self, name: &str) -> Option<String>;
+    /// The kind of the file at `path` itself (a symlink is not followed), as its directory
+    /// lists it. The default asks `read_dir` of the parent.
+    fn file_kind(&self, path: &Path) -> io::Result<FileKind> {
+        // ENOENT, so the message is the C library's "No such file or directory".
+        let missing = || io::Error::from_raw_os_error(2);
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            // The root has no entry in a parent.
+            return if self.is_dir(path) {
+                Ok(FileKind::Directory)
+            } else {
+                Err(missing())
+            };
+        };
+        let name = name.to_string_lossy();
+        self.read_dir(parent)?
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, k)| k)
+            .ok_or_else(missing)
+    }
     /// Adds a file or tree to the store as a source path named `name` (copying, or in a
     /// read-only evaluation only computing its path) and returns the store path.
     fn add_path(

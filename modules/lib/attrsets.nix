@@ -31,5 +31,56 @@ in
     else if builtins.isAttrs v then builtins.concatMap (lib.collect pred) (builtins.attrValues v)
     else [ ];
   isDerivation = v: builtins.isAttrs v && (v.type or null) == "derivation";
-  attrsets = { inherit (lib) filterAttrs mapAttrs'; };
+  concatMapAttrs = f: v: builtins.foldl' (a: b: a // b) { } (builtins.attrValues (mapAttrs f v));
+  mapAttrsRecursive = f: set: lib.mapAttrsRecursiveCond (as: true) f set;
+  mapAttrsRecursiveCond = cond: f: set:
+    let
+      recurse = path: mapAttrs (name: value:
+        if builtins.isAttrs value && cond value then recurse (path ++ [ name ]) value
+        else f (path ++ [ name ]) value);
+    in recurse [ ] set;
+  filterAttrsRecursive = pred: set:
+    listToAttrs (builtins.concatMap (name:
+      let v = set.${name}; in
+      if pred name v then [ (lib.nameValuePair name (if builtins.isAttrs v then lib.filterAttrsRecursive pred v else v)) ]
+      else [ ]) (attrNames set));
+  foldlAttrs = f: init: set: builtins.foldl' (acc: name: f acc name set.${name}) init (attrNames set);
+  attrVals = nameList: set: map (x: set.${x}) nameList;
+  getAttrs = names: attrs: lib.genAttrs names (name: attrs.${name});
+  mergeAttrsList = list: builtins.foldl' (a: b: a // b) { } list;
+  unionOfDisjoint = x: y:
+    let
+      intersection = builtins.intersectAttrs x y;
+      collisions = lib.concatStringsSep " " (attrNames intersection);
+    in
+    if intersection == { } then x // y
+    else throw "unionOfDisjoint: collision on ${collisions}";
+  zipAttrsWithNames = names: f: sets:
+    listToAttrs (map (name: { inherit name; value = f name (builtins.catAttrs name sets); }) names);
+  matchAttrs = pattern: attrs:
+    builtins.all (name:
+      let p = pattern.${name}; in
+      attrs ? ${name} && (if builtins.isAttrs p then builtins.isAttrs attrs.${name} && lib.matchAttrs p attrs.${name} else p == attrs.${name}))
+      (attrNames pattern);
+  recursiveUpdateUntil = pred: lhs: rhs:
+    let
+      f = attrPath: builtins.zipAttrsWith (n: values:
+        let here = attrPath ++ [ n ]; in
+        if length values == 1 || pred here (builtins.elemAt values 1) (head values) then head values
+        else f here values);
+    in f [ ] [ rhs lhs ];
+  cartesianProductOfSets = lib.cartesianProduct;
+  recurseIntoAttrs = attrs: attrs // { recurseForDerivations = true; };
+  dontRecurseIntoAttrs = attrs: attrs // { recurseForDerivations = false; };
+  toDerivation = path:
+    let path' = builtins.storePath path; in
+    { type = "derivation"; name = lib.getName (builtins.substring 33 (-1) (baseNameOf path')); outPath = path'; outputs = [ "out" ]; out = path'; outputName = "out"; };
+  attrsets = {
+    inherit (lib) filterAttrs mapAttrs' concatMapAttrs mapAttrsRecursive mapAttrsRecursiveCond
+      filterAttrsRecursive foldlAttrs attrVals getAttrs mergeAttrsList unionOfDisjoint
+      zipAttrsWithNames matchAttrs recursiveUpdate recursiveUpdateUntil cartesianProductOfSets
+      nameValuePair mapAttrsToList attrsToList genAttrs optionalAttrs attrByPath hasAttrByPath
+      getAttrFromPath setAttrByPath collect isDerivation foldAttrs zipAttrs recurseIntoAttrs
+      dontRecurseIntoAttrs;
+  };
 }

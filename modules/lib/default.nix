@@ -1,5 +1,7 @@
 # strata's library for configurations: the attribute-set, list, string and option helpers
-# that NixOS configurations use, the option types, and the module system (`evalModules`).
+# that NixOS configurations use, generators of file formats, versions, command lines, fixed
+# points, assertions and tracing, packages' metadata and licenses, files and paths, the
+# option types, and the module system (`evalModules`).
 let
   lib = builtins.foldl' (acc: f: acc // f) { } [
     (import ./trivial.nix { inherit lib; })
@@ -7,6 +9,14 @@ let
     (import ./attrsets.nix { inherit lib; })
     (import ./strings.nix { inherit lib; })
     (import ./options.nix { inherit lib; })
+    (import ./generators.nix { inherit lib; })
+    (import ./versions.nix { inherit lib; })
+    (import ./cli.nix { inherit lib; })
+    (import ./fixed-points.nix { inherit lib; })
+    (import ./debug.nix { inherit lib; })
+    (import ./meta.nix { inherit lib; })
+    (import ./filesystem.nix { inherit lib; })
+    (import ./licenses.nix { inherit lib; })
     { types = import ./types.nix { inherit lib; }; }
     (import ./modules.nix { inherit lib; })
     (import ./unsupported.nix { inherit lib; })

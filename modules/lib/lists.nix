@@ -47,5 +47,37 @@ in
   intersectLists = e: filter (x: builtins.elem x e);
   mutuallyExclusive = a: b: length a == 0 || !(builtins.any (x: builtins.elem x a) b);
   isList = builtins.isList;
-  lists = { inherit (lib) optional optionals foldr; };
+  forEach = xs: f: map f xs;
+  fold = lib.foldr;
+  ifilter0 = ipred: input:
+    builtins.concatLists (lib.imap0 (i: x: if ipred i x then [ x ] else [ ]) input);
+  findFirstIndex = pred: default: list:
+    let n = length list; go = i: if i == n then default else if pred (elemAt list i) then i else go (i + 1); in go 0;
+  allUnique = list: length (lib.unique list) == length list;
+  replicate = n: x: genList (_: x) n;
+  groupBy' = op: nul: pred: lst:
+    builtins.mapAttrs (name: foldl' op nul) (builtins.groupBy pred lst);
+  sortOn = f: list:
+    map (p: p.x) (builtins.sort (a: b: a.k < b.k) (map (x: { inherit x; k = f x; }) list));
+  compareLists = cmp: a: b:
+    if a == [ ] then (if b == [ ] then 0 else -1)
+    else if b == [ ] then 1
+    else let r = cmp (head a) (head b); in if r == 0 then lib.compareLists cmp (tail a) (tail b) else r;
+  cartesianProduct = attrsOfLists:
+    builtins.foldl' (acc: name: builtins.concatMap (set: map (v: set // { ${name} = v; }) attrsOfLists.${name}) acc)
+      [ { } ] (builtins.attrNames attrsOfLists);
+  mapCartesianProduct = f: attrsOfLists: map f (lib.cartesianProduct attrsOfLists);
+  crossLists = f: foldl' (fs: args: builtins.concatMap (f: map f args) fs) [ f ];
+  lists = {
+    inherit (lib) optional optionals foldr foldl forEach ifilter0 findFirstIndex findFirst allUnique
+      replicate sortOn compareLists reverseList last init take drop sublist unique flatten remove
+      count range imap0 imap1 zipListsWith zipLists subtractLists intersectLists mutuallyExclusive
+      toList singleton naturalSort groupBy' crossLists;
+    # Whether `list1` is a prefix of `list2`.
+    hasPrefix = list1: list2: lib.take (length list1) list2 == list1;
+    removePrefix = list1: list2:
+      if lib.lists.hasPrefix list1 list2 then lib.drop (length list1) list2
+      else throw "lib.lists.removePrefix: First argument is not a list prefix of the second argument";
+    inherit (builtins) head tail length elem elemAt filter concatLists concatMap genList sort partition groupBy all any;
+  };
 }

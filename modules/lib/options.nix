@@ -51,8 +51,11 @@
   defaultOrderPriority = 1000;
   defaultOverridePriority = 100;
 
-  # A module that declares `from` as an alias of `to`: definitions move over, with a warning.
-  mkRenamedOptionModule = from: to: { config, options, ... }:
+  # A module that declares `from` as another name of `to`: definitions move over, with a
+  # warning (`mkRenamedOptionModule`) or silently (`mkAliasOptionModule`).
+  mkRenamedOptionModule = lib.mkRenamedOptionModuleWith' true;
+  mkAliasOptionModule = lib.mkRenamedOptionModuleWith' false;
+  mkRenamedOptionModuleWith' = warn: from: to: { config, options, ... }:
     let
       fromOpt = lib.attrByPath from { } options;
       defined = lib.attrByPath from null options != null && (fromOpt.isDefined or false);
@@ -64,10 +67,16 @@
       });
       config = lib.mkMerge ([
         (lib.mkIf defined (lib.setAttrByPath to (lib.mkMerge (map (d: d.value) fromOpt.definitionsWithLocations))))
-      ] ++ lib.optional (options ? warnings) {
+      ] ++ lib.optional (warn && options ? warnings) {
         warnings = lib.optional defined "The option `${lib.showOption from}' defined in ${lib.showFiles fromOpt.files} has been renamed to `${lib.showOption to}'.";
       });
     };
+  # The values and the files of a list of definitions.
+  getValues = map (d: d.value);
+  getFiles = map (d: d.file);
+  mergeOneOption = loc: defs: lib.types.mergeOne loc defs;
+  mergeEqualOption = loc: defs: lib.types.mergeEqual loc defs;
+  mergeDefaultOption = loc: defs: lib.types.mergeDefault loc defs;
   # A module that declares `path` as removed: defining it is an error that says why.
   mkRemovedOptionModule = path: message: { options, ... }: {
     options = lib.setAttrByPath path (lib.mkOption {

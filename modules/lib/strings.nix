@@ -13,7 +13,8 @@ in
   hasPrefix = pre: s: substring 0 (stringLength pre) s == pre;
   hasSuffix = suf: s:
     let ls = stringLength s; lf = stringLength suf; in ls >= lf && substring (ls - lf) lf s == suf;
-  hasInfix = infix: s: builtins.match ".*${lib.escapeRegex infix}.*" s != null;
+  # Anything that interpolates (paths, derivations) is searched as its string.
+  hasInfix = infix: content: builtins.match ".*${lib.escapeRegex infix}.*" "${content}" != null;
   removePrefix = pre: s: if lib.hasPrefix pre s then substring (stringLength pre) (stringLength s) s else s;
   removeSuffix = suf: s:
     if lib.hasSuffix suf s then substring 0 (stringLength s - stringLength suf) s else s;
@@ -32,5 +33,78 @@ in
     let n = stringLength s; in if n >= width then s else lib.fixedWidthString width filler (filler + s);
   fixedWidthNumber = width: n: lib.fixedWidthString width "0" (toString n);
   showOption = path: concatStringsSep "." path;
-  strings = { inherit (lib) concatStrings optionalString; };
+  escape = list: replaceStrings list (map (c: "\\${c}") list);
+  escapeNixString = s: lib.escape [ "$" ] (builtins.toJSON s);
+  escapeNixIdentifier = s:
+    if builtins.match "[a-zA-Z_][a-zA-Z0-9_'-]*" s != null then s else lib.escapeNixString s;
+  escapeXML = replaceStrings [ "\"" "'" "<" ">" "&" ] [ "&quot;" "&apos;" "&lt;" "&gt;" "&amp;" ];
+  isStringLike = x: builtins.isString x || builtins.isPath x || x ? outPath || x ? __toString;
+  isValidPosixName = name: builtins.match "[a-zA-Z_][a-zA-Z0-9_]*" name != null;
+  toShellVar = name: value:
+    lib.throwIfNot (lib.isValidPosixName name) "toShellVar: ${name} is not a valid shell variable name" (
+      if builtins.isAttrs value && !(lib.isStringLike value) then
+        "declare -A ${name}=(${concatStringsSep " " (lib.mapAttrsToList (n: v: "[${lib.escapeShellArg n}]=${lib.escapeShellArg v}") value)})"
+      else if builtins.isList value then
+        "declare -a ${name}=(${lib.escapeShellArgs value})"
+      else "${name}=${lib.escapeShellArg value}");
+  toShellVars = vars: concatStringsSep "\n" (lib.mapAttrsToList lib.toShellVar vars);
+  fileContents = file: lib.removeSuffix "\n" (builtins.readFile file);
+  floatToString = float:
+    let result = toString float; in
+    lib.warnIf (float != builtins.fromJSON result)
+      "Imprecise conversion from float to string ${result}" result;
+  # A decimal integer, with surrounding white space and leading zeros allowed.
+  toIntBase10 = str:
+    let m = builtins.match "[[:space:]]*(-?)0*([0-9]+)[[:space:]]*" str; in
+    if m == null then throw "toIntBase10: Could not convert ${lib.escapeNixString str} to int."
+    else
+      let n = builtins.fromJSON (builtins.elemAt m 1); in
+      if !(builtins.isInt n) then throw "toIntBase10: Could not convert ${lib.escapeNixString str} to int."
+      else if builtins.head m == "-" then 0 - n else n;
+  toInt = str:
+    let m = builtins.match "[[:space:]]*(-?)0*([0-9]+)[[:space:]]*" str; in
+    if m == null then throw "toInt: Could not convert ${lib.escapeNixString str} to int."
+    else lib.toIntBase10 str;
+  trim = lib.trimWith { start = true; end = true; };
+  trimWith = { start ? false, end ? false }: s:
+    let
+      s1 = if start then builtins.head (builtins.match "[ \t\r\n]*(.*)" s) else s;
+      kept = builtins.head (builtins.match "(.*[^ \t\r\n])?[ \t\r\n]*" s1);
+    in if end then (if kept == null then "" else kept) else s1;
+  toSentenceCase = s:
+    if s == "" then s
+    else lib.toUpper (substring 0 1 s) + lib.toLower (substring 1 (stringLength s) s);
+  enableFeature = flag: feature: "--${if flag then "enable" else "disable"}-${feature}";
+  enableFeatureAs = flag: feature: value: if flag then "--enable-${feature}=${value}" else "--disable-${feature}";
+  withFeature = flag: feature: "--${if flag then "with" else "without"}-${feature}";
+  withFeatureAs = flag: feature: value: if flag then "--with-${feature}=${value}" else "--without-${feature}";
+  cmakeOptionType = type: feature: value: "-D${feature}:${lib.toUpper type}=${value}";
+  cmakeBool = condition: flag: lib.cmakeOptionType "bool" condition (lib.toUpper (lib.boolToString flag));
+  cmakeFeature = feature: value: lib.cmakeOptionType "string" feature value;
+  mesonOption = feature: value: "-D${feature}=${value}";
+  mesonBool = condition: flag: lib.mesonOption condition (lib.boolToString flag);
+  mesonEnable = feature: flag: lib.mesonOption feature (if flag then "enabled" else "disabled");
+  commonPrefixLength = a: b:
+    let
+      m = lib.min (stringLength a) (stringLength b);
+      go = i: if i < m && substring i 1 a == substring i 1 b then go (i + 1) else i;
+    in go 0;
+  concatImapStrings = f: list: concatStringsSep "" (lib.imap1 f list);
+  intersperse = separator: list:
+    if list == [ ] || builtins.length list == 1 then list
+    else builtins.tail (builtins.concatMap (x: [ separator x ]) list);
+  stringAsChars = f: s: lib.concatMapStrings f (lib.stringToCharacters s);
+  normalizePath = s:
+    builtins.foldl' (x: y: if y == "/" && lib.hasSuffix "/" x then x else x + y) "" (lib.stringToCharacters s);
+  strings = {
+    inherit (lib) concatStrings optionalString concatMapStrings concatMapStringsSep
+      concatImapStringsSep concatLines hasPrefix hasSuffix hasInfix removePrefix removeSuffix
+      escapeRegex splitString stringToCharacters toUpper toLower escapeShellArg escapeShellArgs
+      fixedWidthString fixedWidthNumber escape escapeNixString escapeNixIdentifier escapeXML
+      isStringLike isValidPosixName toShellVar toShellVars fileContents floatToString toInt
+      toIntBase10 trim trimWith toSentenceCase enableFeature enableFeatureAs withFeature
+      withFeatureAs cmakeOptionType cmakeBool cmakeFeature mesonOption mesonBool mesonEnable
+      commonPrefixLength concatImapStrings stringAsChars normalizePath;
+    replicate = n: s: concatStringsSep "" (builtins.genList (_: s) n);
+  };
 }

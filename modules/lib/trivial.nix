@@ -18,5 +18,42 @@
   throwIfNot = cond: msg: if cond then x: x else throw msg;
   inherit (builtins) seq deepSeq;
   version = "strata";
+  mergeAttrs = x: y: x // y;
+  concat = x: y: x ++ y;
+  "or" = x: y: x || y;
+  "and" = x: y: x && y;
+  xor = x: y: (!x) != (!y);
+  inherit (builtins) bitAnd bitOr bitXor pathExists readFile;
+  bitNot = builtins.sub (-1);
+  boolToYesNo = b: if b then "yes" else "no";
+  compare = a: b: if a < b then -1 else if a > b then 1 else 0;
+  splitByAndCompare = p: yes: no: a: b:
+    if p a then (if p b then yes a b else -1) else if p b then 1 else no a b;
+  importJSON = path: builtins.fromJSON (builtins.readFile path);
+  importTOML = path: builtins.fromTOML (builtins.readFile path);
+  info = msg: builtins.trace "INFO: ${msg}";
+  showWarnings = warnings: res: lib.foldr (w: x: lib.warn w x) res warnings;
+  checkListOfEnum = msg: valid: given:
+    let unexpected = lib.subtractLists valid given; in
+    lib.throwIfNot (unexpected == [ ])
+      "${msg}: ${builtins.concatStringsSep ", " (map builtins.toString unexpected)} unexpected; valid ones: ${builtins.concatStringsSep ", " (map builtins.toString valid)}";
+  mirrorFunctionArgs = f: let fArgs = lib.functionArgs f; in g: lib.setFunctionArgs g fArgs;
+  toFunction = v: if lib.isFunction v then v else _: v;
+  # The digits of `i` in base `base`, most significant first.
+  toBaseDigits = base: i:
+    let
+      go = i: if i < base then [ i ] else go (i / base) ++ [ (lib.mod i base) ];
+    in
+    assert (lib.assertMsg (base >= 2) "base must be at least 2");
+    assert (lib.assertMsg (i >= 0) "cannot convert negative numbers to base ${toString base}");
+    go i;
+  toHexString = i:
+    builtins.concatStringsSep "" (map (d: builtins.elemAt [ "0" "1" "2" "3" "4" "5" "6" "7" "8" "9" "A" "B" "C" "D" "E" "F" ] d) (lib.toBaseDigits 16 i));
+  fromHexString = s:
+    let
+      digits = lib.stringToCharacters (lib.toLower (lib.removePrefix "0x" (lib.toLower s)));
+      value = c: let i = lib.lists.findFirstIndex (x: x == c) null (lib.stringToCharacters "0123456789abcdef"); in
+        if i == null then throw "fromHexString: ${builtins.toJSON s} is not a hexadecimal number" else i;
+    in builtins.foldl' (acc: c: acc * 16 + value c) 0 digits;
   trivial = { inherit (lib) id const; };
 }

@@ -5,6 +5,13 @@ let
     length head filter concatMap mapAttrs foldl' elem all listToAttrs;
 
   showLoc = loc: lib.concatStringsSep "." loc;
+
+  # A type's description inside another's, as NixOS words it: in parentheses unless its
+  # class (`noun`, `conjunction`, `composite`) reads well at that place.
+  phrase = fits: t: if fits (t.descriptionClass or null) then t.description else "(${t.description})";
+  noun = c: c == "noun";
+  nounOrConj = c: c == "noun" || c == "conjunction";
+  nounOrComposite = c: c == "noun" || c == "composite";
   fileNames = defs: lib.concatStringsSep " and " (map (d: toString d.file) defs);
 
   # One number of a dotted IPv4 address: 0 to 255, without leading zeros.
@@ -26,6 +33,7 @@ let
 
   mkOptionType = { name, description ? name, check ? (x: true), merge ? mergeDefault, ... }@attrs:
     { _type = "option-type"; inherit name description check merge; } // removeAttrs attrs [ "name" "description" "check" "merge" ];
+  noun' = attrs: mkOptionType (attrs // { descriptionClass = "noun"; });
 
   # One value, however often it is defined, as long as every definition agrees.
   mergeEqual = loc: defs:
@@ -49,20 +57,23 @@ let
 
   isStorePath = x: isString x && lib.hasPrefix "${builtins.storeDir}/" x;
 
-  int = mkOptionType { name = "int"; description = "signed integer"; check = isInt; merge = mergeEqual; };
+  int = noun' { name = "int"; description = "signed integer"; check = isInt; merge = mergeEqual; };
   intBetween = lo: hi: desc: int // {
     name = "intBetween";
     description = desc;
     check = x: isInt x && x >= lo && x <= hi;
   };
+  # The fixed-size integers: NixOS names the size, then the range.
+  sized = lo: hi: what: intBetween lo hi "${what}; between ${toString lo} and ${toString hi} (both inclusive)";
+  number = noun' { name = "number"; description = "signed integer or floating point number"; check = x: isInt x || isFloat x; merge = mergeEqual; };
 
   types = rec {
     inherit mkOptionType isStorePath;
     inherit mergeEqual mergeOne mergeDefault;
 
-    unspecified = mkOptionType { name = "unspecified"; };
-    raw = mkOptionType { name = "raw"; description = "raw value"; merge = mergeOne; };
-    anything = mkOptionType {
+    unspecified = noun' { name = "unspecified"; description = "unspecified value"; };
+    raw = noun' { name = "raw"; description = "raw value"; merge = mergeOne; };
+    anything = noun' {
       name = "anything";
       description = "anything";
       merge = loc: defs:
@@ -74,23 +85,110 @@ let
         else if all isList values then builtins.concatLists values
         else mergeEqual loc defs;
     };
-    bool = mkOptionType { name = "bool"; description = "boolean"; check = isBool; merge = mergeEqual; };
+    bool = noun' { name = "bool"; description = "boolean"; check = isBool; merge = mergeEqual; };
     inherit int;
     ints = {
-      unsigned = int // { name = "unsignedInt"; description = "unsigned integer"; check = x: isInt x && x >= 0; };
-      positive = int // { name = "positiveInt"; description = "positive integer"; check = x: isInt x && x > 0; };
+      unsigned = int // { name = "unsignedInt"; description = "unsigned integer, meaning >=0"; check = x: isInt x && x >= 0; };
+      positive = int // { name = "positiveInt"; description = "positive integer, meaning >0"; check = x: isInt x && x > 0; };
       between = lo: hi: intBetween lo hi "integer between ${toString lo} and ${toString hi} (both inclusive)";
-      u8 = intBetween 0 255 "8 bit unsigned integer";
-      u16 = intBetween 0 65535 "16 bit unsigned integer";
-      u32 = intBetween 0 4294967295 "32 bit unsigned integer";
-      s8 = intBetween (-128) 127 "8 bit signed integer";
-      s16 = intBetween (-32768) 32767 "16 bit signed integer";
-      s32 = intBetween (-2147483648) 2147483647 "32 bit signed integer";
+      u8 = sized 0 255 "8 bit unsigned integer";
+      u16 = sized 0 65535 "16 bit unsigned integer";
+      u32 = sized 0 4294967295 "32 bit unsigned integer";
+      s8 = sized (-128) 127 "8 bit signed integer";
+      s16 = sized (-32768) 32767 "16 bit signed integer";
+      s32 = sized (-2147483648) 2147483647 "32 bit signed integer";
     };
-    port = ints.u16 // { name = "port"; description = "16 bit unsigned integer"; };
-    float = mkOptionType { name = "float"; description = "floating point number"; check = isFloat; merge = mergeEqual; };
-    number = mkOptionType { name = "number"; description = "signed integer or floating point number"; check = x: isInt x || isFloat x; merge = mergeEqual; };
-    str = mkOptionType { name = "str"; description = "string"; check = isString; merge = mergeEqual; };
+    port = ints.u16 // { name = "port"; };
+    numbers = {
+      between = lo: hi: number // {
+        name = "numberBetween";
+        description = "integer or floating point number between ${toString lo} and ${toString hi} (both inclusive)";
+        check = x: (isInt x || isFloat x) && x >= lo && x <= hi;
+      };
+      nonnegative = number // {
+        name = "numberNonnegative";
+        description = "nonnegative integer or floating point number, meaning >=0";
+        check = x: (isInt x || isFloat x) && x >= 0;
+      };
+      positive = number // {
+        name = "numberPositive";
+        description = "positive integer or floating point number, meaning >0";
+        check = x: (isInt x || isFloat x) && x > 0;
+      };
+    };
+    boolByOr = noun' {
+      name = "boolByOr";
+      description = "boolean (merged using or)";
+      check = isBool;
+      merge = loc: defs: foldl' (r: d: r || d.value) false defs;
+    };
+    # An entry of /etc/passwd: no colon, no newline.
+    passwdEntry = t: t // {
+      name = "passwdEntry ${t.name}";
+      description = "${phrase noun t}, not containing newlines or colons";
+      descriptionClass = "noun";
+      check = x: t.check x && !(lib.hasInfix ":" x || lib.hasInfix "\n" x);
+    };
+    shellPackage = package // {
+      name = "shellPackage";
+      description = "shell package";
+      check = x: lib.isDerivation x && x ? shellPath;
+    };
+    # A path, absolute or relative, in the store or not, as `pathWith` is asked.
+    pathWith = { inStore ? null, absolute ? null }:
+      if inStore == true && absolute == false then throw "In pathWith, inStore means the path must be absolute"
+      else noun' {
+        name = "path";
+        description =
+          (if absolute == null then "" else if absolute then "absolute " else "relative ")
+          + "path"
+          + (if inStore == null then "" else if inStore then " in the Nix store" else " not in the Nix store");
+        check = x:
+          let
+            s = toString x;
+            stringLike = isPath x || isString x || (isAttrs x && x ? outPath);
+            abs = lib.hasPrefix "/" s;
+            stored = lib.hasPrefix "${builtins.storeDir}/" s && builtins.stringLength s > builtins.stringLength builtins.storeDir + 1;
+          in stringLike
+            && (absolute == null || abs == absolute)
+            && (inStore == null || stored == inStore);
+        merge = mergeEqual;
+      };
+    pathInStore = pathWith { inStore = true; };
+    # A module, kept to be evaluated where the option's value is used (as `imports`).
+    deferredModule = noun' {
+      name = "deferredModule";
+      description = "module";
+      check = x: isAttrs x || isFunction x || isPath x || isString x;
+      merge = loc: defs: {
+        imports = map (d: { _file = "${toString d.file}, via option ${showLoc loc}"; imports = [ d.value ]; }) defs;
+      };
+    };
+    # A set with exactly one attribute, whose name picks the option (tag) its value is of.
+    attrTag = tags:
+      let choices = lib.concatMapStringsSep ", " (n: "`${n}`") (attrNames tags); in
+      noun' {
+        name = "attrTag";
+        description = "attribute-tagged union";
+        check = x: isAttrs x && length (attrNames x) == 1 && tags ? ${head (attrNames x)};
+        merge = loc: defs:
+          let
+            tagOf = d: head (attrNames d.value);
+            tag = tagOf (head defs);
+            other = filter (d: tagOf d != tag) defs;
+            opt = tags.${tag};
+          in
+          if other != [ ] then
+            throw "The option `${showLoc loc}` is defined with different tags (`${tag}` and `${tagOf (head other)}`), in ${fileNames defs}; it takes one of ${choices}."
+          else {
+            ${tag} = (lib.mergeDefinitions (loc ++ [ tag ]) (opt.type or types.unspecified)
+              (map (d: { inherit (d) file; value = d.value.${tag}; }) defs)).mergedValue;
+          };
+        nestedTypes = tags;
+      };
+    float = noun' { name = "float"; description = "floating point number"; check = isFloat; merge = mergeEqual; };
+    inherit number;
+    str = noun' { name = "str"; description = "string"; check = isString; merge = mergeEqual; };
     nonEmptyStr = str // { name = "nonEmptyStr"; description = "non-empty string"; check = x: isString x && builtins.match "[ \t\n]*" x == null; };
     singleLineStr = str // { name = "singleLineStr"; description = "(optionally newline-terminated) single-line string"; check = x: isString x && builtins.match "[^\n]*\n?" x != null; };
     strMatching = re: str // {
@@ -98,7 +196,7 @@ let
       description = "string matching the pattern ${re}";
       check = x: isString x && builtins.match re x != null;
     };
-    separatedString = sep: mkOptionType {
+    separatedString = sep: noun' {
       name = "separatedString";
       description = if sep == "" then "concatenated string" else "strings concatenated with ${builtins.toJSON sep}";
       check = isString;
@@ -107,22 +205,27 @@ let
     lines = separatedString "\n" // { name = "lines"; };
     commas = separatedString "," // { name = "commas"; };
     envVar = separatedString ":" // { name = "envVar"; };
-    path = mkOptionType {
+    path = noun' {
       name = "path";
       description = "path";
       check = x: isPath x || (isString x && lib.hasPrefix "/" x) || (isAttrs x && x ? outPath);
       merge = mergeEqual;
     };
-    package = mkOptionType {
+    package = noun' {
       name = "package";
       description = "package";
       check = x: lib.isDerivation x || isStorePath x;
       merge = mergeOne;
     };
-    attrs = mkOptionType { name = "attrs"; description = "attribute set"; check = isAttrs; merge = loc: defs: foldl' (a: d: a // d.value) { } defs; };
+    attrs = noun' { name = "attrs"; description = "attribute set"; check = isAttrs; merge = loc: defs: foldl' (a: d: a // d.value) { } defs; };
     enum = values: mkOptionType {
       name = "enum";
-      description = "one of ${lib.concatMapStringsSep ", " (v: if isString v then builtins.toJSON v else toString v) values}";
+      description =
+        let show = v: if isString v then ''"${v}"'' else if isInt v then toString v else if isBool v then lib.boolToString v else "<${builtins.typeOf v}>"; in
+        if values == [ ] then "impossible (empty enum)"
+        else if length values == 1 then "value ${show (head values)} (singular enum)"
+        else "one of ${lib.concatMapStringsSep ", " show values}";
+      descriptionClass = if length values < 2 then "noun" else "conjunction";
       check = x: elem x values;
       merge = mergeEqual;
       functor = { inherit values; };
@@ -130,7 +233,8 @@ let
     };
     nullOr = t: mkOptionType {
       name = "nullOr";
-      description = "null or ${t.description}";
+      description = "null or ${phrase nounOrConj t}";
+      descriptionClass = "conjunction";
       check = x: x == null || t.check x;
       merge = loc: defs:
         let nulls = filter (d: d.value == null) defs; in
@@ -142,7 +246,8 @@ let
     };
     either = a: b: mkOptionType {
       name = "either";
-      description = "${a.description} or ${b.description}";
+      description = "${phrase nounOrConj a} or ${phrase (c: nounOrConj c || c == "composite") b}";
+      descriptionClass = "conjunction";
       check = x: a.check x || b.check x;
       merge = loc: defs:
         if all (d: a.check d.value) defs then a.merge loc defs
@@ -157,19 +262,21 @@ let
     addCheck = t: f: t // { check = x: t.check x && f x; };
     coercedTo = from: f: to: mkOptionType {
       name = "coercedTo";
-      description = "${to.description} or ${from.description} convertible to it";
+      description = "${phrase noun to} or ${phrase noun from} convertible to it";
       check = x: to.check x || from.check x;
       merge = loc: defs: to.merge loc (map (d: d // { value = if to.check d.value then d.value else f d.value; }) defs);
     };
     functionTo = t: mkOptionType {
       name = "functionTo";
-      description = "function that evaluates to a(n) ${t.description}";
+      description = "function that evaluates to a(n) ${phrase nounOrComposite t}";
+      descriptionClass = "composite";
       check = isFunction;
       merge = loc: defs: x: t.merge loc (map (d: d // { value = d.value x; }) defs);
     };
     listOf = t: mkOptionType {
       name = "listOf";
-      description = "list of ${t.description}";
+      description = "list of ${phrase nounOrComposite t}";
+      descriptionClass = "composite";
       check = isList;
       merge = loc: defs:
         concatMap (x: if x ? value then [ x.value ] else [ ])
@@ -180,9 +287,11 @@ let
       getSubOptions = prefix: t.getSubOptions or (_: { }) (prefix ++ [ "*" ]);
       typeMerge = other: if other.name == "listOf" then let m = mergeTypes t other.nestedTypes.elemType; in if m == null then null else listOf m else null;
     };
-    nonEmptyListOf = t: listOf t // { description = "non-empty list of ${t.description}"; check = x: isList x && x != [ ]; };
-    attrsOf = t: attrsWith false null t;
-    lazyAttrsOf = t: attrsWith true null t;
+    nonEmptyListOf = t: listOf t // { description = "non-empty ${(listOf t).description}"; check = x: isList x && x != [ ]; };
+    attrsOf = t: attrsOfWith false null t;
+    # nixpkgs' `attrsWith { elemType, lazy ? false, placeholder ? "name" }`.
+    attrsWith = { elemType, lazy ? false, placeholder ? "name" }: attrsOfWith lazy null elemType;
+    lazyAttrsOf = t: attrsOfWith true null t;
     loaOf = attrsOf;
 
     # Names and paths that end up in files the system reads (passwd, the boot menu, unit
@@ -295,12 +404,13 @@ let
     };
 
     # `attrsOf t` whose attribute names must be of type `nameType` (one of the types above).
-    attrsNamedOf = nameType: t: attrsWith false nameType t;
+    attrsNamedOf = nameType: t: attrsOfWith false nameType t;
 
     submoduleWith = { modules, specialArgs ? { }, shorthandOnlyDefinesConfig ? false, description ? null }:
       mkOptionType {
         name = "submodule";
         description = if description != null then description else "submodule";
+        descriptionClass = "noun";
         check = x: isAttrs x || isFunction x || isPath x;
         merge = loc: defs:
           (lib.evalModules {
@@ -339,7 +449,7 @@ let
         inherit (t.functor) shorthandOnlyDefinesConfig;
         description = t.description;
       }
-    else if t.name == "attrsOf" then attrsWith false (t.nestedTypes.nameType or null) (withFile file t.nestedTypes.elemType)
+    else if t.name == "attrsOf" then attrsOfWith false (t.nestedTypes.nameType or null) (withFile file t.nestedTypes.elemType)
     else if t.name == "lazyAttrsOf" then types.lazyAttrsOf (withFile file t.nestedTypes.elemType)
     else if t.name == "listOf" then types.listOf (withFile file t.nestedTypes.elemType)
     else if t.name == "nullOr" then types.nullOr (withFile file t.nestedTypes.elemType)
@@ -352,9 +462,10 @@ let
     else null;
 
   # Attribute sets of `t`; with `nameType`, every attribute name must be of that type.
-  attrsWith = lazy: nameType: t: mkOptionType {
+  attrsOfWith = lazy: nameType: t: mkOptionType {
     name = if lazy then "lazyAttrsOf" else "attrsOf";
-    description = "${if lazy then "lazy " else ""}attribute set of ${t.description}";
+    description = "${if lazy then "lazy " else ""}attribute set of ${phrase nounOrComposite t}";
+    descriptionClass = "composite";
     check = isAttrs;
     merge = loc: defs:
       let
@@ -374,7 +485,7 @@ let
     getSubOptions = prefix: t.getSubOptions or (_: { }) (prefix ++ [ "<name>" ]);
     typeMerge = other:
       if other.name == (if lazy then "lazyAttrsOf" else "attrsOf") then
-        let m = mergeTypes t other.nestedTypes.elemType; in if m == null then null else attrsWith lazy nameType m
+        let m = mergeTypes t other.nestedTypes.elemType; in if m == null then null else attrsOfWith lazy nameType m
       else null;
   };
 in

@@ -35,7 +35,7 @@ pub(super) fn register(p: &mut Vec<(&'static str, usize, PrimFn)>) {
         ("concatMap", 2, concat_map),
         ("all", 2, all),
         ("any", 2, any),
-        ("sort", 2, sort),
+        ("sort", 2, super::sort::sort),
         ("partition", 2, partition),
         ("groupBy", 2, group_by),
         ("genericClosure", 1, generic_closure),
@@ -262,7 +262,7 @@ fn gen_list(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
 fn elem(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
     let l = list(ev, &a[1], s)?;
     for x in l.iter() {
-        if crate::eval::same_value(&a[0], x) || ev.values_equal(&a[0], x, s)? {
+        if ev.elements_equal(&a[0], x, s)? {
             return Ok(Value::Bool(true));
         }
     }
@@ -352,62 +352,6 @@ fn any(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
         }
     }
     Ok(Value::Bool(false))
-}
-
-fn sort(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
-    let f = function(ev, &a[0], s)?;
-    let l = list(ev, &a[1], s)?;
-    let mut v: Vec<Value> = l.to_vec();
-    // With `builtins.lessThan` as the order, compare the values directly.
-    let direct = matches!(&f, Value::PrimOp(op) if op.name == "lessThan");
-    if direct {
-        for x in v.iter_mut() {
-            *x = ev.force(x, s)?;
-        }
-    }
-    // A stable merge sort whose comparison can fail.
-    let mut buf = v.clone();
-    let n = v.len();
-    let mut width = 1;
-    while width < n {
-        let mut i = 0;
-        while i < n {
-            let mid = (i + width).min(n);
-            let hi = (i + 2 * width).min(n);
-            let (mut p, mut q, mut k) = (i, mid, i);
-            while p < mid && q < hi {
-                // Take from the right only when it is strictly less.
-                let right_first = if direct {
-                    ev.less_than(&v[q], &v[p], s)?
-                } else {
-                    let r = call2(ev, &f, v[q].clone(), v[p].clone(), s)?;
-                    boolean(ev, &r, s)?
-                };
-                if right_first {
-                    buf[k] = v[q].clone();
-                    q += 1;
-                } else {
-                    buf[k] = v[p].clone();
-                    p += 1;
-                }
-                k += 1;
-            }
-            while p < mid {
-                buf[k] = v[p].clone();
-                p += 1;
-                k += 1;
-            }
-            while q < hi {
-                buf[k] = v[q].clone();
-                q += 1;
-                k += 1;
-            }
-            i += 2 * width;
-        }
-        std::mem::swap(&mut v, &mut buf);
-        width *= 2;
-    }
-    Ok(Value::list(v))
 }
 
 fn partition(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {

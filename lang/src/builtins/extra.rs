@@ -162,8 +162,8 @@ fn fetch_tarball(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> 
 /// The number literal at `span` in `text`, replaced by the nearest value its type holds
 /// when it is too large for it; `None` when it is no such literal.
 ///
-/// Nix reads TOML numbers the C library's way: an integer beyond the 64-bit range becomes the
-/// largest (or smallest) integer, and a float beyond the double range the largest (or
+/// Nix reads TOML numbers the C library's way: a decimal, hexadecimal or octal integer beyond
+/// the 64-bit range becomes the largest (or smallest) integer, a binary one wraps around, and a float beyond the double range the largest (or
 /// smallest) finite float. The parser strata uses refuses them instead.
 fn clamp_number(text: &str, span: std::ops::Range<usize>) -> Option<String> {
     let bytes = text.as_bytes();
@@ -188,6 +188,14 @@ fn clamp_number(text: &str, span: std::ops::Range<usize>) -> Option<String> {
         // Every digit is valid, so the only way it fails to fit is by being too large.
         if i64::from_str_radix(body, radix).is_ok() {
             return None;
+        }
+        if radix == 2 {
+            // Binary digits are shifted in one by one, so the value wraps around instead:
+            // 64 ones are -1, a one and 64 zeros are 0.
+            let bits = body
+                .bytes()
+                .fold(0u64, |acc, b| (acc << 1) | u64::from(b == b'1'));
+            return Some(format!("{}{}{}", &text[..start], bits as i64, &text[end..]));
         }
         if negative {
             i64::MIN.to_string()

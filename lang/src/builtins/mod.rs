@@ -4,6 +4,8 @@ mod attrs_lists;
 mod derivation;
 mod extra;
 pub(crate) mod misc;
+mod newer;
+mod sort;
 mod strings;
 
 use std::collections::BTreeMap;
@@ -46,6 +48,7 @@ pub(crate) fn install(ev: &mut Evaluator) {
     misc::register(&mut prims);
     derivation::register(&mut prims);
     extra::register(&mut prims);
+    newer::register(&mut prims);
 
     let mut entries: BTreeMap<Name, Value> = BTreeMap::new();
     for (name, arity, func) in &prims {
@@ -65,7 +68,9 @@ pub(crate) fn install(ev: &mut Evaluator) {
         ("null", Value::Null),
         ("currentSystem", Value::str(ev.config.system.clone())),
         ("storeDir", Value::str(ev.config.store_dir.clone())),
-        ("nixVersion", Value::str("2.8.0")),
+        // The Nix whose builtins strata has (all but the fetchers of Git, Mercurial and
+        // flakes): 2.8's, and those 2.9 to 2.18 added (see `newer`).
+        ("nixVersion", Value::str("2.18.0")),
         ("langVersion", Value::Int(6)),
         (
             "currentTime",

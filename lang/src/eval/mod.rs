@@ -3,15 +3,17 @@
 //! (`attrs`), calls (`calls`), operators (`ops`), strings and paths (`strings`) and
 //! "did you mean" hints (`hints`).
 
+mod attr_path;
 mod attrs;
 mod calls;
 mod hints;
 mod ops;
 mod strings;
 
+pub use attr_path::{parse_attr_path, PathStep};
 pub(crate) use hints::suggest;
+pub(crate) use ops::is_derivation;
 use ops::{int_op_now, not_bool};
-pub(crate) use ops::{is_derivation, same_value};
 pub use strings::canon_path;
 
 use std::cell::RefCell;
@@ -619,14 +621,18 @@ impl Evaluator {
                 path,
                 span,
             } => {
+                // Only the sets on the way are forced: `x ? a` never forces `x.a` itself
+                // (`let x = { a = x ? a; }; in x.a` is `true`).
                 let mut cur = self.eval(e, env)?;
-                for name in path {
+                let last = path.len().saturating_sub(1);
+                for (i, name) in path.iter().enumerate() {
                     let key = self.attr_name(name, env, *span)?;
                     let found = match &cur {
                         Value::Attrs(a) => a.get_sym(&key).cloned(),
                         _ => None,
                     };
                     match found {
+                        Some(_) if i == last => return Ok(Value::Bool(true)),
                         Some(v) => cur = self.force(&v, *span)?,
                         None => return Ok(Value::Bool(false)),
                     }

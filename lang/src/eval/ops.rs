@@ -178,24 +178,20 @@ impl Evaluator {
             }
             (Value::String(x), Value::String(y)) => x.bytes == y.bytes,
             (Value::Path(x), Value::Path(y)) => x == y,
+            // No shortcut for a container compared with itself: Nix compares the elements,
+            // and forcing one may fail (`let s = { a = throw ""; }; in s == s`).
             (Value::List(x), Value::List(y)) => {
-                if Rc::ptr_eq(x, y) {
-                    return Ok(true);
-                }
                 if x.len() != y.len() {
                     return Ok(false);
                 }
                 for (p, q) in x.iter().zip(y.iter()) {
-                    if !same_value(p, q) && !self.values_equal(p, q, span)? {
+                    if !self.elements_equal(p, q, span)? {
                         return Ok(false);
                     }
                 }
                 true
             }
             (Value::Attrs(x), Value::Attrs(y)) => {
-                if Rc::ptr_eq(x, y) {
-                    return Ok(true);
-                }
                 // Two derivations are equal when their output paths are.
                 if is_derivation(self, x, span)? && is_derivation(self, y, span)? {
                     if let (Some(p), Some(q)) = (x.get("outPath"), y.get("outPath")) {
@@ -211,7 +207,7 @@ impl Evaluator {
                         return Ok(false);
                     }
                     let (v1, v2) = (v1.clone(), v2.clone());
-                    if !same_value(&v1, &v2) && !self.values_equal(&v1, &v2, span)? {
+                    if !self.elements_equal(&v1, &v2, span)? {
                         return Ok(false);
                     }
                 }
@@ -219,6 +215,21 @@ impl Evaluator {
             }
             _ => false,
         })
+    }
+
+    /// `==` on two elements of containers (or `elem`'s needle and an element): both are
+    /// forced first, then the very same value is equal to itself (so a function inside a
+    /// shared container equals itself), as in Nix.
+    pub(crate) fn elements_equal(&mut self, a: &Value, b: &Value, span: Span) -> EvalResult<bool> {
+        let x = self.force(a, span)?;
+        if same_value(a, b) {
+            return Ok(true);
+        }
+        let y = self.force(b, span)?;
+        if same_value(&x, &y) && !matches!(x, Value::Attrs(_) | Value::List(_)) {
+            return Ok(true);
+        }
+        self.values_equal(&x, &y, span)
     }
 
     /// `<` on numbers, strings, paths and lists.

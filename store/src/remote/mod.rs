@@ -18,6 +18,7 @@
 //! interpret anything the far side prints beyond the path lists it asked for.
 
 mod copy;
+pub mod machine;
 pub mod ssh;
 
 use std::collections::BTreeSet;
@@ -97,6 +98,8 @@ pub struct RemoteStore {
     candidates: Vec<String>,
     /// The one that answered.
     program: OnceLock<String>,
+    /// Run every command but the probe for strata through `sudo -n --` (`--use-remote-sudo`).
+    sudo: bool,
 }
 
 /// What a finished remote command left.
@@ -121,7 +124,21 @@ impl RemoteStore {
             store_dir,
             candidates,
             program: OnceLock::new(),
+            sudo: false,
         }
+    }
+
+    /// The same store, with every command run as root through `sudo -n --` there (what
+    /// `--use-remote-sudo` and a fleet machine's non-root `deployment.targetUser` ask for).
+    /// `-n`: sudo fails at once where it would ask for a password, since nobody could type it.
+    pub fn with_sudo(mut self, sudo: bool) -> RemoteStore {
+        self.sudo = sudo;
+        self
+    }
+
+    /// Whether commands run through `sudo` there.
+    pub fn sudo(&self) -> bool {
+        self.sudo
     }
 
     pub fn target(&self) -> &SshTarget {
@@ -214,7 +231,7 @@ impl RemoteStore {
     }
 
     /// The program that answered the first exchange (probing with `--version` if none ran).
-    fn program(&self) -> Result<&str, RemoteError> {
+    pub fn program(&self) -> Result<&str, RemoteError> {
         if self.program.get().is_none() {
             self.strata(&["--version"], b"")?;
         }
@@ -224,9 +241,14 @@ impl RemoteStore {
             .ok_or_else(|| self.no_strata())
     }
 
-    /// `ssh TARGET PROGRAM --store-dir DIR ARGS...` with all three standard streams piped.
-    fn spawn(&self, program: &str, args: &[&str]) -> Result<Child, RemoteError> {
-        let mut words = vec![program, "--store-dir", self.store_dir.as_str()];
+    /// `ssh TARGET [sudo -n --] PROGRAM --store-dir DIR ARGS...` with all three standard
+    /// streams piped.
+    pub(crate) fn spawn(&self, program: &str, args: &[&str]) -> Result<Child, RemoteError> {
+        let mut words = Vec::new();
+        if self.sudo {
+            words.extend_from_slice(&["sudo", "-n", "--"]);
+        }
+        words.extend_from_slice(&[program, "--store-dir", self.store_dir.as_str()]);
         words.extend_from_slice(args);
         let mut cmd: Command = self.ssh.command(&words);
         cmd.stdin(Stdio::piped())
@@ -245,6 +267,16 @@ impl RemoteStore {
             return Ok(());
         }
         let detail = detail(&f.stderr);
+        // sudo says so itself, and exits with 1, when it cannot find the program.
+        let sudo_not_found = self.sudo
+            && f.status.code() == Some(1)
+            && detail.contains(&format!("{program}: command not found"));
+        if sudo_not_found {
+            return Err(RemoteError::NoStrata {
+                target: self.ssh.target.to_string(),
+                tried: program.to_owned(),
+            });
+        }
         match f.status.code() {
             Some(SSH_FAILED) => Err(RemoteError::Unreachable {
                 target: self.ssh.target.to_string(),

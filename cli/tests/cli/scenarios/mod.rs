@@ -5,6 +5,7 @@
 
 mod confirm_within;
 mod debian_userspace;
+mod fleet;
 mod iso_uefi_and_bios;
 mod network_ssh;
 mod power_cut;

@@ -1,0 +1,84 @@
+//! Builtins that Nix added after 2.8 and that need neither flakes nor the network:
+//! `break` (2.9), `traceVerbose` (2.10), `readFileType` (2.14) and
+//! `addDrvOutputDependencies` (2.18).
+
+use super::{coerce, PrimFn};
+use crate::error::{EvalError, EvalResult};
+use crate::eval::Evaluator;
+use crate::source::Span;
+use crate::value::{ContextElem, NixStr, Value};
+
+pub(super) fn register(p: &mut Vec<(&'static str, usize, PrimFn)>) {
+    p.extend_from_slice(&[
+        ("break", 1, break_ as PrimFn),
+        ("traceVerbose", 2, trace_verbose),
+        ("readFileType", 1, read_file_type),
+        ("addDrvOutputDependencies", 1, add_drv_output_dependencies),
+    ]);
+}
+
+/// `break v`: a breakpoint for Nix's debugger; strata has none, so it is `v`.
+fn break_(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    ev.force(&a[0], s)
+}
+
+/// `traceVerbose e v`: traces only with Nix's `trace-verbose` setting, which is off by
+/// default and which strata does not have, so it is `v` and `e` is never forced.
+fn trace_verbose(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    ev.force(&a[1], s)
+}
+
+/// `readFileType p`: `"regular"`, `"directory"`, `"symlink"` or `"unknown"`, for the path
+/// itself (a symlink is not followed), as `readDir (dirOf p)` names it.
+fn read_file_type(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    let p = super::misc::path_arg(ev, &a[0], s)?;
+    match ev.io.file_kind(&p) {
+        Ok(kind) => Ok(Value::str(kind.name())),
+        Err(e) => Err(EvalError::eval(
+            format!(
+                "getting status of '{}': {}",
+                p.display(),
+                crate::error::io_message(&e)
+            ),
+            s,
+        )),
+    }
+}
+
+/// `addDrvOutputDependencies s`: the opposite of `unsafeDiscardOutputDependency`: the one
+/// `.drv` path in `s`'s context comes to stand for the derivation and all its outputs.
+fn add_drv_output_dependencies(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    let st = coerce(ev, &a[0], s, false)?;
+    let elems: Vec<&ContextElem> = st.context().collect();
+    let [elem] = elems.as_slice() else {
+        return Err(EvalError::eval(
+            format!(
+                "context of string '{}' must have exactly one element, but has {}",
+                st.to_str_lossy(),
+                elems.len()
+            ),
+            s,
+        ));
+    };
+    let new = match elem {
+        ContextElem::Plain(p) if p.ends_with(".drv") => ContextElem::AllOutputs(p.clone()),
+        ContextElem::Plain(p) => {
+            return Err(EvalError::eval(
+                format!("path '{p}' is not a derivation"),
+                s,
+            ))
+        }
+        ContextElem::AllOutputs(_) => (*elem).clone(),
+        ContextElem::Output { drv, output } => {
+            return Err(EvalError::eval(
+                format!(
+                    "`addDrvOutputDependencies` can only act on derivations, not on a \
+                     derivation output such as '{drv}^{output}'"
+                ),
+                s,
+            ))
+        }
+    };
+    let ctx = std::iter::once(new).collect();
+    Ok(Value::string(NixStr::with_ctx(st.as_bytes().to_vec(), ctx)))
+}
