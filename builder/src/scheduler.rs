@@ -18,6 +18,7 @@ use std::fs;
 use std::path::Path;
 use std::sync::{mpsc, Arc, Mutex};
 
+use strata_store::cache::Substituter;
 use strata_store::derivation::Derivation;
 use strata_store::{LocalStore, StoreDir, StoreError, StorePath};
 
@@ -62,7 +63,16 @@ pub struct SchedulerOptions {
     pub build: BuildOptions,
     /// Called for every derivation that is skipped, started, finished or failed.
     pub progress: Option<Arc<ProgressFn>>,
+    /// Binary caches asked for a derivation's outputs before it is built; outputs they give
+    /// (with their closures, signed by a trusted key) make the build unnecessary, and the
+    /// derivation is reported as skipped.
+    pub substituter: Option<Arc<Substituter>>,
+    /// Called for what the substituter does (downloads, caches skipped, refusals).
+    pub on_substitute: Option<Arc<SubstituteFn>>,
 }
+
+/// A substitution progress callback.
+pub type SubstituteFn = dyn Fn(&strata_store::cache::Event<'_>) + Send + Sync;
 
 impl fmt::Debug for SchedulerOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -71,6 +81,7 @@ impl fmt::Debug for SchedulerOptions {
             .field("keep_going", &self.keep_going)
             .field("build", &self.build)
             .field("progress", &self.progress.as_ref().map(|_| "<callback>"))
+            .field("substituter", &self.substituter)
             .finish()
     }
 }
@@ -197,6 +208,37 @@ fn read_drv(
 
 /// Realises the derivations `targets` (`.drv` store paths) and everything they need, and
 /// returns each target's output paths by name.
+/// Asks the substituter for a derivation's missing outputs; whether all are valid after.
+/// A cache that fails or whose paths are refused costs nothing but the build.
+fn substitute_outputs(
+    store: &mut LocalStore,
+    sub: &Substituter,
+    opts: &SchedulerOptions,
+    outputs: &BTreeMap<String, StorePath>,
+) -> Result<bool, SchedulerError> {
+    let mut missing = Vec::new();
+    for p in outputs.values() {
+        if !store.is_valid(p)? {
+            missing.push(p.clone());
+        }
+    }
+    let on_event = |e: strata_store::cache::Event<'_>| {
+        if let Some(f) = &opts.on_substitute {
+            f(&e);
+        }
+    };
+    if let Err(e) = sub.substitute(store, &missing, &on_event) {
+        tracing::warn!("substitution failed, building instead: {e}");
+        return Ok(false);
+    }
+    for p in outputs.values() {
+        if !store.is_valid(p)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 pub fn realise_all(
     store_root: &Path,
     store_dir: &StoreDir,
@@ -208,7 +250,7 @@ pub fn realise_all(
             cb(&p);
         }
     };
-    let store = LocalStore::open(store_root, store_dir.clone())?;
+    let mut store = LocalStore::open(store_root, store_dir.clone())?;
 
     // Read the graph, pruned at derivations whose outputs are all valid.
     let mut nodes: Vec<Node> = Vec::new();
@@ -235,6 +277,11 @@ pub fn realise_all(
             if !store.is_valid(p)? {
                 valid = false;
                 break;
+            }
+        }
+        if !valid {
+            if let Some(sub) = &opts.substituter {
+                valid = substitute_outputs(&mut store, sub, opts, &outputs)?;
             }
         }
         all_outputs.insert(path.clone(), outputs.clone());

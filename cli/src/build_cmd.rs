@@ -62,6 +62,8 @@ pub struct BuildInputs {
     /// Kill a build that runs longer than this many seconds.
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
+    #[command(flatten)]
+    pub substitute: crate::substitute_args::SubstituteArgs,
     /// Base URL of the Debian archive packages are fetched from [env: STRATA_DEBIAN_MIRROR]
     /// [default: from the apt sources].
     #[arg(long, value_name = "URL")]
@@ -149,6 +151,7 @@ pub fn build_system_with(
         ..Default::default()
     };
     opts.build.timeout = args.timeout.map(std::time::Duration::from_secs);
+    args.substitute.apply(&mut opts, store.store_dir())?;
     // Needed only when a package must be fetched; without an archive, that fetch names the
     // problem.
     opts.build.debian_mirror =

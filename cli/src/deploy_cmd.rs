@@ -238,6 +238,7 @@ pub fn deploy(args: DeployArgs, store_root: Option<PathBuf>, store_dir: &str) ->
             keep_going: false,
             timeout: None,
             mirror: args.mirror.clone(),
+            substitute: Default::default(),
         };
         match build_system_of(inputs, &store, None, &[DEPLOYMENT_MODULE]) {
             Ok(t) => built.push((m, t, rows.len())),

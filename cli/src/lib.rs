@@ -14,11 +14,13 @@ mod flake_cmd;
 mod generations_cmd;
 mod image_cmd;
 mod init_cmd;
+mod key_cmd;
 mod lock_cmd;
 mod realise_cmd;
 mod remote_cmd;
 mod shell_cmd;
 mod store_cmd;
+mod substitute_args;
 mod switch_cmd;
 
 use std::path::PathBuf;
@@ -58,8 +60,12 @@ pub enum Command {
     /// Hash a file or a tree as Nix does.
     #[command(subcommand)]
     Hash(store_cmd::HashCommand),
-    /// Copy closures to or from another machine's store over SSH, only what it lacks.
+    /// Copy closures to or from another machine's store over SSH, or to and from a binary
+    /// cache (file://, http(s)://), only what the other side lacks.
     Copy(copy_cmd::CopyArgs),
+    /// Make signing keys for binary caches.
+    #[command(subcommand)]
+    Key(key_cmd::KeyCommand),
     /// Evaluate a Nix expression and print its value (like `nix-instantiate --eval`).
     Eval(eval_cmd::EvalArgs),
     /// Evaluate a machine configuration and print what the builder will build from it.
@@ -190,6 +196,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Store(cmd) => store_cmd::run_store(cmd, cli.store_root, &cli.store_dir),
         Command::Hash(cmd) => store_cmd::run_hash(cmd),
         Command::Copy(args) => copy_cmd::copy(args, cli.store_root, &cli.store_dir),
+        Command::Key(cmd) => key_cmd::run(cmd),
         Command::Eval(args) => eval_cmd::run(args, cli.store_root, &cli.store_dir),
         Command::EvalConfig(args) => config_cmd::eval_config(args, cli.store_root, &cli.store_dir),
         Command::Options(args) => config_cmd::options(args),

@@ -31,6 +31,8 @@ pub struct RealiseArgs {
     /// Kill a build that runs longer than this many seconds.
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
+    #[command(flatten)]
+    pub substitute: crate::substitute_args::SubstituteArgs,
 }
 
 #[derive(Debug, Args)]
@@ -86,8 +88,9 @@ pub(crate) fn progress_printer(store_dir: StoreDir) -> impl Fn(&Progress<'_>) + 
 }
 
 pub fn realise(args: RealiseArgs, root: Option<PathBuf>, store_dir: &str) -> Result<ExitCode> {
-    let store = crate::open_store(root, store_dir)?;
+    let mut store = crate::open_store(root, store_dir)?;
     let targets = parse_targets(&store, &args.paths)?;
+    let substituter = args.substitute.substituter(store.store_dir())?;
     let mut drvs = Vec::new();
     for t in &targets {
         if t.path.name().ends_with(".drv") {
@@ -97,8 +100,16 @@ pub fn realise(args: RealiseArgs, root: Option<PathBuf>, store_dir: &str) -> Res
                 bail!("'{}' is not a derivation", store.print(&t.path));
             }
             if !store.is_valid(&t.path)? {
+                if let Some(sub) = &substituter {
+                    let dir = store.store_dir().clone();
+                    sub.substitute(&mut store, std::slice::from_ref(&t.path), &|e| {
+                        crate::substitute_args::print_event(&dir, &e)
+                    })?;
+                }
+            }
+            if !store.is_valid(&t.path)? {
                 bail!(
-                    "path '{}' is not valid and is not a derivation (strata cannot substitute)",
+                    "path '{}' is not valid, is not a derivation, and no binary cache gave it",
                     store.print(&t.path)
                 );
             }
@@ -111,6 +122,13 @@ pub fn realise(args: RealiseArgs, root: Option<PathBuf>, store_dir: &str) -> Res
         ..Default::default()
     };
     opts.build.timeout = args.timeout.map(std::time::Duration::from_secs);
+    opts.substituter = substituter;
+    if opts.substituter.is_some() {
+        let dir = store.store_dir().clone();
+        opts.on_substitute = Some(Arc::new(move |e: &strata_store::cache::Event<'_>| {
+            crate::substitute_args::print_event(&dir, e)
+        }));
+    }
     // `mirror://debian/` URLs of builtin:fetchurl resolve against the configured archive.
     // Needed only when a package must be fetched; without an archive, that fetch names the
     // problem.

@@ -79,6 +79,14 @@ pub enum StoreCommand {
     /// Read store paths from standard input, one a line, and print those this store lacks
     /// (what `strata copy` asks the receiving side).
     Missing,
+    /// Sign paths with a secret key (`strata key generate`) and record the signatures in the
+    /// store, where `strata copy --to file://...` publishes them.
+    Sign {
+        #[arg(long, value_name = "FILE")]
+        key_file: PathBuf,
+        #[arg(required = true)]
+        paths: Vec<String>,
+    },
     /// Re-hash paths (all by default) and report every one that is corrupt or missing.
     Verify {
         paths: Vec<String>,
@@ -352,6 +360,7 @@ fn run_with_store(store: &mut LocalStore, cmd: StoreCommand) -> Result<ExitCode>
                 }
             }
         }
+        StoreCommand::Sign { key_file, paths } => crate::key_cmd::sign(store, &key_file, &paths)?,
         StoreCommand::Verify { paths, json } => {
             let only = if paths.is_empty() {
                 None

@@ -398,6 +398,7 @@ pub fn switch_to_configuration(
         keep_going: false,
         timeout: None,
         mirror: None,
+        substitute: Default::default(),
     };
     let (machine, toplevel) = (args.machine, Some(toplevel));
     let action = match args.verb {

@@ -4,6 +4,9 @@
 //! - [`bad_config`]: the corpus of bad configurations (`tests/bad-configs`), each refused by
 //!   `strata eval-config` and `strata build` with the option and the value named, and
 //!   nothing left behind.
+//! - [`cache`]: binary caches: keys, signing, publishing, substituting over lighttpd (bound to
+//!   127.0.0.1), Nix 2.8 reading strata's caches and strata reading Nix's, the refusals, and
+//!   builds that substitute or, with the cache unreachable, build.
 //! - [`compat`]: byte-for-byte and path-for-path agreement with Nix 2.8 (`nix-store`,
 //!   `nix-hash`, `nix`, `nix-instantiate`) on generated trees, texts and export streams.
 //!   Needs Debian's `nix-bin`; set `STRATA_SKIP_NIX_TESTS=1` to skip these tests.
@@ -49,6 +52,8 @@ mod bad_config;
 mod boot;
 #[path = "cli/build_vm.rs"]
 mod build_vm;
+#[path = "cli/cache.rs"]
+mod cache;
 #[path = "cli/compat.rs"]
 mod compat;
 #[path = "cli/compat_exchange.rs"]

@@ -7,6 +7,9 @@
 //! [`fs`] holds the file-system primitives every crate shares: the atomic write (file and
 //! directory synced), deletion of read-only trees, `syncfs` and the `statvfs` queries.
 //!
+//! [`cache`] is Nix's binary-cache format: Ed25519 keys and signatures, `.narinfo`, publishing
+//! closures to a cache directory and substituting them from `file://` and `http(s)://` caches.
+//!
 //! [`remote`] is another machine's store, reached by running `strata store ...` there through
 //! the host's OpenSSH client, and the copying of closures to and from it.
 //!
@@ -22,6 +25,8 @@
 
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "local")]
+pub mod cache;
 pub mod derivation;
 #[cfg(feature = "local")]
 pub mod export;

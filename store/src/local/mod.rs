@@ -20,6 +20,7 @@
 mod files;
 mod gc;
 mod optimise;
+mod sigs;
 mod staging;
 
 pub use files::{canonicalise, delete_tree, link_or_copy_tree, write_atomic};

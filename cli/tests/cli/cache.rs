@@ -1,0 +1,760 @@
+//! Binary caches: `strata key generate`, `strata store sign`, `strata copy --to file://` and
+//! `--from file://|http://`, served by lighttpd (Debian's, bound to 127.0.0.1), read and
+//! written by Nix 2.8 in both directions, refusals through the command line, and builds that
+//! substitute (or fall back to building when the cache is unreachable).
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use strata_store::derivation::{Derivation, Output as DrvOutput};
+use strata_store::{LocalStore, StoreDir, StorePath};
+
+use super::compat::{mkdir, os, strata_info, tree_mixed, Nix};
+use super::{run, strata, strata_store};
+
+/// lighttpd serving `dir` on a free port of 127.0.0.1 until dropped.
+pub(crate) struct Lighttpd {
+    child: Child,
+    pub port: u16,
+    _conf: tempfile::TempDir,
+}
+
+impl Lighttpd {
+    pub(crate) fn serve(dir: &Path) -> Lighttpd {
+        let program = Path::new("/usr/sbin/lighttpd");
+        assert!(
+            program.exists(),
+            "the binary-cache tests serve caches with Debian's lighttpd: run scripts/setup --tests"
+        );
+        let conf_dir = tempfile::tempdir().unwrap();
+        // A port the kernel just handed out and took back: free unless something races for it.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let conf = conf_dir.path().join("lighttpd.conf");
+        fs::write(
+            &conf,
+            format!(
+                "server.document-root = \"{}\"\nserver.bind = \"127.0.0.1\"\nserver.port = {port}\n\
+                 server.errorlog = \"{}\"\nserver.max-keep-alive-requests = 10000\n\
+                 server.stat-cache-engine = \"disable\"\n",
+                dir.display(),
+                conf_dir.path().join("error.log").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new(program)
+            .arg("-D")
+            .arg("-f")
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start lighttpd");
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "lighttpd did not listen on 127.0.0.1:{port}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Lighttpd {
+            child,
+            port,
+            _conf: conf_dir,
+        }
+    }
+
+    pub(crate) fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Lighttpd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port on 127.0.0.1 that nothing listens on.
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn key(dir: &Path, name: &str) -> (PathBuf, String) {
+    let sk = dir.join(format!("{name}.sec"));
+    let out = run(
+        strata().args(["key", "generate", name, "-o"]).arg(&sk),
+        None,
+    )
+    .ok();
+    let public = out.line();
+    assert!(public.starts_with(&format!("{name}:")), "{public}");
+    let mut pub_file = sk.clone().into_os_string();
+    pub_file.push(".pub");
+    assert_eq!(fs::read_to_string(pub_file).unwrap(), public);
+    (sk, public)
+}
+
+/// Three text paths, c -> b -> a, and a tree; returns them printed (c first).
+fn populate(root: &Path, work: &Path) -> Vec<String> {
+    let add_text = |name: &str, body: &str, refs: &[&str]| {
+        let f = work.join(format!("{name}.in"));
+        fs::write(&f, body).unwrap();
+        let mut c = strata_store(root, ["add-text", name]);
+        c.arg(&f);
+        for r in refs {
+            c.args(["--reference", r]);
+        }
+        run(&mut c, None).ok().line()
+    };
+    let a = add_text("a", &"some text ".repeat(1000), &[]);
+    let b = add_text("b", &format!("see {a}"), &[&a]);
+    let c = add_text("c", &format!("see {b} and {a}"), &[&a, &b]);
+    let tree = tree_mixed(work);
+    let t = run(&mut strata_store(root, [os("add"), tree.as_os_str()]), None)
+        .ok()
+        .line();
+    vec![c, b, a, t]
+}
+
+fn copy_to(root: &Path, url: &str, extra: &[&str], paths: &[String]) -> super::Output {
+    let mut c = strata();
+    c.arg("--store-root")
+        .arg(root)
+        .args(["copy", "--to", url])
+        .args(extra)
+        .args(paths);
+    run(&mut c, None)
+}
+
+fn copy_from(root: &Path, url: &str, keys: &str, paths: &[String]) -> super::Output {
+    let mut c = strata();
+    c.arg("--store-root")
+        .arg(root)
+        .args(["copy", "--from", url, "--trusted-public-keys", keys])
+        .args(paths);
+    run(&mut c, None)
+}
+
+fn valid_paths(root: &Path) -> Vec<String> {
+    if !root.exists() {
+        return Vec::new();
+    }
+    let store = LocalStore::open(root, StoreDir::default()).unwrap();
+    let v = store.valid_paths().unwrap();
+    v.iter().map(|p| store.print(p)).collect()
+}
+
+#[test]
+fn keys_signatures_and_a_round_trip_over_http() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sk, public) = key(tmp.path(), "strata-test-1");
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(
+        fs::metadata(&sk).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // A key is never overwritten.
+    let again = run(strata().args(["key", "generate", "x", "-o"]).arg(&sk), None);
+    assert!(
+        !again.success() && again.stderr.contains(&sk.display().to_string()),
+        "{}",
+        again.stderr
+    );
+
+    let src = tmp.path().join("src");
+    let work = tmp.path().join("work");
+    mkdir(&work);
+    let paths = populate(&src, &work);
+    // Signing records the signature in the store.
+    run(
+        &mut strata_store(
+            &src,
+            [os("sign"), os("--key-file"), sk.as_os_str(), os(&paths[2])],
+        ),
+        None,
+    )
+    .ok();
+    let info = strata_info(&src, &paths[2]);
+    let sigs = info["signatures"].as_array().unwrap();
+    assert_eq!(sigs.len(), 1);
+    assert!(sigs[0].as_str().unwrap().starts_with("strata-test-1:"));
+
+    let cache = tmp.path().join("cache");
+    let url = format!("file://{}", cache.display());
+    let out = copy_to(&src, &url, &["--key-file", sk.to_str().unwrap()], &paths).ok();
+    assert!(
+        out.stderr.contains("it lacked 4 of the closure's 4"),
+        "{}",
+        out.stderr
+    );
+    // Only what the cache lacks.
+    let out = copy_to(&src, &url, &["--key-file", sk.to_str().unwrap()], &paths).ok();
+    assert!(out.stderr.contains("wrote 0 paths"), "{}", out.stderr);
+    let leftovers: Vec<_> = fs::read_dir(&cache)
+        .unwrap()
+        .chain(fs::read_dir(cache.join("nar")).unwrap())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    let server = Lighttpd::serve(&cache);
+    let dst = tmp.path().join("dst");
+    let out = copy_from(&dst, &server.url(), &public, &paths[..1]).ok();
+    assert!(out.stderr.contains("received 3 paths"), "{}", out.stderr);
+    for p in &paths[..3] {
+        let got = strata_info(&dst, p);
+        let want = strata_info(&src, p);
+        assert_eq!(got["narHash"], want["narHash"]);
+        assert_eq!(got["references"], want["references"]);
+        assert!(got["signatures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s.as_str().unwrap().starts_with("strata-test-1:")));
+    }
+    run(&mut strata_store(&dst, ["verify"]), None).ok();
+}
+
+#[test]
+fn refusals_name_the_reason_and_leave_the_store_unchanged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sk, public) = key(tmp.path(), "good-1");
+    let (_, other) = key(tmp.path(), "other-1");
+    let src = tmp.path().join("src");
+    let work = tmp.path().join("work");
+    mkdir(&work);
+    let paths = populate(&src, &work);
+    let cache = tmp.path().join("cache");
+    let url = format!("file://{}", cache.display());
+    copy_to(
+        &src,
+        &url,
+        &["--key-file", sk.to_str().unwrap(), "--compression", "xz"],
+        &paths[..1],
+    )
+    .ok();
+    let server = Lighttpd::serve(&cache);
+    let dst = tmp.path().join("dst");
+    let refused = |keys: &str, want: &str| {
+        let out = copy_from(&dst, &server.url(), keys, &paths[..1]);
+        assert!(!out.success(), "accepted: {}", out.stderr);
+        assert!(
+            out.stderr.contains(want),
+            "expected {want:?} in:\n{}",
+            out.stderr
+        );
+        assert!(valid_paths(&dst).is_empty(), "the store changed");
+    };
+    refused(
+        &other,
+        "no valid signature by a trusted key (signed by good-1; trusted: other-1)",
+    );
+    let narinfo = |p: &str| {
+        let hash = p
+            .trim_start_matches("/nix/store/")
+            .split('-')
+            .next()
+            .unwrap()
+            .to_owned();
+        cache.join(format!("{hash}.narinfo"))
+    };
+    let edit = |file: &Path, f: &dyn Fn(&str) -> bool| {
+        let t = fs::read_to_string(file).unwrap();
+        let kept: String = t
+            .lines()
+            .filter(|l| f(l))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        fs::write(file, kept).unwrap();
+    };
+    let original = fs::read_to_string(narinfo(&paths[2])).unwrap();
+    // Unsigned.
+    edit(&narinfo(&paths[2]), &|l| !l.starts_with("Sig:"));
+    refused(&public, "is not signed");
+    // A truncated compressed NAR (the unsigned file hash and size dropped, so only the
+    // decompressor and the signed NAR hash stand guard).
+    fs::write(narinfo(&paths[2]), &original).unwrap();
+    let url_line = original
+        .lines()
+        .find_map(|l| l.strip_prefix("URL: "))
+        .unwrap();
+    let nar = cache.join(url_line);
+    let data = fs::read(&nar).unwrap();
+    fs::write(&nar, &data[..data.len() / 2]).unwrap();
+    edit(&narinfo(&paths[2]), &|l| !l.starts_with("File"));
+    refused(&public, &format!("refused '{}'", paths[2]));
+    fs::write(&nar, &data).unwrap();
+    fs::write(narinfo(&paths[2]), &original).unwrap();
+    // A narinfo naming another path.
+    fs::copy(narinfo(&paths[1]), narinfo(&paths[2])).unwrap();
+    refused(
+        &public,
+        &format!("its narinfo names another path, '{}'", paths[1]),
+    );
+    fs::write(narinfo(&paths[2]), &original).unwrap();
+    // A reference the cache does not have.
+    fs::remove_file(narinfo(&paths[2])).unwrap();
+    refused(
+        &public,
+        &format!("'{}' is not in any of the caches", paths[2]),
+    );
+    fs::write(narinfo(&paths[2]), &original).unwrap();
+    // A NAR whose hash is not the signed one.
+    let b_url = fs::read_to_string(narinfo(&paths[1])).unwrap();
+    let b_nar = cache.join(b_url.lines().find_map(|l| l.strip_prefix("URL: ")).unwrap());
+    fs::copy(&nar, &b_nar).unwrap();
+    edit(&narinfo(&paths[1]), &|l| !l.starts_with("File"));
+    refused(&public, "its NAR has hash");
+    // Without trusted keys nothing is even tried.
+    refused("", "without --trusted-public-keys");
+}
+
+/// Writes a derivation with one output that busybox's sh makes; returns the `.drv` and the
+/// output, printed.
+fn busybox_drv(store: &mut LocalStore, busybox: &StorePath, script: &str) -> (String, String) {
+    let bb = format!("{}/bin/busybox", store.print(busybox));
+    let name = "cached-hello";
+    let mut d = Derivation {
+        system: "x86_64-linux".into(),
+        builder: bb.clone(),
+        args: vec!["sh".into(), "-c".into(), script.into()],
+        ..Default::default()
+    };
+    d.input_srcs.insert(store.print(busybox));
+    for (k, v) in [
+        ("name", name),
+        ("builder", &bb),
+        ("system", "x86_64-linux"),
+        ("out", ""),
+    ] {
+        d.env.insert(k.into(), v.into());
+    }
+    d.outputs.insert("out".into(), DrvOutput::default());
+    let h = d
+        .hash_modulo(true, |_| Err::<strata_store::Hash, ()>(()))
+        .unwrap();
+    let sd = store.store_dir().clone();
+    let out = sd.display(&sd.make_output_path("out", &h, name).unwrap());
+    d.env.insert("out".into(), out.clone());
+    d.outputs.get_mut("out").unwrap().path = out.clone();
+    let refs: BTreeSet<StorePath> = d
+        .references()
+        .iter()
+        .map(|r| sd.parse(r).unwrap())
+        .collect();
+    let info = store
+        .add_text(
+            &format!("{name}.drv"),
+            d.to_aterm(false, None).as_bytes(),
+            &refs,
+        )
+        .unwrap();
+    (store.print(&info.path), out)
+}
+
+fn busybox_store(root: &Path, work: &Path) -> (String, String) {
+    let mut store = LocalStore::open(root, StoreDir::default()).unwrap();
+    let tree = work.join("busybox");
+    let _ = fs::create_dir_all(tree.join("bin"));
+    if !tree.join("bin/busybox").exists() {
+        fs::copy("/bin/busybox", tree.join("bin/busybox")).expect("needs Debian's busybox-static");
+    }
+    let busybox = store.add_path(&tree, Some("busybox")).unwrap().path;
+    busybox_drv(&mut store, &busybox, "echo built here; echo hello > $out")
+}
+
+fn realise(root: &Path, args: &[&str]) -> super::Output {
+    let mut c = strata();
+    c.arg("--store-root").arg(root).arg("realise").args(args);
+    run(&mut c, None)
+}
+
+#[test]
+fn realise_substitutes_and_an_unreachable_cache_falls_back_to_building() {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path().join("work");
+    mkdir(&work);
+    let (sk, public) = key(tmp.path(), "build-1");
+    // Built once here, published.
+    let a = tmp.path().join("a");
+    let (drv, out) = busybox_store(&a, &work);
+    let built = realise(&a, &[&drv]).ok();
+    assert!(built.stderr.contains("building "), "{}", built.stderr);
+    let cache = tmp.path().join("cache");
+    let url = format!("file://{}", cache.display());
+    copy_to(
+        &a,
+        &url,
+        &["--key-file", sk.to_str().unwrap()],
+        std::slice::from_ref(&out),
+    )
+    .ok();
+
+    // A fresh store substitutes the output over HTTP and builds nothing.
+    let server = Lighttpd::serve(&cache);
+    let b = tmp.path().join("b");
+    let (drv_b, out_b) = busybox_store(&b, &work);
+    assert_eq!((&drv_b, &out_b), (&drv, &out));
+    let got = realise(
+        &b,
+        &[
+            "--substituters",
+            &server.url(),
+            "--trusted-public-keys",
+            &public,
+            &drv,
+        ],
+    )
+    .ok();
+    assert_eq!(got.line(), out);
+    assert!(!got.stderr.contains("building "), "{}", got.stderr);
+    assert!(
+        got.stderr
+            .contains(&format!("substituting {out} from {}", server.url())),
+        "{}",
+        got.stderr
+    );
+    assert_eq!(
+        strata_info(&b, &out)["narHash"],
+        strata_info(&a, &out)["narHash"]
+    );
+
+    // An untrusted cache's output is not taken: the build runs.
+    let c = tmp.path().join("c");
+    busybox_store(&c, &work);
+    let (_, other) = key(tmp.path(), "other-1");
+    let got = realise(
+        &c,
+        &[
+            "--substituters",
+            &server.url(),
+            "--trusted-public-keys",
+            &other,
+            &drv,
+        ],
+    )
+    .ok();
+    assert!(got.stderr.contains("building "), "{}", got.stderr);
+    assert!(
+        got.stderr.contains("no valid signature by a trusted key"),
+        "{}",
+        got.stderr
+    );
+
+    // A cache nobody answers for: skipped, and the build goes on.
+    let d = tmp.path().join("d");
+    busybox_store(&d, &work);
+    let dead = format!("http://127.0.0.1:{}", closed_port());
+    let got = realise(
+        &d,
+        &[
+            "--substituters",
+            &dead,
+            "--trusted-public-keys",
+            &public,
+            &drv,
+        ],
+    )
+    .ok();
+    assert_eq!(got.line(), out);
+    assert!(got.stderr.contains("building "), "{}", got.stderr);
+    assert!(
+        got.stderr
+            .contains(&format!("skipping binary cache {dead}")),
+        "{}",
+        got.stderr
+    );
+
+    // --offline asks none.
+    let e = tmp.path().join("e");
+    busybox_store(&e, &work);
+    let got = realise(
+        &e,
+        &[
+            "--substituters",
+            &server.url(),
+            "--trusted-public-keys",
+            &public,
+            "--offline",
+            &drv,
+        ],
+    )
+    .ok();
+    assert!(
+        got.stderr.contains("building ") && !got.stderr.contains("substituting"),
+        "{}",
+        got.stderr
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Nix 2.8 against strata's caches, and strata against Nix's
+
+#[test]
+fn nix_reads_a_strata_cache() {
+    let Some(nix) = Nix::get("nix_reads_a_strata_cache") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (sk, public) = key(tmp.path(), "strata-made-1");
+    let (_, other) = key(tmp.path(), "unrelated-1");
+    let src = tmp.path().join("src");
+    let work = tmp.path().join("work");
+    mkdir(&work);
+    let mut paths = populate(&src, &work);
+    // Nix takes a content-addressed path without a signature (its hash proves it), so the
+    // refusal is checked on an input-addressed one: a build's output.
+    let (drv, built) = busybox_store(&src, &work);
+    assert_eq!(realise(&src, &[&drv]).ok().line(), built);
+    paths.push(built.clone());
+    for compression in ["zstd", "xz", "none"] {
+        let cache = tmp.path().join(format!("cache-{compression}"));
+        let url = format!("file://{}", cache.display());
+        copy_to(
+            &src,
+            &url,
+            &[
+                "--key-file",
+                sk.to_str().unwrap(),
+                "--compression",
+                compression,
+            ],
+            &paths,
+        )
+        .ok();
+        let server = Lighttpd::serve(&cache);
+        for from in [url.clone(), server.url()] {
+            let nix_copy = |keys: &str, dest: &Path, paths: &[String]| {
+                let mut c = nix.nix(&[os("copy"), os("--from"), os(&from), os("--to")]);
+                c.arg(dest)
+                    .args(["--option", "trusted-public-keys", keys])
+                    .args(["--option", "require-sigs", "true"])
+                    .args(paths);
+                run(&mut c, None)
+            };
+            // An unrelated key: Nix refuses, so the signatures are really checked.
+            let refused_root = tmp.path().join(format!("nix-refused-{compression}"));
+            let out = nix_copy(&other, &refused_root, std::slice::from_ref(&built));
+            assert!(!out.success(), "Nix accepted paths signed by another key");
+            assert!(
+                out.stderr.contains("lacks a valid signature"),
+                "{}",
+                out.stderr
+            );
+
+            let dest = tmp.path().join(format!("nix-{compression}-{}", from.len()));
+            nix_copy(&public, &dest, &paths).ok();
+            for p in &paths {
+                let info = nix.path_info(&dest, p);
+                let want = strata_info(&src, p);
+                assert_eq!(info["narHash"], want["narHash"], "{p}");
+                assert_eq!(info["narSize"], want["narSize"], "{p}");
+                let sigs = info["signatures"].as_array().cloned().unwrap_or_default();
+                assert!(
+                    sigs.iter()
+                        .any(|s| s.as_str().unwrap().starts_with("strata-made-1:")),
+                    "{p}: {info}"
+                );
+            }
+            nix.verify(&dest);
+        }
+    }
+}
+
+#[test]
+fn strata_reads_a_nix_cache() {
+    let Some(nix) = Nix::get("strata_reads_a_nix_cache") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let sk = tmp.path().join("nix.sec");
+    let pk = tmp.path().join("nix.pub");
+    run(
+        &mut nix.nix_store(&[
+            os("--generate-binary-cache-key"),
+            os("nix-made-1"),
+            sk.as_os_str(),
+            pk.as_os_str(),
+        ]),
+        None,
+    )
+    .ok();
+    let public = fs::read_to_string(&pk).unwrap();
+    let nix_root = tmp.path().join("nix-root");
+    let a = nix.eval_store_path(&nix_root, "builtins.toFile \"a\" \"hello from nix\"");
+    let b = nix.eval_store_path(
+        &nix_root,
+        "builtins.toFile \"b\" \"see ${builtins.toFile \"a\" \"hello from nix\"}\"",
+    );
+    let work = tmp.path().join("work");
+    mkdir(&work);
+    let tree = tree_mixed(&work);
+    let t = run(
+        &mut nix.nix_store_at(&nix_root, &[os("--add"), tree.as_os_str()]),
+        None,
+    )
+    .ok()
+    .line();
+    for compression in ["xz", "zstd", "none"] {
+        let cache = tmp.path().join(format!("cache-{compression}"));
+        let to = format!(
+            "file://{}?secret-key={}&compression={compression}",
+            cache.display(),
+            sk.display()
+        );
+        let mut c = nix.nix(&[
+            os("copy"),
+            os("--from"),
+            nix_root.as_os_str(),
+            os("--to"),
+            os(&to),
+        ]);
+        c.args([&b, &t]);
+        run(&mut c, None).ok();
+        let dst = tmp.path().join(format!("strata-{compression}"));
+        let url = format!("file://{}", cache.display());
+        let wrong = key(tmp.path(), &format!("wrong-{compression}")).1;
+        let out = copy_from(&dst, &url, &wrong, std::slice::from_ref(&b));
+        assert!(
+            !out.success() && out.stderr.contains("no valid signature"),
+            "{}",
+            out.stderr
+        );
+        assert!(valid_paths(&dst).is_empty());
+        let out = copy_from(&dst, &url, public.trim(), &[b.clone(), t.clone()]).ok();
+        assert!(out.stderr.contains("received 3 paths"), "{}", out.stderr);
+        for p in [&a, &b, &t] {
+            let got = strata_info(&dst, p);
+            let want = nix.path_info(&nix_root, p);
+            assert_eq!(got["narHash"], want["narHash"], "{p}");
+            assert!(got["signatures"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s.as_str().unwrap().starts_with("nix-made-1:")));
+        }
+        run(&mut strata_store(&dst, ["verify"]), None).ok();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The example, built once and then only substituted
+
+#[test]
+fn the_example_builds_from_a_cache_with_nothing_built() {
+    use super::system::{example, link_target, shared};
+    let s = shared();
+    let tmp = tempfile::tempdir().unwrap();
+    let result = tmp.path().join("result");
+    let example = example();
+    let built = super::system::build(
+        &s,
+        &[
+            "-f",
+            example.to_str().unwrap(),
+            "-o",
+            result.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    let toplevel = built.line();
+    assert_eq!(link_target(&result), toplevel);
+
+    // The builder publishes the system's closure, signed.
+    let (sk, public) = key(tmp.path(), "fleet-1");
+    let cache = tmp.path().join("cache");
+    let url = format!("file://{}", cache.display());
+    copy_to(
+        &s.root(),
+        &url,
+        &["--key-file", sk.to_str().unwrap()],
+        std::slice::from_ref(&toplevel),
+    )
+    .ok();
+    let server = Lighttpd::serve(&cache);
+
+    // Another machine's empty store builds the same configuration from the cache alone.
+    let fresh = tmp.path().join("fresh");
+    let result2 = tmp.path().join("result2");
+    let mut c = strata();
+    c.arg("--store-root")
+        .arg(&fresh)
+        .arg("build")
+        .args([
+            "-f",
+            example.to_str().unwrap(),
+            "-o",
+            result2.to_str().unwrap(),
+        ])
+        .args([
+            "--substituters",
+            &server.url(),
+            "--trusted-public-keys",
+            &public,
+        ]);
+    c.env_remove("STRATA_DEBIAN_MIRROR");
+    let out = run(&mut c, None).ok();
+    assert_eq!(out.line(), toplevel, "the same toplevel");
+    let built_lines: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("building "))
+        .collect();
+    assert!(
+        built_lines.is_empty(),
+        "built instead of substituted: {built_lines:?}\n{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains(&format!("substituting {toplevel} from {}", server.url())),
+        "{}",
+        out.stderr
+    );
+    // Byte-identical: the same NAR hash as the local build, and every path of the closure
+    // arrived with the cache's signature.
+    assert_eq!(
+        strata_info(&fresh, &toplevel)["narHash"],
+        strata_info(&s.root(), &toplevel)["narHash"]
+    );
+    let closure = run(
+        &mut strata_store(&fresh, [os("closure"), os(&toplevel)]),
+        None,
+    )
+    .ok()
+    .lines();
+    assert!(closure.len() > 10, "{closure:?}");
+    for p in &closure {
+        let info = strata_info(&fresh, p);
+        let signed = info["signatures"].as_array().is_some_and(|a| {
+            a.iter()
+                .any(|s| s.as_str().unwrap().starts_with("fleet-1:"))
+        });
+        let made_here = info["ultimate"].as_bool() == Some(true) || info["ca"].is_string();
+        assert!(
+            signed || made_here,
+            "{p} neither substituted nor made by evaluation: {info}"
+        );
+    }
+    run(
+        &mut strata_store(&fresh, [os("verify"), os(&toplevel)]),
+        None,
+    )
+    .ok();
+}
