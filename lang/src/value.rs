@@ -146,8 +146,44 @@ impl fmt::Debug for Sym {
 /// An attribute name, shared between all sets that use it.
 pub type Name = Rc<Sym>;
 
+/// A fast hasher for the symbol table (names are short and not chosen by an attacker who
+/// gains anything from collisions: the worst case is a slower evaluation). Multiplies and
+/// rotates per 8-byte word, as rustc's own interner does.
+#[derive(Default)]
+struct NameHasher(u64);
+
+impl std::hash::Hasher for NameHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        self.0 = (self.0.rotate_left(5) ^ u64::from(i)).wrapping_mul(K);
+    }
+}
+
+type SymbolTable =
+    std::collections::HashMap<Box<str>, Name, std::hash::BuildHasherDefault<NameHasher>>;
+
 thread_local! {
-    static SYMBOLS: RefCell<std::collections::HashMap<Box<str>, Name>> = RefCell::new(Default::default());
+    static SYMBOLS: RefCell<SymbolTable> = RefCell::new(Default::default());
 }
 
 /// The symbol for `s`, made on first use.
