@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::rc::Rc;
 
-use crate::compile::{Expr, LambdaDef};
+use crate::compile::{AttrsDef, Expr, LambdaDef};
 use crate::error::EvalError;
 use crate::eval::Env;
 use crate::source::Span;
@@ -146,8 +146,44 @@ impl fmt::Debug for Sym {
 /// An attribute name, shared between all sets that use it.
 pub type Name = Rc<Sym>;
 
+/// A fast hasher for the symbol table (names are short and not chosen by an attacker who
+/// gains anything from collisions: the worst case is a slower evaluation). Multiplies and
+/// rotates per 8-byte word, as rustc's own interner does.
+#[derive(Default)]
+struct NameHasher(u64);
+
+impl std::hash::Hasher for NameHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        self.0 = (self.0.rotate_left(5) ^ u64::from(i)).wrapping_mul(K);
+    }
+}
+
+type SymbolTable =
+    std::collections::HashMap<Box<str>, Name, std::hash::BuildHasherDefault<NameHasher>>;
+
 thread_local! {
-    static SYMBOLS: RefCell<std::collections::HashMap<Box<str>, Name>> = RefCell::new(Default::default());
+    static SYMBOLS: RefCell<SymbolTable> = RefCell::new(Default::default());
 }
 
 /// The symbol for `s`, made on first use.
@@ -177,14 +213,39 @@ pub fn lookup_symbol(s: &str) -> Option<Name> {
 pub struct Attrs {
     entries: Vec<(Name, Value)>,
     /// Where each attribute was defined, for `unsafeGetAttrPos` and error messages.
-    spans: Option<Vec<Option<Span>>>,
+    spans: Spans,
+}
+
+/// The positions of a set's attributes, by entry index.
+#[derive(Default, Clone)]
+enum Spans {
+    #[default]
+    None,
+    /// A `{ ... }` without dynamic names: its entries are the definition's statics, in the
+    /// same order, so their positions are read from the definition (no copy per set).
+    Static(Rc<AttrsDef>),
+    Own(Rc<Vec<Option<Span>>>),
+}
+
+impl Spans {
+    fn get(&self, i: usize) -> Option<Span> {
+        match self {
+            Spans::None => None,
+            Spans::Static(def) => def.statics.get(i).map(|a| a.span),
+            Spans::Own(v) => v.get(i).copied().flatten(),
+        }
+    }
+
+    fn is_some(&self) -> bool {
+        !matches!(self, Spans::None)
+    }
 }
 
 impl Attrs {
     pub fn new() -> Attrs {
         Attrs {
             entries: Vec::new(),
-            spans: None,
+            spans: Spans::None,
         }
     }
 
@@ -194,7 +255,7 @@ impl Attrs {
         debug_assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
         Attrs {
             entries,
-            spans: None,
+            spans: Spans::None,
         }
     }
 
@@ -204,12 +265,19 @@ impl Attrs {
         entries.dedup_by(|later, earlier| later.0 == earlier.0);
         Attrs {
             entries,
-            spans: None,
+            spans: Spans::None,
         }
     }
 
     pub fn with_spans(mut self, spans: Vec<Option<Span>>) -> Attrs {
-        self.spans = Some(spans);
+        self.spans = Spans::Own(Rc::new(spans));
+        self
+    }
+
+    /// The positions of a `{ ... }` whose entries are exactly `def`'s statics, in order.
+    pub(crate) fn with_def_spans(mut self, def: Rc<AttrsDef>) -> Attrs {
+        debug_assert!(def.dynamics.is_empty() && def.statics.len() == self.entries.len());
+        self.spans = Spans::Static(def);
         self
     }
 
@@ -251,9 +319,7 @@ impl Attrs {
 
     pub fn span_of(&self, name: &str) -> Option<Span> {
         let i = self.index(name)?;
-        self.spans
-            .as_ref()
-            .and_then(|s| s.get(i).copied().flatten())
+        self.spans.get(i)
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -281,17 +347,8 @@ impl Attrs {
         } else {
             None
         };
-        let sa = |i: usize| {
-            self.spans
-                .as_ref()
-                .and_then(|s| s.get(i).copied().flatten())
-        };
-        let sb = |j: usize| {
-            other
-                .spans
-                .as_ref()
-                .and_then(|s| s.get(j).copied().flatten())
-        };
+        let sa = |i: usize| self.spans.get(i);
+        let sb = |j: usize| other.spans.get(j);
         let (mut i, mut j) = (0, 0);
         while i < a.len() && j < b.len() {
             match a[i].0.cmp(&b[j].0) {
@@ -333,7 +390,7 @@ impl Attrs {
         }
         Attrs {
             entries: out,
-            spans,
+            spans: spans.map_or(Spans::None, |s| Spans::Own(Rc::new(s))),
         }
     }
 
@@ -374,8 +431,8 @@ pub enum ThunkState {
     /// An expression in an environment, not yet evaluated.
     Suspended(Rc<Expr>, Rc<Env>),
     /// The application of a function to an argument, not yet evaluated (made by builtins such
-    /// as `map` that must stay lazy).
-    Apply(Value, Value),
+    /// as `map` that must stay lazy). Boxed, so that a thunk is 48 bytes rather than 56.
+    Apply(Box<(Value, Value)>),
     /// `f a b`, for builtins such as `mapAttrs` that apply a function to two arguments lazily.
     Apply2(Box<(Value, Value, Value)>),
     /// Being evaluated right now: forcing it again is infinite recursion.

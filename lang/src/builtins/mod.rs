@@ -242,7 +242,7 @@ pub(crate) fn call2(
 
 /// A lazy `f a`.
 pub(crate) fn lazy_apply(f: &Value, a: Value) -> Value {
-    Value::Thunk(Thunk::new(ThunkState::Apply(f.clone(), a)))
+    Value::Thunk(Thunk::new(ThunkState::Apply(Box::new((f.clone(), a)))))
 }
 
 /// A lazy `f a b`.

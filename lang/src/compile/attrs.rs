@@ -28,7 +28,7 @@ impl Compiler<'_> {
     fn attr_name(&mut self, a: &ast::Attr) -> AttrName {
         match a {
             ast::Attr::Ident(i) => {
-                let t = i.syntax().text().to_string();
+                let t = super::ident_text(i);
                 AttrName::Static(self.name(&t))
             }
             ast::Attr::Str(s) => {
@@ -201,7 +201,7 @@ impl Compiler<'_> {
     fn attr_name_peek(&mut self, a: &ast::Attr) -> AttrName {
         match a {
             ast::Attr::Ident(i) => {
-                let t = i.syntax().text().to_string();
+                let t = super::ident_text(i);
                 AttrName::Static(self.name(&t))
             }
             ast::Attr::Str(s) => {

@@ -44,6 +44,15 @@ pub struct Compiler<'a> {
     errors: Vec<(Span, String)>,
 }
 
+/// The name an identifier spells, read from its token rather than by walking the node's text
+/// (`or` used as a name is a different token, so it takes the walk).
+pub(crate) fn ident_text(i: &ast::Ident) -> String {
+    match i.ident_token() {
+        Some(t) => t.text().to_owned(),
+        None => i.syntax().text().to_string(),
+    }
+}
+
 fn span_of(file: u32, node: &rnix::SyntaxNode) -> Span {
     let r = node.text_range();
     Span {
@@ -190,7 +199,7 @@ impl<'a> Compiler<'a> {
                 ast::LiteralKind::Uri(u) => Rc::new(Expr::Const(Value::str(u.syntax().text()))),
             },
             ast::Expr::Ident(i) => {
-                let text = i.syntax().text().to_string();
+                let text = ident_text(i);
                 self.lookup(&text, span)
             }
             ast::Expr::Str(s) => self.string(s, span),
@@ -393,30 +402,21 @@ impl<'a> Compiler<'a> {
     fn lambda(&mut self, l: &ast::Lambda, span: Span, name: Option<Name>) -> Rc<LambdaDef> {
         let param = match l.param() {
             Some(ast::Param::IdentParam(p)) => {
-                let n = p
-                    .ident()
-                    .map(|i| i.syntax().text().to_string())
-                    .unwrap_or_default();
+                let n = p.ident().map(|i| ident_text(&i)).unwrap_or_default();
                 Param::Ident(self.name(&n))
             }
             Some(ast::Param::Pattern(p)) => {
                 let mut formals = Vec::new();
                 let mut entries: Vec<(String, Option<ast::Expr>, Span)> = Vec::new();
                 for e in p.pat_entries() {
-                    let n = e
-                        .ident()
-                        .map(|i| i.syntax().text().to_string())
-                        .unwrap_or_default();
+                    let n = e.ident().map(|i| ident_text(&i)).unwrap_or_default();
                     let espan = span_of(self.file, e.syntax());
                     if entries.iter().any(|(m, _, _)| *m == n) {
                         self.err(espan, format!("duplicate formal function argument '{n}'"));
                     }
                     entries.push((n, e.default(), espan));
                 }
-                let bind = p
-                    .pat_bind()
-                    .and_then(|b| b.ident())
-                    .map(|i| i.syntax().text().to_string());
+                let bind = p.pat_bind().and_then(|b| b.ident()).map(|i| ident_text(&i));
                 if let Some(b) = &bind {
                     if entries.iter().any(|(m, _, _)| m == b) {
                         self.err(span, format!("duplicate formal function argument '{b}'"));

@@ -50,7 +50,8 @@ impl Evaluator {
 
     /// A frame for a `let` or `rec` set: one slot per static binding.
     pub(super) fn rec_env(&mut self, def: &Rc<AttrsDef>, env: &Rc<Env>) -> Rc<Env> {
-        let new_env = Env::new(def.statics.len(), Some(env.clone()));
+        // The slots are filled below, once the frame exists for the thunks to refer to.
+        let new_env = Env::new(0, Some(env.clone()));
         let mut slots = Slots::with_capacity(def.statics.len());
         for a in &def.statics {
             let v = match &a.value {
@@ -94,14 +95,15 @@ impl Evaluator {
         };
         let mut entries: Vec<(Name, Value)> =
             Vec::with_capacity(def.statics.len() + def.dynamics.len());
-        let mut spans: Vec<Option<Span>> = Vec::with_capacity(entries.capacity());
         for (a, v) in def.statics.iter().zip(values) {
             entries.push((a.name.clone(), v));
-            spans.push(Some(a.span));
         }
         if def.dynamics.is_empty() {
-            return Ok(Value::attrs(Attrs::from_sorted(entries).with_spans(spans)));
+            return Ok(Value::attrs(
+                Attrs::from_sorted(entries).with_def_spans(def.clone()),
+            ));
         }
+        let mut spans: Vec<Option<Span>> = def.statics.iter().map(|a| Some(a.span)).collect();
         for (name_e, value_e, span) in &def.dynamics {
             let n = self.eval(name_e, &inner_env)?;
             let name = match n {

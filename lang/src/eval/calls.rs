@@ -103,7 +103,8 @@ impl Evaluator {
             });
             return self.eval(&def.body, &env);
         }
-        let env = Env::new(def.slots(), Some(c.env.clone()));
+        // The slots are filled below, once the frame exists for default values to refer to.
+        let env = Env::new(0, Some(c.env.clone()));
         match &def.param {
             Param::Ident(_) => {}
             Param::Pattern {

@@ -27,8 +27,10 @@ use crate::io::EvalIo;
 use crate::source::{Source, SourceMap, Span};
 use crate::value::{Attrs, Closure, Name, Thunk, ThunkState, Value};
 
-/// The values of a frame; most frames (function arguments, small `let`s) fit inline.
-pub type Slots = smallvec::SmallVec<[Value; 3]>;
+/// The values of a frame. Most frames are the one argument of a `x: ...` function, which
+/// fits inline (a frame is then 56 bytes); larger frames hold their slots in one exact-size
+/// allocation.
+pub type Slots = smallvec::SmallVec<[Value; 1]>;
 
 /// A frame of variables.
 #[allow(missing_debug_implementations)] // Frames are cyclic through thunks.
@@ -323,7 +325,7 @@ impl Evaluator {
         let pending = std::mem::replace(&mut *t.0.borrow_mut(), ThunkState::Blackhole(span));
         let result = match &pending {
             ThunkState::Suspended(e, env) => self.eval(e, env),
-            ThunkState::Apply(f, a) => self.call(f, a.clone(), span),
+            ThunkState::Apply(b) => self.call(&b.0, b.1.clone(), span),
             ThunkState::Apply2(b) => self.call_args(&b.0, &[b.1.clone(), b.2.clone()], span),
             _ => Ok(Value::Null),
         };
