@@ -306,6 +306,20 @@ impl StoreIo {
         io
     }
 
+    /// An evaluator on this thread (its stack base reset: call it on the evaluation thread,
+    /// [`crate::eval_thread::run`]) over a deferred `StoreIo` that is never committed: for
+    /// evaluations that only read what a file says (a fleet's machines, a flake's outputs).
+    pub fn read_only_evaluator(
+        store_root: &Path,
+        store_dir: &StoreDir,
+    ) -> Result<strata_lang::Evaluator, strata_store::StoreError> {
+        let store = strata_store::LocalStore::open(store_root, store_dir.clone())?;
+        let io = std::rc::Rc::new(StoreIo::deferred(store));
+        let mut ev = strata_lang::Evaluator::new(crate::eval_thread::eval_config(), io);
+        ev.reset_stack_base();
+        Ok(ev)
+    }
+
     /// Writes what was deferred, in order, and writes at once from then on. Each path must
     /// come out as it was computed: a source changed since it was read is an error.
     pub fn commit(&self) -> Result<(), CommitError> {
@@ -560,6 +574,15 @@ fn kind_from(kind: &str) -> FileKind {
         "symlink" => FileKind::Symlink,
         _ => FileKind::Unknown,
     }
+}
+
+/// An evaluation error as one message for the user: rendered with its frames, without the
+/// leading `error: ` the command line adds itself.
+pub fn error_text(ev: &strata_lang::Evaluator, e: &strata_lang::EvalError) -> String {
+    e.render(&ev.sources)
+        .trim_end()
+        .trim_start_matches("error: ")
+        .to_owned()
 }
 
 #[cfg(test)]

@@ -15,7 +15,6 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 use strata_lang::{EvalError, Evaluator};
@@ -23,7 +22,7 @@ use strata_store::{LocalStore, StoreDir};
 
 use crate::config::{self, nix_string, span};
 use crate::debian::lock::LockFile;
-use crate::eval_io::StoreIo;
+use crate::eval_io::{error_text, StoreIo};
 use crate::eval_thread;
 use crate::system::{load_digest, StrataSelf, SystemError};
 
@@ -176,14 +175,8 @@ pub fn read_fleet(
     let where_to = dir.path().to_owned();
     let machines = eval_thread::run("fleet", || -> Result<Vec<FleetMachine>, SystemError> {
         // Nothing the evaluation adds is committed: the builds make what they need.
-        let io = Rc::new(StoreIo::deferred(LocalStore::open(
-            store_root,
-            store_dir.clone(),
-        )?));
-        let mut ev = Evaluator::new(eval_thread::eval_config(), io);
-        ev.reset_stack_base();
-        let rendered =
-            |ev: &Evaluator, e: EvalError| SystemError::Eval(render(&e.render(&ev.sources)));
+        let mut ev = StoreIo::read_only_evaluator(store_root, store_dir)?;
+        let rendered = |ev: &Evaluator, e: EvalError| SystemError::Eval(error_text(ev, &e));
         ev.sources.add_library_dir(modules.join("lib"));
         ev.sources.add_library_dir(modules.clone());
         let names = machine_names(&mut ev, &file).map_err(|e| rendered(&ev, e))?;
@@ -203,10 +196,7 @@ pub fn read_fleet(
                 }
             })?;
             let in_machine = |ev: &Evaluator, e: EvalError| {
-                SystemError::Eval(format!(
-                    "machine {name}: {}",
-                    render(&e.render(&ev.sources))
-                ))
+                SystemError::Eval(format!("machine {name}: {}", error_text(ev, &e)))
             };
             let whole = config::eval_config_set_with(
                 &mut ev,
@@ -236,11 +226,6 @@ pub fn read_fleet(
         machines,
         _dir: dir,
     })
-}
-
-/// A rendered evaluation error without its leading `error: `.
-fn render(text: &str) -> String {
-    text.trim_end().trim_start_matches("error: ").to_owned()
 }
 
 #[cfg(test)]

@@ -6,7 +6,6 @@
 //! committed).
 
 use std::path::Path;
-use std::rc::Rc;
 
 use strata_lang::Evaluator;
 use strata_store::{LocalStore, StoreDir};
@@ -16,7 +15,7 @@ use super::resolve::LockedFlake;
 use super::FlakeError;
 use crate::config;
 use crate::debian::lock::LockFile;
-use crate::eval_io::StoreIo;
+use crate::eval_io::{error_text, StoreIo};
 use crate::eval_thread;
 use crate::system::load_digest;
 
@@ -66,18 +65,8 @@ pub fn check(
             .map_err(|e| FlakeError::Strata(format!("the package set: {e}")))?
     };
     eval_thread::run("flake-check", || -> Result<Vec<Checked>, FlakeError> {
-        let io = Rc::new(StoreIo::deferred(LocalStore::open(
-            store_root,
-            store_dir.clone(),
-        )?));
-        let mut ev = Evaluator::new(eval_thread::eval_config(), io);
-        ev.reset_stack_base();
-        let rendered = |ev: &Evaluator, e: strata_lang::EvalError| {
-            e.render(&ev.sources)
-                .trim_end()
-                .trim_start_matches("error: ")
-                .to_owned()
-        };
+        let mut ev = StoreIo::read_only_evaluator(store_root, store_dir)?;
+        let rendered = |ev: &Evaluator, e: strata_lang::EvalError| error_text(ev, &e);
         let outputs = ev
             .eval_string(&expr)
             .and_then(|v| ev.deep_force(&v, config::span()))

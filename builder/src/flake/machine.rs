@@ -5,7 +5,6 @@
 //! no generation. Also: evaluating a flake's outputs for `strata flake show`.
 
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 
 use strata_lang::Evaluator;
 use strata_store::{LocalStore, StoreDir};
@@ -14,7 +13,7 @@ use super::fetch::FlakeRef;
 use super::resolve::{lock_flake, LockMode, LockedFlake};
 use super::FlakeError;
 use crate::config::{self, nix_string};
-use crate::eval_io::StoreIo;
+use crate::eval_io::{error_text, StoreIo};
 use crate::eval_thread;
 
 /// A flake's machine, ready to build.
@@ -45,20 +44,9 @@ pub fn eval_json(
 ) -> Result<serde_json::Value, FlakeError> {
     let expr = format!("let flake = {}; in {body}", flake.expression()?);
     eval_thread::run("flake", || -> Result<serde_json::Value, FlakeError> {
-        let io = Rc::new(StoreIo::deferred(LocalStore::open(
-            store_root,
-            store_dir.clone(),
-        )?));
-        let mut ev = Evaluator::new(eval_thread::eval_config(), io);
-        ev.reset_stack_base();
-        let rendered = |ev: &Evaluator, e: strata_lang::EvalError| {
-            FlakeError::Eval(
-                e.render(&ev.sources)
-                    .trim_end()
-                    .trim_start_matches("error: ")
-                    .to_owned(),
-            )
-        };
+        let mut ev = StoreIo::read_only_evaluator(store_root, store_dir)?;
+        let rendered =
+            |ev: &Evaluator, e: strata_lang::EvalError| FlakeError::Eval(error_text(ev, &e));
         let v = ev.eval_string(&expr).map_err(|e| rendered(&ev, e))?;
         let v = ev
             .deep_force(&v, config::span())

@@ -108,12 +108,7 @@ fn read_spec(
                 // show strata's own expression.
                 return FlakeError::Eval(e.message());
             }
-            FlakeError::Eval(
-                e.render(&ev.sources)
-                    .trim_end()
-                    .trim_start_matches("error: ")
-                    .to_owned(),
-            )
+            FlakeError::Eval(crate::eval_io::error_text(ev, &e))
         };
         let v = ev.eval_string(&check).map_err(|e| rendered(&ev, e))?;
         let v = ev
