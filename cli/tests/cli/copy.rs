@@ -459,7 +459,7 @@ fn bad_targets_and_answers_are_clear_errors_that_change_nothing() {
     );
     fails(
         &mut p.copy_cmd(&["--to", "http://machine-b", &top]),
-        &["the scheme 'http://' is not supported"],
+        &["cannot copy to 'http://machine-b': strata writes binary caches to file:///DIR"],
     );
     fails(
         &mut p.copy_cmd(&["--to", "ssh://-oProxyCommand=x", &top]),
