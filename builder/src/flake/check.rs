@@ -24,8 +24,13 @@ use crate::system::load_digest;
 pub struct Checked {
     pub name: String,
     /// `Ok` with the configuration's warnings, or why it does not evaluate.
-    pub result: Result<Vec<String>, String>,
+    pub result: Result<Vec<String>, CheckFailure>,
 }
+
+/// Why a configuration of a flake does not evaluate, or fails its assertions.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct CheckFailure(pub String);
 
 /// Checks `flake` (see the module documentation). An output that does not evaluate is an
 /// error; each configuration's own result is reported in the list.
@@ -78,7 +83,7 @@ pub fn check(
         for (name, file) in &wrappers {
             let result = config::evaluate_with(&mut ev, modules, file, &[], Some(pkgs.clone()))
                 .map(|(e, _, _)| e.warnings)
-                .map_err(|e| e.to_string());
+                .map_err(|e| CheckFailure(e.to_string()));
             out.push(Checked {
                 name: name.clone(),
                 result,
