@@ -238,12 +238,43 @@ fn apply_services(toplevel: &str, opts: &SwitchOptions) -> Result<Vec<String>, S
         &format!("apply {toplevel}"),
         Duration::from_secs(120),
     )?;
-    let lines: Vec<String> = answer.lines().map(str::to_owned).collect();
+    let mut lines: Vec<String> = answer.lines().map(str::to_owned).collect();
+    // The services it started, restarted or reloaded are under way: wait until they are
+    // done (a switch made from elsewhere is confirmed only once its services run).
+    if let Some(line) = wait_settled(socket, SETTLE_LIMIT) {
+        lines.push(line);
+    }
     let failed: Vec<&String> = lines.iter().filter(|l| l.starts_with("failed")).collect();
     if failed.is_empty() {
         Ok(lines)
     } else {
         Err(ServicesError::Failed(failed.into_iter().cloned().collect()))
+    }
+}
+
+/// How long a switch waits for its services to be started and reloaded.
+const SETTLE_LIMIT: Duration = Duration::from_secs(120);
+
+/// Asks strata-init at `socket` whether the services are settled until it says so, at most
+/// `limit`; `Some` line to report when it stopped waiting for another reason (a strata-init
+/// that does not know the question, one that stopped answering, the limit).
+fn wait_settled(socket: &Path, limit: Duration) -> Option<String> {
+    let start = std::time::Instant::now();
+    loop {
+        match crate::control::request(socket, "settled", Duration::from_secs(10)) {
+            Ok(a) if a.trim() == "yes" => return None,
+            Ok(_) => {}
+            // An init from before the question: nothing to wait with.
+            Err(crate::control::ControlError::Refused { .. }) => return None,
+            Err(e) => return Some(format!("not waiting for the services to settle: {e}")),
+        }
+        if start.elapsed() >= limit {
+            return Some(format!(
+                "services still starting after {} s; not waiting longer",
+                limit.as_secs()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 

@@ -681,6 +681,21 @@ impl<S: Supervise> Supervisor<S> {
         s
     }
 
+    /// `yes` when nothing is left to start or to reload: the queue is empty, no helper
+    /// (`ExecReload`, `ExecStartPost`...) runs, and no running service is still getting ready;
+    /// else `no`. A switch asks it after `apply`, so that it returns once the services did.
+    fn settled(&self) -> String {
+        let starting = self
+            .units
+            .values()
+            .any(|u| matches!(u.state, State::Running { .. }) && !is_ready(u));
+        if self.queue.is_empty() && self.helpers.is_empty() && !starting {
+            "yes\n".to_owned()
+        } else {
+            "no\n".to_owned()
+        }
+    }
+
     /// Answers a control request; `Some` when it asks for a shutdown.
     fn request(&mut self, id: u64, line: &str) -> Option<Shutdown> {
         let mut words = line.split_whitespace();
@@ -689,6 +704,7 @@ impl<S: Supervise> Supervisor<S> {
             (Some("poweroff"), None, None) => ("ok\n".to_owned(), Some(Shutdown::PowerOff)),
             (Some("reboot"), None, None) => ("ok\n".to_owned(), Some(Shutdown::Reboot)),
             (Some("apply"), Some(toplevel), None) => (self.apply(toplevel), None),
+            (Some("settled"), None, None) => (self.settled(), None),
             (Some("reload"), Some(name), None) => match self.reload(name) {
                 Ok(()) => ("ok\n".to_owned(), None),
                 Err(e) => (format!("error: {e}\n"), None),

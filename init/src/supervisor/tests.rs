@@ -869,3 +869,28 @@ fn a_switch_orders_what_it_starts_by_targets() {
     let v2 = f.pid_of("forever web v2")[0];
     assert!(!f.signals.iter().any(|s| s.1 == v2 && s.0 < t(3)));
 }
+
+#[test]
+fn settled_says_whether_what_a_switch_started_is_ready() {
+    let mut web = svc("notify", &[]);
+    web.service_config.Type = "notify".into();
+    let mut fake = Fake::new();
+    fake.generations
+        .insert("/gen2".into(), generation(vec![("web", web)]));
+    requests(
+        &mut fake,
+        &[
+            (1, 1, "apply /gen2"),
+            (1, 2, "settled"),
+            (2, 3, "settled"),
+            (3, 4, "poweroff"),
+        ],
+    );
+    let mut sup = supervisor(vec![], fake);
+    assert_eq!(sup.run(), Shutdown::PowerOff);
+    let f = &sup.sys;
+    assert_eq!(f.replies[&1], "ok\nstarting web\n");
+    // Right after the switch, web waits to start or to say it is ready; a second later it is.
+    assert_eq!(f.replies[&2], "no\n");
+    assert_eq!(f.replies[&3], "yes\n");
+}
