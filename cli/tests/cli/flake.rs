@@ -248,9 +248,17 @@ fn fetched_trees_are_nix_s_builtins_path_and_fetch_git() {
 
 /// The flake of the build test: two machines over a shared module and a data file.
 fn two_machines(r: &Repos) -> PathBuf {
+    // A flake's source is copied into the store, as Nix copies it: so the shared module holds
+    // alice's password hashed (`changeme`, as `openssl passwd -6` hashes it), never in clear
+    // text (the system test checks that no clear-text password reaches the store).
     let common = fs::read_to_string(example())
         .unwrap()
-        .replace("  networking.hostName = \"saguaro\";\n", "");
+        .replace("  networking.hostName = \"saguaro\";\n", "")
+        .replace(
+            "initialPassword = \"changeme\";",
+            "initialHashedPassword = \"$6$flaketest$PGHtyIP9T2sX/0hFmuBNS3iq2H8VIKeuBrutlE9AStl6vtuWIWy3T9w9rUX2h61skknWQMBvV84NAqxaW6xEy0\";",
+        );
+    assert!(!common.contains("changeme"), "{common}");
     r.repo(
         "shared",
         &[
