@@ -364,28 +364,10 @@ fn http_agent(url: &str) -> ureq::Agent {
         .timeout_connect(Some(CONNECT_TIMEOUT))
         .timeout_per_read(Some(READ_TIMEOUT))
         .user_agent(concat!("strata/", env!("CARGO_PKG_VERSION")));
-    if is_loopback(url) {
+    if strata_store::cache::is_loopback(url) {
         config = config.proxy(None);
     }
     config.build().into()
-}
-
-/// Whether an http(s) URL's host is a loopback address or `localhost`.
-fn is_loopback(url: &str) -> bool {
-    let Some((_, rest)) = url.split_once("://") else {
-        return false;
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = if let Some(v6) = host_port.strip_prefix('[') {
-        v6.split(']').next().unwrap_or("")
-    } else {
-        host_port.split(':').next().unwrap_or("")
-    };
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The local path of a `file://` URL: `file:///abs/path` or `file://localhost/abs/path`, with

@@ -240,6 +240,7 @@ fn http_gives_up_after_the_retries() {
 
 #[test]
 fn helpers() {
+    use strata_store::cache::is_loopback;
     assert!(is_loopback("http://127.0.0.1:8080/x"));
     assert!(is_loopback("http://localhost/x"));
     assert!(is_loopback("http://[::1]:80/x"));

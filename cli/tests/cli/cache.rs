@@ -3,15 +3,13 @@
 //! written by Nix 2.8 in both directions, refusals through the command line, and builds that
 //! substitute (or fall back to building when the cache is unreachable).
 
-use std::collections::BTreeSet;
 use std::fs;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use strata_store::derivation::{Derivation, Output as DrvOutput};
-use strata_store::{LocalStore, StoreDir, StorePath};
+use strata_store::{LocalStore, StoreDir};
 
 use super::compat::{mkdir, os, strata_info, tree_mixed, Nix};
 use super::{run, strata, strata_store};
@@ -325,49 +323,6 @@ fn refusals_name_the_reason_and_leave_the_store_unchanged() {
     refused("", "without --trusted-public-keys");
 }
 
-/// Writes a derivation with one output that busybox's sh makes; returns the `.drv` and the
-/// output, printed.
-fn busybox_drv(store: &mut LocalStore, busybox: &StorePath, script: &str) -> (String, String) {
-    let bb = format!("{}/bin/busybox", store.print(busybox));
-    let name = "cached-hello";
-    let mut d = Derivation {
-        system: "x86_64-linux".into(),
-        builder: bb.clone(),
-        args: vec!["sh".into(), "-c".into(), script.into()],
-        ..Default::default()
-    };
-    d.input_srcs.insert(store.print(busybox));
-    for (k, v) in [
-        ("name", name),
-        ("builder", &bb),
-        ("system", "x86_64-linux"),
-        ("out", ""),
-    ] {
-        d.env.insert(k.into(), v.into());
-    }
-    d.outputs.insert("out".into(), DrvOutput::default());
-    let h = d
-        .hash_modulo(true, |_| Err::<strata_store::Hash, ()>(()))
-        .unwrap();
-    let sd = store.store_dir().clone();
-    let out = sd.display(&sd.make_output_path("out", &h, name).unwrap());
-    d.env.insert("out".into(), out.clone());
-    d.outputs.get_mut("out").unwrap().path = out.clone();
-    let refs: BTreeSet<StorePath> = d
-        .references()
-        .iter()
-        .map(|r| sd.parse(r).unwrap())
-        .collect();
-    let info = store
-        .add_text(
-            &format!("{name}.drv"),
-            d.to_aterm(false, None).as_bytes(),
-            &refs,
-        )
-        .unwrap();
-    (store.print(&info.path), out)
-}
-
 fn busybox_store(root: &Path, work: &Path) -> (String, String) {
     let mut store = LocalStore::open(root, StoreDir::default()).unwrap();
     let tree = work.join("busybox");
@@ -376,7 +331,12 @@ fn busybox_store(root: &Path, work: &Path) -> (String, String) {
         fs::copy("/bin/busybox", tree.join("bin/busybox")).expect("needs Debian's busybox-static");
     }
     let busybox = store.add_path(&tree, Some("busybox")).unwrap().path;
-    busybox_drv(&mut store, &busybox, "echo built here; echo hello > $out")
+    super::realise::write_drv(
+        &mut store,
+        &busybox,
+        "cached-hello",
+        "echo built here; echo hello > $out",
+    )
 }
 
 fn realise(root: &Path, args: &[&str]) -> super::Output {

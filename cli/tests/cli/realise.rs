@@ -13,7 +13,7 @@ const BUSYBOX: &str = "/bin/busybox";
 
 /// Writes a derivation with one output running `script` with busybox sh; returns the `.drv`
 /// and the output path, printed.
-fn write_drv(
+pub(crate) fn write_drv(
     store: &mut LocalStore,
     busybox: &StorePath,
     name: &str,

@@ -23,7 +23,7 @@ mod write;
 pub use keys::{fingerprint, KeyError, PublicKey, SecretKey, TrustedKeys};
 pub use narinfo::{NarInfo, NarInfoError};
 pub use read::{Event, SubstituteReport, Substituter, SubstituterOptions};
-pub use source::BinaryCache;
+pub use source::{is_loopback, BinaryCache};
 pub use write::{publish, Compression, PublishEvent, PublishOptions, PublishReport};
 
 use crate::StoreError;

@@ -186,8 +186,9 @@ impl BinaryCache {
     }
 }
 
-/// Whether an http(s) URL's host is a loopback address or `localhost` (no proxy for those).
-fn is_loopback(url: &str) -> bool {
+/// Whether an http(s) URL's host is a loopback address or `localhost` (no proxy for those;
+/// the builder's downloads use the same rule).
+pub fn is_loopback(url: &str) -> bool {
     let Some((_, rest)) = url.split_once("://") else {
         return false;
     };
