@@ -185,9 +185,15 @@ pub fn delete(root: &Path, numbers: &[u32]) -> Result<(), ActivateError> {
 
 /// `YYYY-MM-DD HH:MM` (UTC) of seconds since the epoch.
 pub fn format_date(secs: u64) -> String {
-    let days = (secs / 86400) as i64;
+    let (y, mo, d) = civil_date(secs);
     let (h, m) = ((secs % 86400) / 3600, (secs % 3600) / 60);
-    // The civil date from days since 1970-01-01, through 400-year eras of 146097 days.
+    format!("{y:04}-{mo:02}-{d:02} {h:02}:{m:02}")
+}
+
+/// The UTC calendar date (year, month, day) of seconds since the epoch: the civil date from
+/// days since 1970-01-01, through 400-year eras of 146097 days (proleptic Gregorian).
+pub fn civil_date(secs: u64) -> (i64, i64, i64) {
+    let days = i64::try_from(secs / 86400).unwrap_or(0);
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -197,7 +203,7 @@ pub fn format_date(secs: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let mo = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(mo <= 2);
-    format!("{y:04}-{mo:02}-{d:02} {h:02}:{m:02}")
+    (y, mo, d)
 }
 
 /// `30d`, `12h`, `90m`, `3600s` or plain seconds (as `nix-collect-garbage --delete-older-than`
