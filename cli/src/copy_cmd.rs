@@ -100,11 +100,7 @@ pub fn copy(args: CopyArgs, store_root: Option<PathBuf>, store_dir: &str) -> Res
         let dir = if sending { "to" } else { "from" };
         format!("failed to copy {dir} {}", remote.target())
     })?;
-    eprintln!("{}", summary(&report, sending));
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    }
-    Ok(ExitCode::SUCCESS)
+    finish(&summary(&report, sending), args.json, &report)
 }
 
 /// `--to file:///DIR`: the closures written as a binary cache.
@@ -141,7 +137,7 @@ fn publish(
         },
     )
     .with_context(|| format!("failed to copy to {url}"))?;
-    eprintln!(
+    let line = format!(
         "wrote {} to {url}; it lacked {} of the closure's {}; {} ({} bytes, NAR {})",
         paths_n(report.written.len()),
         report.written.len(),
@@ -150,10 +146,7 @@ fn publish(
         report.file_bytes,
         mib(report.nar_bytes)
     );
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    }
-    Ok(ExitCode::SUCCESS)
+    finish(&line, args.json, &report)
 }
 
 /// `--from file:///DIR|http(s)://...`: the closures substituted from a binary cache, every
@@ -195,15 +188,22 @@ fn substitute(
             crate::substitute_args::print_event(&dir, &e)
         })
         .with_context(|| format!("failed to copy from {url}"))?;
-    eprintln!(
+    let line = format!(
         "received {} from {url}; {} ({} bytes, NAR {})",
         paths_n(report.substituted.len()),
         mib(report.file_bytes),
         report.file_bytes,
         mib(report.nar_bytes)
     );
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    finish(&line, args.json, &report)
+}
+
+/// Ends a copy: its summary line on standard error, and with `--json` its report on standard
+/// output.
+fn finish(line: &str, json: bool, report: &impl serde::Serialize) -> Result<ExitCode> {
+    eprintln!("{line}");
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
     }
     Ok(ExitCode::SUCCESS)
 }
