@@ -240,24 +240,25 @@ fn summary(r: &CopyReport, sending: bool) -> String {
 }
 
 /// One line on standard error, redrawn at most ten times a second, when it is a terminal.
-struct ProgressLine {
-    what: &'static str,
+pub(crate) struct ProgressLine {
+    what: String,
     on: bool,
     last: Option<Instant>,
     drawn: bool,
 }
 
 impl ProgressLine {
-    fn new(what: &'static str) -> ProgressLine {
+    /// A line that starts with `what` (`sending`, `[web] copying`...).
+    pub(crate) fn new(what: impl Into<String>) -> ProgressLine {
         ProgressLine {
-            what,
+            what: what.into(),
             on: io::stderr().is_terminal(),
             last: None,
             drawn: false,
         }
     }
 
-    fn show(&mut self, p: &CopyProgress) {
+    pub(crate) fn show(&mut self, p: &CopyProgress) {
         if !self.on {
             return;
         }
@@ -284,7 +285,7 @@ impl ProgressLine {
         self.drawn = true;
     }
 
-    fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         if self.drawn {
             let _ = write!(io::stderr().lock(), "\r\x1b[K");
         }

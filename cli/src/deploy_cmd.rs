@@ -24,7 +24,8 @@ use strata_store::remote::{self, RemoteError, SshTarget};
 use strata_store::{LocalStore, StorePath};
 
 use crate::build_cmd::{build_system_of, BuildInputs};
-use crate::remote_cmd::{progress_line, remote_store, SETTLE};
+use crate::copy_cmd::ProgressLine;
+use crate::remote_cmd::{remote_store, SETTLE};
 
 /// How long the first question to a machine (what it is on) may take, connection included.
 const FIRST_CONTACT: Duration = Duration::from_secs(30);
@@ -349,8 +350,12 @@ fn deploy_one(
             })?;
         let before = machine.state(None, Some(FIRST_CONTACT))?;
         done.old_generation = before.current.as_ref().map(|g| g.number);
-        let mut bar = progress_line(&prefix);
-        let copied = remote::copy_to(store, &machine, std::slice::from_ref(toplevel), &mut bar)?;
+        let mut bar = ProgressLine::new(format!("{prefix}sending"));
+        let copied = remote::copy_to(store, &machine, std::slice::from_ref(toplevel), &mut |p| {
+            bar.show(p)
+        });
+        bar.clear();
+        let copied = copied?;
         say(&format!(
             "copied {} of the closure's {} paths ({:.1} MiB)",
             copied.sent,

@@ -8,7 +8,7 @@
 //! end on the new generation for want of a connection: it was unreachable after the switch (and
 //! went back, or will, by itself), or the connection broke during the verb.
 
-use std::io::{self, IsTerminal as _, Write as _};
+use std::io::{self, Write as _};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -16,7 +16,9 @@ use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use strata_builder::system::ElsewhereError;
 use strata_store::remote::machine::{Activation, Outcome, Verb};
-use strata_store::remote::{self, CopyProgress, RemoteStore, Ssh, SshTarget};
+use strata_store::remote::{self, RemoteStore, Ssh, SshTarget};
+
+use crate::copy_cmd::ProgressLine;
 use strata_store::{LocalStore, StorePath};
 
 /// The exit code of a machine that did not end on the new generation for want of a
@@ -75,8 +77,10 @@ impl BuildHost {
 
     fn realise_inner(&self, drvs: &[StorePath]) -> Result<()> {
         let mut local = LocalStore::open(&self.root, self.dir.clone())?;
-        let mut bar = progress_line("build host: ");
-        let sent = remote::copy_to(&local, &self.remote, drvs, &mut bar)?;
+        let mut bar = ProgressLine::new("build host: sending");
+        let sent = remote::copy_to(&local, &self.remote, drvs, &mut |p| bar.show(p));
+        bar.clear();
+        let sent = sent?;
         eprintln!(
             "build host: sent {} of the derivations' closure's {} paths",
             sent.sent, sent.closure
@@ -98,8 +102,10 @@ impl BuildHost {
         }
         let outputs = remote::parse_path_list(&self.dir, &ran.stdout)
             .context("`strata realise` there printed something else than store paths")?;
-        let mut bar = progress_line("build host: ");
-        let got = remote::copy_from(&mut local, &self.remote, &outputs, &mut bar)?;
+        let mut bar = ProgressLine::new("build host: receiving");
+        let got = remote::copy_from(&mut local, &self.remote, &outputs, &mut |p| bar.show(p));
+        bar.clear();
+        let got = got?;
         eprintln!(
             "build host: received {} paths ({:.1} MiB)",
             got.sent,
@@ -119,31 +125,6 @@ pub fn remote_store(
 ) -> Result<RemoteStore> {
     let ssh = Ssh::from_env(target)?;
     Ok(RemoteStore::new(ssh, local.store_dir().clone(), program).with_sudo(sudo))
-}
-
-/// A copy's progress on one line of standard error, when it is a terminal; `prefix` names the
-/// machine when several copy at once.
-pub fn progress_line(prefix: &str) -> impl FnMut(&CopyProgress) + '_ {
-    let on = io::stderr().is_terminal();
-    let mut last: Option<std::time::Instant> = None;
-    move |p: &CopyProgress| {
-        let done = p.paths_done == p.paths_total;
-        if !on || (!done && last.is_some_and(|t| t.elapsed() < Duration::from_millis(200))) {
-            return;
-        }
-        last = Some(std::time::Instant::now());
-        let mut err = io::stderr().lock();
-        let _ = write!(
-            err,
-            "\r\x1b[K{prefix}copying: {}/{} paths, {:.1} of {:.1} MiB{}",
-            p.paths_done,
-            p.paths_total,
-            p.bytes as f64 / 1048576.0,
-            p.nar_total.unwrap_or(0) as f64 / 1048576.0,
-            if done { "\n" } else { "" }
-        );
-        let _ = err.flush();
-    }
 }
 
 /// The exit code an outcome means; see the module documentation.
@@ -174,9 +155,13 @@ pub fn run_verb(
     let before = machine
         .state(None, None)
         .with_context(|| format!("cannot use {}", machine.target()))?;
-    let mut bar = progress_line("");
-    let copied = remote::copy_to(store, &machine, std::slice::from_ref(toplevel), &mut bar)
-        .with_context(|| format!("failed to copy the generation to {}", machine.target()))?;
+    let mut bar = ProgressLine::new("sending");
+    let copied = remote::copy_to(store, &machine, std::slice::from_ref(toplevel), &mut |p| {
+        bar.show(p)
+    });
+    bar.clear();
+    let copied =
+        copied.with_context(|| format!("failed to copy the generation to {}", machine.target()))?;
     eprintln!(
         "copied {} of the closure's {} paths to {} ({:.1} MiB)",
         copied.sent,
