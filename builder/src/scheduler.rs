@@ -4,7 +4,8 @@
 //!
 //! The graph is read on the calling thread from one store handle. A derivation whose outputs
 //! are all valid is skipped without looking at its inputs (as Nix does: its dependencies are
-//! not needed). The rest are built by a pool of worker threads, each with its own
+//! not needed); so is one whose outputs the binary caches have, asked a level of the graph at a
+//! time, in parallel, and fetched together before any build starts ([`plan`]). The rest are built by a pool of worker threads, each with its own
 //! [`LocalStore`] handle on the same root (a handle is not `Sync`; several handles on one root
 //! are safe). The calling thread hands out a build only when all its input derivations are
 //! realised and fewer than `jobs` builds are running, so the order is always a dependency
@@ -63,9 +64,10 @@ pub struct SchedulerOptions {
     pub build: BuildOptions,
     /// Called for every derivation that is skipped, started, finished or failed.
     pub progress: Option<Arc<ProgressFn>>,
-    /// Binary caches asked for a derivation's outputs before it is built; outputs they give
-    /// (with their closures, signed by a trusted key) make the build unnecessary, and the
-    /// derivation is reported as skipped.
+    /// Binary caches asked for the graph's missing outputs before anything is built; outputs
+    /// they give (with their runtime closures, signed by a trusted key) make the build, and
+    /// everything only the build needed, unnecessary, and the derivation is reported as
+    /// skipped.
     pub substituter: Option<Arc<Substituter>>,
     /// Called for what the substituter does (downloads, caches skipped, refusals).
     pub on_substitute: Option<Arc<SubstituteFn>>,
@@ -206,39 +208,198 @@ fn read_drv(
     Ok((drv, outputs))
 }
 
-/// Realises the derivations `targets` (`.drv` store paths) and everything they need, and
-/// returns each target's output paths by name.
-/// Asks the substituter for a derivation's missing outputs; whether all are valid after.
-/// A cache that fails or whose paths are refused costs nothing but the build.
-fn substitute_outputs(
+/// The derivations that have to be built, and the outputs of every derivation read.
+struct Plan {
+    nodes: Vec<Node>,
+    all_outputs: BTreeMap<StorePath, BTreeMap<String, StorePath>>,
+}
+
+/// Decides what to build, and substitutes what the caches have first.
+///
+/// The graph is walked from the targets a level at a time. A derivation whose outputs are
+/// valid is skipped without reading its inputs. The missing outputs of a whole level are asked
+/// of the caches at once, in parallel ([`Substituter::query`]); a derivation whose missing
+/// outputs are all there is substituted and, as for a valid one, its inputs are not read:
+/// what only its build needed is neither fetched nor built (Nix's rule: a substituted path
+/// brings its runtime closure, nothing else). The rest are built, and their inputs make the
+/// next level. Everything offered is then fetched in one batch. A derivation whose
+/// substitution failed after all (a NAR refused, a cache gone) is built instead, and its
+/// inputs walked in the same way; the caches' answers are kept for the run, so no path is
+/// asked twice.
+fn plan(
     store: &mut LocalStore,
-    sub: &Substituter,
+    targets: &[StorePath],
     opts: &SchedulerOptions,
-    outputs: &BTreeMap<String, StorePath>,
-) -> Result<bool, SchedulerError> {
-    let mut missing = Vec::new();
-    for p in outputs.values() {
-        if !store.is_valid(p)? {
-            missing.push(p.clone());
-        }
-    }
+    report: &dyn Fn(Progress<'_>),
+) -> Result<Plan, SchedulerError> {
+    let store_dir = store.store_dir().clone();
     let on_event = |e: strata_store::cache::Event<'_>| {
         if let Some(f) = &opts.on_substitute {
             f(&e);
         }
     };
-    if let Err(e) = sub.substitute(store, &missing, &on_event) {
-        tracing::warn!("substitution failed, building instead: {e}");
-        return Ok(false);
-    }
-    for p in outputs.values() {
-        if !store.is_valid(p)? {
-            return Ok(false);
+    let mut read: BTreeMap<StorePath, Derivation> = BTreeMap::new();
+    let mut all_outputs: BTreeMap<StorePath, BTreeMap<String, StorePath>> = BTreeMap::new();
+    let mut valid: BTreeSet<StorePath> = BTreeSet::new();
+    let mut to_build: Vec<StorePath> = Vec::new();
+    let mut building: BTreeSet<StorePath> = BTreeSet::new();
+    // Derivations whose substitution failed: built whatever the caches say.
+    let mut forced: BTreeSet<StorePath> = BTreeSet::new();
+    let mut frontier: Vec<StorePath> = targets.to_vec();
+    loop {
+        // (derivation, its missing outputs) that the caches can give.
+        let mut offered: Vec<(StorePath, Vec<StorePath>)> = Vec::new();
+        let mut offered_set: BTreeSet<StorePath> = BTreeSet::new();
+        let mut level = std::mem::take(&mut frontier);
+        while !level.is_empty() {
+            let mut fresh: Vec<(StorePath, Vec<StorePath>)> = Vec::new();
+            let mut seen: BTreeSet<StorePath> = BTreeSet::new();
+            for d in level {
+                if valid.contains(&d)
+                    || building.contains(&d)
+                    || offered_set.contains(&d)
+                    || !seen.insert(d.clone())
+                {
+                    continue;
+                }
+                if !read.contains_key(&d) {
+                    let (drv, outputs) = read_drv(store, &d)?;
+                    all_outputs.insert(d.clone(), outputs);
+                    read.insert(d.clone(), drv);
+                }
+                let mut missing = Vec::new();
+                for p in all_outputs[&d].values() {
+                    if !store.is_valid(p)? {
+                        missing.push(p.clone());
+                    }
+                }
+                if missing.is_empty() {
+                    report(Progress::Skipped { drv: &d });
+                    valid.insert(d);
+                } else {
+                    fresh.push((d, missing));
+                }
+            }
+            let have = match &opts.substituter {
+                Some(sub) => {
+                    let asked: Vec<StorePath> = fresh
+                        .iter()
+                        .filter(|(d, _)| !forced.contains(d))
+                        .flat_map(|(_, m)| m.iter().cloned())
+                        .collect();
+                    query(sub, &asked, &on_event)
+                }
+                None => BTreeSet::new(),
+            };
+            let mut next = Vec::new();
+            for (d, missing) in fresh {
+                if !forced.contains(&d) && missing.iter().all(|p| have.contains(p)) {
+                    offered_set.insert(d.clone());
+                    offered.push((d, missing));
+                    continue;
+                }
+                for input in read[&d].input_drvs.keys() {
+                    next.push(store_dir.parse(input).map_err(|e| {
+                        SchedulerError::BadDerivation {
+                            drv: store_dir.display(&d),
+                            problem: format!("input derivation '{input}': {e}"),
+                        }
+                    })?);
+                }
+                building.insert(d.clone());
+                to_build.push(d);
+            }
+            level = next;
+        }
+        let Some(sub) = opts.substituter.as_ref().filter(|_| !offered.is_empty()) else {
+            break;
+        };
+        let wanted: Vec<StorePath> = offered
+            .iter()
+            .flat_map(|(_, m)| m.iter().cloned())
+            .collect();
+        if let Err(e) = sub.substitute(store, &wanted, &on_event) {
+            tracing::warn!("substitution failed, building instead: {e}");
+        }
+        for (d, missing) in offered {
+            let mut all = true;
+            for p in &missing {
+                if !store.is_valid(p)? {
+                    all = false;
+                    break;
+                }
+            }
+            if all {
+                report(Progress::Skipped { drv: &d });
+                valid.insert(d);
+            } else {
+                forced.insert(d.clone());
+                frontier.push(d);
+            }
         }
     }
-    Ok(true)
+
+    // The derivations to build, each waiting for those of its inputs that are built too.
+    let index: BTreeMap<&StorePath, usize> =
+        to_build.iter().enumerate().map(|(i, d)| (d, i)).collect();
+    let mut nodes: Vec<Node> = Vec::with_capacity(to_build.len());
+    for d in &to_build {
+        let drv = read
+            .get(d)
+            .cloned()
+            .ok_or_else(|| SchedulerError::BadDerivation {
+                drv: store_dir.display(d),
+                problem: "it was not read".into(),
+            })?;
+        let mut deps = BTreeSet::new();
+        for input in drv.input_drvs.keys() {
+            if let Some(&j) = store_dir.parse(input).ok().and_then(|p| index.get(&p)) {
+                deps.insert(j);
+            }
+        }
+        nodes.push(Node {
+            path: d.clone(),
+            outputs: all_outputs[d].clone(),
+            drv,
+            deps,
+            dependents: Vec::new(),
+        });
+    }
+    for i in 0..nodes.len() {
+        let deps: Vec<usize> = nodes[i].deps.iter().copied().collect();
+        for j in deps {
+            nodes[j].dependents.push(i);
+        }
+    }
+    Ok(Plan { nodes, all_outputs })
 }
 
+/// The paths of `asked` that some cache has (a cache's failure only means it has none).
+fn query(
+    sub: &Substituter,
+    asked: &[StorePath],
+    on_event: &(dyn Fn(strata_store::cache::Event<'_>) + Sync),
+) -> BTreeSet<StorePath> {
+    if asked.is_empty() {
+        return BTreeSet::new();
+    }
+    match sub.query(asked, on_event) {
+        Ok(found) => asked
+            .iter()
+            .zip(found)
+            .filter(|(_, f)| *f)
+            .map(|(p, _)| p.clone())
+            .collect(),
+        Err(e) => {
+            tracing::warn!("cannot ask the binary caches, building instead: {e}");
+            BTreeSet::new()
+        }
+    }
+}
+
+/// Realises the derivations `targets` (`.drv` store paths) and everything they need, and
+/// returns each target's output paths by name. With a substituter, outputs the caches have
+/// are fetched instead of built (see [`plan`]).
 pub fn realise_all(
     store_root: &Path,
     store_dir: &StoreDir,
@@ -251,75 +412,10 @@ pub fn realise_all(
         }
     };
     let mut store = LocalStore::open(store_root, store_dir.clone())?;
-
-    // Read the graph, pruned at derivations whose outputs are all valid.
-    let mut nodes: Vec<Node> = Vec::new();
-    let mut index: BTreeMap<StorePath, usize> = BTreeMap::new();
-    let mut all_outputs: BTreeMap<StorePath, BTreeMap<String, StorePath>> = BTreeMap::new();
-    let mut skipped: BTreeSet<StorePath> = BTreeSet::new();
-    // (derivation, the node that needs it)
-    let mut queue: VecDeque<(StorePath, Option<usize>)> =
-        targets.iter().map(|t| (t.clone(), None)).collect();
-    while let Some((path, parent)) = queue.pop_front() {
-        if let Some(&i) = index.get(&path) {
-            if let Some(parent) = parent {
-                nodes[parent].deps.insert(i);
-                nodes[i].dependents.push(parent);
-            }
-            continue;
-        }
-        if skipped.contains(&path) {
-            continue;
-        }
-        let (drv, outputs) = read_drv(&store, &path)?;
-        let mut valid = true;
-        for p in outputs.values() {
-            if !store.is_valid(p)? {
-                valid = false;
-                break;
-            }
-        }
-        if !valid {
-            if let Some(sub) = &opts.substituter {
-                valid = substitute_outputs(&mut store, sub, opts, &outputs)?;
-            }
-        }
-        all_outputs.insert(path.clone(), outputs.clone());
-        if valid {
-            report(Progress::Skipped { drv: &path });
-            skipped.insert(path);
-            continue;
-        }
-        let i = nodes.len();
-        for input in drv.input_drvs.keys() {
-            let p = store_dir
-                .parse(input)
-                .map_err(|e| SchedulerError::BadDerivation {
-                    drv: store.print(&path),
-                    problem: format!("input derivation '{input}': {e}"),
-                })?;
-            queue.push_back((p, Some(i)));
-        }
-        if let Some(parent) = parent {
-            nodes.push(Node {
-                path: path.clone(),
-                drv,
-                outputs,
-                deps: BTreeSet::new(),
-                dependents: vec![parent],
-            });
-            nodes[parent].deps.insert(i);
-        } else {
-            nodes.push(Node {
-                path: path.clone(),
-                drv,
-                outputs,
-                deps: BTreeSet::new(),
-                dependents: Vec::new(),
-            });
-        }
-        index.insert(path, i);
-    }
+    let Plan {
+        nodes,
+        mut all_outputs,
+    } = plan(&mut store, targets, opts, &report)?;
     drop(store);
     check_acyclic(&nodes, store_dir)?;
 

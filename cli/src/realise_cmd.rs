@@ -91,6 +91,9 @@ pub fn realise(args: RealiseArgs, root: Option<PathBuf>, store_dir: &str) -> Res
     let mut store = crate::open_store(root, store_dir)?;
     let targets = parse_targets(&store, &args.paths)?;
     let substituter = args.substitute.substituter(store.store_dir())?;
+    let tally = Arc::new(crate::substitute_args::Tally::new(
+        store.store_dir().clone(),
+    ));
     let mut drvs = Vec::new();
     for t in &targets {
         if t.path.name().ends_with(".drv") {
@@ -101,9 +104,8 @@ pub fn realise(args: RealiseArgs, root: Option<PathBuf>, store_dir: &str) -> Res
             }
             if !store.is_valid(&t.path)? {
                 if let Some(sub) = &substituter {
-                    let dir = store.store_dir().clone();
                     sub.substitute(&mut store, std::slice::from_ref(&t.path), &|e| {
-                        crate::substitute_args::print_event(&dir, &e)
+                        tally.record(&e)
                     })?;
                 }
             }
@@ -124,9 +126,9 @@ pub fn realise(args: RealiseArgs, root: Option<PathBuf>, store_dir: &str) -> Res
     opts.build.timeout = args.timeout.map(std::time::Duration::from_secs);
     opts.substituter = substituter;
     if opts.substituter.is_some() {
-        let dir = store.store_dir().clone();
+        let tally = Arc::clone(&tally);
         opts.on_substitute = Some(Arc::new(move |e: &strata_store::cache::Event<'_>| {
-            crate::substitute_args::print_event(&dir, e)
+            tally.record(e)
         }));
     }
     // `mirror://debian/` URLs of builtin:fetchurl resolve against the configured archive.
@@ -139,7 +141,9 @@ pub fn realise(args: RealiseArgs, root: Option<PathBuf>, store_dir: &str) -> Res
     )
     .ok()
     .flatten();
-    let built = realise_all(store.root(), store.store_dir(), &drvs, &opts)?;
+    let built = realise_all(store.root(), store.store_dir(), &drvs, &opts);
+    tally.finish();
+    let built = built?;
 
     let mut paths: Vec<StorePath> = Vec::new();
     for t in &targets {

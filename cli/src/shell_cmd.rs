@@ -58,6 +58,8 @@ pub struct ShellArgs {
     /// How many builds run at once [default: the number of CPUs].
     #[arg(short, long, value_name = "N")]
     jobs: Option<usize>,
+    #[command(flatten)]
+    substitute: crate::substitute_args::SubstituteArgs,
 }
 
 /// The shell file `flag` names (a file, or a directory with shell.nix or default.nix), else
@@ -146,6 +148,8 @@ pub fn shell(args: ShellArgs, root: Option<PathBuf>, store_dir: &str) -> Result<
         })),
         ..Default::default()
     };
+    // Packages (and the shell's tree) come from the binary caches when they have them.
+    args.substitute.apply(&mut opts, store.store_dir())?;
     opts.build.debian_mirror =
         debian_mirror(args.mirror.as_deref(), &lock.architecture, Path::new("/"))
             .ok()
@@ -158,6 +162,8 @@ pub fn shell(args: ShellArgs, root: Option<PathBuf>, store_dir: &str) -> Result<
         modules: &modules,
     };
     let prepared = shell::prepare(store.root(), store.store_dir(), &request, &opts)?;
+    // What was substituted is summed up before the shell starts, not after it ends.
+    drop(opts);
     let action = match (args.run, args.command) {
         (Some(cmd), _) => Action::Run(cmd),
         (None, Some(cmd)) => Action::Command(cmd),

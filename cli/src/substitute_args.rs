@@ -101,14 +101,89 @@ impl SubstituteArgs {
         Ok(Some(Arc::new(sub)))
     }
 
-    /// Sets the scheduler's substituter and a progress printer for it.
+    /// Sets the scheduler's substituter and a progress printer for it, which prints what was
+    /// substituted ([`Tally`]) once the scheduler options are dropped.
     pub fn apply(&self, opts: &mut SchedulerOptions, store_dir: &StoreDir) -> Result<()> {
         opts.substituter = self.substituter(store_dir)?;
         if opts.substituter.is_some() {
-            let dir = store_dir.clone();
-            opts.on_substitute = Some(Arc::new(move |e: &Event<'_>| print_event(&dir, e)));
+            let tally = Arc::new(Tally::new(store_dir.clone()));
+            opts.on_substitute = Some(Arc::new(move |e: &Event<'_>| tally.record(e)));
         }
         Ok(())
+    }
+}
+
+/// What one command substituted, per cache. Every event is printed as it comes
+/// ([`print_event`]); the totals are printed as one line per cache by [`Tally::finish`], or
+/// when the tally is dropped. The building verbs (`build`, `switch`, `image`) share one
+/// scheduler configuration for all their realisations, and it goes when their build is over:
+/// dropping is their "the end", wherever the build returns from.
+#[derive(Debug)]
+pub struct Tally {
+    dir: StoreDir,
+    /// Per cache URL: paths, downloaded bytes, NAR bytes.
+    per_cache: std::sync::Mutex<std::collections::BTreeMap<String, (usize, u64, u64)>>,
+}
+
+impl Tally {
+    pub fn new(dir: StoreDir) -> Tally {
+        Tally {
+            dir,
+            per_cache: Default::default(),
+        }
+    }
+
+    /// Prints the event and counts what it substituted.
+    pub fn record(&self, e: &Event<'_>) {
+        print_event(&self.dir, e);
+        if let Event::Substituted {
+            cache,
+            file_bytes,
+            nar_bytes,
+            ..
+        } = e
+        {
+            if let Ok(mut m) = self.per_cache.lock() {
+                let t = m.entry((*cache).to_owned()).or_default();
+                t.0 += 1;
+                t.1 += file_bytes;
+                t.2 += nar_bytes;
+            }
+        }
+    }
+
+    /// The summary lines, one per cache that gave something (none when nothing was
+    /// substituted).
+    pub fn summary(&self) -> Vec<String> {
+        let Ok(m) = self.per_cache.lock() else {
+            return Vec::new();
+        };
+        m.iter()
+            .map(|(cache, (n, file, nar))| {
+                format!(
+                    "substituted {n} path{} from {cache}: {:.2} MiB downloaded ({file} bytes), {:.2} MiB unpacked ({nar} bytes)",
+                    if *n == 1 { "" } else { "s" },
+                    *file as f64 / 1048576.0,
+                    *nar as f64 / 1048576.0,
+                )
+            })
+            .collect()
+    }
+
+    /// Prints the summary and forgets the totals (so that dropping prints nothing more).
+    pub fn finish(&self) {
+        for line in self.summary() {
+            eprintln!("{line}");
+        }
+        if let Ok(mut m) = self.per_cache.lock() {
+            m.clear();
+        }
+    }
+}
+
+impl Drop for Tally {
+    fn drop(&mut self) {
+        self.finish();
     }
 }
 
@@ -129,6 +204,8 @@ pub fn print_event(dir: &StoreDir, e: &Event<'_>) {
             )),
             *nar_size as f64 / 1048576.0
         ),
+        // Counted by [`Tally`], printed once at the end.
+        Event::Substituted { .. } => return,
         Event::CacheSkipped { cache, error } => {
             format!("warning: skipping binary cache {cache}: {error}")
         }

@@ -14,15 +14,20 @@ use strata_store::{LocalStore, StoreDir};
 use super::compat::{mkdir, os, strata_info, tree_mixed, Nix};
 use super::{run, strata, strata_store};
 
-/// lighttpd serving `dir` on a free port of 127.0.0.1 until dropped.
+/// lighttpd serving `dir` on a free port of 127.0.0.1 until dropped, logging each request.
 pub(crate) struct Lighttpd {
     child: Child,
     pub port: u16,
-    _conf: tempfile::TempDir,
+    conf: tempfile::TempDir,
 }
 
 impl Lighttpd {
     pub(crate) fn serve(dir: &Path) -> Lighttpd {
+        Lighttpd::serve_with(dir, "")
+    }
+
+    /// [`Lighttpd::serve`], with more lines for its configuration.
+    pub(crate) fn serve_with(dir: &Path, extra_conf: &str) -> Lighttpd {
         let program = Path::new("/usr/sbin/lighttpd");
         assert!(
             program.exists(),
@@ -41,9 +46,12 @@ impl Lighttpd {
             format!(
                 "server.document-root = \"{}\"\nserver.bind = \"127.0.0.1\"\nserver.port = {port}\n\
                  server.errorlog = \"{}\"\nserver.max-keep-alive-requests = 10000\n\
-                 server.stat-cache-engine = \"disable\"\n",
+                 server.stat-cache-engine = \"disable\"\n\
+                 server.modules += (\"mod_accesslog\")\naccesslog.filename = \"{}\"\n\
+                 accesslog.format = \"%r %>s\"\n{extra_conf}\n",
                 dir.display(),
-                conf_dir.path().join("error.log").display()
+                conf_dir.path().join("error.log").display(),
+                conf_dir.path().join("access.log").display(),
             ),
         )
         .unwrap();
@@ -67,12 +75,27 @@ impl Lighttpd {
         Lighttpd {
             child,
             port,
-            _conf: conf_dir,
+            conf: conf_dir,
         }
     }
 
     pub(crate) fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the server (lighttpd writes its access log out as it stops) and returns the
+    /// requests it served: `GET /PATH STATUS`.
+    pub(crate) fn stop(mut self) -> Vec<String> {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        self.child.wait().unwrap();
+        let log = fs::read_to_string(self.conf.path().join("access.log")).unwrap_or_default();
+        log.lines()
+            .map(|l| l.replace(" HTTP/1.1 ", " ").replace(" HTTP/1.0 ", " "))
+            .collect()
     }
 }
 
@@ -648,6 +671,7 @@ fn the_example_builds_from_a_cache_with_nothing_built() {
     )
     .ok();
     let server = Lighttpd::serve(&cache);
+    let server_port = server.port;
 
     // Another machine's empty store builds the same configuration from the cache alone.
     let fresh = tmp.path().join("fresh");
@@ -717,4 +741,78 @@ fn the_example_builds_from_a_cache_with_nothing_built() {
         None,
     )
     .ok();
+
+    // What was asked of the cache: every narinfo at most once, and only the closure's. The
+    // toplevel being there, nothing only its build needed (the `.deb` files, for one) was
+    // asked for, let alone fetched; each substituted path's NAR was fetched once.
+    let requests = server.stop();
+    let hash = |p: &str| {
+        p.trim_start_matches("/nix/store/")
+            .split('-')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let in_closure: std::collections::BTreeSet<String> = closure.iter().map(|p| hash(p)).collect();
+    let narinfos: Vec<&str> = requests
+        .iter()
+        .filter_map(|r| r.strip_prefix("GET /")?.split_once(".narinfo "))
+        .map(|(h, _)| h)
+        .collect();
+    let distinct: std::collections::BTreeSet<&str> = narinfos.iter().copied().collect();
+    assert_eq!(distinct.len(), narinfos.len(), "asked twice: {requests:#?}");
+    for h in &narinfos {
+        assert!(in_closure.contains(*h), "asked for {h}, not in the closure");
+    }
+    let debs: Vec<String> = valid_paths(&s.root())
+        .into_iter()
+        .filter(|p| p.ends_with(".deb"))
+        .collect();
+    assert!(!debs.is_empty(), "the example's build fetched no .deb?");
+    for d in &debs {
+        assert!(!in_closure.contains(&hash(d)), "{d} in the closure");
+        assert!(!valid_paths(&fresh).contains(d), "{d} was fetched");
+    }
+    let substituted: Vec<&String> = closure
+        .iter()
+        .filter(|p| strata_info(&fresh, p)["ultimate"].as_bool() != Some(true))
+        .collect();
+    let nars = requests
+        .iter()
+        .filter(|r| r.starts_with("GET /nar/"))
+        .count();
+    assert_eq!(nars, substituted.len(), "{requests:#?}");
+
+    // The summary line: how many paths, from where, and how many bytes, as the closure says.
+    let nar_bytes: u64 = substituted
+        .iter()
+        .map(|p| strata_info(&fresh, p)["narSize"].as_u64().unwrap())
+        .sum();
+    let file_bytes: u64 = substituted
+        .iter()
+        .map(|p| {
+            let text = fs::read_to_string(cache.join(format!("{}.narinfo", hash(p)))).unwrap();
+            text.lines()
+                .find_map(|l| l.strip_prefix("FileSize: "))
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+        })
+        .sum();
+    let summary: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("substituted "))
+        .collect();
+    assert_eq!(summary.len(), 1, "{}", out.stderr);
+    let url = format!("http://127.0.0.1:{}", server_port);
+    assert!(
+        summary[0].starts_with(&format!(
+            "substituted {} paths from {url}: ",
+            substituted.len()
+        )) && summary[0].contains(&format!(" downloaded ({file_bytes} bytes), "))
+            && summary[0].ends_with(&format!(" unpacked ({nar_bytes} bytes)")),
+        "{}",
+        summary[0]
+    );
 }

@@ -12,8 +12,12 @@
 //! their signatures, so a refusal leaves the store as it was.
 //!
 //! Answers are remembered for the life of a [`Substituter`] (a path that no cache has is not
-//! asked for again), and a cache that fails to answer (down, slow past the timeout, or for
-//! another store directory) is not asked again either.
+//! asked for again, nor one whose NAR failed its checks), and a cache that fails to answer
+//! (down, slow past the timeout, or for another store directory) is not asked again either.
+//!
+//! Without `strict`, a path whose NAR fails (and every path that refers to it) is left out and
+//! the rest of the batch is still registered: a builder asks for a whole graph's outputs at
+//! once, and one bad NAR should cost one build, not all of them.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{self, Read};
@@ -61,6 +65,14 @@ pub enum Event<'a> {
     },
     /// A cache could not be used and is skipped from now on.
     CacheSkipped { cache: &'a str, error: &'a str },
+    /// A path was made valid (after every path of its batch was checked): the bytes
+    /// downloaded (as the cache stores them) and unpacked (its NAR).
+    Substituted {
+        path: &'a StorePath,
+        cache: &'a str,
+        file_bytes: u64,
+        nar_bytes: u64,
+    },
     /// A cache had the path but it was not accepted.
     Refused {
         path: &'a StorePath,
@@ -289,6 +301,31 @@ impl Substituter {
             .collect()
     }
 
+    /// Which of `paths` some cache has, signed by a trusted key (narinfos only: nothing is
+    /// downloaded). Asked in parallel, on up to `jobs` connections; every answer is kept for
+    /// the run, so [`substitute`](Self::substitute) asks none of them again.
+    pub fn query(
+        &self,
+        paths: &[StorePath],
+        on_event: OnEvent<'_>,
+    ) -> Result<Vec<bool>, CacheError> {
+        Ok(self
+            .ask_all(paths, on_event)?
+            .into_iter()
+            .map(|a| matches!(a, Answer::Found(..)))
+            .collect())
+    }
+
+    /// Remembers that no cache's copy of `path` can be had, so it is not fetched again.
+    fn forget(&self, path: &StorePath, cache: &str, reason: String) {
+        if let Ok(mut m) = self.answers.lock() {
+            m.insert(
+                path.clone(),
+                Answer::Missing(vec![(cache.to_owned(), reason)]),
+            );
+        }
+    }
+
     /// Makes `paths` (with everything they refer to) valid in `store` from the caches. With
     /// `strict`, every path must be had; otherwise the paths that cannot be (and those that
     /// refer to them) are listed in the report and left for the caller to build.
@@ -330,24 +367,7 @@ impl Substituter {
         }
         // A path whose references cannot all be had cannot be had either.
         let mut because: BTreeMap<StorePath, StorePath> = BTreeMap::new();
-        loop {
-            let bad: Vec<(StorePath, StorePath)> = plan
-                .iter()
-                .filter_map(|(p, (_, info))| {
-                    info.references
-                        .iter()
-                        .find(|r| *r != p && !plan.contains_key(*r) && !is_valid(store, r))
-                        .map(|r| (p.clone(), r.clone()))
-                })
-                .collect();
-            if bad.is_empty() {
-                break;
-            }
-            for (p, r) in bad {
-                plan.remove(&p);
-                because.insert(p, r);
-            }
-        }
+        prune(store, &mut plan, &mut because);
         if self.opts.strict {
             if let Some((p, reasons)) = missing.iter().next() {
                 let caches: Vec<&str> = self.caches.iter().map(BinaryCache::url).collect();
@@ -402,8 +422,120 @@ impl Substituter {
         for _ in &items {
             stages.push(store.new_staging_dir("substitute")?);
         }
+        let mut results = self.fetch_all(&items, &stages, on_event);
+        let outcome = (|| {
+            // Strict: the first failure is the answer. Otherwise a failed path, and whatever
+            // refers to it, is left out, and the rest goes in.
+            if self.opts.strict {
+                if let Some(Some(Err(e))) = results
+                    .iter_mut()
+                    .find(|r| matches!(r, Some(Err(_))))
+                    .map(Option::take)
+                {
+                    return Err(e);
+                }
+            }
+            let mut failed: BTreeSet<StorePath> = BTreeSet::new();
+            let mut downloaded: BTreeMap<StorePath, u64> = BTreeMap::new();
+            for ((p, (i, _)), r) in items.iter().zip(results) {
+                match r {
+                    None => {}
+                    Some(Ok(n)) => {
+                        downloaded.insert((*p).clone(), n);
+                    }
+                    Some(Err(e)) => {
+                        let cache = self.caches[*i].url();
+                        let reason = match &e {
+                            CacheError::Refused { reason, .. } => reason.clone(),
+                            other => other.to_string(),
+                        };
+                        if matches!(e, CacheError::Refused { .. }) {
+                            on_event(Event::Refused {
+                                path: p,
+                                cache,
+                                reason: &reason,
+                            });
+                        } else {
+                            self.mark_down(*i, &reason, on_event);
+                        }
+                        self.forget(p, cache, reason);
+                        failed.insert((*p).clone());
+                    }
+                }
+            }
+            let mut keep: BTreeMap<StorePath, (usize, Box<NarInfo>)> = items
+                .iter()
+                .filter(|(p, _)| !failed.contains(*p))
+                .map(|(p, v)| ((*p).clone(), (*v).clone()))
+                .collect();
+            let mut dropped: BTreeMap<StorePath, StorePath> = BTreeMap::new();
+            prune(store, &mut keep, &mut dropped);
+            let staged: Vec<Staged> = items
+                .iter()
+                .zip(&stages)
+                .filter(|((p, _), _)| keep.contains_key(*p))
+                .map(|((p, (_, info)), stage)| Staged {
+                    stage: stage.join("t"),
+                    new: NewPath {
+                        path: (*p).clone(),
+                        references: info.references.clone(),
+                        deriver: info.deriver.clone(),
+                        ca: info.ca.clone(),
+                        ultimate: false,
+                    },
+                    nar_hash: info.nar_hash.clone(),
+                    nar_size: info.nar_size,
+                })
+                .collect();
+            if !staged.is_empty() {
+                store.install(staged)?;
+                let sigs: Vec<(StorePath, Vec<String>)> = keep
+                    .iter()
+                    .map(|(p, (_, info))| (p.clone(), info.sigs.clone()))
+                    .collect();
+                store.add_signatures(&sigs)?;
+            }
+            Ok::<_, CacheError>((
+                keep,
+                downloaded,
+                failed.into_iter().chain(dropped.into_keys()),
+            ))
+        })();
+        for s in &stages {
+            crate::local::remove_tree(s);
+        }
+        let (keep, downloaded, lost) = outcome?;
+        report
+            .unavailable
+            .extend(lost.map(|p| self.store_dir.display(&p)));
+        for (p, (i, info)) in &keep {
+            let cache = self.caches[*i].url();
+            let file_bytes = downloaded.get(p).copied().unwrap_or(0);
+            on_event(Event::Substituted {
+                path: p,
+                cache,
+                file_bytes,
+                nar_bytes: info.nar_size,
+            });
+            report
+                .substituted
+                .push((self.store_dir.display(p), cache.to_owned()));
+            report.file_bytes += file_bytes;
+            report.nar_bytes += info.nar_size;
+        }
+        Ok(report)
+    }
+
+    /// Downloads and checks `items`' NARs into `stages`, a few at a time; one result each.
+    /// Strict, the first failure stops the handing out of more (those never tried are `None`).
+    fn fetch_all(
+        &self,
+        items: &[(&StorePath, &(usize, Box<NarInfo>))],
+        stages: &[PathBuf],
+        on_event: OnEvent<'_>,
+    ) -> Vec<Option<Result<u64, CacheError>>> {
         let next = AtomicUsize::new(0);
-        let results: Mutex<Vec<Option<Result<(), CacheError>>>> =
+        let results: Mutex<Vec<Option<Result<u64, CacheError>>>> =
             Mutex::new((0..items.len()).map(|_| None).collect());
         // Unpacking is work for the CPU and the disk: a few more downloads than cores keep both
         // busy while the network waits.
@@ -418,65 +550,36 @@ impl Substituter {
                         break;
                     };
                     let cache = &self.caches[*i];
-                    on_event(Event::Fetching {
-                        path: p,
-                        cache: cache.url(),
-                        file_size: info.file_size,
-                        nar_size: info.nar_size,
-                    });
-                    let r = self.fetch_nar(cache, info, &stages[k].join("t"));
+                    let r = if self.is_down(*i) {
+                        Err(CacheError::Io {
+                            cache: cache.url().to_owned(),
+                            action: "fetch",
+                            file: info.url.clone(),
+                            problem: "the cache failed earlier in this run".into(),
+                        })
+                    } else {
+                        on_event(Event::Fetching {
+                            path: p,
+                            cache: cache.url(),
+                            file_size: info.file_size,
+                            nar_size: info.nar_size,
+                        });
+                        self.fetch_nar(cache, info, &stages[k].join("t"))
+                    };
                     let failed = r.is_err();
                     if let Ok(mut v) = results.lock() {
                         v[k] = Some(r);
                     }
-                    if failed {
+                    if failed && self.opts.strict {
                         next.store(usize::MAX / 2, Ordering::Relaxed);
                         break;
                     }
                 });
             }
         });
-        let results = results.into_inner().unwrap_or_default();
-        let outcome = (|| {
-            for r in results {
-                r.unwrap_or(Ok(()))?;
-            }
-            let staged: Vec<Staged> = items
-                .iter()
-                .zip(&stages)
-                .map(|((p, (_, info)), stage)| Staged {
-                    stage: stage.join("t"),
-                    new: NewPath {
-                        path: (*p).clone(),
-                        references: info.references.clone(),
-                        deriver: info.deriver.clone(),
-                        ca: info.ca.clone(),
-                        ultimate: false,
-                    },
-                    nar_hash: info.nar_hash.clone(),
-                    nar_size: info.nar_size,
-                })
-                .collect();
-            store.install(staged)?;
-            let sigs: Vec<(StorePath, Vec<String>)> = items
-                .iter()
-                .map(|(p, (_, info))| ((*p).clone(), info.sigs.clone()))
-                .collect();
-            store.add_signatures(&sigs)?;
-            Ok::<(), CacheError>(())
-        })();
-        for s in &stages {
-            crate::local::remove_tree(s);
-        }
-        outcome?;
-        for (p, (i, info)) in &items {
-            report
-                .substituted
-                .push((self.store_dir.display(p), self.caches[*i].url().to_owned()));
-            report.file_bytes += info.file_size.unwrap_or(0);
-            report.nar_bytes += info.nar_size;
-        }
-        Ok(report)
+        results
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The URL of the cache that answered for `p`.
@@ -492,13 +595,13 @@ impl Substituter {
     }
 
     /// Downloads one NAR, checks its file and NAR hashes and sizes, and restores it at
-    /// `dest`.
+    /// `dest`; the bytes downloaded.
     fn fetch_nar(
         &self,
         cache: &BinaryCache,
         info: &NarInfo,
         dest: &std::path::Path,
-    ) -> Result<(), CacheError> {
+    ) -> Result<u64, CacheError> {
         let path = self.store_dir.display(&info.path);
         let refuse = |reason: String| CacheError::Refused {
             cache: cache.url().to_owned(),
@@ -588,12 +691,39 @@ impl Substituter {
                 info.nar_size
             )));
         }
-        Ok(())
+        Ok(file_size)
     }
 }
 
 fn is_valid(store: &LocalStore, p: &StorePath) -> bool {
     store.is_valid(p).unwrap_or(false)
+}
+
+/// Removes from `plan` every path that refers to one neither in the plan nor valid, until none
+/// is left; `because` records, for each removed path, the reference it lacked.
+fn prune(
+    store: &LocalStore,
+    plan: &mut BTreeMap<StorePath, (usize, Box<NarInfo>)>,
+    because: &mut BTreeMap<StorePath, StorePath>,
+) {
+    loop {
+        let bad: Vec<(StorePath, StorePath)> = plan
+            .iter()
+            .filter_map(|(p, (_, info))| {
+                info.references
+                    .iter()
+                    .find(|r| *r != p && !plan.contains_key(*r) && !is_valid(store, r))
+                    .map(|r| (p.clone(), r.clone()))
+            })
+            .collect();
+        if bad.is_empty() {
+            return;
+        }
+        for (p, r) in bad {
+            plan.remove(&p);
+            because.insert(p, r);
+        }
+    }
 }
 
 /// Why a narinfo is not acceptable (said after "refused '<path>': ").

@@ -354,3 +354,72 @@ fn signing_in_the_store_is_what_publish_signs() {
         .unwrap()
         .contains(&format!("Sig: {sig}\n")));
 }
+
+#[test]
+fn without_strict_a_bad_nar_costs_only_what_needs_it() {
+    let mut w = world(Compression::None);
+    // b's file replaced by a's: b, and c which refers to it, cannot be had; a can.
+    fs::copy(nar_file(&w, &w.a), nar_file(&w, &w.b)).unwrap();
+    drop_file_lines(&w, &w.b);
+    let trusted = w.key.public().to_text();
+    let s = substituter(&w, &trusted, false);
+    let events = std::sync::Mutex::new(Vec::new());
+    let record = |e: Event<'_>| {
+        let line = match e {
+            Event::Fetching { path, .. } => format!("fetching {}", path.name()),
+            Event::Substituted { path, .. } => format!("substituted {}", path.name()),
+            Event::Refused { path, .. } => format!("refused {}", path.name()),
+            Event::CacheSkipped { cache, .. } => format!("skipped {cache}"),
+        };
+        events.lock().unwrap().push(line);
+    };
+    let r = s
+        .substitute(&mut w.dst, std::slice::from_ref(&w.c), &record)
+        .unwrap();
+    assert_eq!(r.substituted.len(), 1, "{r:?}");
+    assert_eq!(r.substituted[0].0, w.src.print(&w.a));
+    let mut unavailable = r.unavailable.clone();
+    unavailable.sort();
+    let mut want = vec![w.src.print(&w.b), w.src.print(&w.c)];
+    want.sort();
+    assert_eq!(unavailable, want);
+    assert!(w.dst.is_valid(&w.a).unwrap());
+    assert!(!w.dst.is_valid(&w.b).unwrap() && !w.dst.is_valid(&w.c).unwrap());
+    let seen = events.lock().unwrap().clone();
+    assert!(seen.contains(&"refused b.txt".to_owned()), "{seen:?}");
+    assert!(seen.contains(&"substituted a.txt".to_owned()), "{seen:?}");
+    assert!(!seen.iter().any(|l| l.starts_with("skipped")), "{seen:?}");
+
+    // The bad NAR is remembered: asking again downloads nothing.
+    events.lock().unwrap().clear();
+    let r = s
+        .substitute(&mut w.dst, std::slice::from_ref(&w.c), &record)
+        .unwrap();
+    assert!(r.substituted.is_empty());
+    assert!(events.lock().unwrap().is_empty(), "{:?}", events.lock());
+}
+
+#[test]
+fn queries_download_nothing_and_their_answers_are_kept() {
+    let w = world(Compression::Zstd);
+    let trusted = w.key.public().to_text();
+    let s = substituter(&w, &trusted, false);
+    let absent = StoreDir::default()
+        .parse(&format!("/nix/store/{}-absent", "0".repeat(32)))
+        .unwrap();
+    let asked = [w.c.clone(), absent.clone(), w.a.clone()];
+    assert_eq!(s.query(&asked, &|_| {}).unwrap(), vec![true, false, true]);
+    assert!(w.dst.valid_paths().unwrap().is_empty());
+    // The answers stand for the run, even when the cache changes under it.
+    for p in [&w.a, &w.c] {
+        fs::remove_file(narinfo_file(&w, p)).unwrap();
+    }
+    assert_eq!(s.query(&asked, &|_| {}).unwrap(), vec![true, false, true]);
+    // A fresh substituter sees the change.
+    assert_eq!(
+        substituter(&w, &trusted, false)
+            .query(&asked, &|_| {})
+            .unwrap(),
+        vec![false, false, false]
+    );
+}
