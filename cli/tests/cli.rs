@@ -42,6 +42,10 @@
 //! - [`shell`]: `strata shell` with Debian packages from the archive the host's apt sources
 //!   name, in the store [`system`] shares: `-p`, shell.nix, `--pure`, another user, GC roots,
 //!   bad input.
+//! - [`substitute`]: substitution inside builds, requests counted through lighttpd's log:
+//!   build-time inputs of a substituted output neither asked for nor fetched, each path asked
+//!   once, a refused NAR or a silent cache falling back to building, the summary line; and
+//!   `strata shell` and `strata image` substituting what the shared store published.
 //! - [`switch`]: the switch verbs on a machine tree over the shared store of [`system`].
 //! - [`switch_to_configuration`]: a generation's `bin/switch-to-configuration` and `--toplevel`
 //!   on a machine tree, with a forged generation.
@@ -88,6 +92,8 @@ mod realise;
 mod scenarios;
 #[path = "cli/shell.rs"]
 mod shell;
+#[path = "cli/substitute.rs"]
+mod substitute;
 #[path = "cli/switch.rs"]
 mod switch;
 #[path = "cli/switch_to_configuration.rs"]

@@ -115,7 +115,7 @@ fn closed_port() -> u16 {
         .port()
 }
 
-fn key(dir: &Path, name: &str) -> (PathBuf, String) {
+pub(crate) fn key(dir: &Path, name: &str) -> (PathBuf, String) {
     let sk = dir.join(format!("{name}.sec"));
     let out = run(
         strata().args(["key", "generate", name, "-o"]).arg(&sk),
@@ -152,7 +152,7 @@ fn populate(root: &Path, work: &Path) -> Vec<String> {
     vec![c, b, a, t]
 }
 
-fn copy_to(root: &Path, url: &str, extra: &[&str], paths: &[String]) -> super::Output {
+pub(crate) fn copy_to(root: &Path, url: &str, extra: &[&str], paths: &[String]) -> super::Output {
     let mut c = strata();
     c.arg("--store-root")
         .arg(root)
