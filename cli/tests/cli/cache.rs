@@ -19,15 +19,31 @@ pub(crate) struct Lighttpd {
     child: Child,
     pub port: u16,
     conf: tempfile::TempDir,
+    scheme: &'static str,
 }
 
 impl Lighttpd {
     pub(crate) fn serve(dir: &Path) -> Lighttpd {
-        Lighttpd::serve_with(dir, "")
+        Lighttpd::serve_with(dir, "", "http")
+    }
+
+    /// [`Lighttpd::serve`] over https, with the certificate `cert` and its key `key` (PEM).
+    pub(crate) fn serve_tls(dir: &Path, cert: &Path, key: &Path) -> Lighttpd {
+        assert!(
+            Path::new("/usr/lib/lighttpd/mod_openssl.so").exists(),
+            "the https tests need Debian's lighttpd-mod-openssl: run scripts/setup --tests"
+        );
+        let conf = format!(
+            "server.modules += (\"mod_openssl\")\nssl.engine = \"enable\"\n\
+             ssl.pemfile = \"{}\"\nssl.privkey = \"{}\"\n",
+            cert.display(),
+            key.display()
+        );
+        Lighttpd::serve_with(dir, &conf, "https")
     }
 
     /// [`Lighttpd::serve`], with more lines for its configuration.
-    pub(crate) fn serve_with(dir: &Path, extra_conf: &str) -> Lighttpd {
+    fn serve_with(dir: &Path, extra_conf: &str, scheme: &'static str) -> Lighttpd {
         let program = Path::new("/usr/sbin/lighttpd");
         assert!(
             program.exists(),
@@ -76,11 +92,12 @@ impl Lighttpd {
             child,
             port,
             conf: conf_dir,
+            scheme,
         }
     }
 
     pub(crate) fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("{}://127.0.0.1:{}", self.scheme, self.port)
     }
 
     /// Stops the server (lighttpd writes its access log out as it stops) and returns the

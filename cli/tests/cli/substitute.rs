@@ -395,3 +395,292 @@ fn a_cache_that_never_answers_is_given_up_once() {
     // One connection (for nix-cache-info); the three derivations' outputs were never asked.
     assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
+
+// ---------------------------------------------------------------------------------------------
+// `strata shell` and `strata image`, from what the shared store published
+
+#[test]
+fn the_shell_substitutes_its_packages() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sk, public) = key(tmp.path(), "shells-1");
+    let cache = tmp.path().join("cache");
+    {
+        let s = super::system::shared();
+        // The shell's tree, made (and its packages fetched) in the shared store.
+        let mut c = strata();
+        c.current_dir(tmp.path())
+            .arg("--store-root")
+            .arg(s.root())
+            .args(["shell", "-p", "jq", "--run", "echo $STRATA_SHELL"])
+            .env_remove("STRATA_DEBIAN_MIRROR");
+        let tree = run(&mut c, None).ok().line();
+        assert!(tree.starts_with("/nix/store/"), "{tree}");
+        let url = format!("file://{}", cache.display());
+        copy_to(
+            &s.root(),
+            &url,
+            &["--key-file", sk.to_str().unwrap()],
+            std::slice::from_ref(&tree),
+        )
+        .ok();
+    }
+    let server = Lighttpd::serve(&cache);
+    let fresh = tmp.path().join("fresh");
+    let mut c = strata();
+    c.current_dir(tmp.path())
+        .arg("--store-root")
+        .arg(&fresh)
+        .args(["shell", "-p", "jq", "--run", "jq --version"])
+        .args([
+            "--substituters",
+            &server.url(),
+            "--trusted-public-keys",
+            &public,
+        ])
+        .env_remove("STRATA_DEBIAN_MIRROR");
+    let o = run(&mut c, None).ok();
+    assert!(o.line().starts_with("jq-1."), "{}", o.line());
+    assert!(
+        !o.stderr.lines().any(|l| l.starts_with("building ")),
+        "built instead of substituted:\n{}",
+        o.stderr
+    );
+    assert!(
+        o.stderr
+            .lines()
+            .any(|l| l.starts_with("substituted ") && l.contains(&server.url())),
+        "{}",
+        o.stderr
+    );
+    // No .deb was fetched: only the unpacked packages the tree refers to came.
+    let store = LocalStore::open(&fresh, StoreDir::default()).unwrap();
+    let debs: Vec<String> = store
+        .valid_paths()
+        .unwrap()
+        .iter()
+        .map(|p| store.print(p))
+        .filter(|p| p.ends_with(".deb"))
+        .collect();
+    assert!(debs.is_empty(), "{debs:?}");
+}
+
+#[test]
+fn an_image_substitutes_its_system() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sk, public) = key(tmp.path(), "images-1");
+    let cache = tmp.path().join("cache");
+    let example = super::system::example();
+    let toplevel = {
+        let s = super::system::shared();
+        let toplevel =
+            super::system::build(&s, &["-f", example.to_str().unwrap(), "--no-out-link"])
+                .ok()
+                .line();
+        let url = format!("file://{}", cache.display());
+        copy_to(
+            &s.root(),
+            &url,
+            &["--key-file", sk.to_str().unwrap()],
+            std::slice::from_ref(&toplevel),
+        )
+        .ok();
+        toplevel
+    };
+    let server = Lighttpd::serve(&cache);
+    let fresh = tmp.path().join("fresh");
+    let out = tmp.path().join("system.tar");
+    let mut c = strata();
+    c.arg("--store-root")
+        .arg(&fresh)
+        .arg("image")
+        .args(["-f", example.to_str().unwrap(), "--format", "tar", "-o"])
+        .arg(&out)
+        .args([
+            "--substituters",
+            &server.url(),
+            "--trusted-public-keys",
+            &public,
+        ])
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .env_remove("STRATA_DEBIAN_MIRROR");
+    let o = run(&mut c, None).ok();
+    assert!(
+        !o.stderr.lines().any(|l| l.starts_with("building ")),
+        "built instead of substituted:\n{}",
+        o.stderr
+    );
+    assert!(
+        o.stderr
+            .contains(&format!("substituting {toplevel} from {}", server.url())),
+        "{}",
+        o.stderr
+    );
+    let summary: Vec<&str> = o
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("substituted "))
+        .collect();
+    assert_eq!(summary.len(), 1, "{}", o.stderr);
+    assert!(out.metadata().unwrap().len() > 0);
+    // The image holds the substituted system.
+    let listing = std::process::Command::new("tar")
+        .arg("-tf")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    let name = toplevel.trim_start_matches('/');
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.trim_start_matches("./").starts_with(name)),
+        "{toplevel} not in the image"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// https
+
+/// `openssl` in `dir`.
+fn openssl(dir: &Path, args: &[&str]) {
+    let o = std::process::Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("the https tests need the openssl command");
+    assert!(
+        o.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// A certificate authority `NAME.pem` (key `NAME.key`) in `dir`, and a certificate it signed
+/// for 127.0.0.1: `NAME-server.pem` and `NAME-server.key`.
+fn make_ca(dir: &Path, name: &str) {
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let (key, pem) = (format!("{name}.key"), format!("{name}.pem"));
+    let subject = format!("/CN=strata test {name}");
+    let mut args = vec!["req", "-x509"];
+    args.extend(ec);
+    args.extend([
+        "-keyout",
+        &key,
+        "-out",
+        &pem,
+        "-days",
+        "2",
+        "-subj",
+        &subject,
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
+    openssl(dir, &args);
+    let (skey, csr, spem) = (
+        format!("{name}-server.key"),
+        format!("{name}-server.csr"),
+        format!("{name}-server.pem"),
+    );
+    let mut args = vec!["req"];
+    args.extend(ec);
+    args.extend(["-keyout", &skey, "-out", &csr, "-subj", "/CN=127.0.0.1"]);
+    openssl(dir, &args);
+    let ext = format!("{name}.ext");
+    fs::write(
+        dir.join(&ext),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
+         keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            &pem,
+            "-CAkey",
+            &key,
+            "-CAcreateserial",
+            "-out",
+            &spem,
+            "-days",
+            "2",
+            "-extfile",
+            &ext,
+        ],
+    );
+}
+
+#[test]
+fn substitutes_over_https_and_refuses_an_untrusted_certificate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path().join("work");
+    mkdir(&work);
+    let (cache, public) = published(tmp.path(), &work, |c| vec![c.app.1.clone()]);
+    let pki = tmp.path().join("pki");
+    mkdir(&pki);
+    make_ca(&pki, "trusted");
+    make_ca(&pki, "other");
+    let server = Lighttpd::serve_tls(
+        &cache,
+        &pki.join("trusted-server.pem"),
+        &pki.join("trusted-server.key"),
+    );
+    let url = server.url();
+    assert!(url.starts_with("https://"));
+    let realise_with = |root: &Path, ca: &Path| {
+        let chain = Graph::new(root, &work).chain();
+        let mut c = strata();
+        c.arg("--store-root")
+            .arg(root)
+            .arg("realise")
+            .args(["--substituters", &url, "--trusted-public-keys", &public])
+            .arg(&chain.app.0)
+            .env("SSL_CERT_FILE", ca)
+            .env_remove("NIX_SSL_CERT_FILE");
+        (run(&mut c, None).ok(), chain)
+    };
+
+    // The test authority, named by SSL_CERT_FILE: substituted, nothing built.
+    let (o, chain) = realise_with(&tmp.path().join("b"), &pki.join("trusted.pem"));
+    assert_eq!(o.line(), chain.app.1);
+    assert!(built(&o).is_empty(), "{}", o.stderr);
+    assert!(
+        o.stderr
+            .lines()
+            .any(|l| l.starts_with(&format!("substituted 2 paths from {url}: "))),
+        "{}",
+        o.stderr
+    );
+
+    // Another authority: the server's certificate is refused, the cache skipped with the
+    // reason, and everything built here.
+    let (o, chain) = realise_with(&tmp.path().join("c"), &pki.join("other.pem"));
+    assert_eq!(o.line(), chain.app.1);
+    assert_eq!(built(&o), ["app", "lib", "tool"], "{}", o.stderr);
+    let skipped: Vec<&str> = o
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with(&format!("warning: skipping binary cache {url}")))
+        .collect();
+    assert_eq!(skipped.len(), 1, "{}", o.stderr);
+    assert!(
+        skipped[0].contains("invalid peer certificate") && skipped[0].contains("SSL_CERT_FILE"),
+        "the reason names the certificate and where trust comes from: {}",
+        skipped[0]
+    );
+    let (narinfos, nars) = asked(&server.stop());
+    assert_eq!(nars, 2, "only the trusted run fetched");
+    assert_eq!(narinfos.len(), 2);
+}

@@ -179,7 +179,7 @@ impl Substituter {
                 cache
                     .check_store_dir(&self.store_dir)
                     .err()
-                    .map(|e| e.to_string())
+                    .map(|e| without_cache(&e))
             });
             if let Some(e) = unusable {
                 if self.opts.strict {
@@ -210,7 +210,7 @@ impl Substituter {
                     if self.opts.strict {
                         return Err(e);
                     }
-                    self.mark_down(i, &e.to_string(), on_event);
+                    self.mark_down(i, &without_cache(&e), on_event);
                     continue;
                 }
             };
@@ -447,7 +447,7 @@ impl Substituter {
                         let cache = self.caches[*i].url();
                         let reason = match &e {
                             CacheError::Refused { reason, .. } => reason.clone(),
-                            other => other.to_string(),
+                            other => without_cache(other),
                         };
                         if matches!(e, CacheError::Refused { .. }) {
                             on_event(Event::Refused {
@@ -692,6 +692,21 @@ impl Substituter {
             )));
         }
         Ok(file_size)
+    }
+}
+
+/// An error's text without the "cache URL: " it starts with, for messages that name the
+/// cache already.
+fn without_cache(e: &CacheError) -> String {
+    match e {
+        CacheError::Io {
+            action,
+            file,
+            problem,
+            ..
+        } => format!("cannot {action} '{file}': {problem}"),
+        CacheError::Tls { source, .. } => source.to_string(),
+        other => other.to_string(),
     }
 }
 

@@ -112,7 +112,18 @@ impl BinaryCache {
                             attempt += 1;
                             tracing::debug!(url, error = %e, "retrying on a fresh connection");
                         }
-                        Err(e) => return Err(self.io_err("fetch", rel, e)),
+                        Err(e) => {
+                            let text = e.to_string();
+                            // rustls says what is wrong with the certificate; where the trust
+                            // comes from is strata's to say.
+                            let hint = if text.contains("certificate") {
+                                " (the trusted certificate authorities are those of \
+                                 NIX_SSL_CERT_FILE, else SSL_CERT_FILE, else the system's bundle)"
+                            } else {
+                                ""
+                            };
+                            return Err(self.io_err("fetch", rel, format!("{text}{hint}")));
+                        }
                     }
                 };
                 match resp.status().as_u16() {
