@@ -5,13 +5,13 @@
 //! The graph is read on the calling thread from one store handle. A derivation whose outputs
 //! are all valid is skipped without looking at its inputs (as Nix does: its dependencies are
 //! not needed); so is one whose outputs the binary caches have, asked a level of the graph at a
-//! time, in parallel, and fetched together before any build starts ([`plan`]). The rest are built by a pool of worker threads, each with its own
-//! [`LocalStore`] handle on the same root (a handle is not `Sync`; several handles on one root
-//! are safe). The calling thread hands out a build only when all its input derivations are
-//! realised and fewer than `jobs` builds are running, so the order is always a dependency
-//! order. A failure stops the handing out of new builds (running ones finish) unless
-//! `keep_going` is set, in which case everything that does not depend on a failure is built;
-//! dependents of a failed build are never started.
+//! time, in parallel, and fetched together before any build starts ([`plan`]). The rest are
+//! built by a pool of worker threads, each with its own [`LocalStore`] handle on the same root
+//! (a handle is not `Sync`; several handles on one root are safe). The calling thread hands
+//! out a build only when all its input derivations are realised and fewer than `jobs` builds
+//! are running, so the order is always a dependency order. A failure stops the handing out of
+//! new builds (running ones finish) unless `keep_going` is set, in which case everything that
+//! does not depend on a failure is built; dependents of a failed build are never started.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;

@@ -13,6 +13,8 @@
 //! 2. `substitute over HTTP`: strata's cache served by lighttpd on 127.0.0.1; `strata copy
 //!    --from http://...` into an empty store against `nix copy --from http://... --to DIR`
 //!    into an empty chroot store, both with the cache's key trusted.
+//!    Then `strata build` of the example into an empty store with that cache as its
+//!    substituter (evaluation included), against the same Nix copy.
 //! 3. The decompression limit: `zstd -d` (or `xz -d`) of the same NAR files, one process,
 //!    output thrown away: no substituter can be faster than reading and decompressing its
 //!    files once on one core.
@@ -245,6 +247,22 @@ fn main() {
         t_nix,
         mib(nar_bytes),
     );
+    // 2b. The same closure substituted inside a build, as a fleet machine gets it: `strata
+    // build` of the example into an empty store with the cache as its substituter (the
+    // evaluation included), against the same Nix copy.
+    let t_build = best(reps, |i| {
+        let dest = work.path().join(format!("strata-build-{i}"));
+        let (took, out) = run(strata(&dest)
+            .args(["build", "--no-out-link", "-f"])
+            .arg(&example)
+            .args(["--substituters", &url, "--trusted-public-keys", &public]));
+        assert_eq!(
+            out, toplevel,
+            "the build from the cache made another toplevel"
+        );
+        took
+    });
+    line("build from the cache", t_build, t_nix, mib(nar_bytes));
 
     // 3. The decompression limit on the same files.
     let files: Vec<PathBuf> = fs::read_dir(strata_cache(0).join("nar"))
