@@ -112,7 +112,7 @@ impl Compiler<'_> {
         let slot_names: BTreeMap<Name, u32> = static_names
             .keys()
             .enumerate()
-            .map(|(i, n)| (n.clone(), i as u32))
+            .map(|(i, n)| (*n, i as u32))
             .collect();
 
         // Inherits without a source resolve in the enclosing scope: lower them first.
@@ -144,7 +144,7 @@ impl Compiler<'_> {
                         AttrName::Static(n) => {
                             let v = Rc::new(Expr::Select {
                                 expr: src.clone(),
-                                path: vec![AttrName::Static(n.clone())],
+                                path: vec![AttrName::Static(n)],
                                 default: None,
                                 span: *span,
                             });
@@ -310,7 +310,7 @@ impl Compiler<'_> {
                             return;
                         }
                     }
-                    let v = self.value_expr(value, Some(name.clone()));
+                    let v = self.value_expr(value, Some(name));
                     set.statics
                         .insert(name, Pending::Done(AttrValue::Expr(v), span));
                 } else {

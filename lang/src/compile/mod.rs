@@ -248,7 +248,7 @@ impl<'a> Compiler<'a> {
                     .statics
                     .iter()
                     .enumerate()
-                    .map(|(i, a)| (a.name.clone(), i as u32))
+                    .map(|(i, a)| (a.name, i as u32))
                     .collect();
                 self.scopes.push(Scope::Static(Rc::new(names)));
                 let body = match l.body() {
@@ -265,7 +265,7 @@ impl<'a> Compiler<'a> {
                     .statics
                     .iter()
                     .enumerate()
-                    .map(|(i, a)| (a.name.clone(), i as u32))
+                    .map(|(i, a)| (a.name, i as u32))
                     .collect();
                 self.scopes.push(Scope::Static(Rc::new(names)));
                 let body = self.lookup("body", span);
@@ -431,7 +431,7 @@ impl<'a> Compiler<'a> {
                 }
                 let bind_name = bind.map(|b| self.name(&b));
                 if let Some(b) = &bind_name {
-                    names.insert(b.clone(), entries.len() as u32);
+                    names.insert(*b, entries.len() as u32);
                 }
                 // Defaults see every formal.
                 self.scopes.push(Scope::Static(Rc::new(names)));
@@ -453,15 +453,15 @@ impl<'a> Compiler<'a> {
             }
         };
         let names: BTreeMap<Name, u32> = match &param {
-            Param::Ident(n) => [(n.clone(), 0)].into_iter().collect(),
+            Param::Ident(n) => [(*n, 0)].into_iter().collect(),
             Param::Pattern { formals, bind, .. } => {
                 let mut m: BTreeMap<Name, u32> = formals
                     .iter()
                     .enumerate()
-                    .map(|(i, (n, _, _))| (n.clone(), i as u32))
+                    .map(|(i, (n, _, _))| (*n, i as u32))
                     .collect();
                 if let Some(b) = bind {
-                    m.insert(b.clone(), formals.len() as u32);
+                    m.insert(*b, formals.len() as u32);
                 }
                 m
             }

@@ -34,7 +34,7 @@ impl Evaluator {
         span: Span,
     ) -> EvalResult<Name> {
         match name {
-            AttrName::Static(n) => Ok(n.clone()),
+            AttrName::Static(n) => Ok(*n),
             AttrName::Dynamic(e) => {
                 let v = self.eval(e, env)?;
                 match v {
@@ -96,7 +96,7 @@ impl Evaluator {
         let mut entries: Vec<(Name, Value)> =
             Vec::with_capacity(def.statics.len() + def.dynamics.len());
         for (a, v) in def.statics.iter().zip(values) {
-            entries.push((a.name.clone(), v));
+            entries.push((a.name, v));
         }
         if def.dynamics.is_empty() {
             return Ok(Value::attrs(
@@ -131,7 +131,7 @@ impl Evaluator {
         }
         let mut zipped: Vec<((Name, Value), Option<Span>)> =
             entries.into_iter().zip(spans).collect();
-        zipped.sort_by(|a, b| a.0 .0.cmp(&b.0 .0));
+        zipped.sort_by_key(|a| a.0 .0);
         let (entries, spans): (Vec<_>, Vec<_>) = zipped.into_iter().unzip();
         Ok(Value::attrs(Attrs::from_sorted(entries).with_spans(spans)))
     }

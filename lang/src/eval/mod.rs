@@ -268,7 +268,7 @@ impl Evaluator {
         let names: BTreeMap<Name, u32> = scope
             .names()
             .enumerate()
-            .map(|(i, n)| (n.clone(), i as u32))
+            .map(|(i, n)| (*n, i as u32))
             .collect();
         let base_dir = path.parent().map(|d| d.to_string_lossy().into_owned());
         let parse = rnix::Root::parse(&text);
