@@ -27,10 +27,7 @@ struct NestedSet {
 impl Compiler<'_> {
     fn attr_name(&mut self, a: &ast::Attr) -> AttrName {
         match a {
-            ast::Attr::Ident(i) => {
-                let t = super::ident_text(i);
-                AttrName::Static(self.name(&t))
-            }
+            ast::Attr::Ident(i) => AttrName::Static(super::ident_name(i)),
             ast::Attr::Str(s) => {
                 let span = span_of(self.file, s.syntax());
                 let e = self.string(s, span);
@@ -123,7 +120,7 @@ impl Compiler<'_> {
                     match self.attr_name(a) {
                         AttrName::Static(n) => {
                             let aspan = inherit_span(self.file, a);
-                            let v = self.lookup(&n, aspan);
+                            let v = self.lookup(n, aspan);
                             inherited.push((n, AttrValue::Inherited(v), aspan));
                         }
                         AttrName::Dynamic(_) => {
@@ -177,7 +174,7 @@ impl Compiler<'_> {
                 self.err(d.span, "attribute without a name");
                 continue;
             }
-            self.insert_def(&mut top, path, &value, d.span, is_let, "");
+            self.insert_def(&mut top, path, &value, d.span, is_let, &[]);
         }
         if rec {
             self.scopes.pop();
@@ -200,10 +197,7 @@ impl Compiler<'_> {
 
     fn attr_name_peek(&mut self, a: &ast::Attr) -> AttrName {
         match a {
-            ast::Attr::Ident(i) => {
-                let t = super::ident_text(i);
-                AttrName::Static(self.name(&t))
-            }
+            ast::Attr::Ident(i) => AttrName::Static(super::ident_name(i)),
             ast::Attr::Str(s) => {
                 // Only a string with no interpolation is a static name.
                 let parts = s.normalized_parts();
@@ -257,7 +251,7 @@ impl Compiler<'_> {
         value: &ast::Expr,
         span: Span,
         is_let: bool,
-        prefix: &str,
+        prefix: &[Name],
     ) {
         let first = path.remove(0);
         match first {
@@ -282,8 +276,11 @@ impl Compiler<'_> {
                 set.dynamics.push((name_expr, v, span));
             }
             AttrName::Static(name) => {
-                let full = format!("{prefix}{name}");
-                let sub_prefix = format!("{full}.");
+                // The path so far, for messages only (text is made only when one is reported).
+                let mut sub_prefix: smallvec::SmallVec<[Name; 8]> =
+                    prefix.iter().copied().collect();
+                sub_prefix.push(name);
+                let full = || dotted(&sub_prefix);
                 if path.is_empty() {
                     // `a = { ... };` merges with `a.b = ...` definitions when it is a literal
                     // non-recursive set.
@@ -299,7 +296,7 @@ impl Compiler<'_> {
                                 return;
                             }
                         }
-                        self.already(span, &full, prev_span);
+                        self.already(span, &full(), prev_span);
                         return;
                     }
                     if let ast::Expr::AttrSet(lit) = value {
@@ -327,7 +324,7 @@ impl Compiler<'_> {
                                     AttrName::Dynamic(_) => "${...}".to_owned(),
                                 })
                                 .collect();
-                            self.already(span, &format!("{full}.{}", rest.join(".")), prev);
+                            self.already(span, &format!("{}.{}", full(), rest.join(".")), prev);
                         }
                         None => {
                             let mut nested = NestedSet::default();
@@ -345,7 +342,7 @@ impl Compiler<'_> {
         nested: &mut NestedSet,
         lit: &ast::AttrSet,
         _is_let: bool,
-        prefix: &str,
+        prefix: &[Name],
     ) {
         for entry in lit.entries() {
             match entry {
@@ -382,6 +379,18 @@ impl Compiler<'_> {
         }
         self.expr(value)
     }
+}
+
+/// `a.b.c` for the names of an attribute path.
+fn dotted(path: &[Name]) -> String {
+    let mut s = String::new();
+    for (i, n) in path.iter().enumerate() {
+        if i > 0 {
+            s.push('.');
+        }
+        s.push_str(n.as_str());
+    }
+    s
 }
 
 /// The position Nix 2.8 gives an inherited attribute: where the whitespace before its name

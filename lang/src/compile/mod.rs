@@ -53,6 +53,14 @@ pub(crate) fn ident_text(i: &ast::Ident) -> String {
     }
 }
 
+/// The symbol of an identifier, interned straight from its token's text.
+pub(crate) fn ident_name(i: &ast::Ident) -> Name {
+    match i.ident_token() {
+        Some(t) => crate::value::intern(t.text()),
+        None => crate::value::intern(&i.syntax().text().to_string()),
+    }
+}
+
 fn span_of(file: u32, node: &rnix::SyntaxNode) -> Span {
     let r = node.text_range();
     Span {
@@ -159,9 +167,9 @@ impl<'a> Compiler<'a> {
         Rc::new(Expr::Const(Value::Null))
     }
 
-    fn lookup(&mut self, name: &str, span: Span) -> Rc<Expr> {
+    fn lookup(&mut self, sym: Name, span: Span) -> Rc<Expr> {
+        let name = sym.as_str();
         let mut withs = Vec::new();
-        let sym = crate::value::intern(name);
         for (depth, scope) in self.scopes.iter().rev().enumerate() {
             let depth = depth as u32;
             match scope {
@@ -176,9 +184,8 @@ impl<'a> Compiler<'a> {
         if withs.is_empty() {
             return self.err(span, format!("undefined variable '{name}'"));
         }
-        let name = self.name(name);
         Rc::new(Expr::WithVar {
-            name,
+            name: sym,
             withs: withs.into(),
             span,
         })
@@ -199,8 +206,8 @@ impl<'a> Compiler<'a> {
                 ast::LiteralKind::Uri(u) => Rc::new(Expr::Const(Value::str(u.syntax().text()))),
             },
             ast::Expr::Ident(i) => {
-                let text = ident_text(i);
-                self.lookup(&text, span)
+                let name = ident_name(i);
+                self.lookup(name, span)
             }
             ast::Expr::Str(s) => self.string(s, span),
             ast::Expr::PathAbs(p) => self.path(p.parts(), span, false),
@@ -216,8 +223,8 @@ impl<'a> Compiler<'a> {
                     .trim_start_matches('<')
                     .trim_end_matches('>')
                     .to_owned();
-                let find = self.lookup("__findFile", span);
-                let nix_path = self.lookup("__nixPath", span);
+                let find = self.lookup(crate::value::intern("__findFile"), span);
+                let nix_path = self.lookup(crate::value::intern("__nixPath"), span);
                 let inner = Rc::new(Expr::Apply {
                     func: find,
                     arg: nix_path,
@@ -268,7 +275,7 @@ impl<'a> Compiler<'a> {
                     .map(|(i, a)| (a.name, i as u32))
                     .collect();
                 self.scopes.push(Scope::Static(Rc::new(names)));
-                let body = self.lookup("body", span);
+                let body = self.lookup(crate::value::intern("body"), span);
                 self.scopes.pop();
                 Rc::new(Expr::Let { def, body })
             }
@@ -402,8 +409,11 @@ impl<'a> Compiler<'a> {
     fn lambda(&mut self, l: &ast::Lambda, span: Span, name: Option<Name>) -> Rc<LambdaDef> {
         let param = match l.param() {
             Some(ast::Param::IdentParam(p)) => {
-                let n = p.ident().map(|i| ident_text(&i)).unwrap_or_default();
-                Param::Ident(self.name(&n))
+                let n = match p.ident() {
+                    Some(i) => ident_name(&i),
+                    None => self.name(""),
+                };
+                Param::Ident(n)
             }
             Some(ast::Param::Pattern(p)) => {
                 let mut formals = Vec::new();

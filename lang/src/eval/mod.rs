@@ -572,13 +572,22 @@ impl Evaluator {
                 let mut cur = self.eval(e, env)?;
                 for (i, name) in path.iter().enumerate() {
                     let key = self.attr_name(name, env, *span)?;
+                    // A value or a forced thunk is read in place (one clone); only a thunk
+                    // still to force is taken out.
                     let found = match &cur {
-                        Value::Attrs(a) => a.get_sym(&key).cloned(),
+                        Value::Attrs(a) => a.get_sym(&key).map(|v| match v {
+                            Value::Thunk(t) => match &*t.0.borrow() {
+                                ThunkState::Done(x) => Ok(x.clone()),
+                                _ => Err(t.clone()),
+                            },
+                            v => Ok(v.clone()),
+                        }),
                         _ => None,
                     };
                     match found {
-                        Some(v) => {
-                            cur = self.force(&v, *span).map_err(|e| {
+                        Some(Ok(v)) => cur = v,
+                        Some(Err(t)) => {
+                            cur = self.force_thunk(&t, *span).map_err(|e| {
                                 e.frame(
                                     format!("while evaluating the attribute '{}'", key),
                                     Some(*span),
