@@ -57,7 +57,7 @@ fn attr_names(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
     Ok(Value::list(
         set.sorted()
             .into_iter()
-            .map(|(n, _)| Value::str(n.as_bytes()))
+            .map(|(n, _)| ev.name_string(*n))
             .collect(),
     ))
 }
@@ -160,7 +160,7 @@ fn map_attrs(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
     let set = attrs(ev, &a[1], s)?;
     let out: Vec<(Name, Value)> = set
         .iter()
-        .map(|(k, v)| (*k, lazy_apply2(&f, Value::str(k.as_bytes()), v.clone())))
+        .map(|(k, v)| (*k, lazy_apply2(&f, ev.name_string(*k), v.clone())))
         .collect();
     Ok(Value::attrs(Attrs::from_sorted(out)))
 }
@@ -178,7 +178,7 @@ fn zip_attrs_with(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value>
     let out: Vec<(Name, Value)> = acc
         .into_iter()
         .map(|(k, vs)| {
-            let v = lazy_apply2(&f, Value::str(k.as_bytes()), Value::list(vs));
+            let v = lazy_apply2(&f, ev.name_string(k), Value::list(vs));
             (k, v)
         })
         .collect();

@@ -117,7 +117,15 @@ pub struct Evaluator {
     pub(crate) regex_cache: HashMap<String, Rc<regex::bytes::Regex>>,
     pub(crate) regex_cache_unanchored: HashMap<String, Rc<regex::bytes::Regex>>,
     pub(crate) trace_sink: Box<dyn FnMut(&str)>,
+    /// Strings recently used as attribute names and their symbols (see `dynamic_name`).
+    dynamic_names: Box<[Option<NamedString>]>,
+    /// The string value of each symbol that a builtin gave as a string (`attrNames`,
+    /// `mapAttrs`), by symbol number: shared, since strings are immutable and have no identity.
+    name_strings: Vec<Option<Rc<crate::value::NixStr>>>,
 }
+
+/// A string value and the symbol of its text.
+type NamedString = (Rc<crate::value::NixStr>, Name);
 
 fn stack_addr() -> usize {
     let x = 0u8;
@@ -142,6 +150,8 @@ impl Evaluator {
             regex_cache: HashMap::new(),
             regex_cache_unanchored: HashMap::new(),
             trace_sink: Box::new(|m| eprintln!("trace: {m}")),
+            dynamic_names: vec![None; 256].into_boxed_slice(),
+            name_strings: Vec::new(),
         };
         crate::builtins::install(&mut ev);
         ev
@@ -160,6 +170,17 @@ impl Evaluator {
 
     pub(crate) fn intern(&mut self, s: &str) -> Name {
         self.interner.intern(s)
+    }
+
+    /// An attribute name as a string value.
+    pub(crate) fn name_string(&mut self, n: Name) -> Value {
+        let i = n.id() as usize;
+        if i >= self.name_strings.len() {
+            self.name_strings.resize(i + 1, None);
+        }
+        let s = self.name_strings[i]
+            .get_or_insert_with(|| Rc::new(crate::value::NixStr::plain(n.as_bytes())));
+        Value::String(s.clone())
     }
 
     // -----------------------------------------------------------------------------------------
@@ -414,6 +435,12 @@ impl Evaluator {
                 env: env.clone(),
             })),
             Expr::Bin { op, lhs, rhs, .. } => match int_op_now(*op, lhs, rhs, env) {
+                Some(v) => v,
+                None => Value::Thunk(Thunk::new(ThunkState::Suspended(expr.clone(), env.clone()))),
+            },
+            Expr::Select {
+                expr: base, path, ..
+            } => match select_now(base, path, env) {
                 Some(v) => v,
                 None => Value::Thunk(Thunk::new(ThunkState::Suspended(expr.clone(), env.clone()))),
             },
@@ -743,5 +770,46 @@ impl Evaluator {
             },
             Expr::CurPos(span) => Ok(self.pos_value(*span)),
         }
+    }
+}
+
+/// The value of `x.a.b` when `x` and every attribute on the path are already evaluated and
+/// present: the selection can then neither fail nor loop, so computing it now instead of
+/// making a thunk changes nothing but the cost (`mkOption { type = types.str; }`).
+///
+/// Values whose identity Nix can observe through a fresh thunk's slot are left to the thunk:
+/// functions (a function in a list equals itself only in the same slot) and lists of one or two
+/// elements (which Nix keeps in the slot, so `«repeated»` follows the slot).
+fn select_now(base: &Expr, path: &[AttrName], env: &Rc<Env>) -> Option<Value> {
+    fn evaluated(v: &Value) -> Option<Value> {
+        match v {
+            Value::Thunk(t) => match &*t.0.borrow() {
+                ThunkState::Done(x) => Some(x.clone()),
+                _ => None,
+            },
+            v => Some(v.clone()),
+        }
+    }
+    let Expr::Local { depth, index } = base else {
+        return None;
+    };
+    let mut cur = {
+        let slots = env.ancestor(*depth).slots.borrow();
+        evaluated(slots.get(*index as usize)?)?
+    };
+    for name in path {
+        let AttrName::Static(n) = name else {
+            return None;
+        };
+        let Value::Attrs(a) = &cur else {
+            return None;
+        };
+        let next = evaluated(a.get_sym(n)?)?;
+        cur = next;
+    }
+    match &cur {
+        Value::Lambda(_) | Value::PrimOp(_) | Value::PrimOpApp(_) | Value::Thunk(_) => None,
+        Value::List(l) if (1..=2).contains(&l.len()) => None,
+        _ => Some(cur),
     }
 }
