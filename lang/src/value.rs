@@ -145,7 +145,11 @@ struct NameHasher(u64);
 
 impl std::hash::Hasher for NameHasher {
     fn finish(&self) -> u64 {
-        self.0
+        // The multiply leaves the low bits depending on the low input bytes only, and a table
+        // picks its bucket from the low bits: names that differ only in their last bytes
+        // (`key1234`, `key1235`) would share buckets. Fold the high half in.
+        let h = self.0;
+        (h ^ (h >> 32)).wrapping_mul(0x9e37_79b9_7f4a_7c15)
     }
 
     fn write(&mut self, bytes: &[u8]) {
