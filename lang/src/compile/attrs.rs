@@ -7,7 +7,7 @@ use std::rc::Rc;
 use rnix::ast::{self, HasEntry};
 use rowan::ast::AstNode;
 
-use super::tree::{AttrName, AttrValue, AttrsDef, Expr, StaticAttr};
+use super::tree::{AttrName, AttrPath, AttrValue, AttrsDef, Expr, StaticAttr};
 use super::{span_of, Compiler, Scope};
 use crate::source::Span;
 use crate::value::{Name, Value};
@@ -53,7 +53,7 @@ impl Compiler<'_> {
         }
     }
 
-    pub(super) fn attrpath(&mut self, p: &ast::Attrpath) -> Vec<AttrName> {
+    pub(super) fn attrpath(&mut self, p: &ast::Attrpath) -> AttrPath {
         p.attrs().map(|a| self.attr_name(&a)).collect()
     }
 
@@ -141,7 +141,7 @@ impl Compiler<'_> {
                         AttrName::Static(n) => {
                             let v = Rc::new(Expr::Select {
                                 expr: src.clone(),
-                                path: vec![AttrName::Static(n)],
+                                path: smallvec::smallvec![AttrName::Static(n)],
                                 default: None,
                                 span: *span,
                             });

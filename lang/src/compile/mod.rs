@@ -12,7 +12,9 @@ mod attrs;
 mod syntax_errors;
 mod tree;
 
-pub use tree::{AttrName, AttrValue, AttrsDef, BinOp, Expr, LambdaDef, Param, Part, StaticAttr};
+pub use tree::{
+    AttrName, AttrPath, AttrValue, AttrsDef, BinOp, Expr, LambdaDef, Param, Part, StaticAttr,
+};
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -396,12 +398,12 @@ impl<'a> Compiler<'a> {
     }
 
     /// Like [`Self::opt`], for the attribute path of a selection or `?`.
-    fn opt_attrpath(&mut self, p: Option<ast::Attrpath>, span: Span, what: &str) -> Vec<AttrName> {
+    fn opt_attrpath(&mut self, p: Option<ast::Attrpath>, span: Span, what: &str) -> AttrPath {
         match p {
             Some(p) => self.attrpath(&p),
             None => {
                 self.err(span, what.to_owned());
-                Vec::new()
+                AttrPath::new()
             }
         }
     }

@@ -13,6 +13,10 @@ pub enum Part {
     Expr(Rc<Expr>),
 }
 
+/// The attribute path of a selection or `?`. Most have one name, which is then kept inside the
+/// expression node rather than behind a pointer of its own.
+pub type AttrPath = smallvec::SmallVec<[AttrName; 1]>;
+
 /// An attribute name in a selection or definition.
 #[derive(Debug)]
 pub enum AttrName {
@@ -68,13 +72,13 @@ pub enum Expr {
     List(Vec<Rc<Expr>>),
     Select {
         expr: Rc<Expr>,
-        path: Vec<AttrName>,
+        path: AttrPath,
         default: Option<Rc<Expr>>,
         span: Span,
     },
     HasAttr {
         expr: Rc<Expr>,
-        path: Vec<AttrName>,
+        path: AttrPath,
         span: Span,
     },
     Lambda(Rc<LambdaDef>),
