@@ -227,16 +227,12 @@ impl<'a> Compiler<'a> {
                     .to_owned();
                 let find = self.lookup(crate::value::intern("__findFile"), span);
                 let nix_path = self.lookup(crate::value::intern("__nixPath"), span);
-                let inner = Rc::new(Expr::Apply {
-                    func: find,
-                    arg: nix_path,
+                let inner = Rc::new(Expr::apply(find, nix_path, span));
+                Rc::new(Expr::apply(
+                    inner,
+                    Rc::new(Expr::Const(Value::str(name))),
                     span,
-                });
-                Rc::new(Expr::Apply {
-                    func: inner,
-                    arg: Rc::new(Expr::Const(Value::str(name))),
-                    span,
-                })
+                ))
             }
             ast::Expr::Paren(p) => match p.expr() {
                 Some(e) => self.expr(&e),
@@ -378,7 +374,7 @@ impl<'a> Compiler<'a> {
             ast::Expr::Apply(a) => {
                 let func = self.opt(a.lambda(), span, "missing function");
                 let arg = self.opt(a.argument(), span, "missing argument");
-                Rc::new(Expr::Apply { func, arg, span })
+                Rc::new(Expr::apply(func, arg, span))
             }
             ast::Expr::Lambda(l) => Rc::new(Expr::Lambda(self.lambda(l, span, None))),
             ast::Expr::CurPos(_) => Rc::new(Expr::CurPos(span)),

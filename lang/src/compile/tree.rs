@@ -86,6 +86,9 @@ pub enum Expr {
         func: Rc<Expr>,
         arg: Rc<Expr>,
         span: Span,
+        /// `arg`'s frame slot when it is a variable: the call reads it without visiting
+        /// the argument's node.
+        arg_slot: Option<(u32, u32)>,
     },
     Let {
         def: Rc<AttrsDef>,
@@ -123,6 +126,22 @@ pub enum Expr {
         span: Span,
     },
     CurPos(Span),
+}
+
+impl Expr {
+    /// `func arg`.
+    pub fn apply(func: Rc<Expr>, arg: Rc<Expr>, span: Span) -> Expr {
+        let arg_slot = match &*arg {
+            Expr::Local { depth, index } => Some((*depth, *index)),
+            _ => None,
+        };
+        Expr::Apply {
+            func,
+            arg,
+            span,
+            arg_slot,
+        }
+    }
 }
 
 impl std::fmt::Debug for Expr {

@@ -448,6 +448,18 @@ impl Evaluator {
         }
     }
 
+    /// The value passed for a call's argument: `thunk`, reading a variable's slot straight
+    /// from the call's node when the compiler recorded it.
+    #[inline]
+    fn arg_thunk(&mut self, arg: &Rc<Expr>, slot: Option<(u32, u32)>, env: &Rc<Env>) -> Value {
+        if let Some((depth, index)) = slot {
+            if let Some(v) = env.ancestor(depth).slots.borrow().get(index as usize) {
+                return v.clone();
+            }
+        }
+        self.thunk(arg, env)
+    }
+
     // -----------------------------------------------------------------------------------------
     // Evaluation
 
@@ -482,11 +494,17 @@ impl Evaluator {
                     },
                 )
             }
-            Expr::Apply { func, arg, span } => {
+            Expr::Apply {
+                func,
+                arg,
+                span,
+                arg_slot,
+            } => {
                 self.check_stack(*span)?;
                 if let Expr::Apply {
                     func: head,
                     arg: first,
+                    arg_slot: first_slot,
                     ..
                 } = &**func
                 {
@@ -494,18 +512,18 @@ impl Evaluator {
                     let f = self.eval(head, env)?;
                     if let Value::PrimOp(op) = &f {
                         if op.arity == 2 {
-                            let a = self.thunk(first, env);
-                            let b = self.thunk(arg, env);
+                            let a = self.arg_thunk(first, *first_slot, env);
+                            let b = self.arg_thunk(arg, *arg_slot, env);
                             return (op.func)(self, &[a, b], *span);
                         }
                     }
-                    let a = self.thunk(first, env);
+                    let a = self.arg_thunk(first, *first_slot, env);
                     let g = self.call(&f, a, *span)?;
-                    let b = self.thunk(arg, env);
+                    let b = self.arg_thunk(arg, *arg_slot, env);
                     return self.call(&g, b, *span);
                 }
                 let f = self.eval(func, env)?;
-                let a = self.thunk(arg, env);
+                let a = self.arg_thunk(arg, *arg_slot, env);
                 self.call(&f, a, *span)
             }
             Expr::If {
@@ -681,10 +699,15 @@ impl Evaluator {
                 def: def.clone(),
                 env: env.clone(),
             }))),
-            Expr::Apply { func, arg, span } => {
+            Expr::Apply {
+                func,
+                arg,
+                span,
+                arg_slot,
+            } => {
                 self.check_stack(*span)?;
                 let f = self.eval(func, env)?;
-                let a = self.thunk(arg, env);
+                let a = self.arg_thunk(arg, *arg_slot, env);
                 self.call(&f, a, *span)
             }
             Expr::Let { def, body } => {
