@@ -140,7 +140,7 @@ impl Compiler<'_> {
                     match self.attr_name(a) {
                         AttrName::Static(n) => {
                             let v = Rc::new(Expr::Select {
-                                expr: src.clone(),
+                                expr: super::Operand::new(src.clone()),
                                 path: smallvec::smallvec![AttrName::Static(n)],
                                 default: None,
                                 span: *span,

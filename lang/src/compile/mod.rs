@@ -13,7 +13,8 @@ mod syntax_errors;
 mod tree;
 
 pub use tree::{
-    AttrName, AttrPath, AttrValue, AttrsDef, BinOp, Expr, LambdaDef, Param, Part, StaticAttr,
+    AttrName, AttrPath, AttrValue, AttrsDef, BinOp, Expr, LambdaDef, Operand, Param, Part,
+    StaticAttr,
 };
 
 use std::collections::BTreeMap;
@@ -359,7 +360,7 @@ impl<'a> Compiler<'a> {
                     self.opt_attrpath(s.attrpath(), span, "missing attribute name after '.'");
                 let default = s.default_expr().map(|d| self.expr(&d));
                 Rc::new(Expr::Select {
-                    expr,
+                    expr: Operand::new(expr),
                     path,
                     default,
                     span,

@@ -17,6 +17,26 @@ pub enum Part {
 /// expression node rather than behind a pointer of its own.
 pub type AttrPath = smallvec::SmallVec<[AttrName; 1]>;
 
+/// The set a selection reads from: a variable's slot is kept in the selection's node, so
+/// `cfg.enable` visits one node, not two.
+#[derive(Debug)]
+pub enum Operand {
+    Local { depth: u32, index: u32 },
+    Expr(Rc<Expr>),
+}
+
+impl Operand {
+    pub fn new(e: Rc<Expr>) -> Operand {
+        match &*e {
+            Expr::Local { depth, index } => Operand::Local {
+                depth: *depth,
+                index: *index,
+            },
+            _ => Operand::Expr(e),
+        }
+    }
+}
+
 /// An attribute name in a selection or definition.
 #[derive(Debug)]
 pub enum AttrName {
@@ -71,7 +91,7 @@ pub enum Expr {
     Attrs(Rc<AttrsDef>),
     List(Vec<Rc<Expr>>),
     Select {
-        expr: Rc<Expr>,
+        expr: Operand,
         path: AttrPath,
         default: Option<Rc<Expr>>,
         span: Span,

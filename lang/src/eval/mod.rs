@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use crate::compile::{AttrName, Compiler, Expr};
+use crate::compile::{AttrName, Compiler, Expr, Operand};
 use crate::error::{ErrorKind, EvalError, EvalResult};
 use crate::io::EvalIo;
 use crate::source::{Source, SourceMap, Span};
@@ -448,6 +448,34 @@ impl Evaluator {
         }
     }
 
+    /// The value of the variable in frame `depth` levels up, slot `index`.
+    #[inline]
+    fn local(&mut self, env: &Rc<Env>, depth: u32, index: u32) -> EvalResult<Value> {
+        let pending = {
+            let e = env.ancestor(depth);
+            let slots = e.slots.borrow();
+            match slots.get(index as usize) {
+                // Values and forced thunks are read in place.
+                Some(Value::Thunk(t)) => {
+                    if let ThunkState::Done(v) = &*t.0.borrow() {
+                        return Ok(v.clone());
+                    }
+                    t.clone()
+                }
+                Some(v) => return Ok(v.clone()),
+                None => return Err(EvalError::new(ErrorKind::InfiniteRecursion, None)),
+            }
+        };
+        self.force_thunk(
+            &pending,
+            Span {
+                file: 0,
+                start: 0,
+                end: 0,
+            },
+        )
+    }
+
     /// The value passed for a call's argument: `thunk`, reading a variable's slot straight
     /// from the call's node when the compiler recorded it.
     #[inline]
@@ -469,31 +497,7 @@ impl Evaluator {
         // everything else is in `eval_other`.
         match &**expr {
             Expr::Const(v) => Ok(v.clone()),
-            Expr::Local { depth, index } => {
-                let pending = {
-                    let e = env.ancestor(*depth);
-                    let slots = e.slots.borrow();
-                    match slots.get(*index as usize) {
-                        // Values and forced thunks are read in place.
-                        Some(Value::Thunk(t)) => {
-                            if let ThunkState::Done(v) = &*t.0.borrow() {
-                                return Ok(v.clone());
-                            }
-                            t.clone()
-                        }
-                        Some(v) => return Ok(v.clone()),
-                        None => return Err(EvalError::new(ErrorKind::InfiniteRecursion, None)),
-                    }
-                };
-                self.force_thunk(
-                    &pending,
-                    Span {
-                        file: 0,
-                        start: 0,
-                        end: 0,
-                    },
-                )
-            }
+            Expr::Local { depth, index } => self.local(env, *depth, *index),
             Expr::Apply {
                 func,
                 arg,
@@ -614,7 +618,10 @@ impl Evaluator {
                 span,
             } => {
                 self.check_stack(*span)?;
-                let mut cur = self.eval(e, env)?;
+                let mut cur = match e {
+                    Operand::Local { depth, index } => self.local(env, *depth, *index)?,
+                    Operand::Expr(e) => self.eval(e, env)?,
+                };
                 for (i, name) in path.iter().enumerate() {
                     let key = self.attr_name(name, env, *span)?;
                     // A value or a forced thunk is read in place (one clone); only a thunk
@@ -803,7 +810,7 @@ impl Evaluator {
 /// Values whose identity Nix can observe through a fresh thunk's slot are left to the thunk:
 /// functions (a function in a list equals itself only in the same slot) and lists of one or two
 /// elements (which Nix keeps in the slot, so `«repeated»` follows the slot).
-fn select_now(base: &Expr, path: &[AttrName], env: &Rc<Env>) -> Option<Value> {
+fn select_now(base: &Operand, path: &[AttrName], env: &Rc<Env>) -> Option<Value> {
     fn evaluated(v: &Value) -> Option<Value> {
         match v {
             Value::Thunk(t) => match &*t.0.borrow() {
@@ -813,7 +820,7 @@ fn select_now(base: &Expr, path: &[AttrName], env: &Rc<Env>) -> Option<Value> {
             v => Some(v.clone()),
         }
     }
-    let Expr::Local { depth, index } = base else {
+    let Operand::Local { depth, index } = base else {
         return None;
     };
     let mut cur = {
