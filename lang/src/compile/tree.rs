@@ -17,8 +17,8 @@ pub enum Part {
 /// expression node rather than behind a pointer of its own.
 pub type AttrPath = smallvec::SmallVec<[AttrName; 1]>;
 
-/// The set a selection reads from: a variable's slot is kept in the selection's node, so
-/// `cfg.enable` visits one node, not two.
+/// The set a selection reads from, or the function a call calls: a variable's slot is kept in
+/// the node, so `cfg.enable` or `f x` visits one node, not two.
 #[derive(Debug)]
 pub enum Operand {
     Local { depth: u32, index: u32 },
@@ -103,7 +103,7 @@ pub enum Expr {
     },
     Lambda(Rc<LambdaDef>),
     Apply {
-        func: Rc<Expr>,
+        func: Operand,
         arg: Rc<Expr>,
         span: Span,
         /// `arg`'s frame slot when it is a variable: the call reads it without visiting
@@ -156,7 +156,7 @@ impl Expr {
             _ => None,
         };
         Expr::Apply {
-            func,
+            func: Operand::new(func),
             arg,
             span,
             arg_slot,

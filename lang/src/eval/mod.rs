@@ -476,6 +476,14 @@ impl Evaluator {
         )
     }
 
+    #[inline]
+    fn eval_operand(&mut self, o: &Operand, env: &Rc<Env>) -> EvalResult<Value> {
+        match o {
+            Operand::Local { depth, index } => self.local(env, *depth, *index),
+            Operand::Expr(e) => self.eval(e, env),
+        }
+    }
+
     /// The value passed for a call's argument: `thunk`, reading a variable's slot straight
     /// from the call's node when the compiler recorded it.
     #[inline]
@@ -505,6 +513,14 @@ impl Evaluator {
                 arg_slot,
             } => {
                 self.check_stack(*span)?;
+                let func = match func {
+                    Operand::Local { depth, index } => {
+                        let f = self.local(env, *depth, *index)?;
+                        let a = self.arg_thunk(arg, *arg_slot, env);
+                        return self.call(&f, a, *span);
+                    }
+                    Operand::Expr(func) => func,
+                };
                 if let Expr::Apply {
                     func: head,
                     arg: first,
@@ -513,7 +529,7 @@ impl Evaluator {
                 } = &**func
                 {
                     // `f a b`: a builtin of two arguments gets both at once.
-                    let f = self.eval(head, env)?;
+                    let f = self.eval_operand(head, env)?;
                     if let Value::PrimOp(op) = &f {
                         if op.arity == 2 {
                             let a = self.arg_thunk(first, *first_slot, env);
@@ -618,10 +634,7 @@ impl Evaluator {
                 span,
             } => {
                 self.check_stack(*span)?;
-                let mut cur = match e {
-                    Operand::Local { depth, index } => self.local(env, *depth, *index)?,
-                    Operand::Expr(e) => self.eval(e, env)?,
-                };
+                let mut cur = self.eval_operand(e, env)?;
                 for (i, name) in path.iter().enumerate() {
                     let key = self.attr_name(name, env, *span)?;
                     // A value or a forced thunk is read in place (one clone); only a thunk
@@ -713,7 +726,7 @@ impl Evaluator {
                 arg_slot,
             } => {
                 self.check_stack(*span)?;
-                let f = self.eval(func, env)?;
+                let f = self.eval_operand(func, env)?;
                 let a = self.arg_thunk(arg, *arg_slot, env);
                 self.call(&f, a, *span)
             }
