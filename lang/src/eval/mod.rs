@@ -449,7 +449,7 @@ impl Evaluator {
     }
 
     /// The value of the variable in frame `depth` levels up, slot `index`.
-    #[inline]
+    #[inline(always)]
     fn local(&mut self, env: &Rc<Env>, depth: u32, index: u32) -> EvalResult<Value> {
         let pending = {
             let e = env.ancestor(depth);
@@ -476,7 +476,7 @@ impl Evaluator {
         )
     }
 
-    #[inline]
+    #[inline(always)]
     fn eval_operand(&mut self, o: &Operand, env: &Rc<Env>) -> EvalResult<Value> {
         match o {
             Operand::Local { depth, index } => self.local(env, *depth, *index),
