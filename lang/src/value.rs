@@ -87,64 +87,55 @@ impl fmt::Debug for NixStr {
 }
 
 /// An interned attribute name. Equal names are one symbol; symbols compare by the order in
-/// which they were first seen (an integer comparison), which is how sets are kept sorted for
-/// lookups. Where Nix shows names in order (`attrNames`, printing, JSON), that order is by
-/// text, and [`Attrs::sorted`] gives it.
+/// which they were first seen on this thread (an integer comparison), which is how sets are
+/// kept sorted for lookups. Where Nix shows names in order (`attrNames`, printing, JSON), that
+/// order is by text, and [`Attrs::sorted`] gives it.
+///
+/// A symbol is its number alone, so copying one touches no reference count and a set's
+/// lookup compares integers stored in the set itself, without following a pointer per probe.
+/// Its text is in the thread's symbol table; symbols are not `Send`, so a symbol is always
+/// read on the thread that made it.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Sym {
     id: u32,
-    text: Box<str>,
+    _thread: std::marker::PhantomData<*const ()>,
 }
 
 impl Sym {
     pub fn id(&self) -> u32 {
         self.id
     }
-    pub fn as_str(&self) -> &str {
-        &self.text
+    pub fn as_str(&self) -> &'static str {
+        SYMBOLS.with(|t| {
+            t.borrow()
+                .texts
+                .get(self.id as usize)
+                .copied()
+                .unwrap_or("")
+        })
     }
 }
 
 impl std::ops::Deref for Sym {
     type Target = str;
     fn deref(&self) -> &str {
-        &self.text
+        self.as_str()
     }
 }
 
-impl PartialEq for Sym {
-    fn eq(&self, other: &Self) -> bool {
-        self.id == other.id
-    }
-}
-impl Eq for Sym {}
-impl PartialOrd for Sym {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Sym {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.id.cmp(&other.id)
-    }
-}
-impl std::hash::Hash for Sym {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.id.hash(state)
-    }
-}
 impl fmt::Display for Sym {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
+        f.write_str(self.as_str())
     }
 }
 impl fmt::Debug for Sym {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}", &*self.text)
+        write!(f, "{:?}", self.as_str())
     }
 }
 
-/// An attribute name, shared between all sets that use it.
-pub type Name = Rc<Sym>;
+/// An attribute name: a symbol, copied freely.
+pub type Name = Sym;
 
 /// A fast hasher for the symbol table (names are short and not chosen by an attacker who
 /// gains anything from collisions: the worst case is a slower evaluation). Multiplies and
@@ -154,7 +145,11 @@ struct NameHasher(u64);
 
 impl std::hash::Hasher for NameHasher {
     fn finish(&self) -> u64 {
-        self.0
+        // The multiply leaves the low bits depending on the low input bytes only, and a table
+        // picks its bucket from the low bits: names that differ only in their last bytes
+        // (`key1234`, `key1235`) would share buckets. Fold the high half in.
+        let h = self.0;
+        (h ^ (h >> 32)).wrapping_mul(0x9e37_79b9_7f4a_7c15)
     }
 
     fn write(&mut self, bytes: &[u8]) {
@@ -179,32 +174,62 @@ impl std::hash::Hasher for NameHasher {
     }
 }
 
-type SymbolTable =
-    std::collections::HashMap<Box<str>, Name, std::hash::BuildHasherDefault<NameHasher>>;
+/// The symbols of one thread: their numbers by text, and their texts by number.
+#[derive(Default)]
+struct SymbolTable {
+    ids: std::collections::HashMap<&'static str, Sym, std::hash::BuildHasherDefault<NameHasher>>,
+    texts: Vec<&'static str>,
+}
 
 thread_local! {
     static SYMBOLS: RefCell<SymbolTable> = RefCell::new(Default::default());
 }
 
+/// The texts of every symbol made on any thread, each stored once for the life of the process
+/// (a symbol's text must outlive every value that names it; sharing them between threads
+/// bounds that memory by the number of distinct names, not by the number of evaluations).
+static TEXTS: std::sync::Mutex<
+    Option<std::collections::HashSet<&'static str, std::hash::BuildHasherDefault<NameHasher>>>,
+> = std::sync::Mutex::new(None);
+
+fn stored_text(s: &str) -> &'static str {
+    let mut pool = TEXTS.lock().unwrap_or_else(|e| e.into_inner());
+    let pool = pool.get_or_insert_with(Default::default);
+    if let Some(t) = pool.get(s) {
+        return t;
+    }
+    let t: &'static str = Box::leak(Box::from(s));
+    pool.insert(t);
+    t
+}
+
 /// The symbol for `s`, made on first use.
 pub fn intern(s: &str) -> Name {
     SYMBOLS.with(|t| {
-        let mut t = t.borrow_mut();
-        if let Some(n) = t.get(s) {
-            return n.clone();
+        if let Some(n) = t.borrow().ids.get(s) {
+            return *n;
         }
-        let n = Rc::new(Sym {
-            id: t.len() as u32,
-            text: s.into(),
-        });
-        t.insert(s.into(), n.clone());
+        let text = stored_text(s);
+        let mut t = t.borrow_mut();
+        let n = Sym {
+            id: t.texts.len() as u32,
+            _thread: std::marker::PhantomData,
+        };
+        t.texts.push(text);
+        t.ids.insert(text, n);
         n
     })
 }
 
 /// The symbol for `s` if it exists; a name never interned is in no set.
 pub fn lookup_symbol(s: &str) -> Option<Name> {
-    SYMBOLS.with(|t| t.borrow().get(s).cloned())
+    SYMBOLS.with(|t| t.borrow().ids.get(s).copied())
+}
+
+/// Calls `f` with the texts of this thread's symbols, indexed by symbol number (one table
+/// access for many names, as sorting by text needs).
+pub(crate) fn with_symbol_texts<R>(f: impl FnOnce(&[&'static str]) -> R) -> R {
+    SYMBOLS.with(|t| f(&t.borrow().texts))
 }
 
 /// An attribute set: entries sorted by name, looked up by binary search.
@@ -261,7 +286,7 @@ impl Attrs {
 
     /// Builds from entries in any order; for a duplicated name the first one wins.
     pub fn from_unsorted(mut entries: Vec<(Name, Value)>) -> Attrs {
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        entries.sort_by_key(|a| a.0);
         entries.dedup_by(|later, earlier| later.0 == earlier.0);
         Attrs {
             entries,
@@ -312,9 +337,14 @@ impl Attrs {
 
     /// The entries in the order of their names' text, as Nix lists them.
     pub fn sorted(&self) -> Vec<(&Name, &Value)> {
-        let mut v: Vec<(&Name, &Value)> = self.entries.iter().map(|(k, v)| (k, v)).collect();
-        v.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
-        v
+        let mut v: Vec<(&'static str, &Name, &Value)> = with_symbol_texts(|texts| {
+            self.entries
+                .iter()
+                .map(|(k, v)| (texts.get(k.id as usize).copied().unwrap_or(""), k, v))
+                .collect()
+        });
+        v.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        v.into_iter().map(|(_, k, v)| (k, v)).collect()
     }
 
     pub fn span_of(&self, name: &str) -> Option<Span> {

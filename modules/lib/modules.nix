@@ -183,7 +183,12 @@ let
   mergeOptionTrees = loc: decls:
     let
       names = attrNames (builtins.listToAttrs (concatMap (d: map (n: { name = n; value = null; }) (attrNames d.options)) decls));
-      at = n: concatMap (d: if d.options ? ${n} then [ { inherit (d) file; options = d.options.${n}; } ] else [ ]) decls;
+      # `at n` is every declaration of `n`, in order: grouped once by name (zipAttrsWith keeps
+      # the list's order) rather than by scanning every module for every name. A non-set has
+      # no names, as `?` sees it.
+      byName = builtins.zipAttrsWith (n: ds: ds) (map (d:
+        mapAttrs (n: _: { inherit (d) file; options = d.options.${n}; }) (if isAttrs d.options then d.options else { })) decls);
+      at = n: byName.${n} or [ ];
     in listToAttrs (map (n:
       let
         here = at n;
@@ -217,7 +222,10 @@ let
       declared = attrNames tree;
       defined = attrNames (builtins.listToAttrs (concatMap (d: map (n: { name = n; value = null; }) (attrNames d.value)) defs));
       undeclared = filter (n: !(tree ? ${n})) defined;
-      defsOf = n: concatMap (d: if d.value ? ${n} then [ { inherit (d) file; value = d.value.${n}; } ] else [ ]) defs;
+      # The definitions of `n`, in order, grouped once by name (as `at` above).
+      defsByName = builtins.zipAttrsWith (n: ds: ds) (map (d:
+        mapAttrs (n: _: { inherit (d) file; value = d.value.${n}; }) (if isAttrs d.value then d.value else { })) defs);
+      defsOf = n: defsByName.${n} or [ ];
       unmatched = map (n:
         let ds = defsOf n; hint = nearest n declared; in
         "The option `${showLoc (loc ++ [ n ])}' does not exist. Definition values:${showDefs ds}"

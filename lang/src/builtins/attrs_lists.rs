@@ -57,7 +57,7 @@ fn attr_names(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
     Ok(Value::list(
         set.sorted()
             .into_iter()
-            .map(|(n, _)| Value::str(n.as_bytes()))
+            .map(|(n, _)| ev.name_string(*n))
             .collect(),
     ))
 }
@@ -106,7 +106,7 @@ fn remove_attrs(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
     let kept: Vec<(Name, Value)> = set
         .iter()
         .filter(|(k, _)| !drop.iter().any(|d| d.as_str() == k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
+        .map(|(k, v)| (*k, v.clone()))
         .collect();
     Ok(Value::attrs(Attrs::from_sorted(kept)))
 }
@@ -117,7 +117,7 @@ fn intersect_attrs(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value
     let kept: Vec<(Name, Value)> = y
         .iter()
         .filter(|(k, _)| x.contains(k))
-        .map(|(k, v)| (k.clone(), v.clone()))
+        .map(|(k, v)| (*k, v.clone()))
         .collect();
     Ok(Value::attrs(Attrs::from_sorted(kept)))
 }
@@ -150,7 +150,7 @@ fn list_to_attrs(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> 
         entries.push((n, value));
     }
     // The first definition of a name wins; a stable sort keeps them in order.
-    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    entries.sort_by_key(|a| a.0);
     entries.dedup_by(|later, earlier| later.0 == earlier.0);
     Ok(Value::attrs(Attrs::from_sorted(entries)))
 }
@@ -160,12 +160,7 @@ fn map_attrs(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
     let set = attrs(ev, &a[1], s)?;
     let out: Vec<(Name, Value)> = set
         .iter()
-        .map(|(k, v)| {
-            (
-                k.clone(),
-                lazy_apply2(&f, Value::str(k.as_bytes()), v.clone()),
-            )
-        })
+        .map(|(k, v)| (*k, lazy_apply2(&f, ev.name_string(*k), v.clone())))
         .collect();
     Ok(Value::attrs(Attrs::from_sorted(out)))
 }
@@ -177,13 +172,13 @@ fn zip_attrs_with(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value>
     for x in sets.iter() {
         let set = attrs(ev, x, s)?;
         for (k, v) in set.iter() {
-            acc.entry(k.clone()).or_default().push(v.clone());
+            acc.entry(*k).or_default().push(v.clone());
         }
     }
     let out: Vec<(Name, Value)> = acc
         .into_iter()
         .map(|(k, vs)| {
-            let v = lazy_apply2(&f, Value::str(k.as_bytes()), Value::list(vs));
+            let v = lazy_apply2(&f, ev.name_string(k), Value::list(vs));
             (k, v)
         })
         .collect();
@@ -198,7 +193,7 @@ fn function_args(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> 
                 Ok(Value::attrs(Attrs::from_unsorted(
                     formals
                         .iter()
-                        .map(|(n, d, _)| (n.clone(), Value::Bool(d.is_some())))
+                        .map(|(n, d, _)| (*n, Value::Bool(d.is_some())))
                         .collect(),
                 )))
             }

@@ -100,7 +100,7 @@ fn derivation_strict(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Val
     let entries: Vec<(Name, Value)> = args
         .sorted()
         .into_iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
+        .map(|(k, v)| (*k, v.clone()))
         .collect();
     for (key, value) in entries {
         if key.as_str() == "__ignoreNulls" {

@@ -108,7 +108,7 @@ pub(crate) fn install(ev: &mut Evaluator) {
     // `builtins.builtins` is the set itself.
     let self_ref = Thunk::new(ThunkState::Done(Value::Null));
     let n = ev.intern("builtins");
-    entries.insert(n.clone(), Value::Thunk(self_ref.clone()));
+    entries.insert(n, Value::Thunk(self_ref.clone()));
     let builtins = Value::attrs(Attrs::from_sorted(entries.clone().into_iter().collect()));
     *self_ref.0.borrow_mut() = ThunkState::Done(builtins.clone());
     ev.builtins_value = builtins.clone();
@@ -122,7 +122,7 @@ pub(crate) fn install(ev: &mut Evaluator) {
         let under = ev.intern(&format!("__{k}"));
         globals.insert(under, v.clone());
         if GLOBAL.contains(&k.as_str()) || matches!(k.as_str(), "true" | "false" | "null") {
-            globals.insert(k.clone(), v.clone());
+            globals.insert(*k, v.clone());
         }
     }
     let mut names = BTreeMap::new();

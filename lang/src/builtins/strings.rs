@@ -425,16 +425,16 @@ fn get_context(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
     for (p, (plain, all, outs)) in by_path {
         let mut e = Vec::new();
         if all {
-            e.push((n_all.clone(), Value::Bool(true)));
+            e.push((n_all, Value::Bool(true)));
         }
         if !outs.is_empty() {
             e.push((
-                n_out.clone(),
+                n_out,
                 Value::list(outs.into_iter().map(Value::str).collect()),
             ));
         }
         if plain {
-            e.push((n_path.clone(), Value::Bool(true)));
+            e.push((n_path, Value::Bool(true)));
         }
         let name = ev.intern(&p);
         entries.push((name, Value::attrs(Attrs::from_unsorted(e))));

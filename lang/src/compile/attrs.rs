@@ -7,7 +7,7 @@ use std::rc::Rc;
 use rnix::ast::{self, HasEntry};
 use rowan::ast::AstNode;
 
-use super::tree::{AttrName, AttrValue, AttrsDef, Expr, StaticAttr};
+use super::tree::{AttrName, AttrPath, AttrValue, AttrsDef, Expr, StaticAttr};
 use super::{span_of, Compiler, Scope};
 use crate::source::Span;
 use crate::value::{Name, Value};
@@ -27,10 +27,7 @@ struct NestedSet {
 impl Compiler<'_> {
     fn attr_name(&mut self, a: &ast::Attr) -> AttrName {
         match a {
-            ast::Attr::Ident(i) => {
-                let t = super::ident_text(i);
-                AttrName::Static(self.name(&t))
-            }
+            ast::Attr::Ident(i) => AttrName::Static(super::ident_name(i)),
             ast::Attr::Str(s) => {
                 let span = span_of(self.file, s.syntax());
                 let e = self.string(s, span);
@@ -56,7 +53,7 @@ impl Compiler<'_> {
         }
     }
 
-    pub(super) fn attrpath(&mut self, p: &ast::Attrpath) -> Vec<AttrName> {
+    pub(super) fn attrpath(&mut self, p: &ast::Attrpath) -> AttrPath {
         p.attrs().map(|a| self.attr_name(&a)).collect()
     }
 
@@ -112,7 +109,7 @@ impl Compiler<'_> {
         let slot_names: BTreeMap<Name, u32> = static_names
             .keys()
             .enumerate()
-            .map(|(i, n)| (n.clone(), i as u32))
+            .map(|(i, n)| (*n, i as u32))
             .collect();
 
         // Inherits without a source resolve in the enclosing scope: lower them first.
@@ -123,7 +120,7 @@ impl Compiler<'_> {
                     match self.attr_name(a) {
                         AttrName::Static(n) => {
                             let aspan = inherit_span(self.file, a);
-                            let v = self.lookup(&n, aspan);
+                            let v = self.lookup(n, aspan);
                             inherited.push((n, AttrValue::Inherited(v), aspan));
                         }
                         AttrName::Dynamic(_) => {
@@ -143,8 +140,8 @@ impl Compiler<'_> {
                     match self.attr_name(a) {
                         AttrName::Static(n) => {
                             let v = Rc::new(Expr::Select {
-                                expr: src.clone(),
-                                path: vec![AttrName::Static(n.clone())],
+                                expr: super::Operand::new(src.clone()),
+                                path: smallvec::smallvec![AttrName::Static(n)],
                                 default: None,
                                 span: *span,
                             });
@@ -177,7 +174,7 @@ impl Compiler<'_> {
                 self.err(d.span, "attribute without a name");
                 continue;
             }
-            self.insert_def(&mut top, path, &value, d.span, is_let, "");
+            self.insert_def(&mut top, path, &value, d.span, is_let, &[]);
         }
         if rec {
             self.scopes.pop();
@@ -200,10 +197,7 @@ impl Compiler<'_> {
 
     fn attr_name_peek(&mut self, a: &ast::Attr) -> AttrName {
         match a {
-            ast::Attr::Ident(i) => {
-                let t = super::ident_text(i);
-                AttrName::Static(self.name(&t))
-            }
+            ast::Attr::Ident(i) => AttrName::Static(super::ident_name(i)),
             ast::Attr::Str(s) => {
                 // Only a string with no interpolation is a static name.
                 let parts = s.normalized_parts();
@@ -257,7 +251,7 @@ impl Compiler<'_> {
         value: &ast::Expr,
         span: Span,
         is_let: bool,
-        prefix: &str,
+        prefix: &[Name],
     ) {
         let first = path.remove(0);
         match first {
@@ -282,8 +276,11 @@ impl Compiler<'_> {
                 set.dynamics.push((name_expr, v, span));
             }
             AttrName::Static(name) => {
-                let full = format!("{prefix}{name}");
-                let sub_prefix = format!("{full}.");
+                // The path so far, for messages only (text is made only when one is reported).
+                let mut sub_prefix: smallvec::SmallVec<[Name; 8]> =
+                    prefix.iter().copied().collect();
+                sub_prefix.push(name);
+                let full = || dotted(&sub_prefix);
                 if path.is_empty() {
                     // `a = { ... };` merges with `a.b = ...` definitions when it is a literal
                     // non-recursive set.
@@ -299,7 +296,7 @@ impl Compiler<'_> {
                                 return;
                             }
                         }
-                        self.already(span, &full, prev_span);
+                        self.already(span, &full(), prev_span);
                         return;
                     }
                     if let ast::Expr::AttrSet(lit) = value {
@@ -310,7 +307,7 @@ impl Compiler<'_> {
                             return;
                         }
                     }
-                    let v = self.value_expr(value, Some(name.clone()));
+                    let v = self.value_expr(value, Some(name));
                     set.statics
                         .insert(name, Pending::Done(AttrValue::Expr(v), span));
                 } else {
@@ -327,7 +324,7 @@ impl Compiler<'_> {
                                     AttrName::Dynamic(_) => "${...}".to_owned(),
                                 })
                                 .collect();
-                            self.already(span, &format!("{full}.{}", rest.join(".")), prev);
+                            self.already(span, &format!("{}.{}", full(), rest.join(".")), prev);
                         }
                         None => {
                             let mut nested = NestedSet::default();
@@ -345,7 +342,7 @@ impl Compiler<'_> {
         nested: &mut NestedSet,
         lit: &ast::AttrSet,
         _is_let: bool,
-        prefix: &str,
+        prefix: &[Name],
     ) {
         for entry in lit.entries() {
             match entry {
@@ -382,6 +379,18 @@ impl Compiler<'_> {
         }
         self.expr(value)
     }
+}
+
+/// `a.b.c` for the names of an attribute path.
+fn dotted(path: &[Name]) -> String {
+    let mut s = String::new();
+    for (i, n) in path.iter().enumerate() {
+        if i > 0 {
+            s.push('.');
+        }
+        s.push_str(n.as_str());
+    }
+    s
 }
 
 /// The position Nix 2.8 gives an inherited attribute: where the whitespace before its name

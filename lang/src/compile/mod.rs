@@ -12,7 +12,10 @@ mod attrs;
 mod syntax_errors;
 mod tree;
 
-pub use tree::{AttrName, AttrValue, AttrsDef, BinOp, Expr, LambdaDef, Param, Part, StaticAttr};
+pub use tree::{
+    AttrName, AttrPath, AttrValue, AttrsDef, BinOp, Expr, LambdaDef, Operand, Param, Part,
+    StaticAttr,
+};
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -50,6 +53,14 @@ pub(crate) fn ident_text(i: &ast::Ident) -> String {
     match i.ident_token() {
         Some(t) => t.text().to_owned(),
         None => i.syntax().text().to_string(),
+    }
+}
+
+/// The symbol of an identifier, interned straight from its token's text.
+pub(crate) fn ident_name(i: &ast::Ident) -> Name {
+    match i.ident_token() {
+        Some(t) => crate::value::intern(t.text()),
+        None => crate::value::intern(&i.syntax().text().to_string()),
     }
 }
 
@@ -159,9 +170,9 @@ impl<'a> Compiler<'a> {
         Rc::new(Expr::Const(Value::Null))
     }
 
-    fn lookup(&mut self, name: &str, span: Span) -> Rc<Expr> {
+    fn lookup(&mut self, sym: Name, span: Span) -> Rc<Expr> {
+        let name = sym.as_str();
         let mut withs = Vec::new();
-        let sym = crate::value::intern(name);
         for (depth, scope) in self.scopes.iter().rev().enumerate() {
             let depth = depth as u32;
             match scope {
@@ -176,9 +187,8 @@ impl<'a> Compiler<'a> {
         if withs.is_empty() {
             return self.err(span, format!("undefined variable '{name}'"));
         }
-        let name = self.name(name);
         Rc::new(Expr::WithVar {
-            name,
+            name: sym,
             withs: withs.into(),
             span,
         })
@@ -199,8 +209,8 @@ impl<'a> Compiler<'a> {
                 ast::LiteralKind::Uri(u) => Rc::new(Expr::Const(Value::str(u.syntax().text()))),
             },
             ast::Expr::Ident(i) => {
-                let text = ident_text(i);
-                self.lookup(&text, span)
+                let name = ident_name(i);
+                self.lookup(name, span)
             }
             ast::Expr::Str(s) => self.string(s, span),
             ast::Expr::PathAbs(p) => self.path(p.parts(), span, false),
@@ -216,18 +226,14 @@ impl<'a> Compiler<'a> {
                     .trim_start_matches('<')
                     .trim_end_matches('>')
                     .to_owned();
-                let find = self.lookup("__findFile", span);
-                let nix_path = self.lookup("__nixPath", span);
-                let inner = Rc::new(Expr::Apply {
-                    func: find,
-                    arg: nix_path,
+                let find = self.lookup(crate::value::intern("__findFile"), span);
+                let nix_path = self.lookup(crate::value::intern("__nixPath"), span);
+                let inner = Rc::new(Expr::apply(find, nix_path, span));
+                Rc::new(Expr::apply(
+                    inner,
+                    Rc::new(Expr::Const(Value::str(name))),
                     span,
-                });
-                Rc::new(Expr::Apply {
-                    func: inner,
-                    arg: Rc::new(Expr::Const(Value::str(name))),
-                    span,
-                })
+                ))
             }
             ast::Expr::Paren(p) => match p.expr() {
                 Some(e) => self.expr(&e),
@@ -248,7 +254,7 @@ impl<'a> Compiler<'a> {
                     .statics
                     .iter()
                     .enumerate()
-                    .map(|(i, a)| (a.name.clone(), i as u32))
+                    .map(|(i, a)| (a.name, i as u32))
                     .collect();
                 self.scopes.push(Scope::Static(Rc::new(names)));
                 let body = match l.body() {
@@ -265,10 +271,10 @@ impl<'a> Compiler<'a> {
                     .statics
                     .iter()
                     .enumerate()
-                    .map(|(i, a)| (a.name.clone(), i as u32))
+                    .map(|(i, a)| (a.name, i as u32))
                     .collect();
                 self.scopes.push(Scope::Static(Rc::new(names)));
-                let body = self.lookup("body", span);
+                let body = self.lookup(crate::value::intern("body"), span);
                 self.scopes.pop();
                 Rc::new(Expr::Let { def, body })
             }
@@ -354,7 +360,7 @@ impl<'a> Compiler<'a> {
                     self.opt_attrpath(s.attrpath(), span, "missing attribute name after '.'");
                 let default = s.default_expr().map(|d| self.expr(&d));
                 Rc::new(Expr::Select {
-                    expr,
+                    expr: Operand::new(expr),
                     path,
                     default,
                     span,
@@ -369,7 +375,7 @@ impl<'a> Compiler<'a> {
             ast::Expr::Apply(a) => {
                 let func = self.opt(a.lambda(), span, "missing function");
                 let arg = self.opt(a.argument(), span, "missing argument");
-                Rc::new(Expr::Apply { func, arg, span })
+                Rc::new(Expr::apply(func, arg, span))
             }
             ast::Expr::Lambda(l) => Rc::new(Expr::Lambda(self.lambda(l, span, None))),
             ast::Expr::CurPos(_) => Rc::new(Expr::CurPos(span)),
@@ -389,12 +395,12 @@ impl<'a> Compiler<'a> {
     }
 
     /// Like [`Self::opt`], for the attribute path of a selection or `?`.
-    fn opt_attrpath(&mut self, p: Option<ast::Attrpath>, span: Span, what: &str) -> Vec<AttrName> {
+    fn opt_attrpath(&mut self, p: Option<ast::Attrpath>, span: Span, what: &str) -> AttrPath {
         match p {
             Some(p) => self.attrpath(&p),
             None => {
                 self.err(span, what.to_owned());
-                Vec::new()
+                AttrPath::new()
             }
         }
     }
@@ -402,8 +408,11 @@ impl<'a> Compiler<'a> {
     fn lambda(&mut self, l: &ast::Lambda, span: Span, name: Option<Name>) -> Rc<LambdaDef> {
         let param = match l.param() {
             Some(ast::Param::IdentParam(p)) => {
-                let n = p.ident().map(|i| ident_text(&i)).unwrap_or_default();
-                Param::Ident(self.name(&n))
+                let n = match p.ident() {
+                    Some(i) => ident_name(&i),
+                    None => self.name(""),
+                };
+                Param::Ident(n)
             }
             Some(ast::Param::Pattern(p)) => {
                 let mut formals = Vec::new();
@@ -431,7 +440,7 @@ impl<'a> Compiler<'a> {
                 }
                 let bind_name = bind.map(|b| self.name(&b));
                 if let Some(b) = &bind_name {
-                    names.insert(b.clone(), entries.len() as u32);
+                    names.insert(*b, entries.len() as u32);
                 }
                 // Defaults see every formal.
                 self.scopes.push(Scope::Static(Rc::new(names)));
@@ -453,15 +462,15 @@ impl<'a> Compiler<'a> {
             }
         };
         let names: BTreeMap<Name, u32> = match &param {
-            Param::Ident(n) => [(n.clone(), 0)].into_iter().collect(),
+            Param::Ident(n) => [(*n, 0)].into_iter().collect(),
             Param::Pattern { formals, bind, .. } => {
                 let mut m: BTreeMap<Name, u32> = formals
                     .iter()
                     .enumerate()
-                    .map(|(i, (n, _, _))| (n.clone(), i as u32))
+                    .map(|(i, (n, _, _))| (*n, i as u32))
                     .collect();
                 if let Some(b) = bind {
-                    m.insert(b.clone(), formals.len() as u32);
+                    m.insert(*b, formals.len() as u32);
                 }
                 m
             }

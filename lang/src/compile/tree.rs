@@ -13,6 +13,30 @@ pub enum Part {
     Expr(Rc<Expr>),
 }
 
+/// The attribute path of a selection or `?`. Most have one name, which is then kept inside the
+/// expression node rather than behind a pointer of its own.
+pub type AttrPath = smallvec::SmallVec<[AttrName; 1]>;
+
+/// The set a selection reads from, or the function a call calls: a variable's slot is kept in
+/// the node, so `cfg.enable` or `f x` visits one node, not two.
+#[derive(Debug)]
+pub enum Operand {
+    Local { depth: u32, index: u32 },
+    Expr(Rc<Expr>),
+}
+
+impl Operand {
+    pub fn new(e: Rc<Expr>) -> Operand {
+        match &*e {
+            Expr::Local { depth, index } => Operand::Local {
+                depth: *depth,
+                index: *index,
+            },
+            _ => Operand::Expr(e),
+        }
+    }
+}
+
 /// An attribute name in a selection or definition.
 #[derive(Debug)]
 pub enum AttrName {
@@ -67,21 +91,24 @@ pub enum Expr {
     Attrs(Rc<AttrsDef>),
     List(Vec<Rc<Expr>>),
     Select {
-        expr: Rc<Expr>,
-        path: Vec<AttrName>,
+        expr: Operand,
+        path: AttrPath,
         default: Option<Rc<Expr>>,
         span: Span,
     },
     HasAttr {
         expr: Rc<Expr>,
-        path: Vec<AttrName>,
+        path: AttrPath,
         span: Span,
     },
     Lambda(Rc<LambdaDef>),
     Apply {
-        func: Rc<Expr>,
+        func: Operand,
         arg: Rc<Expr>,
         span: Span,
+        /// `arg`'s frame slot when it is a variable: the call reads it without visiting
+        /// the argument's node.
+        arg_slot: Option<(u32, u32)>,
     },
     Let {
         def: Rc<AttrsDef>,
@@ -119,6 +146,22 @@ pub enum Expr {
         span: Span,
     },
     CurPos(Span),
+}
+
+impl Expr {
+    /// `func arg`.
+    pub fn apply(func: Rc<Expr>, arg: Rc<Expr>, span: Span) -> Expr {
+        let arg_slot = match &*arg {
+            Expr::Local { depth, index } => Some((*depth, *index)),
+            _ => None,
+        };
+        Expr::Apply {
+            func: Operand::new(func),
+            arg,
+            span,
+            arg_slot,
+        }
+    }
 }
 
 impl std::fmt::Debug for Expr {

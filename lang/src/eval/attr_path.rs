@@ -103,7 +103,7 @@ impl Evaluator {
             let mut entries = Vec::new();
             for (name, default, span) in formals {
                 match args.get_sym(name) {
-                    Some(v) => entries.push((name.clone(), v.clone())),
+                    Some(v) => entries.push((*name, v.clone())),
                     None if default.is_none() => {
                         return Err(EvalError::new(
                             ErrorKind::Eval(format!(

@@ -34,11 +34,11 @@ impl Evaluator {
         span: Span,
     ) -> EvalResult<Name> {
         match name {
-            AttrName::Static(n) => Ok(n.clone()),
+            AttrName::Static(n) => Ok(*n),
             AttrName::Dynamic(e) => {
                 let v = self.eval(e, env)?;
                 match v {
-                    Value::String(s) => Ok(name_of(&s)),
+                    Value::String(s) => Ok(self.dynamic_name(s)),
                     other => Err(EvalError::eval(
                         format!("value is {} while a string was expected", other.type_desc()),
                         span,
@@ -46,6 +46,21 @@ impl Evaluator {
                 }
             }
         }
+    }
+
+    /// The symbol of a string used as an attribute name. The same string value is often used
+    /// for several selections (`opts.${name}`, `defs.${name}`), so the last strings seen are
+    /// remembered by identity, which spares hashing their text again.
+    fn dynamic_name(&mut self, s: Rc<NixStr>) -> Name {
+        let slot = (Rc::as_ptr(&s) as usize >> 4) % self.dynamic_names.len();
+        if let Some((seen, name)) = &self.dynamic_names[slot] {
+            if Rc::ptr_eq(seen, &s) {
+                return *name;
+            }
+        }
+        let name = name_of(&s);
+        self.dynamic_names[slot] = Some((s, name));
+        name
     }
 
     /// A frame for a `let` or `rec` set: one slot per static binding.
@@ -79,25 +94,23 @@ impl Evaluator {
     }
 
     pub(super) fn eval_attrs(&mut self, def: &Rc<AttrsDef>, env: &Rc<Env>) -> EvalResult<Value> {
-        let (inner_env, values): (Rc<Env>, Vec<Value>) = if def.rec {
-            let e = self.rec_env(def, env);
-            let vals = e.slots.borrow().to_vec();
-            (e, vals)
-        } else {
-            let vals = def
-                .statics
-                .iter()
-                .map(|a| match &a.value {
-                    AttrValue::Expr(x) | AttrValue::Inherited(x) => self.thunk(x, env),
-                })
-                .collect();
-            (env.clone(), vals)
-        };
         let mut entries: Vec<(Name, Value)> =
             Vec::with_capacity(def.statics.len() + def.dynamics.len());
-        for (a, v) in def.statics.iter().zip(values) {
-            entries.push((a.name.clone(), v));
-        }
+        let inner_env = if def.rec {
+            let e = self.rec_env(def, env);
+            for (a, v) in def.statics.iter().zip(e.slots.borrow().iter()) {
+                entries.push((a.name, v.clone()));
+            }
+            e
+        } else {
+            for a in &def.statics {
+                let v = match &a.value {
+                    AttrValue::Expr(x) | AttrValue::Inherited(x) => self.thunk(x, env),
+                };
+                entries.push((a.name, v));
+            }
+            env.clone()
+        };
         if def.dynamics.is_empty() {
             return Ok(Value::attrs(
                 Attrs::from_sorted(entries).with_def_spans(def.clone()),
@@ -131,7 +144,7 @@ impl Evaluator {
         }
         let mut zipped: Vec<((Name, Value), Option<Span>)> =
             entries.into_iter().zip(spans).collect();
-        zipped.sort_by(|a, b| a.0 .0.cmp(&b.0 .0));
+        zipped.sort_by_key(|a| a.0 .0);
         let (entries, spans): (Vec<_>, Vec<_>) = zipped.into_iter().unzip();
         Ok(Value::attrs(Attrs::from_sorted(entries).with_spans(spans)))
     }

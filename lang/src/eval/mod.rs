@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use crate::compile::{AttrName, Compiler, Expr};
+use crate::compile::{AttrName, Compiler, Expr, Operand};
 use crate::error::{ErrorKind, EvalError, EvalResult};
 use crate::io::EvalIo;
 use crate::source::{Source, SourceMap, Span};
@@ -117,7 +117,15 @@ pub struct Evaluator {
     pub(crate) regex_cache: HashMap<String, Rc<regex::bytes::Regex>>,
     pub(crate) regex_cache_unanchored: HashMap<String, Rc<regex::bytes::Regex>>,
     pub(crate) trace_sink: Box<dyn FnMut(&str)>,
+    /// Strings recently used as attribute names and their symbols (see `dynamic_name`).
+    dynamic_names: Box<[Option<NamedString>]>,
+    /// The string value of each symbol that a builtin gave as a string (`attrNames`,
+    /// `mapAttrs`), by symbol number: shared, since strings are immutable and have no identity.
+    name_strings: Vec<Option<Rc<crate::value::NixStr>>>,
 }
+
+/// A string value and the symbol of its text.
+type NamedString = (Rc<crate::value::NixStr>, Name);
 
 fn stack_addr() -> usize {
     let x = 0u8;
@@ -142,6 +150,8 @@ impl Evaluator {
             regex_cache: HashMap::new(),
             regex_cache_unanchored: HashMap::new(),
             trace_sink: Box::new(|m| eprintln!("trace: {m}")),
+            dynamic_names: vec![None; 256].into_boxed_slice(),
+            name_strings: Vec::new(),
         };
         crate::builtins::install(&mut ev);
         ev
@@ -160,6 +170,17 @@ impl Evaluator {
 
     pub(crate) fn intern(&mut self, s: &str) -> Name {
         self.interner.intern(s)
+    }
+
+    /// An attribute name as a string value.
+    pub(crate) fn name_string(&mut self, n: Name) -> Value {
+        let i = n.id() as usize;
+        if i >= self.name_strings.len() {
+            self.name_strings.resize(i + 1, None);
+        }
+        let s = self.name_strings[i]
+            .get_or_insert_with(|| Rc::new(crate::value::NixStr::plain(n.as_bytes())));
+        Value::String(s.clone())
     }
 
     // -----------------------------------------------------------------------------------------
@@ -268,7 +289,7 @@ impl Evaluator {
         let names: BTreeMap<Name, u32> = scope
             .names()
             .enumerate()
-            .map(|(i, n)| (n.clone(), i as u32))
+            .map(|(i, n)| (*n, i as u32))
             .collect();
         let base_dir = path.parent().map(|d| d.to_string_lossy().into_owned());
         let parse = rnix::Root::parse(&text);
@@ -417,8 +438,62 @@ impl Evaluator {
                 Some(v) => v,
                 None => Value::Thunk(Thunk::new(ThunkState::Suspended(expr.clone(), env.clone()))),
             },
+            Expr::Select {
+                expr: base, path, ..
+            } => match select_now(base, path, env) {
+                Some(v) => v,
+                None => Value::Thunk(Thunk::new(ThunkState::Suspended(expr.clone(), env.clone()))),
+            },
             _ => Value::Thunk(Thunk::new(ThunkState::Suspended(expr.clone(), env.clone()))),
         }
+    }
+
+    /// The value of the variable in frame `depth` levels up, slot `index`.
+    #[inline(always)]
+    fn local(&mut self, env: &Rc<Env>, depth: u32, index: u32) -> EvalResult<Value> {
+        let pending = {
+            let e = env.ancestor(depth);
+            let slots = e.slots.borrow();
+            match slots.get(index as usize) {
+                // Values and forced thunks are read in place.
+                Some(Value::Thunk(t)) => {
+                    if let ThunkState::Done(v) = &*t.0.borrow() {
+                        return Ok(v.clone());
+                    }
+                    t.clone()
+                }
+                Some(v) => return Ok(v.clone()),
+                None => return Err(EvalError::new(ErrorKind::InfiniteRecursion, None)),
+            }
+        };
+        self.force_thunk(
+            &pending,
+            Span {
+                file: 0,
+                start: 0,
+                end: 0,
+            },
+        )
+    }
+
+    #[inline(always)]
+    fn eval_operand(&mut self, o: &Operand, env: &Rc<Env>) -> EvalResult<Value> {
+        match o {
+            Operand::Local { depth, index } => self.local(env, *depth, *index),
+            Operand::Expr(e) => self.eval(e, env),
+        }
+    }
+
+    /// The value passed for a call's argument: `thunk`, reading a variable's slot straight
+    /// from the call's node when the compiler recorded it.
+    #[inline]
+    fn arg_thunk(&mut self, arg: &Rc<Expr>, slot: Option<(u32, u32)>, env: &Rc<Env>) -> Value {
+        if let Some((depth, index)) = slot {
+            if let Some(v) = env.ancestor(depth).slots.borrow().get(index as usize) {
+                return v.clone();
+            }
+        }
+        self.thunk(arg, env)
     }
 
     // -----------------------------------------------------------------------------------------
@@ -430,55 +505,45 @@ impl Evaluator {
         // everything else is in `eval_other`.
         match &**expr {
             Expr::Const(v) => Ok(v.clone()),
-            Expr::Local { depth, index } => {
-                let pending = {
-                    let e = env.ancestor(*depth);
-                    let slots = e.slots.borrow();
-                    match slots.get(*index as usize) {
-                        // Values and forced thunks are read in place.
-                        Some(Value::Thunk(t)) => {
-                            if let ThunkState::Done(v) = &*t.0.borrow() {
-                                return Ok(v.clone());
-                            }
-                            t.clone()
-                        }
-                        Some(v) => return Ok(v.clone()),
-                        None => return Err(EvalError::new(ErrorKind::InfiniteRecursion, None)),
-                    }
-                };
-                self.force_thunk(
-                    &pending,
-                    Span {
-                        file: 0,
-                        start: 0,
-                        end: 0,
-                    },
-                )
-            }
-            Expr::Apply { func, arg, span } => {
+            Expr::Local { depth, index } => self.local(env, *depth, *index),
+            Expr::Apply {
+                func,
+                arg,
+                span,
+                arg_slot,
+            } => {
                 self.check_stack(*span)?;
+                let func = match func {
+                    Operand::Local { depth, index } => {
+                        let f = self.local(env, *depth, *index)?;
+                        let a = self.arg_thunk(arg, *arg_slot, env);
+                        return self.call(&f, a, *span);
+                    }
+                    Operand::Expr(func) => func,
+                };
                 if let Expr::Apply {
                     func: head,
                     arg: first,
+                    arg_slot: first_slot,
                     ..
                 } = &**func
                 {
                     // `f a b`: a builtin of two arguments gets both at once.
-                    let f = self.eval(head, env)?;
+                    let f = self.eval_operand(head, env)?;
                     if let Value::PrimOp(op) = &f {
                         if op.arity == 2 {
-                            let a = self.thunk(first, env);
-                            let b = self.thunk(arg, env);
+                            let a = self.arg_thunk(first, *first_slot, env);
+                            let b = self.arg_thunk(arg, *arg_slot, env);
                             return (op.func)(self, &[a, b], *span);
                         }
                     }
-                    let a = self.thunk(first, env);
+                    let a = self.arg_thunk(first, *first_slot, env);
                     let g = self.call(&f, a, *span)?;
-                    let b = self.thunk(arg, env);
+                    let b = self.arg_thunk(arg, *arg_slot, env);
                     return self.call(&g, b, *span);
                 }
                 let f = self.eval(func, env)?;
-                let a = self.thunk(arg, env);
+                let a = self.arg_thunk(arg, *arg_slot, env);
                 self.call(&f, a, *span)
             }
             Expr::If {
@@ -569,16 +634,25 @@ impl Evaluator {
                 span,
             } => {
                 self.check_stack(*span)?;
-                let mut cur = self.eval(e, env)?;
+                let mut cur = self.eval_operand(e, env)?;
                 for (i, name) in path.iter().enumerate() {
                     let key = self.attr_name(name, env, *span)?;
+                    // A value or a forced thunk is read in place (one clone); only a thunk
+                    // still to force is taken out.
                     let found = match &cur {
-                        Value::Attrs(a) => a.get_sym(&key).cloned(),
+                        Value::Attrs(a) => a.get_sym(&key).map(|v| match v {
+                            Value::Thunk(t) => match &*t.0.borrow() {
+                                ThunkState::Done(x) => Ok(x.clone()),
+                                _ => Err(t.clone()),
+                            },
+                            v => Ok(v.clone()),
+                        }),
                         _ => None,
                     };
                     match found {
-                        Some(v) => {
-                            cur = self.force(&v, *span).map_err(|e| {
+                        Some(Ok(v)) => cur = v,
+                        Some(Err(t)) => {
+                            cur = self.force_thunk(&t, *span).map_err(|e| {
                                 e.frame(
                                     format!("while evaluating the attribute '{}'", key),
                                     Some(*span),
@@ -645,10 +719,15 @@ impl Evaluator {
                 def: def.clone(),
                 env: env.clone(),
             }))),
-            Expr::Apply { func, arg, span } => {
+            Expr::Apply {
+                func,
+                arg,
+                span,
+                arg_slot,
+            } => {
                 self.check_stack(*span)?;
-                let f = self.eval(func, env)?;
-                let a = self.thunk(arg, env);
+                let f = self.eval_operand(func, env)?;
+                let a = self.arg_thunk(arg, *arg_slot, env);
                 self.call(&f, a, *span)
             }
             Expr::Let { def, body } => {
@@ -734,5 +813,46 @@ impl Evaluator {
             },
             Expr::CurPos(span) => Ok(self.pos_value(*span)),
         }
+    }
+}
+
+/// The value of `x.a.b` when `x` and every attribute on the path are already evaluated and
+/// present: the selection can then neither fail nor loop, so computing it now instead of
+/// making a thunk changes nothing but the cost (`mkOption { type = types.str; }`).
+///
+/// Values whose identity Nix can observe through a fresh thunk's slot are left to the thunk:
+/// functions (a function in a list equals itself only in the same slot) and lists of one or two
+/// elements (which Nix keeps in the slot, so `«repeated»` follows the slot).
+fn select_now(base: &Operand, path: &[AttrName], env: &Rc<Env>) -> Option<Value> {
+    fn evaluated(v: &Value) -> Option<Value> {
+        match v {
+            Value::Thunk(t) => match &*t.0.borrow() {
+                ThunkState::Done(x) => Some(x.clone()),
+                _ => None,
+            },
+            v => Some(v.clone()),
+        }
+    }
+    let Operand::Local { depth, index } = base else {
+        return None;
+    };
+    let mut cur = {
+        let slots = env.ancestor(*depth).slots.borrow();
+        evaluated(slots.get(*index as usize)?)?
+    };
+    for name in path {
+        let AttrName::Static(n) = name else {
+            return None;
+        };
+        let Value::Attrs(a) = &cur else {
+            return None;
+        };
+        let next = evaluated(a.get_sym(n)?)?;
+        cur = next;
+    }
+    match &cur {
+        Value::Lambda(_) | Value::PrimOp(_) | Value::PrimOpApp(_) | Value::Thunk(_) => None,
+        Value::List(l) if (1..=2).contains(&l.len()) => None,
+        _ => Some(cur),
     }
 }
