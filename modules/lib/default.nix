@@ -19,6 +19,7 @@ let
     (import ./licenses.nix { inherit lib; })
     { types = import ./types.nix { inherit lib; }; }
     (import ./modules.nix { inherit lib; })
+    (import ./module-helpers.nix { inherit lib; })
     (import ./unsupported.nix { inherit lib; })
   ];
 in

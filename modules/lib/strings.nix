@@ -42,7 +42,6 @@ in
   fixedWidthString = width: filler: s:
     let n = stringLength s; in if n >= width then s else lib.fixedWidthString width filler (filler + s);
   fixedWidthNumber = width: n: lib.fixedWidthString width "0" (toString n);
-  showOption = path: concatStringsSep "." path;
   escape = list: replaceStrings list (map (c: "\\${c}") list);
   escapeNixString = s: lib.escape [ "$" ] (builtins.toJSON s);
   escapeNixIdentifier = s:

@@ -1,0 +1,139 @@
+# The helpers of nixpkgs' `lib.modules` and `lib.options` that are modules or definitions
+# themselves: aliases of definitions, renamed, merged and changed options, module locations,
+# and the option-documentation helpers; plus the `lib.options` and `lib.modules` name spaces
+# and the option-type predicates nixpkgs exports at the top.
+{ lib }:
+let
+  inherit (builtins) length head isAttrs isList mapAttrs;
+  inherit (lib) showOption showFiles mkOption mkIf mkMerge mkOverride setAttrByPath attrByPath
+    getAttrFromPath optionalAttrs optional;
+
+  # The definitions of `option`, wrapped (by `setAttrByPath to`, say), when it is defined.
+  mkAliasAndWrapDefinitions = wrap: option:
+    mkIf (lib.isOption option && option.isDefined) (wrap (mkMerge option.definitions));
+  # The same, keeping the priority the definitions had.
+  mkAliasAndWrapDefsWithPriority = wrap: option:
+    let prio = option.highestPrio or lib.defaultOverridePriority; in
+    mkIf (lib.isOption option && option.isDefined) (wrap (mkMerge (map (mkOverride prio) option.definitions)));
+
+  # `from` as another name of `to`: definitions of `from` become definitions of `to` (with
+  # their priority, unless `withPriority = false`), reading `from` reads `to` through `use`,
+  # and with `warn` a defined `from` adds a warning.
+  doRename = { from, to, visible, warn, use, withPriority ? true, condition ? true }:
+    { config, options, ... }:
+    let
+      fromOpt = getAttrFromPath from options;
+      toValue = attrByPath to (abort "Renaming error: option `${showOption to}' does not exist.") config;
+    in {
+      options = setAttrByPath from (mkOption {
+        inherit visible;
+        description = "Alias of `${showOption to}'.";
+        type = lib.types.unspecified // { name = "alias"; };
+        apply = _: use toValue;
+      });
+      config = mkIf condition (mkMerge [
+        (optionalAttrs (options ? warnings) {
+          warnings = optional (warn && fromOpt.isDefined)
+            "The option `${showOption from}' defined in ${showFiles fromOpt.files} has been renamed to `${showOption to}'.";
+        })
+        (if withPriority then mkAliasAndWrapDefsWithPriority (setAttrByPath to) fromOpt
+         else mkAliasAndWrapDefinitions (setAttrByPath to) fromOpt)
+      ]);
+    };
+
+  # Options `from` replaced by `to`, whose value `mergeFn config` computes from theirs.
+  mkMergedOptionModule = from: to: mergeFn: { config, options, ... }:
+    let
+      unset = "_mkMergedOptionModule";
+      isSet = f: getAttrFromPath f config != unset;
+    in {
+      options = builtins.foldl' lib.recursiveUpdate { } (map (path:
+        setAttrByPath path (mkOption { visible = false; default = unset; })) from);
+      config = optionalAttrs (options ? warnings) {
+        warnings = builtins.concatMap (f:
+          optional (isSet f)
+            "The option `${showOption f}' defined in ${showFiles (getAttrFromPath f options).files} has been changed to `${showOption to}' that has a different type. Please read `${showOption to}' documentation and update your configuration accordingly.")
+          from;
+      } // setAttrByPath to (mkMerge (optional (builtins.any isSet from) (mergeFn config)));
+    };
+
+  modulesNames = {
+    inherit mkAliasAndWrapDefinitions mkAliasAndWrapDefsWithPriority doRename mkMergedOptionModule;
+    mkAliasDefinitions = mkAliasAndWrapDefinitions (x: x);
+    mkAliasIfDef = option: mkIf (lib.isOption option && option.isDefined);
+    mkChangedOptionModule = from: to: changeFn: mkMergedOptionModule [ from ] to changeFn;
+    mkRenamedOptionModuleWith = { sinceRelease, from, to }: doRename {
+      inherit from to;
+      visible = false;
+      warn = lib.oldestSupportedReleaseIsAtLeast sinceRelease;
+      use = lib.warnIf (lib.oldestSupportedReleaseIsAtLeast sinceRelease)
+        "Obsolete option `${showOption from}' is used. It was renamed to `${showOption to}'.";
+    };
+    mkAliasOptionModuleMD = lib.mkAliasOptionModule;
+    # A value derived from an option's, with the option's priority.
+    mkDerivedConfig = opt: f: mkOverride (opt.highestPrio or lib.defaultOverridePriority) (f opt.value);
+    setDefaultModuleLocation = file: m: { _file = file; imports = [ m ]; };
+    # A module file that is a function of a static argument, applied, keeping its location.
+    importApply = modulePath: staticArg:
+      lib.setDefaultModuleLocation modulePath (import modulePath staticArg);
+    mkAssert = assertion: message: content:
+      mkIf (if assertion then true else throw "\nFailed assertion: ${message}") content;
+    mkFixStrictness = lib.warn
+      "lib.mkFixStrictness has no effect and will be removed. It returns its argument unmodified, so you can just remove any calls."
+      (x: x);
+    defaultPriority = lib.warnIf (lib.oldestSupportedReleaseIsAtLeast 2305)
+      "lib.modules.defaultPriority is deprecated, please use lib.modules.defaultOverridePriority instead."
+      lib.defaultOverridePriority;
+  };
+
+  optionsNames = {
+    unknownModule = "<unknown-file>";
+    # Option paths as NixOS shows them: a part that is no identifier (nor `*` or `<name>`)
+    # is quoted.
+    showOption = parts: lib.concatMapStringsSep "." (part:
+      if part == "*" || builtins.match "<.+>" part != null || builtins.match "[a-zA-Z_][a-zA-Z0-9_'-]*" part != null
+      then part else lib.escapeNixString part) parts;
+    showOptionWithDefLocs = opt: ''
+      ${showOption opt.loc}, with values defined in:
+      ${lib.concatMapStringsSep "\n" (defFile: "  - ${toString defFile}") opt.files}
+    '';
+    # One definition, or an error that says why only one is allowed.
+    mergeUniqueOption = { message, merge ? (loc: defs: (head defs).value) }: loc: defs:
+      if length defs == 1 then merge loc defs
+      else assert length defs > 1;
+        throw "The option `${showOption loc}' is defined multiple times while it's expected to be unique.\n${message}\nDefinition values:${lib.showDefinitions defs}\nUse `lib.mkForce value` or `lib.mkDefault value` to change the priority on any of these definitions.";
+    # An option that takes definitions nobody declared, and cannot be read.
+    mkSinkUndeclaredOptions = attrs: mkOption ({
+      internal = true;
+      type = lib.types.attrsOf lib.types.unspecified;
+      example = { foo = true; };
+      description = "Sink for option definitions.";
+      apply = _: throw "Option value is not readable because the option is not declared.";
+    } // attrs);
+    mkPackageOptionMD = lib.mkPackageOption;
+    # A value fit for documentation: derivations become their names.
+    scrubOptionValue = x:
+      if lib.isDerivation x then { type = "derivation"; drvPath = x.name; outPath = x.name; name = x.name; }
+      else if isList x then map lib.scrubOptionValue x
+      else if isAttrs x then mapAttrs (_: lib.scrubOptionValue) (removeAttrs x [ "_args" ])
+      else x;
+  };
+in
+modulesNames // optionsNames // {
+  modules = modulesNames // {
+    inherit (lib) evalModules mkIf mkMerge mkOverride mkOptionDefault mkDefault mkImageMediaOverride
+      mkForce mkVMOverride mkOrder mkBefore mkAfter mkRemovedOptionModule mkRenamedOptionModule
+      mkAliasOptionModule defaultOrderPriority defaultOverridePriority mergeDefinitions;
+    importJSON = file: { _file = file; config = lib.importJSON file; };
+    importTOML = file: { _file = file; config = lib.importTOML file; };
+  };
+  options = optionsNames // {
+    inherit (lib) isOption mkOption mkEnableOption mkPackageOption literalExpression literalMD
+      literalExample mdDoc mergeDefaultOption mergeOneOption mergeEqualOption getValues getFiles
+      showFiles showDefinitions;
+  };
+  isType = type: x: (x._type or "") == type;
+  setType = typeName: value: value // { _type = typeName; };
+  isOptionType = lib.isType "option-type";
+  inherit (lib.types) mkOptionType;
+}
