@@ -164,6 +164,36 @@ let
         imports = map (d: { _file = "${toString d.file}, via option ${showLoc loc}"; imports = [ d.value ]; }) defs;
       };
     };
+    # deferredModule whose value starts with `staticModules`.
+    deferredModuleWith = { staticModules ? [ ] }: types.deferredModule // {
+      merge = loc: defs: { imports = staticModules ++ (types.deferredModule.merge loc defs).imports; };
+    };
+    # `lib.generators.mkLuaInline` values.
+    luaInline = noun' {
+      name = "luaInline";
+      description = "inline lua";
+      check = x: (x._type or null) == "lua-inline";
+      merge = mergeEqual;
+    };
+    pkgs = noun' {
+      name = "pkgs";
+      description = "Nixpkgs package set";
+      check = x: (x._type or null) == "pkgs";
+      merge = loc: defs:
+        if length defs == 1 then (head defs).value
+        else throw "A Nixpkgs pkgs set can not be merged with another pkgs set.\nThe option `${showLoc loc}` is defined multiple times, in ${fileNames defs}.";
+    };
+    # Option types themselves; several definitions must combine (submodules extend).
+    optionType = noun' {
+      name = "optionType";
+      description = "optionType";
+      check = x: (x._type or null) == "option-type";
+      merge = loc: defs:
+        foldl' (a: d:
+          let m = mergeTypes a d.value; in
+          if m == null then throw "The option `${showLoc loc}` has definitions of types that do not merge: `${a.description}` and `${d.value.description}`, in ${fileNames defs}." else m)
+          (head defs).value (builtins.tail defs);
+    };
     # A set with exactly one attribute, whose name picks the option (tag) its value is of.
     attrTag = tags:
       let choices = lib.concatMapStringsSep ", " (n: "`${n}`") (attrNames tags); in
@@ -410,7 +440,6 @@ let
       mkOptionType {
         name = "submodule";
         description = if description != null then description else "submodule";
-        descriptionClass = "noun";
         check = x: isAttrs x || isFunction x || isPath x;
         merge = loc: defs:
           (lib.evalModules {
