@@ -8,6 +8,7 @@ let
     (import ./lists.nix { inherit lib; })
     (import ./attrsets.nix { inherit lib; })
     (import ./strings.nix { inherit lib; })
+    (import ./strings-with-deps.nix { inherit lib; })
     (import ./options.nix { inherit lib; })
     (import ./generators.nix { inherit lib; })
     (import ./versions.nix { inherit lib; })

@@ -25,6 +25,10 @@ let
   pathComponents = p: filter (c: c != "") (lib.splitString "/" (toString p));
 in
 {
+  # nixpkgs' top level has these from `lib.sources`, which takes them from here.
+  inherit pathType;
+  pathIsDirectory = lib.filesystem.pathIsDirectory;
+  pathIsRegularFile = lib.filesystem.pathIsRegularFile;
   filesystem = {
     inherit pathType;
     pathIsDirectory = path: pathExists path && pathType path == "directory";

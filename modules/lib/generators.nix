@@ -202,6 +202,7 @@ let
     else abort "generators.toLua: type ${typeOf v} is unsupported";
 in
 {
+  inherit mkLuaInline;
   generators = {
     inherit mkValueStringDefault mkKeyValueDefault toKeyValue toINI toINIWithGlobalSection
       toGitINI toJSON toYAML toPretty withRecursion toPlist toDhall toLua mkLuaInline;

@@ -107,7 +107,7 @@ in
     inherit (lib) optional optionals foldr foldl forEach ifilter0 findFirstIndex findFirst allUnique
       replicate sortOn compareLists reverseList last init take drop sublist unique flatten remove
       count range imap0 imap1 zipListsWith zipLists subtractLists intersectLists mutuallyExclusive
-      toList singleton naturalSort groupBy' crossLists foldl' fold cartesianProduct
+      toList singleton naturalSort groupBy' crossLists foldl' fold cartesianProduct findSingle
       mapCartesianProduct isList dropEnd listDfs toposort uniqueStrings;
     # Whether `list1` is a prefix of `list2`.
     hasPrefix = list1: list2: lib.take (length list1) list2 == list1;

@@ -57,7 +57,42 @@ let
       } // setAttrByPath to (mkMerge (optional (builtins.any isSet from) (mergeFn config)));
     };
 
+  propertyType = v: if isAttrs v then v._type or "" else "";
+
   modulesNames = {
+    # A definition's `mkMerge`, `mkIf` and `mkOverride` moved into each of its attributes: a
+    # list of plain sets.
+    pushDownProperties = cfg:
+      let t = propertyType cfg; in
+      if t == "merge" then builtins.concatMap lib.pushDownProperties cfg.contents
+      else if t == "if" then map (mapAttrs (_: mkIf cfg.condition)) (lib.pushDownProperties cfg.content)
+      else if t == "override" then map (mapAttrs (_: mkOverride cfg.priority)) (lib.pushDownProperties cfg.content)
+      else [ cfg ];
+    # The values a definition stands for once `mkMerge` and `mkIf` are resolved.
+    dischargeProperties = def:
+      let t = propertyType def; in
+      if t == "merge" then builtins.concatMap lib.dischargeProperties def.contents
+      else if t == "if" then
+        (if !(builtins.isBool def.condition)
+         then throw "mkIf called with a non-Boolean condition"
+         else if def.condition then lib.dischargeProperties def.content else [ ])
+      else [ def ];
+    # The definitions (`{ file, value }`) of the best priority, their `mkOverride` removed.
+    filterOverrides = defs:
+      let
+        prio = d: if propertyType d.value == "override" then d.value.priority else lib.defaultOverridePriority;
+        best = builtins.foldl' (m: d: lib.min m (prio d)) 9999 defs;
+      in
+      builtins.concatMap (d:
+        if prio d != best then [ ]
+        else if propertyType d.value == "override" then [ (d // { value = d.value.content; }) ]
+        else [ d ]) defs;
+    # The definitions in `mkOrder` order, each with its `priority`.
+    sortProperties = defs:
+      let
+        unwrap = d: if propertyType d.value == "order" then d // { value = d.value.content; inherit (d.value) priority; } else d;
+        order = d: d.priority or lib.defaultOrderPriority;
+      in builtins.sort (a: b: order a < order b) (map unwrap defs);
     inherit mkAliasAndWrapDefinitions mkAliasAndWrapDefsWithPriority doRename mkMergedOptionModule;
     mkAliasDefinitions = mkAliasAndWrapDefinitions (x: x);
     mkAliasIfDef = option: mkIf (lib.isOption option && option.isDefined);
