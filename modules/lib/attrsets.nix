@@ -21,8 +21,9 @@ in
     lib.attrByPath path (throw "cannot find attribute `${lib.concatStringsSep "." path}'") set;
   setAttrByPath = path: value:
     if path == [ ] then value else { ${head path} = lib.setAttrByPath (tail path) value; };
+  # Recurses wherever both sides are sets (derivations too, as nixpkgs' does).
   recursiveUpdate = lhs: rhs:
-    lhs // mapAttrs (n: r: if builtins.isAttrs r && lhs ? ${n} && builtins.isAttrs lhs.${n} && !(lib.isDerivation r) then lib.recursiveUpdate lhs.${n} r else r) rhs;
+    lhs // mapAttrs (n: r: if builtins.isAttrs r && lhs ? ${n} && builtins.isAttrs lhs.${n} then lib.recursiveUpdate lhs.${n} r else r) rhs;
   foldAttrs = op: nul: list:
     builtins.foldl' (acc: set: acc // mapAttrs (n: v: op v (acc.${n} or nul)) set) { } (lib.reverseList list);
   zipAttrs = builtins.zipAttrsWith (_: vs: vs);

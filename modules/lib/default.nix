@@ -11,11 +11,13 @@ let
     (import ./strings-with-deps.nix { inherit lib; })
     (import ./options.nix { inherit lib; })
     (import ./generators.nix { inherit lib; })
+    (import ./gvariant.nix { inherit lib; })
     (import ./versions.nix { inherit lib; })
     (import ./cli.nix { inherit lib; })
     (import ./fixed-points.nix { inherit lib; })
     (import ./debug.nix { inherit lib; })
     (import ./meta.nix { inherit lib; })
+    (import ./derivations.nix { inherit lib; })
     (import ./filesystem.nix { inherit lib; })
     (import ./licenses.nix { inherit lib; })
     { types = import ./types.nix { inherit lib; }; }

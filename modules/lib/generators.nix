@@ -200,11 +200,15 @@ let
        else if v == { } then "{}"
        else "{${introSpace}${items (map (k: "[${builtins.toJSON k}] = ${toLua innerArgs v.${k}}") (attrNames v))}${outroSpace}}")
     else abort "generators.toLua: type ${typeOf v} is unsupported";
+  # dconf keyfiles: values are GVariant text (`lib.gvariant`), so strings are quoted.
+  mkDconfKeyValue = mkKeyValueDefault { mkValueString = v: toString (lib.gvariant.mkValue v); } "=";
+  toDconfINI = toINI { mkKeyValue = mkDconfKeyValue; };
 in
 {
   inherit mkLuaInline;
   generators = {
     inherit mkValueStringDefault mkKeyValueDefault toKeyValue toINI toINIWithGlobalSection
-      toGitINI toJSON toYAML toPretty withRecursion toPlist toDhall toLua mkLuaInline;
+      toGitINI toJSON toYAML toPretty withRecursion toPlist toDhall toLua mkLuaInline
+      mkDconfKeyValue toDconfINI;
   };
 }

@@ -27,7 +27,10 @@ in
   escapeRegex = replaceStrings
     [ "\\" "." "[" "]" "{" "}" "(" ")" "*" "+" "?" "^" "$" "|" ]
     [ "\\\\" "\\." "\\[" "\\]" "\\{" "\\}" "\\(" "\\)" "\\*" "\\+" "\\?" "\\^" "\\$" "\\|" ];
-  splitString = sep: s: builtins.filter builtins.isString (builtins.split (lib.escapeRegex sep) s);
+  # Anything that interpolates is split as its string; the parts keep its context.
+  splitString = sep: s:
+    map (lib.addContextFrom s)
+      (builtins.filter builtins.isString (builtins.split (lib.escapeRegex (toString sep)) (toString s)));
   stringToCharacters = s: builtins.genList (i: substring i 1 s) (stringLength s);
   toUpper = replaceStrings lib.lowerChars lib.upperChars;
   toLower = replaceStrings lib.upperChars lib.lowerChars;

@@ -125,7 +125,7 @@ in
   generators = missing lib.generators [
     "mkValueStringDefault" "mkKeyValueDefault" "toKeyValue" "toINI" "toINIWithGlobalSection"
     "toGitINI" "withRecursion" "toPretty" "toPlist" "toDhall" "toLua" "mkLuaInline" "toJSON"
-    "toYAML"
+    "toYAML" "mkDconfKeyValue" "toDconfINI"
   ];
   versions = missing lib.versions [
     "splitVersion" "major" "minor" "patch" "majorMinor" "pad"
@@ -185,4 +185,11 @@ in
     "deferredModuleWith" "optionType" "enum" "either" "oneOf" "coercedTo" "addCheck" "attrTag"
     "luaInline" "mkOptionType"
   ];
+  gvariant = missing lib.gvariant [
+    "type" "isGVariant" "mkValue" "mkArray" "mkEmptyArray" "mkVariant" "mkDictionaryEntry" "mkMaybe"
+    "mkNothing" "mkJust" "mkTuple" "mkBoolean" "mkString" "mkObjectpath" "mkUchar" "mkInt16"
+    "mkUint16" "mkInt32" "mkUint32" "mkInt64" "mkUint64" "mkDouble"
+  ];
+  derivations = missing lib.derivations [ "lazyDerivation" "optionalDrvAttr" "warnOnInstantiate" ];
+  topMore = missing lib [ "lazyDerivation" "optionalDrvAttr" "warnOnInstantiate" "gvariant" "derivations" ];
 }
