@@ -24,9 +24,11 @@ in
   removePrefix = pre: s: if lib.hasPrefix pre s then substring (stringLength pre) (stringLength s) s else s;
   removeSuffix = suf: s:
     if lib.hasSuffix suf s then substring 0 (stringLength s - stringLength suf) s else s;
+  # The characters special outside brackets in an extended regular expression (`]` and `}`
+  # alone are literal), as nixpkgs' escapes them.
   escapeRegex = replaceStrings
-    [ "\\" "." "[" "]" "{" "}" "(" ")" "*" "+" "?" "^" "$" "|" ]
-    [ "\\\\" "\\." "\\[" "\\]" "\\{" "\\}" "\\(" "\\)" "\\*" "\\+" "\\?" "\\^" "\\$" "\\|" ];
+    [ "\\" "." "[" "{" "(" ")" "*" "+" "?" "^" "$" "|" ]
+    [ "\\\\" "\\." "\\[" "\\{" "\\(" "\\)" "\\*" "\\+" "\\?" "\\^" "\\$" "\\|" ];
   # Anything that interpolates is split as its string; the parts keep its context.
   splitString = sep: s:
     map (lib.addContextFrom s)
