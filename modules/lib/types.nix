@@ -317,7 +317,7 @@ let
       getSubOptions = prefix: t.getSubOptions or (_: { }) (prefix ++ [ "*" ]);
       typeMerge = other: if other.name == "listOf" then let m = mergeTypes t other.nestedTypes.elemType; in if m == null then null else listOf m else null;
     };
-    nonEmptyListOf = t: listOf t // { description = "non-empty ${(listOf t).description}"; check = x: isList x && x != [ ]; };
+    nonEmptyListOf = t: listOf t // { description = "non-empty ${phrase noun (listOf t)}"; check = x: isList x && x != [ ]; };
     attrsOf = t: attrsOfWith false null t;
     # nixpkgs' `attrsWith { elemType, lazy ? false, placeholder ? "name" }`.
     attrsWith = { elemType, lazy ? false, placeholder ? "name" }: attrsOfWith lazy null elemType;
