@@ -191,5 +191,14 @@ in
     "mkUint16" "mkInt32" "mkUint32" "mkInt64" "mkUint64" "mkDouble"
   ];
   derivations = missing lib.derivations [ "lazyDerivation" "optionalDrvAttr" "warnOnInstantiate" ];
-  topMore = missing lib [ "lazyDerivation" "optionalDrvAttr" "warnOnInstantiate" "gvariant" "derivations" ];
+  sources = missing lib.sources [
+    "pathType" "pathIsDirectory" "pathIsRegularFile" "cleanSourceFilter" "cleanSource" "cleanSourceWith"
+    "sourceByRegex" "sourceFilesBySuffices" "pathHasContext" "canCleanSource" "pathIsGitRepo"
+    "commitIdFromGitRepo"
+  ];
+  topMore = missing lib [
+    "lazyDerivation" "optionalDrvAttr" "warnOnInstantiate" "gvariant" "derivations" "sources"
+    "cleanSourceFilter" "cleanSource" "cleanSourceWith" "sourceByRegex" "sourceFilesBySuffices"
+    "pathHasContext" "canCleanSource" "pathIsGitRepo" "commitIdFromGitRepo"
+  ];
 }
