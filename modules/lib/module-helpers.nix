@@ -140,11 +140,45 @@ let
     # An option that takes definitions nobody declared, and cannot be read.
     mkSinkUndeclaredOptions = attrs: mkOption ({
       internal = true;
-      type = lib.types.attrsOf lib.types.unspecified;
-      example = { foo = true; };
+      visible = false;
+      default = false;
       description = "Sink for option definitions.";
+      type = lib.types.mkOptionType { name = "sink"; check = _: true; merge = _: _: false; };
       apply = _: throw "Option value is not readable because the option is not declared.";
     } // attrs);
+    # A default or example as documentation shows it: literal text stays, other values are
+    # written as Nix.
+    renderOptionValue = v:
+      if v ? _type && v ? text then v
+      else lib.literalExpression (lib.generators.toPretty { multiline = true; allowPrettyValues = true; } v);
+    # Every option of an option tree (and of its submodules, unless hidden) as documentation
+    # reads it: name, description, type, default and example, declarations.
+    optionAttrSetToDocList = lib.optionAttrSetToDocList' [ ];
+    optionAttrSetToDocList' = _: options:
+      builtins.concatMap (opt:
+        let
+          name = showOption opt.loc;
+          visible = opt.visible or true;
+          doc = {
+            inherit (opt) loc;
+            inherit name;
+            description = opt.description or null;
+            declarations = builtins.filter (x: x != lib.unknownModule) (opt.declarations or [ ]);
+            internal = opt.internal or false;
+            visible = if builtins.isBool visible then visible else visible == "shallow";
+            readOnly = opt.readOnly or false;
+            type = opt.type.description or "unspecified";
+          }
+          // optionalAttrs (opt ? example) { example = lib.renderOptionValue opt.example; }
+          // optionalAttrs ((opt.defaultText or null) != null || opt ? default) {
+            default = lib.renderOptionValue (if (opt.defaultText or null) != null then opt.defaultText else opt.default);
+          }
+          // optionalAttrs ((opt.relatedPackages or null) != null) { inherit (opt) relatedPackages; };
+          sub = (opt.type.getSubOptions or (_: { })) opt.loc;
+          subVisible = if builtins.isBool visible then visible else visible == "transparent";
+        in
+        [ doc ] ++ lib.optionals (subVisible && sub != { }) (lib.optionAttrSetToDocList' opt.loc sub))
+        (lib.collect lib.isOption options);
     mkPackageOptionMD = lib.mkPackageOption;
     # A value fit for documentation: derivations become their names.
     scrubOptionValue = x:

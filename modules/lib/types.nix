@@ -53,6 +53,8 @@ let
     else if all isAttrs values && !(builtins.any lib.isDerivation values) then foldl' (a: b: a // b) { } values
     else if all isBool values then builtins.any (x: x) values
     else if all isString values then lib.concatStrings values
+    # Functions merge into one whose result merges theirs.
+    else if all isFunction values then x: mergeDefault loc (map (d: d // { value = d.value x; }) defs)
     else mergeEqual loc defs;
 
   isStorePath = x: isString x && lib.hasPrefix "${builtins.storeDir}/" x;

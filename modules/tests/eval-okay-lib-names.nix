@@ -139,7 +139,7 @@ in
     "mkSinkUndeclaredOptions" "mergeDefaultOption" "mergeOneOption" "mergeUniqueOption"
     "mergeEqualOption" "getValues" "getFiles" "scrubOptionValue" "literalExpression"
     "literalExample" "literalMD" "mdDoc" "showOption" "showOptionWithDefLocs" "showFiles"
-    "unknownModule"
+    "unknownModule" "renderOptionValue" "optionAttrSetToDocList" "optionAttrSetToDocList'"
   ];
   modules = missing lib.modules [
     "evalModules" "setDefaultModuleLocation" "pushDownProperties" "dischargeProperties"
@@ -198,6 +198,7 @@ in
   ];
   topMore = missing lib [
     "lazyDerivation" "optionalDrvAttr" "warnOnInstantiate" "gvariant" "derivations" "sources"
+    "optionAttrSetToDocList" "optionAttrSetToDocList'"
     "cleanSourceFilter" "cleanSource" "cleanSourceWith" "sourceByRegex" "sourceFilesBySuffices"
     "pathHasContext" "canCleanSource" "pathIsGitRepo" "commitIdFromGitRepo"
   ];
