@@ -20,6 +20,7 @@ let
     (import ./derivations.nix { inherit lib; })
     (import ./filesystem.nix { inherit lib; })
     (import ./sources.nix { inherit lib; })
+    (import ./network.nix { inherit lib; })
     (import ./licenses.nix { inherit lib; })
     { types = import ./types.nix { inherit lib; }; }
     (import ./modules.nix { inherit lib; })

@@ -190,6 +190,7 @@ in
     "mkNothing" "mkJust" "mkTuple" "mkBoolean" "mkString" "mkObjectpath" "mkUchar" "mkInt16"
     "mkUint16" "mkInt32" "mkUint32" "mkInt64" "mkUint64" "mkDouble"
   ];
+  network = missing lib.network.ipv6 [ "fromString" "isValidIpStr" "firstAddress" "lastAddress" "nextAddress" ];
   derivations = missing lib.derivations [ "lazyDerivation" "optionalDrvAttr" "warnOnInstantiate" ];
   sources = missing lib.sources [
     "pathType" "pathIsDirectory" "pathIsRegularFile" "cleanSourceFilter" "cleanSource" "cleanSourceWith"
