@@ -43,8 +43,10 @@
     } // lib.optionalAttrs (example != null) {
       example = lib.literalExpression (if builtins.isList example then "${pkgsText}.${lib.showAttrPath example}" else example);
     });
-  literalExpression = text: { _type = "literalExpression"; inherit text; };
-  literalMD = text: { _type = "literalMD"; inherit text; };
+  literalExpression = text:
+    if !(builtins.isString text) then throw "literalExpression expects a string." else { _type = "literalExpression"; inherit text; };
+  literalMD = text:
+    if !(builtins.isString text) then throw "literalMD expects a string." else { _type = "literalMD"; inherit text; };
   literalExample = lib.literalExpression;
   mdDoc = s: s;
 

@@ -21,4 +21,8 @@ in
   (lib.optionalDrvAttr false "x")
   (builtins.attrNames (lib.warnOnInstantiate "do not use" real))
   (lib.warnOnInstantiate "do not use" real).name
+  lib.fakeHash
+  (builtins.stringLength lib.fakeSha256)
+  (builtins.stringLength lib.fakeSha512)
+  (builtins.tryEval (lib.literalExpression 1)).success
 ]
