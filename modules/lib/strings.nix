@@ -10,6 +10,7 @@ let
 in
 {
   inherit (builtins) concatStringsSep stringLength substring replaceStrings toString match split isString;
+  join = concatStringsSep;
   concatStrings = concatStringsSep "";
   concatMapStrings = f: list: concatStringsSep "" (map f list);
   concatMapStringsSep = sep: f: list: concatStringsSep sep (map f list);
@@ -201,7 +202,7 @@ in
       versionOlder versionAtLeast getName getVersion charToInt escapeC escapeURL
       concatMapAttrsStringSep replaceString replaceChars addContextFrom splitStringBy toCamelCase
       nameFromURL isStorePath isConvertibleWithToString isCoercibleToString readPathsFromFile
-      commonSuffixLength levenshtein levenshteinAtMost sanitizeDerivationName;
+      commonSuffixLength levenshtein levenshteinAtMost sanitizeDerivationName join;
     inherit (builtins) compareVersions elem elemAt filter fromJSON head isInt isList isAttrs
       isPath parseDrvName readFile storeDir tail toJSON typeOf unsafeDiscardStringContext genList;
     replicate = n: s: concatStringsSep "" (builtins.genList (_: s) n);

@@ -39,4 +39,5 @@ let lib = import ../lib; in
   (lib.strings.sanitizeDerivationName "")
   (lib.strings.sanitizeDerivationName "/nix/store/2g75chlbpxlrqn15zlby2dfh8hr9qwbk-hello-2.10")
   (lib.addContextFrom "a" "b")
+  (lib.strings.join ", " [ "foo" "bar" ])
 ]
