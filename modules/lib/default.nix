@@ -18,6 +18,7 @@ let
     (import ./debug.nix { inherit lib; })
     (import ./meta.nix { inherit lib; })
     (import ./derivations.nix { inherit lib; })
+    (import ./misc.nix { inherit lib; })
     (import ./filesystem.nix { inherit lib; })
     (import ./sources.nix { inherit lib; })
     (import ./network.nix { inherit lib; })

@@ -33,11 +33,4 @@ let
       drv // builtins.mapAttrs (_: lib.warn msg) (builtins.removeAttrs drv [ "meta" "name" "type" ]);
   };
 in
-derivations // {
-  inherit derivations;
-  # Hashes no content has, for a fixed-output derivation's first build (which then fails
-  # naming the real one).
-  fakeHash = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
-  fakeSha256 = lib.strings.replicate 52 "0";
-  fakeSha512 = lib.strings.replicate 128 "0";
-}
+derivations // { inherit derivations; }

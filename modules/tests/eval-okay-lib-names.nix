@@ -190,6 +190,12 @@ in
     "mkNothing" "mkJust" "mkTuple" "mkBoolean" "mkString" "mkObjectpath" "mkUchar" "mkInt16"
     "mkUint16" "mkInt32" "mkUint32" "mkInt64" "mkUint64" "mkDouble"
   ];
+  misc = missing lib.misc [
+    "maybeEnv" "defaultMergeArg" "defaultMerge" "maybeAttr" "maybeAttrNullable" "ifEnable" "uniqList"
+    "uniqListExt" "condConcat" "lazyGenericClosure" "mapAttrsFlatten" "nvs" "setAttr" "setAttrMerge"
+    "mergeAttrsWithFunc" "mergeAttrsConcatenateValues" "nixType" "imap" "fakeHash" "fakeSha256"
+    "fakeSha512"
+  ];
   network = missing lib.network.ipv6 [ "fromString" "isValidIpStr" "firstAddress" "lastAddress" "nextAddress" ];
   derivations = missing lib.derivations [ "lazyDerivation" "optionalDrvAttr" "warnOnInstantiate" ];
   sources = missing lib.sources [
