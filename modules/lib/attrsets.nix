@@ -21,8 +21,9 @@ in
     lib.attrByPath path (throw "cannot find attribute `${lib.concatStringsSep "." path}'") set;
   setAttrByPath = path: value:
     if path == [ ] then value else { ${head path} = lib.setAttrByPath (tail path) value; };
+  # Recurses wherever both sides are sets (derivations too, as nixpkgs' does).
   recursiveUpdate = lhs: rhs:
-    lhs // mapAttrs (n: r: if builtins.isAttrs r && lhs ? ${n} && builtins.isAttrs lhs.${n} && !(lib.isDerivation r) then lib.recursiveUpdate lhs.${n} r else r) rhs;
+    lhs // mapAttrs (n: r: if builtins.isAttrs r && lhs ? ${n} && builtins.isAttrs lhs.${n} then lib.recursiveUpdate lhs.${n} r else r) rhs;
   foldAttrs = op: nul: list:
     builtins.foldl' (acc: set: acc // mapAttrs (n: v: op v (acc.${n} or nul)) set) { } (lib.reverseList list);
   zipAttrs = builtins.zipAttrsWith (_: vs: vs);
@@ -48,13 +49,13 @@ in
   attrVals = nameList: set: map (x: set.${x}) nameList;
   getAttrs = names: attrs: lib.genAttrs names (name: attrs.${name});
   mergeAttrsList = list: builtins.foldl' (a: b: a // b) { } list;
+  # Only an attribute both sets have is an error, and only when it is used.
   unionOfDisjoint = x: y:
     let
       intersection = builtins.intersectAttrs x y;
       collisions = lib.concatStringsSep " " (attrNames intersection);
     in
-    if intersection == { } then x // y
-    else throw "unionOfDisjoint: collision on ${collisions}";
+    x // y // mapAttrs (name: _: throw "unionOfDisjoint: collision on ${name}; complete list: ${collisions}") intersection;
   zipAttrsWithNames = names: f: sets:
     listToAttrs (map (name: { inherit name; value = f name (builtins.catAttrs name sets); }) names);
   matchAttrs = pattern: attrs:
@@ -75,12 +76,63 @@ in
   toDerivation = path:
     let path' = builtins.storePath path; in
     { type = "derivation"; name = lib.getName (builtins.substring 33 (-1) (baseNameOf path')); outPath = path'; outputs = [ "out" ]; out = path'; outputName = "out"; };
+  genAttrs' = xs: f: listToAttrs (map f xs);
+  # The longest prefix of `attrPath` that names an attribute in `v` (no further than needed
+  # is forced).
+  longestValidPathPrefix = attrPath: v:
+    let
+      go = n: set:
+        if n == length attrPath then attrPath
+        else
+          let name = builtins.elemAt attrPath n; in
+          if builtins.isAttrs set && set ? ${name} then go (n + 1) set.${name}
+          else lib.take n attrPath;
+    in if attrPath == [ ] then [ ] else go 0 v;
+  overrideExisting = old: new: mapAttrs (name: value: new.${name} or value) old;
+  showAttrPath = path:
+    if path == [ ] then "<root attribute path>" else lib.concatMapStringsSep "." lib.escapeNixIdentifier path;
+  mapAttrsToListRecursiveCond = pred: f: set:
+    let
+      go = path: set: builtins.concatMap (name:
+        let v = set.${name}; p = path ++ [ name ]; in
+        if builtins.isAttrs v && pred p v then go p v else [ (f p v) ]) (attrNames set);
+    in go [ ] set;
+  mapAttrsToListRecursive = lib.mapAttrsToListRecursiveCond (_: _: true);
+  # Applies updates at attribute paths, deeper ones first, those at one path in list order;
+  # missing intermediate sets are created.
+  updateManyAttrsByPath = updates: value:
+    let
+      apply = depth: hasValue: value: updates:
+        let
+          here = builtins.partition (u: length u.path == depth) updates;
+          deeper = builtins.groupBy (u: builtins.elemAt u.path depth) here.wrong;
+          nested =
+            if here.wrong == [ ] then (if hasValue then value else null)
+            else if hasValue && !(builtins.isAttrs value) then
+              throw "updateManyAttrsByPath: Path '${lib.showAttrPath (lib.take depth (head here.wrong).path)}' does not lead to an attribute set"
+            else
+              let base = if hasValue then value else { }; in
+              base // mapAttrs (name: us: apply (depth + 1) (base ? ${name}) (base.${name} or null) us) deeper;
+          start = if here.wrong == [ ] && !hasValue then
+            throw "updateManyAttrsByPath: Path '${lib.showAttrPath (head here.right).path}' does not exist in the expression"
+            else nested;
+        in
+        if here.right == [ ] then nested
+        else builtins.foldl' (acc: u: u.update acc) start here.right;
+    in apply 0 true value updates;
+  zipWithNames = lib.zipAttrsWithNames;
+  zip = lib.warn "lib.zip is a deprecated alias of lib.zipAttrsWith." builtins.zipAttrsWith;
   attrsets = {
     inherit (lib) filterAttrs mapAttrs' concatMapAttrs mapAttrsRecursive mapAttrsRecursiveCond
       filterAttrsRecursive foldlAttrs attrVals getAttrs mergeAttrsList unionOfDisjoint
       zipAttrsWithNames matchAttrs recursiveUpdate recursiveUpdateUntil cartesianProductOfSets
       nameValuePair mapAttrsToList attrsToList genAttrs optionalAttrs attrByPath hasAttrByPath
       getAttrFromPath setAttrByPath collect isDerivation foldAttrs zipAttrs recurseIntoAttrs
-      dontRecurseIntoAttrs;
+      dontRecurseIntoAttrs genAttrs' longestValidPathPrefix overrideExisting showAttrPath
+      mapAttrsToListRecursive mapAttrsToListRecursiveCond updateManyAttrsByPath zipWithNames
+      mapCartesianProduct cartesianProduct getOutput getFirstOutput getBin getLib getStatic getDev
+      getInclude getMan chooseDevOutputs toDerivation;
+    inherit (builtins) attrNames attrValues hasAttr getAttr mapAttrs removeAttrs intersectAttrs
+      catAttrs listToAttrs zipAttrsWith isAttrs;
   };
 }

@@ -20,8 +20,36 @@ in
   traceSeq = x: y: trace (deepSeq x x) y;
   traceValSeqFn = f: v: lib.traceValFn f (deepSeq v v);
   traceValSeq = v: lib.traceValSeqFn (x: x) v;
+  # Traces `x` deeply, but lists and sets nested deeper than `depth` show as `[…]` and `{…}`.
+  traceSeqN = depth: x: y:
+    let
+      shown = text: v: { __pretty = _: text; val = v; };
+      cut = n: v:
+        if n == 0 then
+          (if builtins.isList v then shown "[…]" v else if builtins.isAttrs v then shown "{…}" v else v)
+        else if builtins.isList v then map (cut (n - 1)) v
+        else if builtins.isAttrs v then builtins.mapAttrs (_: cut (n - 1)) v
+        else v;
+    in trace (lib.generators.toPretty { allowPrettyValues = true; } (cut depth x)) y;
+  traceValSeqNFn = f: depth: v: lib.traceSeqN depth (f v) v;
+  traceValSeqN = lib.traceValSeqNFn (x: x);
   traceFnSeqN = depth: name: f: v:
     let res = f v; in
-    trace (lib.generators.toPretty { multiline = false; } { fn = name; from = v; to = res; }) res;
-  debug = { inherit (lib) traceIf traceVal traceValFn traceSeq traceValSeq traceValSeqFn; };
+    lib.traceSeqN (depth + 1) { fn = name; from = v; to = res; } res;
+  # The failing tests of a set: those named `test…` (or listed in its `tests`) whose `expr`
+  # differs from `expected`.
+  runTests = tests:
+    let selected = tests.tests or [ ]; in
+    builtins.concatMap (name:
+      let test = tests.${name}; in
+      if (builtins.substring 0 4 name == "test" || elem name selected)
+        && (selected == [ ] || elem name selected)
+        && test.expr != test.expected
+      then [ { inherit name; inherit (test) expected; result = test.expr; } ]
+      else [ ]) (builtins.attrNames tests);
+  testAllTrue = expr: { inherit expr; expected = map (_: true) expr; };
+  debug = {
+    inherit (lib) traceIf traceVal traceValFn traceSeq traceValSeq traceValSeqFn traceSeqN
+      traceValSeqN traceValSeqNFn traceFnSeqN runTests testAllTrue;
+  };
 }

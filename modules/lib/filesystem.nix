@@ -25,6 +25,10 @@ let
   pathComponents = p: filter (c: c != "") (lib.splitString "/" (toString p));
 in
 {
+  # nixpkgs' top level has these from `lib.sources`, which takes them from here.
+  inherit pathType;
+  pathIsDirectory = lib.filesystem.pathIsDirectory;
+  pathIsRegularFile = lib.filesystem.pathIsRegularFile;
   filesystem = {
     inherit pathType;
     pathIsDirectory = path: pathExists path && pathType path == "directory";
@@ -43,6 +47,17 @@ in
           else if toString dir == "/" then null
           else go (dirOf dir);
       in go (if lib.filesystem.pathIsDirectory file then file else dirOf file);
+    # A directory names its `default.nix`; a string ending in `/` is taken as one.
+    resolveDefaultNix = v:
+      if lib.filesystem.pathIsDirectory v then v + "/default.nix"
+      else if isString v && lib.hasSuffix "/" v then v + "default.nix"
+      else v;
+    # The subdirectories of `root` that hold a Cabal file named after them, by name.
+    haskellPathsInDir = root:
+      lib.listToAttrs (concatMap (name:
+        let p = root + "/${name}"; in
+        if pathExists (p + "/${name}.cabal") then [ { inherit name; value = p; } ] else [ ])
+        (attrNames (readDir root)));
   };
 
   path = {
@@ -65,6 +80,16 @@ in
     splitRoot = path:
       assert lib.assertMsg (isPath path) "lib.path.splitRoot: Argument is of type ${builtins.typeOf path}, but a path was expected";
       { root = /.; subpath = fromComponents (pathComponents path); };
+    # Whether the path lies in a store path (the store directory and one hashed name).
+    hasStorePathPrefix = path:
+      assert lib.assertMsg (isPath path) "lib.path.hasStorePathPrefix: Argument is of type ${builtins.typeOf path}, but a path was expected";
+      let
+        store = pathComponents builtins.storeDir;
+        cs = pathComponents path;
+        n = length store;
+      in
+      lib.lists.hasPrefix store cs && length cs > n
+      && builtins.match ".{32}-.+" (builtins.elemAt cs n) != null;
     subpath = {
       isValid = s: !(subpathComponents s ? error);
       join = subpaths: fromComponents (concatMap (s: checked "subpath.join" s) subpaths);

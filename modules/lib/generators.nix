@@ -78,14 +78,21 @@ let
           introSpace = if multiline then "\n${indent}  " else " ";
           outroSpace = if multiline then "\n${indent}" else " ";
         in
-        if isInt v || isFloat v then toString v
+        if isInt v then toString v
+        # toString drops a float's precision; JSON keeps it.
+        else if isFloat v then builtins.toJSON v
         else if isString v then
-          let lines = lib.splitString "\n" v;
-              escapeSingle = s: lib.escapeNixString s;
-              escapeMulti = s: builtins.replaceStrings [ "\${" "''" ] [ "''\${" "'''" ] s;
-          in if multiline && length lines > 1
-             then "''" + introSpace + concatStringsSep introSpace (map escapeMulti lines) + outroSpace + "''"
-             else escapeSingle v
+          let
+            lines = builtins.filter isString (builtins.split "\n" v);
+            escapeSingle = escapeChars [ "\\" "\"" "\${" ];
+            escapeMulti = builtins.replaceStrings [ "\${" "''" ] [ "''\${" "'''" ];
+            single = "\"" + concatStringsSep "\\n" (map escapeSingle lines) + "\"";
+            # An empty last line puts the closing '' on a line of its own.
+            multi =
+              let escaped = map escapeMulti lines; lastLine = lib.last escaped; in
+              "''" + introSpace + concatStringsSep introSpace (lib.init escaped)
+              + (if lastLine == "" then outroSpace else introSpace + lastLine) + "''";
+          in if multiline && length lines > 1 then multi else single
         else if v == true then "true"
         else if v == false then "false"
         else if v == null then "null"
@@ -95,7 +102,7 @@ let
           else "[" + introSpace + concatStringsSep introSpace (map (go (indent + "  ")) v) + outroSpace + "]"
         else if isFunction v then
           let args = lib.functionArgs v;
-              shown = map (n: if args.${n} then "${n} ? <default>" else n) (attrNames args);
+              shown = map (n: if args.${n} then "${n}?" else n) (attrNames args);
           in if args == { } then "<function>"
              else "<function, args: {${concatStringsSep ", " shown}}>"
         else if isAttrs v then
@@ -107,10 +114,101 @@ let
             + outroSpace + "}"
         else abort "generators.toPretty: should never happen (v = ${typeOf v})";
     in go indent;
+  # A value with its nesting limited to `depthLimit`: deeper values are an error, or with
+  # `throwOnDepthLimit = false` the string "<unevaluated>".
+  withRecursion = { depthLimit, throwOnDepthLimit ? true }:
+    assert isInt depthLimit;
+    let
+      special = [ "__functor" "__functionArgs" "__toString" "__pretty" ];
+      limit = depth:
+        if depthLimit != null && depth > depthLimit then
+          (if throwOnDepthLimit
+           then throw "Exceeded maximum eval-depth limit of ${toString depthLimit} while trying to evaluate with `generators.withRecursion'!"
+           else _: "<unevaluated>")
+        else x: x;
+      walk = depth: v:
+        let next = x: walk (depth + 1) (limit (depth + 1) x); in
+        if isAttrs v then builtins.mapAttrs (name: if builtins.elem name special then (x: x) else next) v
+        else if isList v then map next v
+        else limit (depth + 1) v;
+    in walk 0;
+
+  # Apple's XML property lists; with `escape`, XML's special characters in strings and keys.
+  toPlist = { escape ? false }: v:
+    let
+      text = if escape then lib.escapeXML else x: x;
+      render = ind: x:
+        if x == null then ""
+        else if isBool x then ind + (if x then "<true/>" else "<false/>")
+        else if isInt x then ind + "<integer>${toString x}</integer>"
+        else if isString x then ind + "<string>${text x}</string>"
+        else if isList x then
+          concatStringsSep "\n" ([ (ind + "<array>") ] ++ map (render "\t${ind}") x ++ [ (ind + "</array>") ])
+        else if isAttrs x then
+          concatStringsSep "\n" ([ (ind + "<dict>") ]
+            ++ builtins.concatMap (name:
+              let value = x.${name}; in
+              if name == "_module" || value == null then [ ]
+              else [ "\t${ind}<key>${text name}</key>" (render "\t${ind}" value) ]) (attrNames x)
+            ++ [ (ind + "</dict>") ])
+        else if isPath x then ind + "<string>${text (toString x)}</string>"
+        else if isFloat x then ind + "<real>${toString x}</real>"
+        else abort "generators.toPlist: should never happen (v = ${typeOf x})";
+    in
+    lib.warnIf (!escape && lib.oldestSupportedReleaseIsAtLeast 2505)
+      "Using `lib.generators.toPlist` without `escape = true` is deprecated"
+      ''
+        <?xml version="1.0" encoding="UTF-8"?>
+        <!DOCTYPE plist PUBLIC "-//Apple Computer//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+        <plist version="1.0">
+        ${render "" v}
+        </plist>'';
+
+  # Dhall; integers are always `Integer` (signed), never `Natural`.
+  toDhall = { }@args: v:
+    if isAttrs v then "{ ${concatStringsSep ", " (map (k: "${k} = ${toDhall args v.${k}}") (attrNames v))} }"
+    else if isList v then "[ ${concatStringsSep ", " (map (toDhall args) v)} ]"
+    else if isInt v then (if v < 0 then "" else "+") + toString v
+    else if isBool v then (if v then "True" else "False")
+    else if isFunction v then abort "generators.toDhall: cannot convert a function to Dhall"
+    else if v == null then abort "generators.toDhall: cannot convert a null to Dhall"
+    else builtins.toJSON v;
+
+  mkLuaInline = expr: { _type = "lua-inline"; inherit expr; };
+  # Lua; `mkLuaInline` values are written as they are, `asBindings` makes a set global
+  # assignments.
+  toLua = { multiline ? true, indent ? "", asBindings ? false }@args: v:
+    let
+      inner = indent + "  ";
+      introSpace = if multiline then "\n${inner}" else " ";
+      outroSpace = if multiline then "\n${indent}" else " ";
+      innerArgs = args // { indent = if asBindings then indent else inner; asBindings = false; };
+      items = concatStringsSep ",${introSpace}";
+      badNames = builtins.filter
+        (n: builtins.match "[[:alpha:]_][[:alnum:]_]*(\\.[[:alpha:]_][[:alnum:]_]*)*" n == null) (attrNames v);
+    in
+    if asBindings then
+      assert lib.assertMsg (badNames == [ ]) "Bad Lua var names: ${toPretty { } badNames}";
+      lib.concatStrings (map (k: "${indent}${k} = ${toLua innerArgs v.${k}}\n") (attrNames v))
+    else if v == null then "nil"
+    else if isInt v || isFloat v || isString v || isBool v then builtins.toJSON v
+    else if isPath v || lib.isDerivation v then builtins.toJSON "${v}"
+    else if isList v then
+      (if v == [ ] then "{}" else "{${introSpace}${items (map (toLua innerArgs) v)}${outroSpace}}")
+    else if isAttrs v then
+      (if (v._type or null) == "lua-inline" then "(${v.expr})"
+       else if v == { } then "{}"
+       else "{${introSpace}${items (map (k: "[${builtins.toJSON k}] = ${toLua innerArgs v.${k}}") (attrNames v))}${outroSpace}}")
+    else abort "generators.toLua: type ${typeOf v} is unsupported";
+  # dconf keyfiles: values are GVariant text (`lib.gvariant`), so strings are quoted.
+  mkDconfKeyValue = mkKeyValueDefault { mkValueString = v: toString (lib.gvariant.mkValue v); } "=";
+  toDconfINI = toINI { mkKeyValue = mkDconfKeyValue; };
 in
 {
+  inherit mkLuaInline;
   generators = {
     inherit mkValueStringDefault mkKeyValueDefault toKeyValue toINI toINIWithGlobalSection
-      toGitINI toJSON toYAML toPretty;
+      toGitINI toJSON toYAML toPretty withRecursion toPlist toDhall toLua mkLuaInline
+      mkDconfKeyValue toDconfINI;
   };
 }

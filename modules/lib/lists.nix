@@ -68,11 +68,47 @@ in
       [ { } ] (builtins.attrNames attrsOfLists);
   mapCartesianProduct = f: attrsOfLists: map f (lib.cartesianProduct attrsOfLists);
   crossLists = f: foldl' (fs: args: builtins.concatMap (f: map f args) fs) [ f ];
+  dropEnd = n: xs: lib.take (lib.max 0 (length xs - n)) xs;
+  # Depth-first from the head of `list`: follows elements that must come before the current
+  # one until it reaches one with none (`minimal`), or, with `stopOnCycles`, one already on
+  # the path (`cycle`, with the path elements it `loops` back to).
+  listDfs = stopOnCycles: before: list:
+    let
+      walk = current: path: rest:
+        let
+          back = filter (x: before x current) path;
+          ahead = builtins.partition (x: before x current) rest;
+        in
+        if stopOnCycles && back != [ ] then { cycle = current; loops = back; visited = path; inherit rest; }
+        else if ahead.right == [ ] then { minimal = current; visited = path; inherit rest; }
+        else walk (head ahead.right) ([ current ] ++ path) (tail ahead.right ++ ahead.wrong);
+    in walk (head list) [ ] (tail list);
+  # A topological order of `list` by the partial order `before`, or the cycle that prevents one.
+  toposort = before: list:
+    if length list < 2 then { result = list; }
+    else
+      let
+        found = lib.listDfs true before list;
+        sortedRest = lib.toposort before (found.visited ++ found.rest);
+      in
+      if found ? cycle then
+        { cycle = lib.reverseList ([ found.cycle ] ++ found.visited); inherit (found) loops; }
+      else if sortedRest ? cycle then sortedRest
+      else { result = [ found.minimal ] ++ sortedRest.result; };
+  uniqueStrings = list: builtins.attrNames (builtins.groupBy (x: x) list);
   lists = {
+    takeEnd = n: xs: lib.drop (lib.max 0 (length xs - n)) xs;
+    commonPrefix = list1: list2:
+      let
+        n = lib.min (length list1) (length list2);
+        go = i: if i < n && elemAt list1 i == elemAt list2 i then go (i + 1) else i;
+      in lib.take (go 0) list1;
+
     inherit (lib) optional optionals foldr foldl forEach ifilter0 findFirstIndex findFirst allUnique
       replicate sortOn compareLists reverseList last init take drop sublist unique flatten remove
       count range imap0 imap1 zipListsWith zipLists subtractLists intersectLists mutuallyExclusive
-      toList singleton naturalSort groupBy' crossLists;
+      toList singleton naturalSort groupBy' crossLists foldl' fold cartesianProduct findSingle
+      mapCartesianProduct isList dropEnd listDfs toposort uniqueStrings;
     # Whether `list1` is a prefix of `list2`.
     hasPrefix = list1: list2: lib.take (length list1) list2 == list1;
     removePrefix = list1: list2:

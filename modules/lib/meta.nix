@@ -21,6 +21,13 @@ in
   getLib = getOutput "lib";
   getDev = getOutput "dev";
   getMan = getOutput "man";
+  # The first of `candidates` the package has as an output, else the package.
+  getFirstOutput = candidates: pkg:
+    let present = filter (name: pkg ? ${name}) candidates; in
+    if pkg.outputSpecified or false || present == [ ] then pkg else pkg.${builtins.head present};
+  getStatic = lib.getFirstOutput [ "static" "lib" "out" ];
+  getInclude = lib.getFirstOutput [ "include" "dev" "out" ];
+  chooseDevOutputs = map lib.getDev;
 
   getExe' = x: y:
     assert lib.assertMsg (lib.isDerivation x)
@@ -41,5 +48,25 @@ in
   makeBinPath = lib.makeSearchPathOutput "bin" "bin";
   makeLibraryPath = lib.makeSearchPathOutput "lib" "lib";
   makeIncludePath = lib.makeSearchPathOutput "dev" "include";
-  meta = { inherit (lib) addMetaAttrs setPrio lowPrio hiPrio getExe getExe' getName getVersion; };
+  dontDistribute = drv: lib.addMetaAttrs { hydraPlatforms = [ ]; } drv;
+  setName = name: drv: drv // { inherit name; };
+  updateName = updater: drv: drv // { name = updater drv.name; };
+  appendToName = suffix: lib.updateName (name:
+    let x = builtins.parseDrvName name; in "${x.name}-${suffix}-${x.version}");
+  mapDerivationAttrset = f: set: builtins.mapAttrs (name: pkg: if lib.isDerivation pkg then f pkg else pkg) set;
+  # Whether `platform` is what `elem` (a system string, or a pattern over its `parsed` or
+  # whole attributes) describes.
+  platformMatch = platform: elem:
+    if isString elem then platform ? system && elem == platform.system
+    else lib.matchAttrs (if elem ? parsed then elem else { parsed = elem; }) platform;
+  availableOn = platform: pkg:
+    ((!(pkg ? meta.platforms)) || builtins.any (lib.platformMatch platform) pkg.meta.platforms)
+    && builtins.all (elem: !(lib.platformMatch platform elem)) (pkg.meta.badPlatforms or [ ]);
+  licensesSpdx = builtins.listToAttrs (map (l: { name = l.spdxId; value = l; })
+    (filter (l: l ? spdxId) (builtins.attrValues lib.licenses)));
+  meta = {
+    inherit (lib) addMetaAttrs setPrio lowPrio hiPrio lowPrioSet hiPrioSet getExe getExe' getName
+      getVersion dontDistribute setName updateName appendToName mapDerivationAttrset platformMatch
+      availableOn licensesSpdx getLicenseFromSpdxId getLicenseFromSpdxIdOr;
+  };
 }

@@ -22,18 +22,31 @@
     example = true;
     description = "Whether to enable ${name}.";
   };
-  mkPackageOption = pkgs: name: { default ? [ name ], example ? null, nullable ? false, extraDescription ? "" }:
+  # `name` (or its last part) documented as "The <name> package to use."; the package at
+  # `default` (a name or an attribute path, `name` unless given) in `pkgs`, shown as
+  # `<pkgsText>.<path>`; `default = null` declares no default (null when `nullable`).
+  mkPackageOption = pkgs: name:
+    { nullable ? false, default ? name, example ? null, extraDescription ? "", pkgsText ? "pkgs" }:
     let
+      shownName = if builtins.isList name then lib.last name else name;
       path = lib.toList default;
-      pkg = lib.attrByPath path (throw "the package ${lib.concatStringsSep "." path} is not in pkgs") pkgs;
-    in lib.mkOption {
+      shownPath = lib.showAttrPath path;
+      defaults =
+        if default != null then {
+          default = lib.attrByPath path (throw "${shownPath} cannot be found in ${pkgsText}") pkgs;
+          defaultText = lib.literalExpression "${pkgsText}.${shownPath}";
+        }
+        else lib.optionalAttrs nullable { default = null; };
+    in lib.mkOption (defaults // {
+      description = "The ${shownName} package to use." + lib.optionalString (extraDescription != "") " ${extraDescription}";
       type = if nullable then lib.types.nullOr lib.types.package else lib.types.package;
-      default = pkg;
-      defaultText = "pkgs.${lib.concatStringsSep "." path}";
-      description = "The ${name} package to use.${extraDescription}";
-    } // lib.optionalAttrs (example != null) { inherit example; };
-  literalExpression = text: { _type = "literalExpression"; inherit text; };
-  literalMD = text: { _type = "literalMD"; inherit text; };
+    } // lib.optionalAttrs (example != null) {
+      example = lib.literalExpression (if builtins.isList example then "${pkgsText}.${lib.showAttrPath example}" else example);
+    });
+  literalExpression = text:
+    if !(builtins.isString text) then throw "literalExpression expects a string." else { _type = "literalExpression"; inherit text; };
+  literalMD = text:
+    if !(builtins.isString text) then throw "literalMD expects a string." else { _type = "literalMD"; inherit text; };
   literalExample = lib.literalExpression;
   mdDoc = s: s;
 

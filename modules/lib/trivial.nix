@@ -1,4 +1,12 @@
 { lib }:
+let
+  # strata's option set follows NixOS 24.11 (`system.stateVersion`'s default), so that is
+  # the release `lib` answers for (`lib.versionAtLeast lib.version "23.05"` holds).
+  release = "24.11";
+  codeName = "Vicuña";
+  versionSuffix = "";
+  oldestSupportedRelease = 2411;
+in
 {
   id = x: x;
   const = x: _: x;
@@ -17,7 +25,18 @@
   throwIf = cond: msg: if cond then throw msg else x: x;
   throwIfNot = cond: msg: if cond then x: x else throw msg;
   inherit (builtins) seq deepSeq;
-  version = "strata";
+  version = release + versionSuffix;
+  oldestSupportedReleaseIsAtLeast = r: r <= oldestSupportedRelease;
+  isInOldestRelease = lib.warnIf (lib.oldestSupportedReleaseIsAtLeast 2411)
+    "lib.isInOldestRelease is deprecated. Use lib.oldestSupportedReleaseIsAtLeast instead."
+    lib.oldestSupportedReleaseIsAtLeast;
+  nixpkgsVersion = lib.warn "lib.nixpkgsVersion is a deprecated alias of lib.version." lib.version;
+  inNixShell = builtins.getEnv "IN_NIX_SHELL" != "";
+  inPureEvalMode = !(builtins ? currentSystem);
+  defaultTo = default: maybeValue: if maybeValue != null then maybeValue else default;
+  mapNullable = f: a: if a == null then a else f a;
+  warnIfNot = cond: msg: if cond then x: x else lib.warn msg;
+  inherit (builtins) add sub lessThan isBool isInt isFloat isPath genericClosure addErrorContext;
   mergeAttrs = x: y: x // y;
   concat = x: y: x ++ y;
   "or" = x: y: x || y;
@@ -55,5 +74,16 @@
       value = c: let i = lib.lists.findFirstIndex (x: x == c) null (lib.stringToCharacters "0123456789abcdef"); in
         if i == null then throw "fromHexString: ${builtins.toJSON s} is not a hexadecimal number" else i;
     in builtins.foldl' (acc: c: acc * 16 + value c) 0 digits;
-  trivial = { inherit (lib) id const; };
+  trivial = {
+    inherit (lib) id const flip pipe max min mod boolToString isFunction functionArgs
+      setFunctionArgs warn warnIf warnIfNot throwIf throwIfNot seq deepSeq version
+      oldestSupportedReleaseIsAtLeast isInOldestRelease inNixShell inPureEvalMode defaultTo mapNullable
+      mergeAttrs concat "or" "and" xor bitAnd bitOr bitXor bitNot pathExists readFile
+      boolToYesNo compare splitByAndCompare importJSON importTOML info showWarnings
+      checkListOfEnum mirrorFunctionArgs toFunction toBaseDigits toHexString fromHexString
+      isFloat isBool isInt;
+    inherit release codeName versionSuffix oldestSupportedRelease;
+    # strata's lib is no git checkout of nixpkgs: there is no revision to read.
+    revisionWithDefault = default: default;
+  };
 }

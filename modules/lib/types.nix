@@ -53,6 +53,8 @@ let
     else if all isAttrs values && !(builtins.any lib.isDerivation values) then foldl' (a: b: a // b) { } values
     else if all isBool values then builtins.any (x: x) values
     else if all isString values then lib.concatStrings values
+    # Functions merge into one whose result merges theirs.
+    else if all isFunction values then x: mergeDefault loc (map (d: d // { value = d.value x; }) defs)
     else mergeEqual loc defs;
 
   isStorePath = x: isString x && lib.hasPrefix "${builtins.storeDir}/" x;
@@ -163,6 +165,36 @@ let
       merge = loc: defs: {
         imports = map (d: { _file = "${toString d.file}, via option ${showLoc loc}"; imports = [ d.value ]; }) defs;
       };
+    };
+    # deferredModule whose value starts with `staticModules`.
+    deferredModuleWith = { staticModules ? [ ] }: types.deferredModule // {
+      merge = loc: defs: { imports = staticModules ++ (types.deferredModule.merge loc defs).imports; };
+    };
+    # `lib.generators.mkLuaInline` values.
+    luaInline = noun' {
+      name = "luaInline";
+      description = "inline lua";
+      check = x: (x._type or null) == "lua-inline";
+      merge = mergeEqual;
+    };
+    pkgs = noun' {
+      name = "pkgs";
+      description = "Nixpkgs package set";
+      check = x: (x._type or null) == "pkgs";
+      merge = loc: defs:
+        if length defs == 1 then (head defs).value
+        else throw "A Nixpkgs pkgs set can not be merged with another pkgs set.\nThe option `${showLoc loc}` is defined multiple times, in ${fileNames defs}.";
+    };
+    # Option types themselves; several definitions must combine (submodules extend).
+    optionType = noun' {
+      name = "optionType";
+      description = "optionType";
+      check = x: (x._type or null) == "option-type";
+      merge = loc: defs:
+        foldl' (a: d:
+          let m = mergeTypes a d.value; in
+          if m == null then throw "The option `${showLoc loc}` has definitions of types that do not merge: `${a.description}` and `${d.value.description}`, in ${fileNames defs}." else m)
+          (head defs).value (builtins.tail defs);
     };
     # A set with exactly one attribute, whose name picks the option (tag) its value is of.
     attrTag = tags:
@@ -287,7 +319,7 @@ let
       getSubOptions = prefix: t.getSubOptions or (_: { }) (prefix ++ [ "*" ]);
       typeMerge = other: if other.name == "listOf" then let m = mergeTypes t other.nestedTypes.elemType; in if m == null then null else listOf m else null;
     };
-    nonEmptyListOf = t: listOf t // { description = "non-empty ${(listOf t).description}"; check = x: isList x && x != [ ]; };
+    nonEmptyListOf = t: listOf t // { description = "non-empty ${phrase noun (listOf t)}"; check = x: isList x && x != [ ]; };
     attrsOf = t: attrsOfWith false null t;
     # nixpkgs' `attrsWith { elemType, lazy ? false, placeholder ? "name" }`.
     attrsWith = { elemType, lazy ? false, placeholder ? "name" }: attrsOfWith lazy null elemType;
@@ -410,7 +442,6 @@ let
       mkOptionType {
         name = "submodule";
         description = if description != null then description else "submodule";
-        descriptionClass = "noun";
         check = x: isAttrs x || isFunction x || isPath x;
         merge = loc: defs:
           (lib.evalModules {

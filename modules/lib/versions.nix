@@ -21,6 +21,7 @@ in
         suffix = lib.removePrefix numeric version;
       in builtins.concatStringsSep "." (lib.take n (splitVersion numeric ++ builtins.genList (_: "0") n)) + suffix;
   };
+  inherit splitVersion;
   versionOlder = v1: v2: builtins.compareVersions v2 v1 == 1;
   versionAtLeast = v1: v2: !(lib.versionOlder v1 v2);
 }
