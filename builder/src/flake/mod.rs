@@ -23,7 +23,7 @@ pub mod resolve;
 pub use fetch::{Fetched, FlakeRef, Forge, RefKind};
 pub use lock::FlakeLock;
 pub use machine::{flake_configuration, FlakeConfiguration};
-pub use resolve::{lock_flake, LockMode, LockedFlake};
+pub use resolve::{lock_flake, lock_flake_with, LockMode, LockedFlake};
 
 /// Why a flake could not be fetched, locked or evaluated.
 #[derive(Debug, thiserror::Error)]

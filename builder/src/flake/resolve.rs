@@ -462,17 +462,18 @@ pub fn lock_flake(
     reference: &FlakeRef,
     mode: LockMode,
 ) -> Result<LockedFlake, FlakeError> {
-    lock_flake_with(store, reference, mode, &[])
+    lock_flake_with(store, reference, mode, &[], true)
 }
 
 /// [`lock_flake`], with inputs overridden (`--override-input a/b REF`: the input at that
 /// path is `REF`, whatever its flake declares). An override that matches no input is a
-/// warning.
+/// warning. Without `write`, a changed lock is used but not written.
 pub fn lock_flake_with(
     store: &mut LocalStore,
     reference: &FlakeRef,
     mode: LockMode,
     overrides: &[(String, FlakeRef)],
+    write: bool,
 ) -> Result<LockedFlake, FlakeError> {
     let mut source = fetch(store, reference)?;
     // A flake that is not a local directory (or working tree) keeps its lock inside its
@@ -602,7 +603,7 @@ pub fn lock_flake_with(
             unlocked.join(", ")
         ));
     }
-    let lock_written = changed && local && unlocked.is_empty();
+    let lock_written = changed && local && unlocked.is_empty() && write;
     if lock_written {
         strata_store::fs::write_atomic(&lock_file, new.render().as_bytes()).map_err(|e| {
             FlakeError::Strata(format!("cannot write '{}': {e}", lock_file.display()))

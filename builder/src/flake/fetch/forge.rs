@@ -57,7 +57,7 @@ impl Forge {
             }
             (Forge::GitLab, h) => format!(
                 "https://{}/api/v4/projects/{owner}%2F{repo}/repository/commits?ref_name={git_ref}",
-                h.unwrap_or(&GITLAB)
+                h.unwrap_or(GITLAB)
             ),
         }
     }
@@ -74,7 +74,7 @@ impl Forge {
             }
             (Forge::GitLab, h) => format!(
                 "https://{}/api/v4/projects/{owner}%2F{repo}/repository/archive.tar.gz?sha={rev}",
-                h.unwrap_or(&GITLAB)
+                h.unwrap_or(GITLAB)
             ),
         }
     }
