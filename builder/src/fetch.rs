@@ -61,6 +61,12 @@ pub enum FetchError {
         #[source]
         source: Box<ureq::Error>,
     },
+    #[error("cannot fetch {url}: {source}")]
+    Tls {
+        url: String,
+        #[source]
+        source: strata_store::http::CertFileError,
+    },
     #[error("cannot fetch {url}: {} not found", path.display())]
     FileNotFound { url: String, path: PathBuf },
     #[error("cannot fetch {url}: {context}: {source}")]
@@ -270,7 +276,7 @@ fn with_source(
             url: url.to_owned(),
         });
     }
-    let agent = http_agent(url);
+    let agent = http_agent(url)?;
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -355,19 +361,18 @@ fn transient_io(e: &io::Error) -> bool {
     )
 }
 
-/// The HTTP agent: errors for statuses are handled here, not by ureq; no content decoding
-/// (the hash is of the bytes as served); the environment's proxy settings, except for the
-/// loopback addresses.
-fn http_agent(url: &str) -> ureq::Agent {
-    let mut config = ureq::Agent::config_builder()
-        .http_status_as_error(false)
+/// The HTTP agent ([`strata_store::http`]: trusted authorities, no proxy for loopback);
+/// errors for statuses are handled here, not by ureq; no content decoding (the hash is of the
+/// bytes as served).
+fn http_agent(url: &str) -> Result<ureq::Agent, FetchError> {
+    let config = strata_store::http::agent_config(url)
+        .map_err(|source| FetchError::Tls {
+            url: url.to_owned(),
+            source,
+        })?
         .timeout_connect(Some(CONNECT_TIMEOUT))
-        .timeout_per_read(Some(READ_TIMEOUT))
-        .user_agent(concat!("strata/", env!("CARGO_PKG_VERSION")));
-    if strata_store::cache::is_loopback(url) {
-        config = config.proxy(None);
-    }
-    config.build().into()
+        .timeout_per_read(Some(READ_TIMEOUT));
+    Ok(config.build().into())
 }
 
 /// The local path of a `file://` URL: `file:///abs/path` or `file://localhost/abs/path`, with

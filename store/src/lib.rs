@@ -10,6 +10,9 @@
 //! [`cache`] is Nix's binary-cache format: Ed25519 keys and signatures, `.narinfo`, publishing
 //! closures to a cache directory and substituting them from `file://` and `http(s)://` caches.
 //!
+//! [`http`] is the HTTP client's settings every download shares: the trusted certificate
+//! authorities (`NIX_SSL_CERT_FILE`, `SSL_CERT_FILE`, the system bundle), no proxy for loopback.
+//!
 //! [`remote`] is another machine's store, reached by running `strata store ...` there through
 //! the host's OpenSSH client, and the copying of closures to and from it.
 //!
@@ -32,6 +35,8 @@ pub mod derivation;
 pub mod export;
 pub mod fs;
 pub mod hash;
+#[cfg(feature = "local")]
+pub mod http;
 #[cfg(feature = "local")]
 pub mod local;
 pub mod nar;

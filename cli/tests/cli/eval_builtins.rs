@@ -63,6 +63,55 @@ fn trace_verbose_and_break_return_their_value() {
 }
 
 #[test]
+fn convert_hash_writes_a_hash_in_each_format() {
+    let dir = tempfile::tempdir().unwrap();
+    // The manual's examples (the empty string's SHA-256, a SHA-1 of `nix hash convert`'s
+    // page) in every format; the nix32 form is what Nix 2.8's `nix-hash --to-base32` prints.
+    let hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    let out = eval(
+        dir.path(),
+        &format!(
+            "let c = builtins.convertHash; in [ \
+             (c {{ hash = \"sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\"; toHashFormat = \"base16\"; }}) \
+             (c {{ hash = \"{hex}\"; hashAlgo = \"sha256\"; toHashFormat = \"nix32\"; }}) \
+             (c {{ hash = \"sha256:{hex}\"; toHashFormat = \"base32\"; }}) \
+             (c {{ hash = \"{hex}\"; hashAlgo = \"sha256\"; toHashFormat = \"sri\"; }}) \
+             (c {{ hash = \"800d59cfcd3c05e900cb4e214be48f6b886a08df\"; hashAlgo = \"sha1\"; toHashFormat = \"base64\"; }}) ]"
+        ),
+    )
+    .ok();
+    assert_eq!(
+        out.line(),
+        format!(
+            "[ \"{hex}\" \"0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c73\" \
+             \"0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c73\" \
+             \"sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\" \"gA1Zz808BekAy04hS+SPa4hqCN8=\" ]"
+        )
+    );
+    // A bare hash needs its algorithm; an unknown format is named.
+    let out = eval(
+        dir.path(),
+        &format!("builtins.convertHash {{ hash = \"{hex}\"; toHashFormat = \"sri\"; }}"),
+    );
+    assert!(!out.success());
+    assert!(
+        out.stderr.contains("does not name its algorithm"),
+        "{}",
+        out.stderr
+    );
+    let out = eval(
+        dir.path(),
+        "builtins.convertHash { hash = \"sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\"; toHashFormat = \"hex\"; }",
+    );
+    assert!(!out.success());
+    assert!(
+        out.stderr.contains("unknown hash format 'hex'"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
 fn add_drv_output_dependencies_undoes_discarding_them() {
     let dir = tempfile::tempdir().unwrap();
     let drv = "(derivation { name = \"x\"; system = \"x\"; builder = \"/b\"; }).drvPath";
@@ -95,8 +144,8 @@ fn nix_version_is_the_one_whose_builtins_strata_has() {
     let out = eval(
         dir.path(),
         "[ builtins.nixVersion (builtins.all (n: builtins ? ${n}) \
-         [ \"readFileType\" \"traceVerbose\" \"break\" \"addDrvOutputDependencies\" ]) ]",
+         [ \"readFileType\" \"traceVerbose\" \"break\" \"addDrvOutputDependencies\" \"convertHash\" ]) ]",
     )
     .ok();
-    assert_eq!(out.line(), "[ \"2.18.0\" true ]");
+    assert_eq!(out.line(), "[ \"2.19.0\" true ]");
 }

@@ -69,8 +69,8 @@ pub(crate) fn install(ev: &mut Evaluator) {
         ("currentSystem", Value::str(ev.config.system.clone())),
         ("storeDir", Value::str(ev.config.store_dir.clone())),
         // The Nix whose builtins strata has (all but the fetchers of Git, Mercurial and
-        // flakes): 2.8's, and those 2.9 to 2.18 added (see `newer`).
-        ("nixVersion", Value::str("2.18.0")),
+        // flakes): 2.8's, and those 2.9 to 2.19 added (see `newer`).
+        ("nixVersion", Value::str("2.19.0")),
         ("langVersion", Value::Int(6)),
         (
             "currentTime",

@@ -1,8 +1,12 @@
-//! Builtins that Nix added after 2.8 and that need neither flakes nor the network:
-//! `break` (2.9), `traceVerbose` (2.10), `readFileType` (2.14) and
-//! `addDrvOutputDependencies` (2.18).
+//! Builtins that Nix added after 2.8 and that need neither an experimental feature nor the
+//! network: `break` (2.9), `traceVerbose` (2.10), `readFileType` (2.14), and
+//! `addDrvOutputDependencies` and `convertHash` (2.19). The rest of what 2.9 to 2.19 added is
+//! behind experimental features (`parseFlakeRef`, `flakeRefToString` and `fetchTree` need
+//! `flakes`, `outputOf` needs `dynamic-derivations`); the changes of meaning in those releases
+//! (`replaceStrings` lazy in its replacements, 2.16; nested dynamic attributes merged, 2.17)
+//! are strata's too.
 
-use super::{coerce, PrimFn};
+use super::{attrs, coerce, string, PrimFn};
 use crate::error::{EvalError, EvalResult};
 use crate::eval::Evaluator;
 use crate::source::Span;
@@ -14,6 +18,7 @@ pub(super) fn register(p: &mut Vec<(&'static str, usize, PrimFn)>) {
         ("traceVerbose", 2, trace_verbose),
         ("readFileType", 1, read_file_type),
         ("addDrvOutputDependencies", 1, add_drv_output_dependencies),
+        ("convertHash", 1, convert_hash),
     ]);
 }
 
@@ -81,4 +86,50 @@ fn add_drv_output_dependencies(ev: &mut Evaluator, a: &[Value], s: Span) -> Eval
     };
     let ctx = std::iter::once(new).collect();
     Ok(Value::string(NixStr::with_ctx(st.as_bytes().to_vec(), ctx)))
+}
+
+/// `convertHash { hash; hashAlgo ? ; toHashFormat; }`: `hash` (base-16, nix32, base-64 or
+/// SRI; `hashAlgo` may be left out only for SRI or `algo:` forms) written as `toHashFormat`:
+/// `"base16"`, `"nix32"` (or its old name `"base32"`), `"base64"` or `"sri"`.
+fn convert_hash(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
+    use strata_store::{Hash, HashAlgo, HashFormat};
+    let args = attrs(ev, &a[0], s)?;
+    let get = |name: &str| args.get(name).cloned();
+    let hash = get("hash")
+        .ok_or_else(|| EvalError::eval("attribute 'hash' missing in call to 'convertHash'", s))?;
+    let hash = string(ev, &hash, s)?.to_str_lossy().into_owned();
+    let algo = match get("hashAlgo") {
+        Some(v) => {
+            let name = string(ev, &v, s)?.to_str_lossy().into_owned();
+            Some(name.parse::<HashAlgo>().map_err(|_| {
+                EvalError::eval(format!("unknown hash algorithm '{name}'"), s).with_hint(Some(
+                    "Known algorithms: md5, sha1, sha256, sha512.".to_owned(),
+                ))
+            })?)
+        }
+        None => None,
+    };
+    let to = get("toHashFormat").ok_or_else(|| {
+        EvalError::eval(
+            "attribute 'toHashFormat' missing in call to 'convertHash'",
+            s,
+        )
+    })?;
+    let to = string(ev, &to, s)?.to_str_lossy().into_owned();
+    let format = match to.as_str() {
+        "base16" => HashFormat::Base16,
+        "nix32" | "base32" => HashFormat::Nix32,
+        "base64" => HashFormat::Base64,
+        "sri" => HashFormat::Sri,
+        other => {
+            return Err(EvalError::eval(
+                format!(
+                    "unknown hash format '{other}', expect 'base16', 'base32', 'base64', or 'sri'"
+                ),
+                s,
+            ))
+        }
+    };
+    let parsed = Hash::parse(&hash, algo).map_err(|e| EvalError::eval(e.to_string(), s))?;
+    Ok(Value::str(parsed.to_string_as(format, false)))
 }

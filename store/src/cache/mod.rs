@@ -67,6 +67,11 @@ pub enum CacheError {
         path: String,
         compression: String,
     },
+    #[error("cache {cache}: {source}")]
+    Tls {
+        cache: String,
+        source: crate::http::CertFileError,
+    },
     #[error(transparent)]
     Key(#[from] KeyError),
     #[error(transparent)]

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{CacheError, NarInfo};
+pub use crate::http::is_loopback;
 use crate::{StoreDir, StorePath};
 
 /// The largest `.narinfo` or `nix-cache-info` strata reads.
@@ -39,19 +40,18 @@ impl BinaryCache {
             }
             Location::Dir(PathBuf::from(path))
         } else if url.starts_with("http://") || url.starts_with("https://") {
-            let mut config = ureq::Agent::config_builder()
-                .http_status_as_error(false)
+            let config = crate::http::agent_config(&url)
+                .map_err(|e| CacheError::Tls {
+                    cache: url.clone(),
+                    source: e,
+                })?
                 .timeout_connect(Some(timeout))
                 .timeout_per_read(Some(timeout))
                 .timeout_recv_response(Some(timeout))
                 .max_idle_connections_per_host(16)
                 // Servers close idle connections (lighttpd after 5 s): one idle longer than
                 // this is not reused, so a request rarely meets a connection closed under it.
-                .max_idle_age(Duration::from_secs(2))
-                .user_agent(concat!("strata/", env!("CARGO_PKG_VERSION")));
-            if is_loopback(&url) {
-                config = config.proxy(None);
-            }
+                .max_idle_age(Duration::from_secs(2));
             Location::Http {
                 base: url.clone(),
                 agent: config.build().into(),
@@ -184,25 +184,6 @@ impl BinaryCache {
                 source,
             })
     }
-}
-
-/// Whether an http(s) URL's host is a loopback address or `localhost` (no proxy for those;
-/// the builder's downloads use the same rule).
-pub fn is_loopback(url: &str) -> bool {
-    let Some((_, rest)) = url.split_once("://") else {
-        return false;
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = if let Some(v6) = host_port.strip_prefix('[') {
-        v6.split(']').next().unwrap_or("")
-    } else {
-        host_port.split(':').next().unwrap_or("")
-    };
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
