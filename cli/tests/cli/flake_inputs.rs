@@ -501,3 +501,317 @@ fn inputs_over_http_lock_as_nix_2_8_locks_them_and_build_offline() {
         o.stderr
     );
 }
+
+/// lighttpd serving `dir` over TLS on a free port of 127.0.0.1 until dropped, with a
+/// certificate for 127.0.0.1 from a CA of the test's own (`ca`, to trust).
+struct TlsServer {
+    child: std::process::Child,
+    port: u16,
+    ca: PathBuf,
+    _conf: TempDir,
+}
+
+impl TlsServer {
+    fn serve(dir: &Path) -> TlsServer {
+        let conf = tempfile::tempdir().unwrap();
+        let c = |name: &str| conf.path().join(name);
+        let openssl = |args: &[&str]| {
+            run(
+                Command::new("openssl").current_dir(conf.path()).args(args),
+                None,
+            )
+            .ok();
+        };
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        openssl(
+            &[
+                &["req", "-x509"][..],
+                &ec,
+                &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2"],
+                &["-subj", "/CN=strata test CA"],
+            ]
+            .concat(),
+        );
+        openssl(
+            &[
+                &["req"][..],
+                &ec,
+                &["-keyout", "server.key", "-out", "server.csr"],
+                &["-subj", "/CN=127.0.0.1"],
+            ]
+            .concat(),
+        );
+        fs::write(
+            c("ext"),
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+        )
+        .unwrap();
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext",
+        ]);
+        assert!(
+            Path::new("/usr/lib/lighttpd/mod_openssl.so").exists(),
+            "the forge test serves https with lighttpd's TLS module: run scripts/setup --tests \
+             (lighttpd-mod-openssl)"
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        fs::write(
+            c("lighttpd.conf"),
+            format!(
+                "server.modules += ( \"mod_openssl\" )\nserver.document-root = \"{}\"\n\
+                 server.bind = \"127.0.0.1\"\nserver.port = {port}\nserver.errorlog = \"{}\"\n\
+                 ssl.engine = \"enable\"\nssl.pemfile = \"{}\"\nssl.privkey = \"{}\"\n",
+                dir.display(),
+                c("error.log").display(),
+                c("server.pem").display(),
+                c("server.key").display(),
+            ),
+        )
+        .unwrap();
+        let child = Command::new("/usr/sbin/lighttpd")
+            .arg("-D")
+            .arg("-f")
+            .arg(c("lighttpd.conf"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("cannot start lighttpd");
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(10),
+                "lighttpd did not listen on 127.0.0.1:{port}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        TlsServer {
+            child,
+            port,
+            ca: c("ca.pem"),
+            _conf: conf,
+        }
+    }
+
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `strata ARGS` trusting `ca` (as Nix: `NIX_SSL_CERT_FILE`).
+fn strata_trusting(ca: &Path, root: &Path, cwd: &Path, args: &[&str]) -> Output {
+    let mut c = strata();
+    c.current_dir(cwd)
+        .env("NIX_SSL_CERT_FILE", ca)
+        .env_remove("SSL_CERT_FILE")
+        .arg("--store-root")
+        .arg(root)
+        .args(args);
+    run(&mut c, None)
+}
+
+#[test]
+fn github_inputs_resolve_refs_and_fetch_commit_tarballs_over_tls() {
+    let Some(nix) = Nix::get("github_inputs_resolve_refs_and_fetch_commit_tarballs_over_tls")
+    else {
+        return;
+    };
+    let w = Work::new();
+    let repo = w.repo(
+        "r",
+        &[
+            (
+                "sub/flake.nix",
+                "{ inputs.c.url = \"path:/nonexistent\";\n  outputs = { self, c }: { }; }\n",
+            ),
+            ("f", "from the forge\n"),
+            ("bin/run", "#!/bin/sh\n"),
+        ],
+    );
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        fs::set_permissions(repo.join("bin/run"), fs::Permissions::from_mode(0o755)).unwrap();
+        git(w.home.path(), &repo, &["commit", "-q", "-a", "-m", "mode"]);
+    }
+    let rev = git(w.home.path(), &repo, &["rev-parse", "HEAD"]);
+    // The forge: what its API answers for a ref, and the commit's tarball as a forge makes it
+    // (one directory OWNER-REPO-SHORTREV, the commit in a pax header, times the commit's).
+    let www = w.path("forge");
+    let api = www.join("api/v3/repos/o/r");
+    fs::create_dir_all(api.join("commits")).unwrap();
+    fs::create_dir_all(api.join("tarball")).unwrap();
+    for r in ["HEAD", "main"] {
+        fs::write(
+            api.join("commits").join(r),
+            format!("{{\"sha\": \"{rev}\"}}"),
+        )
+        .unwrap();
+    }
+    fs::write(api.join("commits/bad"), "{\"message\": \"Not Found\"}").unwrap();
+    let tar = run(
+        Command::new("git")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .arg("-C")
+            .arg(&repo)
+            .args(["archive", "--format=tar.gz"])
+            .arg(format!("--prefix=o-r-{}/", &rev[..7]))
+            .arg(&rev),
+        None,
+    )
+    .ok();
+    fs::write(api.join("tarball").join(&rev), &tar.stdout).unwrap();
+    let server = TlsServer::serve(&www);
+    let host = server.host();
+    let top = w.tree(
+        "top",
+        &[(
+            "flake.nix",
+            &format!(
+                r#"{{
+  inputs.a.url = "github:o/r/main?host={host}&dir=sub";
+  inputs.a.inputs.c.follows = "b";
+  inputs.b = {{ type = "github"; owner = "o"; repo = "r"; host = "{host}"; flake = false; }};
+  inputs.p.url = "github:o/r/{rev}?host={host}";
+  inputs.p.flake = false;
+  outputs = {{ self, ... }}: {{ }};
+}}
+"#
+            ),
+        )],
+    );
+    let ours = tempfile::tempdir().unwrap();
+    let o = strata_trusting(&server.ca, ours.path(), &top, &["flake", "lock"]).ok();
+    assert!(o.stderr.contains("wrote"), "{}", o.stderr);
+    let lock = lock_of(&top);
+    let nodes = &lock["nodes"];
+    // The locked form Nix writes for a forge: the commit instead of the ref, the tree's hash,
+    // the commit's time.
+    let locked = serde_json::json!({
+        "dir": "sub",
+        "host": host,
+        "lastModified": 1_700_000_000,
+        "narHash": nodes["b"]["locked"]["narHash"],
+        "owner": "o",
+        "repo": "r",
+        "rev": rev,
+        "type": "github",
+    });
+    assert_eq!(nodes["a"]["locked"], locked, "{lock:#}");
+    assert_eq!(
+        nodes["a"]["original"],
+        serde_json::json!({ "dir": "sub", "host": host, "owner": "o", "ref": "main", "repo": "r", "type": "github" })
+    );
+    assert_eq!(nodes["a"]["inputs"]["c"], serde_json::json!(["b"]));
+    assert_eq!(nodes["b"]["locked"]["rev"], rev);
+    assert_eq!(nodes["p"]["original"]["rev"], rev);
+    // The tree is the commit's, as Nix 2.8 hashes it: `builtins.fetchGit` of the commit, and
+    // `builtins.fetchTarball` of the forge's tarball, pinned to strata's hash.
+    let nar = nodes["b"]["locked"]["narHash"].as_str().unwrap();
+    let theirs = tempfile::tempdir().unwrap();
+    let fetched = run(
+        nix.cmd("nix-instantiate")
+            .env("NIX_SSL_CERT_FILE", &server.ca)
+            .arg("--store")
+            .arg(theirs.path())
+            .args(["--eval", "--strict", "--json", "-E"])
+            .arg(format!(
+                "[ (builtins.fetchGit {{ url = \"file://{}\"; rev = \"{rev}\"; }}).narHash \
+                 (builtins.fetchTarball {{ url = \"https://{host}/api/v3/repos/o/r/tarball/{rev}\"; \
+                 sha256 = \"{nar}\"; }}) ]",
+                repo.display()
+            )),
+        None,
+    )
+    .ok();
+    let v: Value = serde_json::from_slice(&fetched.stdout).unwrap();
+    assert_eq!(v[0], nar, "{v}");
+    assert!(v[1].as_str().unwrap().ends_with("-source"), "{v}");
+
+    // Bad: a ref the forge does not know, a server that is not trusted.
+    let bad = w.tree(
+        "bad",
+        &[(
+            "flake.nix",
+            &format!(
+                "{{ inputs.x = {{ url = \"github:o/r/nothere?host={host}\"; flake = false; }};\n  \
+                 outputs = {{ self, x }}: {{ }}; }}\n"
+            ),
+        )],
+    );
+    let o = strata_trusting(&server.ca, ours.path(), &bad, &["flake", "lock"]);
+    assert_eq!(o.code, Some(1), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("input 'x'") && o.stderr.contains("404") && o.stderr.contains("nothere"),
+        "{}",
+        o.stderr
+    );
+    let hollow = w.tree(
+        "hollow",
+        &[(
+            "flake.nix",
+            &format!(
+                "{{ inputs.x = {{ url = \"github:o/r/bad?host={host}\"; flake = false; }};\n  \
+                 outputs = {{ self, x }}: {{ }}; }}\n"
+            ),
+        )],
+    );
+    let o = strata_trusting(&server.ca, ours.path(), &hollow, &["flake", "lock"]);
+    assert_eq!(o.code, Some(1), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("input 'x'") && o.stderr.contains("names no commit"),
+        "{}",
+        o.stderr
+    );
+    let fresh = tempfile::tempdir().unwrap();
+    let mut c = strata();
+    c.current_dir(&top)
+        .env_remove("NIX_SSL_CERT_FILE")
+        .env_remove("SSL_CERT_FILE")
+        .arg("--store-root")
+        .arg(fresh.path())
+        .args(["flake", "metadata"]);
+    let o = run(&mut c, None);
+    assert_eq!(o.code, Some(1), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("input 'a'") && o.stderr.contains("certificate"),
+        "{}",
+        o.stderr
+    );
+
+    // Locked, the server gone: the trees come from the store, nothing is fetched.
+    drop(server);
+    let o = strata_in(ours.path(), &top, &["flake", "metadata", "--json"]).ok();
+    let m: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(m["locks"], lock);
+}
