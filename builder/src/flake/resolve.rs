@@ -832,3 +832,94 @@ mod locking {
         );
     }
 }
+
+#[cfg(test)]
+mod overriding {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+    use crate::flake::machine::eval_json;
+
+    fn write(dir: &Path, name: &str, text: &str) {
+        std::fs::create_dir_all(dir.join(name).parent().unwrap()).unwrap();
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+
+    #[test]
+    fn a_flake_in_a_subdirectory_with_its_input_overridden() {
+        let d = tempfile::tempdir().unwrap();
+        let p = |n: &str| d.path().join(n);
+        for c in ["c", "c2", "c3"] {
+            write(&p(c), "f", &format!("{c}\n"));
+        }
+        write(
+            &p("lib"),
+            "sub/flake.nix",
+            &format!(
+                "{{ inputs.c = {{ url = \"path:{}\"; flake = false; }};\n  \
+                 outputs = {{ self, c }}: {{ marker = builtins.readFile \"${{c}}/f\";\n    \
+                 whole = builtins.pathExists \"${{self}}/sub/flake.nix\"; }}; }}\n",
+                p("c").display()
+            ),
+        );
+        write(
+            &p("top"),
+            "flake.nix",
+            &format!(
+                "{{ inputs.a.url = \"path:{}?dir=sub\";\n  \
+                 inputs.a.inputs.c.url = \"path:{}\";\n  \
+                 outputs = {{ self, a }}: {{ m = a.marker; whole = a.whole; }}; }}\n",
+                p("lib").display(),
+                p("c2").display()
+            ),
+        );
+        let root = p("store");
+        let dir = strata_store::StoreDir::default();
+        let mut store = LocalStore::open(&root, dir.clone()).unwrap();
+        let r = FlakeRef::parse(".", &p("top")).unwrap();
+        let f = lock_flake(&mut store, &r, LockMode::Keep).unwrap();
+        let a = &f.lock.nodes["a"];
+        assert_eq!(a.locked.as_ref().unwrap().dir.as_deref(), Some("sub"));
+        let InputTarget::Node(c) = &a.inputs["c"] else {
+            panic!("{a:?}")
+        };
+        let c = &f.lock.nodes[c];
+        // The override's reference, the declared input's flake = false.
+        assert!(!c.flake);
+        assert_eq!(
+            c.original.as_ref().unwrap().path.as_deref(),
+            Some(p("c2").to_str().unwrap())
+        );
+        drop(store);
+        let v = eval_json(&root, &dir, &f, "{ inherit (flake) m whole; }").unwrap();
+        assert_eq!(v["m"], "c2\n");
+        assert_eq!(
+            v["whole"], true,
+            "self is the whole tree, flake.nix in sub/"
+        );
+
+        // --override-input a/c: used, not written.
+        let mut store = LocalStore::open(&root, dir.clone()).unwrap();
+        let c3 = FlakeRef::parse(&format!("path:{}", p("c3").display()), Path::new("/")).unwrap();
+        let o = lock_flake_with(
+            &mut store,
+            &r,
+            LockMode::Keep,
+            &[("a/c".into(), c3.clone()), ("nothere".into(), c3)],
+            false,
+        )
+        .unwrap();
+        assert!(!o.lock_written);
+        assert!(
+            o.warnings
+                .iter()
+                .any(|w| w.contains("--override-input nothere")),
+            "{:?}",
+            o.warnings
+        );
+        drop(store);
+        let v = eval_json(&root, &dir, &o, "flake.m").unwrap();
+        assert_eq!(v, "c3\n");
+        let on_disk = std::fs::read_to_string(p("top/flake.lock")).unwrap();
+        assert_eq!(on_disk, f.lock.render());
+    }
+}
