@@ -46,7 +46,8 @@ pub struct CheckArgs {
 
 #[derive(Debug, Args)]
 pub struct FlakeArg {
-    /// The flake: a directory (`.`), `path:DIR` or `git+file:///REPO`.
+    /// The flake: a directory (`.`), `path:DIR`, `git+file:///REPO`, `git+https://...`, a
+    /// tarball's URL, `github:OWNER/REPO`; `?dir=SUB` for a flake in a subdirectory.
     #[arg(value_name = "FLAKE", default_value = ".")]
     pub flake: String,
     /// Print JSON.

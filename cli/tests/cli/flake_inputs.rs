@@ -444,6 +444,11 @@ fn inputs_over_http_lock_as_nix_2_8_locks_them_and_build_offline() {
         &[&format!("127.0.0.1:{closed}")],
     );
     bad(
+        "unknown-type",
+        "hg+https://127.0.0.1:1/r",
+        &["hg+https", "not supported"],
+    );
+    bad(
         "no-repo",
         &format!("git+{url}/nothere.git?ref=main"),
         &["nothere.git"],
