@@ -546,7 +546,6 @@ pub fn lock_flake_with(
             },
         );
     }
-    let wanted: Vec<Vec<String>> = given.keys().cloned().collect();
     let mut locker = Locker {
         store,
         old,
@@ -568,12 +567,33 @@ pub fn lock_flake_with(
             resolve_target(&locker.new, t)?;
         }
     }
-    for w in wanted.iter().filter(|w| !locker.used.contains(*w)) {
-        locker.warnings.push(format!(
-            "--override-input {}: the flake has no such input",
-            w.join("/")
-        ));
-    }
+    // Overrides that name a reference (or a `follows`) but met no input, as Nix warns.
+    let unused: Vec<String> = locker
+        .overrides
+        .iter()
+        .filter(|(p, o)| {
+            !locker.used.contains(*p)
+                && (o.spec.given.is_some()
+                    || o.spec.follows.is_some()
+                    || o.spec.attrs.contains_key("url")
+                    || o.spec.attrs.contains_key("type"))
+        })
+        .map(|(p, o)| {
+            if o.spec.given.is_some() {
+                format!(
+                    "--override-input {}: the flake has no such input",
+                    p.join("/")
+                )
+            } else {
+                let (last, parent) = p.split_last().map_or(("", &p[..0]), |(l, r)| (l, r));
+                format!(
+                    "input '{}' has an override for its input '{last}', which it does not have",
+                    parent.join("/")
+                )
+            }
+        })
+        .collect();
+    locker.warnings.extend(unused);
     let Locker {
         store,
         old,
@@ -867,6 +887,7 @@ mod overriding {
             &format!(
                 "{{ inputs.a.url = \"path:{}?dir=sub\";\n  \
                  inputs.a.inputs.c.url = \"path:{}\";\n  \
+                 inputs.a.inputs.zz.follows = \"a\";\n  \
                  outputs = {{ self, a }}: {{ m = a.marker; whole = a.whole; }}; }}\n",
                 p("lib").display(),
                 p("c2").display()
@@ -877,6 +898,13 @@ mod overriding {
         let mut store = LocalStore::open(&root, dir.clone()).unwrap();
         let r = FlakeRef::parse(".", &p("top")).unwrap();
         let f = lock_flake(&mut store, &r, LockMode::Keep).unwrap();
+        assert!(
+            f.warnings
+                .iter()
+                .any(|w| w.contains("input 'a' has an override for its input 'zz'")),
+            "{:?}",
+            f.warnings
+        );
         let a = &f.lock.nodes["a"];
         assert_eq!(a.locked.as_ref().unwrap().dir.as_deref(), Some("sub"));
         let InputTarget::Node(c) = &a.inputs["c"] else {
