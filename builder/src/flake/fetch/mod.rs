@@ -334,11 +334,12 @@ impl FlakeRef {
                 }
                 // The query stays in the URL (a server may need it), but for narHash.
                 let mut kept = Vec::new();
-                for (i, (k, v)) in pairs.iter().enumerate() {
-                    if !common.take(k, v)? || k != "narHash" {
-                        if let Some(raw) = query.and_then(|q| q.split('&').nth(i)) {
-                            kept.push(raw);
-                        }
+                for raw in query.into_iter().flat_map(|q| q.split('&')) {
+                    let Some((k, v)) = query_pairs(Some(raw)).pop() else {
+                        continue;
+                    };
+                    if !common.take(&k, &v)? || k != "narHash" {
+                        kept.push(raw);
                     }
                 }
                 let mut url = format!("{transport}:{rest}");

@@ -89,7 +89,7 @@ fn query_parameters_as_nix_2_8_records_them() {
         t.nar_hash.as_deref(),
         Some("sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=")
     );
-    let t2 = FlakeRef::parse("tarball+http://127.0.0.1:8/get?id=7", base).unwrap();
+    let t2 = FlakeRef::parse("tarball+http://127.0.0.1:8/get?&narHash=sha256-47DEQpj8HBSa%2B/TImW%2B5JCeuQeRkm5NMpJWZG3hSuFU%3D&id=7", base).unwrap();
     assert_eq!(
         t2.kind,
         RefKind::Tarball {
