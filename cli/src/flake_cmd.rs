@@ -8,7 +8,7 @@ use anyhow::{Context as _, Result};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 use strata_builder::flake::{
-    self, flake_configuration, lock_flake, FlakeConfiguration, FlakeRef, LockMode, LockedFlake,
+    self, flake_configuration, lock_flake_with, FlakeConfiguration, FlakeRef, LockMode, LockedFlake,
 };
 use strata_store::LocalStore;
 
@@ -46,12 +46,36 @@ pub struct CheckArgs {
 
 #[derive(Debug, Args)]
 pub struct FlakeArg {
-    /// The flake: a directory (`.`), `path:DIR` or `git+file:///REPO`.
+    /// The flake: a directory (`.`), `path:DIR`, `git+file:///REPO`, `git+https://...`, a
+    /// tarball's URL, `github:OWNER/REPO`; `?dir=SUB` for a flake in a subdirectory.
     #[arg(value_name = "FLAKE", default_value = ".")]
     pub flake: String,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub overrides: OverrideInputs,
+}
+
+#[derive(Debug, Default, Args)]
+pub struct OverrideInputs {
+    /// Take the input INPUT (`a`, or `a/b` for an input of an input) from FLAKE instead of
+    /// what the flake declares; `flake lock` and `flake update` write it into flake.lock.
+    #[arg(long = "override-input", num_args = 2, value_names = ["INPUT", "FLAKE"])]
+    pub override_input: Vec<String>,
+}
+
+impl OverrideInputs {
+    fn parsed(&self) -> Result<Vec<(String, FlakeRef)>> {
+        let cwd = cwd()?;
+        self.override_input
+            .chunks(2)
+            .map(|pair| match pair {
+                [name, r] => Ok((name.clone(), FlakeRef::parse(r, &cwd)?)),
+                _ => anyhow::bail!("--override-input takes an input and a flake"),
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Args)]
@@ -62,16 +86,33 @@ pub struct UpdateArgs {
     /// The flake.
     #[arg(long, value_name = "FLAKE", default_value = ".")]
     pub flake: String,
+    #[command(flatten)]
+    pub overrides: OverrideInputs,
 }
 
 fn cwd() -> Result<PathBuf> {
     std::env::current_dir().context("cannot read the current directory")
 }
 
+/// Whether a command locks a flake to write its lock, or to read the flake.
+#[derive(Debug, Clone, Copy)]
+enum Why {
+    Lock,
+    Read,
+}
+
 /// Locks the flake `text` names, saying its warnings and whether the lock was written.
-fn locked(store: &mut LocalStore, text: &str, mode: LockMode) -> Result<LockedFlake> {
+fn locked(
+    store: &mut LocalStore,
+    text: &str,
+    mode: LockMode,
+    overrides: &OverrideInputs,
+    why: Why,
+) -> Result<LockedFlake> {
     let reference = FlakeRef::parse(text, &cwd()?)?;
-    let f = lock_flake(store, &reference, mode)
+    // As Nix: only `flake lock` and `flake update` write a lock with an input overridden.
+    let write = overrides.override_input.is_empty() || !matches!(why, Why::Read);
+    let f = lock_flake_with(store, &reference, mode, &overrides.parsed()?, write)
         .with_context(|| format!("cannot lock the flake {reference}"))?;
     say(&f);
     Ok(f)
@@ -90,23 +131,47 @@ pub fn run(cmd: FlakeCommand, root: Option<PathBuf>, store_dir: &str) -> Result<
     let mut store = crate::open_store(root, store_dir)?;
     match cmd {
         FlakeCommand::Lock(a) => {
-            let f = locked(&mut store, &a.flake, LockMode::Keep)?;
+            let f = locked(
+                &mut store,
+                &a.flake,
+                LockMode::Keep,
+                &a.overrides,
+                Why::Lock,
+            )?;
             if !f.lock_written {
                 eprintln!("{} is up to date", f.lock_file.display());
             }
         }
         FlakeCommand::Update(a) => {
-            let f = locked(&mut store, &a.flake, LockMode::Update(a.inputs))?;
+            let f = locked(
+                &mut store,
+                &a.flake,
+                LockMode::Update(a.inputs),
+                &a.overrides,
+                Why::Lock,
+            )?;
             if !f.lock_written {
                 eprintln!("{}: no input changed", f.lock_file.display());
             }
         }
         FlakeCommand::Metadata(a) => {
-            let f = locked(&mut store, &a.flake, LockMode::Keep)?;
+            let f = locked(
+                &mut store,
+                &a.flake,
+                LockMode::Keep,
+                &a.overrides,
+                Why::Read,
+            )?;
             metadata(&f, a.json)?;
         }
         FlakeCommand::Show(a) => {
-            let f = locked(&mut store, &a.flake, LockMode::Keep)?;
+            let f = locked(
+                &mut store,
+                &a.flake,
+                LockMode::Keep,
+                &a.overrides,
+                Why::Read,
+            )?;
             let (root, dir) = (store.root().to_owned(), store.store_dir().clone());
             drop(store);
             let outputs = flake::machine::eval_json(
@@ -120,7 +185,8 @@ pub fn run(cmd: FlakeCommand, root: Option<PathBuf>, store_dir: &str) -> Result<
             show(&f, &outputs, a.json)?;
         }
         FlakeCommand::Check(a) => {
-            let f = locked(&mut store, &a.flake, LockMode::Keep)?;
+            let none = OverrideInputs::default();
+            let f = locked(&mut store, &a.flake, LockMode::Keep, &none, Why::Read)?;
             let (root, dir) = (store.root().to_owned(), store.store_dir().clone());
             drop(store);
             return check(&f, a, &root, &dir);

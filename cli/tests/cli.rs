@@ -34,6 +34,9 @@
 //! - [`build_vm`]: `strata build-vm`'s launcher boots the example to its ready marker.
 //! - [`flake`]: flakes: trees fetched as Nix 2.8 fetches them, `strata flake ...`,
 //!   `strata build --flake` of a flake with two machines and two git inputs, bad flakes.
+//! - [`flake_inputs`]: flake references in every form and inputs over HTTP (lighttpd on
+//!   127.0.0.1: tarballs, git's dumb protocol), each lock compared with Nix 2.8's; locked
+//!   inputs without the server; 404s, nothing listening and wrong hashes refused.
 //! - [`generations`]: `strata generations list|delete` on a root made by hand.
 //! - [`image`]: `strata image` in every format, read back with tools that share no code with
 //!   strata, and built twice to compare.
@@ -74,6 +77,8 @@ mod eval_attr;
 mod eval_builtins;
 #[path = "cli/flake.rs"]
 mod flake;
+#[path = "cli/flake_inputs.rs"]
+mod flake_inputs;
 #[path = "cli/generations.rs"]
 mod generations;
 #[path = "cli/image.rs"]

@@ -51,18 +51,29 @@ pub enum InputTarget {
 }
 
 /// A reference's attributes, as `locked` and `original` hold them (fields in Nix's order:
-/// sorted).
+/// sorted). An attribute strata does not know is refused rather than dropped, so a lock is
+/// never rewritten without it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LockedRef {
+    /// Where the flake is inside the tree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<String>,
+    /// A forge's host, when not the forge's own (`github:`, `gitlab:`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_modified: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nar_hash: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
     pub git_ref: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rev: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -4,14 +4,15 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`fetch`] | flake references (`path:`, `git+file://`, `tarball+file://`, bare paths) and fetching their trees into the store as Nix does |
+//! | [`fetch`] | flake references (URLs with `?dir=`, `?ref=`, `?rev=`, `?narHash=`; bare paths; an input's attributes) and fetching their trees into the store as Nix does: `path:`, `git+file://` and `git+http(s)://`, tarballs from `file://` and `http(s)://`, `github:` and `gitlab:` |
 //! | [`lock`] | `flake.lock`, version 7 |
-//! | [`resolve`] | reading a flake's `inputs`, locking them (`flake.lock` written beside a local flake) and the Nix expression that calls the outputs with `self` and the inputs |
+//! | [`resolve`] | reading a flake's `inputs` (URLs or attribute sets, `follows`, an input's inputs overridden), locking them (`flake.lock` written beside a local flake; `--override-input`) and the Nix expression that calls the outputs with `self` and the inputs |
 //! | [`check`] | `strata flake check`: every output evaluated, each configuration's assertions checked |
 //! | [`machine`] | a configuration of `strataConfigurations` made a configuration file the builder builds as any other |
 //!
-//! Must not: fetch from the network (only local files so far), or change a flake's tree
-//! other than writing its `flake.lock`.
+//! Must not: change a flake's tree other than writing its `flake.lock`, fetch an input its
+//! lock pins to a commit (or a downloaded tarball) again when the tree is in the store, or
+//! add a tree whose NAR hash is not the one pinned.
 
 pub mod check;
 pub mod fetch;
@@ -19,10 +20,10 @@ pub mod lock;
 pub mod machine;
 pub mod resolve;
 
-pub use fetch::{Fetched, FlakeRef};
+pub use fetch::{Fetched, FlakeRef, Forge, RefKind};
 pub use lock::FlakeLock;
 pub use machine::{flake_configuration, FlakeConfiguration};
-pub use resolve::{lock_flake, LockMode, LockedFlake};
+pub use resolve::{lock_flake, lock_flake_with, LockMode, LockedFlake};
 
 /// Why a flake could not be fetched, locked or evaluated.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +52,14 @@ pub enum FlakeError {
         locked: String,
         got: String,
     },
+    #[error("the tree of {reference} has the NAR hash {got}, not {expected} as pinned")]
+    HashMismatch {
+        reference: String,
+        expected: String,
+        got: String,
+    },
+    #[error(transparent)]
+    Fetch(#[from] crate::fetch::FetchError),
     #[error("input '{input}': {source}")]
     Input {
         input: String,

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use strata_lang::Evaluator;
 use strata_store::LocalStore;
 
-use super::fetch::{fetch, Fetched, FlakeRef};
+use super::fetch::{fetch, Fetched, FlakeRef, RefKind};
 use super::lock::{FlakeLock, InputTarget, LockedRef, Node};
 use super::FlakeError;
 use crate::config::{self, nix_string};
@@ -49,12 +49,18 @@ pub struct LockedFlake {
     pub warnings: Vec<String>,
 }
 
-/// One input as `flake.nix` declares it.
+/// One input as `flake.nix` declares it (or overrides it, in `inputs.x.inputs.y`).
 #[derive(Debug, Clone, Deserialize)]
 struct InputSpec {
-    url: Option<String>,
+    /// `url`, or, with `type`, the reference's attributes.
+    attrs: BTreeMap<String, serde_json::Value>,
     flake: bool,
     follows: Option<String>,
+    /// Overrides of this input's own inputs.
+    inputs: BTreeMap<String, InputSpec>,
+    /// A reference given whole (`--override-input`).
+    #[serde(skip)]
+    given: Option<FlakeRef>,
 }
 
 /// What strata reads of a `flake.nix` before calling anything.
@@ -79,7 +85,19 @@ fn read_spec(
     let f = nix_string(&file.display().to_string());
     let where_ = nix_string(shown);
     let check = format!(
-        "let f = import {f}; where = {where_}; known = [ \"description\" \"inputs\" \"outputs\" \"nixConfig\" ]; in\n\
+        "let f = import {f}; where = {where_}; known = [ \"description\" \"inputs\" \"outputs\" \"nixConfig\" ];\n  \
+           input = n: i:\n    \
+             if builtins.isString i then {{ attrs = {{ url = i; }}; flake = true; follows = null; inputs = {{ }}; }}\n    \
+             else if builtins.isAttrs i then {{\n      \
+               attrs = removeAttrs i [ \"flake\" \"follows\" \"inputs\" ];\n      \
+               flake = let v = i.flake or true; in if builtins.isBool v then v\n        \
+                 else throw \"${{where}}: `flake' of input `${{n}}' is not true or false\";\n      \
+               follows = let v = i.follows or null; in if v == null || builtins.isString v then v\n        \
+                 else throw \"${{where}}: `follows' of input `${{n}}' is not a string\";\n      \
+               inputs = builtins.mapAttrs (m: input \"${{n}}/${{m}}\") (i.inputs or {{ }});\n    \
+             }}\n    \
+             else throw \"${{where}}: input `${{n}}' is a ${{builtins.typeOf i}}, not a set or a URL\";\n\
+         in\n\
          if !builtins.isAttrs f then\n  \
            throw \"${{where}}: a flake is a set with `outputs', not a ${{builtins.typeOf f}}\"\n\
          else let other = builtins.filter (n: !builtins.elem n known) (builtins.attrNames f); in\n\
@@ -91,11 +109,7 @@ fn read_spec(
          else {{\n  \
            description = let d = f.description or null; in\n    \
              if d == null || builtins.isString d then d else throw \"${{where}}: `description' is not a string\";\n  \
-           inputs = builtins.mapAttrs (n: i:\n    \
-             if builtins.isString i then {{ url = i; flake = true; follows = null; }}\n    \
-             else if builtins.isAttrs i then {{ url = i.url or null; flake = i.flake or true; follows = i.follows or null; }}\n    \
-             else throw \"${{where}}: input `${{n}}' is a ${{builtins.typeOf i}}, not a set or a URL\")\n    \
-             (f.inputs or {{ }});\n\
+           inputs = builtins.mapAttrs input (f.inputs or {{ }});\n\
          }}"
     );
     eval_thread::run("flake-inputs", || -> Result<FlakeSpec, FlakeError> {
@@ -119,36 +133,92 @@ fn read_spec(
     .map_err(|e| FlakeError::Strata(format!("reading {shown}: {e}")))?
 }
 
-/// The directory relative references of a flake are taken from, and its lock is kept in.
-fn local_dir(r: &FlakeRef) -> &Path {
-    match r {
-        FlakeRef::Path { path } => path,
-        FlakeRef::Git { repo, .. } => repo,
-        // Beside the tarball.
-        FlakeRef::Tarball { file } => file.parent().unwrap_or(Path::new("/")),
+impl InputSpec {
+    /// The reference the input names, if it names one (an input that only overrides its
+    /// own inputs names none); relative paths are taken from `base`.
+    fn reference(&self, base: &Path) -> Result<Option<FlakeRef>, FlakeError> {
+        if let Some(r) = &self.given {
+            return Ok(Some(r.clone()));
+        }
+        if !self.attrs.contains_key("type") {
+            if let Some(k) = self.attrs.keys().find(|k| *k != "url") {
+                return Err(FlakeError::Strata(format!(
+                    "the attribute `{k}' needs `type' (an input is a `url', or a `type' with \
+                     its attributes)"
+                )));
+            }
+            return match self.attrs.get("url") {
+                None => Ok(None),
+                Some(serde_json::Value::String(u)) => FlakeRef::parse(u, base).map(Some),
+                Some(other) => Err(FlakeError::Strata(format!(
+                    "`url' is not a string but {other}"
+                ))),
+            };
+        }
+        let attrs: LockedRef = serde_json::from_value(serde_json::Value::Object(
+            self.attrs.clone().into_iter().collect(),
+        ))
+        .map_err(|e| FlakeError::Strata(format!("its attributes are not usable: {e}")))?;
+        FlakeRef::from_attrs(&attrs, base).map(Some)
     }
 }
 
-/// The physical `flake.nix` of a fetched tree.
-fn flake_nix(store: &LocalStore, f: &Fetched) -> PathBuf {
+/// Where the `flake.nix` of a fetched tree is: its physical directory.
+fn flake_dir(store: &LocalStore, f: &Fetched, dir: Option<&str>) -> PathBuf {
     let base = f
         .store_path
         .strip_prefix(store.store_dir().as_str())
         .unwrap_or(&f.store_path)
         .trim_start_matches('/');
-    store.real_store_dir().join(base).join("flake.nix")
+    let top = store.real_store_dir().join(base);
+    match dir {
+        Some(d) => top.join(d),
+        None => top,
+    }
 }
 
-/// A lock's `locked` attributes for `r` fetched as `f`.
+/// The directory relative references of the flake `r` (fetched as `f`) are taken from: its
+/// own directory for a local flake, else where it is in the store.
+fn base_dir(store: &LocalStore, r: &FlakeRef, f: &Fetched) -> PathBuf {
+    match r.local_tree() {
+        Some(t) => r.dir.as_deref().map_or(t.clone(), |d| t.join(d)),
+        None => flake_dir(store, f, r.dir.as_deref()),
+    }
+}
+
+/// A lock's `locked` attributes for `r` fetched as `f`, as Nix 2.8 writes them.
 fn locked_of(r: &FlakeRef, f: &Fetched) -> LockedRef {
     let mut l = r.original();
     l.nar_hash = Some(f.nar_hash.to_sri());
-    l.last_modified = Some(f.last_modified);
+    match &r.kind {
+        // Nix 2.8 pins a tarball by its hash alone.
+        RefKind::Tarball { .. } => {}
+        RefKind::Forge { .. } => {
+            l.last_modified = Some(f.last_modified);
+            // The commit replaces the ref.
+            l.git_ref = None;
+        }
+        RefKind::Git { git_ref, rev, .. } => {
+            l.last_modified = Some(f.last_modified);
+            if git_ref.is_none() && rev.is_none() {
+                l.git_ref = f.git_ref.clone();
+            }
+        }
+        RefKind::Path { .. } => l.last_modified = Some(f.last_modified),
+    }
     if f.rev.is_some() {
         l.rev = f.rev.clone();
     }
     l.rev_count = f.rev_count;
     l
+}
+
+/// An override of an input somewhere below the root: its spec, and the input path of the
+/// flake that declared it (which its `follows` is relative to).
+#[derive(Debug, Clone)]
+struct Override {
+    spec: InputSpec,
+    declared_in: Vec<String>,
 }
 
 struct Locker<'a> {
@@ -157,6 +227,11 @@ struct Locker<'a> {
     new: FlakeLock,
     sources: BTreeMap<String, Fetched>,
     mode: LockMode,
+    /// By input path (`["a", "b"]`); the first one declared (the one nearest the root) wins.
+    overrides: BTreeMap<Vec<String>, Override>,
+    used: std::collections::BTreeSet<Vec<String>>,
+    /// The directory each flake locked so far takes relative references from, by its path.
+    bases: BTreeMap<Vec<String>, PathBuf>,
     warnings: Vec<String>,
 }
 
@@ -177,7 +252,7 @@ impl Locker<'_> {
         &self,
         parent: Option<&str>,
         name: &str,
-        spec: &InputSpec,
+        flake: bool,
         original: &LockedRef,
     ) -> Option<(String, Node)> {
         let old = self.old.as_ref()?;
@@ -185,17 +260,50 @@ impl Locker<'_> {
             return None;
         };
         let node = old.nodes.get(n)?;
-        (node.original.as_ref() == Some(original) && node.flake == spec.flake)
+        (node.original.as_ref() == Some(original) && node.flake == flake)
             .then(|| (n.clone(), node.clone()))
     }
 
     fn fetch_input(&mut self, input: &str, r: &FlakeRef) -> Result<Fetched, FlakeError> {
-        let f = fetch(self.store, r).map_err(|e| FlakeError::Input {
-            input: input.to_owned(),
-            source: Box::new(e),
+        let f = fetch(self.store, r).map_err(|e| match e {
+            FlakeError::HashMismatch { expected, got, .. } => FlakeError::NarHashMismatch {
+                input: input.to_owned(),
+                locked: expected,
+                got,
+            },
+            e => FlakeError::Input {
+                input: input.to_owned(),
+                source: Box::new(e),
+            },
         })?;
         self.warnings.extend(f.warning.clone());
         Ok(f)
+    }
+
+    /// Records the overrides `spec` declares for its inputs' inputs (the flake declaring
+    /// them is at `path`).
+    fn note_overrides(&mut self, spec: &FlakeSpec, path: &[String]) {
+        fn walk(
+            into: &mut BTreeMap<Vec<String>, Override>,
+            at: Vec<String>,
+            spec: &InputSpec,
+            declared_in: &[String],
+        ) {
+            for (name, sub) in &spec.inputs {
+                let mut p = at.clone();
+                p.push(name.clone());
+                into.entry(p.clone()).or_insert_with(|| Override {
+                    spec: sub.clone(),
+                    declared_in: declared_in.to_vec(),
+                });
+                walk(into, p, sub, declared_in);
+            }
+        }
+        for (name, input) in &spec.inputs {
+            let mut at = path.to_vec();
+            at.push(name.clone());
+            walk(&mut self.overrides, at, input, path);
+        }
     }
 
     /// Locks the inputs of a flake whose spec is `spec`, whose relative references are taken
@@ -208,17 +316,36 @@ impl Locker<'_> {
         old_node: Option<&str>,
         path: &[String],
     ) -> Result<BTreeMap<String, InputTarget>, FlakeError> {
+        self.note_overrides(spec, path);
+        self.bases.insert(path.to_vec(), base.to_owned());
         let mut out = BTreeMap::new();
-        for (name, input) in &spec.inputs {
+        for (name, declared) in &spec.inputs {
             let mut here = path.to_vec();
             here.push(name.clone());
             let shown = here.join("/");
+            // An override replaces the input (its `flake' stays the declared one's), and its
+            // paths are the overriding flake's.
+            let overridden = self.overrides.get(&here).cloned().filter(|o| {
+                o.spec.follows.is_some()
+                    || o.spec.given.is_some()
+                    || o.spec.attrs.contains_key("url")
+                    || o.spec.attrs.contains_key("type")
+            });
+            let (input, declared_in, input_base) = match &overridden {
+                Some(o) => {
+                    self.used.insert(here.clone());
+                    let b = self.bases.get(&o.declared_in).cloned();
+                    (
+                        &o.spec,
+                        o.declared_in.clone(),
+                        b.unwrap_or_else(|| base.to_owned()),
+                    )
+                }
+                None => (declared, path.to_vec(), base.to_owned()),
+            };
             if let Some(f) = &input.follows {
-                let to = f
-                    .split('/')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect();
+                let mut to = declared_in.clone();
+                to.extend(f.split('/').filter(|s| !s.is_empty()).map(str::to_owned));
                 out.insert(name.clone(), InputTarget::Follows(to));
                 continue;
             }
@@ -226,31 +353,32 @@ impl Locker<'_> {
                 input: shown.clone(),
                 source: Box::new(e),
             };
-            let url = input.url.as_deref().ok_or_else(|| {
-                in_input(FlakeError::Strata(
-                    "it has neither `url' nor `follows'".into(),
-                ))
-            })?;
-            let reference = FlakeRef::parse(url, base).map_err(in_input)?;
+            let reference = input
+                .reference(&input_base)
+                .map_err(in_input)?
+                .ok_or_else(|| {
+                    in_input(FlakeError::Strata(
+                        "it has neither `url' (or `type') nor `follows'".into(),
+                    ))
+                })?;
+            let flake = declared.flake;
             let original = reference.original();
             let reuse = if self.updating(&shown) {
                 None
             } else {
-                self.old_child(old_node, name, input, &original)
+                self.old_child(old_node, name, flake, &original)
             };
             let (fetched, locked, old_name) = match reuse {
                 Some((old_name, node)) => {
                     let locked = node.locked.clone().unwrap_or_default();
                     let r = FlakeRef::from_locked(&locked).map_err(in_input)?;
-                    let f = self.fetch_input(&shown, &r)?;
-                    let got = f.nar_hash.to_sri();
-                    if locked.nar_hash.as_deref() != Some(got.as_str()) {
-                        return Err(FlakeError::NarHashMismatch {
-                            input: shown,
-                            locked: locked.nar_hash.unwrap_or_else(|| "no narHash".into()),
-                            got,
-                        });
+                    if r.nar_hash.is_none() {
+                        return Err(in_input(FlakeError::Strata(
+                            "its lock has no `narHash' (`strata flake update` locks it again)"
+                                .into(),
+                        )));
                     }
+                    let f = self.fetch_input(&shown, &r)?;
                     (f, locked, Some(old_name))
                 }
                 None => {
@@ -262,21 +390,22 @@ impl Locker<'_> {
             let node_name = self.new.fresh_name(name);
             // Reserved now, so the inputs below take other names.
             self.new.nodes.insert(node_name.clone(), Node::default());
-            let inputs = if input.flake {
-                let file = flake_nix(self.store, &fetched);
+            let inputs = if flake {
+                let dir = flake_dir(self.store, &fetched, reference.dir.as_deref());
                 let sub = read_spec(
                     self.store.store_dir(),
-                    &file,
+                    &dir.join("flake.nix"),
                     &format!("input '{shown}' ({reference})"),
                 )?;
-                self.lock_inputs(&sub, local_dir(&reference), old_name.as_deref(), &here)?
+                let sub_base = base_dir(self.store, &reference, &fetched);
+                self.lock_inputs(&sub, &sub_base, old_name.as_deref(), &here)?
             } else {
                 BTreeMap::new()
             };
             self.new.nodes.insert(
                 node_name.clone(),
                 Node {
-                    flake: input.flake,
+                    flake,
                     inputs,
                     locked: Some(locked),
                     original: Some(original),
@@ -333,16 +462,32 @@ pub fn lock_flake(
     reference: &FlakeRef,
     mode: LockMode,
 ) -> Result<LockedFlake, FlakeError> {
-    let dir = local_dir(reference).to_owned();
+    lock_flake_with(store, reference, mode, &[], true)
+}
+
+/// [`lock_flake`], with inputs overridden (`--override-input a/b REF`: the input at that
+/// path is `REF`, whatever its flake declares). An override that matches no input is a
+/// warning. Without `write`, a changed lock is used but not written.
+pub fn lock_flake_with(
+    store: &mut LocalStore,
+    reference: &FlakeRef,
+    mode: LockMode,
+    overrides: &[(String, FlakeRef)],
+    write: bool,
+) -> Result<LockedFlake, FlakeError> {
     let mut source = fetch(store, reference)?;
-    // A tarball's lock is the one inside it, and is never written.
-    let local = !matches!(reference, FlakeRef::Tarball { .. });
-    let lock_file = if local {
-        dir.join("flake.lock")
+    // A flake that is not a local directory (or working tree) keeps its lock inside its
+    // tree, and it is never written.
+    let local = reference.local_tree().is_some();
+    let dir = base_dir(store, reference, &source);
+    let lock_file = dir.join("flake.lock");
+    let flake_file = flake_dir(store, &source, reference.dir.as_deref()).join("flake.nix");
+    let old_file = if local {
+        lock_file.clone()
     } else {
-        flake_nix(store, &source).with_file_name("flake.lock")
+        flake_file.with_file_name("flake.lock")
     };
-    let old = match std::fs::read_to_string(&lock_file) {
+    let old = match std::fs::read_to_string(&old_file) {
         Ok(text) => Some(FlakeLock::parse(&text, &lock_file.display().to_string())?),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => {
@@ -370,16 +515,46 @@ pub fn lock_flake(
     let mut warnings: Vec<String> = source.warning.iter().cloned().collect();
     let spec = read_spec(
         store.store_dir(),
-        &flake_nix(store, &source),
+        &flake_file,
         &dir.join("flake.nix").display().to_string(),
     )?;
     let old_root = old.as_ref().map(|l| l.root.clone());
+    let mut given = BTreeMap::new();
+    for (name, r) in overrides {
+        let path: Vec<String> = name
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if path.is_empty() {
+            return Err(FlakeError::Strata(format!(
+                "--override-input {name:?}: no input named"
+            )));
+        }
+        let spec = InputSpec {
+            attrs: BTreeMap::new(),
+            flake: true,
+            follows: None,
+            inputs: BTreeMap::new(),
+            given: Some(r.clone()),
+        };
+        given.insert(
+            path,
+            Override {
+                spec,
+                declared_in: Vec::new(),
+            },
+        );
+    }
     let mut locker = Locker {
         store,
         old,
         new: FlakeLock::empty(),
         sources: BTreeMap::new(),
         mode,
+        overrides: given,
+        used: Default::default(),
+        bases: BTreeMap::new(),
         warnings: Vec::new(),
     };
     let inputs = locker.lock_inputs(&spec, &dir, old_root.as_deref(), &[])?;
@@ -392,6 +567,33 @@ pub fn lock_flake(
             resolve_target(&locker.new, t)?;
         }
     }
+    // Overrides that name a reference (or a `follows`) but met no input, as Nix warns.
+    let unused: Vec<String> = locker
+        .overrides
+        .iter()
+        .filter(|(p, o)| {
+            !locker.used.contains(*p)
+                && (o.spec.given.is_some()
+                    || o.spec.follows.is_some()
+                    || o.spec.attrs.contains_key("url")
+                    || o.spec.attrs.contains_key("type"))
+        })
+        .map(|(p, o)| {
+            if o.spec.given.is_some() {
+                format!(
+                    "--override-input {}: the flake has no such input",
+                    p.join("/")
+                )
+            } else {
+                let (last, parent) = p.split_last().map_or(("", &p[..0]), |(l, r)| (l, r));
+                format!(
+                    "input '{}' has an override for its input '{last}', which it does not have",
+                    parent.join("/")
+                )
+            }
+        })
+        .collect();
+    locker.warnings.extend(unused);
     let Locker {
         store,
         old,
@@ -404,7 +606,8 @@ pub fn lock_flake(
     let changed = old.as_ref() != Some(&new);
     if changed && !local {
         warnings.push(format!(
-            "the flake {reference} is a tarball: its lock is not written (it is not up to date)"
+            "the flake {reference} is not a local directory: its lock is not written (it is \
+             not up to date)"
         ));
     }
     // As Nix: a lock that pins an input's uncommitted changes would not be a pin.
@@ -420,14 +623,16 @@ pub fn lock_flake(
             unlocked.join(", ")
         ));
     }
-    let lock_written = changed && local && unlocked.is_empty();
+    let lock_written = changed && local && unlocked.is_empty() && write;
     if lock_written {
         strata_store::fs::write_atomic(&lock_file, new.render().as_bytes()).map_err(|e| {
             FlakeError::Strata(format!("cannot write '{}': {e}", lock_file.display()))
         })?;
-        if matches!(reference, FlakeRef::Path { .. }) {
-            // The lock is part of a directory's tree.
-            source = fetch(store, reference)?;
+        if matches!(reference.kind, RefKind::Path { .. }) {
+            // The lock is part of a directory's tree (which so has another hash).
+            let mut r = reference.clone();
+            r.nar_hash = None;
+            source = fetch(store, &r)?;
         }
     }
     Ok(LockedFlake {
@@ -508,6 +713,12 @@ impl LockedFlake {
                 let to = resolve_target(&self.lock, target)?;
                 inputs += &format!("{} = nodes.{}; ", nix_string(input), nix_string(&to));
             }
+            // Where flake.nix is in the tree.
+            let dir = if *name == self.lock.root {
+                self.reference.dir.as_deref()
+            } else {
+                node.locked.as_ref().and_then(|l| l.dir.as_deref())
+            };
             let shown = if *name == self.lock.root {
                 self.reference.to_string()
             } else {
@@ -516,7 +727,7 @@ impl LockedFlake {
             nodes += &format!(
                 "    {n} = let\n      \
                    sourceInfo = {info};\n      \
-                   flake = import (sourceInfo.outPath + \"/flake.nix\");\n      \
+                   flake = import (sourceInfo.outPath + {file});\n      \
                    inputs = {{ {inputs}}};\n      \
                    outputs = flake.outputs (inputs // {{ self = result; }});\n      \
                    result = (if builtins.isAttrs outputs then outputs\n        \
@@ -525,6 +736,10 @@ impl LockedFlake {
                  in result;\n",
                 n = nix_string(name),
                 shown = nix_string(&shown),
+                file = nix_string(&match dir {
+                    Some(d) => format!("/{d}/flake.nix"),
+                    None => "/flake.nix".to_owned(),
+                }),
             );
         }
         Ok(format!(
@@ -635,5 +850,104 @@ mod locking {
             up.lock.nodes["c"].locked.as_ref().unwrap().nar_hash,
             f.lock.nodes["c"].locked.as_ref().unwrap().nar_hash
         );
+    }
+}
+
+#[cfg(test)]
+mod overriding {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+    use crate::flake::machine::eval_json;
+
+    fn write(dir: &Path, name: &str, text: &str) {
+        std::fs::create_dir_all(dir.join(name).parent().unwrap()).unwrap();
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+
+    #[test]
+    fn a_flake_in_a_subdirectory_with_its_input_overridden() {
+        let d = tempfile::tempdir().unwrap();
+        let p = |n: &str| d.path().join(n);
+        for c in ["c", "c2", "c3"] {
+            write(&p(c), "f", &format!("{c}\n"));
+        }
+        write(
+            &p("lib"),
+            "sub/flake.nix",
+            &format!(
+                "{{ inputs.c = {{ url = \"path:{}\"; flake = false; }};\n  \
+                 outputs = {{ self, c }}: {{ marker = builtins.readFile \"${{c}}/f\";\n    \
+                 whole = builtins.pathExists \"${{self}}/sub/flake.nix\"; }}; }}\n",
+                p("c").display()
+            ),
+        );
+        write(
+            &p("top"),
+            "flake.nix",
+            &format!(
+                "{{ inputs.a.url = \"path:{}?dir=sub\";\n  \
+                 inputs.a.inputs.c.url = \"path:{}\";\n  \
+                 inputs.a.inputs.zz.follows = \"a\";\n  \
+                 outputs = {{ self, a }}: {{ m = a.marker; whole = a.whole; }}; }}\n",
+                p("lib").display(),
+                p("c2").display()
+            ),
+        );
+        let root = p("store");
+        let dir = strata_store::StoreDir::default();
+        let mut store = LocalStore::open(&root, dir.clone()).unwrap();
+        let r = FlakeRef::parse(".", &p("top")).unwrap();
+        let f = lock_flake(&mut store, &r, LockMode::Keep).unwrap();
+        assert!(
+            f.warnings
+                .iter()
+                .any(|w| w.contains("input 'a' has an override for its input 'zz'")),
+            "{:?}",
+            f.warnings
+        );
+        let a = &f.lock.nodes["a"];
+        assert_eq!(a.locked.as_ref().unwrap().dir.as_deref(), Some("sub"));
+        let InputTarget::Node(c) = &a.inputs["c"] else {
+            panic!("{a:?}")
+        };
+        let c = &f.lock.nodes[c];
+        // The override's reference, the declared input's flake = false.
+        assert!(!c.flake);
+        assert_eq!(
+            c.original.as_ref().unwrap().path.as_deref(),
+            Some(p("c2").to_str().unwrap())
+        );
+        drop(store);
+        let v = eval_json(&root, &dir, &f, "{ inherit (flake) m whole; }").unwrap();
+        assert_eq!(v["m"], "c2\n");
+        assert_eq!(
+            v["whole"], true,
+            "self is the whole tree, flake.nix in sub/"
+        );
+
+        // --override-input a/c: used, not written.
+        let mut store = LocalStore::open(&root, dir.clone()).unwrap();
+        let c3 = FlakeRef::parse(&format!("path:{}", p("c3").display()), Path::new("/")).unwrap();
+        let o = lock_flake_with(
+            &mut store,
+            &r,
+            LockMode::Keep,
+            &[("a/c".into(), c3.clone()), ("nothere".into(), c3)],
+            false,
+        )
+        .unwrap();
+        assert!(!o.lock_written);
+        assert!(
+            o.warnings
+                .iter()
+                .any(|w| w.contains("--override-input nothere")),
+            "{:?}",
+            o.warnings
+        );
+        drop(store);
+        let v = eval_json(&root, &dir, &o, "flake.m").unwrap();
+        assert_eq!(v, "c3\n");
+        let on_disk = std::fs::read_to_string(p("top/flake.lock")).unwrap();
+        assert_eq!(on_disk, f.lock.render());
     }
 }
