@@ -175,7 +175,7 @@ pub fn read_fleet(
     let where_to = dir.path().to_owned();
     let machines = eval_thread::run("fleet", || -> Result<Vec<FleetMachine>, SystemError> {
         // Nothing the evaluation adds is committed: the builds make what they need.
-        let mut ev = StoreIo::read_only_evaluator(store_root, store_dir)?;
+        let mut ev = StoreIo::read_only_evaluator(store_root, store_dir, None)?;
         let rendered = |ev: &Evaluator, e: EvalError| SystemError::Eval(error_text(ev, &e));
         ev.sources.add_library_dir(modules.join("lib"));
         ev.sources.add_library_dir(modules.clone());

@@ -234,6 +234,7 @@ pub fn deploy(args: DeployArgs, store_root: Option<PathBuf>, store_dir: &str) ->
         let inputs = BuildInputs {
             file: Some(m.configuration.clone()),
             flake: None,
+            impure: false,
             lock: Some(lock_file.clone()),
             jobs: args.jobs,
             keep_going: false,

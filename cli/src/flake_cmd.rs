@@ -24,7 +24,7 @@ pub enum FlakeCommand {
     /// Print the flake's source, revision, description and locked inputs.
     Metadata(FlakeArg),
     /// Print the flake's outputs.
-    Show(FlakeArg),
+    Show(ShowArgs),
     /// Evaluate every output and each of strataConfigurations with its assertions; build
     /// nothing.
     Check(CheckArgs),
@@ -38,6 +38,9 @@ pub struct CheckArgs {
     /// The lock file pinning the packages [default: strata's own].
     #[arg(long, value_name = "FILE")]
     pub lock: Option<PathBuf>,
+    /// Let the evaluation read the host's files and environment (it is pure otherwise).
+    #[arg(long)]
+    pub impure: bool,
     /// Base URL of the Debian archive [env: STRATA_DEBIAN_MIRROR] [default: from the apt
     /// sources].
     #[arg(long, value_name = "URL")]
@@ -52,6 +55,15 @@ pub struct FlakeArg {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub flake: FlakeArg,
+    /// Let the evaluation read the host's files and environment (it is pure otherwise).
+    #[arg(long)]
+    pub impure: bool,
 }
 
 #[derive(Debug, Args)]
@@ -106,18 +118,19 @@ pub fn run(cmd: FlakeCommand, root: Option<PathBuf>, store_dir: &str) -> Result<
             metadata(&f, a.json)?;
         }
         FlakeCommand::Show(a) => {
-            let f = locked(&mut store, &a.flake, LockMode::Keep)?;
+            let f = locked(&mut store, &a.flake.flake, LockMode::Keep)?;
             let (root, dir) = (store.root().to_owned(), store.store_dir().clone());
             drop(store);
-            let outputs = flake::machine::eval_json(
+            let outputs = flake::machine::eval_json_as(
                 &root,
                 &dir,
                 &f,
                 "builtins.mapAttrs (n: v:\n  \
                    if builtins.isAttrs v && (v.type or null) != \"derivation\"\n  \
                    then builtins.attrNames v else builtins.typeOf v) flake.outputs",
+                a.impure,
             )?;
-            show(&f, &outputs, a.json)?;
+            show(&f, &outputs, a.flake.json)?;
         }
         FlakeCommand::Check(a) => {
             let f = locked(&mut store, &a.flake, LockMode::Keep)?;
@@ -153,7 +166,14 @@ fn check(
     )
     .ok()
     .flatten();
-    let checked = flake::check::check(root, dir, f, &modules, &lock, Some(&lock_path), mirror)
+    let with = flake::check::Evaluation {
+        modules: &modules,
+        lock: &lock,
+        lock_file: Some(&lock_path),
+        mirror,
+        impure: a.impure,
+    };
+    let checked = flake::check::check(root, dir, f, with)
         .with_context(|| format!("cannot check the flake {}", f.reference))?;
     let mut failed = 0;
     for c in &checked {
@@ -275,8 +295,8 @@ fn show(f: &LockedFlake, outputs: &Value, as_json: bool) -> Result<()> {
 
 /// `--flake REF#NAME`: the machine made a configuration file (alive as long as the returned
 /// value), its flake locked first (flake.lock written on first use).
-pub fn configuration(text: &str, store: &LocalStore) -> Result<FlakeConfiguration> {
-    let c = flake_configuration(store.root(), store.store_dir(), text, &cwd()?)
+pub fn configuration(text: &str, store: &LocalStore, impure: bool) -> Result<FlakeConfiguration> {
+    let c = flake_configuration(store.root(), store.store_dir(), text, &cwd()?, impure)
         .with_context(|| format!("cannot use the flake {text}"))?;
     say(&c.flake);
     Ok(c)
@@ -294,7 +314,7 @@ pub fn use_flake(
     let Some(text) = flake else {
         return Ok(None);
     };
-    let c = configuration(text, store)?;
+    let c = configuration(text, store, inputs.impure)?;
     inputs.file = Some(c.configuration.clone());
     if inputs.lock.is_none() {
         let own = strata_builder::sources::strata_lock().context(

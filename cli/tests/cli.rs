@@ -34,6 +34,8 @@
 //! - [`build_vm`]: `strata build-vm`'s launcher boots the example to its ready marker.
 //! - [`flake`]: flakes: trees fetched as Nix 2.8 fetches them, `strata flake ...`,
 //!   `strata build --flake` of a flake with two machines and two git inputs, bad flakes.
+//! - [`flake_outputs`]: what strata makes of a flake's outputs: pure evaluation and
+//!   `--impure`, images and VMs, fleets (`strata deploy --flake`), development shells.
 //! - [`generations`]: `strata generations list|delete` on a root made by hand.
 //! - [`image`]: `strata image` in every format, read back with tools that share no code with
 //!   strata, and built twice to compare.
@@ -70,6 +72,8 @@ mod eval_attr;
 mod eval_builtins;
 #[path = "cli/flake.rs"]
 mod flake;
+#[path = "cli/flake_outputs.rs"]
+mod flake_outputs;
 #[path = "cli/generations.rs"]
 mod generations;
 #[path = "cli/image.rs"]

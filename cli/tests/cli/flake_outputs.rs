@@ -1,0 +1,151 @@
+//! What strata makes of a flake's outputs: its machines evaluated purely (no file of the host
+//! outside the flake, its inputs, the store and strata's module set; no environment) unless
+//! `--impure`, for `strata flake check|show` and every command taking `--flake`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::flake::{etc_text, Repos};
+use crate::system::{example, shared};
+use crate::Output;
+
+/// The example configuration as a module for a flake's machines: no host name, and alice's
+/// password hashed (a flake's source goes into the store, where no clear-text password may
+/// be).
+pub(crate) fn common_module() -> String {
+    let common = fs::read_to_string(example())
+        .unwrap()
+        .replace("  networking.hostName = \"saguaro\";\n", "")
+        .replace(
+            "initialPassword = \"changeme\";",
+            "initialHashedPassword = \"$6$flaketest$PGHtyIP9T2sX/0hFmuBNS3iq2H8VIKeuBrutlE9AStl6vtuWIWy3T9w9rUX2h61skknWQMBvV84NAqxaW6xEy0\";",
+        );
+    assert!(!common.contains("changeme"), "{common}");
+    common
+}
+
+/// `strata ARGS` in `cwd` over the store `root`, with `HOME` set to `home`.
+fn strata_home(root: &Path, cwd: &Path, home: &Path, args: &[&str]) -> Output {
+    let mut c = crate::strata();
+    c.current_dir(cwd)
+        .env("HOME", home)
+        .arg("--store-root")
+        .arg(root)
+        .args(args);
+    c.env_remove("STRATA_DEBIAN_MIRROR");
+    crate::run(&mut c, None)
+}
+
+/// A flake (a git repository) with a machine that reads the host's `/etc/passwd`, one that
+/// reads a file beside the flake (outside its tree), and one that asserts it sees no `HOME`.
+fn impure_machines(r: &Repos) -> PathBuf {
+    let outside = r.path("outside.txt");
+    fs::write(&outside, "beside the flake\n").unwrap();
+    let flake = format!(
+        r#"{{
+  outputs = {{ self }}: {{
+    strataConfigurations.passwd = [ ./common.nix {{
+      networking.hostName = "passwd";
+      environment.etc."host-passwd".text = builtins.readFile /etc/passwd;
+    }} ];
+    strataConfigurations.beside = [ ./common.nix {{
+      networking.hostName = "beside";
+      environment.etc."beside".text = builtins.readFile {outside};
+    }} ];
+    strataConfigurations.env = [ ./common.nix {{
+      networking.hostName = "env";
+      assertions = [ {{ assertion = builtins.getEnv "HOME" == ""; message = "HOME is seen: ${{builtins.getEnv "HOME"}}"; }} ];
+    }} ];
+  }};
+}}
+"#,
+        outside = outside.display()
+    );
+    r.repo(
+        "impure",
+        &[("flake.nix", &flake), ("common.nix", &common_module())],
+    )
+}
+
+#[test]
+fn flakes_are_evaluated_purely_unless_impure() {
+    let s = shared();
+    let r = Repos::new();
+    let repo = impure_machines(&r);
+    let url = format!("git+file://{}", repo.display());
+    let home = r.home.path();
+    let run = |args: &[&str]| strata_home(&s.root(), r.dir.path(), home, args);
+
+    // check: each machine in turn; pure, the host's files are refused and HOME is "".
+    let o = run(&["flake", "check", &url]);
+    assert_eq!(o.code, Some(1), "{}", o.stderr);
+    let text = o.text();
+    assert!(text.contains("strataConfigurations.env: ok"), "{text}");
+    for (name, file) in [
+        ("passwd", "/etc/passwd".to_owned()),
+        ("beside", r.path("outside.txt").display().to_string()),
+    ] {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("strataConfigurations.{name}: error")))
+            .unwrap_or_else(|| panic!("no error for {name} in\n{text}"));
+        assert!(
+            line.contains(&format!("access to '{file}'"))
+                && line.contains("pure evaluation")
+                && line.contains("use --impure"),
+            "{text}"
+        );
+    }
+    // --impure: the files are read, and HOME is the caller's.
+    let o = run(&["flake", "check", "--impure", &url]);
+    assert_eq!(o.code, Some(1), "{}", o.stderr);
+    let text = o.text();
+    assert!(
+        text.contains("strataConfigurations.passwd: ok")
+            && text.contains("strataConfigurations.beside: ok"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("HOME is seen: {}", home.display())),
+        "{text}"
+    );
+
+    // show evaluates the outputs purely too.
+    let o = run(&["flake", "show", &url]).ok();
+    assert!(
+        o.text().contains("passwd: strata configuration"),
+        "{}",
+        o.text()
+    );
+
+    // A build refuses before building anything; --impure builds, with the file read.
+    let o = run(&[
+        "build",
+        "--flake",
+        &format!("{url}#beside"),
+        "--no-out-link",
+    ]);
+    assert_eq!(o.code, Some(1), "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains("outside.txt' is refused in pure evaluation")
+            && o.stderr.contains("use --impure"),
+        "{}",
+        o.stderr
+    );
+    assert!(!o.stderr.contains("panicked"), "{}", o.stderr);
+    let o = run(&[
+        "build",
+        "--flake",
+        &format!("{url}#beside"),
+        "--impure",
+        "--no-out-link",
+    ])
+    .ok();
+    let top = o.line();
+    assert!(top.contains("-strata-system-beside"), "{top}");
+    assert_eq!(etc_text(&s, &top, "beside"), "beside the flake\n");
+    // --impure is a flake's: without --flake it is refused by the command line.
+    let o = run(&["build", "--impure", "--no-out-link"]);
+    assert_eq!(o.code, Some(2), "{}", o.stderr);
+}
