@@ -8,7 +8,7 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 use strata_builder::debian::lock::LockFile;
 use strata_builder::debian::mirror::debian_mirror;
-use strata_builder::flake::FlakeConfiguration;
+use strata_builder::eval_io::Pure;
 use strata_builder::scheduler::SchedulerOptions;
 use strata_builder::sources::{FoundLock, LockOrigin};
 use strata_builder::system::{build_system, BuildElsewhere, StrataSelf, SystemInputs};
@@ -144,14 +144,15 @@ pub fn build_system_with(
     // Kept until the build is done: the flake's machine as a configuration file.
     let flake = args.flake.take();
     let flake = crate::flake_cmd::use_flake(&mut args, flake.as_deref(), store)?;
-    build_prepared(args, flake.as_ref(), store, out_link, profiles, elsewhere)
+    let pure = flake.as_ref().and_then(|f| f.pure.as_ref());
+    build_prepared(args, pure, store, out_link, profiles, elsewhere)
 }
 
-/// Builds what `args` name, once `--flake` was made a configuration file (`flake`, by
-/// [`crate::flake_cmd::use_flake`]).
+/// Builds what `args` name, once `--flake` was made a configuration file (by
+/// [`crate::flake_cmd::use_flake`]), evaluated purely when `pure` is given.
 pub fn build_prepared(
     args: BuildInputs,
-    flake: Option<&FlakeConfiguration>,
+    pure: Option<&Pure>,
     store: &LocalStore,
     out_link: Option<&Path>,
     profiles: &[&str],
@@ -184,7 +185,7 @@ pub fn build_prepared(
         out_link,
         profiles,
         build_elsewhere: elsewhere,
-        pure: flake.and_then(|f| f.pure.as_ref()),
+        pure,
     };
     let built = build_system(store.root(), store.store_dir(), &inputs, &opts)?;
     for w in &built.warnings {

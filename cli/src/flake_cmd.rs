@@ -302,6 +302,45 @@ pub fn configuration(text: &str, store: &LocalStore, impure: bool) -> Result<Fla
     Ok(c)
 }
 
+/// A flake whose outputs other than its machines are used (`strata deploy --flake`,
+/// `strata shell --flake`): locked, its warnings said.
+pub fn locked_for_outputs(store: &LocalStore, text: &str) -> Result<LockedFlake> {
+    let reference = FlakeRef::parse(text, &cwd()?)?;
+    let mut store = LocalStore::open(store.root(), store.store_dir().clone())?;
+    let f = lock_flake(&mut store, &reference, LockMode::Keep)
+        .with_context(|| format!("cannot use the flake {reference}"))?;
+    say(&f);
+    Ok(f)
+}
+
+/// The package set's lock for what a flake builds: `--lock`, else strata's own (a flake
+/// without a package-set input uses it, as a configuration without a strata.lock does).
+pub fn flake_lock(
+    flag: Option<PathBuf>,
+    f: &LockedFlake,
+) -> Result<(strata_builder::debian::lock::LockFile, PathBuf)> {
+    let path = match flag {
+        Some(p) => p,
+        None => {
+            let own = strata_builder::sources::strata_lock().context(
+                "strata's own lock cannot be found (set STRATA_MODULES to a module set with a \
+                 strata.lock beside it, or give --lock)",
+            )?;
+            eprintln!(
+                "the flake {} has no package-set input: using strata's own lock, {}",
+                f.reference,
+                own.display()
+            );
+            own
+        }
+    };
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read the lock file '{}'", path.display()))?;
+    let lock = strata_builder::debian::lock::LockFile::parse(&text)
+        .with_context(|| format!("in {}", path.display()))?;
+    Ok((lock, path))
+}
+
 /// `--flake REF#NAME` given: `inputs` made to build the flake's machine (its configuration
 /// file, and, without `--lock`, strata's own lock: a flake without a package-set input uses
 /// it, as a configuration without a strata.lock does). The returned value keeps the

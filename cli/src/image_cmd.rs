@@ -106,7 +106,14 @@ pub fn image(args: ImageArgs, store_root: Option<PathBuf>, store_dir: &str) -> R
         &[]
     };
     let (inputs, src) = sources(args.inputs, &store)?;
-    let toplevel = build_prepared(inputs, src.flake.as_ref(), &store, None, profiles, None)?;
+    let toplevel = build_prepared(
+        inputs,
+        src.flake.as_ref().and_then(|f| f.pure.as_ref()),
+        &store,
+        None,
+        profiles,
+        None,
+    )?;
     let (configuration, lock) = (&src.configuration, &src.lock);
     let report = build_image(&ImageSpec {
         store: &store,
@@ -168,7 +175,14 @@ pub fn build_vm(
     let mut store = crate::open_store(store_root, store_dir)?;
     let _hold = store.gc_hold()?;
     let (inputs, src) = sources(args.target.inputs, &store)?;
-    let toplevel = build_prepared(inputs, src.flake.as_ref(), &store, None, &[], None)?;
+    let toplevel = build_prepared(
+        inputs,
+        src.flake.as_ref().and_then(|f| f.pure.as_ref()),
+        &store,
+        None,
+        &[],
+        None,
+    )?;
     let (configuration, lock) = (&src.configuration, &src.lock);
     let dir = std::env::current_dir().context("cannot find the current directory")?;
     let vm = strata_images::vm::build_vm(strata_images::vm::VmSpec {

@@ -212,6 +212,96 @@ pub fn flake_configuration(
     })
 }
 
+/// The Nix system strata builds for here (`x86_64-linux`), as `devShells.<system>` names it.
+pub fn system() -> String {
+    format!("{}-linux", std::env::consts::ARCH)
+}
+
+/// A development shell of a flake (`devShells.<system>.<name>`) made a shell file for
+/// `strata shell`: the shell as a `shell.nix` would be, a function of `pkgs` (or a path to
+/// such a file, or a value). The file lasts as long as this value.
+#[derive(Debug)]
+pub struct FlakeShell {
+    pub name: String,
+    pub file: PathBuf,
+    pub flake: LockedFlake,
+    /// How it is evaluated: `None` with `--impure`.
+    pub pure: Option<Pure>,
+    _dir: tempfile::TempDir,
+}
+
+/// `strata shell --flake REF#NAME` (without `#NAME`, `default`): the flake locked and its
+/// shell made a shell file.
+pub fn flake_shell(
+    store_root: &Path,
+    store_dir: &StoreDir,
+    text: &str,
+    cwd: &Path,
+    impure: bool,
+) -> Result<FlakeShell, FlakeError> {
+    let (reference, name) = split_ref(text);
+    let reference = FlakeRef::parse(reference, cwd)?;
+    let name = name
+        .filter(|n| !n.is_empty())
+        .unwrap_or("default")
+        .to_owned();
+    let mut store = LocalStore::open(store_root, store_dir.clone())?;
+    let flake = lock_flake(&mut store, &reference, LockMode::Keep)?;
+    drop(store);
+    let system = system();
+    let names = eval_json_as(
+        store_root,
+        store_dir,
+        &flake,
+        &format!(
+            "let s = (flake.outputs.devShells or {{ }}).{} or {{ }}; in\n\
+             if builtins.isAttrs s then builtins.attrNames s\n\
+             else throw \"`devShells.{system}' is a ${{builtins.typeOf s}}, not a set of shells\"",
+            nix_string(&system)
+        ),
+        impure,
+    )?;
+    let names: Vec<String> =
+        serde_json::from_value(names).map_err(|e| FlakeError::Strata(e.to_string()))?;
+    if !names.contains(&name) {
+        let known = if names.is_empty() {
+            format!("it has no devShells.{system}")
+        } else {
+            format!("its shells: {}", names.join(", "))
+        };
+        return Err(FlakeError::Strata(format!(
+            "the flake {reference} has no devShells.{system}.{name} ({known})"
+        )));
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("strata-flake-shell-")
+        .tempdir()
+        .map_err(|e| FlakeError::Io {
+            context: "cannot make a directory for the flake's shell".into(),
+            source: e,
+        })?;
+    let file = dir.path().join("shell.nix");
+    let text = format!(
+        "# The shell {name} of the flake {reference}, as `strata shell --flake` reads it.\n\
+         let\n  flake = {expr};\n  s = flake.outputs.devShells.{system}.{attr};\n\
+         in if builtins.isPath s || builtins.isString s then import s else s\n",
+        expr = flake.expression()?,
+        system = nix_string(&system),
+        attr = nix_string(&name),
+    );
+    std::fs::write(&file, text).map_err(|e| FlakeError::Io {
+        context: format!("cannot write '{}'", file.display()),
+        source: e,
+    })?;
+    Ok(FlakeShell {
+        name,
+        pure: purity(impure, &[dir.path()]),
+        file,
+        flake,
+        _dir: dir,
+    })
+}
+
 #[cfg(test)]
 mod purity {
     #![allow(clippy::unwrap_used)]

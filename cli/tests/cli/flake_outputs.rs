@@ -149,3 +149,89 @@ fn flakes_are_evaluated_purely_unless_impure() {
     let o = run(&["build", "--impure", "--no-out-link"]);
     assert_eq!(o.code, Some(2), "{}", o.stderr);
 }
+
+/// `strata shell ARGS` in `cwd` over the shared store, with `HOME` set to `home`.
+fn shell_in(s: &crate::system::Shared, cwd: &Path, home: &Path, args: &[&str]) -> Output {
+    let mut c = crate::strata();
+    c.current_dir(cwd)
+        .env("HOME", home)
+        .arg("--store-root")
+        .arg(s.root())
+        .arg("shell")
+        .args(args);
+    c.env_remove("STRATA_DEBIAN_MIRROR");
+    crate::run(&mut c, None)
+}
+
+#[test]
+fn shell_reads_a_flake_s_dev_shells() {
+    let s = shared();
+    let r = Repos::new();
+    let repo = r.repo(
+        "project",
+        &[
+            (
+                "flake.nix",
+                r#"{
+  outputs = { self }: {
+    devShells.x86_64-linux.default = { pkgs }: pkgs.mkShell {
+      packages = [ pkgs.jq ];
+      FROM = "the default shell";
+      HOME_SEEN = builtins.getEnv "HOME";
+    };
+    devShells.x86_64-linux.other = ./other.nix;
+  };
+}
+"#,
+            ),
+            (
+                "other.nix",
+                "{ pkgs ? import <nixpkgs> { } }: pkgs.mkShell { FROM = \"other.nix\"; }\n",
+            ),
+        ],
+    );
+    // In the flake's directory, `strata shell` is `nix develop`: the default shell.
+    let o = shell_in(
+        &s,
+        &repo,
+        r.home.path(),
+        &["--run", "echo \"$FROM/$HOME_SEEN\"; jq --version"],
+    )
+    .ok();
+    let lines = o.lines();
+    assert_eq!(lines[0], "the default shell/", "{}", o.stderr);
+    assert!(lines[1].starts_with("jq-"), "{lines:?}");
+    // --flake REF#NAME, from elsewhere; a shell file as a path.
+    let url = format!("git+file://{}", repo.display());
+    let o = shell_in(
+        &s,
+        r.dir.path(),
+        r.home.path(),
+        &["--flake", &format!("{url}#other"), "--run", "echo $FROM"],
+    )
+    .ok();
+    assert_eq!(o.line(), "other.nix");
+    // --impure: the environment is seen.
+    let o = shell_in(
+        &s,
+        r.dir.path(),
+        r.home.path(),
+        &["--flake", &url, "--impure", "--run", "echo $HOME_SEEN"],
+    )
+    .ok();
+    assert_eq!(o.line(), r.home.path().display().to_string());
+    // An unknown shell: the flake's are listed.
+    let o = shell_in(
+        &s,
+        r.dir.path(),
+        r.home.path(),
+        &["--flake", &format!("{url}#nope")],
+    );
+    assert_eq!(o.code, Some(1), "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains("no devShells.x86_64-linux.nope (its shells: default, other)"),
+        "{}",
+        o.stderr
+    );
+}
