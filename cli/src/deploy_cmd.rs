@@ -211,7 +211,7 @@ pub fn deploy(args: DeployArgs, store_root: Option<PathBuf>, store_dir: &str) ->
         None => None,
     };
     let (lock, lock_file) = match &flake {
-        Some(f) => crate::flake_cmd::flake_lock(args.lock.clone(), f)?,
+        Some(f) => crate::flake_cmd::flake_lock(args.lock.clone(), f, &store)?,
         None => crate::build_cmd::read_lock(args.lock.clone(), &args.file)?,
     };
     let me = StrataSelf::locate()?;

@@ -35,7 +35,8 @@ pub struct CheckArgs {
     /// The flake.
     #[arg(value_name = "FLAKE", default_value = ".")]
     pub flake: String,
-    /// The lock file pinning the packages [default: strata's own].
+    /// The lock file pinning the packages [default: that of the flake's input `strata`, else
+    /// strata's own].
     #[arg(long, value_name = "FILE")]
     pub lock: Option<PathBuf>,
     /// Let the evaluation read the host's files and environment (it is pure otherwise).
@@ -134,9 +135,10 @@ pub fn run(cmd: FlakeCommand, root: Option<PathBuf>, store_dir: &str) -> Result<
         }
         FlakeCommand::Check(a) => {
             let f = locked(&mut store, &a.flake, LockMode::Keep)?;
+            let (lock, lock_path) = flake_lock(a.lock.clone(), &f, &store)?;
             let (root, dir) = (store.root().to_owned(), store.store_dir().clone());
             drop(store);
-            return check(&f, a, &root, &dir);
+            return check(&f, a, (lock, lock_path), &root, &dir);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -145,18 +147,10 @@ pub fn run(cmd: FlakeCommand, root: Option<PathBuf>, store_dir: &str) -> Result<
 fn check(
     f: &LockedFlake,
     a: CheckArgs,
+    (lock, lock_path): (strata_builder::debian::lock::LockFile, PathBuf),
     root: &std::path::Path,
     dir: &strata_store::StoreDir,
 ) -> Result<ExitCode> {
-    let lock_path = match a.lock {
-        Some(l) => l,
-        None => strata_builder::sources::strata_lock()
-            .context("strata's own lock cannot be found (give --lock)")?,
-    };
-    let text = std::fs::read_to_string(&lock_path)
-        .with_context(|| format!("cannot read the lock file '{}'", lock_path.display()))?;
-    let lock = strata_builder::debian::lock::LockFile::parse(&text)
-        .with_context(|| format!("in {}", lock_path.display()))?;
     let modules = strata_builder::config::modules_dir()
         .context("strata's module set cannot be found (set STRATA_MODULES)")?;
     let mirror = strata_builder::debian::mirror::debian_mirror(
@@ -313,27 +307,37 @@ pub fn locked_for_outputs(store: &LocalStore, text: &str) -> Result<LockedFlake>
     Ok(f)
 }
 
-/// The package set's lock for what a flake builds: `--lock`, else strata's own (a flake
-/// without a package-set input uses it, as a configuration without a strata.lock does).
+/// The lock pinning the packages of what a flake builds: `--lock`, else the lock of its
+/// package-set input (`inputs.strata`), else strata's own (a flake without a package-set
+/// input uses it, as a configuration without a strata.lock does). Says which on standard
+/// error when it is not the one named.
+pub fn lock_for(flag: Option<PathBuf>, f: &LockedFlake, store: &LocalStore) -> Result<PathBuf> {
+    if let Some(p) = flag {
+        return Ok(p);
+    }
+    if let Some((lock, shown)) = flake::machine::package_set_lock(store, f)? {
+        eprintln!("the packages are those of the flake's {shown}");
+        return Ok(lock);
+    }
+    let own = strata_builder::sources::strata_lock().context(
+        "strata's own lock cannot be found (set STRATA_MODULES to a module set with a \
+         strata.lock beside it, or give --lock)",
+    )?;
+    eprintln!(
+        "the flake {} has no package-set input: using strata's own lock, {}",
+        f.reference,
+        own.display()
+    );
+    Ok(own)
+}
+
+/// [`lock_for`], read.
 pub fn flake_lock(
     flag: Option<PathBuf>,
     f: &LockedFlake,
+    store: &LocalStore,
 ) -> Result<(strata_builder::debian::lock::LockFile, PathBuf)> {
-    let path = match flag {
-        Some(p) => p,
-        None => {
-            let own = strata_builder::sources::strata_lock().context(
-                "strata's own lock cannot be found (set STRATA_MODULES to a module set with a \
-                 strata.lock beside it, or give --lock)",
-            )?;
-            eprintln!(
-                "the flake {} has no package-set input: using strata's own lock, {}",
-                f.reference,
-                own.display()
-            );
-            own
-        }
-    };
+    let path = lock_for(flag, f, store)?;
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read the lock file '{}'", path.display()))?;
     let lock = strata_builder::debian::lock::LockFile::parse(&text)
@@ -342,8 +346,7 @@ pub fn flake_lock(
 }
 
 /// `--flake REF#NAME` given: `inputs` made to build the flake's machine (its configuration
-/// file, and, without `--lock`, strata's own lock: a flake without a package-set input uses
-/// it, as a configuration without a strata.lock does). The returned value keeps the
+/// file, and its lock, [`lock_for`]). The returned value keeps the
 /// configuration file; keep it until the build is done.
 pub fn use_flake(
     inputs: &mut BuildInputs,
@@ -355,17 +358,6 @@ pub fn use_flake(
     };
     let c = configuration(text, store, inputs.impure)?;
     inputs.file = Some(c.configuration.clone());
-    if inputs.lock.is_none() {
-        let own = strata_builder::sources::strata_lock().context(
-            "strata's own lock cannot be found (set STRATA_MODULES to a module set with a \
-             strata.lock beside it, or give --lock)",
-        )?;
-        eprintln!(
-            "the flake {} has no package-set input: using strata's own lock, {}",
-            c.flake.reference,
-            own.display()
-        );
-        inputs.lock = Some(own);
-    }
+    inputs.lock = Some(lock_for(inputs.lock.take(), &c.flake, store)?);
     Ok(Some(c))
 }

@@ -150,7 +150,6 @@ pub fn shell(args: ShellArgs, root: Option<PathBuf>, store_dir: &str) -> Result<
         None => None,
     };
     let (source, lock_anchor) = if let Some(f) = &flake {
-        // No strata.lock beside the generated file: --lock, else strata's own.
         (ShellSource::File(f.file.clone()), f.file.clone())
     } else if args.packages.is_empty() {
         let file = shell_file(args.file)?;
@@ -172,7 +171,16 @@ pub fn shell(args: ShellArgs, root: Option<PathBuf>, store_dir: &str) -> Result<
     let mut auto_args = pairs(&args.arg, AutoArg::Expr);
     auto_args.extend(pairs(&args.argstr, AutoArg::Str));
 
-    let found = strata_builder::sources::find_lock(args.lock.as_deref(), &lock_anchor)?;
+    // A flake's shell: --lock, else its package-set input's, else strata's own.
+    let named = match &flake {
+        Some(f) => Some(crate::flake_cmd::lock_for(
+            args.lock.clone(),
+            &f.flake,
+            &store,
+        )?),
+        None => args.lock.clone(),
+    };
+    let found = strata_builder::sources::find_lock(named.as_deref(), &lock_anchor)?;
     let text = std::fs::read_to_string(&found.path)
         .with_context(|| format!("cannot read the lock file '{}'", found.path.display()))?;
     let lock = LockFile::parse(&text).with_context(|| format!("in {}", found.path.display()))?;

@@ -65,6 +65,46 @@ impl FlakeConfiguration {
     }
 }
 
+/// The lock of a flake's package-set input (`inputs.strata`, see
+/// [`crate::sources::PACKAGE_SET_INPUT`]): where it is on disk (in the store) and how to name
+/// it; `None` when the flake has no such input. An input `strata` whose tree holds no lock is
+/// an error: it would otherwise be taken for a pin that is not there.
+pub fn package_set_lock(
+    store: &LocalStore,
+    flake: &LockedFlake,
+) -> Result<Option<(PathBuf, String)>, FlakeError> {
+    let input = crate::sources::PACKAGE_SET_INPUT;
+    let Some(target) = flake
+        .lock
+        .nodes
+        .get(&flake.lock.root)
+        .and_then(|r| r.inputs.get(input))
+    else {
+        return Ok(None);
+    };
+    let node = super::resolve::resolve_target(&flake.lock, target)?;
+    let fetched = flake
+        .sources
+        .get(&node)
+        .ok_or_else(|| FlakeError::Strata(format!("the lock's node {node:?} was not fetched")))?;
+    let path = store
+        .parse_path(&fetched.store_path)
+        .map_err(|e| FlakeError::Strata(format!("{}: {e}", fetched.store_path)))?;
+    let tree = store.real_path(&path);
+    let lock = crate::sources::lock_in_tree(&tree).ok_or_else(|| {
+        FlakeError::Strata(format!(
+            "the flake {}'s input '{input}' ({}) holds no strata.lock (at its top, or \
+             examples/strata.lock in strata's source tree): it names no package set",
+            flake.reference, fetched.store_path
+        ))
+    })?;
+    let shown = format!(
+        "input '{input}' of {} ({})",
+        flake.reference, fetched.store_path
+    );
+    Ok(Some((lock, shown)))
+}
+
 /// The pure evaluation of a flake, or `None` when `impure`: strata's module set and `extra`
 /// (files strata wrote to name the flake's machines) readable besides the store.
 pub fn purity(impure: bool, extra: &[&Path]) -> Option<Pure> {

@@ -235,3 +235,89 @@ fn shell_reads_a_flake_s_dev_shells() {
         o.stderr
     );
 }
+
+/// The text of `share/strata/strata.lock` in the toplevel `top`: the lock it was built with.
+fn built_with(s: &crate::system::Shared, top: &str) -> String {
+    let strata = s.real(top).join("strata");
+    let real = s.real(&fs::read_link(&strata).unwrap().to_string_lossy());
+    fs::read_to_string(real.join("share/strata/strata.lock")).unwrap()
+}
+
+#[test]
+fn the_input_named_strata_supplies_the_package_set() {
+    let s = shared();
+    let r = Repos::new();
+    // A suite pin of its own: strata's lock without one of its indexes (a different pin of
+    // the same digest, so nothing new is fetched).
+    let own = fs::read_to_string(crate::system::repo().join("examples/strata.lock")).unwrap();
+    let pinned: String = own
+        .lines()
+        .filter(|l| !l.contains("non-free-firmware"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(pinned, own);
+    let pin = r.repo("pin", &[("strata.lock", &pinned)]);
+    let flake = |with_input: bool| {
+        let input = if with_input {
+            format!(
+                "inputs.strata = {{ url = \"git+file://{}\"; flake = false; }};\n  ",
+                pin.display()
+            )
+        } else {
+            String::new()
+        };
+        format!(
+            "{{\n  {input}outputs = {{ self, ... }}: {{\n    \
+             strataConfigurations.pinned = [ ./common.nix {{ networking.hostName = \"pinned\"; }} ];\n  \
+             }};\n}}\n"
+        )
+    };
+    let repo = r.repo(
+        "machines",
+        &[
+            ("flake.nix", &flake(true)),
+            ("common.nix", &common_module()),
+        ],
+    );
+    let url = format!("git+file://{}#pinned", repo.display());
+    let build = || {
+        let o = strata_home(
+            &s.root(),
+            r.dir.path(),
+            r.home.path(),
+            &["build", "--flake", &url, "--no-out-link"],
+        )
+        .ok();
+        (o.line(), o.stderr)
+    };
+    let (top, stderr) = build();
+    assert!(
+        stderr.contains("the packages are those of the flake's input 'strata'"),
+        "{stderr}"
+    );
+    assert_eq!(built_with(&s, &top), pinned);
+
+    // Without the input: strata's own lock, and another toplevel.
+    r.commit("machines", &[("flake.nix", &flake(false))], "no pin");
+    let (own_top, stderr) = build();
+    assert!(stderr.contains("has no package-set input"), "{stderr}");
+    assert_eq!(built_with(&s, &own_top), own);
+    assert_ne!(own_top, top);
+
+    // An input named strata without a lock is not taken for a pin.
+    let empty = r.repo("empty", &[("README", "no lock here\n")]);
+    let bad = flake(true).replace(&pin.display().to_string(), &empty.display().to_string());
+    r.commit("machines", &[("flake.nix", &bad)], "empty pin");
+    let o = strata_home(
+        &s.root(),
+        r.dir.path(),
+        r.home.path(),
+        &["build", "--flake", &url, "--no-out-link"],
+    );
+    assert_eq!(o.code, Some(1), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("input 'strata'") && o.stderr.contains("holds no strata.lock"),
+        "{}",
+        o.stderr
+    );
+}
