@@ -247,25 +247,18 @@ fn built_with(s: &crate::system::Shared, top: &str) -> String {
 fn the_input_named_strata_supplies_the_package_set() {
     let s = shared();
     let r = Repos::new();
-    // A suite pin of its own: strata's lock without one of its indexes (a different pin of
-    // the same digest, so nothing new is fetched).
+    // A suite pin of its own, in a repository: first the very pin strata's own lock is.
     let own = fs::read_to_string(crate::system::repo().join("examples/strata.lock")).unwrap();
-    let pinned: String = own
-        .lines()
-        .filter(|l| !l.contains("non-free-firmware"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    assert_ne!(pinned, own);
-    let pin = r.repo("pin", &[("strata.lock", &pinned)]);
-    let flake = |with_input: bool| {
-        let input = if with_input {
-            format!(
-                "inputs.strata = {{ url = \"git+file://{}\"; flake = false; }};\n  ",
-                pin.display()
-            )
-        } else {
-            String::new()
-        };
+    let pin = r.repo("pin", &[("strata.lock", &own)]);
+    let flake = |input: Option<&Path>| {
+        let input = input
+            .map(|p| {
+                format!(
+                    "inputs.strata = {{ url = \"git+file://{}\"; flake = false; }};\n  ",
+                    p.display()
+                )
+            })
+            .unwrap_or_default();
         format!(
             "{{\n  {input}outputs = {{ self, ... }}: {{\n    \
              strataConfigurations.pinned = [ ./common.nix {{ networking.hostName = \"pinned\"; }} ];\n  \
@@ -275,45 +268,63 @@ fn the_input_named_strata_supplies_the_package_set() {
     let repo = r.repo(
         "machines",
         &[
-            ("flake.nix", &flake(true)),
+            ("flake.nix", &flake(Some(&pin))),
             ("common.nix", &common_module()),
         ],
     );
     let url = format!("git+file://{}#pinned", repo.display());
-    let build = || {
-        let o = strata_home(
-            &s.root(),
-            r.dir.path(),
-            r.home.path(),
-            &["build", "--flake", &url, "--no-out-link"],
-        )
-        .ok();
-        (o.line(), o.stderr)
-    };
-    let (top, stderr) = build();
+    let run = |args: &[&str]| strata_home(&s.root(), r.dir.path(), r.home.path(), args);
+    let build = || run(&["build", "--flake", &url, "--no-out-link"]);
+    let o = build().ok();
+    let pinned_top = o.line();
     assert!(
-        stderr.contains("the packages are those of the flake's input 'strata'"),
-        "{stderr}"
+        o.stderr
+            .contains("the packages are those of the flake's input 'strata'"),
+        "{}",
+        o.stderr
     );
-    assert_eq!(built_with(&s, &top), pinned);
+    assert_eq!(built_with(&s, &pinned_top), own);
 
-    // Without the input: strata's own lock, and another toplevel.
-    r.commit("machines", &[("flake.nix", &flake(false))], "no pin");
-    let (own_top, stderr) = build();
-    assert!(stderr.contains("has no package-set input"), "{stderr}");
-    assert_eq!(built_with(&s, &own_top), own);
-    assert_ne!(own_top, top);
+    // The pin moves (one index less: a pin of its own, of the digest the store has), and the
+    // flake follows it once its input is updated: another toplevel, which carries that pin.
+    let fewer: String = own
+        .lines()
+        .filter(|l| !l.contains("non-free-firmware"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(fewer, own);
+    r.commit("pin", &[("strata.lock", &fewer)], "fewer indexes");
+    assert_eq!(build().ok().line(), pinned_top, "locked: nothing moves");
+    run(&[
+        "flake",
+        "update",
+        "--flake",
+        &repo.display().to_string(),
+        "strata",
+    ])
+    .ok();
+    let moved = build().ok().line();
+    assert_ne!(moved, pinned_top);
+    assert_eq!(built_with(&s, &moved), fewer);
+
+    // Without the input: strata's own lock, and the machine of the first pin again.
+    r.commit("machines", &[("flake.nix", &flake(None))], "no pin");
+    let o = build().ok();
+    assert!(
+        o.stderr.contains("has no package-set input"),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(o.line(), pinned_top);
 
     // An input named strata without a lock is not taken for a pin.
     let empty = r.repo("empty", &[("README", "no lock here\n")]);
-    let bad = flake(true).replace(&pin.display().to_string(), &empty.display().to_string());
-    r.commit("machines", &[("flake.nix", &bad)], "empty pin");
-    let o = strata_home(
-        &s.root(),
-        r.dir.path(),
-        r.home.path(),
-        &["build", "--flake", &url, "--no-out-link"],
+    r.commit(
+        "machines",
+        &[("flake.nix", &flake(Some(&empty)))],
+        "empty pin",
     );
+    let o = build();
     assert_eq!(o.code, Some(1), "{}", o.stderr);
     assert!(
         o.stderr.contains("input 'strata'") && o.stderr.contains("holds no strata.lock"),
