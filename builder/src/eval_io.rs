@@ -65,7 +65,9 @@ impl Pure {
         io::Error::new(
             io::ErrorKind::PermissionDenied,
             format!(
-                "access to '{}'{via} is refused in pure evaluation: a flake reads only its own                  tree, its inputs, the store and strata's module set (use --impure to lift                  this)",
+                "access to '{}'{via} is refused in pure evaluation: a flake reads only its own \
+                 tree, its inputs, the store and strata's module set (use --impure to lift \
+                 this)",
                 shown.display()
             ),
         )
@@ -366,7 +368,8 @@ impl FsIo {
             return Err(IoError::store(
                 url,
                 format!(
-                    "cannot fetch '{url}' in pure evaluation without the hash of what it holds                      (give sha256, or use --impure)"
+                    "cannot fetch '{url}' in pure evaluation without the hash of what it holds \
+                     (give sha256, or use --impure)"
                 ),
             ));
         }

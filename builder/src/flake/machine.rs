@@ -29,7 +29,8 @@ pub struct FlakeConfiguration {
     pub flake: LockedFlake,
     /// How it is evaluated: `None` with `--impure`.
     pub pure: Option<Pure>,
-    _dir: tempfile::TempDir,
+    /// Holds `configuration` (and the file [`FlakeConfiguration::record`] writes).
+    dir: tempfile::TempDir,
 }
 
 impl FlakeConfiguration {
@@ -46,17 +47,16 @@ impl FlakeConfiguration {
             (None, None) => format!("tree {}", source.nar_hash.to_sri()),
         };
         let text = format!(
-            "# This machine was built from the flake {reference}, {revision},
-             # not from a configuration file. Rebuild it from the flake:
-             #   strata switch --flake '{reference}'
-             throw {}
-",
+            "# This machine was built from the flake {reference}, {revision},\n\
+             # not from a configuration file. Rebuild it from the flake:\n\
+             #   strata switch --flake '{reference}'\n\
+             throw {}\n",
             nix_string(&format!(
                 "this machine was built from the flake {reference} ({revision}): rebuild it \
                  with `strata switch --flake '{reference}'`"
             ))
         );
-        let file = self._dir.path().join("recorded-configuration.nix");
+        let file = self.dir.path().join("recorded-configuration.nix");
         std::fs::write(&file, text).map_err(|e| FlakeError::Io {
             context: format!("cannot write '{}'", file.display()),
             source: e,
@@ -248,7 +248,7 @@ pub fn flake_configuration(
         pure: purity(impure, &[dir.path()]),
         configuration,
         flake,
-        _dir: dir,
+        dir,
     })
 }
 
