@@ -1,5 +1,7 @@
 //! [`FsIo`]: the evaluator reads the real file system and computes store paths the way
 //! `nix-instantiate --eval` does in read-only mode, without writing to any store.
+//! [`StoreIo`]: the same over a real store. Either may be made [`Pure`], as a flake's
+//! evaluation is.
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
@@ -10,11 +12,100 @@ use std::path::{Path, PathBuf};
 use strata_lang::io::{EvalIo, FileKind, IoError, PathFilter};
 use strata_store::{nar, Hash, HashAlgo, StoreDir, StorePath};
 
+/// Pure evaluation, as Nix's for flakes: files are read only from the store (whose paths
+/// never change once valid: a flake's tree, its inputs, what the evaluation made) and from
+/// the directories named here (strata's module set, the file that names the flake's
+/// machine), never from the rest of the host; `builtins.getEnv` is always `""`; a URL is
+/// fetched only with the hash it must have. A path is judged where it leads: a link in an
+/// allowed tree that points out of it is refused too.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pure {
+    /// The directories (or files) readable besides the store, absolute.
+    allowed: Vec<PathBuf>,
+}
+
+/// `path` with `.` and `..` taken away (without looking at the file system): `/a/../etc`
+/// is `/etc`, as the evaluator would reach it.
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for c in path.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::Normal(n) => out.push(n),
+            _ => {}
+        }
+    }
+    out
+}
+
+impl Pure {
+    /// Pure evaluation that may read `allowed` (made absolute and resolved) and the store.
+    pub fn new(allowed: impl IntoIterator<Item = PathBuf>) -> Pure {
+        let mut out = Vec::new();
+        for p in allowed {
+            let p = lexical(&std::path::absolute(&p).unwrap_or(p));
+            if let Ok(real) = p.canonicalize() {
+                if real != p {
+                    out.push(real);
+                }
+            }
+            out.push(p);
+        }
+        Pure { allowed: out }
+    }
+
+    /// The refusal of `path` (`shown`: as the evaluation named it).
+    fn refused(shown: &Path, through: Option<&Path>) -> io::Error {
+        let via = match through {
+            Some(t) => format!(" (it leads to '{}')", t.display()),
+            None => String::new(),
+        };
+        io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "access to '{}'{via} is refused in pure evaluation: a flake reads only its own \
+                 tree, its inputs, the store and strata's module set (use --impure to lift \
+                 this)",
+                shown.display()
+            ),
+        )
+    }
+
+    fn within(&self, path: &Path, store_roots: &[&Path]) -> bool {
+        store_roots.iter().any(|r| path.starts_with(r))
+            || self.allowed.iter().any(|a| path.starts_with(a))
+    }
+
+    /// Whether the evaluation may read `logical` (the path it names), found on disk at
+    /// `physical`; `store_roots` are the store's logical and physical directories.
+    fn check(&self, logical: &Path, physical: &Path, store_roots: &[&Path]) -> io::Result<()> {
+        let named = lexical(logical);
+        if !self.within(&named, store_roots) {
+            return Err(Pure::refused(logical, None));
+        }
+        // A link leading out of what is allowed is judged where it leads.
+        let real_roots: Vec<PathBuf> = store_roots
+            .iter()
+            .filter_map(|r| r.canonicalize().ok())
+            .collect();
+        let real_refs: Vec<&Path> = real_roots.iter().map(PathBuf::as_path).collect();
+        match physical.canonicalize() {
+            Ok(real) if !self.within(&real, &real_refs) && !self.within(&real, store_roots) => {
+                Err(Pure::refused(logical, Some(&real)))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// Reads files from the host and computes (but does not create) store paths.
 #[derive(Debug, Clone)]
 pub struct FsIo {
     store_dir: StoreDir,
     env: Option<std::collections::BTreeMap<String, String>>,
+    pure: Option<Pure>,
 }
 
 impl FsIo {
@@ -22,7 +113,26 @@ impl FsIo {
         FsIo {
             store_dir,
             env: None,
+            pure: None,
         }
+    }
+
+    /// Evaluates purely ([`Pure`]) when `pure` is given.
+    pub fn with_purity(mut self, pure: Option<Pure>) -> FsIo {
+        self.pure = pure;
+        self
+    }
+
+    /// Whether `path` (named so, found at `physical`) may be read; `real_store` is where the
+    /// store's files are, if not at its logical directory.
+    fn allow(&self, path: &Path, physical: &Path, real_store: Option<&Path>) -> io::Result<()> {
+        let Some(pure) = &self.pure else {
+            return Ok(());
+        };
+        let logical = Path::new(self.store_dir.as_str());
+        let mut roots = vec![logical];
+        roots.extend(real_store);
+        pure.check(path, physical, &roots)
     }
 
     /// Uses `env` instead of the process environment for `builtins.getEnv`.
@@ -145,31 +255,42 @@ fn kind_of(md: &fs::Metadata) -> FileKind {
     }
 }
 
+/// A directory's entries, sorted by name.
+fn read_dir_sorted(path: &Path) -> io::Result<Vec<(String, FileKind)>> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(path)? {
+        let e = e?;
+        let md = fs::symlink_metadata(e.path())?;
+        out.push((e.file_name().to_string_lossy().into_owned(), kind_of(&md)));
+    }
+    out.sort();
+    Ok(out)
+}
+
 impl EvalIo for FsIo {
     fn read_file(&self, path: &Path) -> io::Result<Vec<u8>> {
+        self.allow(path, path, None)?;
         fs::read(path)
     }
 
     fn path_exists(&self, path: &Path) -> bool {
-        fs::symlink_metadata(path).is_ok()
+        self.allow(path, path, None).is_ok() && fs::symlink_metadata(path).is_ok()
     }
 
     fn is_dir(&self, path: &Path) -> bool {
-        path.is_dir()
+        self.allow(path, path, None).is_ok() && path.is_dir()
     }
 
     fn read_dir(&self, path: &Path) -> io::Result<Vec<(String, FileKind)>> {
-        let mut out = Vec::new();
-        for e in fs::read_dir(path)? {
-            let e = e?;
-            let md = fs::symlink_metadata(e.path())?;
-            out.push((e.file_name().to_string_lossy().into_owned(), kind_of(&md)));
-        }
-        out.sort();
-        Ok(out)
+        self.allow(path, path, None)?;
+        read_dir_sorted(path)
     }
 
     fn get_env(&self, name: &str) -> Option<String> {
+        if self.pure.is_some() {
+            // As Nix's pure evaluation: the environment is not there.
+            return None;
+        }
         match &self.env {
             Some(e) => e.get(name).cloned(),
             None => std::env::var(name).ok(),
@@ -182,6 +303,12 @@ impl EvalIo for FsIo {
         name: &str,
         filter: Option<PathFilter<'_>>,
     ) -> Result<String, IoError> {
+        self.allow(path, path, None)
+            .map_err(|source| IoError::File {
+                action: "cannot add",
+                path: path.to_owned(),
+                source,
+            })?;
         let (hash, _) = match filter {
             None => nar::hash_path(path, HashAlgo::Sha256)
                 .map_err(|e| IoError::store(path.display().to_string(), e))?,
@@ -224,11 +351,29 @@ impl EvalIo for FsIo {
         unpack: bool,
         expected: Option<&Hash>,
     ) -> Result<String, IoError> {
+        self.pure_fetch(url, expected)?;
         Ok(fetch_url(&self.store_dir, url, name, unpack, expected)?.path)
     }
 
     fn store_dir(&self) -> String {
         self.store_dir.as_str().to_owned()
+    }
+}
+
+impl FsIo {
+    /// In pure evaluation, a fetch names the hash of what it fetches (as Nix asks of
+    /// `fetchurl` and `fetchTarball` there): what it gets can then never change.
+    fn pure_fetch(&self, url: &str, expected: Option<&Hash>) -> Result<(), IoError> {
+        if self.pure.is_some() && expected.is_none() {
+            return Err(IoError::store(
+                url,
+                format!(
+                    "cannot fetch '{url}' in pure evaluation without the hash of what it holds \
+                     (give sha256, or use --impure)"
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -308,13 +453,15 @@ impl StoreIo {
 
     /// An evaluator on this thread (its stack base reset: call it on the evaluation thread,
     /// [`crate::eval_thread::run`]) over a deferred `StoreIo` that is never committed: for
-    /// evaluations that only read what a file says (a fleet's machines, a flake's outputs).
+    /// evaluations that only read what a file says (a fleet's machines, a flake's outputs);
+    /// pure when `pure` is given.
     pub fn read_only_evaluator(
         store_root: &Path,
         store_dir: &StoreDir,
+        pure: Option<Pure>,
     ) -> Result<strata_lang::Evaluator, strata_store::StoreError> {
         let store = strata_store::LocalStore::open(store_root, store_dir.clone())?;
-        let io = std::rc::Rc::new(StoreIo::deferred(store));
+        let io = std::rc::Rc::new(StoreIo::deferred(store).with_purity(pure));
         let mut ev = strata_lang::Evaluator::new(crate::eval_thread::eval_config(), io);
         ev.reset_stack_base();
         Ok(ev)
@@ -415,6 +562,23 @@ impl StoreIo {
         self
     }
 
+    /// Evaluates purely ([`Pure`]) when `pure` is given.
+    pub fn with_purity(mut self, pure: Option<Pure>) -> StoreIo {
+        self.fs = self.fs.with_purity(pure);
+        self
+    }
+
+    /// Whether the evaluation may read `path` (see [`Pure`]). A deferred copy was judged when
+    /// it was made.
+    fn allow(&self, path: &Path) -> io::Result<()> {
+        if self.fs.pure.is_none() || self.pending_source(path).is_some() {
+            return Ok(());
+        }
+        let real_store = self.store.borrow().real_store_dir().to_owned();
+        self.fs
+            .allow(path, &self.physical(path), Some(real_store.as_path()))
+    }
+
     /// Where a path is on disk: store paths live under the store's physical root, and paths
     /// of deferred copies at their sources.
     fn physical(&self, path: &Path) -> std::path::PathBuf {
@@ -438,19 +602,24 @@ impl EvalIo for StoreIo {
         if let Some(contents) = self.pending_text(path) {
             return Ok(contents);
         }
-        self.fs.read_file(&self.physical(path))
+        self.allow(path)?;
+        fs::read(self.physical(path))
     }
 
     fn path_exists(&self, path: &Path) -> bool {
-        self.pending_text(path).is_some() || self.fs.path_exists(&self.physical(path))
+        self.pending_text(path).is_some()
+            || (self.allow(path).is_ok() && fs::symlink_metadata(self.physical(path)).is_ok())
     }
 
     fn is_dir(&self, path: &Path) -> bool {
-        self.pending_text(path).is_none() && self.fs.is_dir(&self.physical(path))
+        self.pending_text(path).is_none()
+            && self.allow(path).is_ok()
+            && self.physical(path).is_dir()
     }
 
     fn read_dir(&self, path: &Path) -> io::Result<Vec<(String, FileKind)>> {
-        self.fs.read_dir(&self.physical(path))
+        self.allow(path)?;
+        read_dir_sorted(&self.physical(path))
     }
 
     fn get_env(&self, name: &str) -> Option<String> {
@@ -463,11 +632,21 @@ impl EvalIo for StoreIo {
         name: &str,
         filter: Option<PathFilter<'_>>,
     ) -> Result<String, IoError> {
+        self.allow(path).map_err(|source| IoError::File {
+            action: "cannot add",
+            path: path.to_owned(),
+            source,
+        })?;
         let src = self.physical(path);
+        // Judged above, by the name the evaluation gave; the copy reads its physical place.
+        let fs = FsIo {
+            pure: None,
+            ..self.fs.clone()
+        };
         if self.pending.borrow().is_some() {
             // Compute the path now; copy at the commit, exactly what the filter kept.
             let (at, kept) = match filter {
-                None => (self.fs.add_path(&src, name, None)?, None),
+                None => (fs.add_path(&src, name, None)?, None),
                 Some(f) => {
                     let mut kept = BTreeSet::new();
                     let mut recording = |p: &Path, kind: FileKind| {
@@ -477,7 +656,7 @@ impl EvalIo for StoreIo {
                         }
                         Ok(keep)
                     };
-                    let at = self.fs.add_path(&src, name, Some(&mut recording))?;
+                    let at = fs.add_path(&src, name, Some(&mut recording))?;
                     (at, Some(kept))
                 }
             };
@@ -544,6 +723,7 @@ impl EvalIo for StoreIo {
         unpack: bool,
         expected: Option<&Hash>,
     ) -> Result<String, IoError> {
+        self.fs.pure_fetch(url, expected)?;
         let store_dir = self.store.borrow().store_dir().clone();
         let f = fetch_url(&store_dir, url, name, unpack, expected)?;
         let info = self

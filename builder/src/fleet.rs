@@ -10,6 +10,10 @@
 //! of that file reaches no generation. [`read_fleet`] evaluates every machine's `deployment`
 //! values (and nothing else of it) with one evaluator, so the package set is read once.
 //!
+//! A flake names a fleet as its `outputs.deploy`, of the same shape ([`FleetSource::Flake`]);
+//! its machines are then evaluated purely, as a flake's machines are
+//! ([`crate::flake::machine`]).
+//!
 //! Must not: touch the store beyond the lock's digest: the evaluation's additions are never
 //! committed (the builds, later, make what they need).
 
@@ -22,8 +26,9 @@ use strata_store::{LocalStore, StoreDir};
 
 use crate::config::{self, nix_string, span};
 use crate::debian::lock::LockFile;
-use crate::eval_io::{error_text, StoreIo};
+use crate::eval_io::{error_text, Pure, StoreIo};
 use crate::eval_thread;
+use crate::flake::LockedFlake;
 use crate::system::{load_digest, StrataSelf, SystemError};
 
 /// The module that declares `deployment.*`, relative to strata's module directory.
@@ -48,19 +53,77 @@ pub struct FleetMachine {
     pub deployment: Deployment,
 }
 
-/// A fleet file, read.
+/// Where a fleet is written.
+#[derive(Debug, Clone, Copy)]
+pub enum FleetSource<'a> {
+    /// A fleet file.
+    File(&'a Path),
+    /// A flake's `outputs.deploy`, evaluated purely unless `impure`.
+    Flake {
+        flake: &'a LockedFlake,
+        impure: bool,
+    },
+}
+
+/// A fleet, read.
 #[derive(Debug)]
 pub struct Fleet {
-    pub file: PathBuf,
+    /// Where it is written, as errors name it (the file, or `FLAKE#deploy`).
+    pub shown: String,
     /// In the order of their names.
     pub machines: Vec<FleetMachine>,
+    /// How the machines are evaluated: `Some` for a flake's fleet without `--impure`.
+    pub pure: Option<Pure>,
     /// Holds the machines' configuration files.
     _dir: tempfile::TempDir,
 }
 
+/// A fleet source, resolved: how errors name it and the Nix expression of its fleet.
+struct Resolved {
+    shown: String,
+    expr: String,
+}
+
+fn resolve(source: FleetSource<'_>) -> Result<Resolved, SystemError> {
+    match source {
+        FleetSource::File(file) => {
+            let file = std::path::absolute(file).map_err(|e| SystemError::Io {
+                context: format!("cannot resolve '{}'", file.display()),
+                source: e,
+            })?;
+            if !file.is_file() {
+                return Err(SystemError::Strata(format!(
+                    "the fleet file '{}' does not exist",
+                    file.display()
+                )));
+            }
+            Ok(Resolved {
+                shown: file.display().to_string(),
+                expr: format!("import {}", nix_string(&file.display().to_string())),
+            })
+        }
+        FleetSource::Flake { flake, .. } => {
+            let shown = format!("{}#deploy", flake.reference);
+            let expr = flake
+                .expression()
+                .map_err(|e| SystemError::Strata(e.to_string()))?;
+            Ok(Resolved {
+                expr: format!(
+                    "(let flake = {expr}; in flake.outputs.deploy or (throw {}))",
+                    nix_string(&format!(
+                        "the flake {} has no outputs.deploy (a fleet: `defaults' and `machines')",
+                        flake.reference
+                    ))
+                ),
+                shown,
+            })
+        }
+    }
+}
+
 /// Whether `name` can name a machine: what `--on` and the result table show, and (when it is
 /// a valid host name) the default `networking.hostName`.
-fn check_name(file: &Path, name: &str) -> Result<(), SystemError> {
+fn check_name(file: &str, name: &str) -> Result<(), SystemError> {
     let ok = !name.is_empty()
         && name.len() <= 253
         && !name.starts_with(['-', '.', '@'])
@@ -71,9 +134,8 @@ fn check_name(file: &Path, name: &str) -> Result<(), SystemError> {
         Ok(())
     } else {
         Err(SystemError::Strata(format!(
-            "{}: the machine name {name:?} is not usable: a machine's name is letters, digits, \
-             '-', '_' and '.', and does not start with '-', '.' or '@'",
-            file.display()
+            "{file}: the machine name {name:?} is not usable: a machine's name is letters, \
+             digits, '-', '_' and '.', and does not start with '-', '.' or '@'"
         )))
     }
 }
@@ -87,9 +149,8 @@ fn is_host_label(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
-/// The configuration file of machine `name` of the fleet file `file`.
-fn machine_configuration(file: &Path, name: &str) -> String {
-    let fleet = nix_string(&file.display().to_string());
+/// The configuration file of machine `name` of the fleet `fleet` (shown as `file`).
+fn machine_configuration(file: &str, fleet: &str, name: &str) -> String {
     let host = if is_host_label(name) {
         format!(
             "  networking.hostName = lib.mkDefault {};\n",
@@ -101,23 +162,22 @@ fn machine_configuration(file: &Path, name: &str) -> String {
     format!(
         "# Machine {name} of {file}, as `strata deploy` builds it.\n\
          {{ lib, ... }}:\n\
-         let fleet = import {fleet}; in\n\
+         let fleet = {fleet}; in\n\
          {{\n  \
            imports = lib.optional (fleet ? defaults) fleet.defaults\n    \
              ++ [ fleet.machines.{attr} ];\n\
          {host}\
          }}\n",
-        file = file.display(),
         attr = nix_string(name),
     )
 }
 
-/// The names of the fleet file's machines, after checking its shape.
-fn machine_names(ev: &mut Evaluator, file: &Path) -> Result<Vec<String>, EvalError> {
-    let f = nix_string(&file.display().to_string());
-    let shown = nix_string(&file.display().to_string());
+/// The names of the fleet's machines, after checking its shape.
+fn machine_names(ev: &mut Evaluator, fleet: &Resolved) -> Result<Vec<String>, EvalError> {
+    let f = &fleet.expr;
+    let shown = nix_string(&fleet.shown);
     let check = format!(
-        "let f = import {f}; where = {shown}; in\n\
+        "let f = {f}; where = {shown}; in\n\
          if !builtins.isAttrs f then\n  \
            throw \"${{where}}: a fleet file is a set with `defaults' and `machines', not a ${{builtins.typeOf f}}\"\n\
          else let other = builtins.filter (n: n != \"defaults\" && n != \"machines\") (builtins.attrNames f); in\n\
@@ -133,27 +193,18 @@ fn machine_names(ev: &mut Evaluator, file: &Path) -> Result<Vec<String>, EvalErr
     config::to_serde(ev, &v)
 }
 
-/// Reads the fleet file `file`: every machine's name, configuration and `deployment` values;
+/// Reads the fleet `source`: every machine's name, configuration and `deployment` values;
 /// see the module documentation. `lock` is the Debian suite every machine's `pkgs` comes from.
 pub fn read_fleet(
     store_root: &Path,
     store_dir: &StoreDir,
-    file: &Path,
+    source: FleetSource<'_>,
     lock: &LockFile,
     lock_file: Option<&Path>,
     strata: &StrataSelf,
     mirror: Option<String>,
 ) -> Result<Fleet, SystemError> {
-    let file = std::path::absolute(file).map_err(|e| SystemError::Io {
-        context: format!("cannot resolve '{}'", file.display()),
-        source: e,
-    })?;
-    if !file.is_file() {
-        return Err(SystemError::Strata(format!(
-            "the fleet file '{}' does not exist",
-            file.display()
-        )));
-    }
+    let fleet = resolve(source)?;
     let dir = tempfile::Builder::new()
         .prefix("strata-fleet-")
         .tempdir()
@@ -173,13 +224,19 @@ pub fn read_fleet(
     let mut store = LocalStore::open(store_root, store_dir.clone())?;
     let digest = load_digest(&mut store, lock, lock_file, mirror)?;
     let where_to = dir.path().to_owned();
+    let pure = match source {
+        FleetSource::Flake { impure, .. } => {
+            crate::flake::machine::purity(impure, &[dir.path(), modules.as_path()])
+        }
+        FleetSource::File(_) => None,
+    };
     let machines = eval_thread::run("fleet", || -> Result<Vec<FleetMachine>, SystemError> {
         // Nothing the evaluation adds is committed: the builds make what they need.
-        let mut ev = StoreIo::read_only_evaluator(store_root, store_dir)?;
+        let mut ev = StoreIo::read_only_evaluator(store_root, store_dir, pure.clone())?;
         let rendered = |ev: &Evaluator, e: EvalError| SystemError::Eval(error_text(ev, &e));
         ev.sources.add_library_dir(modules.join("lib"));
         ev.sources.add_library_dir(modules.clone());
-        let names = machine_names(&mut ev, &file).map_err(|e| rendered(&ev, e))?;
+        let names = machine_names(&mut ev, &fleet).map_err(|e| rendered(&ev, e))?;
         let pkgs = crate::pkgs::eval_pkgs(&mut ev, &modules, lock, &digest)
             .map_err(|e| rendered(&ev, e))?;
         let select = ev
@@ -187,13 +244,12 @@ pub fn read_fleet(
             .map_err(|e| rendered(&ev, e))?;
         let mut machines = Vec::new();
         for (i, name) in names.into_iter().enumerate() {
-            check_name(&file, &name)?;
+            check_name(&fleet.shown, &name)?;
             let configuration = where_to.join(format!("machine-{i}.nix"));
-            fs::write(&configuration, machine_configuration(&file, &name)).map_err(|e| {
-                SystemError::Io {
-                    context: format!("cannot write '{}'", configuration.display()),
-                    source: e,
-                }
+            let text = machine_configuration(&fleet.shown, &fleet.expr, &name);
+            fs::write(&configuration, text).map_err(|e| SystemError::Io {
+                context: format!("cannot write '{}'", configuration.display()),
+                source: e,
             })?;
             let in_machine = |ev: &Evaluator, e: EvalError| {
                 SystemError::Eval(format!("machine {name}: {}", error_text(ev, &e)))
@@ -222,8 +278,9 @@ pub fn read_fleet(
     })
     .map_err(|e| SystemError::Strata(format!("the fleet's evaluation: {e:?}")))??;
     Ok(Fleet {
-        file,
+        shown: fleet.shown,
         machines,
+        pure,
         _dir: dir,
     })
 }
@@ -235,7 +292,7 @@ mod tests {
 
     #[test]
     fn machine_names_are_checked_and_host_labels_become_host_names() {
-        let f = Path::new("/x/fleet.nix");
+        let f = "/x/fleet.nix";
         for ok in ["web1", "db_a", "eu.web-2"] {
             check_name(f, ok).unwrap();
         }
@@ -246,13 +303,13 @@ mod tests {
                 "{e}"
             );
         }
-        let c = machine_configuration(f, "web1");
+        let c = machine_configuration(f, "import \"/x/fleet.nix\"", "web1");
         assert!(
             c.contains("networking.hostName = lib.mkDefault \"web1\""),
             "{c}"
         );
         assert!(c.contains("fleet.machines.\"web1\""), "{c}");
-        let c = machine_configuration(f, "eu.web-2");
+        let c = machine_configuration(f, "import \"/x/fleet.nix\"", "eu.web-2");
         assert!(!c.contains("hostName"), "{c}");
     }
 }

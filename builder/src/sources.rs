@@ -6,6 +6,13 @@
 //! in the source tree). A NixOS user's `/etc/nixos/configuration.nix` has no pin beside it
 //! either: it builds from the channel, and strata's own lock plays that part.
 //!
+//! A flake names its package set as NixOS flakes name nixpkgs: by an input named `strata`
+//! ([`PACKAGE_SET_INPUT`]) whose tree holds a lock ([`lock_in_tree`]: `strata.lock` at its
+//! top, as a Debian suite pin is, or where a strata release's source tree keeps its own).
+//! Every machine built from the flake then has the packages that lock pins, whoever builds
+//! it. A flake without that input uses strata's own lock, as a configuration without a
+//! `strata.lock` does; `--lock` overrides both.
+//!
 //! Must not: read the lock (callers parse it) or guess at the network.
 
 use std::path::{Path, PathBuf};
@@ -78,6 +85,21 @@ pub fn beside(configuration: &Path) -> PathBuf {
         .join("strata.lock")
 }
 
+/// The input of a flake that supplies its package set.
+pub const PACKAGE_SET_INPUT: &str = "strata";
+
+/// Where a tree keeps the lock it supplies: `strata.lock` at its top (a suite pin, or an
+/// installed strata's `share/strata/`), else `examples/strata.lock` (strata's source tree).
+const LOCK_IN_TREE: [&str; 2] = ["strata.lock", "examples/strata.lock"];
+
+/// The lock a flake input's tree supplies (`tree`: where the tree is on disk), if it has one.
+pub fn lock_in_tree(tree: &Path) -> Option<PathBuf> {
+    LOCK_IN_TREE
+        .iter()
+        .map(|rel| tree.join(rel))
+        .find(|p| p.is_file())
+}
+
 /// strata's own lock: `strata.lock` beside the module set (`share/strata/` of an installed
 /// strata, which every system carries), else, for a strata run from its source tree, the
 /// example's.
@@ -96,6 +118,20 @@ pub fn strata_lock() -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tree_supplies_its_top_lock_else_a_source_tree_s() {
+        let d = tempfile::tempdir().unwrap();
+        assert_eq!(lock_in_tree(d.path()), None);
+        std::fs::create_dir_all(d.path().join("examples")).unwrap();
+        std::fs::write(d.path().join("examples/strata.lock"), "").unwrap();
+        assert_eq!(
+            lock_in_tree(d.path()),
+            Some(d.path().join("examples/strata.lock"))
+        );
+        std::fs::write(d.path().join("strata.lock"), "").unwrap();
+        assert_eq!(lock_in_tree(d.path()), Some(d.path().join("strata.lock")));
+    }
 
     #[test]
     fn named_then_beside_then_strata() {

@@ -126,6 +126,8 @@ pub struct SystemInputs<'a> {
     /// realisation here, it must leave their outputs valid in this store, so that nothing is
     /// built here; an error stops the build.
     pub build_elsewhere: Option<&'a BuildElsewhere<'a>>,
+    /// Evaluate purely (a flake's machine without `--impure`): see [`crate::eval_io::Pure`].
+    pub pure: Option<&'a crate::eval_io::Pure>,
 }
 
 impl std::fmt::Debug for SystemInputs<'_> {
@@ -136,6 +138,7 @@ impl std::fmt::Debug for SystemInputs<'_> {
             .field("out_link", &self.out_link)
             .field("profiles", &self.profiles)
             .field("build_elsewhere", &self.build_elsewhere.is_some())
+            .field("pure", &self.pure)
             .finish_non_exhaustive()
     }
 }
@@ -232,10 +235,10 @@ fn build_system_here(
 
     // Nothing the evaluation adds reaches the store until the configuration has evaluated and
     // its assertions hold: a refused configuration leaves the store as it was.
-    let io = Rc::new(StoreIo::deferred(LocalStore::open(
-        store_root,
-        store_dir.clone(),
-    )?));
+    let io = Rc::new(
+        StoreIo::deferred(LocalStore::open(store_root, store_dir.clone())?)
+            .with_purity(inputs.pure.cloned()),
+    );
     let cfg = eval_thread::eval_config();
     let mut ev = Evaluator::new(cfg, io.clone());
     ev.reset_stack_base();

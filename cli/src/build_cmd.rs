@@ -8,6 +8,7 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 use strata_builder::debian::lock::LockFile;
 use strata_builder::debian::mirror::debian_mirror;
+use strata_builder::eval_io::Pure;
 use strata_builder::scheduler::SchedulerOptions;
 use strata_builder::sources::{FoundLock, LockOrigin};
 use strata_builder::system::{build_system, BuildElsewhere, StrataSelf, SystemInputs};
@@ -49,6 +50,10 @@ pub struct BuildInputs {
     /// `#NAME`, the one named like this host) instead of a configuration file.
     #[arg(long, value_name = "REF#NAME", conflicts_with = "file")]
     pub flake: Option<String>,
+    /// Let the flake's evaluation read the host's files and environment variables (a flake
+    /// is evaluated purely otherwise, as Nix does).
+    #[arg(long, requires = "flake")]
+    pub impure: bool,
     /// The lock file pinning the packages [default: strata.lock beside the configuration, else
     /// strata's own].
     #[arg(long, value_name = "FILE")]
@@ -138,7 +143,21 @@ pub fn build_system_with(
     let mut args = args;
     // Kept until the build is done: the flake's machine as a configuration file.
     let flake = args.flake.take();
-    let _flake = crate::flake_cmd::use_flake(&mut args, flake.as_deref(), store)?;
+    let flake = crate::flake_cmd::use_flake(&mut args, flake.as_deref(), store)?;
+    let pure = flake.as_ref().and_then(|f| f.pure.as_ref());
+    build_prepared(args, pure, store, out_link, profiles, elsewhere)
+}
+
+/// Builds what `args` name, once `--flake` was made a configuration file (by
+/// [`crate::flake_cmd::use_flake`]), evaluated purely when `pure` is given.
+pub fn build_prepared(
+    args: BuildInputs,
+    pure: Option<&Pure>,
+    store: &LocalStore,
+    out_link: Option<&Path>,
+    profiles: &[&str],
+    elsewhere: Option<&BuildElsewhere<'_>>,
+) -> Result<StorePath> {
     let configuration = configuration_file(args.file)?;
     let (lock, lock_file) = read_lock(args.lock, &configuration)?;
     let me = StrataSelf::locate()?;
@@ -166,6 +185,7 @@ pub fn build_system_with(
         out_link,
         profiles,
         build_elsewhere: elsewhere,
+        pure,
     };
     let built = build_system(store.root(), store.store_dir(), &inputs, &opts)?;
     for w in &built.warnings {

@@ -17,13 +17,13 @@ use clap::Args;
 use serde::Serialize;
 use strata_activate::profile;
 use strata_builder::debian::mirror::debian_mirror;
-use strata_builder::fleet::{read_fleet, Deployment, FleetMachine, DEPLOYMENT_MODULE};
+use strata_builder::fleet::{read_fleet, Deployment, FleetMachine, FleetSource, DEPLOYMENT_MODULE};
 use strata_builder::system::StrataSelf;
 use strata_store::remote::machine::{Activation, Outcome, Verb};
 use strata_store::remote::{self, RemoteError, SshTarget};
 use strata_store::{LocalStore, StorePath};
 
-use crate::build_cmd::{build_system_of, BuildInputs};
+use crate::build_cmd::{build_prepared, BuildInputs};
 use crate::copy_cmd::ProgressLine;
 use crate::remote_cmd::{remote_store, SETTLE};
 
@@ -40,6 +40,13 @@ pub struct DeployArgs {
         default_value = "fleet.nix"
     )]
     pub file: PathBuf,
+    /// Take the fleet from a flake's `outputs.deploy` (the same `defaults` and `machines`)
+    /// instead of a file.
+    #[arg(long, value_name = "REF", conflicts_with = "file")]
+    pub flake: Option<String>,
+    /// Let the flake's evaluation read the host's files and environment variables.
+    #[arg(long, requires = "flake")]
+    pub impure: bool,
     /// Only these machines: a name, or @TAG for the machines with that tag (repeatable).
     #[arg(long, value_name = "NAME|@TAG")]
     pub on: Vec<String>,
@@ -199,7 +206,14 @@ pub fn deploy(args: DeployArgs, store_root: Option<PathBuf>, store_dir: &str) ->
         bail!("-j 0: give at least 1");
     }
     let store = crate::open_store(store_root, store_dir)?;
-    let (lock, lock_file) = crate::build_cmd::read_lock(args.lock.clone(), &args.file)?;
+    let flake = match &args.flake {
+        Some(text) => Some(crate::flake_cmd::locked_for_outputs(&store, text)?),
+        None => None,
+    };
+    let (lock, lock_file) = match &flake {
+        Some(f) => crate::flake_cmd::flake_lock(args.lock.clone(), f, &store)?,
+        None => crate::build_cmd::read_lock(args.lock.clone(), &args.file)?,
+    };
     let me = StrataSelf::locate()?;
     let mirror = debian_mirror(
         args.mirror.as_deref(),
@@ -208,16 +222,23 @@ pub fn deploy(args: DeployArgs, store_root: Option<PathBuf>, store_dir: &str) ->
     )
     .ok()
     .flatten();
+    let source = match &flake {
+        Some(flake) => FleetSource::Flake {
+            flake,
+            impure: args.impure,
+        },
+        None => FleetSource::File(&args.file),
+    };
     let fleet = read_fleet(
         store.root(),
         store.store_dir(),
-        &args.file,
+        source,
         &lock,
         Some(&lock_file),
         &me,
         mirror,
     )?;
-    let shown = fleet.file.display().to_string();
+    let shown = fleet.shown.clone();
     let chosen = select(&fleet.machines, &args.on, &shown)?;
 
     // Build each machine here, one after another.
@@ -234,6 +255,7 @@ pub fn deploy(args: DeployArgs, store_root: Option<PathBuf>, store_dir: &str) ->
         let inputs = BuildInputs {
             file: Some(m.configuration.clone()),
             flake: None,
+            impure: false,
             lock: Some(lock_file.clone()),
             jobs: args.jobs,
             keep_going: false,
@@ -241,7 +263,8 @@ pub fn deploy(args: DeployArgs, store_root: Option<PathBuf>, store_dir: &str) ->
             mirror: args.mirror.clone(),
             substitute: Default::default(),
         };
-        match build_system_of(inputs, &store, None, &[DEPLOYMENT_MODULE]) {
+        let profiles = &[DEPLOYMENT_MODULE];
+        match build_prepared(inputs, fleet.pure.as_ref(), &store, None, profiles, None) {
             Ok(t) => built.push((m, t, rows.len())),
             Err(e) => {
                 eprintln!("[{}] error: {e:#}", m.name);

@@ -24,7 +24,7 @@ pub enum FlakeCommand {
     /// Print the flake's source, revision, description and locked inputs.
     Metadata(FlakeArg),
     /// Print the flake's outputs.
-    Show(FlakeArg),
+    Show(ShowArgs),
     /// Evaluate every output and each of strataConfigurations with its assertions; build
     /// nothing.
     Check(CheckArgs),
@@ -35,9 +35,15 @@ pub struct CheckArgs {
     /// The flake.
     #[arg(value_name = "FLAKE", default_value = ".")]
     pub flake: String,
-    /// The lock file pinning the packages [default: strata's own].
+    /// The lock file pinning the packages [default: that of the flake's input `strata`, else
+    /// strata's own].
     #[arg(long, value_name = "FILE")]
     pub lock: Option<PathBuf>,
+    /// Let the evaluation read the host's files and environment (it is pure otherwise).
+    #[arg(long)]
+    pub impure: bool,
+    #[command(flatten)]
+    pub overrides: OverrideInputs,
     /// Base URL of the Debian archive [env: STRATA_DEBIAN_MIRROR] [default: from the apt
     /// sources].
     #[arg(long, value_name = "URL")]
@@ -76,6 +82,15 @@ impl OverrideInputs {
             })
             .collect()
     }
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub flake: FlakeArg,
+    /// Let the evaluation read the host's files and environment (it is pure otherwise).
+    #[arg(long)]
+    pub impure: bool,
 }
 
 #[derive(Debug, Args)]
@@ -167,29 +182,30 @@ pub fn run(cmd: FlakeCommand, root: Option<PathBuf>, store_dir: &str) -> Result<
         FlakeCommand::Show(a) => {
             let f = locked(
                 &mut store,
-                &a.flake,
+                &a.flake.flake,
                 LockMode::Keep,
-                &a.overrides,
+                &a.flake.overrides,
                 Why::Read,
             )?;
             let (root, dir) = (store.root().to_owned(), store.store_dir().clone());
             drop(store);
-            let outputs = flake::machine::eval_json(
+            let outputs = flake::machine::eval_json_as(
                 &root,
                 &dir,
                 &f,
                 "builtins.mapAttrs (n: v:\n  \
                    if builtins.isAttrs v && (v.type or null) != \"derivation\"\n  \
                    then builtins.attrNames v else builtins.typeOf v) flake.outputs",
+                a.impure,
             )?;
-            show(&f, &outputs, a.json)?;
+            show(&f, &outputs, a.flake.json)?;
         }
         FlakeCommand::Check(a) => {
-            let none = OverrideInputs::default();
-            let f = locked(&mut store, &a.flake, LockMode::Keep, &none, Why::Read)?;
+            let f = locked(&mut store, &a.flake, LockMode::Keep, &a.overrides, Why::Read)?;
+            let (lock, lock_path) = flake_lock(a.lock.clone(), &f, &store)?;
             let (root, dir) = (store.root().to_owned(), store.store_dir().clone());
             drop(store);
-            return check(&f, a, &root, &dir);
+            return check(&f, a, (lock, lock_path), &root, &dir);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -198,18 +214,10 @@ pub fn run(cmd: FlakeCommand, root: Option<PathBuf>, store_dir: &str) -> Result<
 fn check(
     f: &LockedFlake,
     a: CheckArgs,
+    (lock, lock_path): (strata_builder::debian::lock::LockFile, PathBuf),
     root: &std::path::Path,
     dir: &strata_store::StoreDir,
 ) -> Result<ExitCode> {
-    let lock_path = match a.lock {
-        Some(l) => l,
-        None => strata_builder::sources::strata_lock()
-            .context("strata's own lock cannot be found (give --lock)")?,
-    };
-    let text = std::fs::read_to_string(&lock_path)
-        .with_context(|| format!("cannot read the lock file '{}'", lock_path.display()))?;
-    let lock = strata_builder::debian::lock::LockFile::parse(&text)
-        .with_context(|| format!("in {}", lock_path.display()))?;
     let modules = strata_builder::config::modules_dir()
         .context("strata's module set cannot be found (set STRATA_MODULES)")?;
     let mirror = strata_builder::debian::mirror::debian_mirror(
@@ -219,7 +227,14 @@ fn check(
     )
     .ok()
     .flatten();
-    let checked = flake::check::check(root, dir, f, &modules, &lock, Some(&lock_path), mirror)
+    let with = flake::check::Evaluation {
+        modules: &modules,
+        lock: &lock,
+        lock_file: Some(&lock_path),
+        mirror,
+        impure: a.impure,
+    };
+    let checked = flake::check::check(root, dir, f, with)
         .with_context(|| format!("cannot check the flake {}", f.reference))?;
     let mut failed = 0;
     for c in &checked {
@@ -341,16 +356,64 @@ fn show(f: &LockedFlake, outputs: &Value, as_json: bool) -> Result<()> {
 
 /// `--flake REF#NAME`: the machine made a configuration file (alive as long as the returned
 /// value), its flake locked first (flake.lock written on first use).
-pub fn configuration(text: &str, store: &LocalStore) -> Result<FlakeConfiguration> {
-    let c = flake_configuration(store.root(), store.store_dir(), text, &cwd()?)
+pub fn configuration(text: &str, store: &LocalStore, impure: bool) -> Result<FlakeConfiguration> {
+    let c = flake_configuration(store.root(), store.store_dir(), text, &cwd()?, impure)
         .with_context(|| format!("cannot use the flake {text}"))?;
     say(&c.flake);
     Ok(c)
 }
 
+/// A flake whose outputs other than its machines are used (`strata deploy --flake`,
+/// `strata shell --flake`): locked, its warnings said.
+pub fn locked_for_outputs(store: &LocalStore, text: &str) -> Result<LockedFlake> {
+    let reference = FlakeRef::parse(text, &cwd()?)?;
+    let mut store = LocalStore::open(store.root(), store.store_dir().clone())?;
+    let f = flake::lock_flake(&mut store, &reference, LockMode::Keep)
+        .with_context(|| format!("cannot use the flake {reference}"))?;
+    say(&f);
+    Ok(f)
+}
+
+/// The lock pinning the packages of what a flake builds: `--lock`, else the lock of its
+/// package-set input (`inputs.strata`), else strata's own (a flake without a package-set
+/// input uses it, as a configuration without a strata.lock does). Says which on standard
+/// error when it is not the one named.
+pub fn lock_for(flag: Option<PathBuf>, f: &LockedFlake, store: &LocalStore) -> Result<PathBuf> {
+    if let Some(p) = flag {
+        return Ok(p);
+    }
+    if let Some((lock, shown)) = flake::machine::package_set_lock(store, f)? {
+        eprintln!("the packages are those of the flake's {shown}");
+        return Ok(lock);
+    }
+    let own = strata_builder::sources::strata_lock().context(
+        "strata's own lock cannot be found (set STRATA_MODULES to a module set with a \
+         strata.lock beside it, or give --lock)",
+    )?;
+    eprintln!(
+        "the flake {} has no package-set input: using strata's own lock, {}",
+        f.reference,
+        own.display()
+    );
+    Ok(own)
+}
+
+/// [`lock_for`], read.
+pub fn flake_lock(
+    flag: Option<PathBuf>,
+    f: &LockedFlake,
+    store: &LocalStore,
+) -> Result<(strata_builder::debian::lock::LockFile, PathBuf)> {
+    let path = lock_for(flag, f, store)?;
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read the lock file '{}'", path.display()))?;
+    let lock = strata_builder::debian::lock::LockFile::parse(&text)
+        .with_context(|| format!("in {}", path.display()))?;
+    Ok((lock, path))
+}
+
 /// `--flake REF#NAME` given: `inputs` made to build the flake's machine (its configuration
-/// file, and, without `--lock`, strata's own lock: a flake without a package-set input uses
-/// it, as a configuration without a strata.lock does). The returned value keeps the
+/// file, and its lock, [`lock_for`]). The returned value keeps the
 /// configuration file; keep it until the build is done.
 pub fn use_flake(
     inputs: &mut BuildInputs,
@@ -360,19 +423,8 @@ pub fn use_flake(
     let Some(text) = flake else {
         return Ok(None);
     };
-    let c = configuration(text, store)?;
+    let c = configuration(text, store, inputs.impure)?;
     inputs.file = Some(c.configuration.clone());
-    if inputs.lock.is_none() {
-        let own = strata_builder::sources::strata_lock().context(
-            "strata's own lock cannot be found (set STRATA_MODULES to a module set with a \
-             strata.lock beside it, or give --lock)",
-        )?;
-        eprintln!(
-            "the flake {} has no package-set input: using strata's own lock, {}",
-            c.flake.reference,
-            own.display()
-        );
-        inputs.lock = Some(own);
-    }
+    inputs.lock = Some(lock_for(inputs.lock.take(), &c.flake, store)?);
     Ok(Some(c))
 }

@@ -8,7 +8,10 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 use strata_images::assemble::{build_image, Format, ImageSpec};
 
-use crate::build_cmd::{build_system_of, configuration_file, lock_path, BuildInputs, LinkedBuild};
+use strata_builder::flake::FlakeConfiguration;
+use strata_store::LocalStore;
+
+use crate::build_cmd::{build_prepared, configuration_file, lock_path, BuildInputs, LinkedBuild};
 
 #[derive(Debug, Args)]
 pub struct ImageArgs {
@@ -41,17 +44,40 @@ fn parse_size(s: &str) -> Option<u64> {
     num.parse::<u64>().ok()?.checked_mul(mult)
 }
 
-/// The configuration and the lock an image records in `/etc/strata/`.
-fn sources(inputs: &BuildInputs) -> Result<(PathBuf, PathBuf)> {
-    if let Some(f) = &inputs.flake {
-        anyhow::bail!(
-            "--flake {f}: images and VMs keep the configuration they were built from, and \
-             cannot keep a flake yet; build it with `strata build --flake {f}`"
-        );
-    }
-    let configuration = configuration_file(inputs.file.clone())?;
-    let lock = lock_path(inputs.lock.clone(), &configuration)?.path;
-    Ok((configuration, lock))
+/// What an image or a VM records in `/etc/strata/`, and the flake it is built from.
+struct Sources {
+    /// `--flake`: the machine made a configuration file; kept until the build is done.
+    flake: Option<FlakeConfiguration>,
+    /// Recorded as `configuration.nix`: the configuration file, or for a flake's machine a
+    /// file naming the flake ([`FlakeConfiguration::record`]).
+    configuration: PathBuf,
+    /// Recorded as `strata.lock`, if it exists.
+    lock: PathBuf,
+}
+
+/// The configuration (or the flake's machine) `inputs` name, ready to build, and what the
+/// image records.
+fn sources(mut inputs: BuildInputs, store: &LocalStore) -> Result<(BuildInputs, Sources)> {
+    let flake = inputs.flake.take();
+    let flake = crate::flake_cmd::use_flake(&mut inputs, flake.as_deref(), store)?;
+    let (configuration, lock) = match &flake {
+        Some(f) => (
+            f.record()
+                .context("cannot write the file that names the flake")?,
+            lock_path(inputs.lock.clone(), &f.configuration)?.path,
+        ),
+        None => {
+            let c = configuration_file(inputs.file.clone())?;
+            let l = lock_path(inputs.lock.clone(), &c)?.path;
+            (c, l)
+        }
+    };
+    let src = Sources {
+        flake,
+        configuration,
+        lock,
+    };
+    Ok((inputs, src))
 }
 
 pub fn image(args: ImageArgs, store_root: Option<PathBuf>, store_dir: &str) -> Result<ExitCode> {
@@ -71,7 +97,6 @@ pub fn image(args: ImageArgs, store_root: Option<PathBuf>, store_dir: &str) -> R
             .with_context(|| format!("SOURCE_DATE_EPOCH={v} is not a number of seconds"))?,
         Err(_) => 1,
     };
-    let (configuration, lock) = sources(&args.inputs)?;
     let store = crate::open_store(store_root, store_dir)?;
     let _hold = store.gc_hold()?;
     // An ISO holds the configuration's live variant (`profiles/live-iso.nix`).
@@ -80,11 +105,20 @@ pub fn image(args: ImageArgs, store_root: Option<PathBuf>, store_dir: &str) -> R
     } else {
         &[]
     };
-    let toplevel = build_system_of(args.inputs, &store, None, profiles)?;
+    let (inputs, src) = sources(args.inputs, &store)?;
+    let toplevel = build_prepared(
+        inputs,
+        src.flake.as_ref().and_then(|f| f.pure.as_ref()),
+        &store,
+        None,
+        profiles,
+        None,
+    )?;
+    let (configuration, lock) = (&src.configuration, &src.lock);
     let report = build_image(&ImageSpec {
         store: &store,
         toplevel: &toplevel,
-        configuration: &configuration,
+        configuration,
         lock: lock.is_file().then_some(lock.as_path()),
         format: args.format,
         size,
@@ -138,15 +172,23 @@ pub fn build_vm(
 ) -> Result<ExitCode> {
     let free = parse_size(&args.free)
         .with_context(|| format!("--free {}: give a size like 1G", args.free))?;
-    let (configuration, lock) = sources(&args.target.inputs)?;
     let mut store = crate::open_store(store_root, store_dir)?;
     let _hold = store.gc_hold()?;
-    let toplevel = build_system_of(args.target.inputs, &store, None, &[])?;
+    let (inputs, src) = sources(args.target.inputs, &store)?;
+    let toplevel = build_prepared(
+        inputs,
+        src.flake.as_ref().and_then(|f| f.pure.as_ref()),
+        &store,
+        None,
+        &[],
+        None,
+    )?;
+    let (configuration, lock) = (&src.configuration, &src.lock);
     let dir = std::env::current_dir().context("cannot find the current directory")?;
     let vm = strata_images::vm::build_vm(strata_images::vm::VmSpec {
         store: &mut store,
         toplevel: &toplevel,
-        configuration: &configuration,
+        configuration,
         lock: lock.is_file().then_some(lock.as_path()),
         free,
         dir: &dir,

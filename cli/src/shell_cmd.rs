@@ -16,15 +16,25 @@ use strata_builder::shell::{self, Action, AutoArg, EnterOptions, ShellRequest, S
 Without -p, the shell is read from FILE (a file, or a directory with shell.nix or \
 default.nix), else ./shell.nix, else ./default.nix, written as for nix-shell: \
 `{ pkgs ? import <nixpkgs> { } }: pkgs.mkShell { packages = [ pkgs.jq ]; }`; <strata> and \
-<nixpkgs> are the package set of the lock beside it (else strata's own).
+<nixpkgs> are the package set of the lock beside it (else strata's own). Else, as nix \
+develop, the shell `devShells.<system>.default` of ./flake.nix; --flake REF#NAME names a \
+flake's shell `devShells.<system>.NAME`, written as a shell.nix is (a function of pkgs, or a \
+path to such a file); it uses strata's own lock unless --lock.
 
 --pure keeps only HOME, USER, LOGNAME, TERM, TZ, PAGER, SHLVL, DISPLAY, WAYLAND_DISPLAY, \
 XAUTHORITY, XDG_RUNTIME_DIR, the proxy variables (http_proxy, https_proxy, ftp_proxy, \
 all_proxy, no_proxy, and in capitals) and those named by --keep.")]
 pub struct ShellArgs {
     /// The shell's file, or a directory holding shell.nix or default.nix.
-    #[arg(value_name = "FILE", conflicts_with = "packages")]
+    #[arg(value_name = "FILE", conflicts_with_all = ["packages", "flake"])]
     file: Option<PathBuf>,
+    /// The shell `devShells.<system>.NAME` of a flake (without `#NAME`, `default`).
+    #[arg(long, value_name = "REF#NAME", conflicts_with = "packages")]
+    flake: Option<String>,
+    /// Let the flake's evaluation read the host's files and environment variables (it is
+    /// pure otherwise).
+    #[arg(long)]
+    impure: bool,
     /// Packages of the pinned suite to have in the shell (attribute paths such as jq or
     /// python3Packages.numpy).
     #[arg(short = 'p', long = "packages", value_name = "NAME", num_args = 1..)]
@@ -105,8 +115,45 @@ fn pairs(flat: &[String], make: fn(String) -> AutoArg) -> Vec<(String, AutoArg)>
         .collect()
 }
 
+/// Whether a shell comes from a flake: `--flake`, or (as `nix develop`) ./flake.nix when
+/// neither -p, a FILE, ./shell.nix nor ./default.nix names one.
+fn flake_of(args: &ShellArgs) -> Option<String> {
+    if let Some(f) = &args.flake {
+        return Some(f.clone());
+    }
+    let here = Path::new(".");
+    let implicit = args.packages.is_empty()
+        && args.file.is_none()
+        && !here.join("shell.nix").is_file()
+        && !here.join("default.nix").is_file()
+        && here.join("flake.nix").is_file();
+    implicit.then(|| ".".to_owned())
+}
+
 pub fn shell(args: ShellArgs, root: Option<PathBuf>, store_dir: &str) -> Result<ExitCode> {
-    let (source, lock_anchor) = if args.packages.is_empty() {
+    let store = crate::open_store(root, store_dir)?;
+    let flake = match flake_of(&args) {
+        Some(text) => {
+            let cwd = std::env::current_dir().context("cannot read the current directory")?;
+            let f = strata_builder::flake::machine::flake_shell(
+                store.root(),
+                store.store_dir(),
+                &text,
+                &cwd,
+                args.impure,
+            )
+            .with_context(|| format!("cannot use the flake {text}"))?;
+            for w in &f.flake.warnings {
+                eprintln!("warning: {w}");
+            }
+            Some(f)
+        }
+        None if args.impure => bail!("--impure is for a flake's shell (--flake, or ./flake.nix)"),
+        None => None,
+    };
+    let (source, lock_anchor) = if let Some(f) = &flake {
+        (ShellSource::File(f.file.clone()), f.file.clone())
+    } else if args.packages.is_empty() {
         let file = shell_file(args.file)?;
         (ShellSource::File(file.clone()), file)
     } else {
@@ -126,7 +173,16 @@ pub fn shell(args: ShellArgs, root: Option<PathBuf>, store_dir: &str) -> Result<
     let mut auto_args = pairs(&args.arg, AutoArg::Expr);
     auto_args.extend(pairs(&args.argstr, AutoArg::Str));
 
-    let found = strata_builder::sources::find_lock(args.lock.as_deref(), &lock_anchor)?;
+    // A flake's shell: --lock, else its package-set input's, else strata's own.
+    let named = match &flake {
+        Some(f) => Some(crate::flake_cmd::lock_for(
+            args.lock.clone(),
+            &f.flake,
+            &store,
+        )?),
+        None => args.lock.clone(),
+    };
+    let found = strata_builder::sources::find_lock(named.as_deref(), &lock_anchor)?;
     let text = std::fs::read_to_string(&found.path)
         .with_context(|| format!("cannot read the lock file '{}'", found.path.display()))?;
     let lock = LockFile::parse(&text).with_context(|| format!("in {}", found.path.display()))?;
@@ -134,7 +190,6 @@ pub fn shell(args: ShellArgs, root: Option<PathBuf>, store_dir: &str) -> Result<
         "cannot find strata's module library (modules/): set STRATA_MODULES to its directory",
     )?;
 
-    let store = crate::open_store(root, store_dir)?;
     let store_dir_value = store.store_dir().clone();
     let mut opts = SchedulerOptions {
         jobs: args.jobs.unwrap_or(0),
@@ -160,6 +215,7 @@ pub fn shell(args: ShellArgs, root: Option<PathBuf>, store_dir: &str) -> Result<
         lock: &lock,
         lock_file: &found.path,
         modules: &modules,
+        pure: flake.as_ref().and_then(|f| f.pure.as_ref()),
     };
     let prepared = shell::prepare(store.root(), store.store_dir(), &request, &opts)?;
     // What was substituted is summed up before the shell starts, not after it ends.

@@ -40,9 +40,10 @@ pub struct MachineArgs {
 }
 
 /// The build inputs a `--toplevel` replaces.
-const BUILD_ARGS: [&str; 7] = [
+const BUILD_ARGS: [&str; 8] = [
     "file",
     "flake",
+    "impure",
     "lock",
     "jobs",
     "keep_going",
@@ -393,6 +394,7 @@ pub fn switch_to_configuration(
     let inputs = BuildInputs {
         file: None,
         flake: None,
+        impure: false,
         lock: None,
         jobs: None,
         keep_going: false,

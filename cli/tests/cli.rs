@@ -37,6 +37,8 @@
 //! - [`flake_inputs`]: flake references in every form and inputs over HTTP (lighttpd on
 //!   127.0.0.1: tarballs, git's dumb protocol), each lock compared with Nix 2.8's; locked
 //!   inputs without the server; 404s, nothing listening and wrong hashes refused.
+//! - [`flake_outputs`]: what strata makes of a flake's outputs: pure evaluation and
+//!   `--impure`, images and VMs, fleets (`strata deploy --flake`), development shells.
 //! - [`generations`]: `strata generations list|delete` on a root made by hand.
 //! - [`image`]: `strata image` in every format, read back with tools that share no code with
 //!   strata, and built twice to compare.
@@ -79,6 +81,8 @@ mod eval_builtins;
 mod flake;
 #[path = "cli/flake_inputs.rs"]
 mod flake_inputs;
+#[path = "cli/flake_outputs.rs"]
+mod flake_outputs;
 #[path = "cli/generations.rs"]
 mod generations;
 #[path = "cli/image.rs"]

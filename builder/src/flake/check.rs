@@ -1,6 +1,7 @@
 //! `strata flake check`: every output of a flake evaluated (deeply, without building), and
 //! each of its `strataConfigurations` evaluated with strata's option set and the package set
-//! of `lock`, its assertions checked, as a build would.
+//! of `lock`, its assertions checked, as a build would; purely unless `--impure`, as a build
+//! evaluates them.
 //!
 //! Must not: write to the store beyond the lock's digest (the evaluation's additions are never
 //! committed).
@@ -10,7 +11,7 @@ use std::path::Path;
 use strata_lang::Evaluator;
 use strata_store::{LocalStore, StoreDir};
 
-use super::machine::{configuration_names, wrapper};
+use super::machine::{configuration_names, purity, wrapper};
 use super::resolve::LockedFlake;
 use super::FlakeError;
 use crate::config;
@@ -32,18 +33,35 @@ pub struct Checked {
 #[error("{0}")]
 pub struct CheckFailure(pub String);
 
+/// What configurations are evaluated with: strata's module set and a package set.
+#[derive(Debug, Clone)]
+pub struct Evaluation<'a> {
+    pub modules: &'a Path,
+    pub lock: &'a LockFile,
+    /// Where `lock` was read from (a digest may be shipped beside it).
+    pub lock_file: Option<&'a Path>,
+    /// The Debian archive, should the digest have to be made.
+    pub mirror: Option<String>,
+    /// `--impure`: the flake's evaluation may read the host and its environment.
+    pub impure: bool,
+}
+
 /// Checks `flake` (see the module documentation). An output that does not evaluate is an
 /// error; each configuration's own result is reported in the list.
 pub fn check(
     store_root: &Path,
     store_dir: &StoreDir,
     flake: &LockedFlake,
-    modules: &Path,
-    lock: &LockFile,
-    lock_file: Option<&Path>,
-    mirror: Option<String>,
+    with: Evaluation<'_>,
 ) -> Result<Vec<Checked>, FlakeError> {
-    let names = configuration_names(store_root, store_dir, flake)?;
+    let Evaluation {
+        modules,
+        lock,
+        lock_file,
+        mirror,
+        impure,
+    } = with;
+    let names = configuration_names(store_root, store_dir, flake, impure)?;
     let expr = format!(
         "let flake = {}; in builtins.removeAttrs flake.outputs [ \"strataConfigurations\" ]",
         flake.expression()?
@@ -70,7 +88,8 @@ pub fn check(
             .map_err(|e| FlakeError::Strata(format!("the package set: {e}")))?
     };
     eval_thread::run("flake-check", || -> Result<Vec<Checked>, FlakeError> {
-        let mut ev = StoreIo::read_only_evaluator(store_root, store_dir)?;
+        let pure = purity(impure, &[dir.path()]);
+        let mut ev = StoreIo::read_only_evaluator(store_root, store_dir, pure)?;
         let rendered = |ev: &Evaluator, e: strata_lang::EvalError| error_text(ev, &e);
         let outputs = ev
             .eval_string(&expr)

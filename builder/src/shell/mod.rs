@@ -104,6 +104,8 @@ pub struct ShellRequest<'a> {
     pub lock_file: &'a Path,
     /// strata's module directory.
     pub modules: &'a Path,
+    /// Evaluate purely (a flake's shell without `--impure`): see [`crate::eval_io::Pure`].
+    pub pure: Option<&'a crate::eval_io::Pure>,
 }
 
 /// A shell whose tree is built and rooted, ready to [`enter`].
@@ -235,10 +237,10 @@ fn evaluate(
         req.lock_file.display()
     );
     crate::eval_thread::run("shell-eval", || {
-        let io = Rc::new(StoreIo::deferred(LocalStore::open(
-            store_root,
-            store_dir.clone(),
-        )?));
+        let io = Rc::new(
+            StoreIo::deferred(LocalStore::open(store_root, store_dir.clone())?)
+                .with_purity(req.pure.cloned()),
+        );
         let mut ev = Evaluator::new(crate::eval_thread::eval_config(), io.clone());
         ev.reset_stack_base();
         let pkgs =

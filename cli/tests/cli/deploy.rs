@@ -476,3 +476,61 @@ fn target_host_switches_another_machine_and_confirms_from_here() {
         o.stderr
     );
 }
+
+#[test]
+fn deploy_takes_the_fleet_of_a_flake() {
+    let s = shared();
+    let net = Net::new(&s, &["alpha.test"]);
+    // A flake's tree goes into the store: its machines' passwords are hashed.
+    let flake = net.dir.path().join("flake");
+    fs::create_dir_all(&flake).unwrap();
+    fs::write(
+        flake.join("configuration.nix"),
+        crate::flake_outputs::common_module(),
+    )
+    .unwrap();
+    fs::write(
+        flake.join("flake.nix"),
+        r#"{
+  outputs = { self }: {
+    deploy = {
+      defaults = { imports = [ ./configuration.nix ]; };
+      machines.alpha = {
+        deployment.targetHost = "alpha.test";
+        environment.etc."fleet-from".text = builtins.getEnv "HOME" + "flake";
+      };
+    };
+  };
+}
+"#,
+    )
+    .unwrap();
+    let deploy = |args: &[&str]| {
+        let mut c = net.strata(&s);
+        c.current_dir(&flake).arg("deploy").args(args);
+        run(&mut c, None)
+    };
+    let o = deploy(&["--flake", "."]);
+    assert_eq!(o.code, Some(0), "{}\n{}", o.text(), o.stderr);
+    assert_eq!(row(&o, "alpha")[1], "ssh://root@alpha.test");
+    assert_eq!(row(&o, "alpha")[4], "switched");
+    assert_eq!(net.hostname(&s, "alpha.test"), "alpha");
+    assert!(o.stderr.contains("strata's own lock"), "{}", o.stderr);
+    // Evaluated purely: HOME was "".
+    let top = net.current_system("alpha.test");
+    assert_eq!(crate::flake::etc_text(&s, &top, "fleet-from"), "flake");
+
+    // A flake without a fleet, and --on naming no machine of it.
+    let o = deploy(&["--flake", ".", "--on", "beta"]);
+    assert_eq!(o.code, Some(1), "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains("#deploy has no machine named 'beta' (it has: alpha)"),
+        "{}",
+        o.stderr
+    );
+    fs::write(flake.join("flake.nix"), "{ outputs = { self }: { }; }\n").unwrap();
+    let o = deploy(&["--flake", "."]);
+    assert_eq!(o.code, Some(1), "{}", o.stderr);
+    assert!(o.stderr.contains("has no outputs.deploy"), "{}", o.stderr);
+}

@@ -16,7 +16,7 @@ use crate::system::{example, shared};
 use crate::{run, strata, Output};
 
 /// `git ARGS` in `dir`, with an environment of the test's own (no host settings).
-fn git(home: &Path, dir: &Path, args: &[&str]) -> String {
+pub(crate) fn git(home: &Path, dir: &Path, args: &[&str]) -> String {
     let o = run(
         Command::new("git")
             .env_clear()
@@ -43,25 +43,25 @@ fn git(home: &Path, dir: &Path, args: &[&str]) -> String {
 }
 
 /// Repositories made by the test, under one temporary directory.
-struct Repos {
-    dir: TempDir,
-    home: TempDir,
+pub(crate) struct Repos {
+    pub(crate) dir: TempDir,
+    pub(crate) home: TempDir,
 }
 
 impl Repos {
-    fn new() -> Repos {
+    pub(crate) fn new() -> Repos {
         Repos {
             dir: tempfile::tempdir().unwrap(),
             home: tempfile::tempdir().unwrap(),
         }
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
     /// A repository `name` holding `files`, committed.
-    fn repo(&self, name: &str, files: &[(&str, &str)]) -> PathBuf {
+    pub(crate) fn repo(&self, name: &str, files: &[(&str, &str)]) -> PathBuf {
         let d = self.path(name);
         fs::create_dir_all(&d).unwrap();
         git(self.home.path(), &d, &["init", "-q"]);
@@ -70,7 +70,7 @@ impl Repos {
     }
 
     /// Writes `files` into repository `name` and commits them; returns the commit.
-    fn commit(&self, name: &str, files: &[(&str, &str)], message: &str) -> String {
+    pub(crate) fn commit(&self, name: &str, files: &[(&str, &str)], message: &str) -> String {
         let d = self.path(name);
         for (f, text) in files {
             let p = d.join(f);
@@ -84,7 +84,7 @@ impl Repos {
 }
 
 /// `strata --store-root ROOT ARGS...` in `cwd`.
-fn strata_in(root: &Path, cwd: &Path, args: &[&str]) -> Output {
+pub(crate) fn strata_in(root: &Path, cwd: &Path, args: &[&str]) -> Output {
     let mut c = strata();
     c.current_dir(cwd).arg("--store-root").arg(root).args(args);
     c.env_remove("STRATA_DEBIAN_MIRROR");
@@ -247,7 +247,7 @@ fn fetched_trees_are_nix_s_builtins_path_and_fetch_git() {
 }
 
 /// The flake of the build test: two machines over a shared module and a data file.
-fn two_machines(r: &Repos) -> PathBuf {
+pub(crate) fn two_machines(r: &Repos) -> PathBuf {
     // A flake's source is copied into the store, as Nix copies it: so the shared module holds
     // alice's password hashed (`changeme`, as `openssl passwd -6` hashes it), never in clear
     // text (the system test checks that no clear-text password reaches the store).
@@ -304,7 +304,7 @@ fn two_machines(r: &Repos) -> PathBuf {
 
 /// The text of `/etc/NAME` in the toplevel `toplevel` (a logical path; links followed
 /// inside the store).
-fn etc_text(s: &crate::system::Shared, toplevel: &str, name: &str) -> String {
+pub(crate) fn etc_text(s: &crate::system::Shared, toplevel: &str, name: &str) -> String {
     let mut p = s.real(toplevel).join("etc");
     p = s
         .real(&fs::read_link(&p).unwrap().to_string_lossy())

@@ -5,6 +5,7 @@
 
 mod confirm_within;
 mod debian_userspace;
+mod flake_vm;
 mod fleet;
 mod iso_uefi_and_bios;
 mod network_ssh;
