@@ -174,6 +174,8 @@ pub struct SystemBuild {
     pub drv: StorePath,
     /// How many derivations were built (0 for a no-op rebuild).
     pub built: usize,
+    /// How many store paths binary caches gave.
+    pub substituted: usize,
     /// The configuration's warnings.
     pub warnings: Vec<String>,
 }
@@ -232,6 +234,16 @@ fn build_system_here(
             cb(p);
         }
     }));
+    let substituted = Arc::new(AtomicUsize::new(0));
+    if let Some(outer) = opts.on_substitute.take() {
+        let counter = substituted.clone();
+        opts.on_substitute = Some(Arc::new(move |e: &strata_store::cache::Event<'_>| {
+            if let strata_store::cache::Event::Substituted { .. } = e {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+            outer(e);
+        }));
+    }
 
     // Nothing the evaluation adds reaches the store until the configuration has evaluated and
     // its assertions hold: a refused configuration leaves the store as it was.
@@ -362,6 +374,7 @@ fn build_system_here(
         toplevel,
         drv,
         built: built.load(Ordering::Relaxed),
+        substituted: substituted.load(Ordering::Relaxed),
         warnings: evaluated.warnings,
     })
 }

@@ -54,6 +54,8 @@ pub struct BuildInputs {
     /// is evaluated purely otherwise, as Nix does).
     #[arg(long, requires = "flake")]
     pub impure: bool,
+    #[command(flatten)]
+    pub overrides: crate::flake_cmd::OverrideInputs,
     /// The lock file pinning the packages [default: strata.lock beside the configuration, else
     /// strata's own].
     #[arg(long, value_name = "FILE")]
@@ -191,7 +193,7 @@ pub fn build_prepared(
     for w in &built.warnings {
         eprintln!("warning: {w}");
     }
-    if built.built == 0 {
+    if built.built == 0 && built.substituted == 0 {
         eprintln!("nothing to build: the toplevel is up to date");
     }
     Ok(built.toplevel)

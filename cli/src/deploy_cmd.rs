@@ -256,6 +256,7 @@ pub fn deploy(args: DeployArgs, store_root: Option<PathBuf>, store_dir: &str) ->
             file: Some(m.configuration.clone()),
             flake: None,
             impure: false,
+            overrides: Default::default(),
             lock: Some(lock_file.clone()),
             jobs: args.jobs,
             keep_going: false,

@@ -66,7 +66,8 @@ pub struct FlakeArg {
 #[derive(Debug, Default, Args)]
 pub struct OverrideInputs {
     /// Take the input INPUT (`a`, or `a/b` for an input of an input) from FLAKE instead of
-    /// what the flake declares; `flake lock` and `flake update` write it into flake.lock.
+    /// what the flake declares; only `flake lock` and `flake update` write it into
+    /// flake.lock.
     #[arg(long = "override-input", num_args = 2, value_names = ["INPUT", "FLAKE"])]
     pub override_input: Vec<String>,
 }
@@ -201,7 +202,13 @@ pub fn run(cmd: FlakeCommand, root: Option<PathBuf>, store_dir: &str) -> Result<
             show(&f, &outputs, a.flake.json)?;
         }
         FlakeCommand::Check(a) => {
-            let f = locked(&mut store, &a.flake, LockMode::Keep, &a.overrides, Why::Read)?;
+            let f = locked(
+                &mut store,
+                &a.flake,
+                LockMode::Keep,
+                &a.overrides,
+                Why::Read,
+            )?;
             let (lock, lock_path) = flake_lock(a.lock.clone(), &f, &store)?;
             let (root, dir) = (store.root().to_owned(), store.store_dir().clone());
             drop(store);
@@ -356,9 +363,22 @@ fn show(f: &LockedFlake, outputs: &Value, as_json: bool) -> Result<()> {
 
 /// `--flake REF#NAME`: the machine made a configuration file (alive as long as the returned
 /// value), its flake locked first (flake.lock written on first use).
-pub fn configuration(text: &str, store: &LocalStore, impure: bool) -> Result<FlakeConfiguration> {
-    let c = flake_configuration(store.root(), store.store_dir(), text, &cwd()?, impure)
-        .with_context(|| format!("cannot use the flake {text}"))?;
+pub fn configuration(
+    text: &str,
+    store: &LocalStore,
+    impure: bool,
+    overrides: &OverrideInputs,
+) -> Result<FlakeConfiguration> {
+    let overrides = overrides.parsed()?;
+    let c = flake_configuration(
+        store.root(),
+        store.store_dir(),
+        text,
+        &cwd()?,
+        impure,
+        &overrides,
+    )
+    .with_context(|| format!("cannot use the flake {text}"))?;
     say(&c.flake);
     Ok(c)
 }
@@ -421,9 +441,12 @@ pub fn use_flake(
     store: &LocalStore,
 ) -> Result<Option<FlakeConfiguration>> {
     let Some(text) = flake else {
+        if !inputs.overrides.override_input.is_empty() {
+            anyhow::bail!("--override-input changes an input of a flake: it needs --flake");
+        }
         return Ok(None);
     };
-    let c = configuration(text, store, inputs.impure)?;
+    let c = configuration(text, store, inputs.impure, &inputs.overrides)?;
     inputs.file = Some(c.configuration.clone());
     inputs.lock = Some(lock_for(inputs.lock.take(), &c.flake, store)?);
     Ok(Some(c))

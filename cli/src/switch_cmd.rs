@@ -40,10 +40,11 @@ pub struct MachineArgs {
 }
 
 /// The build inputs a `--toplevel` replaces.
-const BUILD_ARGS: [&str; 8] = [
+const BUILD_ARGS: [&str; 9] = [
     "file",
     "flake",
     "impure",
+    "override_input",
     "lock",
     "jobs",
     "keep_going",
@@ -395,6 +396,7 @@ pub fn switch_to_configuration(
         file: None,
         flake: None,
         impure: false,
+        overrides: Default::default(),
         lock: None,
         jobs: None,
         keep_going: false,

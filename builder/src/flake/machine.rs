@@ -14,7 +14,7 @@ use strata_lang::Evaluator;
 use strata_store::{LocalStore, StoreDir};
 
 use super::fetch::FlakeRef;
-use super::resolve::{lock_flake, LockMode, LockedFlake};
+use super::resolve::{lock_flake, lock_flake_with, LockMode, LockedFlake};
 use super::FlakeError;
 use crate::config::{self, nix_string};
 use crate::eval_io::{error_text, Pure, StoreIo};
@@ -198,13 +198,15 @@ fn host_name() -> Option<String> {
 
 /// `--flake REF#NAME` (`REF` relative to `cwd`; without `#NAME`, the host's name): the flake
 /// locked (its lock written on first use) and the machine made a configuration file, to be
-/// evaluated purely unless `impure`.
+/// evaluated purely unless `impure`. `overrides` (`--override-input`) take inputs from
+/// elsewhere for this build; with any, the lock file is left as it is, as Nix leaves it.
 pub fn flake_configuration(
     store_root: &Path,
     store_dir: &StoreDir,
     text: &str,
     cwd: &Path,
     impure: bool,
+    overrides: &[(String, FlakeRef)],
 ) -> Result<FlakeConfiguration, FlakeError> {
     let (reference, name) = split_ref(text);
     let reference = FlakeRef::parse(reference, cwd)?;
@@ -218,7 +220,13 @@ pub fn flake_configuration(
         })?,
     };
     let mut store = LocalStore::open(store_root, store_dir.clone())?;
-    let flake = lock_flake(&mut store, &reference, LockMode::Keep)?;
+    let flake = lock_flake_with(
+        &mut store,
+        &reference,
+        LockMode::Keep,
+        overrides,
+        overrides.is_empty(),
+    )?;
     drop(store);
     let names = configuration_names(store_root, store_dir, &flake, impure)?;
     if !names.contains(&name) {

@@ -722,6 +722,8 @@ fn the_example_builds_from_a_cache_with_nothing_built() {
         "built instead of substituted: {built_lines:?}\n{}",
         out.stderr
     );
+    // Nothing was built, but the toplevel was not there: no "up to date".
+    assert!(!out.stderr.contains("nothing to build"), "{}", out.stderr);
     assert!(
         out.stderr
             .contains(&format!("substituting {toplevel} from {}", server.url())),

@@ -375,6 +375,41 @@ fn build_from_a_flake_locks_its_inputs_and_moves_only_on_update() {
     let (again, stderr) = build(&s);
     assert_eq!(again, first, "{stderr}");
     assert!(!stderr.contains("wrote "), "{stderr}");
+
+    // --override-input takes the input from elsewhere for one build, and the lock stays.
+    let lock_before = fs::read(machines.join("flake.lock")).unwrap();
+    let shared_url = format!("git+file://{}", r.path("shared").display());
+    let o = strata_in(
+        &s.root(),
+        r.dir.path(),
+        &[
+            "build",
+            "--flake",
+            &format!("{url}#web"),
+            "--override-input",
+            "shared",
+            &shared_url,
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    let overridden = o.line();
+    assert_ne!(overridden, first, "{}", o.stderr);
+    assert_eq!(etc_text(&s, &overridden, "shared-version"), "2");
+    assert!(!o.stderr.contains("wrote "), "{}", o.stderr);
+    assert_eq!(fs::read(machines.join("flake.lock")).unwrap(), lock_before);
+    // Without --flake there is no input to override.
+    let o = strata_in(
+        &s.root(),
+        r.dir.path(),
+        &["build", "--override-input", "shared", &shared_url],
+    );
+    assert!(
+        !o.success() && o.stderr.contains("it needs --flake"),
+        "{}",
+        o.stderr
+    );
     let o = strata_in(
         &s.root(),
         r.dir.path(),
@@ -385,6 +420,8 @@ fn build_from_a_flake_locks_its_inputs_and_moves_only_on_update() {
     let (updated, _) = build(&s);
     assert_ne!(updated, first);
     assert_eq!(etc_text(&s, &updated, "shared-version"), "2");
+    // The override built what the update locks.
+    assert_eq!(updated, overridden);
 
     // The switch verbs take the same --flake: the machine tree runs the same generation.
     let tree = r.path("machine-tree");
