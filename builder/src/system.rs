@@ -272,12 +272,7 @@ fn build_system_here(
         }
         extra.push(m);
     }
-    let digest = load_digest(
-        &mut store,
-        inputs.lock,
-        inputs.lock_file,
-        opts.build.debian_mirror.clone(),
-    )?;
+    let digest = load_digest_for_build(&mut store, inputs.lock, inputs.lock_file, &opts)?;
     let pkgs = crate::pkgs::eval_pkgs(&mut ev, modules, inputs.lock, &digest)
         .map_err(|e| eval_err(&ev, e))?;
     let (evaluated, whole, context) =
@@ -391,7 +386,30 @@ pub fn load_digest(
     lock_file: Option<&Path>,
     mirror: Option<String>,
 ) -> Result<String, SystemError> {
-    let path = ensure_digest(store, lock, lock_file, mirror)?;
+    read_digest(store, lock, lock_file, mirror, None)
+}
+
+/// [`load_digest`] for a build: the archive is `opts`' mirror, and before the pinned indexes
+/// are fetched from it, the binary caches `opts` names are asked for the digest (a store path
+/// the lock determines), so a machine building from a cache needs no index either.
+pub fn load_digest_for_build(
+    store: &mut LocalStore,
+    lock: &LockFile,
+    lock_file: Option<&Path>,
+    opts: &crate::scheduler::SchedulerOptions,
+) -> Result<String, SystemError> {
+    let mirror = opts.build.debian_mirror.clone();
+    read_digest(store, lock, lock_file, mirror, Some(opts))
+}
+
+fn read_digest(
+    store: &mut LocalStore,
+    lock: &LockFile,
+    lock_file: Option<&Path>,
+    mirror: Option<String>,
+    caches: Option<&crate::scheduler::SchedulerOptions>,
+) -> Result<String, SystemError> {
+    let path = ensure_digest(store, lock, lock_file, mirror, caches)?;
     let file = store.real_path(&path);
     fs::read_to_string(&file).map_err(io_ctx(format!(
         "cannot read the Debian digest '{}'",
@@ -404,6 +422,7 @@ fn ensure_digest(
     lock: &LockFile,
     lock_file: Option<&Path>,
     mirror: Option<String>,
+    caches: Option<&crate::scheduler::SchedulerOptions>,
 ) -> Result<StorePath, SystemError> {
     use crate::debian::archive::{self, Archive, ArchiveError};
     let digest_err = |e: ArchiveError| SystemError::Strata(format!("the Debian digest: {e}"));
@@ -427,6 +446,23 @@ fn ensure_digest(
             return archive::add_digest(store, lock, &bytes).map_err(digest_err);
         }
         tracing::info!(file = %beside.display(), "this digest is not the lock's");
+    }
+    // A binary cache that has it (its path is the lock's; the cache's signature and the NAR
+    // hash are checked as for any path). A cache that cannot give it is no error: the digest
+    // is made from the indexes instead.
+    if let Some(opts) = caches {
+        if let Some(sub) = &opts.substituter {
+            let on_event = |e: strata_store::cache::Event<'_>| {
+                if let Some(f) = &opts.on_substitute {
+                    f(&e);
+                }
+            };
+            match sub.substitute(store, std::slice::from_ref(&path), &on_event) {
+                Ok(_) if store.is_valid(&path)? => return Ok(path),
+                Ok(_) => {}
+                Err(e) => tracing::warn!("the Debian digest from the caches: {e}"),
+            }
+        }
     }
     archive::ensure_digest(store, lock, || {
         let base = mirror.ok_or(ArchiveError::NoArchive)?;

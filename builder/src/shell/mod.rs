@@ -32,7 +32,7 @@ use strata_store::{LocalStore, StoreDir, StoreError, StorePath};
 use crate::debian::lock::LockFile;
 use crate::eval_io::StoreIo;
 use crate::scheduler::{realise_all, SchedulerError, SchedulerOptions};
-use crate::system::{load_digest, SystemError};
+use crate::system::{load_digest_for_build, SystemError};
 use crate::userspace::{LD_CACHE, TOP_LINKS};
 
 pub use env::{Action, PURE_KEEP};
@@ -224,12 +224,7 @@ fn evaluate(
     req: &ShellRequest<'_>,
     opts: &SchedulerOptions,
 ) -> Result<EvaluatedShell, ShellError> {
-    let digest = load_digest(
-        store,
-        req.lock,
-        Some(req.lock_file),
-        opts.build.debian_mirror.clone(),
-    )?;
+    let digest = load_digest_for_build(store, req.lock, Some(req.lock_file), opts)?;
     let set_name = format!(
         "Debian {} {} (the package set of {})",
         req.lock.suite,

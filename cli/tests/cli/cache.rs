@@ -676,7 +676,17 @@ fn the_example_builds_from_a_cache_with_nothing_built() {
     let toplevel = built.line();
     assert_eq!(link_target(&result), toplevel);
 
-    // The builder publishes the system's closure, signed.
+    // The builder publishes the system's closure, signed, and the lock's Debian digest (the
+    // path `strata lock fetch` prints), so that the other machine needs no archive at all.
+    let mut c = strata();
+    c.arg("--store-root").arg(s.root()).args([
+        "lock",
+        "fetch",
+        "-f",
+        example.with_file_name("strata.lock").to_str().unwrap(),
+    ]);
+    let digest = run(&mut c, None).ok().line();
+    assert!(digest.contains("-debian-digest-"), "{digest}");
     let (sk, public) = key(tmp.path(), "fleet-1");
     let cache = tmp.path().join("cache");
     let url = format!("file://{}", cache.display());
@@ -684,7 +694,7 @@ fn the_example_builds_from_a_cache_with_nothing_built() {
         &s.root(),
         &url,
         &["--key-file", sk.to_str().unwrap()],
-        std::slice::from_ref(&toplevel),
+        &[toplevel.clone(), digest.clone()],
     )
     .ok();
     let server = Lighttpd::serve(&cache);
@@ -708,10 +718,20 @@ fn the_example_builds_from_a_cache_with_nothing_built() {
             &server.url(),
             "--trusted-public-keys",
             &public,
+            // No archive: nothing listens there, so the digest and every .deb must come
+            // from the cache.
+            "--mirror",
+            "http://127.0.0.1:1/debian",
         ]);
     c.env_remove("STRATA_DEBIAN_MIRROR");
     let out = run(&mut c, None).ok();
     assert_eq!(out.line(), toplevel, "the same toplevel");
+    assert!(
+        out.stderr
+            .contains(&format!("substituting {digest} from {}", server.url())),
+        "{}",
+        out.stderr
+    );
     let built_lines: Vec<&str> = out
         .stderr
         .lines()
