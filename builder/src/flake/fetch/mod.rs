@@ -138,11 +138,28 @@ fn normalise(path: &Path) -> PathBuf {
     out
 }
 
+/// Why a flake reference cannot be used, said in [`FlakeError::BadRef`].
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct RefWhy(String);
+
+impl From<&str> for RefWhy {
+    fn from(s: &str) -> RefWhy {
+        RefWhy(s.to_owned())
+    }
+}
+
+impl From<String> for RefWhy {
+    fn from(s: String) -> RefWhy {
+        RefWhy(s)
+    }
+}
+
 /// A `dir` as Nix keeps it: no leading or trailing `/`, none when empty.
-fn clean_dir(dir: &str) -> Result<Option<String>, String> {
+fn clean_dir(dir: &str) -> Result<Option<String>, RefWhy> {
     let d = dir.trim_matches('/');
     if d.split('/').any(|c| c == "..") {
-        return Err(format!("`dir' {dir:?} leaves the tree"));
+        return Err(RefWhy(format!("`dir' {dir:?} leaves the tree")));
     }
     Ok((!d.is_empty()).then(|| d.to_owned()))
 }
@@ -159,7 +176,7 @@ struct Common {
 
 impl Common {
     /// Takes `key=value` if it is a common parameter; `Ok(false)` when it is not.
-    fn take(&mut self, key: &str, value: &str) -> Result<bool, String> {
+    fn take(&mut self, key: &str, value: &str) -> Result<bool, RefWhy> {
         let number = |v: &str| {
             v.parse::<u64>()
                 .map_err(|_| format!("`{key}' is not a number: {v:?}"))
@@ -186,10 +203,10 @@ impl Common {
 }
 
 /// A `narHash` in SRI form (any form Nix accepts is taken); only sha256.
-fn sri(text: &str) -> Result<String, String> {
+fn sri(text: &str) -> Result<String, RefWhy> {
     Hash::parse(text, Some(HashAlgo::Sha256))
         .map(|h| h.to_sri())
-        .map_err(|e| format!("`narHash' {text:?} is not a sha256 hash: {e}"))
+        .map_err(|e| RefWhy(format!("`narHash' {text:?} is not a sha256 hash: {e}")))
 }
 
 impl FlakeRef {
@@ -217,23 +234,25 @@ impl FlakeRef {
                     .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
         });
         let Some(scheme) = scheme else {
-            return Self::parse_bare(body, &pairs, base).map_err(bad);
+            return Self::parse_bare(body, &pairs, base).map_err(|w| bad(w.0));
         };
         let rest = &body[scheme.len() + 1..];
-        Self::parse_url(scheme, rest, query, &pairs, base).map_err(bad)
+        Self::parse_url(scheme, rest, query, &pairs, base).map_err(|w| bad(w.0))
     }
 
-    fn parse_bare(body: &str, pairs: &[(String, String)], base: &Path) -> Result<FlakeRef, String> {
+    fn parse_bare(body: &str, pairs: &[(String, String)], base: &Path) -> Result<FlakeRef, RefWhy> {
         if !(body.starts_with('/') || body.starts_with('.')) {
-            return Err(format!(
+            return Err(RefWhy(format!(
                 "`{body}' is not a path or a URL (flake registry names are not supported: \
                  give the flake's URL, e.g. github:OWNER/REPO or path:DIR)"
-            ));
+            )));
         }
         let mut common = Common::default();
         for (k, v) in pairs {
             if !common.take(k, v)? {
-                return Err(format!("the parameter `{k}' does not apply to a path"));
+                return Err(RefWhy(format!(
+                    "the parameter `{k}' does not apply to a path"
+                )));
             }
         }
         let path = normalise(&base.join(body));
@@ -276,13 +295,15 @@ impl FlakeRef {
         query: Option<&str>,
         pairs: &[(String, String)],
         base: &Path,
-    ) -> Result<FlakeRef, String> {
+    ) -> Result<FlakeRef, RefWhy> {
         let mut common = Common::default();
         match scheme {
             "path" => {
                 for (k, v) in pairs {
                     if !common.take(k, v)? {
-                        return Err(format!("the parameter `{k}' does not apply to a path"));
+                        return Err(RefWhy(format!(
+                            "the parameter `{k}' does not apply to a path"
+                        )));
                     }
                 }
                 let path = normalise(&base.join(percent_decode(rest)));
@@ -295,17 +316,17 @@ impl FlakeRef {
                     match k.as_str() {
                         "ref" if !v.is_empty() => git_ref = Some(v.clone()),
                         "rev" if is_rev(v) => rev = Some(v.clone()),
-                        "rev" => return Err("`rev' is not a 40-digit commit hash".into()),
+                        "rev" => return Err(RefWhy("`rev' is not a 40-digit commit hash".into())),
                         _ if common.take(k, v)? => {
                             if k == "dir" {
                                 kept.push(format!("dir={v}"));
                             }
                         }
                         _ => {
-                            return Err(format!(
+                            return Err(RefWhy(format!(
                                 "the parameter `{k}' is not supported for git (strata knows \
                                  `ref', `rev', `dir' and `narHash')"
-                            ))
+                            )))
                         }
                     }
                 }
@@ -320,17 +341,21 @@ impl FlakeRef {
             "tarball+file" | "tarball+http" | "tarball+https" | "file" | "http" | "https" => {
                 let transport = scheme.strip_prefix("tarball+").unwrap_or(scheme);
                 if transport == scheme && !TARBALL_ENDINGS.iter().any(|e| rest.ends_with(e)) {
-                    return Err(format!(
+                    return Err(RefWhy(format!(
                         "a {scheme}: URL is taken for a tarball when its name ends in one of {} \
                          (write tarball+{scheme}: for a tarball by another name)",
                         TARBALL_ENDINGS.join(" ")
-                    ));
+                    )));
                 }
                 if !rest.starts_with("//") {
-                    return Err(format!("a {transport}: URL starts with {transport}://"));
+                    return Err(RefWhy(format!(
+                        "a {transport}: URL starts with {transport}://"
+                    )));
                 }
                 if transport == "file" && !rest[2..].starts_with('/') {
-                    return Err("a file: URL names an absolute path (file:///...)".into());
+                    return Err(RefWhy(
+                        "a file: URL names an absolute path (file:///...)".into(),
+                    ));
                 }
                 // The query stays in the URL (a server may need it), but for narHash.
                 let mut kept = Vec::new();
@@ -355,14 +380,16 @@ impl FlakeRef {
                     [o, r] => (*o, *r, None),
                     [o, r, t] => (*o, *r, Some(*t)),
                     _ => {
-                        return Err(format!(
+                        return Err(RefWhy(format!(
                             "a {scheme}: reference is {scheme}:OWNER/REPO or \
                              {scheme}:OWNER/REPO/REF-OR-REV"
-                        ))
+                        )))
                     }
                 };
                 if owner.is_empty() || repo.is_empty() || third == Some("") {
-                    return Err(format!("{scheme}: with an empty owner, repository or ref"));
+                    return Err(RefWhy(format!(
+                        "{scheme}: with an empty owner, repository or ref"
+                    )));
                 }
                 let (mut git_ref, mut rev) = match third {
                     Some(t) if is_rev(t) => (None, Some(t.to_owned())),
@@ -373,18 +400,18 @@ impl FlakeRef {
                 for (k, v) in pairs {
                     let twice = || format!("the {k} is given twice (in the path and as `?{k}=')");
                     match k.as_str() {
-                        "ref" if git_ref.is_some() || rev.is_some() => return Err(twice()),
-                        "rev" if git_ref.is_some() || rev.is_some() => return Err(twice()),
+                        "ref" if git_ref.is_some() || rev.is_some() => return Err(twice().into()),
+                        "rev" if git_ref.is_some() || rev.is_some() => return Err(twice().into()),
                         "ref" => git_ref = Some(v.clone()),
                         "rev" if is_rev(v) => rev = Some(v.clone()),
-                        "rev" => return Err("`rev' is not a 40-digit commit hash".into()),
+                        "rev" => return Err(RefWhy("`rev' is not a 40-digit commit hash".into())),
                         "host" if !v.is_empty() => host = Some(v.clone()),
                         _ if common.take(k, v)? => {}
                         _ => {
-                            return Err(format!(
+                            return Err(RefWhy(format!(
                                 "the parameter `{k}' is not supported for {scheme} (strata \
                                  knows `ref', `rev', `host', `dir' and `narHash')"
-                            ))
+                            )))
                         }
                     }
                 }
@@ -397,16 +424,18 @@ impl FlakeRef {
                     host,
                 }))
             }
-            "flake" => Err("flake registry names are not supported: give the flake's URL".into()),
-            "sourcehut" => Err(
+            "flake" => Err(RefWhy(
+                "flake registry names are not supported: give the flake's URL".into(),
+            )),
+            "sourcehut" => Err(RefWhy(
                 "sourcehut: inputs are not supported yet (github: and gitlab: are; \
                  git+https:// reaches any repository)"
                     .into(),
-            ),
-            other => Err(format!(
+            )),
+            other => Err(RefWhy(format!(
                 "the input type `{other}' is not supported (strata fetches path:, git+file:, \
                  git+http(s):, tarball URLs, github: and gitlab:)"
-            )),
+            ))),
         }
     }
 
@@ -470,7 +499,7 @@ impl FlakeRef {
             "git" => {
                 allowed(&["url", "ref", "rev"])?;
                 let url = need(&l.url, "url")?;
-                check_git_url(&url).map_err(bad)?;
+                check_git_url(&url).map_err(|w| bad(w.0))?;
                 RefKind::Git {
                     url,
                     git_ref: l.git_ref.clone(),
@@ -502,9 +531,14 @@ impl FlakeRef {
                 .as_deref()
                 .map(clean_dir)
                 .transpose()
-                .map_err(bad)?
+                .map_err(|w| bad(w.0))?
                 .flatten(),
-            nar_hash: l.nar_hash.as_deref().map(sri).transpose().map_err(bad)?,
+            nar_hash: l
+                .nar_hash
+                .as_deref()
+                .map(sri)
+                .transpose()
+                .map_err(|w| bad(w.0))?,
             last_modified: l.last_modified,
             rev_count: l.rev_count,
         })
@@ -576,14 +610,14 @@ impl FlakeRef {
 }
 
 /// A git URL strata can fetch: `file:///ABS`, `http://...`, `https://...`.
-fn check_git_url(url: &str) -> Result<(), String> {
+fn check_git_url(url: &str) -> Result<(), RefWhy> {
     match url.split_once("://") {
         Some(("file", p)) if p.starts_with('/') => Ok(()),
-        Some(("file", _)) => Err("a git+file: URL names an absolute path".into()),
+        Some(("file", _)) => Err(RefWhy("a git+file: URL names an absolute path".into())),
         Some(("http" | "https", h)) if !h.is_empty() && !h.starts_with('/') => Ok(()),
-        _ => Err(format!(
+        _ => Err(RefWhy(format!(
             "the git URL {url:?} is not file:///PATH, http://HOST/... or https://HOST/..."
-        )),
+        ))),
     }
 }
 
