@@ -4,6 +4,7 @@
 //!
 //! | module | owns |
 //! |---|---|
+//! | [`alloc`] | the global allocator of strata's binaries (mimalloc) |
 //! | [`config`] | the evaluated machine configuration, and the one rule for which configuration file a command means |
 //! | [`eval_io`] | the evaluator's window on the world (host files, the store) |
 //! | [`eval_thread`] | the big-stack thread every evaluation runs on |
@@ -31,6 +32,7 @@
 //!
 //! Must not: activate anything on the host.
 
+pub mod alloc;
 pub mod bootspec;
 pub mod build;
 pub mod builtins;

@@ -6,10 +6,10 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
-// The evaluator allocates many small, short-lived values; mimalloc serves them faster than
-// the C library's allocator.
+// The evaluator allocates many small values; mimalloc serves them faster than the C
+// library's allocator (see strata_builder::alloc).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: strata_builder::alloc::MiMalloc = strata_builder::alloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = strata_cli::Cli::parse();

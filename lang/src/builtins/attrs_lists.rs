@@ -387,6 +387,117 @@ fn group_by(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
     )))
 }
 
+/// The keys `genericClosure` has seen. Nix keeps them in an ordered set whose comparison is
+/// `<` on numbers (an integer and a float of the same value are one key), strings (by their
+/// text, whatever their context) and paths, and lexicographic on lists; any other pair is an
+/// error (`cannot compare a string with an integer`). The first key is never compared, so it
+/// may be of any type; every later one is compared with keys already there.
+///
+/// Numbers, strings and paths are found by hashing, which gives the same answer as the
+/// ordered set's comparisons in far fewer steps than comparing with every key. Lists are
+/// kept sorted and found by binary search with `<`, as Nix compares them.
+#[derive(Default)]
+struct ClosureKeys {
+    /// The first key: every other one must be comparable with it.
+    first: Option<Value>,
+    numbers: std::collections::HashSet<NumberKey>,
+    strings: std::collections::HashSet<Box<[u8]>>,
+    paths: std::collections::HashSet<String>,
+    lists: Vec<Value>,
+}
+
+/// A number as a key: an integral float is the integer of its value (`1.0` is the key `1`).
+#[derive(PartialEq, Eq, Hash)]
+enum NumberKey {
+    Int(i64),
+    Float(u64),
+}
+
+impl NumberKey {
+    fn of(v: &Value) -> Option<NumberKey> {
+        match v {
+            Value::Int(i) => Some(NumberKey::Int(*i)),
+            Value::Float(f) => {
+                if f.fract() == 0.0
+                    && *f >= -9.223_372_036_854_776e18
+                    && *f < 9.223_372_036_854_776e18
+                {
+                    Some(NumberKey::Int(*f as i64))
+                } else {
+                    Some(NumberKey::Float(f.to_bits()))
+                }
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Which keys compare with which: numbers with numbers, strings with strings, and so on.
+fn key_class(v: &Value) -> u8 {
+    match v {
+        Value::Int(_) | Value::Float(_) => 0,
+        Value::String(_) => 1,
+        Value::Path(_) => 2,
+        Value::List(_) => 3,
+        _ => 4,
+    }
+}
+
+impl ClosureKeys {
+    /// Adds a (forced) key; false if an equal key is there already.
+    fn insert(&mut self, ev: &mut Evaluator, key: Value, s: Span) -> EvalResult<bool> {
+        let Some(first) = &self.first else {
+            self.first = Some(key.clone());
+            return self.add(ev, key, s);
+        };
+        let class = key_class(&key);
+        if class != key_class(first) || class == 4 {
+            // Not comparable: `<` gives Nix's error (the new key on the left, as Nix
+            // compares it with the keys already there).
+            let first = first.clone();
+            ev.less_than(&key, &first, s)?;
+            return Err(EvalError::eval(
+                format!(
+                    "cannot compare {} with {}",
+                    key.type_desc(),
+                    first.type_desc()
+                ),
+                s,
+            ));
+        }
+        self.add(ev, key, s)
+    }
+
+    fn add(&mut self, ev: &mut Evaluator, key: Value, s: Span) -> EvalResult<bool> {
+        Ok(match &key {
+            Value::String(x) => self.strings.insert(x.bytes.clone()),
+            Value::Path(p) => self.paths.insert((**p).clone()),
+            Value::List(_) => {
+                // Binary search with `<` both ways: neither less means equal.
+                let (mut lo, mut hi) = (0, self.lists.len());
+                while lo < hi {
+                    let mid = (lo + hi) / 2;
+                    let here = self.lists[mid].clone();
+                    if ev.less_than(&key, &here, s)? {
+                        hi = mid;
+                    } else if ev.less_than(&here, &key, s)? {
+                        lo = mid + 1;
+                    } else {
+                        return Ok(false);
+                    }
+                }
+                self.lists.insert(lo, key);
+                true
+            }
+            other => match NumberKey::of(other) {
+                Some(n) => self.numbers.insert(n),
+                // The first key alone, of a type nothing compares with.
+                None => true,
+            },
+        })
+    }
+}
+
 fn generic_closure(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value> {
     let args = attrs(ev, &a[0], s)?;
     let start = args
@@ -400,26 +511,18 @@ fn generic_closure(ev: &mut Evaluator, a: &[Value], s: Span) -> EvalResult<Value
     let op = function(ev, &op, s)?;
     let mut todo: std::collections::VecDeque<Value> =
         list(ev, &start, s)?.iter().cloned().collect();
-    let mut keys: Vec<Value> = Vec::new();
+    let mut keys = ClosureKeys::default();
     let mut out = Vec::new();
     while let Some(item) = todo.pop_front() {
         let set = attrs(ev, &item, s)?;
         let key = set
             .get("key")
             .cloned()
-            .ok_or_else(|| EvalError::eval("attribute 'key' missing", s))?;
+            .ok_or_else(|| EvalError::eval("attribute 'key' required", s))?;
         let key = ev.force(&key, s)?;
-        let mut dup = false;
-        for k in &keys {
-            if ev.values_equal(k, &key, s)? {
-                dup = true;
-                break;
-            }
-        }
-        if dup {
+        if !keys.insert(ev, key, s)? {
             continue;
         }
-        keys.push(key);
         out.push(item.clone());
         let next = call1(ev, &op, item, s)?;
         match next {
