@@ -363,7 +363,10 @@ impl Locker<'_> {
                 })?;
             let flake = declared.flake;
             let original = reference.original();
-            let reuse = if self.updating(&shown) {
+            // An input given on the command line (`--override-input`) is fetched as given,
+            // never taken from the old lock, as Nix takes it.
+            let given = overridden.as_ref().is_some_and(|o| o.spec.given.is_some());
+            let reuse = if self.updating(&shown) || given {
                 None
             } else {
                 self.old_child(old_node, name, flake, &original)

@@ -781,9 +781,9 @@ fn the_example_builds_from_a_cache_with_nothing_built() {
     )
     .ok();
 
-    // What was asked of the cache: every narinfo at most once, and only the closure's. The
-    // toplevel being there, nothing only its build needed (the `.deb` files, for one) was
-    // asked for, let alone fetched; each substituted path's NAR was fetched once.
+    // What was asked of the cache: every narinfo at most once, and only the closure's and the
+    // digest's. The toplevel being there, nothing only its build needed (the `.deb` files, for
+    // one) was asked for, let alone fetched; each substituted path's NAR was fetched once.
     let requests = server.stop();
     let hash = |p: &str| {
         p.trim_start_matches("/nix/store/")
@@ -792,7 +792,11 @@ fn the_example_builds_from_a_cache_with_nothing_built() {
             .unwrap()
             .to_owned()
     };
-    let in_closure: std::collections::BTreeSet<String> = closure.iter().map(|p| hash(p)).collect();
+    let in_closure: std::collections::BTreeSet<String> = closure
+        .iter()
+        .chain(std::iter::once(&digest))
+        .map(|p| hash(p))
+        .collect();
     let narinfos: Vec<&str> = requests
         .iter()
         .filter_map(|r| r.strip_prefix("GET /")?.split_once(".narinfo "))
@@ -814,6 +818,7 @@ fn the_example_builds_from_a_cache_with_nothing_built() {
     }
     let substituted: Vec<&String> = closure
         .iter()
+        .chain(std::iter::once(&digest))
         .filter(|p| strata_info(&fresh, p)["ultimate"].as_bool() != Some(true))
         .collect();
     let nars = requests
