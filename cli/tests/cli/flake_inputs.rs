@@ -14,34 +14,8 @@ use tempfile::TempDir;
 
 use crate::cache::Lighttpd;
 use crate::compat::Nix;
+use crate::flake::git;
 use crate::{run, strata, Output};
-
-/// `git ARGS` in `dir`, with an environment of the test's own (no host settings).
-fn git(home: &Path, dir: &Path, args: &[&str]) -> String {
-    run(
-        Command::new("git")
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", home)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_AUTHOR_DATE", "1700000000 +0000")
-            .env("GIT_COMMITTER_DATE", "1700000000 +0000")
-            .args([
-                "-c",
-                "user.name=Test",
-                "-c",
-                "user.email=test@127.0.0.1",
-                "-c",
-                "init.defaultBranch=main",
-                "-C",
-            ])
-            .arg(dir)
-            .args(args),
-        None,
-    )
-    .ok()
-    .line()
-}
 
 /// A directory for a test's trees, and an empty home for its git and Nix.
 struct Work {
