@@ -286,6 +286,10 @@ impl EvalIo for FsIo {
         read_dir_sorted(path)
     }
 
+    fn pure(&self) -> bool {
+        self.pure.is_some()
+    }
+
     fn get_env(&self, name: &str) -> Option<String> {
         if self.pure.is_some() {
             // As Nix's pure evaluation: the environment is not there.
@@ -620,6 +624,10 @@ impl EvalIo for StoreIo {
     fn read_dir(&self, path: &Path) -> io::Result<Vec<(String, FileKind)>> {
         self.allow(path)?;
         read_dir_sorted(&self.physical(path))
+    }
+
+    fn pure(&self) -> bool {
+        self.fs.pure()
     }
 
     fn get_env(&self, name: &str) -> Option<String> {

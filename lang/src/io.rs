@@ -98,6 +98,11 @@ pub trait EvalIo {
     /// Entries of a directory, sorted by name.
     fn read_dir(&self, path: &Path) -> io::Result<Vec<(String, FileKind)>>;
     fn get_env(&self, name: &str) -> Option<String>;
+    /// Whether evaluation is pure, as Nix's pure evaluation mode (flakes): then
+    /// `builtins.currentSystem` and `builtins.currentTime` do not exist.
+    fn pure(&self) -> bool {
+        false
+    }
     /// The kind of the file at `path` itself (a symlink is not followed), as its directory
     /// lists it. The default asks `read_dir` of the parent.
     fn file_kind(&self, path: &Path) -> io::Result<FileKind> {

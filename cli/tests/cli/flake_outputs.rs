@@ -54,7 +54,10 @@ fn impure_machines(r: &Repos) -> PathBuf {
     }} ];
     strataConfigurations.env = [ ./common.nix {{
       networking.hostName = "env";
-      assertions = [ {{ assertion = builtins.getEnv "HOME" == ""; message = "HOME is seen: ${{builtins.getEnv "HOME"}}"; }} ];
+      assertions = [
+        {{ assertion = builtins.getEnv "HOME" == ""; message = "HOME is seen: ${{builtins.getEnv "HOME"}}"; }}
+        {{ assertion = !(builtins ? currentSystem || builtins ? currentTime); message = "the system and the time are known"; }}
+      ];
     }} ];
   }};
 }}
@@ -106,7 +109,8 @@ fn flakes_are_evaluated_purely_unless_impure() {
         "{text}"
     );
     assert!(
-        text.contains(&format!("HOME is seen: {}", home.display())),
+        text.contains(&format!("HOME is seen: {}", home.display()))
+            && text.contains("the system and the time are known"),
         "{text}"
     );
 

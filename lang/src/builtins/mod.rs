@@ -62,26 +62,25 @@ pub(crate) fn install(ev: &mut Evaluator) {
             })),
         );
     }
-    let consts: Vec<(&str, Value)> = vec![
+    let mut consts: Vec<(&str, Value)> = vec![
         ("true", Value::Bool(true)),
         ("false", Value::Bool(false)),
         ("null", Value::Null),
-        ("currentSystem", Value::str(ev.config.system.clone())),
         ("storeDir", Value::str(ev.config.store_dir.clone())),
         // The Nix whose builtins strata has (all but the fetchers of Git, Mercurial and
         // flakes): 2.8's, and those 2.9 to 2.19 added (see `newer`).
         ("nixVersion", Value::str("2.19.0")),
         ("langVersion", Value::Int(6)),
-        (
-            "currentTime",
-            Value::Int(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs() as i64)
-                    .unwrap_or(0),
-            ),
-        ),
     ];
+    // As Nix: pure evaluation knows neither the machine it runs on nor the time.
+    if !ev.io.pure() {
+        consts.push(("currentSystem", Value::str(ev.config.system.clone())));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        consts.push(("currentTime", Value::Int(now)));
+    }
     for (name, v) in consts {
         let n = ev.intern(name);
         entries.insert(n, v);
