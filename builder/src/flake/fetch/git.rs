@@ -222,28 +222,26 @@ fn fetch_remote(
     } else {
         None
     };
+    // The ref `r` fetched as `refs/strata/wanted`.
+    let fetch_ref = |r: &str| {
+        git.run(&[
+            "fetch",
+            "-q",
+            "--no-tags",
+            url,
+            &format!("+{r}:refs/strata/wanted"),
+        ])
+        .map(drop)
+        .map_err(unreachable)
+    };
     let commit = match (rev, git_ref.or(default_ref.as_deref())) {
         (None, Some(r)) => {
-            git.run(&[
-                "fetch",
-                "-q",
-                "--no-tags",
-                url,
-                &format!("+{r}:refs/strata/wanted"),
-            ])
-            .map_err(unreachable)?;
+            fetch_ref(r)?;
             git.line(&["rev-parse", "refs/strata/wanted^{commit}"])?
         }
         (Some(c), r) => {
             if let Some(r) = r {
-                git.run(&[
-                    "fetch",
-                    "-q",
-                    "--no-tags",
-                    url,
-                    &format!("+{r}:refs/strata/wanted"),
-                ])
-                .map_err(unreachable)?;
+                fetch_ref(r)?;
             }
             if !git.has_commit(c) {
                 git.run(&[
