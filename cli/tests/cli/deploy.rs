@@ -486,7 +486,7 @@ fn deploy_takes_the_fleet_of_a_flake() {
     fs::create_dir_all(&flake).unwrap();
     fs::write(
         flake.join("configuration.nix"),
-        crate::flake_outputs::common_module(),
+        crate::flake::common_module(),
     )
     .unwrap();
     fs::write(

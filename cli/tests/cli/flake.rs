@@ -247,10 +247,10 @@ fn fetched_trees_are_nix_s_builtins_path_and_fetch_git() {
 }
 
 /// The flake of the build test: two machines over a shared module and a data file.
-pub(crate) fn two_machines(r: &Repos) -> PathBuf {
-    // A flake's source is copied into the store, as Nix copies it: so the shared module holds
-    // alice's password hashed (`changeme`, as `openssl passwd -6` hashes it), never in clear
-    // text (the system test checks that no clear-text password reaches the store).
+/// The example configuration as a module for a flake's machines: no host name, and alice's
+/// password hashed (a flake's source goes into the store, where no clear-text password may
+/// be).
+pub(crate) fn common_module() -> String {
     let common = fs::read_to_string(example())
         .unwrap()
         .replace("  networking.hostName = \"saguaro\";\n", "")
@@ -259,6 +259,11 @@ pub(crate) fn two_machines(r: &Repos) -> PathBuf {
             "initialHashedPassword = \"$6$flaketest$PGHtyIP9T2sX/0hFmuBNS3iq2H8VIKeuBrutlE9AStl6vtuWIWy3T9w9rUX2h61skknWQMBvV84NAqxaW6xEy0\";",
         );
     assert!(!common.contains("changeme"), "{common}");
+    common
+}
+
+pub(crate) fn two_machines(r: &Repos) -> PathBuf {
+    let common = common_module();
     r.repo(
         "shared",
         &[

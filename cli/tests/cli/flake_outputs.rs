@@ -5,24 +5,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::flake::{etc_text, Repos};
-use crate::system::{example, shared};
+use crate::flake::{common_module, etc_text, Repos};
+use crate::system::shared;
 use crate::Output;
-
-/// The example configuration as a module for a flake's machines: no host name, and alice's
-/// password hashed (a flake's source goes into the store, where no clear-text password may
-/// be).
-pub(crate) fn common_module() -> String {
-    let common = fs::read_to_string(example())
-        .unwrap()
-        .replace("  networking.hostName = \"saguaro\";\n", "")
-        .replace(
-            "initialPassword = \"changeme\";",
-            "initialHashedPassword = \"$6$flaketest$PGHtyIP9T2sX/0hFmuBNS3iq2H8VIKeuBrutlE9AStl6vtuWIWy3T9w9rUX2h61skknWQMBvV84NAqxaW6xEy0\";",
-        );
-    assert!(!common.contains("changeme"), "{common}");
-    common
-}
 
 /// `strata ARGS` in `cwd` over the store `root`, with `HOME` set to `home`.
 fn strata_home(root: &Path, cwd: &Path, home: &Path, args: &[&str]) -> Output {

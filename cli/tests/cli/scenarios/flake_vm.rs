@@ -6,8 +6,8 @@
 use strata_qemu_tests::{DiskBoot, Firmware};
 
 use super::{boot, ok, power_off};
+use crate::flake::common_module;
 use crate::flake::{git, Repos};
-use crate::flake_outputs::common_module;
 use crate::run;
 use crate::system::shared;
 
