@@ -19,7 +19,8 @@ pub enum ErrorKind {
     InfiniteRecursion,
     /// The evaluation nested deeper than the stack allows.
     StackOverflow,
-    /// Parse errors, all of them, each with its span.
+    /// Parse errors, all of them, each with its span and whole message (most begin with
+    /// `syntax error, `, as Nix's do).
     Syntax(Vec<(Span, String)>),
     /// Reading files, the store.
     Io(String),
@@ -123,7 +124,7 @@ impl EvalError {
             ErrorKind::InfiniteRecursion => "infinite recursion encountered".to_owned(),
             ErrorKind::StackOverflow => "stack overflow (possible infinite recursion)".to_owned(),
             ErrorKind::Syntax(errs) => match errs.len() {
-                1 => format!("syntax error, {}", errs[0].1),
+                1 => errs[0].1.clone(),
                 n => format!("{n} syntax errors"),
             },
         }
@@ -137,7 +138,7 @@ impl EvalError {
                 if i > 0 {
                     out.push('\n');
                 }
-                let _ = writeln!(out, "error: syntax error, {msg}\n");
+                let _ = writeln!(out, "error: {msg}\n");
                 out.push_str(&sources.snippet(*span));
             }
             return out;

@@ -1,8 +1,7 @@
-//! strata-lang: the Nix-language evaluator (on the `rnix` parser), its builtins and, later,
-//! the module system.
+//! strata-lang: the Nix-language evaluator, its parser and its builtins.
 //!
-//! Evaluation is lazy and shares thunks as Nix does. Source is lowered first
-//! ([`compile`]): variables resolve to frame slots, so lookups at run time are index
+//! Evaluation is lazy and shares thunks as Nix does. Source is parsed ([`parse`]), then
+//! lowered ([`compile`]): variables resolve to frame slots, so lookups at run time are index
 //! operations, and undefined variables are reported before evaluation starts. Values
 //! ([`value`]) are reference-counted; a thunk is overwritten by its value once forced.
 //!
@@ -16,6 +15,7 @@ pub mod error;
 pub mod eval;
 pub mod io;
 mod json;
+pub mod parse;
 pub mod print;
 pub mod source;
 pub mod value;

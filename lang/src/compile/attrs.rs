@@ -4,11 +4,9 @@
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use rnix::ast::{self, HasEntry};
-use rowan::ast::AstNode;
-
 use super::tree::{AttrName, AttrPath, AttrValue, AttrsDef, Expr, StaticAttr};
-use super::{span_of, Compiler, Scope};
+use super::{Compiler, Scope};
+use crate::parse::ast::{Bind, Key, KeyAt, Kind, Node, Piece};
 use crate::source::Span;
 use crate::value::{Name, Value};
 
@@ -25,68 +23,63 @@ struct NestedSet {
     dynamics: Vec<(Rc<Expr>, Rc<Expr>, Span)>,
 }
 impl Compiler<'_> {
-    fn attr_name(&mut self, a: &ast::Attr) -> AttrName {
-        match a {
-            ast::Attr::Ident(i) => AttrName::Static(super::ident_name(i)),
-            ast::Attr::Str(s) => {
-                let span = span_of(self.file, s.syntax());
-                let e = self.string(s, span);
-                match &*e {
-                    Expr::Const(Value::String(st)) => {
-                        let t = st.to_str_lossy().into_owned();
-                        AttrName::Static(self.name(&t))
-                    }
-                    _ => AttrName::Dynamic(e),
+    fn attr_name(&mut self, a: &KeyAt) -> AttrName {
+        match &a.key {
+            Key::Ident(n) => AttrName::Static(*n),
+            Key::Str(pieces) => match pieces.as_slice() {
+                [] => AttrName::Static(self.name("")),
+                [Piece::Lit(l)] => {
+                    let t = String::from_utf8_lossy(l).into_owned();
+                    AttrName::Static(self.name(&t))
                 }
-            }
-            ast::Attr::Dynamic(d) => {
-                let span = span_of(self.file, d.syntax());
-                let e = self.opt(d.expr(), span, "empty dynamic attribute");
-                match &*e {
-                    Expr::Const(Value::String(st)) => {
-                        let t = st.to_str_lossy().into_owned();
-                        AttrName::Static(self.name(&t))
-                    }
-                    _ => AttrName::Dynamic(e),
+                _ => {
+                    let span = self.span(a.at);
+                    AttrName::Dynamic(self.string(pieces, span))
                 }
+            },
+            Key::Dynamic(e) => {
+                // `${"a"}` is the static name `a`.
+                if let Kind::Str(pieces) = &e.kind {
+                    match pieces.as_slice() {
+                        [] => return AttrName::Static(self.name("")),
+                        [Piece::Lit(l)] => {
+                            let t = String::from_utf8_lossy(l).into_owned();
+                            return AttrName::Static(self.name(&t));
+                        }
+                        _ => {}
+                    }
+                }
+                AttrName::Dynamic(self.expr(e))
             }
         }
     }
 
-    pub(super) fn attrpath(&mut self, p: &ast::Attrpath) -> AttrPath {
-        p.attrs().map(|a| self.attr_name(&a)).collect()
+    pub(super) fn attrpath(&mut self, p: &[KeyAt]) -> AttrPath {
+        p.iter().map(|a| self.attr_name(a)).collect()
     }
 
     /// Lowers the entries of a set or `let`. For `rec`/`let`, the frame's scope is pushed
     /// while values are lowered (inherits without a source use the enclosing scope).
-    pub(super) fn attrs(&mut self, node: &impl HasEntry, rec: bool, is_let: bool) -> Rc<AttrsDef> {
+    pub(super) fn attrs(&mut self, binds: &[Bind], rec: bool, is_let: bool) -> Rc<AttrsDef> {
         // First pass: the static names, so recursive references resolve.
         let mut top: NestedSet = NestedSet::default();
         // Collect the syntax first; lowering values needs the scope in place.
-        struct Def {
-            path: Vec<ast::Attr>,
-            value: Option<ast::Expr>,
+        struct Def<'n> {
+            path: &'n [KeyAt],
+            value: &'n Node,
             span: Span,
         }
         let mut defs: Vec<Def> = Vec::new();
-        let mut inherits: Vec<(Option<ast::Expr>, Vec<ast::Attr>, Span)> = Vec::new();
-        for entry in node.entries() {
-            match entry {
-                ast::Entry::AttrpathValue(av) => {
-                    let span = span_of(self.file, av.syntax());
-                    let path: Vec<ast::Attr> = av
-                        .attrpath()
-                        .map(|p| p.attrs().collect())
-                        .unwrap_or_default();
-                    defs.push(Def {
-                        path,
-                        value: av.value(),
-                        span,
-                    });
-                }
-                ast::Entry::Inherit(i) => {
-                    let span = span_of(self.file, i.syntax());
-                    inherits.push((i.from().and_then(|f| f.expr()), i.attrs().collect(), span));
+        let mut inherits: Vec<(Option<&Node>, &[KeyAt], Span)> = Vec::new();
+        for b in binds {
+            match b {
+                Bind::Value { path, value, at } => defs.push(Def {
+                    path,
+                    value,
+                    span: self.span(*at),
+                }),
+                Bind::Inherit { from, names, at } => {
+                    inherits.push((from.as_ref(), names, self.span(*at)));
                 }
             }
         }
@@ -100,7 +93,7 @@ impl Compiler<'_> {
             }
         }
         for (_, attrs, _) in &inherits {
-            for a in attrs {
+            for a in attrs.iter() {
                 if let AttrName::Static(n) = self.attr_name_peek(a) {
                     static_names.insert(n, ());
                 }
@@ -116,10 +109,10 @@ impl Compiler<'_> {
         let mut inherited: Vec<(Name, AttrValue, Span)> = Vec::new();
         for (from, attrs, span) in &inherits {
             if from.is_none() {
-                for a in attrs {
+                for a in attrs.iter() {
                     match self.attr_name(a) {
                         AttrName::Static(n) => {
-                            let aspan = inherit_span(self.file, a);
+                            let aspan = self.span(a.at);
                             let v = self.lookup(n, aspan);
                             inherited.push((n, AttrValue::Inherited(v), aspan));
                         }
@@ -136,7 +129,7 @@ impl Compiler<'_> {
         for (from, attrs, span) in &inherits {
             if let Some(from) = from {
                 let src = self.expr(from);
-                for a in attrs {
+                for a in attrs.iter() {
                     match self.attr_name(a) {
                         AttrName::Static(n) => {
                             let v = Rc::new(Expr::Select {
@@ -145,7 +138,7 @@ impl Compiler<'_> {
                                 default: None,
                                 span: *span,
                             });
-                            inherited.push((n, AttrValue::Expr(v), inherit_span(self.file, a)));
+                            inherited.push((n, AttrValue::Expr(v), self.span(a.at)));
                         }
                         AttrName::Dynamic(_) => {
                             self.err(*span, "dynamic attributes are not allowed in 'inherit'");
@@ -165,16 +158,8 @@ impl Compiler<'_> {
             top.statics.insert(n, Pending::Done(v, span));
         }
         for d in defs {
-            let Some(value) = d.value else {
-                self.err(d.span, "attribute without a value");
-                continue;
-            };
             let path: Vec<AttrName> = d.path.iter().map(|a| self.attr_name(a)).collect();
-            if path.is_empty() {
-                self.err(d.span, "attribute without a name");
-                continue;
-            }
-            self.insert_def(&mut top, path, &value, d.span, is_let, &[]);
+            self.insert_def(&mut top, path, d.value, d.span, is_let, &[]);
         }
         if rec {
             self.scopes.pop();
@@ -195,29 +180,24 @@ impl Compiler<'_> {
         })
     }
 
-    fn attr_name_peek(&mut self, a: &ast::Attr) -> AttrName {
-        match a {
-            ast::Attr::Ident(i) => AttrName::Static(super::ident_name(i)),
-            ast::Attr::Str(s) => {
-                // Only a string with no interpolation is a static name.
-                let parts = s.normalized_parts();
-                match parts.as_slice() {
-                    [] => AttrName::Static(self.name("")),
-                    [ast::InterpolPart::Literal(l)] => AttrName::Static(self.name(l)),
-                    _ => AttrName::Dynamic(Rc::new(Expr::Const(Value::Null))),
-                }
-            }
-            ast::Attr::Dynamic(d) => match d.expr() {
-                Some(ast::Expr::Str(s)) => {
-                    let parts = s.normalized_parts();
-                    match parts.as_slice() {
-                        [] => AttrName::Static(self.name("")),
-                        [ast::InterpolPart::Literal(l)] => AttrName::Static(self.name(l)),
-                        _ => AttrName::Dynamic(Rc::new(Expr::Const(Value::Null))),
-                    }
-                }
-                _ => AttrName::Dynamic(Rc::new(Expr::Const(Value::Null))),
+    /// Whether a name is static, and which, without lowering anything.
+    fn attr_name_peek(&mut self, a: &KeyAt) -> AttrName {
+        let static_str = |pieces: &[Piece]| match pieces {
+            [] => Some(String::new()),
+            [Piece::Lit(l)] => Some(String::from_utf8_lossy(l).into_owned()),
+            _ => None,
+        };
+        let text = match &a.key {
+            Key::Ident(n) => return AttrName::Static(*n),
+            Key::Str(pieces) => static_str(pieces),
+            Key::Dynamic(e) => match &e.kind {
+                Kind::Str(pieces) => static_str(pieces),
+                _ => None,
             },
+        };
+        match text {
+            Some(t) => AttrName::Static(self.name(&t)),
+            None => AttrName::Dynamic(Rc::new(Expr::Const(Value::Null))),
         }
     }
 
@@ -248,7 +228,7 @@ impl Compiler<'_> {
         &mut self,
         set: &mut NestedSet,
         mut path: Vec<AttrName>,
-        value: &ast::Expr,
+        value: &Node,
         span: Span,
         is_let: bool,
         prefix: &[Name],
@@ -288,19 +268,26 @@ impl Compiler<'_> {
                         let prev_span = match existing {
                             Pending::Done(_, s) | Pending::Nested(_, s) => *s,
                         };
-                        if let (Pending::Nested(nested, _), ast::Expr::AttrSet(lit)) =
-                            (existing, value)
+                        if let (
+                            Pending::Nested(nested, _),
+                            Kind::Attrs {
+                                rec: false,
+                                binds: lit,
+                            },
+                        ) = (existing, &value.kind)
                         {
-                            if lit.rec_token().is_none() {
-                                self.merge_literal(nested, lit, is_let, &sub_prefix);
-                                return;
-                            }
+                            self.merge_literal(nested, lit, is_let, &sub_prefix);
+                            return;
                         }
                         self.already(span, &full(), prev_span);
                         return;
                     }
-                    if let ast::Expr::AttrSet(lit) = value {
-                        if lit.rec_token().is_none() && lit.inherits().next().is_none() {
+                    if let Kind::Attrs {
+                        rec: false,
+                        binds: lit,
+                    } = &value.kind
+                    {
+                        if !lit.iter().any(|b| matches!(b, Bind::Inherit { .. })) {
                             let mut nested = NestedSet::default();
                             self.merge_literal(&mut nested, lit, is_let, &sub_prefix);
                             set.statics.insert(name, Pending::Nested(nested, span));
@@ -340,29 +327,19 @@ impl Compiler<'_> {
     fn merge_literal(
         &mut self,
         nested: &mut NestedSet,
-        lit: &ast::AttrSet,
+        lit: &[Bind],
         _is_let: bool,
         prefix: &[Name],
     ) {
-        for entry in lit.entries() {
-            match entry {
-                ast::Entry::AttrpathValue(av) => {
-                    let span = span_of(self.file, av.syntax());
-                    let path: Vec<AttrName> = av
-                        .attrpath()
-                        .map(|p| p.attrs().map(|a| self.attr_name(&a)).collect())
-                        .unwrap_or_default();
-                    match av.value() {
-                        Some(v) if !path.is_empty() => {
-                            self.insert_def(nested, path, &v, span, false, prefix)
-                        }
-                        _ => {
-                            self.err(span, "attribute without a name or value");
-                        }
-                    }
+        for b in lit {
+            match b {
+                Bind::Value { path, value, at } => {
+                    let span = self.span(*at);
+                    let path: Vec<AttrName> = path.iter().map(|a| self.attr_name(a)).collect();
+                    self.insert_def(nested, path, value, span, false, prefix);
                 }
-                ast::Entry::Inherit(i) => {
-                    let span = span_of(self.file, i.syntax());
+                Bind::Inherit { at, .. } => {
+                    let span = self.span(*at);
                     self.err(
                         span,
                         "'inherit' in a set merged with attribute paths is not supported",
@@ -372,10 +349,10 @@ impl Compiler<'_> {
         }
     }
 
-    fn value_expr(&mut self, value: &ast::Expr, name: Option<Name>) -> Rc<Expr> {
-        if let (ast::Expr::Lambda(l), Some(_)) = (value, &name) {
-            let span = span_of(self.file, l.syntax());
-            return Rc::new(Expr::Lambda(self.lambda(l, span, name)));
+    fn value_expr(&mut self, value: &Node, name: Option<Name>) -> Rc<Expr> {
+        if let (Kind::Lambda { param, body }, Some(_)) = (&value.kind, &name) {
+            let span = self.span(value.at);
+            return Rc::new(Expr::Lambda(self.lambda(param, body, span, name)));
         }
         self.expr(value)
     }
@@ -391,16 +368,4 @@ fn dotted(path: &[Name]) -> String {
         s.push_str(n.as_str());
     }
     s
-}
-
-/// The position Nix 2.8 gives an inherited attribute: where the whitespace before its name
-/// starts (a quirk of its lexer that `unsafeGetAttrPos` shows).
-fn inherit_span(file: u32, a: &ast::Attr) -> Span {
-    let mut span = span_of(file, a.syntax());
-    if let Some(rowan::NodeOrToken::Token(t)) = a.syntax().prev_sibling_or_token() {
-        if t.kind() == rnix::SyntaxKind::TOKEN_WHITESPACE {
-            span.start = t.text_range().start().into();
-        }
-    }
-    span
 }

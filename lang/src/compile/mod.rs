@@ -1,15 +1,14 @@
-//! Lowering: the `rnix` syntax tree becomes a small expression tree in which every variable is
+//! Lowering: the syntax tree ([`crate::parse`]) becomes a small expression tree in which every variable is
 //! resolved to a slot in a frame (or, under `with`, to a dynamic lookup), attribute paths in
 //! definitions are merged, and `<search>` paths are desugared as Nix does.
 //!
 //! Like Nix, an undefined variable is an error here, before evaluation starts.
 //!
 //! This file holds the compiler's scopes (name resolution) and the lowering of expressions,
-//! functions, strings and paths; the tree it builds is in `tree`, the lowering of attribute
-//! sets and `let` in `attrs`, and the wording of parse errors in `syntax_errors`.
+//! functions, strings and paths; the tree it builds is in `tree`, and the lowering of
+//! attribute sets and `let` in `attrs`.
 
 mod attrs;
-mod syntax_errors;
 mod tree;
 
 pub use tree::{
@@ -20,13 +19,10 @@ pub use tree::{
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use rnix::ast::{self, AstToken};
-use rowan::ast::AstNode;
-
 use crate::error::{ErrorKind, EvalError};
+use crate::parse::ast::{Kind, Node, ParamNode, Piece, Range};
 use crate::source::Span;
 use crate::value::{Name, Value};
-use syntax_errors::describe_parse_error;
 
 /// A compile-time scope.
 enum Scope {
@@ -47,31 +43,6 @@ pub struct Compiler<'a> {
     errors: Vec<(Span, String)>,
 }
 
-/// The name an identifier spells, read from its token rather than by walking the node's text
-/// (`or` used as a name is a different token, so it takes the walk).
-pub(crate) fn ident_text(i: &ast::Ident) -> String {
-    match i.ident_token() {
-        Some(t) => t.text().to_owned(),
-        None => i.syntax().text().to_string(),
-    }
-}
-
-/// The symbol of an identifier, interned straight from its token's text.
-pub(crate) fn ident_name(i: &ast::Ident) -> Name {
-    match i.ident_token() {
-        Some(t) => crate::value::intern(t.text()),
-        None => crate::value::intern(&i.syntax().text().to_string()),
-    }
-}
-
-fn span_of(file: u32, node: &rnix::SyntaxNode) -> Span {
-    let r = node.text_range();
-    Span {
-        file,
-        start: r.start().into(),
-        end: r.end().into(),
-    }
-}
 impl<'a> Compiler<'a> {
     /// `globals` are the names of the outermost frame (the builtins scope).
     pub fn new(
@@ -90,46 +61,35 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    /// Lowers a whole parsed file, or returns every problem found.
-    pub fn compile_root(
-        mut self,
-        root: &ast::Root,
-        parse_errors: &[rnix::ParseError],
-    ) -> Result<Rc<Expr>, EvalError> {
-        // A tree with parse errors is not lowered: its nodes may be incomplete. Every parse
-        // error is reported, with its position.
-        if !parse_errors.is_empty() {
-            let text = self
-                .src
-                .as_ref()
-                .map(|s| s.text.clone())
-                .unwrap_or_default();
-            let mut errs: Vec<(Span, String)> = Vec::new();
-            for e in parse_errors {
-                let (span, msg) = describe_parse_error(self.file, &text, e);
-                // The parser reports some problems twice at one place as it recovers.
-                if !errs.iter().any(|(s, _)| s.start == span.start) {
-                    errs.push((span, msg));
-                }
-            }
-            return Err(EvalError::new(ErrorKind::Syntax(errs), None));
-        }
-        let expr = match root.expr() {
-            Some(e) => self.expr(&e),
-            None => {
-                let span = Span {
-                    file: self.file,
-                    start: 0,
-                    end: 0,
-                };
-                let errs = vec![(span, "unexpected end of file".to_owned())];
+    /// Parses and lowers the source given with [`Self::with_source`], or returns every
+    /// problem found.
+    pub fn compile_source(mut self) -> Result<Rc<Expr>, EvalError> {
+        let src = self.src.clone();
+        let text = src.as_ref().map(|s| s.text.as_str()).unwrap_or("");
+        let root = match crate::parse::parse(text) {
+            Ok(root) => root,
+            Err(errs) => {
+                // A tree with syntax errors is not lowered; every error is reported.
+                let errs = errs
+                    .into_iter()
+                    .map(|(r, msg)| (self.span(r), msg))
+                    .collect();
                 return Err(EvalError::new(ErrorKind::Syntax(errs), None));
             }
         };
+        let expr = self.expr(&root);
         // Like Nix, report the first problem found while binding names.
         match self.errors.first() {
             None => Ok(expr),
             Some((span, msg)) => Err(EvalError::new(ErrorKind::Eval(msg.clone()), Some(*span))),
+        }
+    }
+
+    fn span(&self, r: Range) -> Span {
+        Span {
+            file: self.file,
+            start: r.start,
+            end: r.end,
         }
     }
 
@@ -194,62 +154,36 @@ impl<'a> Compiler<'a> {
         })
     }
 
-    fn expr(&mut self, e: &ast::Expr) -> Rc<Expr> {
-        let span = span_of(self.file, e.syntax());
-        match e {
-            ast::Expr::Literal(l) => match l.kind() {
-                ast::LiteralKind::Integer(i) => match i.value() {
-                    Ok(v) => Rc::new(Expr::Const(Value::Int(v))),
-                    Err(_) => self.err(span, format!("invalid integer '{}'", i.syntax().text())),
-                },
-                ast::LiteralKind::Float(f) => match f.value() {
-                    Ok(v) => Rc::new(Expr::Const(Value::Float(v))),
-                    Err(_) => self.err(span, format!("invalid float '{}'", f.syntax().text())),
-                },
-                ast::LiteralKind::Uri(u) => Rc::new(Expr::Const(Value::str(u.syntax().text()))),
-            },
-            ast::Expr::Ident(i) => {
-                let name = ident_name(i);
-                self.lookup(name, span)
-            }
-            ast::Expr::Str(s) => self.string(s, span),
-            ast::Expr::PathAbs(p) => self.path(p.parts(), span, false),
-            ast::Expr::PathRel(p) => self.path(p.parts(), span, true),
-            ast::Expr::PathHome(p) => {
-                // `~/x`: relative to $HOME, resolved when evaluated.
-                let parts = p.parts();
-                self.path(parts, span, false)
-            }
-            ast::Expr::PathSearch(p) => {
-                let text = p.content().map(|c| c.text().to_owned()).unwrap_or_default();
-                let name = text
-                    .trim_start_matches('<')
-                    .trim_end_matches('>')
-                    .to_owned();
+    fn expr(&mut self, e: &Node) -> Rc<Expr> {
+        let span = self.span(e.at);
+        match &e.kind {
+            Kind::Int(v) => Rc::new(Expr::Const(Value::Int(*v))),
+            Kind::Float(v) => Rc::new(Expr::Const(Value::Float(*v))),
+            Kind::Uri(u) => Rc::new(Expr::Const(Value::str(u.as_bytes()))),
+            Kind::Var(name) => self.lookup(*name, span),
+            Kind::CurPos => Rc::new(Expr::CurPos(span)),
+            Kind::Str(parts) => self.string(parts, span),
+            Kind::Path(parts) => self.path(parts, span),
+            Kind::SearchPath(name) => {
                 let find = self.lookup(crate::value::intern("__findFile"), span);
                 let nix_path = self.lookup(crate::value::intern("__nixPath"), span);
                 let inner = Rc::new(Expr::apply(find, nix_path, span));
                 Rc::new(Expr::apply(
                     inner,
-                    Rc::new(Expr::Const(Value::str(name))),
+                    Rc::new(Expr::Const(Value::str(name.as_bytes()))),
                     span,
                 ))
             }
-            ast::Expr::Paren(p) => match p.expr() {
-                Some(e) => self.expr(&e),
-                None => self.err(span, "empty parentheses"),
-            },
-            ast::Expr::List(l) => {
-                let items = l.items().map(|i| self.expr(&i)).collect();
+            Kind::List(items) => {
+                let items = items.iter().map(|i| self.expr(i)).collect();
                 Rc::new(Expr::List(items))
             }
-            ast::Expr::AttrSet(a) => {
-                let rec = a.rec_token().is_some();
-                let def = self.attrs(a, rec, false);
+            Kind::Attrs { rec, binds } => {
+                let def = self.attrs(binds, *rec, false);
                 Rc::new(Expr::Attrs(def))
             }
-            ast::Expr::LetIn(l) => {
-                let def = self.attrs(l, true, true);
+            Kind::Let { binds, body } => {
+                let def = self.attrs(binds, true, true);
                 let names = def
                     .statics
                     .iter()
@@ -257,16 +191,13 @@ impl<'a> Compiler<'a> {
                     .map(|(i, a)| (a.name, i as u32))
                     .collect();
                 self.scopes.push(Scope::Static(Rc::new(names)));
-                let body = match l.body() {
-                    Some(b) => self.expr(&b),
-                    None => self.err(span, "'let' without a body"),
-                };
+                let body = self.expr(body);
                 self.scopes.pop();
                 Rc::new(Expr::Let { def, body })
             }
-            ast::Expr::LegacyLet(l) => {
+            Kind::LegacyLet(binds) => {
                 // `let { body = ...; }`: a recursive set whose `body` is the value.
-                let def = self.attrs(l, true, true);
+                let def = self.attrs(binds, true, true);
                 let names: BTreeMap<Name, u32> = def
                     .statics
                     .iter()
@@ -278,23 +209,17 @@ impl<'a> Compiler<'a> {
                 self.scopes.pop();
                 Rc::new(Expr::Let { def, body })
             }
-            ast::Expr::With(w) => {
-                let ns = match w.namespace() {
-                    Some(n) => self.expr(&n),
-                    None => self.err(span, "'with' without a namespace"),
-                };
+            Kind::With { ns, body } => {
+                let ns = self.expr(ns);
                 self.scopes.push(Scope::With);
-                let body = match w.body() {
-                    Some(b) => self.expr(&b),
-                    None => self.err(span, "'with' without a body"),
-                };
+                let body = self.expr(body);
                 self.scopes.pop();
                 Rc::new(Expr::With { ns, body, span })
             }
-            ast::Expr::IfElse(i) => {
-                let cond = self.opt(i.condition(), span, "missing condition");
-                let then = self.opt(i.body(), span, "missing 'then' branch");
-                let else_ = self.opt(i.else_body(), span, "missing 'else' branch");
+            Kind::If { cond, then, else_ } => {
+                let cond = self.expr(cond);
+                let then = self.expr(then);
+                let else_ = self.expr(else_);
                 Rc::new(Expr::If {
                     cond,
                     then,
@@ -302,17 +227,16 @@ impl<'a> Compiler<'a> {
                     span,
                 })
             }
-            ast::Expr::Assert(a) => {
-                let text = a
-                    .condition()
-                    .map(|c| c.syntax().text().to_string())
-                    .unwrap_or_default();
-                let cond = self.opt(a.condition(), span, "missing assertion");
-                let body = self.opt(a.body(), span, "missing body after 'assert'");
-                let cspan = a
-                    .condition()
-                    .map(|c| span_of(self.file, c.syntax()))
-                    .unwrap_or(span);
+            Kind::Assert { cond, body } => {
+                let text = self
+                    .src
+                    .as_ref()
+                    .and_then(|s| s.text.get(cond.at.start as usize..cond.at.end as usize))
+                    .unwrap_or("")
+                    .to_owned();
+                let cspan = self.span(cond.at);
+                let cond = self.expr(cond);
+                let body = self.expr(body);
                 Rc::new(Expr::Assert {
                     cond,
                     body,
@@ -320,45 +244,32 @@ impl<'a> Compiler<'a> {
                     text,
                 })
             }
-            ast::Expr::UnaryOp(u) => {
-                let inner = self.opt(u.expr(), span, "missing operand");
-                match u.operator() {
-                    Some(ast::UnaryOpKind::Invert) => Rc::new(Expr::Not { expr: inner, span }),
-                    Some(ast::UnaryOpKind::Negate) => Rc::new(Expr::Neg { expr: inner, span }),
-                    None => self.err(span, "unknown unary operator"),
-                }
+            Kind::Not(inner) => {
+                let expr = self.expr(inner);
+                Rc::new(Expr::Not { expr, span })
             }
-            ast::Expr::BinOp(b) => {
-                let lhs = self.opt(b.lhs(), span, "missing left operand");
-                let rhs = self.opt(b.rhs(), span, "missing right operand");
-                let op = match b.operator() {
-                    Some(ast::BinOpKind::Add) => BinOp::Add,
-                    Some(ast::BinOpKind::Sub) => BinOp::Sub,
-                    Some(ast::BinOpKind::Mul) => BinOp::Mul,
-                    Some(ast::BinOpKind::Div) => BinOp::Div,
-                    Some(ast::BinOpKind::Concat) => BinOp::Concat,
-                    Some(ast::BinOpKind::Update) => BinOp::Update,
-                    Some(ast::BinOpKind::Equal) => BinOp::Eq,
-                    Some(ast::BinOpKind::NotEqual) => BinOp::Ne,
-                    Some(ast::BinOpKind::Less) => BinOp::Lt,
-                    Some(ast::BinOpKind::LessOrEq) => BinOp::Le,
-                    Some(ast::BinOpKind::More) => BinOp::Gt,
-                    Some(ast::BinOpKind::MoreOrEq) => BinOp::Ge,
-                    Some(ast::BinOpKind::And) => BinOp::And,
-                    Some(ast::BinOpKind::Or) => BinOp::Or,
-                    Some(ast::BinOpKind::Implication) => BinOp::Impl,
-                    Some(ast::BinOpKind::PipeLeft | ast::BinOpKind::PipeRight) => {
-                        return self.err(span, "the pipe operators '|>' and '<|' are not part of the Nix language strata implements");
-                    }
-                    None => return self.err(span, "unknown operator"),
-                };
-                Rc::new(Expr::Bin { op, lhs, rhs, span })
+            Kind::Neg(inner) => {
+                let expr = self.expr(inner);
+                Rc::new(Expr::Neg { expr, span })
             }
-            ast::Expr::Select(s) => {
-                let expr = self.opt(s.expr(), span, "missing expression before '.'");
-                let path =
-                    self.opt_attrpath(s.attrpath(), span, "missing attribute name after '.'");
-                let default = s.default_expr().map(|d| self.expr(&d));
+            Kind::Bin { op, lhs, rhs } => {
+                let lhs = self.expr(lhs);
+                let rhs = self.expr(rhs);
+                Rc::new(Expr::Bin {
+                    op: *op,
+                    lhs,
+                    rhs,
+                    span,
+                })
+            }
+            Kind::Select {
+                expr,
+                path,
+                default,
+            } => {
+                let expr = self.expr(expr);
+                let path = self.attrpath(path);
+                let default = default.as_ref().map(|d| self.expr(d));
                 Rc::new(Expr::Select {
                     expr: Operand::new(expr),
                     path,
@@ -366,99 +277,74 @@ impl<'a> Compiler<'a> {
                     span,
                 })
             }
-            ast::Expr::HasAttr(h) => {
-                let expr = self.opt(h.expr(), span, "missing expression before '?'");
-                let path =
-                    self.opt_attrpath(h.attrpath(), span, "missing attribute name after '?'");
+            Kind::HasAttr { expr, path } => {
+                let expr = self.expr(expr);
+                let path = self.attrpath(path);
                 Rc::new(Expr::HasAttr { expr, path, span })
             }
-            ast::Expr::Apply(a) => {
-                let func = self.opt(a.lambda(), span, "missing function");
-                let arg = self.opt(a.argument(), span, "missing argument");
+            Kind::Apply { func, arg } => {
+                let func = self.expr(func);
+                let arg = self.expr(arg);
                 Rc::new(Expr::apply(func, arg, span))
             }
-            ast::Expr::Lambda(l) => Rc::new(Expr::Lambda(self.lambda(l, span, None))),
-            ast::Expr::CurPos(_) => Rc::new(Expr::CurPos(span)),
-            ast::Expr::Root(r) => match r.expr() {
-                Some(e) => self.expr(&e),
-                None => self.err(span, "empty expression"),
-            },
-            ast::Expr::Error(_) => self.err(span, format!("unexpected '{}'", e.syntax().text())),
-        }
-    }
-
-    fn opt(&mut self, e: Option<ast::Expr>, span: Span, what: &str) -> Rc<Expr> {
-        match e {
-            Some(e) => self.expr(&e),
-            None => self.err(span, what.to_owned()),
-        }
-    }
-
-    /// Like [`Self::opt`], for the attribute path of a selection or `?`.
-    fn opt_attrpath(&mut self, p: Option<ast::Attrpath>, span: Span, what: &str) -> AttrPath {
-        match p {
-            Some(p) => self.attrpath(&p),
-            None => {
-                self.err(span, what.to_owned());
-                AttrPath::new()
+            Kind::Lambda { param, body } => {
+                Rc::new(Expr::Lambda(self.lambda(param, body, span, None)))
             }
         }
     }
 
-    fn lambda(&mut self, l: &ast::Lambda, span: Span, name: Option<Name>) -> Rc<LambdaDef> {
-        let param = match l.param() {
-            Some(ast::Param::IdentParam(p)) => {
-                let n = match p.ident() {
-                    Some(i) => ident_name(&i),
-                    None => self.name(""),
-                };
-                Param::Ident(n)
-            }
-            Some(ast::Param::Pattern(p)) => {
-                let mut formals = Vec::new();
-                let mut entries: Vec<(String, Option<ast::Expr>, Span)> = Vec::new();
-                for e in p.pat_entries() {
-                    let n = e.ident().map(|i| ident_text(&i)).unwrap_or_default();
-                    let espan = span_of(self.file, e.syntax());
-                    if entries.iter().any(|(m, _, _)| *m == n) {
-                        self.err(espan, format!("duplicate formal function argument '{n}'"));
+    fn lambda(
+        &mut self,
+        param: &ParamNode,
+        body: &Node,
+        span: Span,
+        name: Option<Name>,
+    ) -> Rc<LambdaDef> {
+        let param = match param {
+            ParamNode::Ident(n) => Param::Ident(*n),
+            ParamNode::Pattern {
+                formals: written,
+                ellipsis,
+                bind,
+            } => {
+                let mut entries: Vec<&crate::parse::ast::Formal> = Vec::new();
+                for f in written {
+                    if entries.iter().any(|m| m.name == f.name) {
+                        let espan = self.span(f.at);
+                        self.err(
+                            espan,
+                            format!("duplicate formal function argument '{}'", f.name),
+                        );
                     }
-                    entries.push((n, e.default(), espan));
+                    entries.push(f);
                 }
-                let bind = p.pat_bind().and_then(|b| b.ident()).map(|i| ident_text(&i));
-                if let Some(b) = &bind {
-                    if entries.iter().any(|(m, _, _)| m == b) {
+                if let Some(b) = bind {
+                    if entries.iter().any(|m| m.name == *b) {
                         self.err(span, format!("duplicate formal function argument '{b}'"));
                     }
                 }
                 // Formals sorted by name (as functionArgs lists them); slots follow that order.
-                entries.sort_by(|a, b| a.0.cmp(&b.0));
+                entries.sort_by(|a, b| a.name.as_str().cmp(b.name.as_str()));
                 let mut names: BTreeMap<Name, u32> = BTreeMap::new();
-                for (i, (n, _, _)) in entries.iter().enumerate() {
-                    let nm = self.name(n);
-                    names.insert(nm, i as u32);
+                for (i, f) in entries.iter().enumerate() {
+                    names.insert(f.name, i as u32);
                 }
-                let bind_name = bind.map(|b| self.name(&b));
-                if let Some(b) = &bind_name {
+                if let Some(b) = bind {
                     names.insert(*b, entries.len() as u32);
                 }
                 // Defaults see every formal.
                 self.scopes.push(Scope::Static(Rc::new(names)));
-                for (n, d, s) in entries {
-                    let default = d.map(|d| self.expr(&d));
-                    let nm = self.name(&n);
-                    formals.push((nm, default, s));
+                let mut formals = Vec::with_capacity(entries.len());
+                for f in entries {
+                    let default = f.default.as_ref().map(|d| self.expr(d));
+                    formals.push((f.name, default, self.span(f.at)));
                 }
                 self.scopes.pop();
                 Param::Pattern {
                     formals,
-                    ellipsis: p.ellipsis_token().is_some(),
-                    bind: bind_name,
+                    ellipsis: *ellipsis,
+                    bind: *bind,
                 }
-            }
-            None => {
-                self.err(span, "function without a parameter");
-                Param::Ident(self.name("_"))
             }
         };
         let names: BTreeMap<Name, u32> = match &param {
@@ -476,7 +362,7 @@ impl<'a> Compiler<'a> {
             }
         };
         self.scopes.push(Scope::Static(Rc::new(names)));
-        let body = self.opt(l.body(), span, "function without a body");
+        let body = self.expr(body);
         self.scopes.pop();
         Rc::new(LambdaDef {
             param,
@@ -486,46 +372,35 @@ impl<'a> Compiler<'a> {
         })
     }
 
-    fn string(&mut self, s: &ast::Str, span: Span) -> Rc<Expr> {
-        let mut parts = Vec::new();
-        for p in s.normalized_parts() {
-            match p {
-                ast::InterpolPart::Literal(l) => {
-                    if !l.is_empty() {
-                        parts.push(Part::Lit(l.into_bytes()));
-                    }
-                }
-                ast::InterpolPart::Interpolation(i) => {
-                    let e = self.opt(i.expr(), span, "empty interpolation");
-                    parts.push(Part::Expr(e));
-                }
-            }
-        }
-        match parts.as_slice() {
+    /// The pieces of a string or path, lowered.
+    fn parts(&mut self, pieces: &[Piece]) -> Vec<Part> {
+        pieces
+            .iter()
+            .map(|p| match p {
+                Piece::Lit(l) => Part::Lit(l.clone()),
+                Piece::Interp(e) => Part::Expr(self.expr(e)),
+            })
+            .collect()
+    }
+
+    fn string(&mut self, pieces: &[Piece], span: Span) -> Rc<Expr> {
+        match pieces {
             [] => Rc::new(Expr::Const(Value::str(""))),
-            [Part::Lit(l)] => Rc::new(Expr::Const(Value::str(l.clone()))),
-            _ => Rc::new(Expr::Str { parts, span }),
+            [Piece::Lit(l)] => Rc::new(Expr::Const(Value::str(l.clone()))),
+            _ => {
+                let parts = self.parts(pieces);
+                Rc::new(Expr::Str { parts, span })
+            }
         }
     }
 
-    fn path(
-        &mut self,
-        raw: Vec<ast::InterpolPart<ast::PathContent>>,
-        span: Span,
-        relative: bool,
-    ) -> Rc<Expr> {
-        let mut parts = Vec::new();
-        for p in raw {
-            match p {
-                ast::InterpolPart::Literal(l) => {
-                    parts.push(Part::Lit(l.text().as_bytes().to_vec()))
-                }
-                ast::InterpolPart::Interpolation(i) => {
-                    let e = self.opt(i.expr(), span, "empty interpolation");
-                    parts.push(Part::Expr(e));
-                }
-            }
-        }
+    /// A path: absolute, `~/`, or relative to the file's directory.
+    fn path(&mut self, pieces: &[Piece], span: Span) -> Rc<Expr> {
+        let relative = match pieces.first() {
+            Some(Piece::Lit(l)) => !matches!(l.first(), Some(b'/' | b'~')),
+            _ => true,
+        };
+        let parts = self.parts(pieces);
         let base = if relative {
             match &self.base_dir {
                 Some(b) => Some(b.clone()),

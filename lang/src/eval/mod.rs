@@ -199,12 +199,10 @@ impl Evaluator {
                 .ok()
                 .map(|d| d.to_string_lossy().into_owned()),
         };
-        let parse = rnix::Root::parse(&text);
         let (file, src) = self.sources.add(Source::new(name, path, text));
         let globals = self.global_names.clone();
         let compiler = Compiler::new(file, base_dir, &globals, &mut self.interner).with_source(src);
-        let tree = parse.tree();
-        compiler.compile_root(&tree, parse.errors())
+        compiler.compile_source()
     }
 
     /// Evaluates an expression string (`-E`), relative paths against the working directory.
@@ -292,7 +290,6 @@ impl Evaluator {
             .map(|(i, n)| (*n, i as u32))
             .collect();
         let base_dir = path.parent().map(|d| d.to_string_lossy().into_owned());
-        let parse = rnix::Root::parse(&text);
         let (file, src) = self.sources.add(Source::new(
             path.display().to_string(),
             Some(path.clone()),
@@ -302,7 +299,7 @@ impl Evaluator {
         let compiler = Compiler::new(file, base_dir, &globals, &mut self.interner)
             .with_scope(names)
             .with_source(src);
-        let expr = compiler.compile_root(&parse.tree(), parse.errors())?;
+        let expr = compiler.compile_source()?;
         let env = Rc::new(Env {
             slots: RefCell::new(scope.values().cloned().collect()),
             parent: Some(self.global_env.clone()),
