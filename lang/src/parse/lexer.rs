@@ -121,34 +121,82 @@ enum State {
     InPathSlash,
 }
 
-fn is_path_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-' | b'+')
+/// Character classes, one bit each, looked up in [`CLASSES`].
+const IDENT: u8 = 1;
+const PATH: u8 = 2;
+const URI: u8 = 4;
+const SCHEME: u8 = 8;
+
+/// The classes of every byte: name characters (`[a-zA-Z0-9_'-]` after the first), path
+/// characters (`[a-zA-Z0-9._+-]`), URI characters and URI scheme characters
+/// (`[a-zA-Z0-9+.-]`).
+static CLASSES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        let alnum = b.is_ascii_alphanumeric();
+        let mut k = 0;
+        if alnum || matches!(b, b'_' | b'\'' | b'-') {
+            k |= IDENT;
+        }
+        if alnum || matches!(b, b'.' | b'_' | b'-' | b'+') {
+            k |= PATH;
+        }
+        if alnum
+            || matches!(
+                b,
+                b'%' | b'/'
+                    | b'?'
+                    | b':'
+                    | b'@'
+                    | b'&'
+                    | b'='
+                    | b'+'
+                    | b'$'
+                    | b','
+                    | b'-'
+                    | b'_'
+                    | b'.'
+                    | b'!'
+                    | b'~'
+                    | b'*'
+                    | b'\''
+            )
+        {
+            k |= URI;
+        }
+        if alnum || matches!(b, b'+' | b'-' | b'.') {
+            k |= SCHEME;
+        }
+        t[c] = k;
+        c += 1;
+    }
+    t
+};
+
+fn is(c: u8, class: u8) -> bool {
+    CLASSES[usize::from(c)] & class != 0
 }
 
-fn is_uri_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric()
-        || matches!(
-            c,
-            b'%' | b'/'
-                | b'?'
-                | b':'
-                | b'@'
-                | b'&'
-                | b'='
-                | b'+'
-                | b'$'
-                | b','
-                | b'-'
-                | b'_'
-                | b'.'
-                | b'!'
-                | b'~'
-                | b'*'
-                | b'\''
-        )
+/// How many bytes at the start of `s` are of `class`.
+fn span_of(s: &[u8], class: u8) -> usize {
+    s.iter().position(|&b| !is(b, class)).unwrap_or(s.len())
+}
+
+fn is_path_char(c: u8) -> bool {
+    is(c, PATH)
 }
 
 fn keyword(word: &[u8]) -> Option<T> {
+    if word.len() > 7
+        || !matches!(
+            word[0],
+            b'i' | b't' | b'e' | b'a' | b'w' | b'l' | b'r' | b'o'
+        )
+    {
+        return None;
+    }
     Some(match word {
         b"if" => T::If,
         b"then" => T::Then,
@@ -304,8 +352,46 @@ impl Lexer<'_> {
                 None => return self.fail(2, LexError::UnterminatedComment),
             }
         }
-        // The longest of the tokens that can start here; ties go to the one Nix lists first.
         let rest = self.rest();
+        // Fast paths for the commonest tokens, where no other rule can match longer.
+        let fast = match c {
+            b'{' | b'}' | b'[' | b']' | b'(' | b')' | b';' | b',' => true,
+            b'a'..=b'z' | b'A'..=b'Z' | b'_' => {
+                // A name is the longest match unless the text goes on as a path (`a/b`,
+                // `a.b/c`, `a+b/c`) or a URI (`a:b`, `a.b:c`): both need one of these next.
+                let n = ident_len(rest);
+                // Past the name, the characters paths and URIs share with names; only a `/`
+                // or `:` after them makes one.
+                let more = n + span_of(&rest[n..], PATH | SCHEME);
+                if !matches!(rest.get(more), Some(b'/' | b':')) {
+                    let kind = keyword(&rest[..n]).unwrap_or(T::Ident);
+                    self.push(kind, n);
+                    return Ok(false);
+                }
+                false
+            }
+            _ => false,
+        };
+        if fast {
+            let kind = match c {
+                b'{' => T::LBrace,
+                b'}' => T::RBrace,
+                b'[' => T::LBrack,
+                b']' => T::RBrack,
+                b'(' => T::LParen,
+                b')' => T::RParen,
+                b';' => T::Semi,
+                _ => T::Comma,
+            };
+            self.push(kind, 1);
+            match kind {
+                T::LBrace => self.states.push(State::Code),
+                T::RBrace if self.states.len() > 1 => self.pop(),
+                _ => {}
+            }
+            return Ok(false);
+        }
+        // The longest of the tokens that can start here; ties go to the one Nix lists first.
         let mut best = Best {
             kind: T::Invalid,
             len: 0,
@@ -362,10 +448,7 @@ impl Lexer<'_> {
         }
         // Names and keywords.
         if c.is_ascii_alphabetic() || c == b'_' {
-            let n = 1 + rest[1..]
-                .iter()
-                .take_while(|&&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'\'' | b'-'))
-                .count();
+            let n = ident_len(rest);
             best.offer(keyword(&rest[..n]).unwrap_or(T::Ident), n);
         }
         // Numbers.
@@ -380,7 +463,7 @@ impl Lexer<'_> {
         }
         // Paths. `a/${` and `~/${` count their `${` (which stays for the next token) against
         // the other candidates, as Nix's rules do.
-        let run = rest.iter().take_while(|&&b| is_path_char(b)).count();
+        let run = span_of(rest, PATH);
         if rest.get(run) == Some(&b'/') && rest[run + 1..].starts_with(b"${") {
             best.offer_path(run + 3, run + 1, true);
         }
@@ -403,15 +486,9 @@ impl Lexer<'_> {
         }
         // URIs.
         if c.is_ascii_alphabetic() {
-            let scheme = 1 + rest[1..]
-                .iter()
-                .take_while(|&&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
-                .count();
+            let scheme = 1 + span_of(&rest[1..], SCHEME);
             if rest.get(scheme) == Some(&b':') {
-                let body = rest[scheme + 1..]
-                    .iter()
-                    .take_while(|&&b| is_uri_char(b))
-                    .count();
+                let body = span_of(&rest[scheme + 1..], URI);
                 if body > 0 {
                     best.offer(T::Uri, scheme + 1 + body);
                 }
@@ -562,7 +639,7 @@ impl Lexer<'_> {
             self.states.push(State::Code);
             return Ok(false);
         }
-        let run = rest.iter().take_while(|&&b| is_path_char(b)).count();
+        let run = span_of(rest, PATH);
         let piece = match path_len(rest, run) {
             Some((n, slash)) => Some((n, slash)),
             None if rest.get(run) == Some(&b'/') => Some((run + 1, true)),
@@ -655,13 +732,18 @@ impl Best {
     }
 }
 
+/// The length of the name at the start of `s`, which starts with a letter or `_`.
+fn ident_len(s: &[u8]) -> usize {
+    1 + span_of(&s[1..], IDENT)
+}
+
 /// The length of a path at the start of `s` (whose first `run` bytes are path characters),
 /// and whether it ends with a slash: `PATH_CHAR* (/ PATH_CHAR+)+ /?`.
 fn path_len(s: &[u8], run: usize) -> Option<(usize, bool)> {
     let mut i = run;
     let mut segments = 0;
     while s.get(i) == Some(&b'/') {
-        let seg = s[i + 1..].iter().take_while(|&&b| is_path_char(b)).count();
+        let seg = span_of(&s[i + 1..], PATH);
         if seg == 0 {
             break;
         }
@@ -681,7 +763,7 @@ fn path_len(s: &[u8], run: usize) -> Option<(usize, bool)> {
 fn search_path_len(s: &[u8]) -> Option<usize> {
     let mut i = 1;
     loop {
-        let seg = s[i..].iter().take_while(|&&b| is_path_char(b)).count();
+        let seg = span_of(&s[i..], PATH);
         if seg == 0 {
             return None;
         }

@@ -337,3 +337,38 @@ fn deep_nesting_is_an_error_not_a_crash() {
         Err("the expression nests too deeply to parse".to_owned())
     );
 }
+
+/// Lexes and parses every Nix file under `STRATA_PARSE_BENCH_DIR` many times; for profiling
+/// (`cargo test --release -p strata-lang parse_speed -- --ignored --nocapture`).
+#[test]
+#[ignore = "a profiling aid, not a test"]
+fn parse_speed() {
+    let Some(dir) = std::env::var_os("STRATA_PARSE_BENCH_DIR") else {
+        return;
+    };
+    let mut texts = Vec::new();
+    let mut stack = vec![std::path::PathBuf::from(dir)];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "nix") {
+                texts.push(std::fs::read_to_string(&p).expect("read"));
+            }
+        }
+    }
+    let bytes: usize = texts.iter().map(String::len).sum();
+    let start = std::time::Instant::now();
+    let mut ok = 0;
+    for _ in 0..20 {
+        for t in &texts {
+            ok += usize::from(parse(t).is_ok());
+        }
+    }
+    println!(
+        "{} files, {bytes} bytes, 20 times: {:?} ({ok} parsed)",
+        texts.len(),
+        start.elapsed()
+    );
+}
