@@ -372,3 +372,103 @@ fn parse_speed() {
         start.elapsed()
     );
 }
+
+/// Random text made of Nix's token pieces (and a few stray bytes) never panics the parser:
+/// it parses or it gives errors with positions inside the text.
+#[test]
+fn random_text_never_panics() {
+    const PIECES: &[&str] = &[
+        "a",
+        "or",
+        "if",
+        "then",
+        "else",
+        "let",
+        "in",
+        "rec",
+        "inherit",
+        "with",
+        "assert",
+        "{",
+        "}",
+        "[",
+        "]",
+        "(",
+        ")",
+        ";",
+        ":",
+        ",",
+        ".",
+        "...",
+        "=",
+        "@",
+        "?",
+        "++",
+        "+",
+        "-",
+        "*",
+        "/",
+        "//",
+        "==",
+        "!=",
+        "<",
+        "<=",
+        ">",
+        ">=",
+        "&&",
+        "||",
+        "->",
+        "!",
+        "\"",
+        "''",
+        "'",
+        "${",
+        "$",
+        "\\",
+        "./a",
+        "/b",
+        "~/c",
+        "<d>",
+        "x:y",
+        "1",
+        "2.5",
+        ".5",
+        "#c\n",
+        "/*c*/",
+        "/*",
+        "\n",
+        " ",
+        "é",
+        "\r",
+        "a/",
+        "99999999999999999999",
+        "__curPos",
+    ];
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..20_000 {
+        let len = next() % 24;
+        let mut text = String::new();
+        for _ in 0..len {
+            text.push_str(PIECES[(next() % PIECES.len() as u64) as usize]);
+            if next() % 3 == 0 {
+                text.push(' ');
+            }
+        }
+        if let Err(errs) = parse(&text) {
+            assert!(!errs.is_empty(), "{text:?}");
+            for (r, msg) in &errs {
+                assert!(
+                    r.start as usize <= text.len() && r.end as usize <= text.len(),
+                    "{text:?}: {msg} at {r:?}"
+                );
+                assert!(!msg.is_empty());
+            }
+        }
+    }
+}
