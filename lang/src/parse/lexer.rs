@@ -373,16 +373,7 @@ impl Lexer<'_> {
             _ => false,
         };
         if fast {
-            let kind = match c {
-                b'{' => T::LBrace,
-                b'}' => T::RBrace,
-                b'[' => T::LBrack,
-                b']' => T::RBrack,
-                b'(' => T::LParen,
-                b')' => T::RParen,
-                b';' => T::Semi,
-                _ => T::Comma,
-            };
+            let kind = single_char(c).unwrap_or(T::Invalid);
             self.push(kind, 1);
             match kind {
                 T::LBrace => self.states.push(State::Code),
@@ -419,30 +410,7 @@ impl Lexer<'_> {
         if let Some(k) = pair {
             best.offer(k, 2);
         }
-        let single = match c {
-            b'{' => Some(T::LBrace),
-            b'}' => Some(T::RBrace),
-            b'[' => Some(T::LBrack),
-            b']' => Some(T::RBrack),
-            b'(' => Some(T::LParen),
-            b')' => Some(T::RParen),
-            b';' => Some(T::Semi),
-            b':' => Some(T::Colon),
-            b',' => Some(T::Comma),
-            b'.' => Some(T::Dot),
-            b'=' => Some(T::Assign),
-            b'@' => Some(T::At),
-            b'?' => Some(T::Question),
-            b'+' => Some(T::Plus),
-            b'-' => Some(T::Minus),
-            b'*' => Some(T::Star),
-            b'/' => Some(T::Slash),
-            b'<' => Some(T::Lt),
-            b'>' => Some(T::Gt),
-            b'!' => Some(T::Not),
-            b'"' => Some(T::StrOpen),
-            _ => None,
-        };
+        let single = single_char(c);
         if let Some(k) = single {
             best.offer(k, 1);
         }
@@ -730,6 +698,34 @@ impl Best {
             };
         }
     }
+}
+
+/// The token a character makes on its own.
+fn single_char(c: u8) -> Option<T> {
+    Some(match c {
+        b'{' => T::LBrace,
+        b'}' => T::RBrace,
+        b'[' => T::LBrack,
+        b']' => T::RBrack,
+        b'(' => T::LParen,
+        b')' => T::RParen,
+        b';' => T::Semi,
+        b':' => T::Colon,
+        b',' => T::Comma,
+        b'.' => T::Dot,
+        b'=' => T::Assign,
+        b'@' => T::At,
+        b'?' => T::Question,
+        b'+' => T::Plus,
+        b'-' => T::Minus,
+        b'*' => T::Star,
+        b'/' => T::Slash,
+        b'<' => T::Lt,
+        b'>' => T::Gt,
+        b'!' => T::Not,
+        b'"' => T::StrOpen,
+        _ => return None,
+    })
 }
 
 /// The length of the name at the start of `s`, which starts with a letter or `_`.

@@ -268,31 +268,18 @@ impl Parser<'_> {
                 self.pattern_lambda(start, Some(name))
             }
             T::LBrace if self.is_pattern() => self.pattern_lambda(start, None),
-            T::Assert => {
-                self.bump();
-                let cond = self.expr()?;
+            T::Assert | T::With => {
+                // `assert c; body` and `with ns; body`.
+                let keyword = self.bump().kind;
+                let first = Box::new(self.expr()?);
                 self.expect(T::Semi, "';'")?;
-                let body = self.expr()?;
-                Ok(self.node(
-                    Kind::Assert {
-                        cond: Box::new(cond),
-                        body: Box::new(body),
-                    },
-                    start,
-                ))
-            }
-            T::With => {
-                self.bump();
-                let ns = self.expr()?;
-                self.expect(T::Semi, "';'")?;
-                let body = self.expr()?;
-                Ok(self.node(
-                    Kind::With {
-                        ns: Box::new(ns),
-                        body: Box::new(body),
-                    },
-                    start,
-                ))
+                let body = Box::new(self.expr()?);
+                let kind = if keyword == T::Assert {
+                    Kind::Assert { cond: first, body }
+                } else {
+                    Kind::With { ns: first, body }
+                };
+                Ok(self.node(kind, start))
             }
             T::Let if self.peek_at(1) != T::LBrace => {
                 self.bump();
@@ -794,21 +781,31 @@ impl Parser<'_> {
     /// `"..."`, at its opening quote.
     fn string(&mut self) -> P<Vec<Piece>> {
         self.bump();
-        let mut parts: Vec<Piece> = Vec::new();
+        self.pieces(Vec::new(), T::StrClose, T::StrText, " expecting '\"'")
+    }
+
+    /// The pieces of a string (text is unescaped) or of a path, up to the token that ends
+    /// them.
+    fn pieces(&mut self, mut parts: Vec<Piece>, end: T, text: T, expecting: &str) -> P<Vec<Piece>> {
         loop {
             let t = self.tok();
             match t.kind {
-                T::StrClose => {
+                k if k == end => {
                     self.bump();
                     return Ok(parts);
                 }
-                T::StrText => {
+                k if k == text => {
                     self.bump();
-                    let s = unescape(self.text_of(t).as_bytes());
+                    let raw = self.text_of(t).as_bytes();
+                    let s = if text == T::StrText {
+                        unescape(raw)
+                    } else {
+                        raw.to_vec()
+                    };
                     push_lit(&mut parts, s);
                 }
                 T::Interp => parts.push(Piece::Interp(self.interpolation()?)),
-                _ => return Err(self.unexpected(" expecting '\"'")),
+                _ => return Err(self.unexpected(expecting)),
             }
         }
     }
@@ -857,22 +854,8 @@ impl Parser<'_> {
     /// A path, at its first piece, to its end.
     fn path(&mut self) -> P<Vec<Piece>> {
         let first = self.bump();
-        let mut parts = vec![Piece::Lit(self.text_of(first).as_bytes().to_vec())];
-        loop {
-            let t = self.tok();
-            match t.kind {
-                T::PathEnd => {
-                    self.bump();
-                    return Ok(parts);
-                }
-                T::PathText => {
-                    self.bump();
-                    push_lit(&mut parts, self.text_of(t).as_bytes().to_vec());
-                }
-                T::Interp => parts.push(Piece::Interp(self.interpolation()?)),
-                _ => return Err(self.unexpected("")),
-            }
-        }
+        let parts = vec![Piece::Lit(self.text_of(first).as_bytes().to_vec())];
+        self.pieces(parts, T::PathEnd, T::PathText, "")
     }
 }
 
