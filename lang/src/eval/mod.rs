@@ -327,40 +327,40 @@ impl Evaluator {
     }
 
     pub(crate) fn force_thunk(&mut self, t: &Thunk, span: Span) -> EvalResult<Value> {
-        {
-            let st = t.0.borrow();
+        // Take the work out, leaving a black hole that detects infinite recursion; it goes
+        // back if evaluation fails.
+        let pending = {
+            let mut st = t.0.borrow_mut();
             match &*st {
                 ThunkState::Done(v) => return Ok(v.clone()),
                 ThunkState::Blackhole(_) => {
                     return Err(EvalError::new(ErrorKind::InfiniteRecursion, Some(span)));
                 }
                 ThunkState::Failed(e) => return Err((**e).clone()),
-                ThunkState::Suspended(..) | ThunkState::Apply(..) | ThunkState::Apply2(..) => {}
+                ThunkState::Suspended(..) | ThunkState::Apply(..) | ThunkState::Apply2(..) => {
+                    std::mem::replace(&mut *st, ThunkState::Blackhole(span))
+                }
             }
-        }
-        // Take the work out, leaving a black hole that detects infinite recursion; it goes
-        // back if evaluation fails.
-        let pending = std::mem::replace(&mut *t.0.borrow_mut(), ThunkState::Blackhole(span));
+        };
         let result = match &pending {
             ThunkState::Suspended(e, env) => self.eval(e, env),
             ThunkState::Apply(b) => self.call(&b.0, b.1.clone(), span),
             ThunkState::Apply2(b) => self.call_args(&b.0, &[b.1.clone(), b.2.clone()], span),
             _ => Ok(Value::Null),
         };
+        // Results of evaluation are never thunks, but a call may return one.
+        let result = match result {
+            Ok(Value::Thunk(inner)) => self.force_thunk(&inner, span),
+            r => r,
+        };
         match result {
             Ok(v) => {
-                // Results of evaluation are never thunks, but a call may return one.
-                let v = match v {
-                    Value::Thunk(inner) => match self.force_thunk(&inner, span) {
-                        Ok(v) => v,
-                        Err(e) => {
-                            *t.0.borrow_mut() = pending;
-                            return Err(e);
-                        }
-                    },
-                    v => v,
-                };
-                *t.0.borrow_mut() = ThunkState::Done(v.clone());
+                let old = std::mem::replace(&mut *t.0.borrow_mut(), ThunkState::Done(v.clone()));
+                // The state replaced is the black hole put there above, which owns nothing:
+                // matching it spares a call to the general drop on the hot path.
+                if !matches!(old, ThunkState::Blackhole(_)) {
+                    drop(old);
+                }
                 Ok(v)
             }
             Err(e) => {
@@ -561,8 +561,85 @@ impl Evaluator {
                 def: def.clone(),
                 env: env.clone(),
             }))),
+            Expr::Select {
+                expr: e,
+                path,
+                default,
+                span,
+            } => self.select(e, path, default.as_ref(), env, *span),
             _ => self.eval_other(expr, env),
         }
+    }
+
+    /// `e.a.b` and `e.a.b or d`.
+    #[inline(never)]
+    fn select(
+        &mut self,
+        e: &Operand,
+        path: &[AttrName],
+        default: Option<&Rc<Expr>>,
+        env: &Rc<Env>,
+        span: Span,
+    ) -> EvalResult<Value> {
+        self.check_stack(span)?;
+        let mut cur = self.eval_operand(e, env)?;
+        for (i, name) in path.iter().enumerate() {
+            let key = match name {
+                AttrName::Static(n) => *n,
+                AttrName::Dynamic(_) => self.attr_name(name, env, span)?,
+            };
+
+            // A value or a forced thunk is read in place (one clone); only a thunk
+            // still to force is taken out.
+            let found = match &cur {
+                Value::Attrs(a) => a.get_sym(&key).map(|v| match v {
+                    Value::Thunk(t) => match &*t.0.borrow() {
+                        ThunkState::Done(x) => Ok(x.clone()),
+                        _ => Err(t.clone()),
+                    },
+                    v => Ok(v.clone()),
+                }),
+                _ => None,
+            };
+            match found {
+                Some(Ok(v)) => cur = v,
+                Some(Err(t)) => {
+                    cur = self.force_thunk(&t, span).map_err(|e| {
+                        e.frame(
+                            format!("while evaluating the attribute '{}'", key),
+                            Some(span),
+                        )
+                    })?;
+                }
+                None => {
+                    if let Some(d) = default {
+                        return self.eval(d, env);
+                    }
+                    return Err(match &cur {
+                        Value::Attrs(a) => {
+                            let shown: String = path[..=i]
+                                .iter()
+                                .map(|n| match n {
+                                    AttrName::Static(s) => s.to_string(),
+                                    AttrName::Dynamic(_) => key.to_string(),
+                                })
+                                .collect::<Vec<_>>()
+                                .join(".");
+                            let hint = suggest(&key, a.names().map(|n| n.as_str()));
+                            let _ = shown;
+                            EvalError::eval(format!("attribute '{key}' missing"), span)
+                                .with_hint(hint)
+                        }
+                        other => EvalError::eval(
+                            format!("value is {} while a set was expected", other.type_desc()),
+                            span,
+                        )
+                        .frame(format!("while selecting attribute '{key}'"), Some(span)),
+                    });
+                }
+            }
+        }
+        Ok(cur)
     }
 
     #[inline(never)]
@@ -629,66 +706,7 @@ impl Evaluator {
                 path,
                 default,
                 span,
-            } => {
-                self.check_stack(*span)?;
-                let mut cur = self.eval_operand(e, env)?;
-                for (i, name) in path.iter().enumerate() {
-                    let key = self.attr_name(name, env, *span)?;
-                    // A value or a forced thunk is read in place (one clone); only a thunk
-                    // still to force is taken out.
-                    let found = match &cur {
-                        Value::Attrs(a) => a.get_sym(&key).map(|v| match v {
-                            Value::Thunk(t) => match &*t.0.borrow() {
-                                ThunkState::Done(x) => Ok(x.clone()),
-                                _ => Err(t.clone()),
-                            },
-                            v => Ok(v.clone()),
-                        }),
-                        _ => None,
-                    };
-                    match found {
-                        Some(Ok(v)) => cur = v,
-                        Some(Err(t)) => {
-                            cur = self.force_thunk(&t, *span).map_err(|e| {
-                                e.frame(
-                                    format!("while evaluating the attribute '{}'", key),
-                                    Some(*span),
-                                )
-                            })?;
-                        }
-                        None => {
-                            if let Some(d) = default {
-                                return self.eval(d, env);
-                            }
-                            return Err(match &cur {
-                                Value::Attrs(a) => {
-                                    let shown: String = path[..=i]
-                                        .iter()
-                                        .map(|n| match n {
-                                            AttrName::Static(s) => s.to_string(),
-                                            AttrName::Dynamic(_) => key.to_string(),
-                                        })
-                                        .collect::<Vec<_>>()
-                                        .join(".");
-                                    let hint = suggest(&key, a.names().map(|n| n.as_str()));
-                                    let _ = shown;
-                                    EvalError::eval(format!("attribute '{key}' missing"), *span)
-                                        .with_hint(hint)
-                                }
-                                other => EvalError::eval(
-                                    format!(
-                                        "value is {} while a set was expected",
-                                        other.type_desc()
-                                    ),
-                                    *span,
-                                )
-                                .frame(format!("while selecting attribute '{key}'"), Some(*span)),
-                            });
-                        }
-                    }
-                }
-                Ok(cur)
-            }
+            } => self.select(e, path, default.as_ref(), env, *span),
             Expr::HasAttr {
                 expr: e,
                 path,
@@ -821,35 +839,32 @@ impl Evaluator {
 /// functions (a function in a list equals itself only in the same slot) and lists of one or two
 /// elements (which Nix keeps in the slot, so `«repeated»` follows the slot).
 fn select_now(base: &Operand, path: &[AttrName], env: &Rc<Env>) -> Option<Value> {
-    fn evaluated(v: &Value) -> Option<Value> {
-        match v {
-            Value::Thunk(t) => match &*t.0.borrow() {
-                ThunkState::Done(x) => Some(x.clone()),
-                _ => None,
-            },
-            v => Some(v.clone()),
-        }
-    }
     let Operand::Local { depth, index } = base else {
         return None;
     };
-    let mut cur = {
-        let slots = env.ancestor(*depth).slots.borrow();
-        evaluated(slots.get(*index as usize)?)?
-    };
-    for name in path {
-        let AttrName::Static(n) = name else {
-            return None;
-        };
-        let Value::Attrs(a) = &cur else {
-            return None;
-        };
-        let next = evaluated(a.get_sym(n)?)?;
-        cur = next;
-    }
-    match &cur {
-        Value::Lambda(_) | Value::PrimOp(_) | Value::PrimOpApp(_) | Value::Thunk(_) => None,
-        Value::List(l) if (1..=2).contains(&l.len()) => None,
-        _ => Some(cur),
+    let slots = env.ancestor(*depth).slots.borrow();
+    select_in(slots.get(*index as usize)?, path)
+}
+
+/// `select_now` from a value: the path is followed by reference, so only the value found
+/// is copied.
+fn select_in(v: &Value, path: &[AttrName]) -> Option<Value> {
+    match v {
+        Value::Thunk(t) => match &*t.0.borrow() {
+            ThunkState::Done(x) => select_in(x, path),
+            _ => None,
+        },
+        _ => match path.split_first() {
+            Some((AttrName::Static(n), rest)) => match v {
+                Value::Attrs(a) => select_in(a.get_sym(n)?, rest),
+                _ => None,
+            },
+            Some((AttrName::Dynamic(_), _)) => None,
+            None => match v {
+                Value::Lambda(_) | Value::PrimOp(_) | Value::PrimOpApp(_) => None,
+                Value::List(l) if (1..=2).contains(&l.len()) => None,
+                _ => Some(v.clone()),
+            },
+        },
     }
 }
