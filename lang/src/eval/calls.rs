@@ -94,7 +94,12 @@ impl Evaluator {
         Ok(cur)
     }
 
-    fn call_lambda(&mut self, c: &Rc<Closure>, arg: Value, span: Span) -> EvalResult<Value> {
+    pub(super) fn call_lambda(
+        &mut self,
+        c: &Rc<Closure>,
+        arg: Value,
+        span: Span,
+    ) -> EvalResult<Value> {
         let def: &Rc<LambdaDef> = &c.def;
         if let Param::Ident(_) = &def.param {
             let env = Rc::new(Env {

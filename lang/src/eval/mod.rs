@@ -514,7 +514,12 @@ impl Evaluator {
                     Operand::Local { depth, index } => {
                         let f = self.local(env, *depth, *index)?;
                         let a = self.arg_thunk(arg, *arg_slot, env);
-                        return self.call(&f, a, *span);
+                        // Matched here so that dropping the function after the call is
+                        // a reference count, not the general drop of a value.
+                        return match f {
+                            Value::Lambda(c) => self.call_lambda(&c, a, *span),
+                            f => self.call(&f, a, *span),
+                        };
                     }
                     Operand::Expr(func) => func,
                 };
@@ -541,7 +546,10 @@ impl Evaluator {
                 }
                 let f = self.eval(func, env)?;
                 let a = self.arg_thunk(arg, *arg_slot, env);
-                self.call(&f, a, *span)
+                match f {
+                    Value::Lambda(c) => self.call_lambda(&c, a, *span),
+                    f => self.call(&f, a, *span),
+                }
             }
             Expr::If {
                 cond,
