@@ -653,26 +653,14 @@ impl Evaluator {
     #[inline(never)]
     fn eval_other(&mut self, expr: &Rc<Expr>, env: &Rc<Env>) -> EvalResult<Value> {
         match &**expr {
-            Expr::Const(v) => Ok(v.clone()),
-            Expr::Local { depth, index } => {
-                let v = {
-                    let e = env.ancestor(*depth);
-                    let slots = e.slots.borrow();
-                    slots.get(*index as usize).cloned()
-                };
-                match v {
-                    Some(Value::Thunk(t)) => self.force_thunk(
-                        &t,
-                        Span {
-                            file: 0,
-                            start: 0,
-                            end: 0,
-                        },
-                    ),
-                    Some(v) => Ok(v),
-                    None => Err(EvalError::new(ErrorKind::InfiniteRecursion, None)),
-                }
-            }
+            // The hot forms: `eval` matches them before it comes here.
+            Expr::Const(_)
+            | Expr::Local { .. }
+            | Expr::Lambda(_)
+            | Expr::Apply { .. }
+            | Expr::If { .. }
+            | Expr::Bin { .. }
+            | Expr::Select { .. } => self.eval(expr, env),
             Expr::WithVar { name, withs, span } => {
                 for &d in withs.iter() {
                     let ns = {
@@ -709,12 +697,6 @@ impl Evaluator {
                 let v: Vec<Value> = items.iter().map(|i| self.thunk(i, env)).collect();
                 Ok(Value::List(Rc::new(v)))
             }
-            Expr::Select {
-                expr: e,
-                path,
-                default,
-                span,
-            } => self.select(e, path, default.as_ref(), env, *span),
             Expr::HasAttr {
                 expr: e,
                 path,
@@ -738,21 +720,6 @@ impl Evaluator {
                 }
                 Ok(Value::Bool(true))
             }
-            Expr::Lambda(def) => Ok(Value::Lambda(Rc::new(Closure {
-                def: def.clone(),
-                env: env.clone(),
-            }))),
-            Expr::Apply {
-                func,
-                arg,
-                span,
-                arg_slot,
-            } => {
-                self.check_stack(*span)?;
-                let f = self.eval_operand(func, env)?;
-                let a = self.arg_thunk(arg, *arg_slot, env);
-                self.call(&f, a, *span)
-            }
             Expr::Let { def, body } => {
                 let new_env = self.rec_env(def, env);
                 self.eval(body, &new_env)
@@ -764,26 +731,6 @@ impl Evaluator {
                     parent: Some(env.clone()),
                 });
                 self.eval(body, &new_env)
-            }
-            Expr::If {
-                cond,
-                then,
-                else_,
-                span,
-            } => {
-                let c = self.eval(cond, env)?;
-                match c {
-                    Value::Bool(true) => self.eval(then, env),
-                    Value::Bool(false) => self.eval(else_, env),
-                    other => Err(EvalError::eval(
-                        format!(
-                            "value is {} while a Boolean was expected",
-                            other.type_desc()
-                        ),
-                        *span,
-                    )
-                    .frame("while evaluating the condition of an 'if'", Some(*span))),
-                }
             }
             Expr::Assert {
                 cond,
@@ -806,10 +753,6 @@ impl Evaluator {
                         *span,
                     )),
                 }
-            }
-            Expr::Bin { op, lhs, rhs, span } => {
-                self.check_stack(*span)?;
-                self.binop(*op, lhs, rhs, env, *span)
             }
             Expr::Not { expr: e, span } => match self.eval(e, env)? {
                 Value::Bool(b) => Ok(Value::Bool(!b)),
