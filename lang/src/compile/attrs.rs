@@ -24,33 +24,16 @@ struct NestedSet {
 }
 impl Compiler<'_> {
     fn attr_name(&mut self, a: &KeyAt) -> AttrName {
+        if let Some(t) = static_text(&a.key) {
+            return AttrName::Static(self.name(&t));
+        }
         match &a.key {
             Key::Ident(n) => AttrName::Static(*n),
-            Key::Str(pieces) => match pieces.as_slice() {
-                [] => AttrName::Static(self.name("")),
-                [Piece::Lit(l)] => {
-                    let t = String::from_utf8_lossy(l).into_owned();
-                    AttrName::Static(self.name(&t))
-                }
-                _ => {
-                    let span = self.span(a.at);
-                    AttrName::Dynamic(self.string(pieces, span))
-                }
-            },
-            Key::Dynamic(e) => {
-                // `${"a"}` is the static name `a`.
-                if let Kind::Str(pieces) = &e.kind {
-                    match pieces.as_slice() {
-                        [] => return AttrName::Static(self.name("")),
-                        [Piece::Lit(l)] => {
-                            let t = String::from_utf8_lossy(l).into_owned();
-                            return AttrName::Static(self.name(&t));
-                        }
-                        _ => {}
-                    }
-                }
-                AttrName::Dynamic(self.expr(e))
+            Key::Str(pieces) => {
+                let span = self.span(a.at);
+                AttrName::Dynamic(self.string(pieces, span))
             }
+            Key::Dynamic(e) => AttrName::Dynamic(self.expr(e)),
         }
     }
 
@@ -182,22 +165,10 @@ impl Compiler<'_> {
 
     /// Whether a name is static, and which, without lowering anything.
     fn attr_name_peek(&mut self, a: &KeyAt) -> AttrName {
-        let static_str = |pieces: &[Piece]| match pieces {
-            [] => Some(String::new()),
-            [Piece::Lit(l)] => Some(String::from_utf8_lossy(l).into_owned()),
-            _ => None,
-        };
-        let text = match &a.key {
-            Key::Ident(n) => return AttrName::Static(*n),
-            Key::Str(pieces) => static_str(pieces),
-            Key::Dynamic(e) => match &e.kind {
-                Kind::Str(pieces) => static_str(pieces),
-                _ => None,
-            },
-        };
-        match text {
-            Some(t) => AttrName::Static(self.name(&t)),
-            None => AttrName::Dynamic(Rc::new(Expr::Const(Value::Null))),
+        match (&a.key, static_text(&a.key)) {
+            (Key::Ident(n), _) => AttrName::Static(*n),
+            (_, Some(t)) => AttrName::Static(self.name(&t)),
+            _ => AttrName::Dynamic(Rc::new(Expr::Const(Value::Null))),
         }
     }
 
@@ -355,6 +326,24 @@ impl Compiler<'_> {
             return Rc::new(Expr::Lambda(self.lambda(param, body, span, name)));
         }
         self.expr(value)
+    }
+}
+
+/// The text of a quoted name without interpolation (`"a b"`, and `${"a"}`, which is the
+/// static name `a`).
+fn static_text(key: &Key) -> Option<String> {
+    let pieces = match key {
+        Key::Ident(_) => return None,
+        Key::Str(pieces) => pieces,
+        Key::Dynamic(e) => match &e.kind {
+            Kind::Str(pieces) => pieces,
+            _ => return None,
+        },
+    };
+    match pieces.as_slice() {
+        [] => Some(String::new()),
+        [Piece::Lit(l)] => Some(String::from_utf8_lossy(l).into_owned()),
+        _ => None,
     }
 }
 

@@ -221,16 +221,12 @@ impl Parser<'_> {
     /// A whole expression: a function, `assert`, `with`, `let`, `if`, or an operator
     /// expression.
     fn expr(&mut self) -> P<Node> {
-        self.enter()?;
-        let r = self.expr_inner();
-        self.nesting -= 1;
-        r
+        self.nested(Self::expr_inner)
     }
 
-    /// Counts one more level of nesting, refusing too many.
-    fn enter(&mut self) -> P<()> {
-        self.nesting += 1;
-        if self.nesting > MAX_NESTING {
+    /// Runs `f` one level of nesting deeper, refusing too many levels.
+    fn nested(&mut self, f: impl FnOnce(&mut Self) -> P<Node>) -> P<Node> {
+        if self.nesting >= MAX_NESTING {
             let t = self.tok();
             self.errors.push((
                 Range {
@@ -241,7 +237,10 @@ impl Parser<'_> {
             ));
             return Err(Fail);
         }
-        Ok(())
+        self.nesting += 1;
+        let r = f(self);
+        self.nesting -= 1;
+        r
     }
 
     fn expr_inner(&mut self) -> P<Node> {
@@ -400,10 +399,7 @@ impl Parser<'_> {
 
     /// Operators, by precedence climbing: operators below `min` are left to the caller.
     fn op_expr(&mut self, min: u8) -> P<Node> {
-        self.enter()?;
-        let r = self.op_expr_inner(min);
-        self.nesting -= 1;
-        r
+        self.nested(|p| p.op_expr_inner(min))
     }
 
     fn op_expr_inner(&mut self, min: u8) -> P<Node> {
@@ -529,10 +525,7 @@ impl Parser<'_> {
     }
 
     fn simple(&mut self) -> P<Node> {
-        self.enter()?;
-        let r = self.simple_inner();
-        self.nesting -= 1;
-        r
+        self.nested(Self::simple_inner)
     }
 
     fn simple_inner(&mut self) -> P<Node> {
@@ -558,9 +551,10 @@ impl Parser<'_> {
             T::Float => {
                 self.bump();
                 let text = self.text_of(t);
-                match float_value(text) {
-                    Some(v) => Ok(self.node(Kind::Float(v), start)),
-                    None => {
+                // Rust reads every float the lexer's rule accepts (`1.`, `.5`, `1.e5`).
+                match text.parse::<f64>() {
+                    Ok(v) => Ok(self.node(Kind::Float(v), start)),
+                    Err(_) => {
                         self.errors.push((
                             Range { start, end: t.end },
                             format!("invalid float '{text}'"),
@@ -995,15 +989,6 @@ fn unescape(s: &[u8]) -> Vec<u8> {
         }
     }
     out
-}
-
-/// A float literal's value (`1.`, `.5` and `1.5e3` included).
-fn float_value(text: &str) -> Option<f64> {
-    text.parse::<f64>().ok().or_else(|| {
-        // `1.e5`: Rust wants a digit after the point.
-        let fixed = text.replacen(".e", ".0e", 1).replacen(".E", ".0E", 1);
-        fixed.parse::<f64>().ok()
-    })
 }
 
 #[cfg(test)]
