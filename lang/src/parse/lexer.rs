@@ -184,10 +184,6 @@ fn span_of(s: &[u8], class: u8) -> usize {
     s.iter().position(|&b| !is(b, class)).unwrap_or(s.len())
 }
 
-fn is_path_char(c: u8) -> bool {
-    is(c, PATH)
-}
-
 fn keyword(word: &[u8]) -> Option<T> {
     if word.len() > 7
         || !matches!(
@@ -609,7 +605,7 @@ impl Lexer<'_> {
         }
         let run = span_of(rest, PATH);
         let piece = match path_len(rest, run) {
-            Some((n, slash)) => Some((n, slash)),
+            Some(piece) => Some(piece),
             None if rest.get(run) == Some(&b'/') => Some((run + 1, true)),
             None if run > 0 => Some((run, false)),
             None => None,
@@ -620,7 +616,7 @@ impl Lexer<'_> {
                 let end = self.i
                     + rest
                         .iter()
-                        .take_while(|&&b| is_path_char(b) || b == b'/')
+                        .take_while(|&&b| is(b, PATH) || b == b'/')
                         .count();
                 let text = String::from_utf8_lossy(&self.s[start..end]).into_owned();
                 return self.fail(1, LexError::DoubleSlash(text));
